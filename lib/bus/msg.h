@@ -1,0 +1,159 @@
+/*
+ * msg.h: ferry's Kafka messages as C structs, and their JSON codecs (Jansson).
+ * Every message has "v": 1. docs/messages.md documents each field with an
+ * example. Decoders validate every field and return FERRY_ERR_PARSE with a
+ * message naming the field; they never crash on any input (fuzz targets).
+ * Encoders return a new NUL-terminated JSON string (compact). Pure,
+ * thread-safe.
+ */
+#ifndef FERRY_BUS_MSG_H
+#define FERRY_BUS_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/ferry.h"
+
+#define MSG_VERSION 1
+
+/* Same-name policy at the destination. */
+typedef enum msg_policy {
+  POLICY_OVERWRITE = 0,
+  POLICY_SKIP,           /* exists -> skip */
+  POLICY_SKIP_IF_SAME    /* skip when size and CRC64 (or size and single-part ETag) match */
+} msg_policy_t;
+
+const char *msg_policy_str(msg_policy_t p);      /* "overwrite", "skip", "skip-if-same" */
+int msg_policy_parse(const char *s, msg_policy_t *out);
+
+/* A location: store name from the config (never credentials), bucket, prefix. */
+typedef struct msg_loc {
+  char *store;
+  char *bucket;
+  char *prefix;          /* "" when none */
+} msg_loc_t;
+
+/* One object of a segment, as listed at the source. */
+typedef struct msg_obj {
+  char *key;             /* full source key (raw UTF-8) */
+  uint64_t size;
+  char *etag;            /* unquoted, may be NULL */
+  int64_t mtime;         /* unix seconds, -1 unknown */
+  int has_crc64;
+  uint64_t crc64;
+  char *dst_key;         /* optional explicit destination key (URL lists), else NULL */
+} msg_obj_t;
+
+/* A part range of one huge object (fan-out across workers), or none. */
+typedef struct msg_range {
+  int present;
+  char *upload_id;       /* multipart upload created by the lister */
+  int part_first;        /* 1-based part numbers [first, last] */
+  int part_last;
+  uint64_t part_size;
+} msg_range_t;
+
+/* ferry.segments value. */
+typedef struct msg_segment {
+  char *task;
+  char *id;              /* segment id, unique within the task run ("<run>-<seq>") */
+  int run;               /* 1 for the first run, +1 per --retry-failed */
+  msg_loc_t src;
+  msg_loc_t dst;
+  msg_policy_t policy;
+  msg_obj_t *objs;       /* owned */
+  size_t n_objs;
+  msg_range_t range;
+} msg_segment_t;
+
+typedef enum msg_status {
+  ST_COPIED = 0,
+  ST_SKIPPED,
+  ST_FAILED,
+  ST_CHANGED,            /* source changed after listing (ETag differs) */
+  ST_VANISHED            /* source deleted after listing */
+} msg_status_t;
+
+const char *msg_status_str(msg_status_t s);      /* "copied", ... */
+int msg_status_parse(const char *s, msg_status_t *out);
+
+/* The outcome of one object (or one part range). */
+typedef struct msg_outcome {
+  char *key;
+  uint64_t size;
+  msg_status_t status;
+  char *reason;          /* short machine word: "exists", "same", "integrity",
+                            "access-denied", "http-503", ... ; NULL for copied */
+  uint64_t bytes;        /* bytes written to the destination */
+  int attempts;
+  int64_t duration_ms;
+  int http_status;       /* of the last failing request, 0 if none */
+  char *code;            /* service code, may be NULL */
+  char *request_id;      /* may be NULL */
+  char *message;         /* one line, may be NULL */
+  char *etag;            /* source ETag of the object (for retries) */
+} msg_outcome_t;
+
+/* ferry.results value: one per segment. */
+typedef struct msg_result {
+  char *task;
+  char *segment;         /* segment id */
+  int run;
+  char *worker;          /* worker id */
+  uint64_t n_objects, n_copied, n_skipped, n_failed;
+  uint64_t bytes;        /* bytes copied */
+  int64_t started_ms, finished_ms;  /* unix ms */
+  msg_outcome_t *outcomes;  /* every object NOT copied (skips and failures), owned */
+  size_t n_outcomes;
+} msg_result_t;
+
+/* ferry.failed value: one per failed object, replayable. */
+typedef struct msg_failed {
+  char *task;
+  char *segment;
+  int run;
+  msg_loc_t src;
+  msg_loc_t dst;
+  msg_obj_t obj;
+  msg_outcome_t outcome;
+  int64_t at_ms;
+} msg_failed_t;
+
+/* ferry.tasks value (compacted by task name). */
+typedef struct msg_task {
+  char *task;
+  int run;
+  msg_loc_t src;
+  msg_loc_t dst;
+  msg_policy_t policy;
+  char *state;           /* "listing", "listed", "failed" */
+  uint64_t listed_objects, listed_bytes;  /* so far, or totals once listed */
+  uint64_t segments;
+  char *checkpoint;      /* last key fully published, may be NULL */
+  int64_t updated_ms;
+} msg_task_t;
+
+void msg_loc_release(msg_loc_t *l);
+void msg_obj_release(msg_obj_t *o);
+void msg_outcome_release(msg_outcome_t *o);
+void msg_segment_release(msg_segment_t *s);
+void msg_result_release(msg_result_t *r);
+void msg_failed_release(msg_failed_t *f);
+void msg_task_release(msg_task_t *t);
+
+char *msg_segment_encode(const msg_segment_t *s);
+char *msg_result_encode(const msg_result_t *r);
+char *msg_failed_encode(const msg_failed_t *f);
+char *msg_task_encode(const msg_task_t *t);
+char *msg_outcome_encode(const msg_outcome_t *o);   /* the worker's JSON lines */
+
+/* Decoders: out is uninitialized on entry and must be released on success;
+ * on failure nothing is left to release. */
+ferry_err_t msg_segment_decode(const char *buf, size_t len, msg_segment_t *out, char *errbuf);
+ferry_err_t msg_result_decode(const char *buf, size_t len, msg_result_t *out, char *errbuf);
+ferry_err_t msg_failed_decode(const char *buf, size_t len, msg_failed_t *out, char *errbuf);
+ferry_err_t msg_task_decode(const char *buf, size_t len, msg_task_t *out, char *errbuf);
+ferry_err_t msg_outcome_decode(const char *buf, size_t len, msg_outcome_t *out, char *errbuf);
+
+#endif

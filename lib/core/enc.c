@@ -1,0 +1,172 @@
+/* enc.c: percent-encoding, hex, base64, digests (OpenSSL), dates. */
+#include "core/enc.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+static const char HEXU[] = "0123456789ABCDEF";
+static const char HEXL[] = "0123456789abcdef";
+
+void enc_pct(fbuf_t *out, const char *s, size_t n, int keep_slash) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '~' || (keep_slash && c == '/')) {
+      fbuf_addc(out, (char)c);
+    } else {
+      char e[3] = {'%', HEXU[c >> 4], HEXU[c & 15]};
+      fbuf_add(out, e, 3);
+    }
+  }
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+ferry_err_t enc_pct_decode(fbuf_t *out, const char *s, size_t n, int plus_space) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (s[i] == '%') {
+      int h, l;
+      if (i + 2 >= n) return FERRY_ERR_PARSE;
+      h = hexval((unsigned char)s[i + 1]);
+      l = hexval((unsigned char)s[i + 2]);
+      if (h < 0 || l < 0) return FERRY_ERR_PARSE;
+      fbuf_addc(out, (char)(h * 16 + l));
+      i += 2;
+    } else if (plus_space && s[i] == '+') {
+      fbuf_addc(out, ' ');
+    } else {
+      fbuf_addc(out, s[i]);
+    }
+  }
+  return FERRY_OK;
+}
+
+void enc_hex(fbuf_t *out, const unsigned char *p, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    char e[2] = {HEXL[p[i] >> 4], HEXL[p[i] & 15]};
+    fbuf_add(out, e, 2);
+  }
+}
+
+void enc_b64(fbuf_t *out, const unsigned char *p, size_t n) {
+  static const char T[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t i;
+  for (i = 0; i + 2 < n; i += 3) {
+    char e[4] = {T[p[i] >> 2], T[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+                 T[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)], T[p[i + 2] & 63]};
+    fbuf_add(out, e, 4);
+  }
+  if (n - i == 1) {
+    char e[4] = {T[p[i] >> 2], T[(p[i] & 3) << 4], '=', '='};
+    fbuf_add(out, e, 4);
+  } else if (n - i == 2) {
+    char e[4] = {T[p[i] >> 2], T[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
+                 T[(p[i + 1] & 15) << 2], '='};
+    fbuf_add(out, e, 4);
+  }
+}
+
+static int b64val(int c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+long enc_b64_decode(unsigned char *out, const char *s, size_t n) {
+  size_t i;
+  long o = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  for (i = 0; i < n; i++) {
+    int v;
+    if (s[i] == '=') break;
+    v = b64val((unsigned char)s[i]);
+    if (v < 0) return -1;
+    acc = (acc << 6) | (unsigned)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (unsigned char)((acc >> bits) & 0xFF);
+    }
+  }
+  return o;
+}
+
+static void digest(const EVP_MD *md, unsigned char *out, const void *p, size_t n) {
+  unsigned int len = 0;
+  EVP_Digest(p, n, out, &len, md, NULL);
+}
+
+void enc_sha1(unsigned char out[20], const void *p, size_t n) { digest(EVP_sha1(), out, p, n); }
+void enc_sha256(unsigned char out[32], const void *p, size_t n) { digest(EVP_sha256(), out, p, n); }
+void enc_md5(unsigned char out[16], const void *p, size_t n) { digest(EVP_md5(), out, p, n); }
+
+void enc_hmac_sha1(unsigned char out[20], const void *key, size_t klen,
+                   const void *msg, size_t mlen) {
+  unsigned int len = 20;
+  HMAC(EVP_sha1(), key, (int)klen, msg, mlen, out, &len);
+}
+
+void enc_hmac_sha256(unsigned char out[32], const void *key, size_t klen,
+                     const void *msg, size_t mlen) {
+  unsigned int len = 32;
+  HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &len);
+}
+
+void enc_time_iso8601_basic(char out[17], time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
+}
+
+void enc_time_ymd(char out[9], time_t t) {
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 9, "%Y%m%d", &tm);
+}
+
+void enc_time_rfc1123(char out[30], time_t t) {
+  static const char *wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  /* Locale-independent by construction; fields are bounded by gmtime_r. */
+  snprintf(out, 30, "%.3s, %02u %.3s %04u %02u:%02u:%02u GMT",
+           wd[(unsigned)tm.tm_wday % 7], (unsigned)tm.tm_mday % 100u,
+           mo[(unsigned)tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
+           (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+           (unsigned)tm.tm_sec % 100u);
+}
+
+time_t enc_time_parse(const char *s) {
+  struct tm tm;
+  const char *end;
+  memset(&tm, 0, sizeof(tm));
+  if (!s) return -1;
+  end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) {
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm);
+    if (!end) return -1;
+  }
+  return timegm(&tm);
+}

@@ -1,0 +1,124 @@
+/*
+ * client.h: the object-store client's I/O half (libcurl). Two ways in:
+ *
+ * 1. store_http_setup() configures a libcurl easy handle for a signed
+ *    store_req_t (URL, headers, connect-to override, TLS, timeouts), so the
+ *    copy engine can drive it in its own multi loop with its own callbacks.
+ * 2. Blocking operations (store_list, store_head, store_get_buf, store_put_buf,
+ *    multipart ...) built on (1) with one easy handle per store_t, used by the
+ *    lister, the tests and tools. Bodies go through memory (small) or callbacks.
+ *
+ * A store_t is used by one thread at a time.
+ */
+#ifndef FERRY_STORE_CLIENT_H
+#define FERRY_STORE_CLIENT_H
+
+#include <curl/curl.h>
+
+#include "core/kv.h"
+#include "store/request.h"
+#include "store/store.h"
+#include "store/xml.h"
+
+typedef struct store store_t;
+
+/* New client for conf (deep-copied). NULL with errbuf filled on bad conf. */
+store_t *store_new(const store_conf_t *conf, char *errbuf);
+void store_destroy(store_t *s);
+const store_conf_t *store_conf(const store_t *s);   /* borrowed */
+
+/* Builds and signs a request for this store at the current time. */
+ferry_err_t store_req_prepare(store_t *s, store_req_t *r, const char *method,
+                              const char *bucket, const char *key);
+
+/* Sets URL, method, headers (the returned list must be kept until the
+ * transfer ends, then curl_slist_free_all'd), connect-to, TLS verification,
+ * timeouts, keep-alive, and NOSIGNAL on easy. Does not set write/read/header
+ * callbacks. HEAD sets NOBODY; PUT/POST with body_len >= 0 set UPLOAD /
+ * POSTFIELDSIZE_LARGE / INFILESIZE_LARGE accordingly. */
+ferry_err_t store_http_setup(store_t *s, CURL *easy, const store_req_t *r,
+                             curl_off_t body_len, struct curl_slist **hdrs_out,
+                             char *errbuf);
+
+/* Response headers collected by store_hdr_cb (pass a kvlist_t* as
+ * CURLOPT_HEADERDATA). Names kept as sent; values trimmed. The list is reset
+ * when a new status line arrives (redirects, 100-continue). */
+size_t store_hdr_cb(char *buf, size_t size, size_t n, void *kvlist);
+
+/* Fills err from a completed response: status, headers (request id,
+ * Retry-After) and an XML error body (may be NULL/empty, e.g. for HEAD), then
+ * classifies it. For a transport failure pass status 0 and the CURLcode. */
+void store_error_from_response(store_error_t *err, int http_status,
+                               const kvlist_t *headers, const char *body,
+                               size_t body_len, CURLcode cc,
+                               const char *curl_errbuf);
+
+/* Object metadata from a HEAD or GET response. */
+typedef struct store_head {
+  uint64_t size;
+  char *etag;            /* unquoted */
+  time_t mtime;
+  int has_crc64;
+  uint64_t crc64;        /* x-oss-hash-crc64ecma / x-cos-hash-crc64ecma */
+  char *content_type;
+  kvlist_t meta;         /* user metadata, names without the x-*-meta- prefix, lower case */
+  kvlist_t std;          /* Cache-Control, Content-Disposition, Content-Encoding,
+                            Content-Language, Expires, when present */
+  char *storage_class;
+} store_head_t;
+
+void store_head_release(store_head_t *h);
+/* Parses response headers into h (h uninitialized). */
+void store_head_from_headers(store_head_t *h, store_type_t type,
+                             const kvlist_t *headers);
+
+/* --- Blocking operations. All return FERRY_OK, or FERRY_ERR_STORE /
+ * FERRY_ERR_HTTP with *err filled (err may not be NULL). ---------------- */
+
+/* One ListObjectsV2 page. prefix/delimiter/start_after/token may be NULL;
+ * max_keys 1..1000. Sends encoding-type=url. */
+ferry_err_t store_list(store_t *s, const char *bucket, const char *prefix,
+                       const char *delimiter, const char *start_after,
+                       const char *token, int max_keys, store_list_page_t *out,
+                       store_error_t *err);
+ferry_err_t store_head_object(store_t *s, const char *bucket, const char *key,
+                              store_head_t *out, store_error_t *err);
+/* GET into memory (cap max_bytes). range may be NULL ("bytes=0-9"),
+ * if_match may be NULL. head receives the response headers (may be NULL). */
+ferry_err_t store_get_buf(store_t *s, const char *bucket, const char *key,
+                          const char *range, const char *if_match,
+                          size_t max_bytes, fbuf_t *body, store_head_t *head,
+                          store_error_t *err);
+/* PUT from memory. extra: additional request headers (Content-Type,
+ * x-*-meta-*, ...), may be NULL. content_md5: add Content-MD5. etag_out and
+ * crc_out (may be NULL) from the response. */
+ferry_err_t store_put_buf(store_t *s, const char *bucket, const char *key,
+                          const void *data, size_t len, const kvlist_t *extra,
+                          int content_md5, store_head_t *resp, store_error_t *err);
+ferry_err_t store_delete(store_t *s, const char *bucket, const char *key,
+                         store_error_t *err);
+ferry_err_t store_mpu_init(store_t *s, const char *bucket, const char *key,
+                           const kvlist_t *extra, char **upload_id,
+                           store_error_t *err);
+ferry_err_t store_mpu_put_part(store_t *s, const char *bucket, const char *key,
+                               const char *upload_id, int part_number,
+                               const void *data, size_t len, char **etag,
+                               store_head_t *resp, store_error_t *err);
+/* parts must be in ascending part number order. */
+ferry_err_t store_mpu_complete(store_t *s, const char *bucket, const char *key,
+                               const char *upload_id, const store_part_t *parts,
+                               size_t n, store_head_t *resp, store_error_t *err);
+ferry_err_t store_mpu_abort(store_t *s, const char *bucket, const char *key,
+                            const char *upload_id, store_error_t *err);
+ferry_err_t store_mpu_list_parts(store_t *s, const char *bucket, const char *key,
+                                 const char *upload_id, store_parts_t *out,
+                                 store_error_t *err);
+ferry_err_t store_mpu_list_uploads(store_t *s, const char *bucket,
+                                   const char *prefix, store_uploads_t *out,
+                                   store_error_t *err);
+/* The CompleteMultipartUpload XML body. */
+void store_mpu_complete_body(fbuf_t *out, const store_part_t *parts, size_t n);
+/* Creates a bucket (PUT /bucket); tests and demo only. */
+ferry_err_t store_create_bucket(store_t *s, const char *bucket, store_error_t *err);
+
+#endif

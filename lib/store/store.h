@@ -1,0 +1,91 @@
+/*
+ * store.h: shared types of the object-store client: a store's configuration,
+ * the objects it lists, and the typed error every operation returns.
+ * Plain data; thread-safe to read once built.
+ */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "core/ferry.h"
+
+typedef enum store_type { STORE_S3 = 0, STORE_OSS, STORE_COS } store_type_t;
+
+typedef enum store_sign_alg {
+  SIGN_DEFAULT = 0,  /* per type: s3 -> SIGN_S3V4, oss -> SIGN_OSS_V4, cos -> SIGN_COS */
+  SIGN_S3V4,
+  SIGN_OSS_V1,
+  SIGN_OSS_V4,
+  SIGN_COS,
+  SIGN_NONE          /* anonymous requests (public buckets, tests) */
+} store_sign_alg_t;
+
+/* A secret string: never logged, never serialized. Print with "****". */
+typedef struct secret {
+  char *v;   /* owned; NULL when unset */
+} secret_t;
+
+/* One named store from the config (`stores = ( { name = ...; ... } )`). */
+typedef struct store_conf {
+  char *name;             /* e.g. "oss-hz" */
+  store_type_t type;
+  char *endpoint;         /* "https://oss-cn-hangzhou.aliyuncs.com", "http://127.0.0.1:9000";
+                             no scheme means https */
+  char *region;           /* signing region: "cn-hangzhou", "ap-guangzhou", "us-east-1" */
+  int path_style;         /* 1: http://endpoint/bucket/key; 0: http://bucket.endpoint/key */
+  char *connect_to;       /* optional "ADDR:PORT": connect there whatever the URL host
+                             (like curl --connect-to ::ADDR:PORT); NULL = normal DNS */
+  store_sign_alg_t sign;
+  char *access_key;       /* access key id (not secret, but not logged either) */
+  secret_t secret_key;
+  secret_t session_token; /* STS / temporary token, optional */
+  int insecure;           /* 1: skip TLS verification (explicit config only) */
+  char *ca_file;          /* private CA bundle, optional */
+  long connect_timeout_ms;/* default 10000 */
+  long max_host_conns;    /* cap of connections per host, default 64 */
+} store_conf_t;
+
+void store_conf_release(store_conf_t *c);
+/* Deep copy of src into dst (dst uninitialized). */
+void store_conf_copy(store_conf_t *dst, const store_conf_t *src);
+/* The effective signing dialect (resolves SIGN_DEFAULT by type). */
+store_sign_alg_t store_conf_sign(const store_conf_t *c);
+const char *store_type_str(store_type_t t);        /* "s3", "oss", "cos" */
+int store_type_parse(const char *s, store_type_t *out);  /* 0 ok, -1 unknown */
+
+/* One listed object. */
+typedef struct store_object {
+  char *key;            /* raw UTF-8 key (already URL-decoded) */
+  uint64_t size;
+  char *etag;           /* without quotes */
+  time_t mtime;         /* -1 when unknown */
+  char *storage_class;  /* as the store names it, may be NULL */
+  int has_crc64;
+  uint64_t crc64;
+} store_object_t;
+
+void store_object_release(store_object_t *o);
+
+/* The typed error of a failed store operation. */
+typedef struct store_error {
+  int http_status;      /* 0 when no response arrived */
+  int curl_code;        /* CURLcode of a transport failure, else 0 */
+  char code[64];        /* service code: "SlowDown", "NoSuchKey", ... or "" */
+  char message[256];    /* service message or transport error text */
+  char request_id[128]; /* x-oss-request-id / x-cos-request-id / x-amz-request-id */
+  int retryable;        /* verdict: 1 = try again (with backoff) */
+  long retry_after_s;   /* Retry-After header in seconds, 0 if absent */
+} store_error_t;
+
+void store_error_clear(store_error_t *e);
+/* Sets retryable from status/code/curl_code (the classification of protocol.md:
+ * 5xx, 408, 429, RequestTimeout, RequestTimeTooSkewed, SlowDown, transport
+ * resets and timeouts retry; AccessDenied, NoSuchBucket, NoSuchKey,
+ * SignatureDoesNotMatch, InvalidAccessKeyId, other 4xx do not). */
+void store_error_classify(store_error_t *e);
+/* One line: "HTTP 403 AccessDenied: message (request-id=...)". */
+void store_error_format(const store_error_t *e, char *out, size_t n);
+
+#endif

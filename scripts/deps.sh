@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what ferry needs on Debian 12 (apt packages and the pinned npm test
+# servers), skipping what is already there. Safe to run again.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+PKGS=(build-essential cmake pkg-config clang
+      librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
+      libcmocka-dev libexpat1-dev libisal-dev libmicrohttpd-dev
+      kcat rclone nodejs npm curl python3 iproute2 procps)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    # nodejs from another source may provide npm itself.
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+    if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm test servers, pinned by tests/servers/package-lock.json.
+if [ ! -f "$ROOT/tests/servers/node_modules/.package-lock.json" ] ||
+   ! cmp -s "$ROOT/tests/servers/package-lock.json" "$ROOT/tests/servers/.installed-lock" 2>/dev/null; then
+  echo "deps: npm ci in tests/servers"
+  (cd "$ROOT/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$ROOT/tests/servers/package-lock.json" "$ROOT/tests/servers/.installed-lock"
+fi

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds ferry twice
+# (normal, and with ASan+UBSan), starts the loopback servers the tests need,
+# runs every test through ctest, and stops every server it started.
+#
+# usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -L unit
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+"$ROOT/scripts/deps.sh"
+"$ROOT/scripts/build.sh"
+"$ROOT/scripts/build.sh" --sanitize
+
+export FERRY_SRC="$ROOT"
+# shellcheck source=servers.sh
+source "$ROOT/scripts/servers.sh"
+servers_init
+trap servers_stop EXIT INT TERM
+s3_start main ferry-test ferry-src ferry-dst
+export FERRY_S3_ENDPOINT="$FERRY_S3_MAIN"
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+rc=0
+echo "== ctest (build) =="
+FERRY_BIN="$ROOT/build" ctest --test-dir "$ROOT/build" --output-on-failure "$@" || rc=1
+echo "== ctest (build-asan: ASan+UBSan) =="
+FERRY_BIN="$ROOT/build-asan" ctest --test-dir "$ROOT/build-asan" --output-on-failure "$@" || rc=1
+exit $rc

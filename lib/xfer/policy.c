@@ -238,15 +238,21 @@ static void class_table(store_type_t t, const class_tier_t **in, size_t *n_in,
                         const char *const **out) {
   switch (t) {
   case STORE_OSS:
-    *in = oss_classes, *n_in = FERRY_ARRAY_LEN(oss_classes), *out = oss_out;
+    *in = oss_classes;
+    *n_in = FERRY_ARRAY_LEN(oss_classes);
+    *out = oss_out;
     return;
   case STORE_COS:
-    *in = cos_classes, *n_in = FERRY_ARRAY_LEN(cos_classes), *out = cos_out;
+    *in = cos_classes;
+    *n_in = FERRY_ARRAY_LEN(cos_classes);
+    *out = cos_out;
     return;
   case STORE_S3:
     break;
   }
-  *in = s3_classes, *n_in = FERRY_ARRAY_LEN(s3_classes), *out = s3_out;
+  *in = s3_classes;
+  *n_in = FERRY_ARRAY_LEN(s3_classes);
+  *out = s3_out;
 }
 
 const char *policy_class_map(const char *src_class, store_type_t src_type,
@@ -268,8 +274,9 @@ const char *policy_class_map(const char *src_class, store_type_t src_type,
   class_table(src_type, &in, &n, &out);
   for (i = 0; i < n; i++) {
     if (strcasecmp(in[i].name, src_class) == 0) {
+      tier_t tier = in[i].tier;
       class_table(dst_type, &in, &n, &out);
-      return out[in[i].tier];
+      return out[tier];
     }
   }
   return NULL;

@@ -11,18 +11,22 @@
 #define MAX_PART (5 * POLICY_GIB)
 #define MAX_PARTS 10000u
 
+#define COMMON_LIMITS                                                   \
+  .max_part = MAX_PART, .max_parts = MAX_PARTS, .max_put = 5 * POLICY_GIB, \
+  .max_object = (uint64_t)MAX_PARTS * MAX_PART
+
 static const policy_limits_t limits_s3 = {
-    "S3",      5 * POLICY_MIB, MAX_PART, MAX_PARTS, 5 * POLICY_GIB,
-    (uint64_t)MAX_PARTS * MAX_PART, 2 * KIB, 0, "x-amz-meta-",
-    "x-amz-storage-class"};
+    .name = "S3", .min_part = 5 * POLICY_MIB, COMMON_LIMITS,
+    .meta_total = 2 * KIB, .meta_each = 0,
+    .meta_prefix = "x-amz-meta-", .class_header = "x-amz-storage-class"};
 static const policy_limits_t limits_oss = {
-    "OSS",     100 * KIB, MAX_PART, MAX_PARTS, 5 * POLICY_GIB,
-    (uint64_t)MAX_PARTS * MAX_PART, 8 * KIB, 0, "x-oss-meta-",
-    "x-oss-storage-class"};
+    .name = "OSS", .min_part = 100 * KIB, COMMON_LIMITS,
+    .meta_total = 8 * KIB, .meta_each = 0,
+    .meta_prefix = "x-oss-meta-", .class_header = "x-oss-storage-class"};
 static const policy_limits_t limits_cos = {
-    "COS",     POLICY_MIB, MAX_PART, MAX_PARTS, 5 * POLICY_GIB,
-    (uint64_t)MAX_PARTS * MAX_PART, 4 * KIB, 2 * KIB, "x-cos-meta-",
-    "x-cos-storage-class"};
+    .name = "COS", .min_part = POLICY_MIB, COMMON_LIMITS,
+    .meta_total = 4 * KIB, .meta_each = 2 * KIB,
+    .meta_prefix = "x-cos-meta-", .class_header = "x-cos-storage-class"};
 
 const policy_limits_t *policy_limits(store_type_t t) {
   switch (t) {

@@ -194,6 +194,32 @@ static void test_should_retry(void **state) {
   assert_false(backoff_should_retry(&e, 0, -1));
 }
 
+/* With the store client's own classification: what protocol.md §5.5/§5.10
+ * says to retry is retried, the rest is not. */
+static void test_should_retry_classified(void **state) {
+  static const struct {
+    int status;
+    const char *code;
+    int retry;
+  } cases[] = {
+      {503, "SlowDown", 1},       {500, "InternalError", 1}, {429, "", 1},
+      {408, "", 1},               {400, "RequestTimeout", 1}, {403, "AccessDenied", 0},
+      {404, "NoSuchKey", 0},      {403, "SignatureDoesNotMatch", 0},
+      {400, "EntityTooSmall", 0}, {412, "", 0},
+  };
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    store_error_t e;
+    memset(&e, 0, sizeof(e));
+    e.http_status = cases[i].status;
+    strcpy(e.code, cases[i].code);
+    store_error_classify(&e);
+    assert_int_equal(backoff_should_retry(&e, 1, 3), cases[i].retry);
+    assert_false(backoff_should_retry(&e, 3, 3));
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rng_deterministic),
@@ -203,6 +229,7 @@ int main(void) {
       cmocka_unit_test(test_retry_after),
       cmocka_unit_test(test_deterministic_delays),
       cmocka_unit_test(test_should_retry),
+      cmocka_unit_test(test_should_retry_classified),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

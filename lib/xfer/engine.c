@@ -719,8 +719,9 @@ static ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
     unsigned char md[16];
     int have = 0;
     if (p->wait_whole && p->md5) {
-      EVP_MD_CTX *c = EVP_MD_CTX_dup(p->md5);
+      EVP_MD_CTX *c = EVP_MD_CTX_new();
       unsigned int l = 16;
+      EVP_MD_CTX_copy_ex(c, p->md5);
       EVP_DigestFinal_ex(c, md, &l);
       EVP_MD_CTX_free(c);
       have = 1;

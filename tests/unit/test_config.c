@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -883,6 +884,54 @@ static void test_kafka_brokers(void **state) {
   unlink(path);
 }
 
+/* Runs conf_load_or_exit(path) in a child; returns its exit status and what it
+ * wrote to stderr (a new string in *out). */
+static int run_or_exit(const char *path, char **out) {
+  int fds[2], st;
+  pid_t pid;
+  fbuf_t b;
+  char chunk[1024];
+  ssize_t n;
+  assert_int_equal(pipe(fds), 0);
+  pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    ferry_conf_t *c;
+    dup2(fds[1], 2);
+    close(fds[0]);
+    c = conf_load_or_exit(path, 0);
+    conf_destroy(c);
+    _exit(0);
+  }
+  close(fds[1]);
+  fbuf_init(&b, 0);
+  while ((n = read(fds[0], chunk, sizeof(chunk))) > 0) fbuf_add(&b, chunk, (size_t)n);
+  close(fds[0]);
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  *out = fbuf_steal(&b);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_load_or_exit(void **state) {
+  char *out;
+  (void)state;
+  assert_int_equal(run_or_exit(FIX("stores_tasks.conf"), &out), 2);
+  assert_non_null(strstr(out, "stores_tasks.conf:8: tasks[0].source: unknown store"));
+  assert_non_null(strstr(out, "ferry: 12 problems in "));
+  fx_free(out);
+  assert_int_equal(run_or_exit(FIX("empty.conf"), &out), 0);
+  assert_string_equal(out, "");
+  fx_free(out);
+  /* No path: $FERRY_CONFIG, else a clear message. */
+  setenv("FERRY_CONFIG", FIX("empty.conf"), 1);
+  assert_int_equal(run_or_exit(NULL, &out), 0);
+  fx_free(out);
+  unsetenv("FERRY_CONFIG");
+  assert_int_equal(run_or_exit(NULL, &out), 2);
+  assert_non_null(strstr(out, "FERRY_CONFIG"));
+  fx_free(out);
+}
+
 /* ---- docs and examples cannot drift from the tables ------------------------ */
 
 static void test_docs_reference(void **state) {
@@ -1020,6 +1069,7 @@ int main(void) {
       cmocka_unit_test(test_parse_location),
       cmocka_unit_test(test_helpers),
       cmocka_unit_test(test_kafka_brokers),
+      cmocka_unit_test(test_load_or_exit),
       cmocka_unit_test(test_docs_reference),
       cmocka_unit_test_setup_teardown(test_example_config, setup, teardown),
       cmocka_unit_test_setup_teardown(test_demo_config, setup, teardown),

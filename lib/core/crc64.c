@@ -58,9 +58,9 @@ static void build_tables(void) {
    * polynomial, bit i (i >= 1) to bit i-1. */
   bit.col[0] = CRC64_POLY_REFL;
   for (i = 1; i < 64; i++) bit.col[i] = 1ULL << (i - 1);
-  gf2_square(&two, &bit);                  /* 2 zero bits */
-  gf2_square(&four, &two);                 /* 4 zero bits */
-  gf2_square(&zero_bytes_pow2[0], &four);  /* 8 bits = 1 zero byte */
+  gf2_square(&two, &bit);                 /* 2 zero bits */
+  gf2_square(&four, &two);                /* 4 zero bits */
+  gf2_square(&zero_bytes_pow2[0], &four); /* 8 bits = 1 zero byte */
   for (i = 1; i < 64; i++) gf2_square(&zero_bytes_pow2[i], &zero_bytes_pow2[i - 1]);
 }
 

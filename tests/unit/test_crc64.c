@@ -23,7 +23,9 @@ static uint64_t ref_crc64(const unsigned char *p, size_t n) {
   return ~r;
 }
 
-static uint64_t crc_str(const char *s) { return crc64_update(0, s, strlen(s)); }
+static uint64_t crc_str(const char *s) {
+  return crc64_update(0, s, strlen(s));
+}
 
 /* Deterministic xorshift so failures reproduce. */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -68,11 +70,12 @@ static void test_one_mib_zeros(void **state) {
   assert_non_null(z);
   assert_true(crc64_update(0, z, n) == 6947770692288575170ULL);
   /* Same value fed in odd-sized pieces. */
-  for (off = 0; off < n; off += 4093) c = crc64_update(c, z + off, n - off < 4093 ? n - off : 4093);
+  for (off = 0; off < n; off += 4093)
+    c = crc64_update(c, z + off, n - off < 4093 ? n - off : 4093);
   assert_true(c == 6947770692288575170ULL);
   /* And combined from two halves without the data. */
-  assert_true(crc64_combine(crc64_update(0, z, n / 2), crc64_update(0, z, n / 2), n / 2) ==
-              6947770692288575170ULL);
+  assert_true(crc64_combine(crc64_update(0, z, n / 2), crc64_update(0, z, n / 2),
+                            n / 2) == 6947770692288575170ULL);
   free(z);
 }
 

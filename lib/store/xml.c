@@ -301,12 +301,6 @@ static void grow(void **arr, size_t *cap, size_t n, size_t elem) {
   *arr = fx_realloc(*arr, *cap * elem);
 }
 
-static void object_free(store_object_t *o) {
-  fx_free(o->key);
-  fx_free(o->etag);
-  fx_free(o->storage_class);
-}
-
 /* ---- expat callbacks ------------------------------------------------ */
 
 static field_t field_lookup(const xml_parser_t *p, const char *name) {
@@ -870,7 +864,7 @@ ferry_err_t store_xml_parse_list_uploads(const char *buf, size_t len,
 void store_list_page_release(store_list_page_t *p) {
   size_t i;
   if (!p) return;
-  for (i = 0; i < p->n_objects; i++) object_free(&p->objects[i]);
+  for (i = 0; i < p->n_objects; i++) store_object_release(&p->objects[i]);
   fx_free(p->objects);
   for (i = 0; i < p->n_prefixes; i++) fx_free(p->prefixes[i]);
   fx_free(p->prefixes);

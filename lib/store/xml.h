@@ -123,7 +123,9 @@ ferry_err_t store_xml_parse_list_parts(const char *buf, size_t len,
 ferry_err_t store_xml_parse_list_uploads(const char *buf, size_t len,
                                          store_uploads_t *out, char *errbuf);
 
-/* Escapes s for an XML text node (for the CompleteMultipartUpload body). */
+/* Escapes s for an XML text node (for the CompleteMultipartUpload body):
+ * & < > " ' as entities, TAB/LF/CR as character references; other bytes
+ * below 0x20 have no XML 1.0 form and become U+FFFD. s may be NULL. */
 void store_xml_escape(fbuf_t *out, const char *s);
 
 #endif

@@ -926,6 +926,94 @@ static void test_garbage(void **state) {
   }
 }
 
+/* Mutated fixtures: flipped, inserted, deleted bytes and cuts. Any verdict
+ * is fine as long as it is one of the documented ones, the outputs are
+ * consistent and nothing leaks or crashes (the sanitizer build checks). */
+static void test_mutations(void **state) {
+  static const struct {
+    xml_kind_t kind;
+    const char *file;
+  } cases[] = {
+      {XML_LIST, "oss_list_v2_page1.xml"},
+      {XML_LIST, "s3_list_v2_page1.xml"},
+      {XML_LIST, "cos_list_page1.xml"},
+      {XML_ERROR, "oss_error_signature.xml"},
+      {XML_COMPLETE, "cos_complete_200_error.xml"},
+      {XML_INITIATE, "cos_initiate.xml"},
+      {XML_LIST_PARTS, "s3_list_parts.xml"},
+      {XML_LIST_UPLOADS, "cos_list_uploads.xml"},
+  };
+  static const char alphabet[] =
+      "<>/&;%#x\"' \n\x01\xff\xc3\xa9?!-[]CDATAKeySize0123456789+";
+  size_t i;
+  int round;
+  (void)state;
+  for (i = 0; i < FERRY_ARRAY_LEN(cases); i++) {
+    blob_t b = load(cases[i].file);
+    char *m = malloc(b.n + 64);
+    for (round = 0; round < 150; round++) {
+      size_t n = b.n, k, edits = 1 + (size_t)(rng() % 4);
+      union {
+        store_list_page_t list;
+        store_error_t err;
+        char *str;
+        store_parts_t parts;
+        store_uploads_t uploads;
+      } out;
+      store_error_t e;
+      char eb[FERRY_ERRLEN];
+      ferry_err_t rc;
+      memcpy(m, b.p, b.n);
+      for (k = 0; k < edits && n > 1; k++) {
+        size_t at = (size_t)(rng() % n);
+        char c = alphabet[rng() % (sizeof(alphabet) - 1)];
+        switch (rng() % 4) {
+          case 0:
+            m[at] = c;
+            break;
+          case 1:
+            if (n < b.n + 60) {
+              memmove(m + at + 1, m + at, n - at);
+              m[at] = c;
+              n++;
+            }
+            break;
+          case 2:
+            memmove(m + at, m + at + 1, n - at - 1);
+            n--;
+            break;
+          default:
+            n = at;
+            break;
+        }
+      }
+      rc = parse_mode(cases[i].kind, m, n, (int)(rng() % FEED__COUNT), &out, &e, eb);
+      assert_true(rc == FERRY_OK || rc == FERRY_ERR_PARSE || rc == FERRY_ERR_STORE);
+      if (rc != FERRY_OK) assert_true(eb[0] != '\0');
+      switch (cases[i].kind) {
+        case XML_LIST:
+          store_list_page_release(&out.list);
+          break;
+        case XML_INITIATE:
+        case XML_COMPLETE:
+          if (rc != FERRY_OK) assert_null(out.str);
+          free(out.str);
+          break;
+        case XML_LIST_PARTS:
+          store_parts_release(&out.parts);
+          break;
+        case XML_LIST_UPLOADS:
+          store_uploads_release(&out.uploads);
+          break;
+        case XML_ERROR:
+          break;
+      }
+    }
+    free(m);
+    free(b.p);
+  }
+}
+
 static void test_wrong_kind(void **state) {
   blob_t init = load("cos_initiate.xml"), list = load("oss_list_v2_page1.xml");
   char eb[FERRY_ERRLEN];
@@ -1115,6 +1203,7 @@ int main(void) {
       cmocka_unit_test(test_list_uploads),
       cmocka_unit_test(test_truncated),
       cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_mutations),
       cmocka_unit_test(test_wrong_kind),
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_huge_text),

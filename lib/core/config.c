@@ -451,15 +451,16 @@ static const ckey_t worker_keys[] = {
      .type = KT_KVLIST,
      AT(conf_worker_t, storage_class_map),
      .flags = KF_CLASSMAP,
-     .doc = "\"SRC=DST\" storage classes: source class SRC is written as DST (e.g. "
-            "\"IA=STANDARD_IA\"); \"*=DST\" for every other class. Empty: destination "
-            "default."},
+     .doc = "\"SRC=DST\": objects of source class SRC are written with class DST "
+            "(names as the stores spell them, matched case-insensitively; \"*=DST\" for "
+            "classes not listed; \"SRC=\" writes no class). Classes not listed follow "
+            "ferry's tier mapping (standard, IA, archive, ...)."},
     {.name = "record_source_etag",
      .type = KT_BOOL,
      AT(conf_worker_t, record_source_etag),
      .def = "false",
-     .doc = "Write the source ETag into destination metadata (`ferry-source-etag`) so "
-            "later runs can compare multipart objects."},
+     .doc = "Write the source ETag into destination user metadata (`ferry-src-etag`) "
+            "so later runs can compare multipart objects."},
 };
 
 static const ckey_t lister_keys[] = {
@@ -575,8 +576,8 @@ static const ckey_t task_keys[] = {
      AT(task_raw_t, t.storage_class_map),
      .defdoc = "`worker.storage_class_map`",
      .flags = KF_CLASSMAP,
-     .doc = "Replaces worker.storage_class_map for this task (an empty list: keep the "
-            "destination default)."},
+     .doc = "Replaces worker.storage_class_map for this task (an empty list: the tier "
+            "mapping only)."},
     {.name = "include",
      .type = KT_STRLIST,
      AT(task_raw_t, t.include),
@@ -1462,6 +1463,13 @@ static int set_int(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
   return 0;
 }
 
+static int class_name_ok(const char *s) {
+  if (!*s) return 0;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
+  return 1;
+}
+
 /* Sensitive Kafka property names: their values are never printed. */
 static int kafka_secret_name(const char *name) {
   return strstr(name, "password") || strstr(name, "secret") ||
@@ -1489,13 +1497,20 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
     goto out;
   }
   for (i = 0; i < l->n; i++)
-    if (strcmp(l->v[i].name, name) == 0) {
+    if ((k->flags & KF_CLASSMAP) ? strcasecmp(l->v[i].name, name) == 0
+                                 : strcmp(l->v[i].name, name) == 0) {
       cerr(c, s, path, "\"%s\" is given twice", name);
       goto out;
     }
   if (k->flags & KF_CLASSMAP) {
-    if (!*val || has_ctl_or_space(val)) {
-      cerr(c, s, path, "\"%s\": expected \"SRC=DST\" storage classes without spaces", v);
+    /* The rule of policy_class_map_parse (xfer/policy.h), which the worker
+     * applies to this list: DST may be empty (omit the class header). */
+    if (!(strcmp(name, "*") == 0 || class_name_ok(name)) ||
+        (*val && !class_name_ok(val))) {
+      cerr(c, s, path,
+           "\"%s\": expected \"SRC=DST\" with class names of letters, digits, '_' "
+           "and '-' (SRC may be \"*\", DST empty)",
+           v);
       goto out;
     }
   }
@@ -2274,18 +2289,6 @@ static void check_secret_files(ctx_t *c) {
 /* ------------------------------------------------------------------------ */
 /* Loading                                                                    */
 
-static void store_release(store_conf_t *s) {
-  fx_free(s->name);
-  fx_free(s->endpoint);
-  fx_free(s->region);
-  fx_free(s->connect_to);
-  fx_free(s->access_key);
-  secret_clear(&s->secret_key);
-  secret_clear(&s->session_token);
-  fx_free(s->ca_file);
-  memset(s, 0, sizeof(*s));
-}
-
 static void task_release(task_conf_t *t) {
   fx_free(t->name);
   conf_loc_release(&t->src);
@@ -2307,7 +2310,7 @@ void conf_destroy(ferry_conf_t *c) {
   kv_release_wipe(&c->kafka.producer_properties);
   kv_release_wipe(&c->kafka.consumer_properties);
   fx_free(c->kafka.group_id);
-  for (i = 0; i < c->n_stores; i++) store_release(&c->stores[i]);
+  for (i = 0; i < c->n_stores; i++) store_conf_release(&c->stores[i]);
   fx_free(c->stores);
   fx_free(c->worker.id);
   fx_free(c->worker.windows.v);
@@ -2618,17 +2621,6 @@ int conf_task_filter(const task_conf_t *t, const char *key_rel, uint64_t size,
   for (i = 0; i < t->include.n && !inc; i++)
     if (fnmatch(t->include.v[i], key_rel, 0) == 0) inc = 1;
   return inc;
-}
-
-const char *conf_storage_class(const kvlist_t *map, const char *src) {
-  size_t i;
-  if (!map) return NULL;
-  if (src)
-    for (i = 0; i < map->n; i++)
-      if (strcmp(map->v[i].name, src) == 0) return map->v[i].value;
-  for (i = 0; i < map->n; i++)
-    if (strcmp(map->v[i].name, "*") == 0) return map->v[i].value;
-  return NULL;
 }
 
 /* ------------------------------------------------------------------------ */

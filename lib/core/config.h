@@ -89,7 +89,8 @@ typedef struct conf_worker {
   long segments_in_flight;
   long shutdown_timeout_s;
   conf_windows_t windows;
-  kvlist_t storage_class_map; /* source class -> destination class; "*" = any */
+  kvlist_t storage_class_map; /* "SRC=DST" pairs as policy_class_map_parse takes them;
+                                 pass to policy_class_map (xfer/policy.h) */
   int record_source_etag;
 } conf_worker_t;
 
@@ -207,11 +208,6 @@ int conf_windows_allow(const conf_windows_t *w, int minute_of_day);
  * the source prefix; mtime -1 = unknown (passes date bounds). */
 int conf_task_filter(const task_conf_t *t, const char *key_rel, uint64_t size,
                      int64_t mtime);
-
-/* The storage class to write for source class src (may be NULL): the map
- * entry for src, else the "*" entry, else NULL (let the destination choose).
- * Borrowed. */
-const char *conf_storage_class(const kvlist_t *map, const char *src);
 
 /* The environment variable the default convention reads for a store's
  * credential: FERRY_<NAME>_<WHAT>, NAME upper-cased with every character

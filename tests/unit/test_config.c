@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "xfer/policy.h"
 
 #define FIX(name) FIXTURES_DIR "/config/" name
 #define DOCS FIXTURES_DIR "/../../docs/config.md"
@@ -218,7 +219,7 @@ static void test_full(void **state) {
   assert_string_equal(t->dst.prefix, "");
   assert_int_equal(t->same_name, POLICY_SKIP_IF_SAME);
   assert_int_equal(t->storage_class_map.n, 2); /* inherited */
-  assert_string_equal(conf_storage_class(&t->storage_class_map, "IA"), "STANDARD_IA");
+  assert_string_equal(kvlist_get(&t->storage_class_map, "IA"), "STANDARD_IA");
   assert_int_equal(t->record_source_etag, 1); /* inherited */
   assert_null(conf_task(c, "t3"));
   conf_destroy(c);
@@ -631,6 +632,49 @@ static void test_kafka_checks(void **state) {
   conf_destroy(c);
 }
 
+/* The config accepts exactly the storage class entries the worker's
+ * policy_class_map_parse accepts, and both see the same pairs. */
+static void test_class_map_agrees_with_policy(void **state) {
+  static const char *entries[] = {"IA=STANDARD_IA",
+                                  "*=STANDARD",
+                                  "Archive=",
+                                  "STANDARD=maz_standard",
+                                  "=X",
+                                  "A B=C",
+                                  "A=B C",
+                                  "A=B=C",
+                                  "noequals",
+                                  "*=",
+                                  "Cold-1=DEEP_ARCHIVE",
+                                  "A.B=C"};
+  size_t i;
+  (void)state;
+  for (i = 0; i < FERRY_ARRAY_LEN(entries); i++) {
+    char text[256], eb[FERRY_ERRLEN];
+    kvlist_t m;
+    ferry_conf_t *c;
+    ferry_err_t pe;
+    kvlist_init(&m);
+    pe = policy_class_map_parse(&m, &entries[i], 1, eb);
+    snprintf(text, sizeof(text), "worker = { storage_class_map = [ \"%s\" ]; };",
+             entries[i]);
+    c = load_str(text);
+    if ((c != NULL) != (pe == FERRY_OK))
+      fail_msg("\"%s\": config %s, policy %s", entries[i], c ? "accepts" : "rejects",
+               pe == FERRY_OK ? "accepts" : "rejects");
+    if (c) {
+      assert_int_equal(c->worker.storage_class_map.n, 1);
+      assert_string_equal(c->worker.storage_class_map.v[0].name, m.v[0].name);
+      assert_string_equal(c->worker.storage_class_map.v[0].value, m.v[0].value);
+    }
+    conf_destroy(c);
+    kvlist_release(&m);
+  }
+  /* Names match case-insensitively, so these collide. */
+  assert_null(load_str("worker = { storage_class_map = [ \"IA=A\", \"ia=B\" ]; };"));
+  assert_has(&errs, "worker.storage_class_map[1]: \"ia\" is given twice");
+}
+
 /* ---- warnings about inline secrets ----------------------------------------- */
 
 static void test_world_readable_warning(void **state) {
@@ -817,7 +861,6 @@ static void test_parse_location(void **state) {
 
 static void test_helpers(void **state) {
   char *s;
-  kvlist_t m;
   task_conf_t t;
   char *inc[] = {"*.jpg", "docs/*"};
   char *exc[] = {"*/tmp/*"};
@@ -825,16 +868,6 @@ static void test_helpers(void **state) {
   s = conf_env_name("oss-hz.2", "SECRET_KEY");
   assert_string_equal(s, "FERRY_OSS_HZ_2_SECRET_KEY");
   fx_free(s);
-
-  kvlist_init(&m);
-  assert_null(conf_storage_class(&m, "IA"));
-  kvlist_add(&m, "IA", "STANDARD_IA");
-  assert_null(conf_storage_class(&m, "STANDARD"));
-  kvlist_add(&m, "*", "STANDARD");
-  assert_string_equal(conf_storage_class(&m, "IA"), "STANDARD_IA");
-  assert_string_equal(conf_storage_class(&m, "Archive"), "STANDARD");
-  assert_string_equal(conf_storage_class(&m, NULL), "STANDARD");
-  kvlist_release(&m);
 
   memset(&t, 0, sizeof(t));
   assert_true(conf_task_filter(&t, "anything", 0, -1));
@@ -1061,6 +1094,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_every_error_formatted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_checks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kafka_checks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_class_map_agrees_with_policy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_world_readable_warning, setup, teardown),
       cmocka_unit_test(test_parse_size),
       cmocka_unit_test(test_parse_duration),

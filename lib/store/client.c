@@ -158,8 +158,9 @@ ferry_err_t store_http_setup(store_t *s, CURL *easy, const store_req_t *r,
   is_upload = strcmp(m, "PUT") == 0 || strcmp(m, "POST") == 0;
   if (body_len < 0) body_len = 0;
 
-  /* Headers exactly as signed. An empty value needs curl's "Name;" form,
-   * since "Name:" would remove the header instead of sending it empty. */
+  /* Headers exactly as signed. A header with an empty value counts as absent
+   * (the signers skip it), so it goes to libcurl as "Name:", which sends
+   * nothing and removes any header of that name libcurl would add. */
   for (i = 0; i < r->headers.n; i++) {
     const kv_t *h = &r->headers.v[i];
     char *line;
@@ -170,8 +171,7 @@ ferry_err_t store_http_setup(store_t *s, CURL *easy, const store_req_t *r,
                           "store %s: header '%s' has a line break or colon", c->name,
                           h->name);
     }
-    line = *h->value ? fx_asprintf("%s: %s", h->name, h->value)
-                     : fx_asprintf("%s;", h->name);
+    line = fx_asprintf(*h->value ? "%s: %s" : "%s:", h->name, h->value);
     t = curl_slist_append(hdrs, line);
     fx_free(line);
     if (!t) goto nomem;
@@ -214,6 +214,9 @@ ferry_err_t store_http_setup(store_t *s, CURL *easy, const store_req_t *r,
   }
 
   curl_easy_setopt(easy, CURLOPT_URL, r->url);
+  /* The path is sent as built and signed: no squashing of "/./" or "/../"
+   * inside keys. */
+  curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, hdrs);
   curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -328,9 +328,14 @@ static void check_exact_headers(store_t *s, store_req_t *r, const char *body,
                         got.v[i].value);
     assert_string_equal(sent, got.v[i].value);
   }
-  for (i = 0; i < r->headers.n; i++)
-    if (!kvlist_get(&got, r->headers.v[i].name))
+  for (i = 0; i < r->headers.n; i++) {
+    /* An empty value means "absent" to the signers and to the wire. */
+    const char *v = kvlist_get(&got, r->headers.v[i].name);
+    if (r->headers.v[i].value[0] && !v)
       fail_msg("signed header '%s' missing on the wire", r->headers.v[i].name);
+    if (!r->headers.v[i].value[0] && v)
+      fail_msg("empty header '%s' went on the wire", r->headers.v[i].name);
+  }
   kvlist_release(&got);
 }
 
@@ -414,6 +419,23 @@ static void test_wire_keepalive(void **state) {
   pthread_mutex_lock(&W.mu);
   assert_int_equal(W.nconn - before, 1);
   pthread_mutex_unlock(&W.mu);
+  store_destroy(s);
+}
+
+/* Dot segments inside a key go out as signed (PATH_AS_IS). */
+static void test_wire_dot_segments(void **state) {
+  store_t *s = wire_store(STORE_S3);
+  store_head_t h;
+  store_error_t err;
+  char reqline[256];
+  kvlist_t got;
+  (void)state;
+  wire_set("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  assert_int_equal(store_head_object(s, "bkt", "a/../b/./c", &h, &err), FERRY_OK);
+  store_head_release(&h);
+  wire_headers(&got, reqline, sizeof(reqline));
+  assert_string_equal(reqline, "HEAD /bkt/a/../b/./c HTTP/1.1");
+  kvlist_release(&got);
   store_destroy(s);
 }
 
@@ -627,6 +649,7 @@ static void test_wire_multipart(void **state) {
   assert_int_equal(err.http_status, 200);
   assert_string_equal(err.code, "InternalError");
   assert_string_equal(err.request_id, "CRID");
+  assert_true(err.retryable);
   wire_headers(&got, reqline, sizeof(reqline));
   assert_string_equal(reqline, "POST /bkt/k?uploadId=u1 HTTP/1.1");
   assert_string_equal(kvlist_get(&got, "Content-Type"), "application/xml");
@@ -1280,6 +1303,7 @@ int main(void) {
       cmocka_unit_test(test_wire_hdr_cb),
       cmocka_unit_test(test_wire_exact_headers),
       cmocka_unit_test(test_wire_keepalive),
+      cmocka_unit_test(test_wire_dot_segments),
       cmocka_unit_test(test_wire_head_parse),
       cmocka_unit_test(test_wire_head_errors),
       cmocka_unit_test(test_wire_body_errors),

@@ -96,6 +96,7 @@ struct pair {
   int has_put_crc;
   uint64_t put_crc;
   int64_t bw_wake_us;    /* bandwidth pause until */
+  int put_queued;        /* on the engine's put_pending list */
 };
 
 /* A scheduled unit: a single request or a pair. */
@@ -179,6 +180,8 @@ struct xfer_engine {
   int slots_used;
   xreq_t **unpause;                 /* handles to unpause after perform */
   size_t n_unpause, cap_unpause;
+  pair_t **put_pending;             /* pairs whose PUT should start */
+  size_t n_put_pending, cap_put_pending;
   xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
   size_t n_bw_held, cap_bw_held;
   ratelimit_t qps;
@@ -518,7 +521,10 @@ static void job_start_copy(xfer_engine_t *e, job_t *j);
 /* Pairs. */
 
 static void pair_free(xfer_engine_t *e, pair_t *p) {
+  size_t i;
   if (!p) return;
+  for (i = 0; i < e->n_put_pending; i++)
+    if (e->put_pending[i] == p) e->put_pending[i] = NULL;
   xreq_free(e, p->get);
   xreq_free(e, p->put);
   fx_free(p->ring);
@@ -632,16 +638,22 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     }
     rl_take(&e->bw, len, now);
   }
+  LOG_TRACE(FAC, "get-write len=%zu fill=%zu got=%llu", len, p->fill, (unsigned long long)p->got);
   ring_write(p, buf, len);
   p->crc = crc64_update(p->crc, buf, len);
   if (p->md5) EVP_DigestUpdate(p->md5, buf, len);
   p->got += len;
   e->stats.bytes_in += len;
   if (!p->wait_whole && !p->put_started) {
-    if (pair_start_put(e, p) != FERRY_OK) {
-      set_fail(p->job, ST_FAILED, "internal", NULL, "could not start the destination PUT");
-      p->failed = 1;
-      return 0;
+    /* Handles are never added from inside a callback: the loop starts the
+     * PUT right after curl_multi_perform returns. */
+    if (!p->put_queued) {
+      p->put_queued = 1;
+      if (e->n_put_pending == e->cap_put_pending) {
+        e->cap_put_pending = e->cap_put_pending ? e->cap_put_pending * 2 : 16;
+        e->put_pending = fx_realloc(e->put_pending, e->cap_put_pending * sizeof(*e->put_pending));
+      }
+      e->put_pending[e->n_put_pending++] = p;
     }
   } else if (p->put) {
     want_unpause(e, p->put);
@@ -659,6 +671,7 @@ static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
     return CURL_READFUNC_ABORT;
   }
   k = ring_read(p, buf, sz * n);
+  LOG_TRACE(FAC, "put-read asked=%zu got=%zu fill=%zu get_done=%d", sz * n, k, p->fill, p->get_done);
   if (k == 0) {
     if (p->get_done) return 0; /* all sent (curl checks the length) */
     x->paused = 1;
@@ -786,6 +799,10 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
 
 /* Resets a pair for another attempt. */
 static void pair_reset(xfer_engine_t *e, pair_t *p) {
+  size_t i;
+  for (i = 0; i < e->n_put_pending; i++)
+    if (e->put_pending[i] == p) e->put_pending[i] = NULL;
+  p->put_queued = 0;
   xreq_free(e, p->get);
   xreq_free(e, p->put);
   p->get = p->put = NULL;
@@ -1304,6 +1321,8 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   long status = 0;
   store_error_t err;
   curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  LOG_TRACE(FAC, "pair-done kind=%s cc=%d status=%ld got=%llu sent=%llu", rq_name[x->kind], (int)cc,
+            status, (unsigned long long)p->got, (unsigned long long)p->sent);
   store_error_clear(&err);
   if (x->in_multi) {
     curl_multi_remove_handle(e->multi, x->easy);
@@ -1482,6 +1501,26 @@ static int64_t bw_release(xfer_engine_t *e) {
   return next;
 }
 
+/* Starts the PUTs that GET callbacks asked for. */
+static void start_puts(xfer_engine_t *e) {
+  size_t i;
+  for (i = 0; i < e->n_put_pending; i++) {
+    pair_t *p = e->put_pending[i];
+    if (!p) continue;
+    p->put_queued = 0;
+    if (p->put_started || p->failed) continue;
+    if (pair_start_put(e, p) != FERRY_OK) {
+      if (!p->job->finishing)
+        set_fail(p->job, ST_FAILED, "internal", NULL, "could not start the destination PUT");
+      p->failed = 1;
+      p->job->finishing = 1;
+      /* The paused GET learns of it when resumed. */
+      if (p->get) want_unpause(e, p->get);
+    }
+  }
+  e->n_put_pending = 0;
+}
+
 static void handle_done(xfer_engine_t *e) {
   CURLMsg *m;
   int left;
@@ -1512,6 +1551,7 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     wake = start_ready(e);
     curl_multi_perform(e->multi, &running);
     handle_done(e);
+    start_puts(e);
     bw = bw_release(e);
     apply_unpauses(e);
     if (e->completed_in_run) break;
@@ -1581,6 +1621,7 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   for (i = 0; i < e->n_stores; i++) store_destroy(e->stores[i]);
   fx_free(e->stores);
   fx_free(e->unpause);
+  fx_free(e->put_pending);
   fx_free(e->bw_held);
   kvlist_release(&e->class_map);
   fx_free(e);

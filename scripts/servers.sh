@@ -13,17 +13,6 @@
 #   servers_stop
 FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 
-# s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which
-# OpenSSL 3 (Node >= 17) offers only from its legacy provider: without it
-# every truncated list-type=2 page is a 500 InternalError. Enable it for the
-# node processes started from here (FERRY_NO_LEGACY_OPENSSL=1 to opt out).
-if [ -z "${FERRY_NO_LEGACY_OPENSSL:-}" ] && node --openssl-legacy-provider -e 0 2>/dev/null; then
-  case " ${NODE_OPTIONS:-} " in
-    *" --openssl-legacy-provider "*) ;;
-    *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider" ;;
-  esac
-fi
-
 servers_init() {
   FERRY_RUN="$(mktemp -d /tmp/ferry-run.XXXXXX)"
   export FERRY_RUN

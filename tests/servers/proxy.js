@@ -670,11 +670,15 @@ function upstreamHeaders(ctx, req) {
     if (k === 'host' || k === 'authorization') continue;
     if (k.startsWith(`${PFX}meta-`)) { out[`x-amz-meta-${k.slice(PFX.length + 5)}`] = v; continue; }
     if (k === `${PFX}copy-source`) {
-      /* OSS: /bucket/key; COS: bucket-appid.cos.region.myqcloud.com/key */
-      const s = String(v);
+      /* OSS: /bucket/key; COS: bucket-appid.cos.region.myqcloud.com/key;
+       * the key percent-encoded (ali-oss encodes '/' too). s3rver reads the
+       * header with decodeURI, so re-encode the decoded key with encodeURI. */
+      const s = String(v).replace(/\?versionId=.*$/, '');
       let m = /^\/?([^/]+)\/(.*)$/.exec(s);
       if (D === 'cos') m = /^([^./]+)\.[^/]*\/(.*)$/.exec(s) || m;
-      if (m) out['x-amz-copy-source'] = `/${encodeURIComponent(upBucket(decodeURIComponent(m[1])))}/${m[2]}`;
+      try {
+        if (m) out['x-amz-copy-source'] = `/${upBucket(decodeURIComponent(m[1]))}/${encodeURI(decodeURIComponent(m[2]))}`;
+      } catch (e) { /* undecodable: s3rver answers without it */ }
       continue;
     }
     if (k.startsWith(PFX)) continue; /* other dialect headers mean nothing to s3rver */

@@ -337,6 +337,16 @@ if (phase === 'main') {
     eq(h.res.headers['x-oss-hash-crc64ecma'], undefined, 'crc after an overwrite behind the proxy');
   });
 
+  test('oss: server-side copy (x-oss-copy-source translated); the copy has no recorded CRC', async () => {
+    const c = ossClient(true);
+    await c.put('copy/src name.txt', Buffer.from('hello world'), { meta: { k: 'v' } });
+    const r = await c.copy('copy/dst.txt', 'copy/src name.txt');
+    eq(r.res.status, 200, 'copy status');
+    const g = await c.get('copy/dst.txt');
+    eq(g.content.toString(), 'hello world', 'copied body');
+    eq(g.res.headers['x-oss-hash-crc64ecma'], undefined, 'crc of a copy');
+  });
+
   const BIG_MB = parseInt(process.env.FERRY_PROXY_BIG_MB || '64', 10);
   test(`oss: ${BIG_MB} MiB streamed up and down, CRC right, proxy memory bounded`, async () => {
     const c = ossClient(true);

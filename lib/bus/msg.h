@@ -142,6 +142,10 @@ void msg_result_release(msg_result_t *r);
 void msg_failed_release(msg_failed_t *f);
 void msg_task_release(msg_task_t *t);
 
+/* Encoders: a new string (free with fx_free), or NULL when the message
+ * cannot be represented: a required string is NULL, a string is not valid
+ * UTF-8, an enum is out of range, or an unsigned value is >= 2^63. Scalars
+ * are always written; optional strings are omitted when NULL. */
 char *msg_segment_encode(const msg_segment_t *s);
 char *msg_result_encode(const msg_result_t *r);
 char *msg_failed_encode(const msg_failed_t *f);
@@ -149,7 +153,9 @@ char *msg_task_encode(const msg_task_t *t);
 char *msg_outcome_encode(const msg_outcome_t *o);   /* the worker's JSON lines */
 
 /* Decoders: out is uninitialized on entry and must be released on success;
- * on failure nothing is left to release. */
+ * on failure nothing is left to release (out is zeroed). Errors name the
+ * field: "segment.objs[3].size: not a non-negative integer". Strings holding
+ * \u0000 are refused; unknown members are ignored; v must be 1. */
 ferry_err_t msg_segment_decode(const char *buf, size_t len, msg_segment_t *out, char *errbuf);
 ferry_err_t msg_result_decode(const char *buf, size_t len, msg_result_t *out, char *errbuf);
 ferry_err_t msg_failed_decode(const char *buf, size_t len, msg_failed_t *out, char *errbuf);

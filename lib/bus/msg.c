@@ -1,0 +1,740 @@
+/*
+ * msg.c: JSON codecs for ferry's Kafka messages (Jansson).
+ *
+ * The contract is in msg.h and the wire format in docs/messages.md. The rule
+ * that keeps both simple: every scalar field of a struct is always written
+ * and required when read; every pointer documented as "may be NULL" is
+ * omitted when NULL and optional when read (JSON null reads as absent).
+ * Unknown members are ignored so that version 1 can grow optional fields.
+ */
+#include "bus/msg.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Paths such as "result.outcomes[12345].request_id" fit easily. */
+#define PATHLEN 96
+
+/* Part numbers of a multipart upload are 1..10000 in S3, OSS and COS. */
+#define MAX_PART 10000
+
+/* ---------- enums ---------- */
+
+static const char *const policy_names[] = {"overwrite", "skip", "skip-if-same"};
+static const char *const status_names[] = {"copied", "skipped", "failed",
+                                           "changed", "vanished"};
+static const char *const state_names[] = {"listing", "listed", "failed"};
+
+const char *msg_policy_str(msg_policy_t p) {
+  if ((unsigned)p < FERRY_ARRAY_LEN(policy_names)) return policy_names[p];
+  return "?";
+}
+
+int msg_policy_parse(const char *s, msg_policy_t *out) {
+  size_t i;
+  for (i = 0; s && i < FERRY_ARRAY_LEN(policy_names); i++) {
+    if (strcmp(s, policy_names[i]) == 0) {
+      *out = (msg_policy_t)i;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+const char *msg_status_str(msg_status_t s) {
+  if ((unsigned)s < FERRY_ARRAY_LEN(status_names)) return status_names[s];
+  return "?";
+}
+
+int msg_status_parse(const char *s, msg_status_t *out) {
+  size_t i;
+  for (i = 0; s && i < FERRY_ARRAY_LEN(status_names); i++) {
+    if (strcmp(s, status_names[i]) == 0) {
+      *out = (msg_status_t)i;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* ---------- release ---------- */
+
+void msg_loc_release(msg_loc_t *l) {
+  if (!l) return;
+  fx_free(l->store);
+  fx_free(l->bucket);
+  fx_free(l->prefix);
+  memset(l, 0, sizeof(*l));
+}
+
+void msg_obj_release(msg_obj_t *o) {
+  if (!o) return;
+  fx_free(o->key);
+  fx_free(o->etag);
+  fx_free(o->dst_key);
+  memset(o, 0, sizeof(*o));
+}
+
+void msg_outcome_release(msg_outcome_t *o) {
+  if (!o) return;
+  fx_free(o->key);
+  fx_free(o->reason);
+  fx_free(o->code);
+  fx_free(o->request_id);
+  fx_free(o->message);
+  fx_free(o->etag);
+  memset(o, 0, sizeof(*o));
+}
+
+void msg_segment_release(msg_segment_t *s) {
+  size_t i;
+  if (!s) return;
+  fx_free(s->task);
+  fx_free(s->id);
+  msg_loc_release(&s->src);
+  msg_loc_release(&s->dst);
+  for (i = 0; s->objs && i < s->n_objs; i++) msg_obj_release(&s->objs[i]);
+  fx_free(s->objs);
+  fx_free(s->range.upload_id);
+  memset(s, 0, sizeof(*s));
+}
+
+void msg_result_release(msg_result_t *r) {
+  size_t i;
+  if (!r) return;
+  fx_free(r->task);
+  fx_free(r->segment);
+  fx_free(r->worker);
+  for (i = 0; r->outcomes && i < r->n_outcomes; i++)
+    msg_outcome_release(&r->outcomes[i]);
+  fx_free(r->outcomes);
+  memset(r, 0, sizeof(*r));
+}
+
+void msg_failed_release(msg_failed_t *f) {
+  if (!f) return;
+  fx_free(f->task);
+  fx_free(f->segment);
+  msg_loc_release(&f->src);
+  msg_loc_release(&f->dst);
+  msg_obj_release(&f->obj);
+  msg_outcome_release(&f->outcome);
+  memset(f, 0, sizeof(*f));
+}
+
+void msg_task_release(msg_task_t *t) {
+  if (!t) return;
+  fx_free(t->task);
+  fx_free(t->state);
+  msg_loc_release(&t->src);
+  msg_loc_release(&t->dst);
+  fx_free(t->checkpoint);
+  memset(t, 0, sizeof(*t));
+}
+
+/* ---------- encoding ---------- */
+
+/*
+ * Each put_* returns 0, or -1 when the value cannot be represented: a NULL
+ * required string, a string that is not valid UTF-8, an integer beyond
+ * JSON's signed 64-bit range. The encoder then returns NULL.
+ */
+static int put(json_t *o, const char *k, json_t *v) {
+  return v ? json_object_set_new(o, k, v) : -1;
+}
+
+static int put_str(json_t *o, const char *k, const char *s) {
+  return s ? put(o, k, json_string(s)) : -1;
+}
+
+static int put_opt_str(json_t *o, const char *k, const char *s) {
+  return s ? put(o, k, json_string(s)) : 0;
+}
+
+static int put_i64(json_t *o, const char *k, int64_t v) {
+  return put(o, k, json_integer((json_int_t)v));
+}
+
+static int put_u64(json_t *o, const char *k, uint64_t v) {
+  if (v > (uint64_t)INT64_MAX) return -1;
+  return put(o, k, json_integer((json_int_t)v));
+}
+
+static json_t *enc_loc(const msg_loc_t *l) {
+  json_t *o = json_object();
+  int bad = 0;
+  bad |= put_str(o, "store", l->store);
+  bad |= put_str(o, "bucket", l->bucket);
+  bad |= put_str(o, "prefix", l->prefix ? l->prefix : "");
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static json_t *enc_obj(const msg_obj_t *ob) {
+  json_t *o = json_object();
+  int bad = 0;
+  bad |= put_str(o, "key", ob->key);
+  bad |= put_u64(o, "size", ob->size);
+  bad |= put_opt_str(o, "etag", ob->etag);
+  bad |= put_i64(o, "mtime", ob->mtime);
+  if (ob->has_crc64) {
+    /* Decimal string: a CRC-64 does not fit JSON's signed integers, and the
+     * x-*-hash-crc64ecma headers carry the same decimal form. */
+    char c[24];
+    snprintf(c, sizeof(c), "%" PRIu64, ob->crc64);
+    bad |= put_str(o, "crc64", c);
+  }
+  bad |= put_opt_str(o, "dst_key", ob->dst_key);
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static json_t *enc_outcome(const msg_outcome_t *oc, int top) {
+  json_t *o = json_object();
+  int bad = 0;
+  if (top) bad |= put_i64(o, "v", MSG_VERSION);
+  bad |= put_str(o, "key", oc->key);
+  bad |= put_u64(o, "size", oc->size);
+  bad |= put_str(o, "status", (unsigned)oc->status < FERRY_ARRAY_LEN(status_names)
+                                  ? status_names[oc->status] : NULL);
+  bad |= put_opt_str(o, "reason", oc->reason);
+  bad |= put_u64(o, "bytes", oc->bytes);
+  bad |= put_i64(o, "attempts", oc->attempts);
+  bad |= put_i64(o, "duration_ms", oc->duration_ms);
+  bad |= put_i64(o, "http_status", oc->http_status);
+  bad |= put_opt_str(o, "code", oc->code);
+  bad |= put_opt_str(o, "request_id", oc->request_id);
+  bad |= put_opt_str(o, "message", oc->message);
+  bad |= put_opt_str(o, "etag", oc->etag);
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static const char *policy_or_null(msg_policy_t p) {
+  return (unsigned)p < FERRY_ARRAY_LEN(policy_names) ? policy_names[p] : NULL;
+}
+
+/* Serializes and frees root; NULL root or bad != 0 gives NULL. */
+static char *finish(json_t *root, int bad) {
+  char *s = NULL;
+  if (root && !bad) s = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_decref(root);
+  return s;
+}
+
+char *msg_segment_encode(const msg_segment_t *s) {
+  json_t *o = json_object(), *a = json_array();
+  size_t i;
+  int bad = 0;
+  bad |= put_i64(o, "v", MSG_VERSION);
+  bad |= put_str(o, "task", s->task);
+  bad |= put_str(o, "id", s->id);
+  bad |= put_i64(o, "run", s->run);
+  bad |= put(o, "src", enc_loc(&s->src));
+  bad |= put(o, "dst", enc_loc(&s->dst));
+  bad |= put_str(o, "policy", policy_or_null(s->policy));
+  for (i = 0; i < s->n_objs && !bad; i++) {
+    json_t *ob = enc_obj(&s->objs[i]);
+    bad |= ob ? json_array_append_new(a, ob) : -1;
+  }
+  bad |= put(o, "objs", a);
+  if (s->range.present) {
+    json_t *r = json_object();
+    bad |= put_str(r, "upload_id", s->range.upload_id);
+    bad |= put_i64(r, "part_first", s->range.part_first);
+    bad |= put_i64(r, "part_last", s->range.part_last);
+    bad |= put_u64(r, "part_size", s->range.part_size);
+    bad |= put(o, "range", r);
+  }
+  return finish(o, bad);
+}
+
+char *msg_result_encode(const msg_result_t *r) {
+  json_t *o = json_object(), *a = json_array();
+  size_t i;
+  int bad = 0;
+  bad |= put_i64(o, "v", MSG_VERSION);
+  bad |= put_str(o, "task", r->task);
+  bad |= put_str(o, "segment", r->segment);
+  bad |= put_i64(o, "run", r->run);
+  bad |= put_str(o, "worker", r->worker);
+  bad |= put_u64(o, "n_objects", r->n_objects);
+  bad |= put_u64(o, "n_copied", r->n_copied);
+  bad |= put_u64(o, "n_skipped", r->n_skipped);
+  bad |= put_u64(o, "n_failed", r->n_failed);
+  bad |= put_u64(o, "bytes", r->bytes);
+  bad |= put_i64(o, "started_ms", r->started_ms);
+  bad |= put_i64(o, "finished_ms", r->finished_ms);
+  for (i = 0; i < r->n_outcomes && !bad; i++) {
+    json_t *oc = enc_outcome(&r->outcomes[i], 0);
+    bad |= oc ? json_array_append_new(a, oc) : -1;
+  }
+  bad |= put(o, "outcomes", a);
+  return finish(o, bad);
+}
+
+char *msg_failed_encode(const msg_failed_t *f) {
+  json_t *o = json_object();
+  int bad = 0;
+  bad |= put_i64(o, "v", MSG_VERSION);
+  bad |= put_str(o, "task", f->task);
+  bad |= put_str(o, "segment", f->segment);
+  bad |= put_i64(o, "run", f->run);
+  bad |= put(o, "src", enc_loc(&f->src));
+  bad |= put(o, "dst", enc_loc(&f->dst));
+  bad |= put(o, "obj", enc_obj(&f->obj));
+  bad |= put(o, "outcome", enc_outcome(&f->outcome, 0));
+  bad |= put_i64(o, "at_ms", f->at_ms);
+  return finish(o, bad);
+}
+
+char *msg_task_encode(const msg_task_t *t) {
+  json_t *o = json_object();
+  int bad = 0;
+  bad |= put_i64(o, "v", MSG_VERSION);
+  bad |= put_str(o, "task", t->task);
+  bad |= put_i64(o, "run", t->run);
+  bad |= put(o, "src", enc_loc(&t->src));
+  bad |= put(o, "dst", enc_loc(&t->dst));
+  bad |= put_str(o, "policy", policy_or_null(t->policy));
+  bad |= put_str(o, "state", t->state);
+  bad |= put_u64(o, "listed_objects", t->listed_objects);
+  bad |= put_u64(o, "listed_bytes", t->listed_bytes);
+  bad |= put_u64(o, "segments", t->segments);
+  bad |= put_opt_str(o, "checkpoint", t->checkpoint);
+  bad |= put_i64(o, "updated_ms", t->updated_ms);
+  return finish(o, bad);
+}
+
+char *msg_outcome_encode(const msg_outcome_t *oc) {
+  return finish(enc_outcome(oc, 1), 0);
+}
+
+/* ---------- decoding ---------- */
+
+enum { OPT = 0, REQ = 1 };
+
+/*
+ * Writes at most 40 bytes of s into out as a quoted, printable string, so an
+ * error message never carries control bytes or a megabyte of garbage.
+ */
+static void quote(char *out, size_t outlen, const char *s) {
+  size_t o = 0, i;
+  out[o++] = '"';
+  for (i = 0; s[i] && i < 40 && o + 6 < outlen; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+      o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", c);
+    else
+      out[o++] = (char)c;
+  }
+  if (s[i] && o + 4 < outlen) {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o++] = '"';
+  out[o] = '\0';
+}
+
+/* Member lookup; a JSON null counts as absent. */
+static json_t *member(json_t *o, const char *name) {
+  json_t *v = json_object_get(o, name);
+  return json_is_null(v) ? NULL : v;
+}
+
+static ferry_err_t missing(char *eb, const char *path, const char *name) {
+  return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: missing", path, name);
+}
+
+/* A string member; nonempty rejects "". NUL inside is refused because every
+ * string here is a C string (and no store key can contain NUL). */
+static ferry_err_t get_str(json_t *o, const char *path, const char *name,
+                           int req, int nonempty, char **out, char *eb) {
+  json_t *v = member(o, name);
+  const char *s;
+  size_t n;
+  *out = NULL;
+  if (!v) return req ? missing(eb, path, name) : FERRY_OK;
+  if (!json_is_string(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not a string", path, name);
+  s = json_string_value(v);
+  n = json_string_length(v);
+  if (memchr(s, '\0', n))
+    return ferry_seterr(eb, FERRY_ERR_PARSE,
+                        "%s.%s: contains a NUL character (\\u0000), not allowed",
+                        path, name);
+  if (nonempty && n == 0)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: empty string", path, name);
+  *out = fx_strndup(s, n);
+  return FERRY_OK;
+}
+
+/* A signed integer member within [lo, hi]. */
+static ferry_err_t get_int_range(json_t *o, const char *path, const char *name,
+                                 int64_t lo, int64_t hi, int64_t *out, char *eb) {
+  json_t *v = member(o, name);
+  json_int_t x;
+  if (!v) return missing(eb, path, name);
+  if (!json_is_integer(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not an integer", path, name);
+  x = json_integer_value(v);
+  if (x < lo || x > hi)
+    return ferry_seterr(eb, FERRY_ERR_PARSE,
+                        "%s.%s: %lld out of range [%" PRId64 ", %" PRId64 "]",
+                        path, name, (long long)x, lo, hi);
+  *out = (int64_t)x;
+  return FERRY_OK;
+}
+
+static ferry_err_t get_int(json_t *o, const char *path, const char *name,
+                           int lo, int hi, int *out, char *eb) {
+  int64_t x;
+  ferry_err_t e = get_int_range(o, path, name, lo, hi, &x, eb);
+  if (e == FERRY_OK) *out = (int)x;
+  return e;
+}
+
+/* A size or count: Jansson integers are signed 64-bit, so values are
+ * 0..2^63-1 (larger ones fail in the parser); negatives are refused. */
+static ferry_err_t get_u64(json_t *o, const char *path, const char *name,
+                           uint64_t *out, char *eb) {
+  json_t *v = member(o, name);
+  if (!v) return missing(eb, path, name);
+  if (!json_is_integer(v) || json_integer_value(v) < 0)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not a non-negative integer",
+                        path, name);
+  *out = (uint64_t)json_integer_value(v);
+  return FERRY_OK;
+}
+
+/* Unix milliseconds (or seconds): non-negative. */
+static ferry_err_t get_time(json_t *o, const char *path, const char *name,
+                            int64_t *out, char *eb) {
+  json_t *v = member(o, name);
+  if (!v) return missing(eb, path, name);
+  if (!json_is_integer(v) || json_integer_value(v) < 0)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not a non-negative integer",
+                        path, name);
+  *out = (int64_t)json_integer_value(v);
+  return FERRY_OK;
+}
+
+/* One of names[]; returns its index in *out. */
+static ferry_err_t get_enum(json_t *o, const char *path, const char *name,
+                            const char *const *names, size_t n, int *out,
+                            char *eb) {
+  json_t *v = member(o, name);
+  const char *s;
+  char q[64];
+  size_t i;
+  if (!v) return missing(eb, path, name);
+  if (!json_is_string(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not a string", path, name);
+  s = json_string_value(v);
+  for (i = 0; i < n; i++) {
+    if (strlen(names[i]) == json_string_length(v) && strcmp(s, names[i]) == 0) {
+      *out = (int)i;
+      return FERRY_OK;
+    }
+  }
+  quote(q, sizeof(q), s);
+  return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: unknown value %s", path, name, q);
+}
+
+/* A sub-object member; *child borrowed. */
+static ferry_err_t get_obj(json_t *o, const char *path, const char *name,
+                           json_t **child, char *eb) {
+  json_t *v = member(o, name);
+  if (!v) return missing(eb, path, name);
+  if (!json_is_object(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not an object", path, name);
+  *child = v;
+  return FERRY_OK;
+}
+
+static ferry_err_t get_arr(json_t *o, const char *path, const char *name,
+                           json_t **child, char *eb) {
+  json_t *v = member(o, name);
+  if (!v) return missing(eb, path, name);
+  if (!json_is_array(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not an array", path, name);
+  *child = v;
+  return FERRY_OK;
+}
+
+/* "<crc>" decimal uint64, digits only. */
+static int parse_u64_dec(const char *s, uint64_t *out) {
+  uint64_t x = 0;
+  if (!*s) return -1;
+  for (; *s; s++) {
+    unsigned d;
+    if (*s < '0' || *s > '9') return -1;
+    d = (unsigned)(*s - '0');
+    if (x > (UINT64_MAX - d) / 10) return -1;
+    x = x * 10 + d;
+  }
+  *out = x;
+  return 0;
+}
+
+/* Parses buf as one JSON object, checks "v". *root is new on success. */
+static ferry_err_t load(const char *buf, size_t len, const char *what,
+                        json_t **root, char *eb) {
+  json_error_t je;
+  json_t *r;
+  int64_t v;
+  ferry_err_t e;
+  *root = NULL;
+  if (!buf || len == 0)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: empty input", what);
+  /* ALLOW_NUL lets get_str name the field holding a \u0000 instead of a bare
+   * parser error; DECODE_ANY lets us say "not an object" for scalars. */
+  r = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                 &je);
+  if (!r)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: invalid JSON at byte %d: %s",
+                        what, je.position, je.text);
+  if (!json_is_object(r)) {
+    json_decref(r);
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not a JSON object", what);
+  }
+  e = get_int_range(r, what, "v", INT64_MIN, INT64_MAX, &v, eb);
+  if (e == FERRY_OK && v != MSG_VERSION)
+    e = ferry_seterr(eb, FERRY_ERR_PARSE,
+                     "%s.v: unsupported version %" PRId64 " (expected %d)", what,
+                     v, MSG_VERSION);
+  if (e != FERRY_OK) {
+    json_decref(r);
+    return e;
+  }
+  *root = r;
+  return FERRY_OK;
+}
+
+#define TRY(expr)                                                              \
+  do {                                                                         \
+    if ((e = (expr)) != FERRY_OK) return e;                                    \
+  } while (0)
+
+/* Field decoders fill *out progressively; on failure the caller releases the
+ * whole message, so everything they allocate is reachable from *out. */
+
+static ferry_err_t dec_loc(json_t *p, const char *ppath, const char *name,
+                           msg_loc_t *l, char *eb) {
+  char path[PATHLEN];
+  json_t *o;
+  ferry_err_t e;
+  TRY(get_obj(p, ppath, name, &o, eb));
+  snprintf(path, sizeof(path), "%s.%s", ppath, name);
+  TRY(get_str(o, path, "store", REQ, 1, &l->store, eb));
+  TRY(get_str(o, path, "bucket", REQ, 1, &l->bucket, eb));
+  TRY(get_str(o, path, "prefix", OPT, 0, &l->prefix, eb));
+  if (!l->prefix) l->prefix = fx_strdup("");
+  return FERRY_OK;
+}
+
+static ferry_err_t dec_obj(json_t *o, const char *path, msg_obj_t *ob, char *eb) {
+  char *crc = NULL;
+  ferry_err_t e;
+  TRY(get_str(o, path, "key", REQ, 1, &ob->key, eb));
+  TRY(get_u64(o, path, "size", &ob->size, eb));
+  TRY(get_str(o, path, "etag", OPT, 0, &ob->etag, eb));
+  TRY(get_int_range(o, path, "mtime", -1, INT64_MAX, &ob->mtime, eb));
+  TRY(get_str(o, path, "crc64", OPT, 0, &crc, eb));
+  if (crc) {
+    int bad = parse_u64_dec(crc, &ob->crc64);
+    fx_free(crc);
+    if (bad)
+      return ferry_seterr(eb, FERRY_ERR_PARSE,
+                          "%s.crc64: not a decimal unsigned 64-bit integer", path);
+    ob->has_crc64 = 1;
+  }
+  TRY(get_str(o, path, "dst_key", OPT, 1, &ob->dst_key, eb));
+  return FERRY_OK;
+}
+
+static ferry_err_t dec_outcome(json_t *o, const char *path, msg_outcome_t *oc,
+                               char *eb) {
+  int st;
+  ferry_err_t e;
+  TRY(get_str(o, path, "key", REQ, 1, &oc->key, eb));
+  TRY(get_u64(o, path, "size", &oc->size, eb));
+  TRY(get_enum(o, path, "status", status_names, FERRY_ARRAY_LEN(status_names),
+               &st, eb));
+  oc->status = (msg_status_t)st;
+  TRY(get_str(o, path, "reason", OPT, 1, &oc->reason, eb));
+  TRY(get_u64(o, path, "bytes", &oc->bytes, eb));
+  TRY(get_int(o, path, "attempts", 0, INT_MAX, &oc->attempts, eb));
+  TRY(get_time(o, path, "duration_ms", &oc->duration_ms, eb));
+  TRY(get_int(o, path, "http_status", 0, 999, &oc->http_status, eb));
+  TRY(get_str(o, path, "code", OPT, 0, &oc->code, eb));
+  TRY(get_str(o, path, "request_id", OPT, 0, &oc->request_id, eb));
+  TRY(get_str(o, path, "message", OPT, 0, &oc->message, eb));
+  TRY(get_str(o, path, "etag", OPT, 0, &oc->etag, eb));
+  return FERRY_OK;
+}
+
+static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
+  const char *P = "segment";
+  json_t *a, *rg;
+  int pol;
+  size_t i;
+  ferry_err_t e;
+  TRY(get_str(r, P, "task", REQ, 1, &s->task, eb));
+  TRY(get_str(r, P, "id", REQ, 1, &s->id, eb));
+  TRY(get_int(r, P, "run", 1, INT_MAX, &s->run, eb));
+  TRY(dec_loc(r, P, "src", &s->src, eb));
+  TRY(dec_loc(r, P, "dst", &s->dst, eb));
+  TRY(get_enum(r, P, "policy", policy_names, FERRY_ARRAY_LEN(policy_names), &pol,
+               eb));
+  s->policy = (msg_policy_t)pol;
+  TRY(get_arr(r, P, "objs", &a, eb));
+  if (json_array_size(a) == 0)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "segment.objs: empty array");
+  s->objs = fx_calloc(json_array_size(a), sizeof(*s->objs));
+  s->n_objs = json_array_size(a);
+  for (i = 0; i < s->n_objs; i++) {
+    char path[PATHLEN];
+    json_t *ob = json_array_get(a, i);
+    snprintf(path, sizeof(path), "segment.objs[%zu]", i);
+    if (!json_is_object(ob))
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not an object", path);
+    TRY(dec_obj(ob, path, &s->objs[i], eb));
+  }
+  if (member(r, "range")) {
+    const char *RP = "segment.range";
+    int64_t first, last;
+    TRY(get_obj(r, P, "range", &rg, eb));
+    s->range.present = 1;
+    TRY(get_str(rg, RP, "upload_id", REQ, 1, &s->range.upload_id, eb));
+    TRY(get_int_range(rg, RP, "part_first", 1, MAX_PART, &first, eb));
+    TRY(get_int_range(rg, RP, "part_last", first, MAX_PART, &last, eb));
+    s->range.part_first = (int)first;
+    s->range.part_last = (int)last;
+    TRY(get_u64(rg, RP, "part_size", &s->range.part_size, eb));
+    if (s->range.part_size == 0)
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "segment.range.part_size: zero");
+    if (s->n_objs != 1)
+      return ferry_seterr(eb, FERRY_ERR_PARSE,
+                          "segment.range: a part range needs exactly one object, "
+                          "got %zu", s->n_objs);
+  }
+  return FERRY_OK;
+}
+
+static ferry_err_t dec_result(json_t *r, msg_result_t *res, char *eb) {
+  const char *P = "result";
+  json_t *a;
+  size_t i;
+  ferry_err_t e;
+  TRY(get_str(r, P, "task", REQ, 1, &res->task, eb));
+  TRY(get_str(r, P, "segment", REQ, 1, &res->segment, eb));
+  TRY(get_int(r, P, "run", 1, INT_MAX, &res->run, eb));
+  TRY(get_str(r, P, "worker", REQ, 1, &res->worker, eb));
+  TRY(get_u64(r, P, "n_objects", &res->n_objects, eb));
+  TRY(get_u64(r, P, "n_copied", &res->n_copied, eb));
+  TRY(get_u64(r, P, "n_skipped", &res->n_skipped, eb));
+  TRY(get_u64(r, P, "n_failed", &res->n_failed, eb));
+  /* Each count is < 2^63, so the sum of three cannot wrap a uint64. */
+  if (res->n_copied + res->n_skipped + res->n_failed > res->n_objects)
+    return ferry_seterr(eb, FERRY_ERR_PARSE,
+                        "result.n_objects: %" PRIu64 " is less than copied + "
+                        "skipped + failed (%" PRIu64 ")", res->n_objects,
+                        res->n_copied + res->n_skipped + res->n_failed);
+  TRY(get_u64(r, P, "bytes", &res->bytes, eb));
+  TRY(get_time(r, P, "started_ms", &res->started_ms, eb));
+  TRY(get_time(r, P, "finished_ms", &res->finished_ms, eb));
+  TRY(get_arr(r, P, "outcomes", &a, eb));
+  if (json_array_size(a)) {
+    res->outcomes = fx_calloc(json_array_size(a), sizeof(*res->outcomes));
+    res->n_outcomes = json_array_size(a);
+  }
+  for (i = 0; i < res->n_outcomes; i++) {
+    char path[PATHLEN];
+    json_t *oc = json_array_get(a, i);
+    snprintf(path, sizeof(path), "result.outcomes[%zu]", i);
+    if (!json_is_object(oc))
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not an object", path);
+    TRY(dec_outcome(oc, path, &res->outcomes[i], eb));
+  }
+  return FERRY_OK;
+}
+
+static ferry_err_t dec_failed(json_t *r, msg_failed_t *f, char *eb) {
+  const char *P = "failed";
+  json_t *c;
+  ferry_err_t e;
+  TRY(get_str(r, P, "task", REQ, 1, &f->task, eb));
+  TRY(get_str(r, P, "segment", REQ, 1, &f->segment, eb));
+  TRY(get_int(r, P, "run", 1, INT_MAX, &f->run, eb));
+  TRY(dec_loc(r, P, "src", &f->src, eb));
+  TRY(dec_loc(r, P, "dst", &f->dst, eb));
+  TRY(get_obj(r, P, "obj", &c, eb));
+  TRY(dec_obj(c, "failed.obj", &f->obj, eb));
+  TRY(get_obj(r, P, "outcome", &c, eb));
+  TRY(dec_outcome(c, "failed.outcome", &f->outcome, eb));
+  TRY(get_time(r, P, "at_ms", &f->at_ms, eb));
+  return FERRY_OK;
+}
+
+static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
+  const char *P = "task";
+  int pol, st;
+  ferry_err_t e;
+  TRY(get_str(r, P, "task", REQ, 1, &t->task, eb));
+  TRY(get_int(r, P, "run", 1, INT_MAX, &t->run, eb));
+  TRY(dec_loc(r, P, "src", &t->src, eb));
+  TRY(dec_loc(r, P, "dst", &t->dst, eb));
+  TRY(get_enum(r, P, "policy", policy_names, FERRY_ARRAY_LEN(policy_names), &pol,
+               eb));
+  t->policy = (msg_policy_t)pol;
+  TRY(get_enum(r, P, "state", state_names, FERRY_ARRAY_LEN(state_names), &st, eb));
+  t->state = fx_strdup(state_names[st]);
+  TRY(get_u64(r, P, "listed_objects", &t->listed_objects, eb));
+  TRY(get_u64(r, P, "listed_bytes", &t->listed_bytes, eb));
+  TRY(get_u64(r, P, "segments", &t->segments, eb));
+  TRY(get_str(r, P, "checkpoint", OPT, 0, &t->checkpoint, eb));
+  TRY(get_time(r, P, "updated_ms", &t->updated_ms, eb));
+  return FERRY_OK;
+}
+
+#undef TRY
+
+/* The five public decoders share load → decode → release-on-failure. */
+#define DECODER(fn, type, what, dec, release)                                  \
+  ferry_err_t fn(const char *buf, size_t len, type *out, char *errbuf) {       \
+    json_t *root;                                                              \
+    ferry_err_t e;                                                             \
+    memset(out, 0, sizeof(*out));                                              \
+    e = load(buf, len, what, &root, errbuf);                                   \
+    if (e != FERRY_OK) return e;                                               \
+    e = dec(root, out, errbuf);                                                \
+    json_decref(root);                                                         \
+    if (e != FERRY_OK) release(out);                                           \
+    return e;                                                                  \
+  }
+
+static ferry_err_t dec_outcome_top(json_t *r, msg_outcome_t *o, char *eb) {
+  return dec_outcome(r, "outcome", o, eb);
+}
+
+DECODER(msg_segment_decode, msg_segment_t, "segment", dec_segment,
+        msg_segment_release)
+DECODER(msg_result_decode, msg_result_t, "result", dec_result, msg_result_release)
+DECODER(msg_failed_decode, msg_failed_t, "failed", dec_failed, msg_failed_release)
+DECODER(msg_task_decode, msg_task_t, "task", dec_task, msg_task_release)
+DECODER(msg_outcome_decode, msg_outcome_t, "outcome", dec_outcome_top,
+        msg_outcome_release)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "bus/bus.h"
@@ -44,6 +45,7 @@ static void usage(FILE *f) {
           "  --partitions P       partitions of the segments topic (default %d)\n"
           "  --topic-prefix X     topic name prefix (default \"ferry.\")\n"
           "  --log-level L        error|warn|info|debug|trace (default info)\n"
+          "  --exit-with-parent   stop when the parent process dies (tests)\n"
           "Prints the bootstrap list on stdout and runs until SIGTERM/SIGINT.\n",
           BUS_DEFAULT_SEGMENTS_PARTITIONS);
 }
@@ -104,6 +106,7 @@ int main(int argc, char **argv) {
       {"partitions", required_argument, NULL, 'p'},
       {"topic-prefix", required_argument, NULL, 't'},
       {"log-level", required_argument, NULL, 'l'},
+      {"exit-with-parent", no_argument, NULL, 'e'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int n_brokers = 1, partitions = BUS_DEFAULT_SEGMENTS_PARTITIONS, opt, t, rc = 1;
@@ -137,6 +140,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ferry-devbroker: --log-level: unknown level \"%s\"\n", optarg);
         goto out;
       }
+      break;
+    case 'e':
+      /* A test that is killed outright must not leave a broker behind:
+       * the kernel sends SIGTERM when the parent goes away. */
+      if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1) goto out;
       break;
     case 'h': usage(stdout); rc = 0; goto out;
     default: usage(stderr); rc = 2; goto out;

@@ -9,6 +9,28 @@
  * store_xml_parse_*() parse a whole buffer and are the fuzz targets.
  * Malformed or truncated input gives FERRY_ERR_PARSE with a message naming
  * the element; never a crash. Not thread-safe per parser; pure otherwise.
+ *
+ * Details of the contract (xml.c has the reasons):
+ * - Elements match by local name: xmlns / prefixes do not matter. Unknown
+ *   elements are ignored; a DOCTYPE is refused; nesting is capped at 32 and
+ *   the text of a collected element at 16 KiB.
+ * - Leading whitespace (COS keep-alives before a Complete body) is skipped.
+ * - With <EncodingType>url</EncodingType> (any case), keys, prefixes,
+ *   NextMarker and NextKeyMarker are form-decoded (%XX, and '+' as space,
+ *   as the OSS/COS/AWS SDKs do); NextContinuationToken is decoded for %XX
+ *   only (a raw base64 '+' stays); upload ids are never decoded. A decoded
+ *   NUL byte, an empty key or one over 1023 bytes is FERRY_ERR_PARSE.
+ * - Lists require IsTruncated; a Contents needs Key and Size, a Part
+ *   PartNumber and ETag, an Upload Key and UploadId. Unparseable dates give
+ *   mtime / initiated -1. ETags lose their quotes.
+ * - A document whose root is <Error> given to any kind other than XML_ERROR
+ *   returns FERRY_ERR_STORE, fills err (when not NULL) and names the code
+ *   in errbuf. Only code, message and request_id of a store_error_t are
+ *   written (here and for XML_ERROR); the caller sets status and classifies.
+ * - XML_ERROR fills the fields it parsed even when it then fails (s3rver
+ *   puts HTML entities such as &eacute; into error details).
+ * - After any failure the outputs are empty (safe to release) and the
+ *   parser keeps returning the same error.
  */
 #ifndef FERRY_STORE_XML_H
 #define FERRY_STORE_XML_H
@@ -101,7 +123,9 @@ ferry_err_t store_xml_parse_list_parts(const char *buf, size_t len,
 ferry_err_t store_xml_parse_list_uploads(const char *buf, size_t len,
                                          store_uploads_t *out, char *errbuf);
 
-/* Escapes s for an XML text node (for the CompleteMultipartUpload body). */
+/* Escapes s for an XML text node (for the CompleteMultipartUpload body):
+ * & < > " ' as entities, TAB/LF/CR as character references; other bytes
+ * below 0x20 have no XML 1.0 form and become U+FFFD. s may be NULL. */
 void store_xml_escape(fbuf_t *out, const char *s);
 
 #endif

@@ -6,10 +6,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/log.h"
 
 static void base_conf(bus_conf_t *c) {
@@ -161,12 +164,56 @@ static void test_good_properties(void **state) {
   bus_conf_release(&c);
 }
 
+/* From the config file's kafka section, brokers through the bootstrap file
+ * that ferry-devbroker writes. */
+static void test_from_kafka_section(void **state) {
+  conf_kafka_t k;
+  bus_conf_t c;
+  char eb[FERRY_ERRLEN], path[] = "/tmp/ferry-test-bus-XXXXXX";
+  int fd;
+  (void)state;
+  memset(&k, 0, sizeof(k));
+  fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "127.0.0.1:4242\n", 15), 15);
+  close(fd);
+  k.brokers = "";
+  k.bootstrap_file = path;
+  k.topic_prefix = "x.";
+  k.segments_partitions = 16;
+  k.replication_factor = 3;
+  k.group_id = "ferry-workers";
+  k.delivery_timeout_ms = 60000;
+  kvlist_init(&k.properties);
+  kvlist_init(&k.producer_properties);
+  kvlist_init(&k.consumer_properties);
+  kvlist_add(&k.properties, "socket.keepalive.enable", "true");
+  kvlist_add(&k.consumer_properties, "session.timeout.ms", "6000");
+  assert_int_equal(bus_conf_from_kafka(&c, &k, eb), FERRY_OK);
+  assert_string_equal(c.brokers, "127.0.0.1:4242");
+  assert_string_equal(c.topic_prefix, "x.");
+  assert_string_equal(c.group_id, "ferry-workers");
+  assert_int_equal(c.segments_partitions, 16);
+  assert_int_equal(c.replication_factor, 3);
+  assert_int_equal(c.delivery_timeout_ms, 60000);
+  assert_string_equal(kvlist_get(&c.properties, "socket.keepalive.enable"), "true");
+  assert_string_equal(kvlist_get(&c.consumer, "session.timeout.ms"), "6000");
+  assert_int_equal(bus_conf_check(&c, eb), FERRY_OK);
+  bus_conf_release(&c);
+  unlink(path);
+  /* No file yet: an error, nothing to release. */
+  assert_int_not_equal(bus_conf_from_kafka(&c, &k, eb), FERRY_OK);
+  kvlist_release(&k.properties);
+  kvlist_release(&k.consumer_properties);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_conf_check),
       cmocka_unit_test(test_bad_properties),
       cmocka_unit_test(test_good_properties),
+      cmocka_unit_test(test_from_kafka_section),
   };
   flog_set_level(FLOG_ERROR);
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -132,6 +132,10 @@ typedef struct msg_task {
   uint64_t segments;
   char *checkpoint;      /* last key fully published, may be NULL */
   int64_t updated_ms;
+  int retry_of;          /* 0: a full run (the task's whole listing); else a
+                            retry (--retry-failed) of the still-failed objects
+                            of full run retry_of (1 <= retry_of < run); the
+                            member "retry_of" is written only for retries */
 } msg_task_t;
 
 void msg_loc_release(msg_loc_t *l);

@@ -51,12 +51,21 @@ typedef struct kworker {
   uint64_t segs_done, objs_done, dlq;
 } kworker_t;
 
-/* A dead-lettered message's position, finished when the DLQ send is delivered. */
+/* What a delivery report is about: a segment's result or failed record, or
+ * a dead-lettered message (finished when its DLQ copy is delivered). */
 typedef struct dlq_tok {
-  int is_dlq;
+  segrun_t *run;         /* NULL for a DLQ send */
   int32_t partition;
   int64_t offset;
 } dlq_tok_t;
+
+static dlq_tok_t *tok_new(segrun_t *run, int32_t partition, int64_t offset) {
+  dlq_tok_t *t = fx_calloc(1, sizeof(*t));
+  t->run = run;
+  t->partition = partition;
+  t->offset = offset;
+  return t;
+}
 
 static int64_t wall_ms(void) {
   struct timeval tv;
@@ -83,7 +92,10 @@ static void run_finish(kworker_t *w, segrun_t *r) {
 static void on_delivery(const bus_delivery_t *d, void *ctx) {
   kworker_t *w = ctx;
   dlq_tok_t *tok = d->opaque;
-  if (tok && tok->is_dlq) {
+  segrun_t *r;
+  if (!tok) return;
+  r = tok->run;
+  if (!r) {
     if (d->err == FERRY_OK) offtrack_done(&w->ot, tok->partition, tok->offset);
     else {
       LOG_ERROR(FAC, "event=dlq-undelivered partition=%d offset=%" PRId64 " error=\"%s\"",
@@ -93,8 +105,8 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
     fx_free(tok);
     return;
   }
-  if (tok) {
-    segrun_t *r = (segrun_t *)tok;
+  fx_free(tok);
+  {
     if (d->err != FERRY_OK) {
       LOG_ERROR(FAC, "event=undelivered topic=%s segment=%s error=\"%s\"", d->topic,
                 r->seg.id, d->error);
@@ -165,11 +177,16 @@ static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED
 static void publish(kworker_t *w, segrun_t *r) {
   char errbuf[FERRY_ERRLEN];
   char *json;
+  dlq_tok_t *tok;
   size_t i;
   r->pending = 1; /* held until every send is queued */
   json = msg_result_encode(&r->result);
-  if (bus_producer_send(w->prod, BUS_RESULTS, r->seg.task, json, strlen(json), r, errbuf)) {
-    LOG_ERROR(FAC, "event=produce-failed topic=results segment=%s error=\"%s\"", r->seg.id, errbuf);
+  tok = tok_new(r, 0, 0);
+  if (!json || bus_producer_send(w->prod, BUS_RESULTS, r->seg.task, json, strlen(json), tok,
+                                 errbuf)) {
+    LOG_ERROR(FAC, "event=produce-failed topic=results segment=%s error=\"%s\"", r->seg.id,
+              json ? errbuf : "result not encodable");
+    fx_free(tok);
     r->delivery_failed = 1;
     w->fatal = 1;
   } else {
@@ -200,8 +217,12 @@ static void publish(kworker_t *w, segrun_t *r) {
     f.outcome = *o;
     f.at_ms = wall_ms();
     json = msg_failed_encode(&f);
-    if (bus_producer_send(w->prod, BUS_FAILED, r->seg.task, json, strlen(json), r, errbuf)) {
-      LOG_ERROR(FAC, "event=produce-failed topic=failed key=\"%s\" error=\"%s\"", o->key, errbuf);
+    tok = tok_new(r, 0, 0);
+    if (!json || bus_producer_send(w->prod, BUS_FAILED, r->seg.task, json, strlen(json), tok,
+                                   errbuf)) {
+      LOG_ERROR(FAC, "event=produce-failed topic=failed key=\"%s\" error=\"%s\"", o->key,
+                json ? errbuf : "record not encodable");
+      fx_free(tok);
       r->delivery_failed = 1;
       w->fatal = 1;
     } else {
@@ -241,13 +262,10 @@ static void take(kworker_t *w, bus_msg_t *m) {
   size_t i;
   offtrack_add(&w->ot, m->partition, m->offset);
   if (!m->value || msg_segment_decode(m->value, m->len, &seg, errbuf) != FERRY_OK) {
-    dlq_tok_t *tok = fx_calloc(1, sizeof(*tok));
+    dlq_tok_t *tok = tok_new(NULL, m->partition, m->offset);
     const char *why = m->value ? errbuf : "empty message";
     LOG_ERROR(FAC, "event=poison topic=%s partition=%d offset=%" PRId64 " error=\"%s\"",
               m->topic, (int)m->partition, m->offset, why);
-    tok->is_dlq = 1;
-    tok->partition = m->partition;
-    tok->offset = m->offset;
     w->dlq++;
     if (bus_dlq_send(w->prod, m->topic, m->partition, m->offset, m->key, m->key_len,
                      m->value ? m->value : "", m->len, why, tok, errbuf) != FERRY_OK) {

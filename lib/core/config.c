@@ -2475,6 +2475,33 @@ static void ctx_release(ctx_t *c) {
   flush_msgs(c);
 }
 
+/*
+ * CONF_NO_INCLUDE. libconfig 1.5 has no switch for @include, so two locks:
+ * the text is scanned for a directive (libconfig's scanner takes one on a
+ * line of its own, after blanks, in any case), which gives a clear error;
+ * and the include directory is /dev/null, under which no path can open
+ * ("/dev/null/../x" is ENOTDIR too), in case the scan missed a form.
+ * Returns the 1-based line of the first directive, or 0.
+ */
+static int find_include(const char *text) {
+  const char *p = text;
+  int line = 1;
+  if (!text) return 0;
+  for (;;) {
+    const char *q = p;
+    while (*q == ' ' || *q == '\t') q++;
+    if (strncasecmp(q, "@include", 8) == 0) return line;
+    p = strchr(p, '\n');
+    if (!p) return 0;
+    p++;
+    line++;
+  }
+}
+
+static void no_include(config_t *cfg, unsigned flags) {
+  if (flags & CONF_NO_INCLUDE) config_set_include_dir(cfg, "/dev/null");
+}
+
 ferry_conf_t *conf_load_ex(const char *path, unsigned flags, fbuf_t *errors,
                            fbuf_t *warnings) {
   ctx_t c;
@@ -2500,6 +2527,7 @@ ferry_conf_t *conf_load_ex(const char *path, unsigned flags, fbuf_t *errors,
     *slash = 0;
     config_set_include_dir(&cfg, *dir ? dir : "/");
   }
+  no_include(&cfg, flags);
   ok = config_read_file(&cfg, path);
   conf = load(&c, &cfg, ok);
   config_destroy(&cfg);
@@ -2517,13 +2545,21 @@ ferry_conf_t *conf_load_string(const char *text, const char *name, unsigned flag
   ctx_t c;
   config_t cfg;
   ferry_conf_t *conf;
+  int line;
   memset(&c, 0, sizeof(c));
   c.name = name ? name : "(string)";
   c.text = text;
   c.flags = flags;
   c.errors = errors;
   c.warnings = warnings;
+  if ((flags & CONF_NO_INCLUDE) && (line = find_include(text)) > 0) {
+    c.n_errors++;
+    add_msg(&c, 0, c.name, line, "@include is not allowed here");
+    flush_msgs(&c);
+    return NULL;
+  }
   config_init(&cfg);
+  no_include(&cfg, flags);
   conf = load(&c, &cfg, config_read_string(&cfg, text ? text : ""));
   config_destroy(&cfg);
   ctx_release(&c);

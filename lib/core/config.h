@@ -145,7 +145,11 @@ enum {
   /* Do not read credentials from the environment nor require them: for
    * services that never talk to a store (the reporter). Inline values are
    * still read. */
-  CONF_SKIP_CREDENTIALS = 1 << 0
+  CONF_SKIP_CREDENTIALS = 1 << 0,
+  /* No @include can open a file; conf_load_string also refuses a directive
+   * by line ("@include is not allowed here"). For text from an untrusted
+   * source (the config fuzz target). */
+  CONF_NO_INCLUDE = 1 << 1
 };
 
 /*
@@ -158,7 +162,7 @@ ferry_conf_t *conf_load(const char *path, fbuf_t *errors, fbuf_t *warnings);
 ferry_conf_t *conf_load_ex(const char *path, unsigned flags, fbuf_t *errors,
                            fbuf_t *warnings);
 /* The same from a string; name stands for the file in messages. @include
- * paths are relative to the working directory. */
+ * paths are relative to the working directory (refused with CONF_NO_INCLUDE). */
 ferry_conf_t *conf_load_string(const char *text, const char *name, unsigned flags,
                                fbuf_t *errors, fbuf_t *warnings);
 void conf_destroy(ferry_conf_t *c);

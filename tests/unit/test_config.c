@@ -413,6 +413,50 @@ static void test_include(void **state) {
   assert_has(&errs, "include_part.conf:3: worker.concurrrency: unknown key");
 }
 
+/* CONF_NO_INCLUDE (the config fuzz target's sandbox): a directive in any
+ * case or indentation is refused by name and line, and none can open a file,
+ * not even one that exists (the include directory is /dev/null). */
+static void test_no_include(void **state) {
+  static const char *texts[] = {
+      "@include \"include_part.conf\"\n",
+      "log_level = \"info\";\n\n  \t@INCLUDE \"/etc/passwd\"\n",
+      "# comment\nstores = ( );\n@Include \"../../../../../etc/passwd\"\n",
+  };
+  static const int lines[] = {1, 3, 3};
+  char want[64], cwd[4096];
+  ferry_conf_t *c;
+  size_t i;
+  (void)state;
+  for (i = 0; i < FERRY_ARRAY_LEN(texts); i++) {
+    fbuf_reset(&errs);
+    assert_null(conf_load_string(texts[i], "fuzz", CONF_NO_INCLUDE | CONF_SKIP_CREDENTIALS,
+                                 &errs, &warns));
+    snprintf(want, sizeof(want), "fuzz:%d: @include is not allowed here\n", lines[i]);
+    assert_string_equal(fbuf_str(&errs), want);
+  }
+  /* Without the flag, the same string includes relative to the working
+   * directory: the included file's error shows that it was read. */
+  assert_non_null(getcwd(cwd, sizeof(cwd)));
+  assert_int_equal(chdir(FIX("")), 0);
+  fbuf_reset(&errs);
+  c = conf_load_string(texts[0], "s", CONF_SKIP_CREDENTIALS, &errs, &warns);
+  assert_int_equal(chdir(cwd), 0);
+  assert_null(c);
+  assert_has(&errs, "include_part.conf:3: worker.concurrrency: unknown key");
+  /* The second lock alone: a file that includes, loaded with the flag. */
+  fbuf_reset(&errs);
+  assert_null(conf_load_ex(FIX("include_main.conf"), CONF_NO_INCLUDE, &errs, &warns));
+  assert_has(&errs, "include_main.conf:3: cannot open include file");
+  assert_lacks(&errs, "concurrrency");
+  /* A string that merely mentions @include later on a line is not a
+   * directive. */
+  fbuf_reset(&errs);
+  c = conf_load_string("log_level = \"info\"; # @include \"x\"\n", "s",
+                       CONF_NO_INCLUDE | CONF_SKIP_CREDENTIALS, &errs, &warns);
+  if (!c) fail_msg("%s", fbuf_str(&errs));
+  conf_destroy(c);
+}
+
 static void test_wrong_types(void **state) {
   (void)state;
   assert_null(conf_load(FIX("types.conf"), &errs, &warns));
@@ -1088,6 +1132,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_include, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_include, setup, teardown),
       cmocka_unit_test_setup_teardown(test_wrong_types, setup, teardown),
       cmocka_unit_test_setup_teardown(test_out_of_range, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stores_and_tasks, setup, teardown),

@@ -16,6 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/enc.h"
+
 /* Paths such as "result.outcomes[12345].request_id" fit easily. */
 #define PATHLEN 96
 
@@ -155,6 +158,24 @@ static int put_opt_str(json_t *o, const char *k, const char *s) {
   return s ? put(o, k, json_string(s)) : 0;
 }
 
+/* Diagnostic text (service code, request id, message) comes from servers
+ * and transports, cut to fixed buffers on the way: an invalid UTF-8 byte
+ * there must not make a result unpublishable (the worker would stop on a
+ * poison segment), so such bytes are written as U+FFFD instead. */
+static int put_diag_str(json_t *o, const char *k, const char *s) {
+  json_t *v;
+  fbuf_t b;
+  if (!s) return 0;
+  v = json_string(s);
+  if (!v) {
+    fbuf_init(&b, 0);
+    enc_utf8_repair(&b, s, strlen(s));
+    v = json_string(fbuf_str(&b));
+    fbuf_release(&b);
+  }
+  return put(o, k, v);
+}
+
 static int put_i64(json_t *o, const char *k, int64_t v) {
   return put(o, k, json_integer((json_int_t)v));
 }
@@ -212,9 +233,9 @@ static json_t *enc_outcome(const msg_outcome_t *oc, int top) {
   bad |= put_i64(o, "attempts", oc->attempts);
   bad |= put_i64(o, "duration_ms", oc->duration_ms);
   bad |= put_i64(o, "http_status", oc->http_status);
-  bad |= put_opt_str(o, "code", oc->code);
-  bad |= put_opt_str(o, "request_id", oc->request_id);
-  bad |= put_opt_str(o, "message", oc->message);
+  bad |= put_diag_str(o, "code", oc->code);
+  bad |= put_diag_str(o, "request_id", oc->request_id);
+  bad |= put_diag_str(o, "message", oc->message);
   bad |= put_opt_str(o, "etag", oc->etag);
   if (bad) {
     json_decref(o);

@@ -149,7 +149,9 @@ void msg_task_release(msg_task_t *t);
 /* Encoders: a new string (free with fx_free), or NULL when the message
  * cannot be represented: a required string is NULL, a string is not valid
  * UTF-8, an enum is out of range, or an unsigned value is >= 2^63. Scalars
- * are always written; optional strings are omitted when NULL. */
+ * are always written; optional strings are omitted when NULL. Exception:
+ * an outcome's code, request_id and message are diagnostics from servers,
+ * written with each invalid UTF-8 byte as U+FFFD rather than refused. */
 char *msg_segment_encode(const msg_segment_t *s);
 char *msg_result_encode(const msg_result_t *r);
 char *msg_failed_encode(const msg_failed_t *f);

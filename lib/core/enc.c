@@ -170,3 +170,55 @@ time_t enc_time_parse(const char *s) {
   }
   return timegm(&tm);
 }
+
+size_t enc_utf8_char(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  unsigned c = u[0], cp;
+  size_t len, i;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+    cp = c & 0x1F;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    cp = c & 0x0F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (n < len) return 0;
+  for (i = 1; i < len; i++) {
+    if ((u[i] & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (u[i] & 0x3F);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+      (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+int enc_utf8_valid(const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    size_t k = enc_utf8_char(s + i, n - i);
+    if (!k) return 0;
+    i += k;
+  }
+  return 1;
+}
+
+void enc_utf8_repair(fbuf_t *out, const char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    size_t k = enc_utf8_char(s + i, n - i);
+    if (k) {
+      fbuf_add(out, s + i, k);
+      i += k;
+    } else {
+      fbuf_add(out, "\xEF\xBF\xBD", 3);
+      i++;
+    }
+  }
+}

@@ -37,4 +37,13 @@ void enc_time_rfc1123(char out[30], time_t t);
 /* Parses "2024-01-15T08:30:00.000Z" (fraction optional) or RFC 1123; -1 on error. */
 time_t enc_time_parse(const char *s);
 
+/* UTF-8 as JSON and the stores require it: no overlong forms, no surrogates,
+ * nothing above U+10FFFF. enc_utf8_char: the length (1-4) of the valid
+ * character at s (n bytes left, n > 0), or 0 when none starts there.
+ * enc_utf8_repair appends s with each byte that starts no valid character
+ * replaced by U+FFFD (for diagnostic text from servers, never for keys). */
+size_t enc_utf8_char(const char *s, size_t n);
+int enc_utf8_valid(const char *s, size_t n);
+void enc_utf8_repair(fbuf_t *out, const char *s, size_t n);
+
 #endif

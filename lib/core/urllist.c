@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/enc.h"
+
 #define HOST_MAX 255
 
 static int is_blank(int c) {
@@ -28,47 +30,6 @@ static int hex_val(int c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return c - 'A' + 10;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is
- * not one: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  size_t len, i;
-  unsigned cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  for (i = 1; i < len; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-      (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return len;
-}
-
-/* 1 when s[0..n) is valid UTF-8. */
-static int utf8_valid(const char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    size_t k = utf8_seq((const unsigned char *)s + i, n - i);
-    if (!k) return 0;
-    i += k;
-  }
-  return 1;
 }
 
 /* A printable excerpt of s[0..n): at most 60 bytes, control bytes as '?'. */
@@ -191,7 +152,7 @@ static ferry_err_t check_target(const char *t, size_t n, const char *name, long 
       continue;
     }
     if (c >= 0x80) {
-      size_t k = utf8_seq((const unsigned char *)t + i, n - i);
+      size_t k = enc_utf8_char(t + i, n - i);
       if (!k)
         return line_err(errbuf, name, lineno, "URL is not valid UTF-8: '%s'",
                         snip(t, n, sn));
@@ -239,7 +200,7 @@ static char *derive_key(const char *target, const char *name, long lineno, char 
              URLLIST_KEY_MAX);
     return NULL;
   }
-  if (!utf8_valid(key, o)) {
+  if (!enc_utf8_valid(key, o)) {
     fx_free(key);
     line_err(errbuf, name, lineno, "the URL path does not decode to valid UTF-8");
     return NULL;
@@ -261,7 +222,7 @@ static ferry_err_t check_key(const char *k, size_t n, const char *name, long lin
       return line_err(errbuf, name, lineno, "control byte 0x%02x in destination key '%s'",
                       c, snip(k, n, sn));
   }
-  if (!utf8_valid(k, n))
+  if (!enc_utf8_valid(k, n))
     return line_err(errbuf, name, lineno, "destination key is not valid UTF-8: '%s'",
                     snip(k, n, sn));
   return FERRY_OK;

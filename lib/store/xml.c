@@ -175,6 +175,8 @@ static int is_ws(int c) {
 static const char *snip(const char *s, char out[72]) {
   size_t i, n = strlen(s);
   size_t m = n > 60 ? 60 : n;
+  /* Cut between UTF-8 characters, so that the message stays text. */
+  while (m < n && m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80) m--;
   for (i = 0; i < m; i++) {
     unsigned char c = (unsigned char)s[i];
     out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
@@ -428,6 +430,19 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len) {
     fail_here(p, "text longer than %d bytes", XML_MAX_TEXT);
 }
 
+/* Copies text into a fixed field of store_error_t. A cut must fall between
+ * characters: the fields end up in logs and in Kafka outcomes, which hold
+ * only valid UTF-8 (expat's text is valid UTF-8; half a character is not). */
+static void copy_field(char *dst, size_t size, const char *t) {
+  size_t n = strlen(t);
+  if (n >= size) {
+    n = size - 1;
+    while (n > 0 && ((unsigned char)t[n] & 0xC0) == 0x80) n--;
+  }
+  memcpy(dst, t, n);
+  dst[n] = '\0';
+}
+
 static void set_str(char **dst, fbuf_t *text) {
   fx_free(*dst);
   *dst = fbuf_steal(text);
@@ -444,13 +459,13 @@ static void field_done(xml_parser_t *p) {
 
   switch (p->field) {
     case F_ERR_CODE:
-      snprintf(p->serr.code, sizeof(p->serr.code), "%s", t);
+      copy_field(p->serr.code, sizeof(p->serr.code), t);
       break;
     case F_ERR_MESSAGE:
-      snprintf(p->serr.message, sizeof(p->serr.message), "%s", t);
+      copy_field(p->serr.message, sizeof(p->serr.message), t);
       break;
     case F_ERR_REQUEST_ID:
-      snprintf(p->serr.request_id, sizeof(p->serr.request_id), "%s", t);
+      copy_field(p->serr.request_id, sizeof(p->serr.request_id), t);
       break;
     case F_ENCODING:
       if (strcasecmp(t, "url") == 0) {

@@ -21,29 +21,29 @@ static int all_zero(const void *p, size_t n) {
   return 1;
 }
 
-#define ROUND(type, dec, enc, rel)                                         \
-  do {                                                                     \
-    type m, m2;                                                            \
-    char *j, *j2;                                                          \
-    memset(&m, 0x5a, sizeof(m));                                           \
-    rc = dec(json, len, &m, eb);                                           \
-    if (rc != FERRY_OK) {                                                  \
-      FUZZ_CHECK(rc == FERRY_ERR_PARSE && eb[0] != '\0');                  \
-      FUZZ_CHECK(all_zero(&m, sizeof(m)));                                 \
-      break;                                                               \
-    }                                                                      \
-    j = enc(&m);                                                           \
-    FUZZ_CHECK(j != NULL);                                                 \
-    rc = dec(j, strlen(j), &m2, eb);                                       \
-    if (rc != FERRY_OK) fprintf(stderr, "fuzz: re-decode: %s\n", eb);      \
-    FUZZ_CHECK(rc == FERRY_OK);                                            \
-    j2 = enc(&m2);                                                         \
-    FUZZ_CHECK(j2 != NULL && strcmp(j, j2) == 0);                          \
-    fx_free(j);                                                            \
-    fx_free(j2);                                                           \
-    rel(&m);                                                               \
-    rel(&m2);                                                              \
-    FUZZ_CHECK(all_zero(&m, sizeof(m)));                                   \
+#define ROUND(type, dec, enc, rel)                                    \
+  do {                                                                \
+    type m, m2;                                                       \
+    char *j, *j2;                                                     \
+    memset(&m, 0x5a, sizeof(m));                                      \
+    rc = dec(json, len, &m, eb);                                      \
+    if (rc != FERRY_OK) {                                             \
+      FUZZ_CHECK(rc == FERRY_ERR_PARSE && eb[0] != '\0');             \
+      FUZZ_CHECK(all_zero(&m, sizeof(m)));                            \
+      break;                                                          \
+    }                                                                 \
+    j = enc(&m);                                                      \
+    FUZZ_CHECK(j != NULL);                                            \
+    rc = dec(j, strlen(j), &m2, eb);                                  \
+    if (rc != FERRY_OK) fprintf(stderr, "fuzz: re-decode: %s\n", eb); \
+    FUZZ_CHECK(rc == FERRY_OK);                                       \
+    j2 = enc(&m2);                                                    \
+    FUZZ_CHECK(j2 != NULL && strcmp(j, j2) == 0);                     \
+    fx_free(j);                                                       \
+    fx_free(j2);                                                      \
+    rel(&m);                                                          \
+    rel(&m2);                                                         \
+    FUZZ_CHECK(all_zero(&m, sizeof(m)));                              \
   } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

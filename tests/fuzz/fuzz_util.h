@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FUZZ_CHECK(cond)                                                         \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
+#define FUZZ_CHECK(cond)                                                          \
+  do {                                                                            \
+    if (!(cond)) {                                                                \
       fprintf(stderr, "fuzz: contract broken at %s:%d: %s\n", __FILE__, __LINE__, \
-              #cond);                                                            \
-      abort();                                                                   \
-    }                                                                            \
+              #cond);                                                             \
+      abort();                                                                    \
+    }                                                                             \
   } while (0)
 
 /* A deterministic stream of chunk sizes derived from the input itself, so a

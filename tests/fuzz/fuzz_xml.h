@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "core/enc.h"
 #include "fuzz_util.h"
 #include "store/xml.h"
 
@@ -72,8 +73,11 @@ static int str_eq(const char *a, const char *b) {
   return strcmp(a, b) == 0;
 }
 
+/* A fixed field of store_error_t: terminated, and valid UTF-8 (it goes to
+ * logs and into Kafka outcomes). */
 static int bounded(const char *s, size_t cap) {
-  return memchr(s, '\0', cap) != NULL;
+  const char *z = memchr(s, '\0', cap);
+  return z != NULL && enc_utf8_valid(s, (size_t)(z - s));
 }
 
 /* Checks one result against the contract; returns nothing, aborts. */
@@ -111,7 +115,11 @@ static void xml_check_one(xml_kind_t kind, ferry_err_t rc, const xml_out_t *o,
       FUZZ_CHECK(rc == FERRY_OK ? o->str && *o->str : o->str == NULL);
       if (rc == FERRY_ERR_STORE) {
         FUZZ_CHECK(kind == XML_COMPLETE || err == NULL);
-        if (err) FUZZ_CHECK(bounded(err->code, sizeof(err->code)));
+        if (err) {
+          FUZZ_CHECK(bounded(err->code, sizeof(err->code)));
+          FUZZ_CHECK(bounded(err->message, sizeof(err->message)));
+          FUZZ_CHECK(bounded(err->request_id, sizeof(err->request_id)));
+        }
       }
       break;
     case XML_LIST_PARTS:

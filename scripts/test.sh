@@ -29,4 +29,14 @@ echo "== ctest (build) =="
 FERRY_BIN="$ROOT/build" ctest --test-dir "$ROOT/build" --output-on-failure "$@" || rc=1
 echo "== ctest (build-asan: ASan+UBSan) =="
 FERRY_BIN="$ROOT/build-asan" ctest --test-dir "$ROOT/build-asan" --output-on-failure "$@" || rc=1
+
+# ---- fuzz (tests/fuzz, docs/testing.md "Fuzzing") ----------------------------
+# Every libFuzzer target for a short bounded time in build-fuzz/ (clang); a
+# crash, leak or broken contract fails the run. Only on a whole run (no
+# ctest arguments); FERRY_FUZZ_SECONDS sets the time per target, 0 skips.
+FUZZ_SECS="${FERRY_FUZZ_SECONDS:-10}"
+if [ $# -eq 0 ] && [ "$FUZZ_SECS" != 0 ]; then
+  echo "== fuzz (build-fuzz: clang libFuzzer, ${FUZZ_SECS} s per target) =="
+  "$ROOT/scripts/fuzz.sh" "$FUZZ_SECS" || rc=1
+fi
 exit $rc

@@ -32,14 +32,13 @@ struct feed {
   char *names[N_TOPICS];
   fpart_t *parts;
   size_t n_parts;
-  int marked;
   uint64_t records, rejected;
 };
 
 static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
 
-/* A group id no other process uses, so there are never committed offsets
- * to resume from: host, pid and the time. */
+/* A client group id no other process uses (host, pid, time): the reader
+ * joins no group and commits nothing, but the name shows in broker logs. */
 static char *own_group_id(void) {
   char host[128];
   struct timespec ts;
@@ -53,11 +52,12 @@ static char *own_group_id(void) {
 feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
   feed_t *f = fx_calloc(1, sizeof(*f));
   bus_conf_t own = *c;
-  size_t i;
+  bus_part_mark_t *marks = NULL;
+  size_t n_marks = 0, i, k;
   own.group_id = own_group_id();
-  LOG_INFO(FAC, "group=%s msg=\"reading tasks, results and failed from the beginning\"",
+  LOG_INFO(FAC, "client=%s msg=\"reading tasks, results and failed from the beginning\"",
            own.group_id);
-  f->c = bus_consumer_new(&own, topics, N_TOPICS, NULL, NULL, errbuf);
+  f->c = bus_reader_new(&own, topics, N_TOPICS, &marks, &n_marks, errbuf);
   fx_free(own.group_id);
   if (!f->c) {
     fx_free(f);
@@ -65,6 +65,20 @@ feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
   }
   f->t = t;
   for (i = 0; i < N_TOPICS; i++) f->names[i] = bus_topic_name(c, topics[i]);
+  f->parts = fx_calloc(n_marks + 1, sizeof(*f->parts));
+  for (k = 0; k < n_marks; k++) {
+    fpart_t *p = &f->parts[f->n_parts++];
+    for (i = 0; i < N_TOPICS && topics[i] != marks[k].topic; i++)
+      ;
+    p->topic = i;
+    p->partition = marks[k].partition;
+    p->next = -1;
+    p->low = marks[k].low;
+    p->high = marks[k].high;
+    LOG_DEBUG(FAC, "mark topic=%s partition=%d low=%" PRId64 " high=%" PRId64,
+              i < N_TOPICS ? f->names[i] : "?", (int)p->partition, p->low, p->high);
+  }
+  fx_free(marks);
   return f;
 }
 
@@ -85,41 +99,12 @@ static fpart_t *part_find(feed_t *f, size_t topic, int32_t partition) {
   return NULL;
 }
 
-ferry_err_t feed_mark(feed_t *f, int timeout_ms, char *errbuf) {
-  size_t i;
-  for (i = 0; i < N_TOPICS; i++) {
-    int count = 0, p;
-    ferry_err_t e = bus_consumer_partition_count(f->c, topics[i], &count, errbuf);
-    if (e) return e;
-    for (p = 0; p < count; p++) {
-      fpart_t *fp = part_find(f, i, p);
-      int64_t lo, hi;
-      e = bus_consumer_watermarks(f->c, f->names[i], p, &lo, &hi, timeout_ms, errbuf);
-      if (e) return e;
-      if (!fp) {
-        f->parts = fx_realloc(f->parts, (f->n_parts + 1) * sizeof(*f->parts));
-        fp = &f->parts[f->n_parts++];
-        fp->topic = i;
-        fp->partition = p;
-        fp->next = -1;
-      }
-      fp->low = lo;
-      fp->high = hi;
-      LOG_DEBUG(FAC, "mark topic=%s partition=%d low=%" PRId64 " high=%" PRId64,
-                f->names[i], p, lo, hi);
-    }
-  }
-  f->marked = 1;
-  return FERRY_OK;
-}
-
 static int part_caught_up(const fpart_t *p) {
   return p->high <= p->low || p->next >= p->high;
 }
 
 int feed_caught_up(const feed_t *f) {
   size_t i;
-  if (!f->marked) return 0;
   for (i = 0; i < f->n_parts; i++)
     if (!part_caught_up(&f->parts[i])) return 0;
   return 1;
@@ -188,8 +173,6 @@ ferry_err_t feed_catch_up(feed_t *f, int timeout_ms, volatile sig_atomic_t *stop
                           char *errbuf) {
   int64_t t0 = mono_ms(), deadline = timeout_ms < 0 ? INT64_MAX : t0 + timeout_ms;
   ferry_err_t e;
-  e = feed_mark(f, timeout_ms < 0 ? 30000 : (int)FERRY_MIN(timeout_ms, 30000), errbuf);
-  if (e) return e;
   while (!feed_caught_up(f)) {
     int64_t now = mono_ms();
     if (stop && *stop) return ferry_seterr(errbuf, FERRY_ERR_INVALID, "interrupted");

@@ -2,14 +2,14 @@
  * feed.h: the reporter's reading of Kafka — the tasks, results and failed
  * topics, from the beginning, into a tally — and the "caught up" test.
  *
- * The consumer joins a consumer group of its own (a fresh group id per
- * process) and never commits: with no committed offsets every partition is
- * read from the earliest offset (auto.offset.reset=earliest), so each start
- * rebuilds the whole state, and redelivered or replayed records are counted
- * once by the tally. It never joins the workers' group.
+ * The consumer is a group-less reader (bus_reader_new): every partition
+ * of the three topics is assigned from the earliest offset, nothing is ever
+ * committed, and no group is joined (the workers' least of all). So each
+ * start rebuilds the whole state, at once, and redelivered or replayed
+ * records are counted once by the tally.
  *
  * Caught up: every partition of the three topics has been read up to the
- * high watermark it had when feed_mark() was called.
+ * high watermark it had when the feed was created.
  *
  * Not thread-safe; one owner.
  */
@@ -23,16 +23,13 @@
 
 typedef struct feed feed_t;
 
-/* New feed into t (borrowed; must outlive the feed); c is copied from as
- * needed (group id replaced by the feed's own). NULL with errbuf on error. */
+/* New feed into t (borrowed; must outlive the feed), marking where every
+ * partition ends now; c's group id is replaced by the feed's own. NULL with
+ * errbuf on error (FERRY_ERR_NOTFOUND: a topic does not exist). */
 feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf);
 void feed_destroy(feed_t *f);
 
-/* Takes the current high watermarks of every partition of the three topics
- * as the catch-up target. FERRY_ERR_NOTFOUND when a topic does not exist. */
-ferry_err_t feed_mark(feed_t *f, int timeout_ms, char *errbuf);
-
-/* 1 when every partition has been read up to the mark (0 before a mark). */
+/* 1 when every partition has been read up to its mark. */
 int feed_caught_up(const feed_t *f);
 
 /*
@@ -44,7 +41,7 @@ int feed_caught_up(const feed_t *f);
  */
 ferry_err_t feed_poll(feed_t *f, int timeout_ms, size_t *n, char *errbuf);
 
-/* feed_mark, then feed_poll until caught up, *stop becomes non-zero
+/* feed_poll until caught up, *stop becomes non-zero
  * (FERRY_ERR_INVALID, "interrupted") or timeout_ms passes
  * (FERRY_ERR_TIMEOUT, naming the partitions behind). timeout_ms < 0: no
  * limit. */

@@ -340,6 +340,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
   int tty = isatty(STDOUT_FILENO);
   int64_t next_draw = 0;
   char eb[FERRY_ERRLEN];
+  size_t got = 1;   /* records read by the last poll; the state is new */
   int rc = catch_up(f, deadline);
   if (rc) return rc >= 130 ? EX_OK : rc;
   for (;;) {
@@ -349,7 +350,9 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
       draw(t, o, tty);
       next_draw = now + refresh_s * 1000;
     }
-    if (o->wait) {
+    /* A view walks the task's failed keys: make one only when records
+     * came in. */
+    if (o->wait && got) {
       tally_view_t v;
       tally_state_t st;
       tally_view(t, o->task, wall_ms(), &v);
@@ -386,7 +389,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     {
       int64_t wait = 250;
       if (deadline >= 0) wait = FERRY_MIN(wait, FERRY_MAX(deadline - now, 0));
-      if ((e = feed_poll(f, (int)wait, NULL, eb))) {
+      if ((e = feed_poll(f, (int)wait, &got, eb))) {
         fprintf(stderr, "ferry-reporter: %s\n", eb);
         return EX_ERR;
       }
@@ -402,13 +405,13 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
   int64_t next_log = 0;
   char **last_state = NULL;
   char **last_name = NULL;
-  size_t n_last = 0, i;
+  size_t n_last = 0, i, got = 1;
   if (rc) return rc >= 130 ? EX_OK : rc;
   while (!stop) {
     int64_t now = mono_ms();
     int periodic = now >= next_log;
-    const char **names;
-    size_t n = tally_task_names(t, &names);
+    const char **names = NULL;
+    size_t n = (got || periodic) ? tally_task_names(t, &names) : 0;
     for (i = 0; i < n; i++) {
       tally_view_t v;
       const char *st;
@@ -442,7 +445,7 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
     }
     fx_free(names);
     if (periodic) next_log = now + refresh_s * 1000;
-    if (feed_poll(f, 500, NULL, eb)) {
+    if (feed_poll(f, 500, &got, eb)) {
       fprintf(stderr, "ferry-reporter: %s\n", eb);
       rc = EX_ERR;
       break;

@@ -189,7 +189,7 @@ st rep --task clean --wait --timeout 30 >/dev/null
 [ "$rc" -eq 0 ] || fail "--wait on clean gave $rc, want 0"
 task slow 1 0 listed 4 4000 2 $((T0 + 100)) | pub tasks slow
 result slow 1-000001 1 2 2 0 0 2000 $((T0 + 1000)) "" | pub results slow
-st rep --task slow --wait --timeout 8 >/dev/null
+st rep --task slow --wait --timeout 2 >/dev/null
 [ "$rc" -eq 4 ] || fail "--wait on an unfinished task gave $rc, want 4 (timeout)"
 st rep --task nosuch --wait --timeout 1 >/dev/null
 [ "$rc" -eq 4 ] || fail "--wait on an unknown task gave $rc, want 4"
@@ -292,7 +292,7 @@ st rep --task demo --wait --timeout 30 >/dev/null
 "$REPORTER" -c "$RUN/ferry.conf" >"$RUN/serve.out" 2>"$RUN/serve.log" &
 SERVE=$!
 BG_PIDS+=("$SERVE")
-for _ in $(seq 1 100); do grep -q 'task=slow state=completed' "$RUN/serve.log" && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -qs 'task=slow state=completed' "$RUN/serve.log" && break; sleep 0.1; done
 grep -q 'task=demo state=completed-with-failures' "$RUN/serve.log" || fail "no state line for demo"
 kill -TERM "$SERVE"
 rc=0

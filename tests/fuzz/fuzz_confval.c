@@ -1,8 +1,9 @@
 /*
  * libFuzzer target: the config module's pure value parsers (sizes,
  * durations, dates, time windows, locations; lib/core/config.h), which the
- * loader applies to every such key. The first byte picks the parser (mod 5:
- * 0 size, 1 duration, 2 time, 3 window, 4 location); the rest, up to a NUL,
+ * loader applies to every such key. The first byte picks the parser
+ * ((byte - '0') mod 5: '0' size, '1' duration, '2' time, '3' window, '4'
+ * location, as the seeds start); the rest, up to a NUL,
  * is the value.
  *
  * Checked: out is untouched on error and the error is said; results are in
@@ -24,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memcpy(s, data + 1, size - 1);
   s[size - 1] = '\0';
   eb[0] = '\0';
-  switch (data[0] % 5) {
+  switch ((uint8_t)(data[0] - '0') % 5) {
     case 0: {
       uint64_t v = 12345;
       rc = conf_parse_size(s, &v, eb);

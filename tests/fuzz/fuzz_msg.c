@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: the Kafka message decoders (lib/bus/msg.h). The first
- * byte picks the decoder (its value mod 5: 0 segment, 1 result, 2 failed,
- * 3 task, 4 outcome; the seeds start with '0'..'4'), the rest is the JSON.
+ * byte picks the decoder ((byte - '0') mod 5, so the seeds start with a
+ * digit: '0' segment, '1' result, '2' failed, '3' task, '4' outcome), the
+ * rest is the JSON.
  *
  * Checked beyond memory safety: a failure leaves nothing to release (out
  * zeroed) and names a field; whatever a decoder accepts, the encoder of the
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   json = (const char *)data + 1;
   len = size - 1;
   eb[0] = '\0';
-  switch (data[0] % 5) {
+  switch ((uint8_t)(data[0] - '0') % 5) {
     case 0:
       ROUND(msg_segment_t, msg_segment_decode, msg_segment_encode, msg_segment_release);
       break;

@@ -217,7 +217,7 @@ static void replay_xml(xml_kind_t kind, const char *p, size_t n) {
 static void replay_msg(const char *p, size_t n) {
   char eb[FERRY_ERRLEN];
   if (n < 1) return;
-  switch ((unsigned char)p[0] % 5) {
+  switch ((unsigned char)(p[0] - '0') % 5) {
     case 0: {
       msg_segment_t m;
       if (msg_segment_decode(p + 1, n - 1, &m, eb) == FERRY_OK) msg_segment_release(&m);

@@ -133,6 +133,7 @@ void msg_task_release(msg_task_t *t) {
   msg_loc_release(&t->src);
   msg_loc_release(&t->dst);
   fx_free(t->checkpoint);
+  fx_free(t->kind);
   memset(t, 0, sizeof(*t));
 }
 
@@ -316,6 +317,7 @@ char *msg_task_encode(const msg_task_t *t) {
   bad |= put_u64(o, "segments", t->segments);
   bad |= put_opt_str(o, "checkpoint", t->checkpoint);
   bad |= put_i64(o, "updated_ms", t->updated_ms);
+  bad |= put_opt_str(o, "kind", t->kind);
   return finish(o, bad);
 }
 
@@ -708,6 +710,7 @@ static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
   TRY(get_u64(r, P, "segments", &t->segments, eb));
   TRY(get_str(r, P, "checkpoint", OPT, 0, &t->checkpoint, eb));
   TRY(get_time(r, P, "updated_ms", &t->updated_ms, eb));
+  TRY(get_str(r, P, "kind", OPT, 1, &t->kind, eb));
   return FERRY_OK;
 }
 

@@ -132,6 +132,9 @@ typedef struct msg_task {
   uint64_t segments;
   char *checkpoint;      /* last key fully published, may be NULL */
   int64_t updated_ms;
+  char *kind;            /* how the run's objects were found, may be NULL (= "list"):
+                            "list" (source listing), "retry" (--retry-failed),
+                            "from-list" (--from-list FILE); other values are kept */
 } msg_task_t;
 
 void msg_loc_release(msg_loc_t *l);

@@ -22,12 +22,17 @@
 
 typedef struct store store_t;
 
-/* New client for conf (deep-copied). NULL with errbuf filled on bad conf. */
+/* New client for conf (deep-copied). NULL with errbuf filled on bad conf
+ * (no endpoint, missing credentials or region for its dialect, connect_to
+ * not "HOST:PORT"). */
 store_t *store_new(const store_conf_t *conf, char *errbuf);
 void store_destroy(store_t *s);
 const store_conf_t *store_conf(const store_t *s);   /* borrowed */
 
-/* Builds and signs a request for this store at the current time. */
+/* Builds and signs a request for this store at the current time. Only for
+ * requests without extra query parameters or headers; otherwise call
+ * store_req_init(r, store_conf(s), ...), add them, then
+ * store_req_sign(r, store_conf(s), time(NULL), errbuf). */
 ferry_err_t store_req_prepare(store_t *s, store_req_t *r, const char *method,
                               const char *bucket, const char *key);
 
@@ -35,7 +40,17 @@ ferry_err_t store_req_prepare(store_t *s, store_req_t *r, const char *method,
  * transfer ends, then curl_slist_free_all'd), connect-to, TLS verification,
  * timeouts, keep-alive, and NOSIGNAL on easy. Does not set write/read/header
  * callbacks. HEAD sets NOBODY; PUT/POST with body_len >= 0 set UPLOAD /
- * POSTFIELDSIZE_LARGE / INFILESIZE_LARGE accordingly. */
+ * POSTFIELDSIZE_LARGE / INFILESIZE_LARGE accordingly.
+ * - The wire carries exactly r->headers: libcurl's own Expect and Accept (and
+ *   a POST's form Content-Type) are suppressed; a header with an empty value
+ *   is not sent (the signers treat it as absent). Content-Length belongs in
+ *   r->headers when the dialect signs it (COS).
+ * - PATH_AS_IS is set, so "/./" and "/../" inside keys go out as signed.
+ * - A PUT/POST with body_len < 0 sends an empty body. The caller sets
+ *   READFUNCTION and also SEEKFUNCTION: libcurl rewinds the body when it
+ *   re-sends a request on a fresh connection after a dead keep-alive one.
+ * - No low-speed limit, no redirects followed.
+ * - The CONNECT_TO list belongs to s: s must outlive the transfer. */
 ferry_err_t store_http_setup(store_t *s, CURL *easy, const store_req_t *r,
                              curl_off_t body_len, struct curl_slist **hdrs_out,
                              char *errbuf);
@@ -64,8 +79,10 @@ typedef struct store_head {
   kvlist_t meta;         /* user metadata, names without the x-*-meta- prefix, lower case */
   kvlist_t std;          /* Cache-Control, Content-Disposition, Content-Encoding,
                             Content-Language, Expires, when present */
-  char *storage_class;
+  char *storage_class;   /* NULL when absent (COS omits STANDARD) */
 } store_head_t;
+/* size: Content-Length, or the object's total from Content-Range for a 206.
+ * mtime: -1 when absent. etag: NULL when absent. */
 
 void store_head_release(store_head_t *h);
 /* Parses response headers into h (h uninitialized). */
@@ -73,7 +90,15 @@ void store_head_from_headers(store_head_t *h, store_type_t type,
                              const kvlist_t *headers);
 
 /* --- Blocking operations. All return FERRY_OK, or FERRY_ERR_STORE /
- * FERRY_ERR_HTTP with *err filled (err may not be NULL). ---------------- */
+ * FERRY_ERR_HTTP with *err filled (err may not be NULL); a bad argument
+ * gives FERRY_ERR_INVALID with err->message saying which (not retryable).
+ * A 2xx answer that is not what the operation needs (unparsable XML, an
+ * ignored Range, no ETag) is FERRY_ERR_STORE with http_status 2xx and code
+ * "MalformedResponse" / "RangeNotHonored" / "IncompleteBody". They do not
+ * retry: err->retryable is the caller's verdict. Each request is signed at
+ * the time it is sent and runs on the store's one easy handle (keep-alive);
+ * a connection moving under 1 byte/s for 120 s is given up. Output structs
+ * are zeroed first, so they can be released whatever the result. -------- */
 
 /* One ListObjectsV2 page. prefix/delimiter/start_after/token may be NULL;
  * max_keys 1..1000. Sends encoding-type=url. */
@@ -83,8 +108,12 @@ ferry_err_t store_list(store_t *s, const char *bucket, const char *prefix,
                        store_error_t *err);
 ferry_err_t store_head_object(store_t *s, const char *bucket, const char *key,
                               store_head_t *out, store_error_t *err);
-/* GET into memory (cap max_bytes). range may be NULL ("bytes=0-9"),
- * if_match may be NULL. head receives the response headers (may be NULL). */
+/* GET into memory (cap max_bytes, 0 = none; a larger body fails with
+ * FERRY_ERR_HTTP). body is reset first. range may be NULL ("bytes=0-9");
+ * with a range the answer must be 206 with a Content-Range matching the
+ * bytes received (OSS also gets x-oss-range-behavior: standard). if_match
+ * may be NULL; an unquoted ETag is quoted. head receives the response
+ * headers (may be NULL). */
 ferry_err_t store_get_buf(store_t *s, const char *bucket, const char *key,
                           const char *range, const char *if_match,
                           size_t max_bytes, fbuf_t *body, store_head_t *head,
@@ -104,15 +133,19 @@ ferry_err_t store_mpu_put_part(store_t *s, const char *bucket, const char *key,
                                const char *upload_id, int part_number,
                                const void *data, size_t len, char **etag,
                                store_head_t *resp, store_error_t *err);
-/* parts must be in ascending part number order. */
+/* parts must be in ascending part number order. A 200 whose body is an
+ * <Error> (COS) is FERRY_ERR_STORE with the error's code; resp->etag is the
+ * ETag of the result document. */
 ferry_err_t store_mpu_complete(store_t *s, const char *bucket, const char *key,
                                const char *upload_id, const store_part_t *parts,
                                size_t n, store_head_t *resp, store_error_t *err);
 ferry_err_t store_mpu_abort(store_t *s, const char *bucket, const char *key,
                             const char *upload_id, store_error_t *err);
+/* The first 1000 parts (out->truncated says if there are more). */
 ferry_err_t store_mpu_list_parts(store_t *s, const char *bucket, const char *key,
                                  const char *upload_id, store_parts_t *out,
                                  store_error_t *err);
+/* The first 1000 uploads under prefix (may be NULL). */
 ferry_err_t store_mpu_list_uploads(store_t *s, const char *bucket,
                                    const char *prefix, store_uploads_t *out,
                                    store_error_t *err);

@@ -208,8 +208,9 @@ static ferry_err_t list_page(lrun_t *r, const char *start_after, const char *tok
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
       char msg[512];
       store_error_format(&err, msg, sizeof(msg));
-      return ferry_seterr(errbuf, e, "listing %s:%s/%s failed: %s", r->t->src.store,
-                          r->t->src.bucket, r->t->src.prefix, msg);
+      return ferry_seterr(errbuf, e, "listing %s:%s%s%s failed: %s", r->t->src.store,
+                          r->t->src.bucket, *r->t->src.prefix ? "/" : "",
+                          r->t->src.prefix, msg);
     }
     if ((e = retry_wait(r, "list", attempt, &err, errbuf))) return e;
   }

@@ -60,6 +60,9 @@ static rd_kafka_conf_t *make_conf(const bus_conf_t *c, char *errbuf) {
     for (i = 0; i < lists[j]->n && !e; i++)
       if (!managed(lists[j]->v[i].name))
         e = set1(conf, lists[j]->v[i].name, lists[j]->v[i].value, errbuf);
+  /* librdkafka wants a group id even for assign(); the group is never
+   * joined and nothing is committed under it. */
+  if (!e) e = set1(conf, "group.id", "ferry-scan", errbuf);
   if (!e) e = set1(conf, "enable.auto.commit", "false", errbuf);
   if (!e) e = set1(conf, "enable.auto.offset.store", "false", errbuf);
   if (!e) e = set1(conf, "enable.partition.eof", "true", errbuf);

@@ -138,16 +138,22 @@ static void fill_record(const lrun_t *r, msg_task_t *rec, const char *state,
   rec->kind = r->kind == LISTPLAN_LIST ? NULL : (char *)listplan_kind_str(r->kind);
 }
 
-/* Every checkpoint_pages pages: the position after the last segment handed
- * out, published once that segment (and all before it) is delivered. */
+/* Every checkpoint_pages pages: a barrier. Every segment handed out so far
+ * is delivered, then the record of that position, then the listing goes on:
+ * whenever the lister dies, the last stored checkpoint is at most one
+ * interval behind the last delivered segment. */
 static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   msg_task_t rec;
-  if (seg_count(r->seg) == r->cp_segments) return FERRY_OK;
-  r->cp_segments = seg_count(r->seg);
+  ferry_err_t e;
+  if (seg_count(r->seg) == r->cp_segments || !lout_is_kafka(r->out)) return FERRY_OK;
+  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
   fill_record(r, &rec, "listing", r->last_key);
-  LOG_DEBUG(FAC, "task=%s run=%d checkpoint_segments=%" PRIu64 " objects=%" PRIu64,
-            r->def.task, r->plan.run, r->cp_segments, r->objects);
-  return lout_checkpoint(r->out, &rec, errbuf);
+  if ((e = lout_task(r->out, &rec, errbuf))) return e;
+  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  r->cp_segments = seg_count(r->seg);
+  LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
+            " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
+  return FERRY_OK;
 }
 
 /* ---------- segments ---------- */

@@ -18,13 +18,6 @@
 #define LOUT_MAX_INFLIGHT_BYTES (8u << 20)
 #define RING 1024
 
-typedef struct pending_cp {
-  uint64_t after;          /* publish once done_upto >= after */
-  char *key;
-  char *value;
-  struct pending_cp *next;
-} pending_cp_t;
-
 struct lout {
   /* file */
   FILE *f;
@@ -40,7 +33,6 @@ struct lout {
   size_t len[RING];
   size_t inflight_bytes;
   uint64_t max_inflight;
-  pending_cp_t *cp_head, *cp_tail;
   ferry_err_t failed;      /* first delivery failure */
   char failmsg[FERRY_ERRLEN];
   /* both */
@@ -94,16 +86,9 @@ lout_t *lout_kafka(const bus_conf_t *c, char *errbuf) {
 }
 
 void lout_destroy(lout_t *o) {
-  pending_cp_t *cp, *next;
   if (!o) return;
   if (o->p) bus_producer_destroy(o->p);
   if (o->own_file && o->f) fclose(o->f);
-  for (cp = o->cp_head; cp; cp = next) {
-    next = cp->next;
-    fx_free(cp->key);
-    fx_free(cp->value);
-    fx_free(cp);
-  }
   fx_free(o->path);
   fx_free(o);
 }
@@ -139,21 +124,6 @@ static ferry_err_t send1(lout_t *o, bus_topic_t topic, const char *key, const ch
   return FERRY_OK;
 }
 
-/* Sends the checkpoints whose segments are all delivered, in order. */
-static ferry_err_t send_due(lout_t *o, char *errbuf) {
-  while (o->cp_head && o->done_upto >= o->cp_head->after && !o->failed) {
-    pending_cp_t *cp = o->cp_head;
-    ferry_err_t e = send1(o, BUS_TASKS, cp->key, cp->value, strlen(cp->value), errbuf);
-    if (e) return e;
-    o->cp_head = cp->next;
-    if (!o->cp_head) o->cp_tail = NULL;
-    fx_free(cp->key);
-    fx_free(cp->value);
-    fx_free(cp);
-  }
-  return FERRY_OK;
-}
-
 static void sleep_ms(int ms) {
   struct timespec ts;
   ts.tv_sec = ms / 1000;
@@ -172,7 +142,6 @@ ferry_err_t lout_wait(lout_t *o, int ms, char *errbuf) {
     int64_t left = (end - ferry_now_us()) / 1000;
     bus_producer_poll(o->p, left > 100 ? 100 : (left > 0 ? (int)left : 0));
     if (o->failed) return failed(o, errbuf);
-    if (send_due(o, errbuf)) return FERRY_ERR_KAFKA;
   } while (ferry_now_us() < end);
   return FERRY_OK;
 }
@@ -187,7 +156,6 @@ static ferry_err_t make_room(lout_t *o, size_t len, char *errbuf) {
         (n < LOUT_MAX_INFLIGHT && o->inflight_bytes + len <= LOUT_MAX_INFLIGHT_BYTES))
       return FERRY_OK;
     bus_producer_poll(o->p, 100);
-    if (send_due(o, errbuf)) return FERRY_ERR_KAFKA;
     if ((int64_t)o->done_upto != seen) {
       seen = (int64_t)o->done_upto;
       last = ferry_now_us();
@@ -261,24 +229,6 @@ ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf) {
   return e;
 }
 
-ferry_err_t lout_checkpoint(lout_t *o, const msg_task_t *rec, char *errbuf) {
-  pending_cp_t *cp;
-  char *json;
-  if (!o->p) return FERRY_OK;
-  if (o->failed) return failed(o, errbuf);
-  if (!(json = msg_task_encode(rec)))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task record of %s cannot be encoded",
-                        rec->task);
-  cp = fx_calloc(1, sizeof(*cp));
-  cp->after = o->next_seq;
-  cp->key = fx_strdup(rec->task);
-  cp->value = json;
-  if (o->cp_tail) o->cp_tail->next = cp;
-  else o->cp_head = cp;
-  o->cp_tail = cp;
-  return send_due(o, errbuf);
-}
-
 ferry_err_t lout_drain(lout_t *o, int timeout_ms, char *errbuf) {
   if (!o->p) {
     int fd;
@@ -295,15 +245,17 @@ ferry_err_t lout_drain(lout_t *o, int timeout_ms, char *errbuf) {
   }
   {
     int64_t end = ferry_now_us() + (int64_t)timeout_ms * 1000;
+    char eb[FERRY_ERRLEN];
     for (;;) {
+      int64_t left = (end - ferry_now_us()) / 1000;
+      /* flush sends at once (no linger) and serves the reports. */
+      bus_producer_flush(o->p, left > 1000 ? 1000 : (left > 0 ? (int)left : 0), eb);
       if (o->failed) return failed(o, errbuf);
-      if (send_due(o, errbuf)) return FERRY_ERR_KAFKA;
-      if (o->done_upto == o->next_seq && !o->cp_head) return FERRY_OK;
+      if (o->done_upto == o->next_seq) return FERRY_OK;
       if (ferry_now_us() >= end)
         return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
                             "kafka: %llu message(s) still not delivered after %d ms",
                             (unsigned long long)(o->next_seq - o->done_upto), timeout_ms);
-      bus_producer_poll(o->p, 100);
     }
   }
 }

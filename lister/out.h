@@ -6,9 +6,7 @@
  * Kafka sends are bounded in flight (count and bytes): a send first serves
  * delivery reports until there is room, so memory does not grow with the
  * bucket. Every delivery report is checked; the first failure makes every
- * later call fail with it. A checkpoint record waits until every send made
- * before it is delivered, so the tasks topic never claims a segment that is
- * not stored.
+ * later call fail with it.
  *
  * One owner thread.
  */
@@ -44,16 +42,15 @@ int lout_is_kafka(const lout_t *o);
  */
 ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf);
 
-/* Sends a task record now (Kafka only; a file drops it). */
+/* Sends a task record (Kafka only; a file drops it). */
 ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf);
-/* Sends rec once every send made so far is delivered (Kafka only). */
-ferry_err_t lout_checkpoint(lout_t *o, const msg_task_t *rec, char *errbuf);
 
-/* Serves delivery reports (and due checkpoints) for up to ms; a file
- * simply sleeps. Returns the first delivery failure, if any. */
+/* Serves delivery reports for up to ms; a file simply sleeps. Returns the
+ * first delivery failure, if any. */
 ferry_err_t lout_wait(lout_t *o, int ms, char *errbuf);
-/* Waits until every send is delivered (or timeout_ms), then flushes a
- * file to disk. */
+/* Waits until every send is delivered (Kafka: sent at once, without
+ * linger.ms; FERRY_ERR_TIMEOUT after timeout_ms), or flushes and syncs a
+ * file. */
 ferry_err_t lout_drain(lout_t *o, int timeout_ms, char *errbuf);
 
 /* Segment messages sent (splits counted), and their delivered count. */

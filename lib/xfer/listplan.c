@@ -68,13 +68,15 @@ ferry_err_t listplan_decide(listplan_kind_t kind, const msg_task_t *rec,
     return FERRY_OK;
   }
   /* Unfinished ("listing" or "failed"). */
-  if (rk != (int)kind)
+  if (rk != (int)kind) {
+    char label[96];
+    if (rk >= 0) snprintf(label, sizeof(label), "%s", kind_names[rk]);
+    else snprintf(label, sizeof(label), "kind \"%.80s\"", rec->kind);
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "task %s: run %d (%s%s%s) is unfinished (state %s); finish "
-                        "it first with %s", def->task, rec->run,
-                        rk >= 0 ? kind_names[rk] : "kind ",
-                        rk >= 0 ? "" : "\"", rk >= 0 ? "" : rec->kind,
+                        "task %s: run %d (%s) is unfinished (state %s); finish it "
+                        "first with %s", def->task, rec->run, label,
                         rec->state ? rec->state : "?", finisher(rk));
+  }
   if (kind == LISTPLAN_LIST && !listplan_same_definition(rec, def)) {
     out->run = rec->run + 1;
     snprintf(out->note, sizeof(out->note),

@@ -19,9 +19,11 @@
 
 Exit status 1 with a one-line FAIL message on any mismatch.
 """
+import concurrent.futures
 import http.client
 import json
 import sys
+import threading
 import urllib.parse
 
 
@@ -44,7 +46,6 @@ ODD = [
 
 def fill(endpoint, bucket, prefix, n, odd, big):
     u = urllib.parse.urlparse(endpoint)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
     keys = [f"{prefix}obj/{i % 37:02d}/key-{i:06d}.bin" for i in range(n)]
     if odd:
         keys += [prefix + "odd/" + k for k in ODD]
@@ -54,27 +55,34 @@ def fill(endpoint, bucket, prefix, n, odd, big):
             sizes[f"{prefix}obj/big-{j:02d}.bin"] = (300 + 37 * j) * 1024
         sizes[f"{prefix}obj/huge.bin"] = 1536 * 1024
         keys += sorted(sizes)
-    for i, k in enumerate(keys):
+    local = threading.local()
+
+    def put(item):
+        i, k = item
         if k in sizes:
             body = bytes([i % 251]) * sizes[k]
         else:
             body = (f"{k}|{i}|" * (1 + i % 5)).encode()
         path = "/" + bucket + "/" + urllib.parse.quote(k, safe="/~")
-        for attempt in range(3):
+        for _ in range(3):
             try:
-                conn.request("PUT", path, body=body,
-                             headers={"Content-Type": "application/octet-stream"})
-                r = conn.getresponse()
+                if not hasattr(local, "conn"):
+                    local.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+                local.conn.request("PUT", path, body=body,
+                                   headers={"Content-Type": "application/octet-stream"})
+                r = local.conn.getresponse()
                 r.read()
-                break
+                return k, r.status
             except (http.client.HTTPException, OSError):
-                conn.close()
-                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        else:
-            fail(f"PUT {k!r}: no answer")
-        if r.status != 200:
-            fail(f"PUT {k!r}: HTTP {r.status}")
-        print(json.dumps(k))
+                local.conn.close()
+                del local.conn
+        return k, 0
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
+        for k, status in ex.map(put, enumerate(keys)):
+            if status != 200:
+                fail(f"PUT {k!r}: HTTP {status}")
+            print(json.dumps(k))
 
 
 def load_keys(path):

@@ -663,6 +663,9 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
               " segments, %" PRIu64 " objects published)\n", r.def.task, r.plan.run,
               r.plan.segments, r.plan.objects);
   }
+  if (conf->lister.shards > 1)
+    LOG_WARN(FAC, "task=%s msg=\"lister.shards=%ld is not implemented yet; one listing\"",
+             r.def.task, conf->lister.shards);
   LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", r.def.task, r.plan.run,
            listplan_kind_str(r.kind), r.plan.resume);
   {

@@ -10,6 +10,7 @@
 #include "lister.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,9 +548,13 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
   return e;
 }
 
-static int usage_error(const char *fmt, const char *arg) {
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
   fputs("ferry-lister: ", stderr);
-  fprintf(stderr, fmt, arg);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
   fputc('\n', stderr);
   return LISTER_EXIT_USAGE;
 }
@@ -567,7 +572,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   eb[0] = '\0';
   r.conf = conf;
   r.opts = o;
-  if (!o->task || !*o->task) return usage_error("%sno task: pass -t TASK", "");
+  if (!o->task || !*o->task) return usage_error("no task: pass -t TASK");
   r.t = conf_task(conf, o->task);
   if (!r.t) {
     fbuf_t names;
@@ -582,13 +587,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     return LISTER_EXIT_USAGE;
   }
   if (o->retry_failed && o->from_list)
-    return usage_error("%s--retry-failed and --from-list exclude each other", "");
+    return usage_error("--retry-failed and --from-list exclude each other");
   if (o->retry_failed && o->segments_to)
-    return usage_error("%s--retry-failed reads the failed topic: it needs Kafka, not "
-                       "--segments-to", "");
+    return usage_error("--retry-failed reads the failed topic: it needs Kafka, not "
+                       "--segments-to");
   if (o->run && !o->segments_to)
-    return usage_error("%s--run is for --segments-to only (with Kafka the run comes from "
-                       "the tasks topic)", "");
+    return usage_error("--run is for --segments-to only (with Kafka the run comes from "
+                       "the tasks topic)");
   if (r.t->src.kind != CONF_LOC_STORE)
     return usage_error("task %s: the source is a URL list; ferry-lister lists stores "
                        "only", o->task);

@@ -92,34 +92,6 @@ static void loc_from_conf(msg_loc_t *m, const conf_loc_t *c) {
   m->prefix = fx_strdup(c->prefix ? c->prefix : "");
 }
 
-/* kafka.* of the config as the bus layer wants it. */
-static ferry_err_t make_bus_conf(const ferry_conf_t *c, bus_conf_t *bc, char *errbuf) {
-  char *brokers = NULL;
-  ferry_err_t e;
-  bus_conf_init(bc);
-  if ((e = conf_kafka_brokers(&c->kafka, &brokers, errbuf))) return e;
-  fx_free(bc->brokers);
-  bc->brokers = brokers;
-  if (c->kafka.topic_prefix) {
-    fx_free(bc->topic_prefix);
-    bc->topic_prefix = fx_strdup(c->kafka.topic_prefix);
-  }
-  kvlist_copy(&bc->properties, &c->kafka.properties);
-  kvlist_copy(&bc->producer, &c->kafka.producer_properties);
-  kvlist_copy(&bc->consumer, &c->kafka.consumer_properties);
-  if (c->kafka.group_id) {
-    fx_free(bc->group_id);
-    bc->group_id = fx_strdup(c->kafka.group_id);
-  }
-  if (c->kafka.segments_partitions > 0) bc->segments_partitions = (int)c->kafka.segments_partitions;
-  bc->replication_factor = (int)c->kafka.replication_factor;
-  if (c->kafka.delivery_timeout_ms > 0)
-    bc->delivery_timeout_ms = c->kafka.delivery_timeout_ms > INT32_MAX
-                                  ? INT32_MAX
-                                  : (int)c->kafka.delivery_timeout_ms;
-  return bus_conf_check(bc, errbuf);
-}
-
 static int kafka_timeout(const lrun_t *r) {
   return r->bc.delivery_timeout_ms > 0 ? r->bc.delivery_timeout_ms : 300000;
 }
@@ -137,6 +109,7 @@ static void fill_record(const lrun_t *r, msg_task_t *rec, const char *state,
   rec->checkpoint = (char *)checkpoint;
   rec->updated_ms = wall_ms();
   rec->kind = r->kind == LISTPLAN_LIST ? NULL : (char *)listplan_kind_str(r->kind);
+  rec->retry_of = r->plan.retry_of;
 }
 
 /* Every checkpoint_pages pages: a barrier. Every segment handed out so far
@@ -615,8 +588,9 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (o->segments_to) {
     r.plan.run = o->run ? o->run : 1;
   } else {
-    if ((e = make_bus_conf(conf, &r.bc, eb))) goto fail;
+    if ((e = bus_conf_from_kafka(&r.bc, &conf->kafka, eb))) goto fail;
     r.have_bc = 1;
+    if ((e = bus_conf_check(&r.bc, eb))) goto fail;
     if ((e = setup_plan(&r, eb))) {
       if (e == FERRY_ERR_NOTFOUND && r.kind == LISTPLAN_RETRY) {
         /* No run at all: nothing is failed. */

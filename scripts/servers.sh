@@ -5,6 +5,11 @@
 #   source scripts/servers.sh
 #   servers_init            # makes $FERRY_RUN (a fresh temp dir)
 #   s3_start NAME BUCKET... # s3rver on a free port; exports FERRY_S3_<NAME>=http://127.0.0.1:PORT
+#   proxy_start NAME --upstream URL --dialect oss|cos|s3 [proxy.js args...]
+#                           # tests/servers/proxy.js on a free port; exports
+#                           # FERRY_PROXY_<NAME>=http://127.0.0.1:PORT and
+#                           # FERRY_PROXY_<NAME>_ADMIN=http://127.0.0.1:PORT/__proxy
+#   proxy_restart NAME      # SIGTERM it and start it again (same port, args, state)
 #   servers_stop
 FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 
@@ -50,6 +55,46 @@ s3_start() {
   local var="FERRY_S3_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')"
   export "$var=http://127.0.0.1:$port"
   echo "$var=http://127.0.0.1:$port" >>"$FERRY_RUN/env"
+}
+
+# proxy_start NAME --upstream URL --dialect oss|cos|s3 [--ak AK --sk SK] ...
+# Its CRC state lives in $FERRY_RUN/proxy-NAME (--state-dir), its log in
+# $FERRY_RUN/proxy-NAME.log. See tests/servers/README.md.
+proxy_start() {
+  local name="$1"; shift
+  local port; port="$(free_port)"
+  printf '%s\n' "$@" >"$FERRY_RUN/proxy-$name.args"
+  echo "$port" >"$FERRY_RUN/proxy-$name.port"
+  _proxy_run "$name" "$port" "$@"
+  local var; var="FERRY_PROXY_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')"
+  export "$var=http://127.0.0.1:$port"
+  export "${var}_ADMIN=http://127.0.0.1:$port/__proxy"
+  echo "$var=http://127.0.0.1:$port" >>"$FERRY_RUN/env"
+  echo "${var}_ADMIN=http://127.0.0.1:$port/__proxy" >>"$FERRY_RUN/env"
+}
+
+_proxy_run() {
+  local name="$1" port="$2"; shift 2
+  : >"$FERRY_RUN/proxy-$name.out"
+  node "$FERRY_SRC/tests/servers/proxy.js" --port "$port" --state-dir "$FERRY_RUN/proxy-$name" "$@" \
+    >"$FERRY_RUN/proxy-$name.out" 2>>"$FERRY_RUN/proxy-$name.log" &
+  local pid=$!
+  track_pid "$pid"
+  echo "$pid" >"$FERRY_RUN/proxy-$name.pid"
+  wait_line "$FERRY_RUN/proxy-$name.out" "^ready" 20 || { cat "$FERRY_RUN/proxy-$name.log" >&2; return 1; }
+}
+
+# proxy_restart NAME: stops the proxy (SIGTERM, waits for it) and starts it
+# again on the same port with the same arguments; its CRC state survives.
+proxy_restart() {
+  local name="$1"
+  local pid; pid="$(cat "$FERRY_RUN/proxy-$name.pid")"
+  kill "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local args=()
+  mapfile -t args <"$FERRY_RUN/proxy-$name.args"
+  _proxy_run "$name" "$(cat "$FERRY_RUN/proxy-$name.port")" "${args[@]}"
 }
 
 servers_stop() {

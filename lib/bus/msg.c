@@ -317,6 +317,10 @@ char *msg_task_encode(const msg_task_t *t) {
   bad |= put_u64(o, "segments", t->segments);
   bad |= put_opt_str(o, "checkpoint", t->checkpoint);
   bad |= put_i64(o, "updated_ms", t->updated_ms);
+  /* Optional so that full runs (and v1 readers) are unchanged. */
+  if (t->retry_of != 0)
+    bad |= (t->retry_of < 1 || t->retry_of >= t->run)
+               ? -1 : put_i64(o, "retry_of", t->retry_of);
   bad |= put_opt_str(o, "kind", t->kind);
   return finish(o, bad);
 }
@@ -710,6 +714,12 @@ static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
   TRY(get_u64(r, P, "segments", &t->segments, eb));
   TRY(get_str(r, P, "checkpoint", OPT, 0, &t->checkpoint, eb));
   TRY(get_time(r, P, "updated_ms", &t->updated_ms, eb));
+  if (member(r, "retry_of")) {
+    if (t->run < 2)
+      return ferry_seterr(eb, FERRY_ERR_PARSE,
+                          "task.retry_of: run 1 cannot be a retry");
+    TRY(get_int(r, P, "retry_of", 1, t->run - 1, &t->retry_of, eb));
+  }
   TRY(get_str(r, P, "kind", OPT, 1, &t->kind, eb));
   return FERRY_OK;
 }

@@ -132,8 +132,13 @@ typedef struct msg_task {
   uint64_t segments;
   char *checkpoint;      /* last key fully published, may be NULL */
   int64_t updated_ms;
-  char *kind;            /* how the run's objects were found, may be NULL (= "list"):
-                            "list" (source listing), "retry" (--retry-failed),
+  int retry_of;          /* 0: a full run (the task's whole listing); else a
+                            retry (--retry-failed) of the still-failed objects
+                            of full run retry_of (1 <= retry_of < run); the
+                            member "retry_of" is written only for retries */
+  char *kind;            /* how the lister found the run's objects, may be NULL
+                            (= "list", or "retry" when retry_of is set): "list"
+                            (source listing), "retry" (--retry-failed),
                             "from-list" (--from-list FILE); other values are kept */
 } msg_task_t;
 

@@ -2197,7 +2197,7 @@ static const store_raw_t *find_raw(const store_raw_t *raws, size_t n, const char
 static void check_loc_store(ctx_t *c, const task_raw_t *r, const char *path,
                             const char *key, const conf_loc_t *l, const store_raw_t *raws,
                             size_t n) {
-  const char *names[64];
+  const char *names[64] = {NULL};
   const char *near;
   size_t i;
   fbuf_t known;

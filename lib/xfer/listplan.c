@@ -12,7 +12,7 @@ const char *listplan_kind_str(listplan_kind_t k) {
 
 int listplan_record_kind(const msg_task_t *rec) {
   size_t i;
-  if (!rec->kind) return LISTPLAN_LIST;
+  if (!rec->kind) return rec->retry_of > 0 ? LISTPLAN_RETRY : LISTPLAN_LIST;
   for (i = 0; i < FERRY_ARRAY_LEN(kind_names); i++)
     if (strcmp(rec->kind, kind_names[i]) == 0) return (int)i;
   return -1;
@@ -61,6 +61,7 @@ ferry_err_t listplan_decide(listplan_kind_t kind, const msg_task_t *rec,
                           "possible run", def->task, rec->run);
     out->run = rec->run + 1;
     if (kind == LISTPLAN_RETRY) out->base_run = rec->run;
+    if (kind != LISTPLAN_LIST) out->retry_of = rec->retry_of > 0 ? rec->retry_of : rec->run;
     if (!listplan_same_definition(rec, def))
       snprintf(out->note, sizeof(out->note),
                "the task's source, destination or policy changed since run %d",
@@ -86,6 +87,7 @@ ferry_err_t listplan_decide(listplan_kind_t kind, const msg_task_t *rec,
     return FERRY_OK;
   }
   out->run = rec->run;
+  out->retry_of = rec->retry_of;
   if (kind == LISTPLAN_LIST) {
     out->resume = 1;
     out->start_after = rec->checkpoint;

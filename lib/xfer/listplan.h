@@ -4,9 +4,11 @@
  *
  * The rules (docs/lister.md, "Runs"):
  *   - no record: a listing is run 1, from the start; a --from-list replay is
- *     run 1 too; --retry-failed has nothing to retry (FERRY_ERR_NOTFOUND).
+ *     run 1 too (then a full run); --retry-failed has nothing to retry
+ *     (FERRY_ERR_NOTFOUND).
  *   - the latest run is finished ("listed"): any mode starts run + 1 from
- *     the start; --retry-failed replays the failures of that run.
+ *     the start; --retry-failed replays the failures of that run. A replay
+ *     is a retry of the latest full run (retry_of).
  *   - the latest run is unfinished ("listing", or "failed": the lister gave
  *     up, e.g. a missing bucket or an unreachable broker): the same kind of
  *     command finishes it — a listing resumes after its checkpoint with the
@@ -33,7 +35,8 @@ typedef enum listplan_kind {
 
 /* "list", "retry", "from-list"; static. */
 const char *listplan_kind_str(listplan_kind_t k);
-/* The kind of a task record (kind NULL = list); -1 for an unknown value. */
+/* The kind of a task record: its kind member, else retry when retry_of is
+ * set, else list; -1 for an unknown kind value. */
 int listplan_record_kind(const msg_task_t *rec);
 
 typedef struct listplan {
@@ -44,6 +47,9 @@ typedef struct listplan {
   uint64_t segments;       /* resume: segments already published */
   uint64_t objects, bytes; /* resume: objects and bytes in them */
   int base_run;            /* retry: the run whose failures are replayed */
+  int retry_of;            /* the task record's retry_of for the run: 0 for a
+                              full run; for a replay, the latest full run
+                              (docs/messages.md) */
   char note[256];          /* a remark for the operator, or "" */
 } listplan_t;
 

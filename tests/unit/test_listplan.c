@@ -64,12 +64,24 @@ static void test_finished(void **state) {
   assert_null(p.start_after);
   assert_int_equal(p.segments, 0);
   assert_string_equal(p.note, "");
+  assert_int_equal(p.retry_of, 0);
   assert_int_equal(listplan_decide(LISTPLAN_RETRY, &r, &d, &p, err), FERRY_OK);
   assert_int_equal(p.run, 4);
   assert_int_equal(p.base_run, 3);
+  assert_int_equal(p.retry_of, 3);     /* run 3 was full */
+  /* After a retry (of full run 2), a retry or a replay still belongs to run 2. */
   r.kind = "retry";
+  r.retry_of = 2;
   assert_int_equal(listplan_decide(LISTPLAN_FROM_LIST, &r, &d, &p, err), FERRY_OK);
   assert_int_equal(p.run, 4);
+  assert_int_equal(p.retry_of, 2);
+  assert_int_equal(listplan_decide(LISTPLAN_RETRY, &r, &d, &p, err), FERRY_OK);
+  assert_int_equal(p.base_run, 3);
+  assert_int_equal(p.retry_of, 2);
+  /* ... and a plain re-run is a new full run. */
+  assert_int_equal(listplan_decide(LISTPLAN_LIST, &r, &d, &p, err), FERRY_OK);
+  assert_int_equal(p.retry_of, 0);
+  r.retry_of = 0;
   /* A changed definition is noted, not refused. */
   r.src.prefix = "other/";
   assert_int_equal(listplan_decide(LISTPLAN_LIST, &r, &d, &p, err), FERRY_OK);
@@ -142,9 +154,18 @@ static void test_redo_replays(void **state) {
   char err[FERRY_ERRLEN];
   (void)state;
   /* An interrupted retry run is redone whole, same run number. */
+  r.retry_of = 2;
   assert_int_equal(listplan_decide(LISTPLAN_RETRY, &r, &d, &p, err), FERRY_OK);
   assert_int_equal(p.run, 4);
   assert_int_equal(p.base_run, 3);
+  assert_int_equal(p.retry_of, 2);
+  /* A record with retry_of and no kind (another writer) is a retry. */
+  r.kind = NULL;
+  assert_int_equal(listplan_record_kind(&r), LISTPLAN_RETRY);
+  assert_int_equal(listplan_decide(LISTPLAN_LIST, &r, &d, &p, err), FERRY_ERR_INVALID);
+  assert_int_equal(listplan_decide(LISTPLAN_RETRY, &r, &d, &p, err), FERRY_OK);
+  r.kind = "retry";
+  r.retry_of = 0;
   assert_int_equal(p.resume, 0);
   assert_null(p.start_after);
   r.run = 1;
@@ -160,16 +181,19 @@ static void test_kind_codec(void **state) {
   char err[FERRY_ERRLEN], *j;
   (void)state;
   r.updated_ms = 1;
+  r.retry_of = 1;
   j = msg_task_encode(&r);
   assert_non_null(j);
-  assert_non_null(strstr(j, "\"kind\":\"retry\""));
+  assert_non_null(strstr(j, "\"retry_of\":1,\"kind\":\"retry\""));
   assert_int_equal(msg_task_decode(j, strlen(j), &d, err), FERRY_OK);
   assert_string_equal(d.kind, "retry");
+  assert_int_equal(d.retry_of, 1);
   assert_int_equal(listplan_record_kind(&d), LISTPLAN_RETRY);
   msg_task_release(&d);
   fx_free(j);
   /* Absent kind: omitted, decodes as NULL = list. */
   r.kind = NULL;
+  r.retry_of = 0;
   j = msg_task_encode(&r);
   assert_null(strstr(j, "kind"));
   assert_int_equal(msg_task_decode(j, strlen(j), &d, err), FERRY_OK);

@@ -1,0 +1,822 @@
+/*
+ * bus.c: producer, consumer, topic creation and dead-lettering over
+ * librdkafka. The contract (ownership, threads, guarantees) is in bus.h.
+ */
+#include "bus/bus.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+#define FAC "bus"
+
+/* How long metadata and admin requests may take before we give up. */
+#define META_TIMEOUT_MS 10000
+#define ADMIN_TIMEOUT_MS 15000
+
+static const char *const suffixes[BUS_TOPIC__COUNT] = {
+    "tasks", "segments", "results", "failed", "dlq"};
+
+/* ---------- configuration ---------- */
+
+void bus_conf_init(bus_conf_t *c) {
+  memset(c, 0, sizeof(*c));
+  c->topic_prefix = fx_strdup("ferry.");
+  kvlist_init(&c->properties);
+  kvlist_init(&c->producer);
+  kvlist_init(&c->consumer);
+  c->segments_partitions = BUS_DEFAULT_SEGMENTS_PARTITIONS;
+  c->replication_factor = -1;
+  c->delivery_timeout_ms = 0;
+}
+
+void bus_conf_release(bus_conf_t *c) {
+  if (!c) return;
+  fx_free(c->brokers);
+  fx_free(c->topic_prefix);
+  fx_free(c->group_id);
+  kvlist_release(&c->properties);
+  kvlist_release(&c->producer);
+  kvlist_release(&c->consumer);
+  memset(c, 0, sizeof(*c));
+}
+
+ferry_err_t bus_conf_from_kafka(bus_conf_t *out, const struct conf_kafka *k,
+                                char *errbuf) {
+  ferry_err_t e;
+  bus_conf_init(out);
+  if ((e = conf_kafka_brokers(k, &out->brokers, errbuf))) {
+    bus_conf_release(out);
+    return e;
+  }
+  if (k->topic_prefix) {
+    fx_free(out->topic_prefix);
+    out->topic_prefix = fx_strdup(k->topic_prefix);
+  }
+  out->group_id = fx_strdup(k->group_id);
+  kvlist_copy(&out->properties, &k->properties);
+  kvlist_copy(&out->producer, &k->producer_properties);
+  kvlist_copy(&out->consumer, &k->consumer_properties);
+  /* The config loader range-checks these; clamp so an int never wraps. */
+  out->segments_partitions = (int)FERRY_MIN(FERRY_MAX(k->segments_partitions, 0), 100000);
+  out->replication_factor = (int)FERRY_MIN(FERRY_MAX(k->replication_factor, -1), 100);
+  out->delivery_timeout_ms =
+      (int)FERRY_MIN(FERRY_MAX(k->delivery_timeout_ms, 0), 2147483647L);
+  return FERRY_OK;
+}
+
+ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf) {
+  const char *p;
+  if (!c->brokers || !*c->brokers)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "bus.brokers: missing");
+  if (!c->topic_prefix)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "bus.topic_prefix: missing");
+  /* Kafka topic names: [a-zA-Z0-9._-], at most 249 characters. */
+  for (p = c->topic_prefix; *p; p++) {
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+      return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                          "bus.topic_prefix: character 0x%02x not allowed in "
+                          "Kafka topic names (only a-z A-Z 0-9 . _ -)",
+                          (unsigned char)*p);
+  }
+  if (strlen(c->topic_prefix) > 240)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "bus.topic_prefix: too long");
+  if (c->segments_partitions < 1 || c->segments_partitions > 100000)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                        "bus.segments_partitions: %d not in [1, 100000]",
+                        c->segments_partitions);
+  if (c->replication_factor == 0 || c->replication_factor < -1 ||
+      c->replication_factor > 100)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                        "bus.replication_factor: %d (use -1 for the broker "
+                        "default, or 1..100)", c->replication_factor);
+  if (c->delivery_timeout_ms < 0)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                        "bus.delivery_timeout_ms: negative");
+  return FERRY_OK;
+}
+
+const char *bus_topic_suffix(bus_topic_t t) {
+  return (unsigned)t < BUS_TOPIC__COUNT ? suffixes[t] : "?";
+}
+
+char *bus_topic_name(const bus_conf_t *c, bus_topic_t t) {
+  return fx_asprintf("%s%s", c->topic_prefix ? c->topic_prefix : "",
+                     bus_topic_suffix(t));
+}
+
+int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
+  switch (t) {
+  case BUS_TASKS: return BUS_TASKS_PARTITIONS;
+  case BUS_SEGMENTS: return c->segments_partitions;
+  case BUS_RESULTS: return BUS_RESULTS_PARTITIONS;
+  case BUS_FAILED: return BUS_FAILED_PARTITIONS;
+  case BUS_DLQ: return BUS_DLQ_PARTITIONS;
+  case BUS_TOPIC__COUNT: break;
+  }
+  return 1;
+}
+
+/* ---------- librdkafka plumbing ---------- */
+
+/* syslog levels (0 emerg .. 7 debug) to ours. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf) {
+  flog_level_t l = level <= 3 ? FLOG_ERROR
+                   : level == 4 ? FLOG_WARN
+                   : level <= 6 ? FLOG_INFO
+                                : FLOG_DEBUG;
+  FLOG(l, "kafka", "client=%s fac=%s msg=\"%s\"", rk ? rd_kafka_name(rk) : "-",
+       fac, buf);
+}
+
+/* Errors are mostly transient (brokers down, reconnects): librdkafka keeps
+ * retrying. Fatal ones are also read back through rd_kafka_fatal_error(). */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)opaque;
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[256];
+    rd_kafka_fatal_error(rk, buf, sizeof(buf));
+    LOG_ERROR("kafka", "client=%s fatal=\"%s\"", rd_kafka_name(rk), buf);
+  } else {
+    LOG_WARN("kafka", "client=%s err=%s reason=\"%s\"", rd_kafka_name(rk),
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+  }
+}
+
+/* Properties whose value may be a credential: never echo their value. */
+static int secretish(const char *name) {
+  return strncmp(name, "sasl.", 5) == 0 || strncmp(name, "ssl.", 4) == 0 ||
+         strstr(name, "password") || strstr(name, "secret") ||
+         strstr(name, "token");
+}
+
+static ferry_err_t set_prop(rd_kafka_conf_t *conf, const char *list,
+                            const char *name, const char *value, char *errbuf) {
+  char errstr[512];
+  rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr));
+  if (r == RD_KAFKA_CONF_OK) return FERRY_OK;
+  if (r == RD_KAFKA_CONF_UNKNOWN)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                        "kafka %s property \"%s\": unknown property", list, name);
+  if (secretish(name))
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                        "kafka %s property \"%s\": invalid value", list, name);
+  return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "kafka %s property \"%s\": %s",
+                      list, name, errstr);
+}
+
+/* Properties ferry's delivery guarantees rest on; a config may not set them. */
+static const char *const managed_producer[] = {"enable.idempotence", NULL};
+static const char *const managed_consumer[] = {
+    "enable.auto.commit", "enable.auto.offset.store", "group.id", NULL};
+
+static ferry_err_t apply_list(rd_kafka_conf_t *conf, const char *list,
+                              const kvlist_t *kv, const char *const *managed,
+                              char *errbuf) {
+  size_t i, j;
+  ferry_err_t e;
+  for (i = 0; i < kv->n; i++) {
+    for (j = 0; managed && managed[j]; j++) {
+      if (strcmp(kv->v[i].name, managed[j]) == 0)
+        return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                            "kafka %s property \"%s\": set by ferry, not "
+                            "configurable%s", list, kv->v[i].name,
+                            strcmp(managed[j], "group.id") == 0
+                                ? " (use the group id setting)" : "");
+    }
+    if ((e = set_prop(conf, list, kv->v[i].name, kv->v[i].value, errbuf)))
+      return e;
+  }
+  return FERRY_OK;
+}
+
+/*
+ * A conf with: client.id, bootstrap.servers, our log and error callbacks,
+ * `base` (ferry's defaults for this client type, overridable), then the
+ * config's common properties and `extra`, then `forced` (ferry's
+ * invariants). NULL with errbuf on a bad property.
+ */
+static rd_kafka_conf_t *make_conf(const bus_conf_t *c, const char *const *base,
+                                  const char *extra_name, const kvlist_t *extra,
+                                  const char *const *managed,
+                                  const char *const *forced, char *errbuf) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  ferry_err_t e = FERRY_OK;
+  size_t i;
+  rd_kafka_conf_set_log_cb(conf, log_cb);
+  rd_kafka_conf_set_error_cb(conf, error_cb);
+  e = set_prop(conf, "ferry", "client.id", "ferry", errbuf);
+  if (!e && c->brokers)
+    e = set_prop(conf, "ferry", "bootstrap.servers", c->brokers, errbuf);
+  for (i = 0; !e && base && base[i]; i += 2)
+    e = set_prop(conf, "ferry", base[i], base[i + 1], errbuf);
+  if (!e) e = apply_list(conf, "common", &c->properties, managed, errbuf);
+  if (!e && extra) e = apply_list(conf, extra_name, extra, managed, errbuf);
+  for (i = 0; !e && forced && forced[i]; i += 2)
+    e = set_prop(conf, "ferry", forced[i], forced[i + 1], errbuf);
+  if (e) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  return conf;
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
+
+/* ---------- topic creation ---------- */
+
+ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
+  char errstr[512];
+  rd_kafka_conf_t *conf;
+  rd_kafka_t *rk;
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_NewTopic_t *newt[BUS_TOPIC__COUNT];
+  size_t n_new = 0, i;
+  int t, j;
+  ferry_err_t e;
+  rd_kafka_resp_err_t err;
+
+  if ((e = bus_conf_check(c, errbuf))) return e;
+  conf = make_conf(c, NULL, NULL, NULL, managed_producer, NULL, errbuf);
+  if (!conf) return FERRY_ERR_CONFIG;
+  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka client: %s", errstr);
+  }
+  err = rd_kafka_metadata(rk, 1, NULL, &md, META_TIMEOUT_MS);
+  if (err) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka metadata from %s: %s",
+                     c->brokers, rd_kafka_err2str(err));
+    goto out;
+  }
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    char *name = bus_topic_name(c, (bus_topic_t)t);
+    int want = bus_topic_partitions(c, (bus_topic_t)t), found = 0;
+    for (j = 0; j < md->topic_cnt; j++) {
+      if (strcmp(md->topics[j].topic, name) == 0 && !md->topics[j].err) {
+        found = 1;
+        if (md->topics[j].partition_cnt != want)
+          LOG_WARN(FAC, "topic=%s partitions=%d configured=%d "
+                   "msg=\"exists with another partition count; left alone\"",
+                   name, md->topics[j].partition_cnt, want);
+      }
+    }
+    if (!found) {
+      newt[n_new] = rd_kafka_NewTopic_new(name, want, c->replication_factor,
+                                          errstr, sizeof(errstr));
+      if (!newt[n_new]) {
+        e = ferry_seterr(errbuf, FERRY_ERR_CONFIG, "topic %s: %s", name, errstr);
+        fx_free(name);
+        goto out;
+      }
+      if (t == BUS_TASKS &&
+          rd_kafka_NewTopic_set_config(newt[n_new], "cleanup.policy", "compact")) {
+        rd_kafka_NewTopic_destroy(newt[n_new]);
+        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "topic %s: cannot set "
+                         "cleanup.policy", name);
+        fx_free(name);
+        goto out;
+      }
+      n_new++;
+    }
+    fx_free(name);
+  }
+  if (n_new) {
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_event_t *ev;
+    rd_kafka_AdminOptions_set_operation_timeout(opt, ADMIN_TIMEOUT_MS / 2, errstr,
+                                                sizeof(errstr));
+    rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, errstr,
+                                              sizeof(errstr));
+    rd_kafka_CreateTopics(rk, newt, n_new, opt, q);
+    ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+    if (!ev) {
+      e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "kafka CreateTopics: no answer");
+    } else if (rd_kafka_event_error(ev)) {
+      /* librdkafka's mock cluster (ferry-devbroker) has no Admin API. */
+      e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                       "kafka CreateTopics for %zu missing topic(s) with prefix "
+                       "\"%s\": %s (a broker without the Admin API, such as "
+                       "ferry-devbroker, must have them created beforehand)",
+                       n_new, c->topic_prefix, rd_kafka_event_error_string(ev));
+    } else {
+      const rd_kafka_CreateTopics_result_t *res =
+          rd_kafka_event_CreateTopics_result(ev);
+      size_t cnt = 0;
+      const rd_kafka_topic_result_t **tr =
+          res ? rd_kafka_CreateTopics_result_topics(res, &cnt) : NULL;
+      e = FERRY_OK;
+      for (i = 0; i < cnt && !e; i++) {
+        rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
+        const char *name = rd_kafka_topic_result_name(tr[i]);
+        if (te == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          LOG_INFO(FAC, "topic=%s msg=\"created\"", name);
+        } else if (te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+          LOG_DEBUG(FAC, "topic=%s msg=\"already exists\"", name);
+        } else {
+          const char *es = rd_kafka_topic_result_error_string(tr[i]);
+          e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka create topic %s: %s",
+                           name, es && *es ? es : rd_kafka_err2str(te));
+        }
+      }
+    }
+    if (ev) rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_queue_destroy(q);
+  }
+out:
+  rd_kafka_NewTopic_destroy_array(newt, n_new);
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_destroy(rk);
+  return e;
+}
+
+/* ---------- producer ---------- */
+
+struct bus_producer {
+  rd_kafka_t *rk;
+  rd_kafka_topic_t *rkt[BUS_TOPIC__COUNT];
+  bus_delivery_cb *cb;
+  void *ctx;
+  int outstanding;      /* sends accepted and not yet reported */
+  int queue_wait_ms;    /* how long send waits on a full queue */
+};
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  bus_producer_t *p = opaque;
+  bus_delivery_t d;
+  (void)rk;
+  d.opaque = m->_private;
+  d.err = m->err ? FERRY_ERR_KAFKA : FERRY_OK;
+  d.error = m->err ? rd_kafka_err2str(m->err) : "";
+  d.topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
+  d.partition = m->err ? -1 : m->partition;
+  d.offset = m->err ? -1 : m->offset;
+  p->outstanding--;
+  if (m->err)
+    LOG_DEBUG(FAC, "topic=%s delivery=failed err=\"%s\"", d.topic, d.error);
+  if (p->cb) {
+    p->cb(&d, p->ctx);
+  } else if (m->err) {
+    LOG_ERROR(FAC, "topic=%s delivery=failed err=\"%s\"", d.topic, d.error);
+  }
+}
+
+bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
+                                 void *ctx, char *errbuf) {
+  /* Defaults a config may change; then invariants it may not. */
+  char dto[24];
+  const char *base[] = {"delivery.timeout.ms", dto, NULL, NULL};
+  static const char *const forced[] = {"enable.idempotence", "true", NULL, NULL};
+  char errstr[512];
+  rd_kafka_conf_t *conf;
+  bus_producer_t *p;
+  int t;
+
+  if (bus_conf_check(c, errbuf)) return NULL;
+  if (c->delivery_timeout_ms > 0) {
+    snprintf(dto, sizeof(dto), "%d", c->delivery_timeout_ms);
+  } else {
+    base[0] = NULL;
+  }
+  conf = make_conf(c, base, "producer", &c->producer, managed_producer, forced,
+                   errbuf);
+  if (!conf) return NULL;
+  p = fx_calloc(1, sizeof(*p));
+  p->cb = cb;
+  p->ctx = ctx;
+  {
+    char v[32];
+    size_t vn = sizeof(v);
+    p->queue_wait_ms = 300000;
+    if (rd_kafka_conf_get(conf, "delivery.timeout.ms", v, &vn) == RD_KAFKA_CONF_OK)
+      p->queue_wait_ms = atoi(v);
+  }
+  rd_kafka_conf_set_opaque(conf, p);
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+  p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!p->rk) {
+    rd_kafka_conf_destroy(conf);
+    fx_free(p);
+    ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka producer: %s", errstr);
+    return NULL;
+  }
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    char *name = bus_topic_name(c, (bus_topic_t)t);
+    rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(p->rk);
+    /* zstd on segments only: they are the bulk (DESIGN.md); the other
+     * topics follow the producer's compression.type. */
+    if (t == BUS_SEGMENTS &&
+        rd_kafka_topic_conf_set(tc, "compression.type", "zstd", errstr,
+                                sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_topic_conf_destroy(tc);
+      fx_free(name);
+      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka zstd: %s", errstr);
+      bus_producer_destroy(p);
+      return NULL;
+    }
+    p->rkt[t] = rd_kafka_topic_new(p->rk, name, tc);
+    if (!p->rkt[t]) {
+      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka topic %s: %s", name,
+                   rd_kafka_err2str(rd_kafka_last_error()));
+      fx_free(name);
+      bus_producer_destroy(p);
+      return NULL;
+    }
+    fx_free(name);
+  }
+  return p;
+}
+
+void bus_producer_destroy(bus_producer_t *p) {
+  int t;
+  if (!p) return;
+  if (p->outstanding > 0) {
+    LOG_WARN(FAC, "outstanding=%d msg=\"producer destroyed with unreported "
+             "sends; they are reported as failed\"", p->outstanding);
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_flush(p->rk, 5000);
+  }
+  for (t = 0; t < BUS_TOPIC__COUNT; t++)
+    if (p->rkt[t]) rd_kafka_topic_destroy(p->rkt[t]);
+  rd_kafka_destroy(p->rk);
+  fx_free(p);
+}
+
+/* produce with headers (n_hdr name/value pairs) or without. */
+static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key,
+                           size_t klen, const void *value, size_t len,
+                           rd_kafka_headers_t *hdrs, void *opaque, char *errbuf) {
+  int64_t deadline = mono_ms() + p->queue_wait_ms;
+  rd_kafka_resp_err_t err;
+  if ((unsigned)topic >= BUS_TOPIC__COUNT) {
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka send: bad topic %d",
+                        (int)topic);
+  }
+  for (;;) {
+    if (hdrs) {
+      err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt[topic]),
+                              RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)value, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADERS(hdrs),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    } else {
+      err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt[topic]),
+                              RD_KAFKA_V_KEY(key, klen),
+                              RD_KAFKA_V_VALUE((void *)value, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    }
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+    if (mono_ms() >= deadline) {
+      if (hdrs) rd_kafka_headers_destroy(hdrs);
+      return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
+                          "kafka send to %s: local queue stayed full",
+                          rd_kafka_topic_name(p->rkt[topic]));
+    }
+    /* Serving delivery reports frees queue space. */
+    rd_kafka_poll(p->rk, 100);
+  }
+  if (err) {
+    char fatal[256];
+    /* On failure the headers were not taken over. */
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      rd_kafka_fatal_error(p->rk, fatal, sizeof(fatal));
+      return ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                          "kafka send to %s: producer fatal error: %s",
+                          rd_kafka_topic_name(p->rkt[topic]), fatal);
+    }
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka send to %s: %s",
+                        rd_kafka_topic_name(p->rkt[topic]), rd_kafka_err2str(err));
+  }
+  p->outstanding++;
+  return FERRY_OK;
+}
+
+ferry_err_t bus_producer_send(bus_producer_t *p, bus_topic_t topic,
+                              const char *key, const void *value, size_t len,
+                              void *opaque, char *errbuf) {
+  return produce(p, topic, key, key ? strlen(key) : 0, value, len, NULL, opaque,
+                 errbuf);
+}
+
+int bus_producer_poll(bus_producer_t *p, int timeout_ms) {
+  return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+ferry_err_t bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errbuf) {
+  rd_kafka_flush(p->rk, timeout_ms);
+  if (p->outstanding > 0)
+    return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
+                        "kafka flush: %d sends still unreported after %d ms",
+                        p->outstanding, timeout_ms);
+  return FERRY_OK;
+}
+
+int bus_producer_outstanding(const bus_producer_t *p) { return p->outstanding; }
+
+ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
+                         int32_t partition, int64_t offset, const void *key,
+                         size_t key_len, const void *value, size_t len,
+                         const char *reason, void *opaque, char *errbuf) {
+  rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+  char num[32];
+  rd_kafka_header_add(h, "ferry-dlq-topic", -1, orig_topic ? orig_topic : "", -1);
+  snprintf(num, sizeof(num), "%" PRId32, partition);
+  rd_kafka_header_add(h, "ferry-dlq-partition", -1, num, -1);
+  snprintf(num, sizeof(num), "%" PRId64, offset);
+  rd_kafka_header_add(h, "ferry-dlq-offset", -1, num, -1);
+  rd_kafka_header_add(h, "ferry-dlq-reason", -1, reason ? reason : "", -1);
+  snprintf(num, sizeof(num), "%" PRId64, wall_ms());
+  rd_kafka_header_add(h, "ferry-dlq-at-ms", -1, num, -1);
+  LOG_WARN(FAC, "dlq topic=%s partition=%" PRId32 " offset=%" PRId64
+           " reason=\"%s\"", orig_topic ? orig_topic : "", partition, offset,
+           reason ? reason : "");
+  return produce(p, BUS_DLQ, key, key_len, value, len, h, opaque, errbuf);
+}
+
+/* ---------- consumer ---------- */
+
+struct bus_consumer {
+  rd_kafka_t *rk;
+  bus_rebalance_cb *cb;
+  void *ctx;
+  char *prefix;   /* topic_prefix, for topic names */
+};
+
+static void notify(bus_consumer_t *c, bus_rebalance_t ev,
+                   const rd_kafka_topic_partition_list_t *l) {
+  bus_part_t stack[64], *parts = stack;
+  int i;
+  if (!c->cb) return;
+  if (l->cnt > (int)FERRY_ARRAY_LEN(stack))
+    parts = fx_malloc((size_t)l->cnt * sizeof(*parts));
+  for (i = 0; i < l->cnt; i++) {
+    parts[i].topic = l->elems[i].topic;
+    parts[i].partition = l->elems[i].partition;
+  }
+  c->cb(ev, parts, (size_t)l->cnt, c->ctx);
+  if (parts != stack) fx_free(parts);
+}
+
+static void log_error_obj(const char *what, rd_kafka_error_t *e) {
+  if (!e) return;
+  LOG_ERROR(FAC, "%s err=\"%s\"", what, rd_kafka_error_string(e));
+  rd_kafka_error_destroy(e);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  bus_consumer_t *c = opaque;
+  int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  LOG_INFO(FAC, "rebalance=%s protocol=%s partitions=%d",
+           err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke",
+           rd_kafka_rebalance_protocol(rk), parts->cnt);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (coop) log_error_obj("incremental assign", rd_kafka_incremental_assign(rk, parts));
+    else rd_kafka_assign(rk, parts);
+    notify(c, BUS_ASSIGNED, parts);
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    /* The caller hears first, so it can still commit what it finished. */
+    notify(c, rd_kafka_assignment_lost(rk) ? BUS_LOST : BUS_REVOKED, parts);
+    if (coop) log_error_obj("incremental unassign", rd_kafka_incremental_unassign(rk, parts));
+    else rd_kafka_assign(rk, NULL);
+  } else {
+    LOG_ERROR(FAC, "rebalance err=\"%s\"", rd_kafka_err2str(err));
+    rd_kafka_assign(rk, NULL);
+  }
+}
+
+bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
+                                 size_t n, bus_rebalance_cb *cb, void *ctx,
+                                 char *errbuf) {
+  static const char *const base[] = {
+      "auto.offset.reset", "earliest",
+      "partition.assignment.strategy", "cooperative-sticky", NULL, NULL};
+  const char *forced[] = {"enable.auto.commit", "false",
+                          "enable.auto.offset.store", "false",
+                          "group.id", c->group_id, NULL, NULL};
+  char errstr[512];
+  rd_kafka_conf_t *conf;
+  rd_kafka_topic_partition_list_t *sub;
+  rd_kafka_resp_err_t err;
+  bus_consumer_t *bc;
+  size_t i;
+
+  if (bus_conf_check(c, errbuf)) return NULL;
+  if (!c->group_id || !*c->group_id) {
+    ferry_seterr(errbuf, FERRY_ERR_CONFIG, "bus.group_id: missing");
+    return NULL;
+  }
+  if (n == 0 || n > BUS_TOPIC__COUNT) {
+    ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka consumer: %zu topics", n);
+    return NULL;
+  }
+  conf = make_conf(c, base, "consumer", &c->consumer, managed_consumer, forced,
+                   errbuf);
+  if (!conf) return NULL;
+  bc = fx_calloc(1, sizeof(*bc));
+  bc->cb = cb;
+  bc->ctx = ctx;
+  bc->prefix = fx_strdup(c->topic_prefix);
+  rd_kafka_conf_set_opaque(conf, bc);
+  rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  bc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  if (!bc->rk) {
+    rd_kafka_conf_destroy(conf);
+    fx_free(bc->prefix);
+    fx_free(bc);
+    ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer: %s", errstr);
+    return NULL;
+  }
+  /* Everything (rebalances, errors) is served from bus_consumer_poll. */
+  rd_kafka_poll_set_consumer(bc->rk);
+  sub = rd_kafka_topic_partition_list_new((int)n);
+  for (i = 0; i < n; i++) {
+    if ((unsigned)topics[i] >= BUS_TOPIC__COUNT) {
+      rd_kafka_topic_partition_list_destroy(sub);
+      ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka consumer: bad topic %d",
+                   (int)topics[i]);
+      bus_consumer_destroy(bc);
+      return NULL;
+    }
+    {
+      char *name = bus_topic_name(c, topics[i]);
+      rd_kafka_topic_partition_list_add(sub, name, RD_KAFKA_PARTITION_UA);
+      fx_free(name);
+    }
+  }
+  err = rd_kafka_subscribe(bc->rk, sub);
+  rd_kafka_topic_partition_list_destroy(sub);
+  if (err) {
+    ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka subscribe: %s",
+                 rd_kafka_err2str(err));
+    bus_consumer_destroy(bc);
+    return NULL;
+  }
+  return bc;
+}
+
+void bus_consumer_destroy(bus_consumer_t *c) {
+  if (!c) return;
+  /* close leaves the group cleanly: the rebalance callback runs for the
+   * remaining assignment, so the owner can commit, before destroy. */
+  rd_kafka_consumer_close(c->rk);
+  rd_kafka_destroy(c->rk);
+  fx_free(c->prefix);
+  fx_free(c);
+}
+
+int bus_msg_header(const bus_msg_t *m, const char *name, const void **value,
+                   size_t *len) {
+  rd_kafka_headers_t *h = NULL;
+  if (rd_kafka_message_headers(m->rkm_, &h) || !h) return -1;
+  return rd_kafka_header_get_last(h, name, value, len) ? -1 : 0;
+}
+
+void bus_msg_destroy(bus_msg_t *m) {
+  if (!m) return;
+  rd_kafka_message_destroy(m->rkm_);
+  fx_free(m);
+}
+
+ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out,
+                              char *errbuf) {
+  int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+  *out = NULL;
+  for (;;) {
+    int wait = timeout_ms < 0 ? -1 : (int)FERRY_MAX(0, deadline - mono_ms());
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
+    char fatal[256];
+    if (!m) {
+      if (timeout_ms >= 0 && mono_ms() >= deadline)
+        return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "no message");
+      continue;
+    }
+    if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
+          rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal))) {
+        ferry_err_t e;
+        rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal));
+        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer fatal: %s", fatal);
+        rd_kafka_message_destroy(m);
+        return e;
+      }
+      LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=\"%s\"",
+               m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition,
+               rd_kafka_message_errstr(m));
+      rd_kafka_message_destroy(m);
+      if (timeout_ms >= 0 && mono_ms() >= deadline)
+        return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "no message");
+      continue;
+    }
+    {
+      bus_msg_t *bm = fx_calloc(1, sizeof(*bm));
+      rd_kafka_timestamp_type_t tt;
+      bm->rkm_ = m;
+      bm->topic = rd_kafka_topic_name(m->rkt);
+      bm->partition = m->partition;
+      bm->offset = m->offset;
+      bm->key = m->key;
+      bm->key_len = m->key_len;
+      bm->value = m->payload;
+      bm->len = m->len;
+      bm->timestamp_ms = rd_kafka_message_timestamp(m, &tt);
+      if (tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) bm->timestamp_ms = -1;
+      *out = bm;
+      return FERRY_OK;
+    }
+  }
+}
+
+ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
+                                int32_t partition, int64_t next_offset,
+                                char *errbuf) {
+  rd_kafka_topic_partition_list_t *l;
+  rd_kafka_resp_err_t err;
+  if (!topic || partition < 0 || next_offset < 0)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "kafka commit: bad topic/partition/offset");
+  l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next_offset;
+  err = rd_kafka_commit(c->rk, l, 0);
+  if (!err) err = l->elems[0].err;
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                        "kafka commit %s[%" PRId32 "]@%" PRId64 ": %s", topic,
+                        partition, next_offset, rd_kafka_err2str(err));
+  LOG_DEBUG(FAC, "commit topic=%s partition=%" PRId32 " next=%" PRId64, topic,
+            partition, next_offset);
+  return FERRY_OK;
+}
+
+ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
+                                    char *errbuf) {
+  return bus_consumer_commit(c, m->topic, m->partition, m->offset + 1, errbuf);
+}
+
+ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
+                                   int32_t partition, int64_t *next_offset,
+                                   char *errbuf) {
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_resp_err_t err;
+  rd_kafka_topic_partition_list_add(l, topic, partition);
+  err = rd_kafka_committed(c->rk, l, META_TIMEOUT_MS);
+  if (!err) err = l->elems[0].err;
+  *next_offset = l->elems[0].offset >= 0 ? l->elems[0].offset : -1;
+  rd_kafka_topic_partition_list_destroy(l);
+  if (err)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka committed %s[%" PRId32
+                        "]: %s", topic, partition, rd_kafka_err2str(err));
+  return FERRY_OK;
+}
+
+ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
+                                         int *count, char *errbuf) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_topic_t *rkt;
+  rd_kafka_resp_err_t err;
+  ferry_err_t e = FERRY_OK;
+  char *name;
+  *count = 0;
+  if ((unsigned)topic >= BUS_TOPIC__COUNT)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "bad topic %d", (int)topic);
+  name = fx_asprintf("%s%s", c->prefix, bus_topic_suffix(topic));
+  rkt = rd_kafka_topic_new(c->rk, name, NULL);
+  err = rd_kafka_metadata(c->rk, 0, rkt, &md, META_TIMEOUT_MS);
+  if (err) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka metadata %s: %s", name,
+                     rd_kafka_err2str(err));
+  } else if (md->topic_cnt != 1 || md->topics[0].err) {
+    e = ferry_seterr(errbuf, FERRY_ERR_NOTFOUND, "kafka metadata %s: %s", name,
+                     md->topic_cnt ? rd_kafka_err2str(md->topics[0].err)
+                                   : "no such topic");
+  } else {
+    *count = md->topics[0].partition_cnt;
+  }
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  fx_free(name);
+  return e;
+}

@@ -1,0 +1,231 @@
+/*
+ * bus.h: ferry's Kafka layer over librdkafka — topic names, an idempotent
+ * producer with per-message delivery reports, a consumer-group consumer with
+ * explicit per-partition commits and rebalance events, topic creation, and
+ * the dead-letter helper.
+ *
+ * Guarantees the services build on (DESIGN.md, "nothing is lost"):
+ *   - the producer is idempotent (enable.idempotence=true: acks=all, no
+ *     duplicates or reordering from retries); every send gets exactly one
+ *     delivery report, delivered or failed, through the caller's callback;
+ *   - the consumer never commits by itself (enable.auto.commit=false,
+ *     enable.auto.offset.store=false); a new group starts at the earliest
+ *     offset (auto.offset.reset=earliest, overridable);
+ *   - segments are compressed with zstd (a topic-level setting on the
+ *     producer's segments topic handle; other topics use the producer's
+ *     compression.type, none by default).
+ *
+ * librdkafka's own log lines go to core/log.h with facility "kafka".
+ * Property values are never logged nor put in error text when they may be
+ * secrets (sasl.*, ssl.*, *password*, *secret*).
+ *
+ * Thread-safety: a producer or consumer has one owner thread; callbacks run
+ * on that thread, inside bus_producer_poll/flush/send/destroy or
+ * bus_consumer_poll/destroy.
+ */
+#ifndef FERRY_BUS_H
+#define FERRY_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ferry.h"
+#include "core/kv.h"
+
+/* The five topics; names are topic_prefix + suffix ("ferry.segments"). */
+typedef enum bus_topic {
+  BUS_TASKS = 0,     /* compacted (cleanup.policy=compact), key: task name */
+  BUS_SEGMENTS,      /* key: segment id; zstd; segments_partitions partitions */
+  BUS_RESULTS,       /* key: task name */
+  BUS_FAILED,        /* key: task name */
+  BUS_DLQ,           /* key: the original key */
+  BUS_TOPIC__COUNT
+} bus_topic_t;
+
+/* Partition counts of the topics other than segments. tasks has one so that
+ * compaction and ordering are simple; the others are read by one reporter. */
+#define BUS_TASKS_PARTITIONS 1
+#define BUS_RESULTS_PARTITIONS 4
+#define BUS_FAILED_PARTITIONS 4
+#define BUS_DLQ_PARTITIONS 1
+#define BUS_DEFAULT_SEGMENTS_PARTITIONS 64
+
+typedef struct bus_conf {
+  char *brokers;              /* bootstrap.servers, "host:port,..." */
+  char *topic_prefix;         /* default "ferry." */
+  kvlist_t properties;        /* librdkafka properties for every client */
+  kvlist_t producer;          /* ... for producers only (applied after) */
+  kvlist_t consumer;          /* ... for consumers only (applied after) */
+  char *group_id;             /* consumer group (required by consumers) */
+  int segments_partitions;    /* default 64 */
+  int replication_factor;     /* -1 = broker default */
+  int delivery_timeout_ms;    /* 0 = librdkafka default (300000) */
+} bus_conf_t;
+
+/* Fills defaults; every string owned by the conf (fx_strdup'ed). */
+void bus_conf_init(bus_conf_t *c);
+void bus_conf_release(bus_conf_t *c);
+/* Fills out (uninitialized on entry; release it) from the config file's
+ * kafka section, resolving brokers through kafka.bootstrap_file when
+ * kafka.brokers is empty (FERRY_ERR_IO when the dev broker has not written
+ * it yet; out is then released). */
+struct conf_kafka;
+ferry_err_t bus_conf_from_kafka(bus_conf_t *out, const struct conf_kafka *k,
+                                char *errbuf);
+/* Checks the numbers and names; FERRY_ERR_CONFIG naming the field. */
+ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf);
+
+/* "tasks", "segments", ...; static. */
+const char *bus_topic_suffix(bus_topic_t t);
+/* topic_prefix + suffix; new string (fx_free). */
+char *bus_topic_name(const bus_conf_t *c, bus_topic_t t);
+/* Configured partition count of t. */
+int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
+
+/*
+ * Creates the five topics with their partition counts (tasks compacted)
+ * through the Admin API. Topics that already exist count as success (their
+ * partition count is left alone; a mismatch is logged). Only missing topics
+ * are created, so a broker without CreateTopics (librdkafka's mock cluster,
+ * where ferry-devbroker creates them) is fine once they exist.
+ * Blocks up to about 30 s.
+ */
+ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf);
+
+/* ---------- producer ---------- */
+
+typedef struct bus_producer bus_producer_t;
+
+/* One delivery report; every pointer borrowed for the callback's duration. */
+typedef struct bus_delivery {
+  void *opaque;          /* as given to send */
+  ferry_err_t err;       /* FERRY_OK = stored by the broker (acks=all) */
+  const char *error;     /* librdkafka's reason when err != FERRY_OK, else "" */
+  const char *topic;
+  int32_t partition;     /* -1 when unknown */
+  int64_t offset;        /* -1 when unknown */
+} bus_delivery_t;
+
+typedef void bus_delivery_cb(const bus_delivery_t *d, void *ctx);
+
+/* New producer or NULL with errbuf. cb may be NULL (reports then only
+ * logged on failure); ctx borrowed and must outlive the producer. */
+bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
+                                 void *ctx, char *errbuf);
+/* Purges what is still queued (those reports arrive as failed, err
+ * FERRY_ERR_KAFKA) and destroys. Call bus_producer_flush first to wait. */
+void bus_producer_destroy(bus_producer_t *p);
+
+/*
+ * Queues value (copied) under key (NUL-terminated, may be NULL) for topic.
+ * On FERRY_OK the callback later reports this send exactly once with
+ * opaque. When librdkafka's queue is full, send serves delivery reports
+ * (calling the callback) and retries for up to delivery_timeout_ms.
+ * Errors: FERRY_ERR_KAFKA (fatal producer error, message too large, ...),
+ * FERRY_ERR_TIMEOUT (queue stayed full); no callback comes for them.
+ */
+ferry_err_t bus_producer_send(bus_producer_t *p, bus_topic_t topic,
+                              const char *key, const void *value, size_t len,
+                              void *opaque, char *errbuf);
+/* Serves delivery reports for up to timeout_ms; returns the number served. */
+int bus_producer_poll(bus_producer_t *p, int timeout_ms);
+/* Waits until every queued send is reported; FERRY_ERR_TIMEOUT if some are
+ * still outstanding after timeout_ms. */
+ferry_err_t bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errbuf);
+/* Sends not yet reported (queued, in flight, or reports not yet served). */
+int bus_producer_outstanding(const bus_producer_t *p);
+
+/*
+ * Dead-letters a message that cannot be decoded or is invalid: the original
+ * key and value go unchanged to the dlq topic, with headers
+ * ferry-dlq-topic/-partition/-offset/-reason/-at-ms (docs/messages.md).
+ * Reported through the delivery callback like any send.
+ */
+ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
+                         int32_t partition, int64_t offset, const void *key,
+                         size_t key_len, const void *value, size_t len,
+                         const char *reason, void *opaque, char *errbuf);
+
+/* ---------- consumer ---------- */
+
+typedef struct bus_consumer bus_consumer_t;
+
+/* A consumed message; fields borrowed from the message. */
+typedef struct bus_msg {
+  const char *topic;
+  int32_t partition;
+  int64_t offset;
+  const void *key;       /* NULL when the message has no key */
+  size_t key_len;
+  const void *value;     /* NULL for a tombstone */
+  size_t len;
+  int64_t timestamp_ms;  /* -1 when unavailable */
+  void *rkm_;            /* internal: the rd_kafka_message_t */
+} bus_msg_t;
+
+void bus_msg_destroy(bus_msg_t *m);   /* accepts NULL */
+/* The last header called name: 0 with *value borrowed from m (not
+ * NUL-terminated, NULL for a null header), -1 when absent. */
+int bus_msg_header(const bus_msg_t *m, const char *name, const void **value,
+                   size_t *len);
+
+typedef enum bus_rebalance {
+  BUS_ASSIGNED = 0,  /* parts were added to this consumer */
+  BUS_REVOKED,       /* parts are being taken away: stop work on them; the
+                        callback may still commit their offsets */
+  BUS_LOST           /* parts were lost (session timeout): another consumer
+                        may already own them; commits would fail */
+} bus_rebalance_t;
+
+typedef struct bus_part {
+  const char *topic;     /* borrowed for the callback's duration */
+  int32_t partition;
+} bus_part_t;
+
+typedef void bus_rebalance_cb(bus_rebalance_t ev, const bus_part_t *parts,
+                              size_t n, void *ctx);
+
+/*
+ * New consumer in group c->group_id, subscribed to topics[0..n). The
+ * rebalance protocol is cooperative-sticky (a joining worker does not stop
+ * the others) unless partition.assignment.strategy says otherwise; both
+ * protocols are handled. cb may be NULL; ctx borrowed, must outlive the
+ * consumer. NULL with errbuf on error (unknown property, no group id).
+ */
+bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
+                                 size_t n, bus_rebalance_cb *cb, void *ctx,
+                                 char *errbuf);
+/* Leaves the group (the callback sees BUS_REVOKED for what is left, and may
+ * commit), then destroys. Accepts NULL. */
+void bus_consumer_destroy(bus_consumer_t *c);
+
+/*
+ * Waits up to timeout_ms for a message. FERRY_OK: *out is new (destroy with
+ * bus_msg_destroy). FERRY_ERR_TIMEOUT: nothing arrived. Transient consumer
+ * errors are logged and waited through; FERRY_ERR_KAFKA only for a fatal
+ * one (the consumer is then unusable). Rebalance callbacks run in here.
+ */
+ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out,
+                              char *errbuf);
+
+/*
+ * Commits, synchronously, next_offset for one partition: the offset of the
+ * NEXT message to read, i.e. last processed offset + 1 (Kafka's
+ * convention). A consumer that later joins the group starts there.
+ */
+ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
+                                int32_t partition, int64_t next_offset,
+                                char *errbuf);
+/* Commits m->offset + 1 on m's partition. */
+ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
+                                    char *errbuf);
+/* Committed offset of a partition for this group (-1 when none). */
+ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
+                                   int32_t partition, int64_t *next_offset,
+                                   char *errbuf);
+/* Number of partitions of topic from broker metadata (for fleet-wide rate
+ * shares: assigned / total). */
+ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
+                                         int *count, char *errbuf);
+
+#endif

@@ -1,0 +1,1535 @@
+/*
+ * tally.c: the reporter's state. See tally.h for the contract and
+ * docs/reporter.md for the rules; the short version:
+ *
+ *  - Per run: task-record figures (listing progress, totals) and counters
+ *    summed over the results counted for that run. A result counts once per
+ *    (task, segment id, run): the set of counted segment ids is the only
+ *    per-segment memory.
+ *  - The task view is the base run (the latest full run) adjusted by the
+ *    retries that follow it. Retries are folded in per key: for every key
+ *    that failed in the base run, its outcome in the latest retry replaces
+ *    its outcome in the base run. So a key counts exactly once, whatever the
+ *    order in which the topics were read.
+ *  - Per key, only keys that failed (in a run at or after the base) and the
+ *    retry outcomes of keys are kept: observations, one per (key, run).
+ */
+#include "bus/tally.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---------- a small string-keyed hash map (chained, FNV-1a) ---------- */
+
+typedef struct hent {
+  struct hent *next;
+  uint64_t h;
+  char *key;      /* owned */
+  void *val;
+} hent_t;
+
+typedef struct hmap {
+  hent_t **b;
+  size_t nb;      /* power of two, or 0 before the first insert */
+  size_t n;
+} hmap_t;
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+static hent_t *hmap_find(const hmap_t *m, const char *k) {
+  uint64_t h;
+  hent_t *e;
+  if (!m->nb) return NULL;
+  h = hash_str(k);
+  for (e = m->b[h & (m->nb - 1)]; e; e = e->next)
+    if (e->h == h && strcmp(e->key, k) == 0) return e;
+  return NULL;
+}
+
+static void *hmap_get(const hmap_t *m, const char *k) {
+  hent_t *e = hmap_find(m, k);
+  return e ? e->val : NULL;
+}
+
+static void hmap_grow(hmap_t *m) {
+  size_t nb = m->nb ? m->nb * 2 : 16, i;
+  hent_t **b = fx_calloc(nb, sizeof(*b));
+  for (i = 0; i < m->nb; i++) {
+    hent_t *e = m->b[i], *next;
+    for (; e; e = next) {
+      next = e->next;
+      e->next = b[e->h & (nb - 1)];
+      b[e->h & (nb - 1)] = e;
+    }
+  }
+  fx_free(m->b);
+  m->b = b;
+  m->nb = nb;
+}
+
+/* Inserts k (copied), which must be absent. */
+static hent_t *hmap_put(hmap_t *m, const char *k, void *v) {
+  hent_t *e;
+  if (m->n >= m->nb) hmap_grow(m);
+  e = fx_calloc(1, sizeof(*e));
+  e->h = hash_str(k);
+  e->key = fx_strdup(k);
+  e->val = v;
+  e->next = m->b[e->h & (m->nb - 1)];
+  m->b[e->h & (m->nb - 1)] = e;
+  m->n++;
+  return e;
+}
+
+static void hmap_del(hmap_t *m, const char *k) {
+  hent_t **pp, *e;
+  uint64_t h;
+  if (!m->nb) return;
+  h = hash_str(k);
+  for (pp = &m->b[h & (m->nb - 1)]; (e = *pp); pp = &e->next) {
+    if (e->h == h && strcmp(e->key, k) == 0) {
+      *pp = e->next;
+      fx_free(e->key);
+      fx_free(e);
+      m->n--;
+      return;
+    }
+  }
+}
+
+static void hmap_release(hmap_t *m, void (*freeval)(void *)) {
+  size_t i;
+  for (i = 0; i < m->nb; i++) {
+    hent_t *e = m->b[i], *next;
+    for (; e; e = next) {
+      next = e->next;
+      if (freeval) freeval(e->val);
+      fx_free(e->key);
+      fx_free(e);
+    }
+  }
+  fx_free(m->b);
+  memset(m, 0, sizeof(*m));
+}
+
+/* Iteration: for (e = hmap_first(m, &i); e; e = hmap_next(m, e, &i)). */
+static hent_t *hmap_next_bucket(const hmap_t *m, size_t *i) {
+  for (; *i < m->nb; (*i)++)
+    if (m->b[*i]) return m->b[*i];
+  return NULL;
+}
+
+static hent_t *hmap_first(const hmap_t *m, size_t *i) {
+  *i = 0;
+  return hmap_next_bucket(m, i);
+}
+
+static hent_t *hmap_next(const hmap_t *m, hent_t *e, size_t *i) {
+  if (e->next) return e->next;
+  (*i)++;
+  return hmap_next_bucket(m, i);
+}
+
+/* ---------- counters by reason ---------- */
+
+typedef struct rcount {
+  tally_reason_t *v;   /* reasons owned */
+  size_t n;
+} rcount_t;
+
+static uint64_t sat_add(uint64_t a, int64_t d) {
+  if (d >= 0) return a + (uint64_t)d;
+  return (uint64_t)(-d) > a ? 0 : a - (uint64_t)(-d);
+}
+
+static void rc_add(rcount_t *r, const char *reason, int64_t d) {
+  size_t i;
+  for (i = 0; i < r->n; i++) {
+    if (strcmp(r->v[i].reason, reason) == 0) {
+      r->v[i].n = sat_add(r->v[i].n, d);
+      return;
+    }
+  }
+  if (d <= 0) return;
+  r->v = fx_realloc(r->v, (r->n + 1) * sizeof(*r->v));
+  r->v[r->n].reason = fx_strdup(reason);
+  r->v[r->n].n = (uint64_t)d;
+  r->n++;
+}
+
+static void rc_release(rcount_t *r) {
+  size_t i;
+  for (i = 0; i < r->n; i++) fx_free(r->v[i].reason);
+  fx_free(r->v);
+  r->v = NULL;
+  r->n = 0;
+}
+
+static void rc_copy(rcount_t *dst, const rcount_t *src) {
+  size_t i;
+  for (i = 0; i < src->n; i++) rc_add(dst, src->v[i].reason, (int64_t)src->v[i].n);
+}
+
+static int reason_cmp(const void *a, const void *b) {
+  return strcmp(((const tally_reason_t *)a)->reason,
+                ((const tally_reason_t *)b)->reason);
+}
+
+/* Moves r into a sorted array without zero entries; r is emptied. */
+static void rc_steal(rcount_t *r, tally_reason_t **out, size_t *n) {
+  size_t i, k = 0;
+  for (i = 0; i < r->n; i++) {
+    if (r->v[i].n)
+      r->v[k++] = r->v[i];
+    else
+      fx_free(r->v[i].reason);
+  }
+  if (k) qsort(r->v, k, sizeof(*r->v), reason_cmp);
+  *out = k ? r->v : NULL;
+  *n = k;
+  if (!k) fx_free(r->v);
+  r->v = NULL;
+  r->n = 0;
+}
+
+/* ---------- state ---------- */
+
+enum { REC_LISTING = 0, REC_LISTED, REC_FAILED };
+
+typedef struct trun {
+  int run;
+  /* From the latest task record of this run. */
+  int has_rec;
+  int retry_of;
+  int rec_state;
+  uint64_t listed_objects, listed_bytes, segments;
+  int64_t rec_ms;
+  /* Sums over the counted results of this run. */
+  hmap_t segs;                /* counted segment ids (values unused) */
+  uint64_t segs_done, objects, bytes_done, copied, skipped, failed, bytes_copied;
+  rcount_t skipped_by, failed_by;
+  int64_t first_ms, last_ms;
+} trun_t;
+
+/* One key's outcome in one run. */
+typedef struct tobs {
+  struct tobs *next;          /* by run, descending */
+  int run;
+  int confirmed;              /* from a counted result (else only a failed record) */
+  msg_status_t status;
+  char *reason, *code, *message, *etag, *segment;
+  uint64_t size, bytes;
+  int attempts, http_status;
+  int64_t at_ms;              /* last attempt: failed record's at_ms, else the
+                                 result's finished_ms */
+  int64_t rec_at_ms;          /* newest failed record merged, 0 none */
+} tobs_t;
+
+typedef struct sample {
+  int run;
+  int64_t s_ms, f_ms;
+  uint64_t objects, bytes_done, bytes_copied;
+} sample_t;
+
+typedef struct ttask {
+  char *name;
+  trun_t **runs;              /* ascending by run */
+  size_t n_runs;
+  hmap_t keys;                /* key -> tobs_t list */
+  int base;                   /* the latest full run (>= 1) */
+  int has_def, def_run;
+  int64_t def_ms;
+  msg_loc_t src, dst;
+  msg_policy_t policy;
+  sample_t *samples;          /* results finished within the rate window of
+                                 the newest one */
+  size_t n_samples, cap_samples;
+  int64_t max_f_ms;
+  int64_t updated_ms;
+} ttask_t;
+
+struct tally {
+  hmap_t tasks;               /* name -> ttask_t */
+  int64_t window_ms;
+  uint64_t rejected, duplicates;
+};
+
+static const char *const state_strs[] = {
+    "pending", "listing", "running", "completed", "completed-with-failures",
+    "listing-failed"};
+
+const char *tally_state_str(tally_state_t s) {
+  return (unsigned)s < FERRY_ARRAY_LEN(state_strs) ? state_strs[s] : "unknown";
+}
+
+const char *tally_kind_str(tally_kind_t k) {
+  switch (k) {
+  case TALLY_KIND_UNKNOWN: return "unknown";
+  case TALLY_KIND_FULL: return "full";
+  case TALLY_KIND_RETRY: return "retry";
+  }
+  return "unknown";
+}
+
+static int failing(msg_status_t s) {
+  return s == ST_FAILED || s == ST_CHANGED || s == ST_VANISHED;
+}
+
+const char *tally_outcome_label(const msg_outcome_t *o) {
+  switch (o->status) {
+  case ST_CHANGED: return "changed";
+  case ST_VANISHED: return "vanished";
+  case ST_FAILED: return o->reason ? o->reason : "failed";
+  case ST_SKIPPED: return o->reason ? o->reason : "skipped";
+  case ST_COPIED: return "copied";
+  }
+  return "failed";
+}
+
+static const char *obs_label(const tobs_t *o) {
+  msg_outcome_t tmp;
+  memset(&tmp, 0, sizeof(tmp));
+  tmp.status = o->status;
+  tmp.reason = o->reason;
+  return tally_outcome_label(&tmp);
+}
+
+static void obs_free(tobs_t *o) {
+  fx_free(o->reason);
+  fx_free(o->code);
+  fx_free(o->message);
+  fx_free(o->etag);
+  fx_free(o->segment);
+  fx_free(o);
+}
+
+static void obs_list_free(void *p) {
+  tobs_t *o = p, *next;
+  for (; o; o = next) {
+    next = o->next;
+    obs_free(o);
+  }
+}
+
+static void run_free(trun_t *r) {
+  if (!r) return;
+  hmap_release(&r->segs, NULL);
+  rc_release(&r->skipped_by);
+  rc_release(&r->failed_by);
+  fx_free(r);
+}
+
+static void task_free(void *p) {
+  ttask_t *tk = p;
+  size_t i;
+  if (!tk) return;
+  for (i = 0; i < tk->n_runs; i++) run_free(tk->runs[i]);
+  fx_free(tk->runs);
+  hmap_release(&tk->keys, obs_list_free);
+  if (tk->has_def) {
+    msg_loc_release(&tk->src);
+    msg_loc_release(&tk->dst);
+  }
+  fx_free(tk->samples);
+  fx_free(tk->name);
+  fx_free(tk);
+}
+
+tally_t *tally_new(const tally_opts_t *opts) {
+  tally_t *t = fx_calloc(1, sizeof(*t));
+  t->window_ms = (opts && opts->rate_window_ms > 0) ? opts->rate_window_ms : 30000;
+  return t;
+}
+
+void tally_destroy(tally_t *t) {
+  if (!t) return;
+  hmap_release(&t->tasks, task_free);
+  fx_free(t);
+}
+
+uint64_t tally_rejected(const tally_t *t) { return t->rejected; }
+uint64_t tally_duplicates(const tally_t *t) { return t->duplicates; }
+
+static ttask_t *task_get(tally_t *t, const char *name, int create) {
+  ttask_t *tk = hmap_get(&t->tasks, name);
+  if (tk || !create) return tk;
+  tk = fx_calloc(1, sizeof(*tk));
+  tk->name = fx_strdup(name);
+  tk->base = 1;
+  hmap_put(&t->tasks, name, tk);
+  return tk;
+}
+
+static trun_t *run_find(const ttask_t *tk, int run) {
+  size_t i;
+  for (i = 0; i < tk->n_runs; i++)
+    if (tk->runs[i]->run == run) return tk->runs[i];
+  return NULL;
+}
+
+static trun_t *run_get(ttask_t *tk, int run) {
+  trun_t *r = run_find(tk, run);
+  size_t i;
+  if (r) return r;
+  r = fx_calloc(1, sizeof(*r));
+  r->run = run;
+  tk->runs = fx_realloc(tk->runs, (tk->n_runs + 1) * sizeof(*tk->runs));
+  for (i = tk->n_runs; i > 0 && tk->runs[i - 1]->run > run; i--)
+    tk->runs[i] = tk->runs[i - 1];
+  tk->runs[i] = r;
+  tk->n_runs++;
+  return r;
+}
+
+/* A run's kind: its own record says; else the next later record does
+ * (retry_of names the full run, and every run between it and that record
+ * is a retry of it); else unknown. */
+static tally_kind_t run_kind(const ttask_t *tk, int run, int *retry_of) {
+  const trun_t *x = run_find(tk, run);
+  size_t i;
+  *retry_of = 0;
+  if (x && x->has_rec) {
+    *retry_of = x->retry_of;
+    return x->retry_of ? TALLY_KIND_RETRY : TALLY_KIND_FULL;
+  }
+  if (run == 1) return TALLY_KIND_FULL;
+  for (i = 0; i < tk->n_runs; i++) {
+    const trun_t *q = tk->runs[i];
+    if (q->run <= run || !q->has_rec) continue;
+    if (q->retry_of == run) return TALLY_KIND_FULL;
+    if (q->retry_of && q->retry_of < run) {
+      *retry_of = q->retry_of;
+      return TALLY_KIND_RETRY;
+    }
+    return TALLY_KIND_UNKNOWN;  /* superseded by a later full run */
+  }
+  return TALLY_KIND_UNKNOWN;
+}
+
+static int later_record(const ttask_t *tk, int run) {
+  size_t i;
+  for (i = 0; i < tk->n_runs; i++)
+    if (tk->runs[i]->run > run && tk->runs[i]->has_rec) return 1;
+  return 0;
+}
+
+/* Drops observations of runs before the base: no view reads them. */
+static void prune_keys(ttask_t *tk) {
+  size_t i = 0, n_dead = 0, k;
+  char **dead = NULL;
+  hent_t *e;
+  for (e = hmap_first(&tk->keys, &i); e; e = hmap_next(&tk->keys, e, &i)) {
+    tobs_t *head = e->val, *prev = NULL, *o, *next;
+    for (o = head; o; o = next) {
+      next = o->next;
+      if (o->run < tk->base) {
+        if (prev)
+          prev->next = next;
+        else
+          head = next;
+        obs_free(o);
+      } else {
+        prev = o;
+      }
+    }
+    e->val = head;
+    if (!head) {
+      dead = fx_realloc(dead, (n_dead + 1) * sizeof(*dead));
+      dead[n_dead++] = e->key;
+    }
+  }
+  for (k = 0; k < n_dead; k++) hmap_del(&tk->keys, dead[k]);
+  fx_free(dead);
+}
+
+static void update_base(ttask_t *tk) {
+  int base = 1;
+  size_t i;
+  for (i = 0; i < tk->n_runs; i++) {
+    const trun_t *r = tk->runs[i];
+    int full;
+    if (!r->has_rec) continue;
+    full = r->retry_of ? r->retry_of : r->run;
+    if (full > base) base = full;
+  }
+  if (base > tk->base) {
+    tk->base = base;
+    prune_keys(tk);
+  }
+}
+
+/* ---------- adding records ---------- */
+
+static int rec_rank(int st) { return st == REC_LISTING ? 0 : 1; }
+
+ferry_err_t tally_add_task(tally_t *t, const msg_task_t *m, char *errbuf) {
+  ttask_t *tk;
+  trun_t *r;
+  int st;
+  if (!m->task || !*m->task)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task.task: missing");
+  if (m->run < 1)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task.run: %d is not >= 1", m->run);
+  if (m->retry_of < 0 || (m->retry_of && m->retry_of >= m->run))
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "task.retry_of: %d is not in [1, run %d)", m->retry_of,
+                        m->run);
+  if (!m->state)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task.state: missing");
+  if (strcmp(m->state, "listing") == 0)
+    st = REC_LISTING;
+  else if (strcmp(m->state, "listed") == 0)
+    st = REC_LISTED;
+  else if (strcmp(m->state, "failed") == 0)
+    st = REC_FAILED;
+  else
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task.state: unknown value");
+
+  tk = task_get(t, m->task, 1);
+  r = run_get(tk, m->run);
+  /* The newest record of a run wins; at equal times a final state beats
+   * "listing", so a replayed progress record cannot undo the totals. */
+  if (!r->has_rec || m->updated_ms > r->rec_ms ||
+      (m->updated_ms == r->rec_ms && rec_rank(st) >= rec_rank(r->rec_state))) {
+    r->has_rec = 1;
+    r->retry_of = m->retry_of;
+    r->rec_state = st;
+    r->listed_objects = m->listed_objects;
+    r->listed_bytes = m->listed_bytes;
+    r->segments = m->segments;
+    r->rec_ms = m->updated_ms;
+  }
+  if (!tk->has_def || m->run > tk->def_run ||
+      (m->run == tk->def_run && m->updated_ms >= tk->def_ms)) {
+    if (tk->has_def) {
+      msg_loc_release(&tk->src);
+      msg_loc_release(&tk->dst);
+    }
+    tk->src.store = fx_strdup(m->src.store ? m->src.store : "");
+    tk->src.bucket = fx_strdup(m->src.bucket ? m->src.bucket : "");
+    tk->src.prefix = fx_strdup(m->src.prefix ? m->src.prefix : "");
+    tk->dst.store = fx_strdup(m->dst.store ? m->dst.store : "");
+    tk->dst.bucket = fx_strdup(m->dst.bucket ? m->dst.bucket : "");
+    tk->dst.prefix = fx_strdup(m->dst.prefix ? m->dst.prefix : "");
+    tk->policy = m->policy;
+    tk->has_def = 1;
+    tk->def_run = m->run;
+    tk->def_ms = m->updated_ms;
+  }
+  if (m->updated_ms > tk->updated_ms) tk->updated_ms = m->updated_ms;
+  update_base(tk);
+  return FERRY_OK;
+}
+
+static void set_str(char **dst, const char *src) {
+  fx_free(*dst);
+  *dst = fx_strdup(src);
+}
+
+static void obs_fill(tobs_t *o, const msg_outcome_t *oc, const char *segment) {
+  o->status = oc->status;
+  set_str(&o->reason, oc->reason);
+  set_str(&o->code, oc->code);
+  set_str(&o->message, oc->message);
+  if (oc->etag) set_str(&o->etag, oc->etag);   /* else keep a record's */
+  set_str(&o->segment, segment);
+  o->size = oc->size;
+  o->bytes = oc->bytes;
+  o->attempts = oc->attempts;
+  o->http_status = oc->http_status;
+}
+
+/* The observation of key in run, created (and the key too) when absent. */
+static tobs_t *obs_get(ttask_t *tk, const char *key, int run) {
+  hent_t *e = hmap_find(&tk->keys, key);
+  tobs_t *prev = NULL, *o, *n;
+  if (!e) e = hmap_put(&tk->keys, key, NULL);
+  for (o = e->val; o && o->run > run; o = o->next) prev = o;
+  if (o && o->run == run) return o;
+  n = fx_calloc(1, sizeof(*n));
+  n->run = run;
+  n->next = o;
+  if (prev)
+    prev->next = n;
+  else
+    e->val = n;
+  return n;
+}
+
+static void add_sample(tally_t *t, ttask_t *tk, const msg_result_t *m,
+                       uint64_t bytes_done) {
+  sample_t *s;
+  size_t i, k;
+  int64_t lo;
+  if (m->finished_ms > tk->max_f_ms) tk->max_f_ms = m->finished_ms;
+  lo = tk->max_f_ms - t->window_ms;
+  if (m->finished_ms < lo) return;
+  /* Keep only what can still fall in a window ending at or after the newest
+   * result: the list stays as small as the window is short. */
+  for (i = 0, k = 0; i < tk->n_samples; i++)
+    if (tk->samples[i].f_ms >= lo) tk->samples[k++] = tk->samples[i];
+  tk->n_samples = k;
+  if (tk->n_samples == tk->cap_samples) {
+    tk->cap_samples = tk->cap_samples ? tk->cap_samples * 2 : 16;
+    tk->samples = fx_realloc(tk->samples, tk->cap_samples * sizeof(*tk->samples));
+  }
+  s = &tk->samples[tk->n_samples++];
+  s->run = m->run;
+  s->s_ms = m->started_ms <= m->finished_ms ? m->started_ms : m->finished_ms;
+  s->f_ms = m->finished_ms;
+  s->objects = m->n_objects;
+  s->bytes_done = bytes_done;
+  s->bytes_copied = m->bytes;
+}
+
+ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
+                             char *errbuf) {
+  uint64_t n_skip = 0, n_fail = 0, n_copy = 0, bytes_done;
+  ttask_t *tk;
+  trun_t *r;
+  size_t i;
+  int retry_of;
+  tally_kind_t kind;
+
+  if (dup) *dup = 0;
+  if (!m->task || !*m->task)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "result.task: missing");
+  if (!m->segment || !*m->segment)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "result.segment: missing");
+  if (m->run < 1)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "result.run: %d is not >= 1",
+                        m->run);
+  if (m->n_copied > m->n_objects || m->n_skipped > m->n_objects ||
+      m->n_failed > m->n_objects ||
+      m->n_copied + m->n_skipped + m->n_failed > m->n_objects)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "result.n_objects: less than copied + skipped + failed");
+  bytes_done = m->bytes;
+  for (i = 0; i < m->n_outcomes; i++) {
+    const msg_outcome_t *o = &m->outcomes[i];
+    if (!o->key || !*o->key)
+      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                          "result.outcomes[%zu].key: missing", i);
+    if (o->status == ST_COPIED) {
+      n_copy++;
+    } else {
+      if (o->status == ST_SKIPPED)
+        n_skip++;
+      else if (failing(o->status))
+        n_fail++;
+      else
+        return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                            "result.outcomes[%zu].status: unknown", i);
+      bytes_done += o->size;
+    }
+  }
+  if (n_skip != m->n_skipped || n_fail != m->n_failed || n_copy > m->n_copied)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "result.outcomes: %" PRIu64 " skipped, %" PRIu64
+                        " failed, %" PRIu64 " copied do not match n_skipped %" PRIu64
+                        ", n_failed %" PRIu64 ", n_copied %" PRIu64,
+                        n_skip, n_fail, n_copy, m->n_skipped, m->n_failed,
+                        m->n_copied);
+
+  tk = task_get(t, m->task, 1);
+  r = run_get(tk, m->run);
+  if (hmap_find(&r->segs, m->segment)) {
+    t->duplicates++;
+    if (dup) *dup = 1;
+    return FERRY_OK;
+  }
+  hmap_put(&r->segs, m->segment, NULL);
+  r->segs_done++;
+  r->objects += m->n_objects;
+  r->copied += m->n_copied;
+  r->skipped += m->n_skipped;
+  r->failed += m->n_failed;
+  r->bytes_copied += m->bytes;
+  r->bytes_done += bytes_done;
+  if (!r->first_ms || m->started_ms < r->first_ms) r->first_ms = m->started_ms;
+  if (m->finished_ms > r->last_ms) r->last_ms = m->finished_ms;
+  if (m->finished_ms > tk->updated_ms) tk->updated_ms = m->finished_ms;
+  add_sample(t, tk, m, bytes_done);
+
+  kind = run_kind(tk, m->run, &retry_of);
+  for (i = 0; i < m->n_outcomes; i++) {
+    const msg_outcome_t *o = &m->outcomes[i];
+    tobs_t *ob;
+    if (o->status == ST_SKIPPED)
+      rc_add(&r->skipped_by, tally_outcome_label(o), 1);
+    else if (failing(o->status))
+      rc_add(&r->failed_by, tally_outcome_label(o), 1);
+    if (m->run < tk->base) continue;   /* superseded: counters only */
+    /* Failures are always kept; copies and skips only where they can change
+     * a failure: in retries, and for keys already known. That keeps a full
+     * run's millions of copies out of memory. */
+    if (!failing(o->status) && kind != TALLY_KIND_RETRY &&
+        !hmap_find(&tk->keys, o->key))
+      continue;
+    ob = obs_get(tk, o->key, m->run);
+    obs_fill(ob, o, m->segment);
+    ob->confirmed = 1;
+    ob->at_ms = ob->rec_at_ms ? ob->rec_at_ms : m->finished_ms;
+  }
+  return FERRY_OK;
+}
+
+ferry_err_t tally_add_failed(tally_t *t, const msg_failed_t *m, char *errbuf) {
+  ttask_t *tk;
+  tobs_t *ob;
+  const char *key;
+  if (!m->task || !*m->task)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "failed.task: missing");
+  if (m->run < 1)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "failed.run: %d is not >= 1",
+                        m->run);
+  key = m->outcome.key ? m->outcome.key : m->obj.key;
+  if (!key || !*key)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "failed.outcome.key: missing");
+  if (!failing(m->outcome.status))
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "failed.outcome.status: \"%s\" is not a failure",
+                        msg_status_str(m->outcome.status));
+  tk = task_get(t, m->task, 1);
+  if (m->at_ms > tk->updated_ms) tk->updated_ms = m->at_ms;
+  if (m->run < tk->base) return FERRY_OK;
+  /* A failed record only adds detail (the time of the last attempt). Whether
+   * the key counts as failed is the counted result's word: the record may
+   * come from a worker that died before its result, the segment then being
+   * done again, perhaps successfully, by another. */
+  ob = obs_get(tk, key, m->run);
+  if (m->at_ms >= ob->rec_at_ms) {
+    ob->rec_at_ms = m->at_ms;
+    if (!ob->confirmed) obs_fill(ob, &m->outcome, m->segment);
+    ob->at_ms = m->at_ms;
+  }
+  if (!ob->etag) {
+    const char *etag = m->outcome.etag ? m->outcome.etag : m->obj.etag;
+    if (etag) set_str(&ob->etag, etag);
+  }
+  return FERRY_OK;
+}
+
+ferry_err_t tally_feed(tally_t *t, tally_src_t src, const void *value,
+                       size_t len, int *dup, char *errbuf) {
+  ferry_err_t e;
+  if (dup) *dup = 0;
+  if (!value) return FERRY_OK;  /* a tombstone: nothing to count */
+  switch (src) {
+  case TALLY_SRC_TASKS: {
+    msg_task_t m;
+    e = msg_task_decode(value, len, &m, errbuf);
+    if (e == FERRY_OK) {
+      e = tally_add_task(t, &m, errbuf);
+      msg_task_release(&m);
+    }
+    break;
+  }
+  case TALLY_SRC_RESULTS: {
+    msg_result_t m;
+    e = msg_result_decode(value, len, &m, errbuf);
+    if (e == FERRY_OK) {
+      e = tally_add_result(t, &m, dup, errbuf);
+      msg_result_release(&m);
+    }
+    break;
+  }
+  case TALLY_SRC_FAILED: {
+    msg_failed_t m;
+    e = msg_failed_decode(value, len, &m, errbuf);
+    if (e == FERRY_OK) {
+      e = tally_add_failed(t, &m, errbuf);
+      msg_failed_release(&m);
+    }
+    break;
+  }
+  default:
+    e = ferry_seterr(errbuf, FERRY_ERR_INVALID, "tally: unknown source %d", (int)src);
+  }
+  if (e != FERRY_OK) t->rejected++;
+  return e;
+}
+
+size_t tally_tracked_keys(const tally_t *t, const char *task) {
+  const ttask_t *tk = hmap_get(&t->tasks, task);
+  return tk ? tk->keys.n : 0;
+}
+
+static int str_ptr_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+size_t tally_task_names(const tally_t *t, const char ***names) {
+  size_t i = 0, n = 0;
+  hent_t *e;
+  const char **v = fx_calloc(t->tasks.n + 1, sizeof(*v));
+  for (e = hmap_first(&t->tasks, &i); e; e = hmap_next(&t->tasks, e, &i))
+    v[n++] = e->key;
+  qsort(v, n, sizeof(*v), str_ptr_cmp);
+  *names = v;
+  return n;
+}
+
+/* ---------- views ---------- */
+
+int64_t tally_eta_s(uint64_t remaining_objects, uint64_t remaining_bytes,
+                    double objects_per_s, double bytes_per_s) {
+  double eta = 0;
+  int have = 0;
+  if (remaining_objects == 0 && remaining_bytes == 0) return 0;
+  if (remaining_objects) {
+    if (objects_per_s > 0) {
+      eta = (double)remaining_objects / objects_per_s;
+      have = 1;
+    }
+  }
+  if (remaining_bytes) {
+    if (bytes_per_s > 0) {
+      double b = (double)remaining_bytes / bytes_per_s;
+      if (b > eta) eta = b;
+      have = 1;
+    }
+  }
+  /* Both remaining and only one rate known: that one estimate stands. */
+  if (!have) return -1;
+  if (eta > 1e12) eta = 1e12;
+  return (int64_t)ceil(eta);
+}
+
+/* Rates over [now - window, now] from the results of runs >= min_run (or
+ * exactly run when exact). A result's figures are spread evenly over its
+ * [started, finished], so rates do not jump by a whole segment at a time.
+ * The window starts no earlier than start_ms (when the runs began), so a
+ * run's first seconds are not diluted by time before it. */
+static void rates(const ttask_t *tk, int run, int exact, int64_t start_ms,
+                  int64_t now, int64_t window, tally_figures_t *f) {
+  int64_t lo = now - window, span;
+  double obj = 0, bd = 0, bc = 0;
+  size_t i;
+  if (start_ms > lo) lo = start_ms;
+  span = now - lo;
+  if (span < 1000) span = 1000;
+  for (i = 0; i < tk->n_samples; i++) {
+    const sample_t *s = &tk->samples[i];
+    int64_t a, b, dur = s->f_ms - s->s_ms;
+    double frac;
+    if (exact ? s->run != run : s->run < run) continue;
+    a = s->s_ms > lo ? s->s_ms : lo;
+    b = s->f_ms < now ? s->f_ms : now;
+    if (dur <= 0) {
+      if (s->f_ms < lo || s->f_ms > now) continue;
+      frac = 1;
+    } else {
+      if (b <= a) continue;
+      frac = (double)(b - a) / (double)dur;
+    }
+    obj += (double)s->objects * frac;
+    bd += (double)s->bytes_done * frac;
+    bc += (double)s->bytes_copied * frac;
+  }
+  f->objects_per_s = obj * 1000.0 / (double)span;
+  f->done_bytes_per_s = bd * 1000.0 / (double)span;
+  f->bytes_per_s = bc * 1000.0 / (double)span;
+}
+
+static int state_done(tally_state_t s) {
+  return s == TALLY_COMPLETED || s == TALLY_COMPLETED_FAILURES;
+}
+
+static tally_state_t run_state(const ttask_t *tk, const trun_t *x) {
+  if (x->has_rec) {
+    if (x->rec_state == REC_FAILED) return TALLY_LISTING_FAILED;
+    if (x->rec_state == REC_LISTING) return TALLY_LISTING;
+    if (x->segs_done < x->segments) return TALLY_RUNNING;
+  } else if (!later_record(tk, x->run)) {
+    /* Results before any record of this run: the lister is at work. */
+    return x->segs_done ? TALLY_LISTING : TALLY_PENDING;
+  }
+  /* Listed and every segment has a result; or a later run exists, so this
+   * one's listing ended long ago (its record was compacted away). */
+  return x->failed ? TALLY_COMPLETED_FAILURES : TALLY_COMPLETED;
+}
+
+/* Counters of run x into f (reasons into rs/rf); figures that need the
+ * clock are left to the caller. */
+static void run_figures(const ttask_t *tk, const trun_t *x, tally_figures_t *f,
+                        rcount_t *rs, rcount_t *rf) {
+  memset(f, 0, sizeof(*f));
+  f->state = run_state(tk, x);
+  if (x->has_rec) {
+    f->listed_objects = x->listed_objects;
+    f->listed_bytes = x->listed_bytes;
+    f->segments_total = x->segments;
+    f->totals_known = x->rec_state == REC_LISTED;
+  } else if (state_done(f->state)) {
+    f->totals_known = 1;
+    f->totals_inferred = 1;
+    f->listed_objects = x->objects;
+    f->listed_bytes = x->bytes_done;
+    f->segments_total = x->segs_done;
+  }
+  if (f->totals_known) {
+    f->total_objects = f->listed_objects;
+    f->total_bytes = f->listed_bytes;
+  }
+  f->segments_done = x->segs_done;
+  f->done_objects = x->objects;
+  f->done_bytes = x->bytes_done;
+  f->copied = x->copied;
+  f->skipped = x->skipped;
+  f->failed = x->failed;
+  f->bytes_copied = x->bytes_copied;
+  f->first_ms = x->first_ms;
+  f->last_ms = x->last_ms;
+  rc_copy(rs, &x->skipped_by);
+  rc_copy(rf, &x->failed_by);
+}
+
+static void remaining(tally_figures_t *f) {
+  if (!f->totals_known) return;
+  f->remaining_objects = f->total_objects > f->done_objects
+                             ? f->total_objects - f->done_objects : 0;
+  f->remaining_bytes = f->total_bytes > f->done_bytes
+                           ? f->total_bytes - f->done_bytes : 0;
+}
+
+static void finish_eta(tally_figures_t *f) {
+  if (state_done(f->state))
+    f->eta_s = 0;
+  else if (!f->totals_known)
+    f->eta_s = -1;
+  else
+    f->eta_s = tally_eta_s(f->remaining_objects, f->remaining_bytes,
+                           f->objects_per_s, f->done_bytes_per_s);
+}
+
+/* Contribution of one observation to the view: sign +1 adds, -1 removes. */
+static void obs_apply(tally_figures_t *f, rcount_t *rs, rcount_t *rf,
+                      const tobs_t *o, int sign) {
+  if (o->status == ST_COPIED) {
+    f->copied = sat_add(f->copied, sign);
+    f->bytes_copied = sat_add(f->bytes_copied, sign * (int64_t)o->bytes);
+  } else if (o->status == ST_SKIPPED) {
+    f->skipped = sat_add(f->skipped, sign);
+    rc_add(rs, obs_label(o), sign);
+  } else {
+    f->failed = sat_add(f->failed, sign);
+    rc_add(rf, obs_label(o), sign);
+  }
+}
+
+/* Per-run kinds, indexed like tk->runs. */
+static void run_kinds(const ttask_t *tk, tally_kind_t *kinds, int *retry_of) {
+  size_t i;
+  for (i = 0; i < tk->n_runs; i++)
+    kinds[i] = run_kind(tk, tk->runs[i]->run, &retry_of[i]);
+}
+
+static int is_retry_of_base(const ttask_t *tk, const tally_kind_t *kinds,
+                            const int *retry_of, int run) {
+  size_t i;
+  for (i = 0; i < tk->n_runs; i++)
+    if (tk->runs[i]->run == run)
+      return kinds[i] == TALLY_KIND_RETRY && retry_of[i] == tk->base;
+  return 0;
+}
+
+/* For key's observations: the base run's (confirmed) and the latest
+ * confirmed retry of the base after it; either may be NULL. */
+static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
+                    const int *retry_of, const tobs_t *list, const tobs_t **of,
+                    const tobs_t **ol) {
+  const tobs_t *o;
+  *of = *ol = NULL;
+  for (o = list; o; o = o->next) {   /* descending by run */
+    if (!o->confirmed) continue;
+    if (o->run == tk->base) {
+      *of = o;
+    } else if (o->run > tk->base && !*ol &&
+               is_retry_of_base(tk, kinds, retry_of, o->run)) {
+      *ol = o;
+    }
+  }
+}
+
+static void figures_steal_reasons(tally_figures_t *f, rcount_t *rs, rcount_t *rf) {
+  rc_steal(rs, &f->skipped_by, &f->n_skipped_by);
+  rc_steal(rf, &f->failed_by, &f->n_failed_by);
+}
+
+static void figures_release(tally_figures_t *f) {
+  size_t i;
+  for (i = 0; i < f->n_skipped_by; i++) fx_free(f->skipped_by[i].reason);
+  for (i = 0; i < f->n_failed_by; i++) fx_free(f->failed_by[i].reason);
+  fx_free(f->skipped_by);
+  fx_free(f->failed_by);
+}
+
+static void loc_copy(msg_loc_t *d, const msg_loc_t *s) {
+  d->store = fx_strdup(s->store);
+  d->bucket = fx_strdup(s->bucket);
+  d->prefix = fx_strdup(s->prefix);
+}
+
+ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
+                       tally_view_t *out) {
+  const ttask_t *tk = hmap_get(&t->tasks, task);
+  tally_kind_t *kinds;
+  int *retry_of;
+  const trun_t *xb;
+  trun_t empty;
+  rcount_t rs = {0}, rf = {0};
+  tally_figures_t *f;
+  size_t i;
+
+  memset(out, 0, sizeof(*out));
+  out->task = fx_strdup(task);
+  out->now_ms = now_ms;
+  out->rate_window_ms = t->window_ms;
+  out->f.eta_s = -1;
+  out->base_run = 1;
+  if (!tk) return FERRY_ERR_NOTFOUND;
+
+  out->base_run = tk->base;
+  out->latest_run = tk->n_runs ? tk->runs[tk->n_runs - 1]->run : 0;
+  out->updated_ms = tk->updated_ms;
+  if (tk->has_def) {
+    out->has_def = 1;
+    loc_copy(&out->src, &tk->src);
+    loc_copy(&out->dst, &tk->dst);
+    out->policy = tk->policy;
+  }
+
+  kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
+  retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
+  run_kinds(tk, kinds, retry_of);
+
+  /* Per run. */
+  out->runs = fx_calloc(tk->n_runs + 1, sizeof(*out->runs));
+  out->n_runs = tk->n_runs;
+  for (i = 0; i < tk->n_runs; i++) {
+    const trun_t *x = tk->runs[i];
+    tally_run_view_t *rv = &out->runs[i];
+    rv->run = x->run;
+    rv->kind = kinds[i];
+    rv->retry_of = retry_of[i];
+    rv->has_record = x->has_rec;
+    run_figures(tk, x, &rv->f, &rs, &rf);
+    figures_steal_reasons(&rv->f, &rs, &rf);
+    remaining(&rv->f);
+    rates(tk, x->run, 1, x->first_ms, now_ms, t->window_ms, &rv->f);
+    finish_eta(&rv->f);
+  }
+
+  /* The task: the base run, with each of its failed keys at its latest
+   * retry outcome. */
+  f = &out->f;
+  xb = run_find(tk, tk->base);
+  if (!xb) {
+    memset(&empty, 0, sizeof(empty));
+    empty.run = tk->base;
+    xb = &empty;
+  }
+  run_figures(tk, xb, f, &rs, &rf);
+  {
+    size_t it = 0;
+    hent_t *e;
+    for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
+      const tobs_t *of, *ol;
+      key_obs(tk, kinds, retry_of, e->val, &of, &ol);
+      if (!of || !ol) continue;
+      obs_apply(f, &rs, &rf, of, -1);
+      obs_apply(f, &rs, &rf, ol, +1);
+    }
+  }
+  figures_steal_reasons(f, &rs, &rf);
+  remaining(f);
+  {
+    /* Rates over the base run and everything after it. */
+    int64_t start = 0;
+    for (i = 0; i < tk->n_runs; i++) {
+      const trun_t *x = tk->runs[i];
+      if (x->run >= tk->base && x->first_ms && (!start || x->first_ms < start))
+        start = x->first_ms;
+    }
+    rates(tk, tk->base, 0, start, now_ms, t->window_ms, f);
+  }
+  for (i = 0; i < tk->n_runs; i++) {
+    const trun_t *x = tk->runs[i];
+    if (x->run > tk->base && x->last_ms > f->last_ms) f->last_ms = x->last_ms;
+  }
+  finish_eta(f);
+  if (state_done(f->state)) {
+    /* The base run is done: the task is done unless a later run (a retry,
+     * or a run not yet identified) is still at work; then what remains is
+     * what those runs have left. */
+    int busy = 0, unknown = 0;
+    uint64_t ro = 0, rb = 0;
+    for (i = 0; i < out->n_runs; i++) {
+      const tally_run_view_t *rv = &out->runs[i];
+      if (rv->run <= tk->base) continue;
+      if (rv->f.state == TALLY_LISTING || rv->f.state == TALLY_RUNNING) {
+        busy = 1;
+        unknown |= !rv->f.totals_known;
+        ro += rv->f.remaining_objects;
+        rb += rv->f.remaining_bytes;
+      }
+    }
+    if (busy) {
+      f->state = TALLY_RUNNING;
+      f->remaining_objects = ro;
+      f->remaining_bytes = rb;
+      f->eta_s = unknown ? -1
+                         : tally_eta_s(ro, rb, f->objects_per_s, f->done_bytes_per_s);
+    } else {
+      f->state = f->failed ? TALLY_COMPLETED_FAILURES : TALLY_COMPLETED;
+    }
+  }
+  fx_free(kinds);
+  fx_free(retry_of);
+  return FERRY_OK;
+}
+
+void tally_view_release(tally_view_t *v) {
+  size_t i;
+  if (!v) return;
+  fx_free(v->task);
+  if (v->has_def) {
+    msg_loc_release(&v->src);
+    msg_loc_release(&v->dst);
+  }
+  figures_release(&v->f);
+  for (i = 0; i < v->n_runs; i++) figures_release(&v->runs[i].f);
+  fx_free(v->runs);
+  memset(v, 0, sizeof(*v));
+}
+
+/* ---------- rendering ---------- */
+
+static json_t *jsize(uint64_t v) {
+  return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+static json_t *jreasons(const tally_reason_t *r, size_t n) {
+  json_t *o = json_object();
+  size_t i;
+  for (i = 0; i < n; i++) json_object_set_new(o, r[i].reason, jsize(r[i].n));
+  return o;
+}
+
+static json_t *jrate(double x) {
+  /* Two decimals are plenty, and keep the output stable for diffs. */
+  return json_real(round(x * 100.0) / 100.0);
+}
+
+static void figures_json(json_t *o, const tally_figures_t *f) {
+  json_object_set_new(o, "state", json_string(tally_state_str(f->state)));
+  json_object_set_new(o, "totals_known", json_boolean(f->totals_known));
+  if (f->totals_inferred) json_object_set_new(o, "totals_inferred", json_true());
+  json_object_set_new(o, "total_objects",
+                      f->totals_known ? jsize(f->total_objects) : json_null());
+  json_object_set_new(o, "total_bytes",
+                      f->totals_known ? jsize(f->total_bytes) : json_null());
+  json_object_set_new(o, "listed_objects", jsize(f->listed_objects));
+  json_object_set_new(o, "listed_bytes", jsize(f->listed_bytes));
+  json_object_set_new(o, "segments", jsize(f->segments_total));
+  json_object_set_new(o, "segments_done", jsize(f->segments_done));
+  json_object_set_new(o, "done_objects", jsize(f->done_objects));
+  json_object_set_new(o, "done_bytes", jsize(f->done_bytes));
+  json_object_set_new(o, "copied", jsize(f->copied));
+  json_object_set_new(o, "bytes_copied", jsize(f->bytes_copied));
+  json_object_set_new(o, "skipped", jsize(f->skipped));
+  json_object_set_new(o, "skipped_by_reason", jreasons(f->skipped_by, f->n_skipped_by));
+  json_object_set_new(o, "failed", jsize(f->failed));
+  json_object_set_new(o, "failed_by_reason", jreasons(f->failed_by, f->n_failed_by));
+  json_object_set_new(o, "remaining_objects",
+                      f->totals_known ? jsize(f->remaining_objects) : json_null());
+  json_object_set_new(o, "remaining_bytes",
+                      f->totals_known ? jsize(f->remaining_bytes) : json_null());
+  json_object_set_new(o, "percent",
+                      f->totals_known
+                          ? jrate(f->total_objects
+                                      ? 100.0 * (double)f->done_objects /
+                                            (double)f->total_objects
+                                      : 100.0)
+                          : json_null());
+  json_object_set_new(o, "objects_per_s", jrate(f->objects_per_s));
+  json_object_set_new(o, "bytes_per_s", jrate(f->bytes_per_s));
+  json_object_set_new(o, "eta_s", f->eta_s >= 0 ? json_integer(f->eta_s) : json_null());
+  json_object_set_new(o, "first_ms", f->first_ms ? json_integer(f->first_ms) : json_null());
+  json_object_set_new(o, "last_ms", f->last_ms ? json_integer(f->last_ms) : json_null());
+}
+
+static json_t *jloc(const msg_loc_t *l) {
+  json_t *o = json_object();
+  json_object_set_new(o, "store", json_string(l->store));
+  json_object_set_new(o, "bucket", json_string(l->bucket));
+  json_object_set_new(o, "prefix", json_string(l->prefix));
+  return o;
+}
+
+json_t *tally_view_json(const tally_view_t *v) {
+  json_t *o = json_object(), *runs = json_array();
+  size_t i;
+  json_object_set_new(o, "task", json_string(v->task));
+  json_object_set_new(o, "run", json_integer(v->latest_run));
+  json_object_set_new(o, "base_run", json_integer(v->base_run));
+  if (v->has_def) {
+    json_object_set_new(o, "src", jloc(&v->src));
+    json_object_set_new(o, "dst", jloc(&v->dst));
+    json_object_set_new(o, "policy", json_string(msg_policy_str(v->policy)));
+  }
+  figures_json(o, &v->f);
+  json_object_set_new(o, "rate_window_s", json_integer(v->rate_window_ms / 1000));
+  json_object_set_new(o, "updated_ms", v->updated_ms ? json_integer(v->updated_ms)
+                                                     : json_null());
+  for (i = 0; i < v->n_runs; i++) {
+    const tally_run_view_t *rv = &v->runs[i];
+    json_t *r = json_object();
+    json_object_set_new(r, "run", json_integer(rv->run));
+    json_object_set_new(r, "kind", json_string(tally_kind_str(rv->kind)));
+    json_object_set_new(r, "retry_of", rv->retry_of ? json_integer(rv->retry_of)
+                                                    : json_null());
+    json_object_set_new(r, "record", json_boolean(rv->has_record));
+    figures_json(r, &rv->f);
+    json_array_append_new(runs, r);
+  }
+  json_object_set_new(o, "runs", runs);
+  return o;
+}
+
+void tally_fmt_bytes(fbuf_t *out, double b) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  size_t u = 0;
+  if (b < 0) b = 0;
+  while (b >= 1024.0 && u + 1 < FERRY_ARRAY_LEN(units)) {
+    b /= 1024.0;
+    u++;
+  }
+  if (u == 0)
+    fbuf_addf(out, "%.0f B", b);
+  else
+    fbuf_addf(out, "%.1f %s", b, units[u]);
+}
+
+void tally_fmt_duration(fbuf_t *out, int64_t s) {
+  if (s < 0) {
+    fbuf_adds(out, "-");
+    return;
+  }
+  if (s >= 86400)
+    fbuf_addf(out, "%" PRId64 "d%" PRId64 "h", s / 86400, s % 86400 / 3600);
+  else if (s >= 3600)
+    fbuf_addf(out, "%" PRId64 "h%" PRId64 "m%" PRId64 "s", s / 3600, s % 3600 / 60,
+              s % 60);
+  else if (s >= 60)
+    fbuf_addf(out, "%" PRId64 "m%" PRId64 "s", s / 60, s % 60);
+  else
+    fbuf_addf(out, "%" PRId64 "s", s);
+}
+
+static void fmt_reasons(fbuf_t *out, const tally_reason_t *r, size_t n) {
+  size_t i;
+  if (!n) return;
+  fbuf_adds(out, " (");
+  for (i = 0; i < n; i++)
+    fbuf_addf(out, "%s%s %" PRIu64, i ? ", " : "", r[i].reason, r[i].n);
+  fbuf_adds(out, ")");
+}
+
+/* "n/total" or "n/?" while the total is unknown. */
+static void fmt_of(fbuf_t *out, uint64_t n, const tally_figures_t *f, uint64_t total) {
+  if (f->totals_known)
+    fbuf_addf(out, "%" PRIu64 "/%" PRIu64, n, total);
+  else
+    fbuf_addf(out, "%" PRIu64 "/?", n);
+}
+
+static void fmt_loc(fbuf_t *out, const msg_loc_t *l) {
+  fbuf_addf(out, "%s:%s", l->store, l->bucket);
+  if (l->prefix && *l->prefix) fbuf_addf(out, "/%s", l->prefix);
+}
+
+void tally_view_text(const tally_view_t *v, fbuf_t *out) {
+  const tally_figures_t *f = &v->f;
+  fbuf_t tmp;
+  size_t i;
+  fbuf_init(&tmp, 0);
+  fbuf_addf(out, "task      %s", v->task);
+  if (v->latest_run) {
+    fbuf_addf(out, " (run %d", v->latest_run);
+    if (v->base_run != v->latest_run) fbuf_addf(out, ", base run %d", v->base_run);
+    fbuf_adds(out, ")");
+  }
+  fbuf_addf(out, "\nstate     %s\n", tally_state_str(f->state));
+  if (v->has_def) {
+    fbuf_adds(out, "route     ");
+    fmt_loc(out, &v->src);
+    fbuf_adds(out, " -> ");
+    fmt_loc(out, &v->dst);
+    fbuf_addf(out, " (%s)\n", msg_policy_str(v->policy));
+  }
+  fbuf_addf(out, "listed    %" PRIu64 " objects, ", f->listed_objects);
+  tally_fmt_bytes(out, (double)f->listed_bytes);
+  fbuf_addf(out, ", %" PRIu64 " segments%s\n", f->segments_total,
+            f->totals_known ? (f->totals_inferred ? " (from results)" : "")
+                            : " so far");
+  fbuf_adds(out, "done      ");
+  fmt_of(out, f->done_objects, f, f->total_objects);
+  if (f->totals_known && f->total_objects)
+    fbuf_addf(out, " objects (%.1f%%), ",
+              100.0 * (double)f->done_objects / (double)f->total_objects);
+  else
+    fbuf_adds(out, " objects, ");
+  tally_fmt_bytes(out, (double)f->done_bytes);
+  if (f->totals_known) {
+    fbuf_adds(out, "/");
+    tally_fmt_bytes(out, (double)f->total_bytes);
+  }
+  fbuf_adds(out, ", segments ");
+  fmt_of(out, f->segments_done, f, f->segments_total);
+  fbuf_addf(out, "\ncopied    %" PRIu64 " objects, ", f->copied);
+  tally_fmt_bytes(out, (double)f->bytes_copied);
+  fbuf_addf(out, "\nskipped   %" PRIu64, f->skipped);
+  fmt_reasons(out, f->skipped_by, f->n_skipped_by);
+  fbuf_addf(out, "\nfailed    %" PRIu64, f->failed);
+  fmt_reasons(out, f->failed_by, f->n_failed_by);
+  fbuf_adds(out, "\nrate      ");
+  tally_fmt_bytes(out, f->bytes_per_s);
+  fbuf_addf(out, "/s, %.1f objects/s (last %" PRId64 " s)\neta       ",
+            f->objects_per_s, v->rate_window_ms / 1000);
+  tally_fmt_duration(out, f->eta_s);
+  fbuf_adds(out, "\n");
+  if (v->n_runs) {
+    fbuf_addf(out, "  %-4s %-7s %-24s %-13s %-19s %9s %9s %9s  %s\n", "RUN", "KIND",
+              "STATE", "SEGMENTS", "OBJECTS", "COPIED", "SKIPPED", "FAILED",
+              "BYTES COPIED");
+    for (i = 0; i < v->n_runs; i++) {
+      const tally_run_view_t *rv = &v->runs[i];
+      fbuf_reset(&tmp);
+      fbuf_addf(out, "  %-4d %-7s %-24s ", rv->run, tally_kind_str(rv->kind),
+                tally_state_str(rv->f.state));
+      fmt_of(&tmp, rv->f.segments_done, &rv->f, rv->f.segments_total);
+      fbuf_addf(out, "%-13s ", fbuf_str(&tmp));
+      fbuf_reset(&tmp);
+      fmt_of(&tmp, rv->f.done_objects, &rv->f, rv->f.total_objects);
+      fbuf_addf(out, "%-19s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "  ", fbuf_str(&tmp),
+                rv->f.copied, rv->f.skipped, rv->f.failed);
+      tally_fmt_bytes(out, (double)rv->f.bytes_copied);
+      fbuf_adds(out, "\n");
+    }
+  }
+  fbuf_release(&tmp);
+}
+
+void tally_table_text(const tally_view_t *views, size_t n, fbuf_t *out) {
+  size_t i, w = 4;
+  fbuf_t a, b;
+  fbuf_init(&a, 0);
+  fbuf_init(&b, 0);
+  for (i = 0; i < n; i++) {
+    size_t l = strlen(views[i].task);
+    if (l > w) w = l;
+  }
+  if (w > 40) w = 40;
+  fbuf_addf(out, "%-*s %-24s %4s %-21s %6s %9s %9s %9s %-23s %-12s %s\n", (int)w,
+            "TASK", "STATE", "RUN", "OBJECTS", "%", "COPIED", "SKIPPED", "FAILED",
+            "BYTES", "RATE", "ETA");
+  for (i = 0; i < n; i++) {
+    const tally_view_t *v = &views[i];
+    const tally_figures_t *f = &v->f;
+    fbuf_reset(&a);
+    fmt_of(&a, f->done_objects, f, f->total_objects);
+    fbuf_addf(out, "%-*s %-24s %4d %-21s ", (int)w, v->task, tally_state_str(f->state),
+              v->latest_run, fbuf_str(&a));
+    if (f->totals_known)
+      fbuf_addf(out, "%5.1f%%",
+                f->total_objects ? 100.0 * (double)f->done_objects /
+                                       (double)f->total_objects
+                                 : 100.0);
+    else
+      fbuf_addf(out, "%6s", "-");
+    fbuf_addf(out, " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " ", f->copied, f->skipped,
+              f->failed);
+    fbuf_reset(&a);
+    tally_fmt_bytes(&a, (double)f->done_bytes);
+    fbuf_adds(&a, "/");
+    if (f->totals_known)
+      tally_fmt_bytes(&a, (double)f->total_bytes);
+    else
+      fbuf_adds(&a, "?");
+    fbuf_reset(&b);
+    tally_fmt_bytes(&b, f->bytes_per_s);
+    fbuf_adds(&b, "/s");
+    fbuf_addf(out, "%-23s %-12s ", fbuf_str(&a), fbuf_str(&b));
+    tally_fmt_duration(out, f->eta_s);
+    fbuf_adds(out, "\n");
+  }
+  fbuf_release(&a);
+  fbuf_release(&b);
+}
+
+void tally_view_line(const tally_view_t *v, fbuf_t *out) {
+  const tally_figures_t *f = &v->f;
+  fbuf_addf(out, "%s: %s, ", v->task, tally_state_str(f->state));
+  fmt_of(out, f->done_objects, f, f->total_objects);
+  fbuf_adds(out, " objects");
+  if (f->totals_known && f->total_objects)
+    fbuf_addf(out, " (%.1f%%)", 100.0 * (double)f->done_objects /
+                                    (double)f->total_objects);
+  fbuf_adds(out, ", ");
+  tally_fmt_bytes(out, (double)f->done_bytes);
+  if (f->totals_known) {
+    fbuf_adds(out, "/");
+    tally_fmt_bytes(out, (double)f->total_bytes);
+  }
+  fbuf_adds(out, ", ");
+  tally_fmt_bytes(out, f->bytes_per_s);
+  fbuf_addf(out, "/s, %.1f obj/s, copied %" PRIu64 ", skipped %" PRIu64
+                 ", failed %" PRIu64 ", ETA ",
+            f->objects_per_s, f->copied, f->skipped, f->failed);
+  tally_fmt_duration(out, f->eta_s);
+}
+
+/* ---------- export ---------- */
+
+int tally_export_fmt_parse(const char *s, tally_export_fmt_t *out) {
+  if (s && strcmp(s, "csv") == 0) {
+    *out = TALLY_EXPORT_CSV;
+    return 0;
+  }
+  if (s && strcmp(s, "jsonl") == 0) {
+    *out = TALLY_EXPORT_JSONL;
+    return 0;
+  }
+  return -1;
+}
+
+void tally_csv_field(fbuf_t *out, const char *s) {
+  size_t n;
+  const char *p;
+  if (!s) return;
+  n = strlen(s);
+  if (!strpbrk(s, ",\"\r\n") && !(n && (s[0] == ' ' || s[n - 1] == ' '))) {
+    fbuf_add(out, s, n);
+    return;
+  }
+  fbuf_addc(out, '"');
+  for (p = s; *p; p++) {
+    if (*p == '"') fbuf_addc(out, '"');
+    fbuf_addc(out, *p);
+  }
+  fbuf_addc(out, '"');
+}
+
+void tally_fmt_time_ms(char *buf, size_t n, int64_t ms) {
+  time_t s;
+  struct tm tm;
+  char base[24];
+  if (!n) return;
+  buf[0] = '\0';
+  if (ms <= 0) return;
+  s = (time_t)(ms / 1000);
+  if (!gmtime_r(&s, &tm)) return;
+  strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+typedef struct xrow {
+  const char *key;
+  const tobs_t *o;
+} xrow_t;
+
+static int xrow_cmp(const void *a, const void *b) {
+  return strcmp(((const xrow_t *)a)->key, ((const xrow_t *)b)->key);
+}
+
+static void jset_opt(json_t *o, const char *k, const char *s) {
+  json_object_set_new(o, k, s ? json_string(s) : json_null());
+}
+
+void tally_export_failed(const tally_t *t, const char *task,
+                         tally_export_fmt_t fmt, fbuf_t *out, size_t *n_rows) {
+  const ttask_t *tk = hmap_get(&t->tasks, task);
+  xrow_t *rows = NULL;
+  size_t n = 0, i;
+  if (fmt == TALLY_EXPORT_CSV)
+    fbuf_adds(out, "key,size,status,reason,http_status,code,message,attempts,"
+                   "last_attempt,run,segment,etag\n");
+  if (tk && tk->keys.n) {
+    tally_kind_t *kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
+    int *retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
+    size_t it = 0;
+    hent_t *e;
+    run_kinds(tk, kinds, retry_of);
+    rows = fx_calloc(tk->keys.n, sizeof(*rows));
+    for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
+      const tobs_t *of, *ol, *eff;
+      key_obs(tk, kinds, retry_of, e->val, &of, &ol);
+      if (!of) continue;
+      eff = ol ? ol : of;
+      if (!failing(eff->status)) continue;
+      rows[n].key = e->key;
+      rows[n].o = eff;
+      n++;
+    }
+    fx_free(kinds);
+    fx_free(retry_of);
+    qsort(rows, n, sizeof(*rows), xrow_cmp);
+  }
+  for (i = 0; i < n; i++) {
+    const tobs_t *o = rows[i].o;
+    char when[40];
+    tally_fmt_time_ms(when, sizeof(when), o->at_ms);
+    if (fmt == TALLY_EXPORT_CSV) {
+      tally_csv_field(out, rows[i].key);
+      fbuf_addf(out, ",%" PRIu64 ",%s,", o->size, msg_status_str(o->status));
+      tally_csv_field(out, o->reason);
+      fbuf_addf(out, ",%d,", o->http_status);
+      tally_csv_field(out, o->code);
+      fbuf_addc(out, ',');
+      tally_csv_field(out, o->message);
+      fbuf_addf(out, ",%d,%s,%d,", o->attempts, when, o->run);
+      tally_csv_field(out, o->segment);
+      fbuf_addc(out, ',');
+      tally_csv_field(out, o->etag);
+      fbuf_addc(out, '\n');
+    } else {
+      json_t *j = json_object();
+      char *s;
+      json_object_set_new(j, "key", json_string(rows[i].key));
+      json_object_set_new(j, "size", jsize(o->size));
+      json_object_set_new(j, "status", json_string(msg_status_str(o->status)));
+      jset_opt(j, "reason", o->reason);
+      json_object_set_new(j, "http_status", json_integer(o->http_status));
+      jset_opt(j, "code", o->code);
+      jset_opt(j, "message", o->message);
+      json_object_set_new(j, "attempts", json_integer(o->attempts));
+      jset_opt(j, "last_attempt", *when ? when : NULL);
+      json_object_set_new(j, "last_attempt_ms",
+                          o->at_ms > 0 ? json_integer(o->at_ms) : json_null());
+      json_object_set_new(j, "run", json_integer(o->run));
+      jset_opt(j, "segment", o->segment);
+      jset_opt(j, "etag", o->etag);
+      s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+      json_decref(j);
+      if (s) {
+        fbuf_adds(out, s);
+        fbuf_addc(out, '\n');
+        free(s);
+      }
+    }
+  }
+  fx_free(rows);
+  if (n_rows) *n_rows = n;
+}

@@ -1,0 +1,216 @@
+/*
+ * tally.h: the reporter's state — per-task and per-run status built from the
+ * tasks, results and failed topics — as pure functions over memory.
+ *
+ * Records may arrive in any order across the three topics, more than once
+ * (at-least-once delivery, a replay from the beginning after a restart), and
+ * after compaction of the tasks topic. The tally counts every segment result
+ * once, by (task, segment id, run); the first result of a key counts. The
+ * rules (base run, retries, what is kept per key) are in docs/reporter.md.
+ *
+ * Memory grows with the number of segments (one id per counted result) and
+ * of failed objects (one entry per key that failed in a run that still
+ * matters, plus the retry outcomes of those keys), never with the number of
+ * objects copied or skipped in a full run.
+ *
+ * Time is always passed in (now_ms, Unix ms), so every figure is a function
+ * of the records and the clock given: unit-testable without sleeping.
+ *
+ * Not thread-safe: one owner.
+ */
+#ifndef FERRY_BUS_TALLY_H
+#define FERRY_BUS_TALLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "bus/msg.h"
+#include "core/buf.h"
+#include "core/ferry.h"
+
+/* State of a task or of one run. */
+typedef enum tally_state {
+  TALLY_PENDING = 0,          /* nothing received yet */
+  TALLY_LISTING,              /* the listing is not finished */
+  TALLY_RUNNING,              /* listed; segments still without a result */
+  TALLY_COMPLETED,            /* every object copied or skipped */
+  TALLY_COMPLETED_FAILURES,   /* every object done, some failed */
+  TALLY_LISTING_FAILED,       /* the lister gave up (task record "failed") */
+  TALLY_STATE__COUNT
+} tally_state_t;
+
+/* "pending", "listing", "running", "completed", "completed-with-failures",
+ * "listing-failed"; static. */
+const char *tally_state_str(tally_state_t s);
+
+/* What a run is (msg_task_t.retry_of), as known or inferred. */
+typedef enum tally_kind {
+  TALLY_KIND_UNKNOWN = 0,     /* no record of this run or a later one yet */
+  TALLY_KIND_FULL,
+  TALLY_KIND_RETRY
+} tally_kind_t;
+
+const char *tally_kind_str(tally_kind_t k);   /* "unknown", "full", "retry" */
+
+/* The failure label of an outcome: "changed" and "vanished" for those
+ * statuses, else the reason ("integrity", "access-denied", ...), else
+ * "failed". For skips: the reason, else "skipped". Static or borrowed from o. */
+const char *tally_outcome_label(const msg_outcome_t *o);
+
+typedef struct tally_opts {
+  int64_t rate_window_ms;     /* window of the rates; default 30000 */
+} tally_opts_t;
+
+typedef struct tally tally_t;
+
+/* New, empty tally; opts may be NULL (defaults). */
+tally_t *tally_new(const tally_opts_t *opts);
+void tally_destroy(tally_t *t);
+
+/*
+ * Adding records. Each copies what it keeps; the message stays the caller's.
+ * FERRY_OK: applied, or recognized as a duplicate (*dup = 1 when dup is not
+ * NULL). FERRY_ERR_INVALID: the record is inconsistent (errbuf names the
+ * field); nothing was changed, so a valid redelivery still counts later.
+ */
+ferry_err_t tally_add_task(tally_t *t, const msg_task_t *m, char *errbuf);
+ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
+                             char *errbuf);
+ferry_err_t tally_add_failed(tally_t *t, const msg_failed_t *m, char *errbuf);
+
+/* Which topic a raw record comes from. */
+typedef enum tally_src { TALLY_SRC_TASKS = 0, TALLY_SRC_RESULTS, TALLY_SRC_FAILED } tally_src_t;
+
+/*
+ * Decodes a raw record value from topic src and adds it. FERRY_ERR_PARSE
+ * (decoder's message) or FERRY_ERR_INVALID: rejected, counted in
+ * tally_rejected(), state unchanged. A NULL value (tombstone) is ignored.
+ */
+ferry_err_t tally_feed(tally_t *t, tally_src_t src, const void *value,
+                       size_t len, int *dup, char *errbuf);
+
+/* Records rejected by tally_feed, and duplicates recognized, so far. */
+uint64_t tally_rejected(const tally_t *t);
+uint64_t tally_duplicates(const tally_t *t);
+
+/* Keys held for task (failed keys and their retry outcomes): what the
+ * tally's memory grows with, besides segment ids. 0 for an unknown task. */
+size_t tally_tracked_keys(const tally_t *t, const char *task);
+
+/* Task names known, sorted (bytewise). *names is a new array of borrowed
+ * strings (valid until the next add); free the array with fx_free. */
+size_t tally_task_names(const tally_t *t, const char ***names);
+
+/* ---------- views (snapshots) ---------- */
+
+typedef struct tally_reason {
+  char *reason;               /* owned by the view */
+  uint64_t n;
+} tally_reason_t;
+
+/* Figures of one run, or of the task (base run + its retries). */
+typedef struct tally_figures {
+  tally_state_t state;
+  int totals_known;           /* listing done: total_* are final */
+  int totals_inferred;        /* ... taken from the results (record compacted) */
+  uint64_t total_objects, total_bytes;
+  uint64_t listed_objects, listed_bytes;  /* so far (= totals when known) */
+  uint64_t segments_total;    /* published so far (final when totals_known) */
+  uint64_t segments_done;     /* distinct segment results counted */
+  uint64_t done_objects, done_bytes;      /* copied + skipped + failed */
+  uint64_t copied, skipped, failed;
+  uint64_t bytes_copied;
+  tally_reason_t *skipped_by; /* owned, sorted by reason */
+  size_t n_skipped_by;
+  tally_reason_t *failed_by;  /* owned, sorted by reason */
+  size_t n_failed_by;
+  uint64_t remaining_objects, remaining_bytes;  /* 0 when totals unknown */
+  double objects_per_s;       /* objects done per second over the window */
+  double bytes_per_s;         /* bytes copied per second over the window */
+  double done_bytes_per_s;    /* bytes done (incl. skipped/failed sizes) per s */
+  int64_t eta_s;              /* -1 unknown (still listing, no rate), 0 done */
+  int64_t first_ms;           /* earliest started_ms of a counted result, 0 none */
+  int64_t last_ms;            /* latest finished_ms of a counted result, 0 none */
+} tally_figures_t;
+
+typedef struct tally_run_view {
+  int run;
+  tally_kind_t kind;
+  int retry_of;               /* for retries: the full run; else 0 */
+  int has_record;             /* a task record of this run was seen */
+  tally_figures_t f;
+} tally_run_view_t;
+
+typedef struct tally_view {
+  char *task;                 /* owned */
+  int latest_run;             /* highest run seen in any record */
+  int base_run;               /* the latest full run */
+  int has_def;                /* src/dst/policy known (from a task record) */
+  msg_loc_t src, dst;         /* owned copies when has_def */
+  msg_policy_t policy;
+  int64_t updated_ms;         /* newest record time seen (record or result) */
+  int64_t now_ms;             /* the clock the view was made with */
+  int64_t rate_window_ms;
+  tally_figures_t f;          /* the task: base run + its retries */
+  tally_run_view_t *runs;     /* owned, by run ascending */
+  size_t n_runs;
+} tally_view_t;
+
+/* Fills *out (uninitialized on entry) with task's status at now_ms.
+ * FERRY_ERR_NOTFOUND when no record names the task; *out is then a
+ * TALLY_PENDING view of that name, to be released like any other. */
+ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
+                       tally_view_t *out);
+void tally_view_release(tally_view_t *v);
+
+/* ETA in seconds to finish remaining objects / bytes at the given rates:
+ * the larger of the two estimates that can be made (a zero remaining needs
+ * no rate); -1 when something remains and no rate covers it. Pure. */
+int64_t tally_eta_s(uint64_t remaining_objects, uint64_t remaining_bytes,
+                    double objects_per_s, double bytes_per_s);
+
+/* ---------- rendering ---------- */
+
+/* The view as JSON (the reporter's --json and HTTP API); new reference. */
+json_t *tally_view_json(const tally_view_t *v);
+
+/* Multi-line human status of one task (--once --task, --watch). */
+void tally_view_text(const tally_view_t *v, fbuf_t *out);
+/* Header and one row per view: the every-task table. */
+void tally_table_text(const tally_view_t *views, size_t n, fbuf_t *out);
+/* One progress line, like `rclone -P`'s summary, without newline. */
+void tally_view_line(const tally_view_t *v, fbuf_t *out);
+
+/* "1.5 GiB", "512 B"; "3h2m1s", "45s", "-" for negative. */
+void tally_fmt_bytes(fbuf_t *out, double bytes);
+void tally_fmt_duration(fbuf_t *out, int64_t s);
+
+/* ---------- export of still-failed objects ---------- */
+
+typedef enum tally_export_fmt { TALLY_EXPORT_CSV = 0, TALLY_EXPORT_JSONL } tally_export_fmt_t;
+
+/* Parses "csv" / "jsonl"; -1 when unknown. */
+int tally_export_fmt_parse(const char *s, tally_export_fmt_t *out);
+
+/*
+ * Appends to out the objects of task that are still failed (exactly those
+ * the task view counts in `failed`), sorted by key. CSV: a header row, then
+ * key,size,status,reason,http_status,code,message,attempts,last_attempt,
+ * run,segment,etag (RFC 4180 quoting). JSONL: one object per line with the
+ * same members (last_attempt_ms too). *n_rows gets the number of objects.
+ * An unknown task gives an empty export (CSV: the header only).
+ */
+void tally_export_failed(const tally_t *t, const char *task,
+                         tally_export_fmt_t fmt, fbuf_t *out, size_t *n_rows);
+
+/* One CSV field, RFC 4180: quoted when it holds a comma, a quote, CR or LF,
+ * or starts or ends with a space; quotes doubled. NULL writes nothing. */
+void tally_csv_field(fbuf_t *out, const char *s);
+
+/* "2024-01-15T08:30:19.870Z"; empty for ms <= 0. buf >= 32 bytes. */
+void tally_fmt_time_ms(char *buf, size_t n, int64_t ms);
+
+#endif

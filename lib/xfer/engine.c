@@ -1,0 +1,1628 @@
+/*
+ * engine.c: the copy engine's event loop (libcurl multi).
+ *
+ * Units of work:
+ *  - a job is one object: HEAD destination (skip policies), then either one
+ *    "pair" (source GET streamed into destination PUT) or a multipart upload
+ *    (HEAD source, initiate, one pair per part, complete; abort on failure);
+ *  - a pair couples a GET and a PUT through a ring buffer with flow control
+ *    both ways: the GET pauses when the ring is full, the PUT when it is
+ *    empty. Small objects use a ring the size of the object and start the PUT
+ *    when the GET is complete (so Content-MD5 can be sent);
+ *  - a single request (HEAD, initiate, complete, abort) uses one slot, a pair
+ *    two: slots are reserved before a unit starts, so a started GET always
+ *    has its PUT slot and the loop cannot deadlock on paused GETs.
+ *
+ * Pausing and unpausing another handle is never done inside a libcurl
+ * callback: callbacks set flags and the loop applies them after
+ * curl_multi_perform returns.
+ */
+#include "xfer/engine.h"
+
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "core/crc64.h"
+#include "core/enc.h"
+#include "core/log.h"
+#include "store/client.h"
+#include "store/request.h"
+#include "store/xml.h"
+#include "xfer/backoff.h"
+#include "xfer/policy.h"
+#include "xfer/ratelimit.h"
+
+#include <openssl/evp.h>
+
+#define FAC "xfer"
+#define RECV_CHUNK (64 * 1024)
+
+typedef struct job job_t;
+typedef struct pair pair_t;
+typedef struct xreq xreq_t;
+typedef struct unit unit_t;
+
+typedef enum rq_kind {
+  RQ_HEAD_DST,
+  RQ_HEAD_SRC,
+  RQ_GET,
+  RQ_PUT,
+  RQ_MPU_INIT,
+  RQ_MPU_COMPLETE,
+  RQ_MPU_ABORT
+} rq_kind_t;
+
+static const char *rq_name[] = {"head-dst", "head-src", "get", "put",
+                                "mpu-init", "mpu-complete", "mpu-abort"};
+
+/* One HTTP transfer. */
+struct xreq {
+  job_t *job;
+  pair_t *pair;          /* GET/PUT of a pair, else NULL */
+  rq_kind_t kind;
+  CURL *easy;
+  struct curl_slist *hdrs;
+  kvlist_t rhdrs;        /* response headers */
+  fbuf_t body;           /* response body for HEAD/XML requests */
+  char curl_err[CURL_ERROR_SIZE];
+  int in_multi;
+  int paused;            /* paused by flow control or bandwidth */
+  int want_unpause;
+  int aborted;           /* a callback asked to stop this transfer */
+};
+
+/* A GET streamed into a PUT (whole object or one part). */
+struct pair {
+  job_t *job;
+  int part;              /* part index (0-based) or -1 for a whole object */
+  uint64_t off, len;     /* byte range */
+  xreq_t *get, *put;
+  char *ring;
+  size_t cap, head, fill;
+  int wait_whole;        /* small object: PUT after the GET completes */
+  int get_done, put_done, put_started;
+  int validated;         /* GET status and headers checked */
+  uint64_t got, sent;
+  uint64_t crc;
+  EVP_MD_CTX *md5;       /* S3 destinations: MD5 of the bytes */
+  int failed;
+  int attempts;
+  char *put_etag;
+  int has_put_crc;
+  uint64_t put_crc;
+  int64_t bw_wake_us;    /* bandwidth pause until */
+  int put_queued;        /* on the engine's put_pending list */
+};
+
+/* A scheduled unit: a single request or a pair. */
+struct unit {
+  unit_t *next;
+  job_t *job;
+  rq_kind_t kind;        /* for single requests */
+  pair_t *pair;          /* for pairs */
+  int64_t not_before_us; /* backoff */
+};
+
+typedef struct part_state {
+  int done;
+  int inflight;
+  char *etag;
+  uint64_t crc;
+  int attempts;
+} part_state_t;
+
+typedef enum job_phase {
+  PH_QUEUED,
+  PH_HEAD_DST,
+  PH_HEAD_SRC,
+  PH_PAIR,
+  PH_MPU_INIT,
+  PH_PARTS,
+  PH_COMPLETE,
+  PH_ABORT,
+  PH_DONE
+} job_phase_t;
+
+struct job {
+  job_t *next;           /* queue / active list */
+  job_t *prev;
+  xfer_engine_t *e;
+  const msg_segment_t *seg;
+  size_t index;
+  const msg_obj_t *obj;
+  xfer_done_cb *cb;
+  void *opaque;
+  store_t *src, *dst;
+  char *dst_key;
+  job_phase_t phase;
+  int64_t start_us;
+  int req_attempts;      /* attempts of the current single request */
+  int attempts_total;
+  int units;             /* units of this job queued or running */
+  /* Source facts learnt on the way. */
+  store_head_t src_head;
+  int have_src_head;
+  /* Multipart. */
+  char *upload_id;
+  uint64_t part_size;
+  int n_parts;
+  int next_part;
+  int parts_done;
+  int parts_inflight;
+  part_state_t *parts;
+  /* Outcome being built. */
+  msg_outcome_t out;
+  int finishing;         /* failure recorded; waiting for abort to finish */
+  uint64_t bytes;
+};
+
+typedef struct timer {
+  int64_t when_us;
+  pair_t *pair;          /* bandwidth unpause */
+} timer_t_;
+
+struct xfer_engine {
+  xfer_conf_t conf;
+  kvlist_t class_map;
+  CURLM *multi;
+  store_t **stores;
+  size_t n_stores;
+  job_t *queue_head, *queue_tail;   /* not started */
+  size_t n_queued;
+  job_t *active;                    /* started, doubly linked */
+  size_t n_active;
+  unit_t *ready_head, *ready_tail;  /* waiting for a slot or a token */
+  int slots_used;
+  xreq_t **unpause;                 /* handles to unpause after perform */
+  size_t n_unpause, cap_unpause;
+  pair_t **put_pending;             /* pairs whose PUT should start */
+  size_t n_put_pending, cap_put_pending;
+  xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
+  size_t n_bw_held, cap_bw_held;
+  ratelimit_t qps;
+  ratelimit_t bw;
+  backoff_t backoff;
+  uint64_t rng;
+  int completed_in_run;
+  xfer_stats_t stats;
+};
+
+/* ------------------------------------------------------------------------ */
+
+void xfer_conf_defaults(xfer_conf_t *c) {
+  memset(c, 0, sizeof(*c));
+  c->concurrency = 32;
+  c->max_host_conns = 64;
+  c->buffer_size = 256 * 1024;
+  c->small_threshold = 1024 * 1024;
+  c->multipart_threshold = 64ull * 1024 * 1024;
+  c->part_size = 16ull * 1024 * 1024;
+  c->max_attempts = 5;
+  c->backoff_base_ms = 200;
+  c->backoff_max_ms = 20000;
+  c->stall_timeout_s = 30;
+}
+
+static store_t *find_store(xfer_engine_t *e, const char *name) {
+  size_t i;
+  if (!name) return NULL;
+  for (i = 0; i < e->n_stores; i++)
+    if (strcmp(store_conf(e->stores[i])->name, name) == 0) return e->stores[i];
+  return NULL;
+}
+
+xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stores,
+                               size_t n_stores, char *errbuf) {
+  xfer_engine_t *e = fx_calloc(1, sizeof(*e));
+  size_t i;
+  e->conf = *conf;
+  if (e->conf.concurrency < 2) e->conf.concurrency = 2;
+  if (e->conf.buffer_size < 2 * RECV_CHUNK) e->conf.buffer_size = 2 * RECV_CHUNK;
+  if (e->conf.max_attempts < 1) e->conf.max_attempts = 1;
+  kvlist_init(&e->class_map);
+  if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
+  e->conf.storage_class_map = &e->class_map;
+  e->stores = fx_calloc(n_stores ? n_stores : 1, sizeof(*e->stores));
+  for (i = 0; i < n_stores; i++) {
+    e->stores[i] = store_new(&stores[i], errbuf);
+    if (!e->stores[i]) {
+      e->n_stores = i;
+      xfer_engine_destroy(e);
+      return NULL;
+    }
+  }
+  e->n_stores = n_stores;
+  e->multi = curl_multi_init();
+  curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conf->max_host_conns);
+  curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->conf.concurrency * 2);
+  e->rng = conf->rng_seed ? conf->rng_seed : (uint64_t)ferry_now_us() | 1;
+  backoff_init(&e->backoff);
+  if (conf->backoff_base_ms > 0) e->backoff.base_ms = conf->backoff_base_ms;
+  if (conf->backoff_max_ms > 0) e->backoff.cap_ms = conf->backoff_max_ms;
+  backoff_rng_seed(&e->rng, e->rng);
+  xfer_set_limits(e, conf->qps_limit, conf->bandwidth_limit);
+  return e;
+}
+
+/* Bursts are a tenth of a second's worth: enough to keep transfers busy,
+ * small enough that a limit holds over short windows. The bandwidth burst is
+ * at least two receive chunks so a paused GET can always resume. */
+void xfer_set_limits(xfer_engine_t *e, double qps, double bandwidth) {
+  int64_t now = ferry_now_us();
+  uint64_t q = qps > 0 ? (uint64_t)(qps + 0.5) : 0;
+  uint64_t b = bandwidth > 0 ? (uint64_t)bandwidth : 0;
+  e->conf.qps_limit = qps;
+  e->conf.bandwidth_limit = bandwidth;
+  if (q == 0 && qps > 0) q = 1;
+  rl_init(&e->qps, q, q ? FERRY_MAX(q / 10, 2) : 0, now);
+  rl_init(&e->bw, b, b ? FERRY_MAX(b / 10, 2 * RECV_CHUNK) : 0, now);
+}
+
+void xfer_get_stats(const xfer_engine_t *e, xfer_stats_t *out) { *out = e->stats; }
+
+size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; }
+
+/* ------------------------------------------------------------------------ */
+/* Outcome helpers. */
+
+static void set_fail(job_t *j, msg_status_t st, const char *reason, const store_error_t *err,
+                     const char *msg) {
+  msg_outcome_t *o = &j->out;
+  o->status = st;
+  fx_free(o->reason);
+  o->reason = fx_strdup(reason);
+  if (err) {
+    o->http_status = err->http_status;
+    fx_free(o->code);
+    o->code = err->code[0] ? fx_strdup(err->code) : NULL;
+    fx_free(o->request_id);
+    o->request_id = err->request_id[0] ? fx_strdup(err->request_id) : NULL;
+    fx_free(o->message);
+    o->message = fx_strdup(err->message[0] ? err->message : (msg ? msg : reason));
+  } else {
+    fx_free(o->message);
+    o->message = msg ? fx_strdup(msg) : NULL;
+  }
+}
+
+/* A reason word for a store error: "access-denied", "http-503", ... */
+static const char *reason_of(const store_error_t *err) {
+  static __thread char buf[48];
+  if (err->http_status == 0) return err->curl_code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network";
+  if (!strcmp(err->code, "AccessDenied")) return "access-denied";
+  if (!strcmp(err->code, "NoSuchBucket")) return "no-such-bucket";
+  if (!strcmp(err->code, "SignatureDoesNotMatch")) return "signature";
+  if (!strcmp(err->code, "InvalidAccessKeyId")) return "credentials";
+  snprintf(buf, sizeof(buf), "http-%d", err->http_status);
+  return buf;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests. */
+
+static void xreq_free(xfer_engine_t *e, xreq_t *x) {
+  if (!x) return;
+  if (x->in_multi) {
+    curl_multi_remove_handle(e->multi, x->easy);
+    x->in_multi = 0;
+  }
+  if (x->easy) curl_easy_cleanup(x->easy);
+  curl_slist_free_all(x->hdrs);
+  kvlist_release(&x->rhdrs);
+  fbuf_release(&x->body);
+  /* Drop a pending unpause of this handle. */
+  for (size_t i = 0; i < e->n_unpause; i++)
+    if (e->unpause[i] == x) e->unpause[i] = NULL;
+  for (size_t i = 0; i < e->n_bw_held; i++)
+    if (e->bw_held[i] == x) e->bw_held[i] = NULL;
+  fx_free(x);
+}
+
+static void want_unpause(xfer_engine_t *e, xreq_t *x) {
+  if (!x || !x->paused || x->want_unpause) return;
+  x->want_unpause = 1;
+  if (e->n_unpause == e->cap_unpause) {
+    e->cap_unpause = e->cap_unpause ? e->cap_unpause * 2 : 16;
+    e->unpause = fx_realloc(e->unpause, e->cap_unpause * sizeof(*e->unpause));
+  }
+  e->unpause[e->n_unpause++] = x;
+}
+
+static void bw_hold(xfer_engine_t *e, xreq_t *x) {
+  if (e->n_bw_held == e->cap_bw_held) {
+    e->cap_bw_held = e->cap_bw_held ? e->cap_bw_held * 2 : 16;
+    e->bw_held = fx_realloc(e->bw_held, e->cap_bw_held * sizeof(*e->bw_held));
+  }
+  e->bw_held[e->n_bw_held++] = x;
+}
+
+static size_t body_cb(char *p, size_t sz, size_t n, void *ud) {
+  xreq_t *x = ud;
+  if (fbuf_add(&x->body, p, sz * n) != FERRY_OK) return 0;  /* capped */
+  return sz * n;
+}
+
+static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc);
+static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc);
+static void schedule(xfer_engine_t *e, unit_t *u);
+
+/* Creates a request of the given kind with a signed store request. */
+static xreq_t *xreq_new(job_t *j, rq_kind_t kind) {
+  xreq_t *x = fx_calloc(1, sizeof(*x));
+  x->job = j;
+  x->kind = kind;
+  kvlist_init(&x->rhdrs);
+  fbuf_init(&x->body, 1024 * 1024);
+  x->easy = curl_easy_init();
+  return x;
+}
+
+/* Common easy options after store_http_setup. */
+static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req_t *r,
+                              curl_off_t body_len) {
+  char errbuf[FERRY_ERRLEN];
+  ferry_err_t err = store_http_setup(s, x->easy, r, body_len, &x->hdrs, errbuf);
+  if (err) {
+    LOG_ERROR(FAC, "event=setup-failed error=\"%s\"", errbuf);
+    return err;
+  }
+  curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+  curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, store_hdr_cb);
+  curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, &x->rhdrs);
+  curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->curl_err);
+  curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, body_cb);
+  curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+  curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)RECV_CHUNK);
+  if (e->conf.stall_timeout_s > 0) {
+    curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, e->conf.stall_timeout_s);
+  }
+  if (e->conf.request_timeout_s > 0)
+    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, e->conf.request_timeout_s);
+  return FERRY_OK;
+}
+
+static void xreq_start(xfer_engine_t *e, xreq_t *x) {
+  curl_multi_add_handle(e->multi, x->easy);
+  x->in_multi = 1;
+  e->stats.requests++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ring buffer of a pair. */
+
+static size_t ring_write(pair_t *p, const char *src, size_t n) {
+  size_t done = 0;
+  while (done < n && p->fill < p->cap) {
+    size_t tail = (p->head + p->fill) % p->cap;
+    size_t room = FERRY_MIN(p->cap - p->fill, p->cap - tail);
+    size_t k = FERRY_MIN(room, n - done);
+    memcpy(p->ring + tail, src + done, k);
+    p->fill += k;
+    done += k;
+  }
+  return done;
+}
+
+static size_t ring_read(pair_t *p, char *dst, size_t n) {
+  size_t done = 0;
+  while (done < n && p->fill > 0) {
+    size_t k = FERRY_MIN(p->fill, p->cap - p->head);
+    k = FERRY_MIN(k, n - done);
+    memcpy(dst + done, p->ring + p->head, k);
+    p->head = (p->head + k) % p->cap;
+    p->fill -= k;
+    done += k;
+  }
+  return done;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Job lifecycle. */
+
+static void job_free(job_t *j) {
+  int i;
+  fx_free(j->dst_key);
+  if (j->have_src_head) store_head_release(&j->src_head);
+  fx_free(j->upload_id);
+  if (j->parts) {
+    for (i = 0; i < j->n_parts; i++) fx_free(j->parts[i].etag);
+    fx_free(j->parts);
+  }
+  fx_free(j->out.key);
+  fx_free(j->out.reason);
+  fx_free(j->out.code);
+  fx_free(j->out.request_id);
+  fx_free(j->out.message);
+  fx_free(j->out.etag);
+  fx_free(j);
+}
+
+static void active_remove(xfer_engine_t *e, job_t *j) {
+  if (j->prev) j->prev->next = j->next;
+  else e->active = j->next;
+  if (j->next) j->next->prev = j->prev;
+  j->next = j->prev = NULL;
+  e->n_active--;
+}
+
+/* Ends the job: the callback fires and the job is freed. Only when no unit of
+ * the job is queued or running. */
+static void job_finish(xfer_engine_t *e, job_t *j) {
+  msg_outcome_t *o = &j->out;
+  o->attempts = j->attempts_total ? j->attempts_total : 1;
+  o->duration_ms = (ferry_now_us() - j->start_us) / 1000;
+  o->bytes = o->status == ST_COPIED ? j->bytes : 0;
+  switch (o->status) {
+  case ST_COPIED: e->stats.copied++; break;
+  case ST_SKIPPED: e->stats.skipped++; break;
+  default: e->stats.failed++; break;
+  }
+  if (o->status == ST_COPIED || o->status == ST_SKIPPED)
+    LOG_DEBUG(FAC, "event=object status=%s key=\"%s\" bytes=%" PRIu64, msg_status_str(o->status),
+              o->key, o->bytes);
+  else
+    LOG_INFO(FAC, "event=object status=%s reason=%s key=\"%s\" http=%d code=%s",
+             msg_status_str(o->status), o->reason ? o->reason : "-", o->key, o->http_status,
+             o->code ? o->code : "-");
+  j->phase = PH_DONE;
+  active_remove(e, j);
+  e->completed_in_run++;
+  j->cb(j->opaque, j->seg, j->index, o);
+  job_free(j);
+}
+
+static void queue_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, int64_t not_before) {
+  unit_t *u = fx_calloc(1, sizeof(*u));
+  u->job = j;
+  u->kind = kind;
+  u->not_before_us = not_before;
+  j->units++;
+  schedule(e, u);
+}
+
+static void queue_pair(xfer_engine_t *e, pair_t *p, int64_t not_before) {
+  unit_t *u = fx_calloc(1, sizeof(*u));
+  u->job = p->job;
+  u->pair = p;
+  u->not_before_us = not_before;
+  p->job->units++;
+  schedule(e, u);
+}
+
+/* Fails the job; a started multipart upload is aborted first. */
+static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *reason,
+                     const store_error_t *err, const char *msg) {
+  if (!j->finishing) set_fail(j, st, reason, err, msg);
+  j->finishing = 1;
+  if (j->units > 0) return;  /* the last unit to end finishes the job */
+  if (j->upload_id && j->phase != PH_ABORT) {
+    j->phase = PH_ABORT;
+    j->req_attempts = 0;
+    queue_single(e, j, RQ_MPU_ABORT, 0);
+    return;
+  }
+  job_finish(e, j);
+}
+
+static void job_success(xfer_engine_t *e, job_t *j) {
+  j->out.status = ST_COPIED;
+  job_finish(e, j);
+}
+
+static void job_start_copy(xfer_engine_t *e, job_t *j);
+
+/* ------------------------------------------------------------------------ */
+/* Pairs. */
+
+static void pair_free(xfer_engine_t *e, pair_t *p) {
+  size_t i;
+  if (!p) return;
+  for (i = 0; i < e->n_put_pending; i++)
+    if (e->put_pending[i] == p) e->put_pending[i] = NULL;
+  xreq_free(e, p->get);
+  xreq_free(e, p->put);
+  fx_free(p->ring);
+  if (p->md5) EVP_MD_CTX_free(p->md5);
+  fx_free(p->put_etag);
+  fx_free(p);
+}
+
+static pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
+  pair_t *p = fx_calloc(1, sizeof(*p));
+  xfer_engine_t *e = j->e;
+  p->job = j;
+  p->part = part;
+  p->off = off;
+  p->len = len;
+  p->wait_whole = part < 0 && len <= e->conf.small_threshold;
+  p->cap = p->wait_whole ? (size_t)FERRY_MAX(len, 1) : e->conf.buffer_size;
+  p->ring = fx_malloc(p->cap);
+  return p;
+}
+
+static int dst_wants_md5(job_t *j) {
+  return store_conf(j->dst)->type == STORE_S3;
+}
+
+static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud);
+static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud);
+
+/* Checks the GET response once its headers are complete. Returns 0 when the
+ * transfer may go on; otherwise marks the job's outcome. */
+static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
+  job_t *j = p->job;
+  long status = 0;
+  const char *etag, *clen;
+  store_head_t h;
+  curl_easy_getinfo(p->get->easy, CURLINFO_RESPONSE_CODE, &status);
+  p->validated = 1;
+  if (status != 200 && status != 206) return -1;  /* handled as an error at done */
+  if (p->part >= 0 && status != 206) {
+    set_fail(j, ST_FAILED, "range", NULL, "ranged GET did not answer 206");
+    return -2;
+  }
+  store_head_from_headers(&h, store_conf(j->src)->type, &p->get->rhdrs);
+  etag = h.etag;
+  clen = kvlist_get(&p->get->rhdrs, "Content-Length");
+  if (j->obj->etag && j->obj->etag[0] && etag && strcasecmp(etag, j->obj->etag) != 0) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "source ETag %s differs from listed %s", etag, j->obj->etag);
+    set_fail(j, ST_CHANGED, "changed", NULL, msg);
+    store_head_release(&h);
+    return -2;
+  }
+  if (clen && strtoull(clen, NULL, 10) != p->len) {
+    set_fail(j, ST_CHANGED, "changed", NULL, "source size differs from listing");
+    store_head_release(&h);
+    return -2;
+  }
+  if (p->part < 0 && !j->have_src_head) {
+    j->src_head = h;  /* metadata for the PUT */
+    j->have_src_head = 1;
+  } else {
+    store_head_release(&h);
+  }
+  return 0;
+}
+
+static ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p);
+
+static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
+  xreq_t *x = ud;
+  pair_t *p = x->pair;
+  xfer_engine_t *e = p->job->e;
+  size_t len = sz * n;
+  if (p->failed || p->job->finishing) {
+    p->failed = 1;
+    return 0;
+  }
+  if (!p->validated) {
+    int rc = pair_validate_get(e, p);
+    if (rc == -1) {
+      /* Error status: collect the error body instead of streaming it. */
+      fbuf_add(&x->body, buf, len);
+      return len;
+    }
+    if (rc < 0) {
+      p->failed = 1;
+      return 0;
+    }
+  }
+  if (x->body.len) { /* still collecting an error body */
+    fbuf_add(&x->body, buf, len);
+    return len;
+  }
+  if (p->got + len > p->len) {
+    set_fail(p->job, ST_CHANGED, "changed", NULL, "source sent more bytes than listed");
+    p->failed = 1;
+    return 0;
+  }
+  if (p->cap - p->fill < len) {
+    x->paused = 1;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  if (e->conf.bandwidth_limit > 0) {
+    int64_t now = ferry_now_us();
+    int64_t wait = rl_wait_us(&e->bw, len, now);
+    if (wait > 0) {
+      p->bw_wake_us = now + wait;
+      x->paused = 1;
+      bw_hold(e, x);
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    rl_take(&e->bw, len, now);
+  }
+  LOG_TRACE(FAC, "get-write len=%zu fill=%zu got=%llu", len, p->fill, (unsigned long long)p->got);
+  ring_write(p, buf, len);
+  p->crc = crc64_update(p->crc, buf, len);
+  if (p->md5) EVP_DigestUpdate(p->md5, buf, len);
+  p->got += len;
+  e->stats.bytes_in += len;
+  if (!p->wait_whole && !p->put_started) {
+    /* Handles are never added from inside a callback: the loop starts the
+     * PUT right after curl_multi_perform returns. */
+    if (!p->put_queued) {
+      p->put_queued = 1;
+      if (e->n_put_pending == e->cap_put_pending) {
+        e->cap_put_pending = e->cap_put_pending ? e->cap_put_pending * 2 : 16;
+        e->put_pending = fx_realloc(e->put_pending, e->cap_put_pending * sizeof(*e->put_pending));
+      }
+      e->put_pending[e->n_put_pending++] = p;
+    }
+  } else if (p->put) {
+    want_unpause(e, p->put);
+  }
+  return len;
+}
+
+static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
+  xreq_t *x = ud;
+  pair_t *p = x->pair;
+  xfer_engine_t *e = p->job->e;
+  size_t k;
+  if (p->failed || p->job->finishing) {
+    p->failed = 1;
+    return CURL_READFUNC_ABORT;
+  }
+  k = ring_read(p, buf, sz * n);
+  LOG_TRACE(FAC, "put-read asked=%zu got=%zu fill=%zu get_done=%d", sz * n, k, p->fill, p->get_done);
+  if (k == 0) {
+    if (p->get_done) return 0; /* all sent (curl checks the length) */
+    x->paused = 1;
+    return CURL_READFUNC_PAUSE;
+  }
+  p->sent += k;
+  e->stats.bytes_out += k;
+  if (p->get && p->get->paused && !p->bw_wake_us) want_unpause(e, p->get);
+  return k;
+}
+
+/* Destination request headers for a whole-object PUT or initiate. */
+static ferry_err_t dst_headers(job_t *j, store_req_t *r, char *errbuf) {
+  kvlist_t hdrs;
+  ferry_err_t err;
+  xfer_engine_t *e = j->e;
+  kvlist_init(&hdrs);
+  policy_meta_opts_t opts;
+  opts.class_map = e->conf.storage_class_map;
+  opts.record_src_etag = e->conf.record_source_etag;
+  if (!j->have_src_head) {
+    kvlist_release(&hdrs);
+    return FERRY_OK;
+  }
+  err = policy_meta_map(&j->src_head, store_conf(j->src)->type, store_conf(j->dst)->type, &opts,
+                        &hdrs, errbuf);
+  if (!err) kvlist_copy(&r->headers, &hdrs);
+  kvlist_release(&hdrs);
+  return err;
+}
+
+static ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
+  job_t *j = p->job;
+  store_req_t r;
+  char errbuf[FERRY_ERRLEN];
+  char num[16];
+  ferry_err_t err;
+  xreq_t *x = xreq_new(j, RQ_PUT);
+  x->pair = p;
+  p->put = x;
+  p->put_started = 1;
+  store_req_init(&r, store_conf(j->dst), "PUT", j->seg->dst.bucket, j->dst_key);
+  if (p->part >= 0) {
+    snprintf(num, sizeof(num), "%d", p->part + 1);
+    kvlist_add(&r.query, "partNumber", num);
+    kvlist_add(&r.query, "uploadId", j->upload_id);
+  } else {
+    err = dst_headers(j, &r, errbuf);
+    if (err) {
+      store_req_release(&r);
+      set_fail(j, ST_FAILED, "metadata", NULL, errbuf);
+      return err;
+    }
+  }
+  if (dst_wants_md5(j)) {
+    /* Content-MD5 lets the server verify the bytes: known for buffered
+     * objects, or the source's ETag when it is a plain MD5. */
+    unsigned char md[16];
+    int have = 0;
+    if (p->wait_whole && p->md5) {
+      EVP_MD_CTX *c = EVP_MD_CTX_new();
+      unsigned int l = 16;
+      EVP_MD_CTX_copy_ex(c, p->md5);
+      EVP_DigestFinal_ex(c, md, &l);
+      EVP_MD_CTX_free(c);
+      have = 1;
+    } else if (p->part < 0 && j->obj->etag && policy_etag_is_md5(j->obj->etag)) {
+      int i;
+      for (i = 0; i < 16; i++) {
+        unsigned v;
+        sscanf(j->obj->etag + 2 * i, "%2x", &v);
+        md[i] = (unsigned char)v;
+      }
+      have = 1;
+    }
+    if (have) {
+      fbuf_t b64;
+      fbuf_init(&b64, 0);
+      enc_b64(&b64, md, 16);
+      kvlist_add(&r.headers, "Content-MD5", fbuf_str(&b64));
+      fbuf_release(&b64);
+    }
+  }
+  err = store_req_sign(&r, store_conf(j->dst), time(NULL), errbuf);
+  if (!err) err = xreq_setup(e, x, j->dst, &r, (curl_off_t)p->len);
+  store_req_release(&r);
+  if (err) return err;
+  curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, put_read_cb);
+  curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
+  xreq_start(e, x);
+  return FERRY_OK;
+}
+
+static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
+  job_t *j = p->job;
+  store_req_t r;
+  char errbuf[FERRY_ERRLEN];
+  ferry_err_t err;
+  xreq_t *x = xreq_new(j, RQ_GET);
+  x->pair = p;
+  p->get = x;
+  store_req_init(&r, store_conf(j->src), "GET", j->seg->src.bucket, j->obj->key);
+  if (p->part >= 0 || p->len != j->obj->size) {
+    char range[64];
+    snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, p->off, p->off + p->len - 1);
+    kvlist_add(&r.headers, "Range", range);
+    if (store_conf(j->src)->type == STORE_OSS)
+      kvlist_add(&r.headers, "x-oss-range-behavior", "standard");
+  }
+  if (j->obj->etag && j->obj->etag[0]) {
+    char *q = fx_asprintf("\"%s\"", j->obj->etag);
+    kvlist_add(&r.headers, "If-Match", q);
+    fx_free(q);
+  }
+  err = store_req_sign(&r, store_conf(j->src), time(NULL), errbuf);
+  if (!err) err = xreq_setup(e, x, j->src, &r, -1);
+  store_req_release(&r);
+  if (err) return err;
+  curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, get_write_cb);
+  curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+  if (dst_wants_md5(j)) p->md5 = EVP_MD_CTX_new(), EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  xreq_start(e, x);
+  return FERRY_OK;
+}
+
+/* Resets a pair for another attempt. */
+static void pair_reset(xfer_engine_t *e, pair_t *p) {
+  size_t i;
+  for (i = 0; i < e->n_put_pending; i++)
+    if (e->put_pending[i] == p) e->put_pending[i] = NULL;
+  p->put_queued = 0;
+  xreq_free(e, p->get);
+  xreq_free(e, p->put);
+  p->get = p->put = NULL;
+  p->head = p->fill = 0;
+  p->get_done = p->put_done = p->put_started = p->validated = 0;
+  p->got = p->sent = 0;
+  p->crc = 0;
+  p->failed = 0;
+  p->bw_wake_us = 0;
+  if (p->md5) {
+    EVP_MD_CTX_free(p->md5);
+    p->md5 = NULL;
+  }
+  fx_free(p->put_etag);
+  p->put_etag = NULL;
+  p->has_put_crc = 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scheduling. */
+
+static void schedule(xfer_engine_t *e, unit_t *u) {
+  u->next = NULL;
+  if (e->ready_tail) e->ready_tail->next = u;
+  else e->ready_head = u;
+  e->ready_tail = u;
+}
+
+static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind);
+
+/* Starts ready units while slots and tokens allow. Returns the earliest time
+ * a waiting unit could start (0 when none waits on time). */
+static int64_t start_ready(xfer_engine_t *e) {
+  unit_t **pp = &e->ready_head, *prev = NULL;
+  int64_t now = ferry_now_us(), wake = 0;
+  while (*pp) {
+    unit_t *u = *pp;
+    int need = u->pair ? 2 : 1;
+    job_t *j = u->job;
+    if (u->not_before_us > now) {
+      if (!wake || u->not_before_us < wake) wake = u->not_before_us;
+      prev = u;
+      pp = &u->next;
+      continue;
+    }
+    if (e->slots_used + need > e->conf.concurrency) break;
+    if (e->conf.qps_limit > 0) {
+      int64_t w = rl_wait_us(&e->qps, (uint64_t)need, now);
+      if (w > 0) {
+        if (!wake || now + w < wake) wake = now + w;
+        break;
+      }
+      rl_take(&e->qps, (uint64_t)need, now);
+    }
+    /* Unlink. */
+    *pp = u->next;
+    if (e->ready_tail == u) e->ready_tail = prev;
+    e->slots_used += need;
+    if (j->finishing && !(u->kind == RQ_MPU_ABORT && !u->pair)) {
+      /* The job failed meanwhile: drop the unit. */
+      e->slots_used -= need;
+      j->units--;
+      if (u->pair) pair_free(e, u->pair);
+      fx_free(u);
+      if (j->units == 0) job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+      continue;
+    }
+    if (u->pair) {
+      if (pair_start_get(e, u->pair) != FERRY_OK) {
+        e->slots_used -= need;
+        j->units--;
+        pair_free(e, u->pair);
+        fx_free(u);
+        job_fail(e, j, ST_FAILED, "internal", NULL, "could not start a source GET");
+        continue;
+      }
+    } else if (start_single(e, j, u->kind) != FERRY_OK) {
+      e->slots_used -= need;
+      j->units--;
+      fx_free(u);
+      if (u->kind == RQ_MPU_ABORT) {
+        job_finish(e, j);
+      } else {
+        job_fail(e, j, ST_FAILED, "internal", NULL, "could not start a request");
+      }
+      continue;
+    }
+    fx_free(u);
+  }
+  return wake;
+}
+
+/* Starts queued jobs while fewer than `concurrency` jobs are active. */
+static void start_jobs(xfer_engine_t *e) {
+  while (e->queue_head && e->n_active < (size_t)e->conf.concurrency) {
+    job_t *j = e->queue_head;
+    e->queue_head = j->next;
+    if (!e->queue_head) e->queue_tail = NULL;
+    e->n_queued--;
+    j->next = e->active;
+    j->prev = NULL;
+    if (e->active) e->active->prev = j;
+    e->active = j;
+    e->n_active++;
+    j->start_us = ferry_now_us();
+    if (!j->src || !j->dst) {
+      job_fail(e, j, ST_FAILED, "config", NULL,
+               !j->src ? "unknown source store" : "unknown destination store");
+      continue;
+    }
+    if (j->seg->policy == POLICY_OVERWRITE) {
+      job_start_copy(e, j);
+    } else {
+      j->phase = PH_HEAD_DST;
+      queue_single(e, j, RQ_HEAD_DST, 0);
+    }
+  }
+}
+
+void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_done_cb *cb,
+                 void *opaque) {
+  job_t *j = fx_calloc(1, sizeof(*j));
+  const msg_obj_t *o = &seg->objs[index];
+  const char *rel = o->key;
+  size_t plen = seg->src.prefix ? strlen(seg->src.prefix) : 0;
+  j->e = e;
+  j->seg = seg;
+  j->index = index;
+  j->obj = o;
+  j->cb = cb;
+  j->opaque = opaque;
+  j->src = find_store(e, seg->src.store);
+  j->dst = find_store(e, seg->dst.store);
+  if (o->dst_key) {
+    j->dst_key = fx_strdup(o->dst_key);
+  } else {
+    if (plen && strncmp(rel, seg->src.prefix, plen) == 0) rel += plen;
+    j->dst_key = fx_asprintf("%s%s", seg->dst.prefix ? seg->dst.prefix : "", rel);
+  }
+  j->out.key = fx_strdup(o->key);
+  j->out.size = o->size;
+  j->out.etag = o->etag ? fx_strdup(o->etag) : NULL;
+  j->phase = PH_QUEUED;
+  if (e->queue_tail) e->queue_tail->next = j;
+  else e->queue_head = j;
+  e->queue_tail = j;
+  e->n_queued++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Single requests: HEAD dst/src, initiate, complete, abort. */
+
+static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
+  store_req_t r;
+  char errbuf[FERRY_ERRLEN];
+  ferry_err_t err = FERRY_OK;
+  store_t *s = (kind == RQ_HEAD_SRC) ? j->src : j->dst;
+  const char *bucket = (kind == RQ_HEAD_SRC) ? j->seg->src.bucket : j->seg->dst.bucket;
+  const char *key = (kind == RQ_HEAD_SRC) ? j->obj->key : j->dst_key;
+  const char *method = "HEAD";
+  fbuf_t body;
+  curl_off_t blen = -1;
+  xreq_t *x;
+  fbuf_init(&body, 0);
+  switch (kind) {
+  case RQ_MPU_INIT: method = "POST"; break;
+  case RQ_MPU_COMPLETE: method = "POST"; break;
+  case RQ_MPU_ABORT: method = "DELETE"; break;
+  default: break;
+  }
+  x = xreq_new(j, kind);
+  store_req_init(&r, store_conf(s), method, bucket, key);
+  if (kind == RQ_MPU_INIT) {
+    kvlist_add(&r.query, "uploads", "");
+    err = dst_headers(j, &r, errbuf);
+    if (err) {
+      set_fail(j, ST_FAILED, "metadata", NULL, errbuf);
+      j->finishing = 1;
+    }
+    blen = 0;
+  } else if (kind == RQ_MPU_COMPLETE || kind == RQ_MPU_ABORT) {
+    kvlist_add(&r.query, "uploadId", j->upload_id);
+  }
+  if (kind == RQ_MPU_COMPLETE) {
+    store_part_t *parts = fx_calloc((size_t)j->n_parts, sizeof(*parts));
+    int i;
+    for (i = 0; i < j->n_parts; i++) {
+      parts[i].number = i + 1;
+      parts[i].etag = j->parts[i].etag;
+    }
+    store_mpu_complete_body(&body, parts, (size_t)j->n_parts);
+    fx_free(parts);
+    kvlist_add(&r.headers, "Content-Type", "application/xml");
+    blen = (curl_off_t)body.len;
+  }
+  if (!err) err = store_req_sign(&r, store_conf(s), time(NULL), errbuf);
+  if (!err) err = xreq_setup(e, x, s, &r, blen);
+  store_req_release(&r);
+  if (err) {
+    fbuf_release(&body);
+    xreq_free(e, x);
+    return err;
+  }
+  if (kind == RQ_MPU_COMPLETE) {
+    curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body.p);
+  } else if (kind == RQ_MPU_INIT) {
+    curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, "");
+  }
+  fbuf_release(&body);
+  xreq_start(e, x);
+  return FERRY_OK;
+}
+
+static void job_start_parts(xfer_engine_t *e, job_t *j);
+
+/* The decision after HEAD destination. */
+static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
+  store_head_t h;
+  const char *reason = NULL;
+  if (status == 404) {
+    job_start_copy(e, j);
+    return;
+  }
+  store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+  if (policy_decide(j->seg->policy, j->obj, &h, &reason) == POLICY_ACT_SKIP) {
+    store_head_release(&h);
+    j->out.status = ST_SKIPPED;
+    j->out.reason = fx_strdup(reason);
+    job_finish(e, j);
+    return;
+  }
+  store_head_release(&h);
+  job_start_copy(e, j);
+}
+
+static void job_start_copy(xfer_engine_t *e, job_t *j) {
+  if (policy_use_multipart(store_conf(j->dst)->type, j->obj->size,
+                           e->conf.multipart_threshold)) {
+    j->phase = PH_HEAD_SRC;
+    j->req_attempts = 0;
+    queue_single(e, j, RQ_HEAD_SRC, 0);
+    return;
+  }
+  j->phase = PH_PAIR;
+  queue_pair(e, pair_new(j, -1, 0, j->obj->size), 0);
+}
+
+static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
+  char errbuf[FERRY_ERRLEN];
+  store_head_t *h = &j->src_head;
+  store_head_from_headers(h, store_conf(j->src)->type, &x->rhdrs);
+  j->have_src_head = 1;
+  if (j->obj->etag && j->obj->etag[0] && h->etag && strcasecmp(h->etag, j->obj->etag)) {
+    job_fail(e, j, ST_CHANGED, "changed", NULL, "source ETag differs from listing");
+    return;
+  }
+  if (h->size != j->obj->size) {
+    job_fail(e, j, ST_CHANGED, "changed", NULL, "source size differs from listing");
+    return;
+  }
+  if (policy_check_size(store_conf(j->dst)->type, j->obj->size, errbuf) != FERRY_OK) {
+    job_fail(e, j, ST_FAILED, "too-large", NULL, errbuf);
+    return;
+  }
+  j->part_size = policy_part_size(store_conf(j->dst)->type, j->obj->size, e->conf.part_size);
+  j->n_parts = (int)policy_part_count(j->obj->size, j->part_size);
+  j->parts = fx_calloc((size_t)j->n_parts, sizeof(*j->parts));
+  j->phase = PH_MPU_INIT;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_MPU_INIT, 0);
+}
+
+/* Queues parts while the job has fewer than its share in flight. */
+static void job_start_parts(xfer_engine_t *e, job_t *j) {
+  int cap = FERRY_MAX(1, e->conf.concurrency / 2);
+  while (j->next_part < j->n_parts && j->parts_inflight < cap) {
+    int i = j->next_part++;
+    uint64_t off = (uint64_t)i * j->part_size;
+    uint64_t len = FERRY_MIN(j->part_size, j->obj->size - off);
+    j->parts[i].inflight = 1;
+    j->parts_inflight++;
+    queue_pair(e, pair_new(j, i, off, len), 0);
+  }
+}
+
+static void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const store_error_t *err) {
+  long d = backoff_delay_ms(&e->backoff, j->req_attempts, err->retry_after_s, &e->rng);
+  e->stats.retries++;
+  LOG_INFO(FAC, "event=retry op=%s key=\"%s\" attempt=%d delay_ms=%ld http=%d code=%s",
+           rq_name[kind], j->obj->key, j->req_attempts, d, err->http_status,
+           err->code[0] ? err->code : "-");
+  queue_single(e, j, kind, ferry_now_us() + (int64_t)d * 1000);
+}
+
+/* A single request finished. */
+static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
+  job_t *j = x->job;
+  rq_kind_t kind = x->kind;
+  long status = 0;
+  store_error_t err;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  e->slots_used -= 1;
+  j->units--;
+  j->req_attempts++;
+  j->attempts_total++;
+  store_error_clear(&err);
+  if (cc == CURLE_OK && status >= 200 && status < 300 && j->finishing &&
+      kind != RQ_MPU_INIT && kind != RQ_MPU_ABORT) {
+    xreq_free(e, x);
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (cc == CURLE_OK && status >= 200 && status < 300) {
+    switch (kind) {
+    case RQ_HEAD_DST:
+      if (!j->finishing) on_head_dst(e, j, status, x);
+      break;
+    case RQ_HEAD_SRC:
+      if (!j->finishing) on_head_src(e, j, x);
+      break;
+    case RQ_MPU_INIT: {
+      char errbuf[FERRY_ERRLEN];
+      char *id = NULL;
+      if (store_xml_parse_initiate(x->body.p ? x->body.p : "", x->body.len, &id, errbuf)) {
+        job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
+        break;
+      }
+      j->upload_id = id;
+      if (j->finishing) {
+        job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+        break;
+      }
+      j->phase = PH_PARTS;
+      job_start_parts(e, j);
+      break;
+    }
+    case RQ_MPU_COMPLETE: {
+      char errbuf[FERRY_ERRLEN];
+      char *etag = NULL;
+      store_error_t perr;
+      store_head_t h;
+      uint64_t crc = 0;
+      int i;
+      ferry_err_t pe;
+      store_error_clear(&perr);
+      pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
+      if (pe == FERRY_ERR_STORE) {
+        perr.http_status = (int)status;
+        store_error_classify(&perr);
+        if (perr.retryable && j->req_attempts < e->conf.max_attempts) {
+          job_retry_single(e, j, kind, &perr);
+          break;
+        }
+        job_fail(e, j, ST_FAILED, reason_of(&perr), &perr, NULL);
+        break;
+      }
+      if (pe) {
+        job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
+        break;
+      }
+      fx_free(etag);
+      /* Upload is complete: nothing to abort any more. */
+      fx_free(j->upload_id);
+      j->upload_id = NULL;
+      for (i = 0; i < j->n_parts; i++) {
+        uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
+        crc = crc64_combine(crc, j->parts[i].crc, plen);
+      }
+      store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+      if (h.has_crc64 && h.crc64 != crc) {
+        store_head_release(&h);
+        job_fail(e, j, ST_FAILED, "integrity", NULL,
+                 "destination CRC64 of the completed upload differs from the bytes sent");
+        break;
+      }
+      store_head_release(&h);
+      {
+        int has_src = j->obj->has_crc64 || (j->have_src_head && j->src_head.has_crc64);
+        uint64_t src = j->obj->has_crc64 ? j->obj->crc64 : j->src_head.crc64;
+        if (has_src && src != crc) {
+          job_fail(e, j, ST_FAILED, "integrity", NULL,
+                   "CRC64 of the bytes read differs from the source's");
+          break;
+        }
+      }
+      j->bytes = j->obj->size;
+      job_success(e, j);
+      break;
+    }
+    case RQ_MPU_ABORT:
+      fx_free(j->upload_id);
+      j->upload_id = NULL;
+      job_finish(e, j);
+      break;
+    default:
+      break;
+    }
+    xreq_free(e, x);
+    return;
+  }
+  /* Failure. */
+  store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
+                            x->body.len, cc, x->curl_err);
+  xreq_free(e, x);
+  if (kind == RQ_HEAD_DST && status == 404) {
+    if (!j->finishing) job_start_copy(e, j);
+    else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (kind == RQ_MPU_ABORT) {
+    if (err.retryable && j->req_attempts < e->conf.max_attempts) {
+      job_retry_single(e, j, kind, &err);
+      return;
+    }
+    /* Could not abort: say so, the upload is left for `--cleanup`. */
+    LOG_WARN(FAC, "event=abort-failed key=\"%s\" upload_id=%s http=%d", j->dst_key,
+             j->upload_id, err.http_status);
+    job_finish(e, j);
+    return;
+  }
+  if (j->finishing) {
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (kind == RQ_HEAD_SRC && status == 404) {
+    job_fail(e, j, ST_VANISHED, "vanished", &err, NULL);
+    return;
+  }
+  if (err.retryable && j->req_attempts < e->conf.max_attempts) {
+    job_retry_single(e, j, kind, &err);
+    return;
+  }
+  job_fail(e, j, ST_FAILED, reason_of(&err), &err, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pair completion. */
+
+/* Ends a pair attempt: success, retry or failure. */
+static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *err, int retryable) {
+  job_t *j = p->job;
+  int attempts;
+  e->slots_used -= 2;
+  j->units--;
+  p->attempts++;
+  j->attempts_total++;
+  attempts = p->attempts;
+  if (ok) {
+    if (p->part >= 0) {
+      part_state_t *ps = &j->parts[p->part];
+      ps->done = 1;
+      ps->inflight = 0;
+      ps->crc = p->crc;
+      ps->etag = p->put_etag;
+      p->put_etag = NULL;
+      j->parts_done++;
+      j->parts_inflight--;
+      pair_free(e, p);
+      if (j->finishing) {
+        job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+        return;
+      }
+      if (j->parts_done == j->n_parts) {
+        j->phase = PH_COMPLETE;
+        j->req_attempts = 0;
+        queue_single(e, j, RQ_MPU_COMPLETE, 0);
+      } else {
+        job_start_parts(e, j);
+      }
+      return;
+    }
+    j->bytes = p->len;
+    pair_free(e, p);
+    job_success(e, j);
+    return;
+  }
+  if (!j->finishing && retryable && err && attempts < e->conf.max_attempts) {
+    long d = backoff_delay_ms(&e->backoff, attempts, err->retry_after_s, &e->rng);
+    e->stats.retries++;
+    LOG_INFO(FAC, "event=retry op=copy key=\"%s\" part=%d attempt=%d delay_ms=%ld http=%d code=%s",
+             j->obj->key, p->part + 1, attempts, d, err->http_status,
+             err->code[0] ? err->code : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-"));
+    pair_reset(e, p);
+    queue_pair(e, p, ferry_now_us() + (int64_t)d * 1000);
+    return;
+  }
+  if (p->part >= 0) j->parts_inflight--;
+  pair_free(e, p);
+  if (j->finishing || !err) {
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+  } else if (err->http_status == 404 && err->code[0] && !strcmp(err->code, "NoSuchKey") &&
+             j->phase != PH_PARTS) {
+    job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
+  } else if (err->http_status == 412) {
+    job_fail(e, j, ST_CHANGED, "changed", err, NULL);
+  } else {
+    job_fail(e, j, ST_FAILED, reason_of(err), err, NULL);
+  }
+}
+
+/* Cuts both transfers of a pair (one failed). */
+static void pair_cut(xfer_engine_t *e, pair_t *p) {
+  if (p->get && p->get->in_multi) {
+    curl_multi_remove_handle(e->multi, p->get->easy);
+    p->get->in_multi = 0;
+  }
+  if (p->put && p->put->in_multi) {
+    curl_multi_remove_handle(e->multi, p->put->easy);
+    p->put->in_multi = 0;
+  }
+}
+
+static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
+  pair_t *p = x->pair;
+  job_t *j = p->job;
+  long status = 0;
+  store_error_t err;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  LOG_TRACE(FAC, "pair-done kind=%s cc=%d status=%ld got=%llu sent=%llu", rq_name[x->kind], (int)cc,
+            status, (unsigned long long)p->got, (unsigned long long)p->sent);
+  store_error_clear(&err);
+  if (x->in_multi) {
+    curl_multi_remove_handle(e->multi, x->easy);
+    x->in_multi = 0;
+  }
+  if (x->kind == RQ_GET) {
+    if (p->failed) {
+      /* Our own callback stopped it: outcome already recorded. */
+      pair_cut(e, p);
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
+    if (cc != CURLE_OK || (status != 200 && status != 206)) {
+      store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
+                                x->body.len, cc, x->curl_err);
+      if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
+      if (status == 404 || status == 412) err.retryable = 0;
+      pair_cut(e, p);
+      p->failed = 1;
+      pair_end(e, p, 0, &err, err.retryable);
+      return;
+    }
+    if (!p->validated) {
+      int rc = pair_validate_get(e, p);
+      if (rc < 0) {
+        pair_cut(e, p);
+        p->failed = 1;
+        j->finishing = 1;
+        pair_end(e, p, 0, NULL, 0);
+        return;
+      }
+    }
+    if (p->got != p->len) {
+      pair_cut(e, p);
+      p->failed = 1;
+      set_fail(j, ST_CHANGED, "changed", NULL, "source returned fewer bytes than listed");
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
+    p->get_done = 1;
+    /* The bytes read must match the source's CRC64 when the store gives it
+     * (OSS/COS: whole-object CRC, so only for whole-object GETs here). */
+    if (p->part < 0) {
+      store_head_t h;
+      int has_src;
+      uint64_t src;
+      store_head_from_headers(&h, store_conf(j->src)->type, &x->rhdrs);
+      has_src = j->obj->has_crc64 || h.has_crc64;
+      src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
+      store_head_release(&h);
+      if (has_src && src != p->crc) {
+        pair_cut(e, p);
+        p->failed = 1;
+        set_fail(j, ST_FAILED, "integrity", NULL,
+                 "CRC64 of the bytes read differs from the source's");
+        j->finishing = 1;
+        pair_end(e, p, 0, NULL, 0);
+        return;
+      }
+    }
+    if (!p->put_started) {
+      if (pair_start_put(e, p) != FERRY_OK) {
+        pair_cut(e, p);
+        p->failed = 1;
+        j->finishing = 1;
+        if (!j->out.reason) set_fail(j, ST_FAILED, "internal", NULL, "could not start PUT");
+        pair_end(e, p, 0, NULL, 0);
+      }
+      return;
+    }
+    want_unpause(e, p->put);
+    return;
+  }
+  /* PUT finished. */
+  if (cc != CURLE_OK || status < 200 || status >= 300) {
+    if (cc == CURLE_ABORTED_BY_CALLBACK && p->failed) {
+      pair_cut(e, p);
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
+    store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
+                              x->body.len, cc, x->curl_err);
+    pair_cut(e, p);
+    p->failed = 1;
+    pair_end(e, p, 0, &err, err.retryable);
+    return;
+  }
+  if (!p->get_done || p->sent != p->len) {
+    pair_cut(e, p);
+    p->failed = 1;
+    set_fail(j, ST_FAILED, "internal", NULL, "destination PUT ended before all bytes were sent");
+    pair_end(e, p, 0, &err, 1);
+    return;
+  }
+  {
+    store_head_t h;
+    store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+    if (h.has_crc64 && h.crc64 != p->crc) {
+      store_head_release(&h);
+      pair_cut(e, p);
+      set_fail(j, ST_FAILED, "integrity", NULL,
+               "destination CRC64 differs from the bytes sent");
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
+    /* S3 destinations give no CRC: a single PUT's ETag is the MD5. */
+    if (p->md5 && p->part < 0 && h.etag && policy_etag_is_md5(h.etag)) {
+      unsigned char md[16];
+      unsigned int l = 16;
+      fbuf_t hex;
+      EVP_DigestFinal_ex(p->md5, md, &l);
+      fbuf_init(&hex, 0);
+      enc_hex(&hex, md, 16);
+      if (strcasecmp(fbuf_str(&hex), h.etag) != 0) {
+        fbuf_release(&hex);
+        store_head_release(&h);
+        pair_cut(e, p);
+        set_fail(j, ST_FAILED, "integrity", NULL, "destination ETag differs from the MD5 sent");
+        j->finishing = 1;
+        pair_end(e, p, 0, NULL, 0);
+        return;
+      }
+      fbuf_release(&hex);
+    }
+    p->put_etag = h.etag ? fx_strdup(h.etag) : NULL;
+    store_head_release(&h);
+  }
+  if (p->part >= 0 && !p->put_etag) {
+    set_fail(j, ST_FAILED, "protocol", NULL, "UploadPart answered without an ETag");
+    j->finishing = 1;
+    pair_end(e, p, 0, NULL, 0);
+    return;
+  }
+  p->put_done = 1;
+  pair_end(e, p, 1, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop. */
+
+static void apply_unpauses(xfer_engine_t *e) {
+  size_t i;
+  for (i = 0; i < e->n_unpause; i++) {
+    xreq_t *x = e->unpause[i];
+    if (!x) continue;
+    x->want_unpause = 0;
+    if (!x->paused || !x->in_multi) continue;
+    if (x->pair && x == x->pair->get && x->pair->bw_wake_us) continue; /* on the bw timer */
+    x->paused = 0;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+  }
+  e->n_unpause = 0;
+}
+
+/* Releases bandwidth-held GETs whose time has come; returns the next wake
+ * time, 0 if none is held. */
+static int64_t bw_release(xfer_engine_t *e) {
+  size_t i, k = 0;
+  int64_t now = ferry_now_us(), next = 0;
+  for (i = 0; i < e->n_bw_held; i++) {
+    xreq_t *x = e->bw_held[i];
+    if (!x) continue;
+    if (x->pair->bw_wake_us <= now) {
+      x->pair->bw_wake_us = 0;
+      want_unpause(e, x);
+      continue;
+    }
+    if (!next || x->pair->bw_wake_us < next) next = x->pair->bw_wake_us;
+    e->bw_held[k++] = x;
+  }
+  e->n_bw_held = k;
+  return next;
+}
+
+/* Starts the PUTs that GET callbacks asked for. */
+static void start_puts(xfer_engine_t *e) {
+  size_t i;
+  for (i = 0; i < e->n_put_pending; i++) {
+    pair_t *p = e->put_pending[i];
+    if (!p) continue;
+    p->put_queued = 0;
+    if (p->put_started || p->failed) continue;
+    if (pair_start_put(e, p) != FERRY_OK) {
+      if (!p->job->finishing)
+        set_fail(p->job, ST_FAILED, "internal", NULL, "could not start the destination PUT");
+      p->failed = 1;
+      p->job->finishing = 1;
+      /* The paused GET learns of it when resumed. */
+      if (p->get) want_unpause(e, p->get);
+    }
+  }
+  e->n_put_pending = 0;
+}
+
+static void handle_done(xfer_engine_t *e) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(e->multi, &left))) {
+    xreq_t *x = NULL;
+    if (m->msg != CURLMSG_DONE) continue;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+    if (!x) continue;
+    if (x->pair) {
+      pair_on_done(e, x, m->data.result);
+    } else {
+      CURLcode cc = m->data.result;
+      curl_multi_remove_handle(e->multi, x->easy);
+      x->in_multi = 0;
+      job_on_req(e, x, cc);
+    }
+  }
+}
+
+size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
+  int64_t deadline = ferry_now_us() + (int64_t)timeout_ms * 1000;
+  e->completed_in_run = 0;
+  for (;;) {
+    int running = 0;
+    int64_t now, wake, bw;
+    int wait_ms;
+    start_jobs(e);
+    wake = start_ready(e);
+    curl_multi_perform(e->multi, &running);
+    handle_done(e);
+    start_puts(e);
+    bw = bw_release(e);
+    apply_unpauses(e);
+    if (e->completed_in_run) break;
+    if (xfer_pending(e) == 0) break;
+    now = ferry_now_us();
+    if (now >= deadline) break;
+    wait_ms = (int)((deadline - now) / 1000);
+    if (wake && (wake - now) / 1000 < wait_ms) wait_ms = (int)((wake - now) / 1000);
+    if (bw && (bw - now) / 1000 < wait_ms) wait_ms = (int)((bw - now) / 1000);
+    if (wait_ms < 1 && (wake || bw)) wait_ms = 1;
+    curl_multi_poll(e->multi, NULL, 0, wait_ms, NULL);
+  }
+  return xfer_pending(e);
+}
+
+void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
+  /* Mark every active job failed; parts in flight are cut at once, uploads
+   * aborted by the normal path. */
+  int64_t deadline = ferry_now_us() + (int64_t)timeout_ms * 1000;
+  job_t *j;
+  while (e->queue_head) {
+    j = e->queue_head;
+    e->queue_head = j->next;
+    e->n_queued--;
+    j->next = e->active;
+    j->prev = NULL;
+    if (e->active) e->active->prev = j;
+    e->active = j;
+    e->n_active++;
+    j->start_us = ferry_now_us();
+    set_fail(j, ST_FAILED, "shutdown", NULL, "worker shut down before the copy");
+    j->finishing = 1;
+  }
+  e->queue_tail = NULL;
+  for (j = e->active; j; j = j->next) {
+    if (!j->finishing) set_fail(j, ST_FAILED, "shutdown", NULL, "worker shut down mid-copy");
+    j->finishing = 1;
+  }
+  while (xfer_pending(e) && ferry_now_us() < deadline) {
+    /* Jobs with no running unit finish (or abort) on the next event; force
+     * those without any unit now. */
+    job_t *next;
+    for (j = e->active; j; j = next) {
+      next = j->next;
+      if (j->units == 0 && j->phase != PH_ABORT) job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    }
+    xfer_run(e, 100);
+  }
+}
+
+void xfer_engine_destroy(xfer_engine_t *e) {
+  size_t i;
+  if (!e) return;
+  while (e->ready_head) {
+    unit_t *u = e->ready_head;
+    e->ready_head = u->next;
+    if (u->pair) pair_free(e, u->pair);
+    fx_free(u);
+  }
+  /* Remaining jobs (not finished) are dropped without callbacks. */
+  while (e->queue_head) {
+    job_t *j = e->queue_head;
+    e->queue_head = j->next;
+    job_free(j);
+  }
+  if (e->multi) curl_multi_cleanup(e->multi);
+  for (i = 0; i < e->n_stores; i++) store_destroy(e->stores[i]);
+  fx_free(e->stores);
+  fx_free(e->unpause);
+  fx_free(e->put_pending);
+  fx_free(e->bw_held);
+  kvlist_release(&e->class_map);
+  fx_free(e);
+}

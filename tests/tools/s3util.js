@@ -1,0 +1,105 @@
+// Small S3 helpers for ferry's tests and demo, talking to a loopback S3
+// server anonymously (s3rver accepts unsigned requests). No dependencies.
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+
+function encKey(key) {
+  return key.split('/').map(encodeURIComponent).join('/')
+    .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+}
+
+function request(endpoint, method, path, body, headers) {
+  const u = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: u.hostname, port: u.port, method, path, agent,
+      headers: Object.assign({}, headers || {},
+        body != null ? { 'Content-Length': Buffer.byteLength(body) } : {}),
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers,
+        body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (body != null) req.end(body); else req.end();
+  });
+}
+
+function put(endpoint, bucket, key, body, headers) {
+  return request(endpoint, 'PUT', `/${bucket}/${encKey(key)}`, body, headers).then((r) => {
+    if (r.status !== 200) throw new Error(`PUT ${key}: HTTP ${r.status} ${r.body}`);
+    return r;
+  });
+}
+
+function get(endpoint, bucket, key) {
+  return request(endpoint, 'GET', `/${bucket}/${encKey(key)}`, null);
+}
+
+function del(endpoint, bucket, key) {
+  return request(endpoint, 'DELETE', `/${bucket}/${encKey(key)}`, null);
+}
+
+function xmlText(s) {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'").replace(/&#(x?[0-9a-fA-F]+);/g, (m, n) =>
+      String.fromCodePoint(n[0] === 'x' ? parseInt(n.slice(1), 16) : parseInt(n, 10)))
+    .replace(/&amp;/g, '&');
+}
+
+// Flat listing of a whole bucket: [{key, size, etag}], by ListObjectsV2 pages.
+async function list(endpoint, bucket, prefix) {
+  const out = [];
+  let token = null;
+  for (;;) {
+    let q = `/${bucket}/?list-type=2&max-keys=1000`;
+    if (prefix) q += `&prefix=${encodeURIComponent(prefix)}`;
+    if (token) q += `&continuation-token=${encodeURIComponent(token)}`;
+    const r = await request(endpoint, 'GET', q, null);
+    if (r.status !== 200) throw new Error(`list ${bucket}: HTTP ${r.status} ${r.body}`);
+    const xml = r.body.toString('utf8');
+    const re = /<Contents>([\s\S]*?)<\/Contents>/g;
+    let m;
+    while ((m = re.exec(xml))) {
+      const c = m[1];
+      const key = xmlText(/<Key>([\s\S]*?)<\/Key>/.exec(c)[1]);
+      const size = parseInt(/<Size>(\d+)<\/Size>/.exec(c)[1], 10);
+      const etag = xmlText(/<ETag>([\s\S]*?)<\/ETag>/.exec(c)[1]).replace(/"/g, '');
+      out.push({ key, size, etag });
+    }
+    const t = /<NextContinuationToken>([\s\S]*?)<\/NextContinuationToken>/.exec(xml);
+    if (/<IsTruncated>true<\/IsTruncated>/.test(xml) && t) token = xmlText(t[1]);
+    else break;
+  }
+  return out;
+}
+
+// Deterministic pseudo-random bytes (xorshift) so datasets are reproducible.
+function bytes(seed, n) {
+  const b = Buffer.allocUnsafe(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    b.writeUInt32LE(x, i);
+  }
+  for (; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; b[i] = x & 255; }
+  return b;
+}
+
+async function pool(items, n, fn) {
+  let i = 0;
+  const workers = Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (i < items.length) { const k = i++; await fn(items[k], k); }
+  });
+  await Promise.all(workers);
+}
+
+function md5(buf) { return crypto.createHash('md5').update(buf).digest('hex'); }
+
+module.exports = { request, put, get, del, list, bytes, pool, md5, encKey };

@@ -1,0 +1,61 @@
+/* segrun.c: per-segment bookkeeping of the worker. */
+#include "worker/segrun.h"
+
+#include <string.h>
+#include <sys/time.h>
+
+static int64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+segrun_t *segrun_new(msg_segment_t *seg, const char *worker_id) {
+  segrun_t *r = fx_calloc(1, sizeof(*r));
+  r->seg = *seg;
+  memset(seg, 0, sizeof(*seg));
+  r->remaining = r->seg.n_objs;
+  r->result.task = fx_strdup(r->seg.task);
+  r->result.segment = fx_strdup(r->seg.id);
+  r->result.run = r->seg.run;
+  r->result.worker = fx_strdup(worker_id);
+  r->result.n_objects = r->seg.n_objs;
+  r->result.started_ms = wall_ms();
+  return r;
+}
+
+void segrun_destroy(segrun_t *r) {
+  if (!r) return;
+  msg_segment_release(&r->seg);
+  msg_result_release(&r->result);
+  fx_free(r);
+}
+
+static char *dup_or_null(const char *s) { return s ? fx_strdup(s) : NULL; }
+
+int segrun_add(segrun_t *r, const msg_outcome_t *o) {
+  msg_result_t *res = &r->result;
+  switch (o->status) {
+  case ST_COPIED:
+    res->n_copied++;
+    res->bytes += o->bytes;
+    break;
+  case ST_SKIPPED: res->n_skipped++; break;
+  default: res->n_failed++; break;
+  }
+  if (o->status != ST_COPIED) {
+    msg_outcome_t *d;
+    res->outcomes = fx_realloc(res->outcomes, (res->n_outcomes + 1) * sizeof(*res->outcomes));
+    d = &res->outcomes[res->n_outcomes++];
+    *d = *o;
+    d->key = dup_or_null(o->key);
+    d->reason = dup_or_null(o->reason);
+    d->code = dup_or_null(o->code);
+    d->request_id = dup_or_null(o->request_id);
+    d->message = dup_or_null(o->message);
+    d->etag = dup_or_null(o->etag);
+  }
+  if (r->remaining) r->remaining--;
+  if (r->remaining == 0) res->finished_ms = wall_ms();
+  return r->remaining == 0;
+}

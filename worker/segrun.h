@@ -1,0 +1,27 @@
+/*
+ * segrun.h: one segment being copied: the decoded segment, how many of its
+ * objects are still running, and the result record being built (counts,
+ * bytes, and every object that was not copied, with its outcome).
+ * Single-threaded, like the engine.
+ */
+#ifndef FERRY_WORKER_SEGRUN_H
+#define FERRY_WORKER_SEGRUN_H
+
+#include "bus/msg.h"
+
+typedef struct segrun {
+  struct segrun *next;
+  msg_segment_t seg;
+  size_t remaining;
+  msg_result_t result;
+  void *opaque;          /* the driver's (e.g. the Kafka message position) */
+} segrun_t;
+
+/* Takes ownership of *seg's contents (seg is zeroed). */
+segrun_t *segrun_new(msg_segment_t *seg, const char *worker_id);
+void segrun_destroy(segrun_t *r);
+/* Records one object's outcome (copied into the result when not copied).
+ * Returns 1 when it was the segment's last object. */
+int segrun_add(segrun_t *r, const msg_outcome_t *o);
+
+#endif

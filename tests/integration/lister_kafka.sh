@@ -19,7 +19,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 
 s3_start src ferry-src
-"$FERRY_BIN/ferry-devbroker" --bootstrap-file "$R/bootstrap" --partitions 8 \
+"$FERRY_BIN/ferry-devbroker" --bootstrap-file "$R/bootstrap" --partitions 8 --exit-with-parent \
   >"$R/devbroker.out" 2>"$R/devbroker.log" &
 track_pid $!
 for _ in $(seq 1 100); do [ -s "$R/bootstrap" ] && break; sleep 0.1; done
@@ -61,9 +61,9 @@ segments | run_only 1 >"$R/s1.jsonl"
 $U check "$R/s1.jsonl" "$R/keys.txt" 50 0 1
 NSEG=$(wc -l <"$R/s1.jsonl")
 tasks >"$R/tasks.txt"
-read -r run state objs bytes segs kind cp < <($U task "$R/tasks.txt" t)
-[ "$run $state $objs $segs $kind" = "1 listed $NKEYS $NSEG list" ] ||
-  fail "task record: $run $state $objs $segs $kind (expected 1 listed $NKEYS $NSEG list)"
+read -r run state objs bytes segs kind rof _ < <($U task "$R/tasks.txt" t)
+[ "$run $state $objs $segs $kind $rof" = "1 listed $NKEYS $NSEG list 0" ] ||
+  fail "task record: $run $state $objs $segs $kind $rof (expected 1 listed $NKEYS $NSEG list 0)"
 want_bytes=$(python3 -c 'import json,sys; print(sum(o["size"] for l in open(sys.argv[1]) for o in json.loads(l)["objs"]))' "$R/s1.jsonl")
 [ "$bytes" = "$want_bytes" ] || fail "listed_bytes $bytes != $want_bytes"
 grep -c '"state":"listing"' "$R/tasks.txt" | grep -qv '^0$' || fail "no progress records"
@@ -114,8 +114,9 @@ for line in open(sys.argv[1]):
             sys.exit("FAIL: the vanished object lost its last known size")
 PY
 tasks >"$R/tasks.txt"
-read -r run state objs _ _ kind _ < <($U task "$R/tasks.txt" t)
-[ "$run $state $objs $kind" = "3 listed 2 retry" ] || fail "retry record: $run $state $objs $kind"
+read -r run state objs _ _ kind rof _ < <($U task "$R/tasks.txt" t)
+[ "$run $state $objs $kind $rof" = "3 listed 2 retry 2" ] ||
+  fail "retry record: $run $state $objs $kind retry_of=$rof (expected 3 listed 2 retry 2)"
 ok "--retry-failed: run 3 replays the 2 still-failed objects (deduplicated, ETag re-read, vanished kept)"
 
 # 4. Errors.

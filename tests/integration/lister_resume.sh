@@ -22,7 +22,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 
 s3_start src ferry-src
-"$FERRY_BIN/ferry-devbroker" --bootstrap-file "$R/bootstrap" --partitions 8 \
+"$FERRY_BIN/ferry-devbroker" --bootstrap-file "$R/bootstrap" --partitions 8 --exit-with-parent \
   >"$R/devbroker.out" 2>"$R/devbroker.log" &
 track_pid $!
 for _ in $(seq 1 100); do [ -s "$R/bootstrap" ] && break; sleep 0.1; done
@@ -83,7 +83,7 @@ interrupt() {
 check_resumed() {  # task
   local task="$1" run state objs segs kind cp
   tasks >"$R/tasks.txt"
-  read -r run state objs _ segs kind cp < <($U task "$R/tasks.txt" "$task")
+  read -r run state objs _ segs kind _ cp < <($U task "$R/tasks.txt" "$task")
   [ "$run $state" = "1 listing" ] || fail "$task: record after the stop: $run $state"
   [ -n "$cp" ] && [ "$segs" -gt 0 ] || fail "$task: no checkpoint recorded"
   echo "$cp" >"$R/$task.cp"
@@ -108,7 +108,7 @@ if got != ref:
     sys.exit("FAIL: segments differ from the uninterrupted listing, e.g. %s" % diff[:3])
 PY
   tasks >"$R/tasks.txt"
-  read -r run state objs _ segs kind cp < <($U task "$R/tasks.txt" "$task")
+  read -r run state objs _ segs kind _ cp < <($U task "$R/tasks.txt" "$task")
   [ "$run $state $objs $segs" = "1 listed $(wc -l <"$R/keys.txt") $NREF" ] ||
     fail "$task: final record $run $state $objs $segs"
 }

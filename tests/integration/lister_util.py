@@ -15,7 +15,7 @@
       and number at most MAX_DUP_OBJECTS.
   lister_util.py task TASKS_LINES TASK
       prints the latest task record of TASK (kcat -f '%k\\t%s\\n' output) as
-      "run state listed_objects listed_bytes segments kind checkpoint".
+      "run state listed_objects listed_bytes segments kind retry_of checkpoint".
 
 Exit status 1 with a one-line FAIL message on any mismatch.
 """
@@ -175,7 +175,8 @@ def task(lines_path, name):
     if last is None:
         fail(f"no task record for {name}")
     print(last["run"], last["state"], last["listed_objects"], last["listed_bytes"],
-          last["segments"], last.get("kind", "list"), last.get("checkpoint", ""))
+          last["segments"], last.get("kind", "list"), last.get("retry_of", 0),
+          last.get("checkpoint", ""))
 
 
 def main():

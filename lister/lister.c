@@ -402,10 +402,8 @@ static ferry_err_t replay_failed(lrun_t *r, failed_set_t *fs, char *errbuf) {
   return e;
 }
 
-static ferry_err_t replay_file(lrun_t *r, char *errbuf) {
-  listfile_t *lf = listfile_open(r->opts->from_list, errbuf);
+static ferry_err_t replay_file(lrun_t *r, listfile_t *lf, char *errbuf) {
   ferry_err_t e = FERRY_OK;
-  if (!lf) return FERRY_ERR_PARSE;
   for (;;) {
     msg_obj_t o;
     int eof;
@@ -430,7 +428,6 @@ static ferry_err_t replay_file(lrun_t *r, char *errbuf) {
     msg_obj_release(&o);
     if (e) break;
   }
-  listfile_close(lf);
   return e;
 }
 
@@ -537,6 +534,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   char eb[FERRY_ERRLEN];
   const store_conf_t *sc;
   failed_set_t fs;
+  listfile_t *lf = NULL;
   ferry_err_t e = FERRY_OK;
   int rc = LISTER_EXIT_FAIL, i;
 
@@ -614,6 +612,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     }
   }
 
+  /* Open what can fail on the operator's side before anything is published:
+   * a mistyped list file must not leave an unfinished run behind. */
+  if (o->from_list && !(lf = listfile_open(o->from_list, eb))) {
+    fprintf(stderr, "ferry-lister: task %s: --from-list: %s\n", o->task, eb);
+    rc = LISTER_EXIT_FAIL;
+    goto out;
+  }
   r.store = store_new(sc, eb);
   if (!r.store) {
     e = FERRY_ERR_CONFIG;
@@ -656,7 +661,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   switch (r.kind) {
   case LISTPLAN_LIST: e = list_source(&r, eb); break;
   case LISTPLAN_RETRY: e = replay_failed(&r, &fs, eb); break;
-  case LISTPLAN_FROM_LIST: e = replay_file(&r, eb); break;
+  case LISTPLAN_FROM_LIST: e = replay_file(&r, lf, eb); break;
   }
   if (!e) {
     msg_segment_t *last = NULL;
@@ -701,6 +706,7 @@ fail:
     fprintf(stderr, "ferry-lister: task %s: %s\n", o->task, *eb ? eb : ferry_err_str(e));
   rc = LISTER_EXIT_FAIL;
 out:
+  listfile_close(lf);
   for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
   fx_free(fs.objs);
   fx_free(fs.at);

@@ -119,6 +119,14 @@ read -r run state objs _ _ kind rof _ < <($U task "$R/tasks.txt" t)
   fail "retry record: $run $state $objs $kind retry_of=$rof (expected 3 listed 2 retry 2)"
 ok "--retry-failed: run 3 replays the 2 still-failed objects (deduplicated, ETag re-read, vanished kept)"
 
+# A mistyped --from-list file publishes nothing (no unfinished run left).
+rc=0; "$L" -c "$R/k.conf" -t t --from-list "$R/no-such-export.csv" 2>"$R/4b.err" || rc=$?
+[ "$rc" = 1 ] || { cat "$R/4b.err"; fail "missing list file rc=$rc"; }
+tasks >"$R/tasks.txt"
+read -r run state _ < <($U task "$R/tasks.txt" t)
+[ "$run $state" = "3 listed" ] || fail "a missing list file changed the task record: $run $state"
+ok "--from-list with a missing file: rc 1, nothing published"
+
 # 4. Errors.
 rc=0; "$L" -c "$R/k.conf" -t nob 2>"$R/5.err" || rc=$?
 [ "$rc" = 1 ] && grep -q NoSuchBucket "$R/5.err" || { cat "$R/5.err"; fail "missing bucket rc=$rc"; }

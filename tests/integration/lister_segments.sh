@@ -145,4 +145,7 @@ grep -q "outside the source prefix" "$R/fl.err" || fail "outside-prefix message"
 grep -q "unterminated quoted field" "$R/fl.err" || fail "CSV error message"
 [ "$(wc -l <"$R/fl.jsonl")" = 1 ] || fail "the good entry was not published"
 ok "--from-list: bad entries reported, rc 1, good ones published"
+rc=0; "$L" -c "$R/a.conf" -t t --from-list "$R/nonexistent.csv" --segments-to "$R/fl.jsonl" 2>"$R/fl.err" || rc=$?
+[ "$rc" = 1 ] && grep -q "nonexistent.csv: No such file" "$R/fl.err" || { cat "$R/fl.err"; fail "missing list file rc=$rc"; }
+ok "--from-list with a missing file: rc 1"
 echo "PASS lister_segments"

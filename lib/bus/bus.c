@@ -566,7 +566,7 @@ struct bus_consumer {
 
 static void notify(bus_consumer_t *c, bus_rebalance_t ev,
                    const rd_kafka_topic_partition_list_t *l) {
-  bus_part_t stack[64], *parts = stack;
+  bus_part_t stack[64] = {{NULL, 0}}, *parts = stack;
   int i;
   if (!c->cb) return;
   if (l->cnt > (int)FERRY_ARRAY_LEN(stack))

@@ -97,6 +97,23 @@ proxy_restart() {
   _proxy_run "$name" "$(cat "$FERRY_RUN/proxy-$name.port")" "${args[@]}"
 }
 
+# devbroker_start [ferry-devbroker args...]: the dev broker (librdkafka's mock
+# cluster over TCP) with its bootstrap file at $FERRY_RUN/bootstrap; exports
+# FERRY_BROKERS. Needs FERRY_BIN (the build directory).
+devbroker_start() {
+  "$FERRY_BIN/ferry-devbroker" --bootstrap-file "$FERRY_RUN/bootstrap" "$@" \
+    >"$FERRY_RUN/devbroker.log" 2>&1 &
+  track_pid $!
+  local i
+  for i in $(seq 1 100); do
+    [ -s "$FERRY_RUN/bootstrap" ] && break
+    sleep 0.1
+  done
+  [ -s "$FERRY_RUN/bootstrap" ] || { cat "$FERRY_RUN/devbroker.log" >&2; return 1; }
+  FERRY_BROKERS="$(head -1 "$FERRY_RUN/bootstrap")"
+  export FERRY_BROKERS
+}
+
 servers_stop() {
   [ -n "${FERRY_RUN:-}" ] && [ -f "$FERRY_RUN/pids" ] || return 0
   local pid

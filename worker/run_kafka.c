@@ -1,10 +1,409 @@
-/* run_kafka.c: the consumer-group driver (issue 4). */
+/*
+ * run_kafka.c: the worker as a consumer-group member.
+ *
+ * Segments come from the segments topic; each one's objects go to the copy
+ * engine. When a segment's last object ends, its result (and one failed
+ * record per failed object) is produced; once every one of those is
+ * delivered, the segment's offset is marked finished, and the partition's
+ * commit advances over the finished prefix only (offtrack). A crash at any
+ * point therefore redoes unfinished segments and never skips one; the
+ * reporter counts a redelivered segment once.
+ *
+ * A message that does not decode goes to the dlq topic and counts as
+ * finished once that is delivered. On a rebalance, revoked partitions are
+ * forgotten (their in-flight segments finish, but are not committed). On
+ * SIGTERM the worker stops taking segments, drains for up to
+ * worker.shutdown_timeout_s, abandons the rest without publishing anything
+ * for it, commits what is finished and leaves the group.
+ */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
 
+#include "bus/bus.h"
+#include "bus/offtrack.h"
+#include "core/log.h"
+#include "worker/segrun.h"
 #include "worker/worker.h"
+#include "xfer/engine.h"
+#include "xfer/ratelimit.h"
+#include "xfer/xconf.h"
+
+#define FAC "worker"
+
+typedef struct kworker {
+  const ferry_conf_t *conf;
+  bus_conf_t bc;
+  bus_consumer_t *cons;
+  bus_producer_t *prod;
+  xfer_engine_t *e;
+  offtrack_t ot;
+  char *seg_topic;
+  segrun_t *runs;          /* segments being copied or published */
+  size_t n_runs;
+  int assigned;            /* segments partitions assigned to us */
+  int total_parts;         /* partitions of the segments topic */
+  int paused;
+  int abandoning;          /* shutdown: publish nothing more */
+  int fatal;
+  uint64_t segs_done, objs_done, dlq;
+} kworker_t;
+
+/* What a delivery report is about: a segment's result or failed record, or
+ * a dead-lettered message (finished when its DLQ copy is delivered). */
+typedef struct dlq_tok {
+  segrun_t *run;         /* NULL for a DLQ send */
+  int32_t partition;
+  int64_t offset;
+} dlq_tok_t;
+
+static dlq_tok_t *tok_new(segrun_t *run, int32_t partition, int64_t offset) {
+  dlq_tok_t *t = fx_calloc(1, sizeof(*t));
+  t->run = run;
+  t->partition = partition;
+  t->offset = offset;
+  return t;
+}
+
+static int64_t wall_ms(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void run_unlink(kworker_t *w, segrun_t *r) {
+  segrun_t **pp = &w->runs;
+  while (*pp && *pp != r) pp = &(*pp)->next;
+  if (*pp) {
+    *pp = r->next;
+    w->n_runs--;
+  }
+}
+
+static void run_finish(kworker_t *w, segrun_t *r) {
+  if (!r->revoked && !r->delivery_failed) offtrack_done(&w->ot, r->partition, r->offset);
+  run_unlink(w, r);
+  w->segs_done++;
+  segrun_destroy(r);
+}
+
+static void on_delivery(const bus_delivery_t *d, void *ctx) {
+  kworker_t *w = ctx;
+  dlq_tok_t *tok = d->opaque;
+  segrun_t *r;
+  if (!tok) return;
+  r = tok->run;
+  if (!r) {
+    if (d->err == FERRY_OK) offtrack_done(&w->ot, tok->partition, tok->offset);
+    else {
+      LOG_ERROR(FAC, "event=dlq-undelivered partition=%d offset=%" PRId64 " error=\"%s\"",
+                (int)tok->partition, tok->offset, d->error);
+      w->fatal = 1;
+    }
+    fx_free(tok);
+    return;
+  }
+  fx_free(tok);
+  {
+    if (d->err != FERRY_OK) {
+      LOG_ERROR(FAC, "event=undelivered topic=%s segment=%s error=\"%s\"", d->topic,
+                r->seg.id, d->error);
+      r->delivery_failed = 1;
+      /* Not committed: a restart redoes the segment. Stop taking work, as the
+       * broker refuses our messages. */
+      w->fatal = 1;
+    }
+    if (--r->pending == 0) run_finish(w, r);
+  }
+}
+
+static void set_limits(kworker_t *w) {
+  const ferry_conf_t *c = w->conf;
+  /* Worker limits apply as configured; task limits are fleet-wide, so this
+   * worker takes its partitions' share (the smallest over the tasks). */
+  uint64_t qps = c->worker.qps_limit, bw = c->worker.bandwidth_limit;
+  size_t i;
+  for (i = 0; i < c->n_tasks; i++) {
+    uint64_t tq = rl_fleet_share(c->tasks[i].qps_limit, w->assigned, w->total_parts);
+    uint64_t tb = rl_fleet_share(c->tasks[i].bandwidth_limit, w->assigned, w->total_parts);
+    qps = rl_min_rate(qps, tq);
+    bw = rl_min_rate(bw, tb);
+  }
+  xfer_set_limits(w->e, (double)qps, (double)bw);
+  LOG_INFO(FAC, "event=limits assigned=%d total=%d qps=%" PRIu64 " bandwidth=%" PRIu64,
+           w->assigned, w->total_parts, qps, bw);
+}
+
+static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, void *ctx) {
+  kworker_t *w = ctx;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (ev == BUS_ASSIGNED) {
+      w->assigned++;
+    } else {
+      segrun_t *r;
+      w->assigned--;
+      /* Commit what is finished while we still own it, then forget. */
+      {
+        size_t k;
+        for (k = 0; k < w->ot.n; k++) {
+          int32_t p;
+          int64_t o;
+          if (w->ot.parts[k].partition == parts[i].partition &&
+              offtrack_next_commit(&w->ot, k, &p, &o) && ev == BUS_REVOKED) {
+            char errbuf[FERRY_ERRLEN];
+            if (bus_consumer_commit(w->cons, w->seg_topic, p, o, errbuf) == FERRY_OK)
+              offtrack_committed(&w->ot, p, o);
+          }
+        }
+      }
+      offtrack_drop(&w->ot, parts[i].partition);
+      for (r = w->runs; r; r = r->next)
+        if (r->partition == parts[i].partition) r->revoked = 1;
+    }
+  }
+  if (w->assigned < 0) w->assigned = 0;
+  LOG_INFO(FAC, "event=rebalance kind=%s partitions=%zu assigned=%d",
+           ev == BUS_ASSIGNED ? "assigned" : ev == BUS_REVOKED ? "revoked" : "lost", n,
+           w->assigned);
+  set_limits(w);
+}
+
+static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED || s == ST_VANISHED; }
+
+/* Publishes the result and failed records of a finished segment. */
+static void publish(kworker_t *w, segrun_t *r) {
+  char errbuf[FERRY_ERRLEN];
+  char *json;
+  dlq_tok_t *tok;
+  size_t i;
+  r->pending = 1; /* held until every send is queued */
+  json = msg_result_encode(&r->result);
+  tok = tok_new(r, 0, 0);
+  if (!json || bus_producer_send(w->prod, BUS_RESULTS, r->seg.task, json, strlen(json), tok,
+                                 errbuf)) {
+    LOG_ERROR(FAC, "event=produce-failed topic=results segment=%s error=\"%s\"", r->seg.id,
+              json ? errbuf : "result not encodable");
+    fx_free(tok);
+    r->delivery_failed = 1;
+    w->fatal = 1;
+  } else {
+    r->pending++;
+  }
+  fx_free(json);
+  for (i = 0; i < r->result.n_outcomes; i++) {
+    msg_outcome_t *o = &r->result.outcomes[i];
+    msg_failed_t f;
+    size_t k;
+    if (!is_failure(o->status)) continue;
+    memset(&f, 0, sizeof(f));
+    f.task = r->seg.task;
+    f.segment = r->seg.id;
+    f.run = r->seg.run;
+    f.src = r->seg.src;
+    f.dst = r->seg.dst;
+    for (k = 0; k < r->seg.n_objs; k++)
+      if (strcmp(r->seg.objs[k].key, o->key) == 0) {
+        f.obj = r->seg.objs[k];
+        break;
+      }
+    if (!f.obj.key) {
+      f.obj.key = o->key;
+      f.obj.size = o->size;
+      f.obj.mtime = -1;
+    }
+    f.outcome = *o;
+    f.at_ms = wall_ms();
+    json = msg_failed_encode(&f);
+    tok = tok_new(r, 0, 0);
+    if (!json || bus_producer_send(w->prod, BUS_FAILED, r->seg.task, json, strlen(json), tok,
+                                   errbuf)) {
+      LOG_ERROR(FAC, "event=produce-failed topic=failed key=\"%s\" error=\"%s\"", o->key,
+                json ? errbuf : "record not encodable");
+      fx_free(tok);
+      r->delivery_failed = 1;
+      w->fatal = 1;
+    } else {
+      r->pending++;
+    }
+    fx_free(json);
+  }
+  if (--r->pending == 0) run_finish(w, r);
+}
+
+static void on_outcome(void *opaque, const msg_segment_t *seg, size_t index,
+                       const msg_outcome_t *o) {
+  segrun_t *r = opaque;
+  kworker_t *w = r->opaque;
+  (void)seg;
+  (void)index;
+  w->objs_done++;
+  if (segrun_add(r, o)) {
+    if (w->abandoning) {
+      /* Abandoned work is redone by whoever gets the partition next. */
+      run_unlink(w, r);
+      segrun_destroy(r);
+      return;
+    }
+    LOG_DEBUG(FAC, "event=segment task=%s segment=%s copied=%" PRIu64 " skipped=%" PRIu64
+                   " failed=%" PRIu64,
+              r->seg.task, r->seg.id, r->result.n_copied, r->result.n_skipped,
+              r->result.n_failed);
+    publish(w, r);
+  }
+}
+
+static void take(kworker_t *w, bus_msg_t *m) {
+  char errbuf[FERRY_ERRLEN];
+  msg_segment_t seg;
+  segrun_t *r;
+  size_t i;
+  offtrack_add(&w->ot, m->partition, m->offset);
+  if (!m->value || msg_segment_decode(m->value, m->len, &seg, errbuf) != FERRY_OK) {
+    dlq_tok_t *tok = tok_new(NULL, m->partition, m->offset);
+    const char *why = m->value ? errbuf : "empty message";
+    LOG_ERROR(FAC, "event=poison topic=%s partition=%d offset=%" PRId64 " error=\"%s\"",
+              m->topic, (int)m->partition, m->offset, why);
+    w->dlq++;
+    if (bus_dlq_send(w->prod, m->topic, m->partition, m->offset, m->key, m->key_len,
+                     m->value ? m->value : "", m->len, why, tok, errbuf) != FERRY_OK) {
+      LOG_ERROR(FAC, "event=dlq-failed error=\"%s\"", errbuf);
+      fx_free(tok);
+      w->fatal = 1;
+    }
+    return;
+  }
+  r = segrun_new(&seg, w->conf->worker.id);
+  r->opaque = w;
+  r->partition = m->partition;
+  r->offset = m->offset;
+  r->next = w->runs;
+  w->runs = r;
+  w->n_runs++;
+  if (r->seg.n_objs == 0) {
+    publish(w, r);
+    return;
+  }
+  for (i = 0; i < r->seg.n_objs; i++) xfer_submit(w->e, &r->seg, i, on_outcome, r);
+}
+
+static void commit_ready(kworker_t *w) {
+  size_t i;
+  for (i = 0; i < w->ot.n; i++) {
+    int32_t p;
+    int64_t o;
+    char errbuf[FERRY_ERRLEN];
+    if (!offtrack_next_commit(&w->ot, i, &p, &o)) continue;
+    if (bus_consumer_commit(w->cons, w->seg_topic, p, o, errbuf) == FERRY_OK) {
+      offtrack_committed(&w->ot, p, o);
+      LOG_DEBUG(FAC, "event=commit partition=%d offset=%" PRId64, (int)p, o);
+    } else {
+      LOG_WARN(FAC, "event=commit-failed partition=%d offset=%" PRId64 " error=\"%s\"", (int)p,
+               o, errbuf);
+    }
+  }
+}
 
 int worker_run_kafka(const ferry_conf_t *conf) {
-  (void)conf;
-  fprintf(stderr, "ferry-worker: Kafka mode is not built yet; use --segments-from\n");
-  return 1;
+  kworker_t w;
+  char errbuf[FERRY_ERRLEN];
+  xfer_conf_t xc;
+  bus_topic_t topics[1] = {BUS_SEGMENTS};
+  size_t max_segs;
+  int64_t last_commit = 0, stop_at = 0;
+  int rc = 0;
+  memset(&w, 0, sizeof(w));
+  w.conf = conf;
+  offtrack_init(&w.ot);
+  if (bus_conf_from_kafka(&w.bc, &conf->kafka, errbuf) != FERRY_OK) {
+    fprintf(stderr, "ferry-worker: %s\n", errbuf);
+    return 1;
+  }
+  w.seg_topic = bus_topic_name(&w.bc, BUS_SEGMENTS);
+  w.total_parts = bus_topic_partitions(&w.bc, BUS_SEGMENTS);
+  xfer_conf_from_config(&xc, conf);
+  w.e = xfer_engine_new(&xc, conf->stores, conf->n_stores, errbuf);
+  if (!w.e) goto fail;
+  w.prod = bus_producer_new(&w.bc, on_delivery, &w, errbuf);
+  if (!w.prod) goto fail;
+  w.cons = bus_consumer_new(&w.bc, topics, 1, on_rebalance, &w, errbuf);
+  if (!w.cons) goto fail;
+  {
+    int n = 0;
+    if (bus_consumer_partition_count(w.cons, BUS_SEGMENTS, &n, errbuf) == FERRY_OK && n > 0)
+      w.total_parts = n;
+  }
+  worker_install_signals();
+  max_segs = (size_t)(conf->worker.segments_in_flight > 0 ? conf->worker.segments_in_flight : 4);
+  LOG_INFO(FAC, "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
+           conf->worker.id, w.bc.group_id, w.seg_topic, max_segs, xc.concurrency);
+  for (;;) {
+    bus_msg_t *m = NULL;
+    int busy = xfer_pending(w.e) > 0;
+    int want = !worker_stop && !w.fatal && w.n_runs < max_segs &&
+               xfer_pending(w.e) < (size_t)xc.concurrency * 4;
+    ferry_err_t err;
+    if (worker_stop && !stop_at) {
+      stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
+      LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
+    }
+    /* Poll often enough to serve rebalances and heartbeats; take a message
+     * only when there is room. */
+    if (want) {
+      err = bus_consumer_poll(w.cons, busy ? 0 : 100, &m, errbuf);
+      if (err == FERRY_OK) {
+        take(&w, m);
+        bus_msg_destroy(m);
+        continue;
+      }
+      if (err == FERRY_ERR_KAFKA) {
+        LOG_ERROR(FAC, "event=consumer-fatal error=\"%s\"", errbuf);
+        w.fatal = 1;
+      }
+    } else if (!busy) {
+      /* Idle but full (waiting for deliveries) or stopping. */
+      bus_producer_poll(w.prod, 50);
+    }
+    if (busy) xfer_run(w.e, 50);
+    bus_producer_poll(w.prod, 0);
+    if (ferry_now_us() - last_commit > 500000) {
+      commit_ready(&w);
+      last_commit = ferry_now_us();
+    }
+    if (worker_stop || w.fatal) {
+      if (w.n_runs == 0 && xfer_pending(w.e) == 0) break;
+      if (w.fatal || ferry_now_us() > stop_at) {
+        LOG_WARN(FAC, "event=abandon segments=%zu objects=%zu", w.n_runs, xfer_pending(w.e));
+        w.abandoning = 1;
+        xfer_abandon_all(w.e, 10000);
+        /* Whatever is left waits on deliveries; give them a moment. */
+        bus_producer_flush(w.prod, 5000, errbuf);
+        break;
+      }
+    }
+  }
+  bus_producer_flush(w.prod, 10000, errbuf);
+  commit_ready(&w);
+  LOG_INFO(FAC, "event=summary segments=%" PRIu64 " objects=%" PRIu64 " dlq=%" PRIu64 "%s",
+           w.segs_done, w.objs_done, w.dlq, w.fatal ? " fatal=1" : "");
+  rc = w.fatal ? 1 : 0;
+  goto done;
+fail:
+  fprintf(stderr, "ferry-worker: %s\n", errbuf);
+  rc = 1;
+done:
+  bus_consumer_destroy(w.cons);   /* leaves the group */
+  while (w.runs) {
+    segrun_t *r = w.runs;
+    w.runs = r->next;
+    segrun_destroy(r);
+  }
+  bus_producer_destroy(w.prod);
+  xfer_engine_destroy(w.e);
+  offtrack_release(&w.ot);
+  fx_free(w.seg_topic);
+  bus_conf_release(&w.bc);
+  return rc;
 }

@@ -43,7 +43,9 @@ int segrun_add(segrun_t *r, const msg_outcome_t *o) {
   case ST_SKIPPED: res->n_skipped++; break;
   default: res->n_failed++; break;
   }
-  if (o->status != ST_COPIED) {
+  /* Results list every object not copied; a retry run (run > 1) lists the
+   * copied ones too, so the reporter can move them out of the failed list. */
+  if (o->status != ST_COPIED || r->seg.run > 1) {
     msg_outcome_t *d;
     res->outcomes = fx_realloc(res->outcomes, (res->n_outcomes + 1) * sizeof(*res->outcomes));
     d = &res->outcomes[res->n_outcomes++];

@@ -1,7 +1,8 @@
 /*
  * segrun.h: one segment being copied: the decoded segment, how many of its
  * objects are still running, and the result record being built (counts,
- * bytes, and every object that was not copied, with its outcome).
+ * bytes, and every object that was not copied, with its outcome; in a retry
+ * run, every object).
  * Single-threaded, like the engine.
  */
 #ifndef FERRY_WORKER_SEGRUN_H
@@ -14,7 +15,12 @@ typedef struct segrun {
   msg_segment_t seg;
   size_t remaining;
   msg_result_t result;
-  void *opaque;          /* the driver's (e.g. the Kafka message position) */
+  void *opaque;          /* the driver's */
+  int32_t partition;     /* Kafka position of the segment message */
+  int64_t offset;
+  int pending;           /* deliveries not yet reported */
+  int delivery_failed;
+  int revoked;           /* its partition was revoked: never commit it */
 } segrun_t;
 
 /* Takes ownership of *seg's contents (seg is zeroed). */

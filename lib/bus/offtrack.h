@@ -1,0 +1,48 @@
+/*
+ * offtrack.h: which offsets of which partitions are safe to commit.
+ *
+ * A worker takes messages in offset order per partition but finishes them in
+ * any order. Kafka commits one number per partition (the next offset to
+ * read), so only the prefix of finished messages may be committed: a crash
+ * then redoes the unfinished ones, never skips them. Pure, single-threaded.
+ */
+#ifndef FERRY_BUS_OFFTRACK_H
+#define FERRY_BUS_OFFTRACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct offtrack_part {
+  int32_t partition;
+  int64_t *offs;       /* in-flight offsets, ascending */
+  unsigned char *done;
+  size_t head, n, cap; /* ring of n entries starting at head */
+  int64_t committable; /* next offset to commit, -1 = nothing yet */
+  int64_t committed;   /* last committed next-offset, -1 = none */
+} offtrack_part_t;
+
+typedef struct offtrack {
+  offtrack_part_t *parts;
+  size_t n, cap;
+} offtrack_t;
+
+void offtrack_init(offtrack_t *t);
+void offtrack_release(offtrack_t *t);
+/* A message was taken. Offsets of a partition must come in ascending order;
+ * a lower or equal offset (a rewind after a rebalance) restarts the
+ * partition's tracking. */
+void offtrack_add(offtrack_t *t, int32_t partition, int64_t offset);
+/* A message is finished (its results are delivered). Unknown offsets are
+ * ignored (the partition may have been revoked meanwhile). */
+void offtrack_done(offtrack_t *t, int32_t partition, int64_t offset);
+/* Forgets a partition (revoked or lost): nothing of it will be committed. */
+void offtrack_drop(offtrack_t *t, int32_t partition);
+/* The next commit for a partition, when it advanced past what was last
+ * marked committed: returns 1 and sets *next_offset, else 0. */
+int offtrack_next_commit(offtrack_t *t, size_t i, int32_t *partition, int64_t *next_offset);
+/* Records that next_offset of partition was committed. */
+void offtrack_committed(offtrack_t *t, int32_t partition, int64_t next_offset);
+/* Messages taken and not yet finished, over all partitions. */
+size_t offtrack_inflight(const offtrack_t *t);
+
+#endif

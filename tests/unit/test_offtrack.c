@@ -1,0 +1,78 @@
+/* Unit tests for lib/bus/offtrack: only finished prefixes are committed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "bus/offtrack.h"
+
+static int64_t next(offtrack_t *t, int32_t part) {
+  size_t i;
+  for (i = 0; i < t->n; i++) {
+    int32_t p;
+    int64_t o;
+    if (offtrack_next_commit(t, i, &p, &o) && p == part) return o;
+  }
+  return -1;
+}
+
+static void test_out_of_order(void **state) {
+  offtrack_t t;
+  (void)state;
+  offtrack_init(&t);
+  offtrack_add(&t, 0, 10);
+  offtrack_add(&t, 0, 11);
+  offtrack_add(&t, 0, 12);
+  offtrack_done(&t, 0, 12);
+  assert_int_equal(next(&t, 0), -1);        /* 10 and 11 still running */
+  offtrack_done(&t, 0, 10);
+  assert_int_equal(next(&t, 0), 11);        /* commit = last finished prefix + 1 */
+  offtrack_committed(&t, 0, 11);
+  assert_int_equal(next(&t, 0), -1);
+  offtrack_done(&t, 0, 11);
+  assert_int_equal(next(&t, 0), 13);
+  assert_int_equal(offtrack_inflight(&t), 0);
+  offtrack_release(&t);
+}
+
+static void test_partitions_and_drop(void **state) {
+  offtrack_t t;
+  int i;
+  (void)state;
+  offtrack_init(&t);
+  for (i = 0; i < 100; i++) {
+    offtrack_add(&t, 1, i);
+    offtrack_add(&t, 2, 1000 + i);
+  }
+  assert_int_equal(offtrack_inflight(&t), 200);
+  for (i = 0; i < 50; i++) offtrack_done(&t, 1, i);
+  assert_int_equal(next(&t, 1), 50);
+  assert_int_equal(next(&t, 2), -1);
+  offtrack_drop(&t, 1);                      /* revoked: never committed */
+  assert_int_equal(next(&t, 1), -1);
+  offtrack_done(&t, 1, 77);                  /* late finish of revoked work: ignored */
+  assert_int_equal(offtrack_inflight(&t), 100);
+  offtrack_release(&t);
+}
+
+static void test_rewind(void **state) {
+  offtrack_t t;
+  (void)state;
+  offtrack_init(&t);
+  offtrack_add(&t, 0, 5);
+  offtrack_add(&t, 0, 6);
+  offtrack_add(&t, 0, 5);                    /* redelivered from 5 */
+  offtrack_done(&t, 0, 5);
+  assert_int_equal(next(&t, 0), 6);
+  assert_int_equal(offtrack_inflight(&t), 0);
+  offtrack_release(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_out_of_order),
+      cmocka_unit_test(test_partitions_and_drop),
+      cmocka_unit_test(test_rewind),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

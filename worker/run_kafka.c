@@ -386,8 +386,16 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   }
   bus_producer_flush(w.prod, 10000, errbuf);
   commit_ready(&w);
-  LOG_INFO(FAC, "event=summary segments=%" PRIu64 " objects=%" PRIu64 " dlq=%" PRIu64 "%s",
-           w.segs_done, w.objs_done, w.dlq, w.fatal ? " fatal=1" : "");
+  {
+    xfer_stats_t st;
+    xfer_get_stats(w.e, &st);
+    LOG_INFO(FAC,
+             "event=summary segments=%" PRIu64 " objects=%" PRIu64 " copied=%" PRIu64
+             " skipped=%" PRIu64 " failed=%" PRIu64 " dlq=%" PRIu64 " requests=%" PRIu64
+             " retries=%" PRIu64 " bytes=%" PRIu64 "%s",
+             w.segs_done, w.objs_done, st.copied, st.skipped, st.failed, w.dlq, st.requests,
+             st.retries, st.bytes_out, w.fatal ? " fatal=1" : "");
+  }
   rc = w.fatal ? 1 : 0;
   goto done;
 fail:

@@ -17,7 +17,9 @@
 #include "core/config.h"
 #include "core/enc.h"
 #include "core/urllist.h"
+#include "store/client.h"
 #include "store/xml.h"
+#include "xfer/listfile.h"
 
 #define REGRESSIONS FIXTURES_DIR "/../fuzz/regressions"
 
@@ -278,6 +280,25 @@ static void replay_one(const char *target, const char *p, size_t n) {
       if (urllist_next(&cur, &e, &eof, eb) == FERRY_OK) urllist_entry_release(&e);
     }
     assert_true(eof);
+  } else if (strcmp(target, "listfile") == 0) {
+    FILE *f = n ? fmemopen((void *)p, n, "r") : NULL;
+    listfile_t *lf = f ? listfile_from_stream(f, "replay", eb) : NULL;
+    msg_obj_t o;
+    int eof = 0;
+    size_t guard = 0;
+    while (lf && !eof && guard++ <= n + 2) {
+      ferry_err_t rc = listfile_next(lf, &o, &eof, eb);
+      if (rc == FERRY_ERR_IO) break;
+      if (rc == FERRY_OK && !eof) msg_obj_release(&o);
+    }
+    listfile_close(lf);
+    if (f) fclose(f);
+  } else if (strcmp(target, "response") == 0) {
+    /* Status and headers aside, the body is what can be odd: parse it as
+     * an error response. */
+    store_error_t e;
+    store_error_from_response(&e, 500, NULL, p, n, CURLE_OK, NULL);
+    assert_non_null(memchr(e.message, '\0', sizeof(e.message)));
   } else if (strcmp(target, "confval") == 0) {
     /* Covered by the clang fuzz build; the parsers are exercised by
      * test_config. */

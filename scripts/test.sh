@@ -34,7 +34,7 @@ FERRY_BIN="$ROOT/build-asan" ctest --test-dir "$ROOT/build-asan" --output-on-fai
 # Every libFuzzer target for a short bounded time in build-fuzz/ (clang); a
 # crash, leak or broken contract fails the run. Only on a whole run (no
 # ctest arguments); FERRY_FUZZ_SECONDS sets the time per target, 0 skips.
-FUZZ_SECS="${FERRY_FUZZ_SECONDS:-10}"
+FUZZ_SECS="${FERRY_FUZZ_SECONDS:-8}"
 if [ $# -eq 0 ] && [ "$FUZZ_SECS" != 0 ]; then
   echo "== fuzz (build-fuzz: clang libFuzzer, ${FUZZ_SECS} s per target) =="
   "$ROOT/scripts/fuzz.sh" "$FUZZ_SECS" || rc=1

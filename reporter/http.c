@@ -70,8 +70,8 @@ ferry_err_t http_parse_listen(const char *listen, char **host, int *port, char *
   if (listen[0] == '[') {
     const char *rb = strchr(listen, ']');
     if (!rb || rb == listen + 1 || rb[1] != ':')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID, "listen \"%s\": expected [IPV6]:PORT",
-                          listen);
+      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                          "listen \"%s\": expected [IPV6]:PORT", listen);
     h = listen + 1;
     hend = rb;
     colon = rb + 1;
@@ -79,7 +79,8 @@ ferry_err_t http_parse_listen(const char *listen, char **host, int *port, char *
     colon = strrchr(listen, ':');
     if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
       return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "listen \"%s\": expected ADDR:PORT, :PORT or [IPV6]:PORT", listen);
+                          "listen \"%s\": expected ADDR:PORT, :PORT or [IPV6]:PORT",
+                          listen);
     hend = colon;
   }
   errno = 0;
@@ -87,7 +88,8 @@ ferry_err_t http_parse_listen(const char *listen, char **host, int *port, char *
   if (!colon[1] || *end || errno || v < 0 || v > 65535 || colon[1] == '-' ||
       colon[1] == '+' || colon[1] == ' ')
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "listen \"%s\": the port must be 0..65535 (0: any free port)", listen);
+                        "listen \"%s\": the port must be 0..65535 (0: any free port)",
+                        listen);
   *host = hend > h ? fx_strndup(h, (size_t)(hend - h)) : fx_strdup("127.0.0.1");
   *port = (int)v;
   return FERRY_OK;
@@ -121,7 +123,8 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
     MHD_add_response_header(r, "Content-Security-Policy", tallyweb_page_csp());
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
   }
-  if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, "Allow", "GET, HEAD");
+  if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+    MHD_add_response_header(r, "Allow", "GET, HEAD");
   ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
@@ -286,7 +289,8 @@ static char *disposition(const char *task, const char *ext) {
 }
 
 static enum MHD_Result get_failed(const http_t *h, struct MHD_Connection *c,
-                                  const char *task, tally_export_fmt_t fmt) {
+                                  const char *url, const char *task,
+                                  tally_export_fmt_t fmt) {
   tally_view_t v;
   ferry_err_t e;
   fbuf_t b;
@@ -308,8 +312,10 @@ static enum MHD_Result get_failed(const http_t *h, struct MHD_Connection *c,
   }
   if (failed > MAX_EXPORT_ROWS || b.len > MAX_EXPORT_BYTES) {
     fbuf_release(&b);
-    LOG_WARN(FAC, "task=%s failed=%" PRIu64 " msg=\"failed list over the HTTP limit\"",
-             task, failed);
+    /* The path, not the decoded name: it cannot break the log line. */
+    LOG_WARN(FAC,
+             "path=\"%s\" failed=%" PRIu64 " msg=\"failed list over the HTTP limit\"",
+             url, failed);
     return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
                       "the failed list is too large for HTTP: use ferry-reporter "
                       "--export-failed",
@@ -354,8 +360,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case TALLYWEB_TASKS: ret = get_tasks(h, c); break;
     case TALLYWEB_REPORTER: ret = get_reporter(h, c); break;
     case TALLYWEB_TASK: ret = get_task(h, c, task); break;
-    case TALLYWEB_FAILED_CSV: ret = get_failed(h, c, task, TALLY_EXPORT_CSV); break;
-    case TALLYWEB_FAILED_JSONL: ret = get_failed(h, c, task, TALLY_EXPORT_JSONL); break;
+    case TALLYWEB_FAILED_CSV:
+      ret = get_failed(h, c, url, task, TALLY_EXPORT_CSV);
+      break;
+    case TALLYWEB_FAILED_JSONL:
+      ret = get_failed(h, c, url, task, TALLY_EXPORT_JSONL);
+      break;
     default: ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL); break;
     }
   }
@@ -452,7 +462,8 @@ http_t *http_new(const char *listen, const tally_t *t, const feed_t *f,
              info ? (unsigned)info->port : (unsigned)port);
   }
   freeaddrinfo(ai);
-  LOG_INFO(FAC, "listening %s port=%u", h->url, info ? (unsigned)info->port : (unsigned)port);
+  LOG_INFO(FAC, "listening %s port=%u", h->url,
+           info ? (unsigned)info->port : (unsigned)port);
   return h;
 }
 

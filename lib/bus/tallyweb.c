@@ -314,7 +314,9 @@ static void task_metric(fbuf_t *out, metric_t m, const tally_view_t *v) {
     sample_u(out, metrics[m].name, v->task, "status", "skipped", f->skipped);
     sample_u(out, metrics[m].name, v->task, "status", "failed", f->failed);
     break;
-  case M_BYTES_DONE: sample_u(out, metrics[m].name, v->task, NULL, NULL, f->done_bytes); break;
+  case M_BYTES_DONE:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL, f->done_bytes);
+    break;
   case M_BYTES_COPIED:
     sample_u(out, metrics[m].name, v->task, NULL, NULL, f->bytes_copied);
     break;
@@ -402,7 +404,8 @@ static const char PAGE_JS[] =
     "    var f = Math.floor;\n"
     "    if (s === null || s === undefined || s < 0) return '-';\n"
     "    if (s >= 86400) return f(s / 86400) + 'd' + f(s % 86400 / 3600) + 'h';\n"
-    "    if (s >= 3600) return f(s / 3600) + 'h' + f(s % 3600 / 60) + 'm' + s % 60 + 's';\n"
+    "    if (s >= 3600)\n"
+    "      return f(s / 3600) + 'h' + f(s % 3600 / 60) + 'm' + s % 60 + 's';\n"
     "    if (s >= 60) return f(s / 60) + 'm' + s % 60 + 's';\n"
     "    return s + 's';\n"
     "  }\n"
@@ -460,7 +463,8 @@ static const char PAGE_JS[] =
     "                      t.objects_per_s.toFixed(1) + ' obj/s'));\n"
     "    tr.appendChild(el('td', 'num eta', dur(t.eta_s)));\n"
     "    td = el('td', 'failures', t.failed);\n"
-    "    if (t.failed) td.appendChild(el('div', 'reasons', reasons(t.failed_by_reason)));\n"
+    "    if (t.failed)\n"
+    "      td.appendChild(el('div', 'reasons', reasons(t.failed_by_reason)));\n"
     "    tr.appendChild(td);\n"
     "    td = el('td', 'links');\n"
     "    if (t.failed) {\n"
@@ -508,10 +512,12 @@ static const char PAGE_JS[] =
     "      refreshes++;\n"
     "      document.body.setAttribute('data-refreshes', String(refreshes));\n"
     "      u.className = '';\n"
-    "      u.textContent = 'updated ' + new Date().toLocaleTimeString() + ', every 2 s';\n"
+    "      u.textContent = 'updated ' + new Date().toLocaleTimeString() +\n"
+    "                      ', every 2 s';\n"
     "    }).catch(function (e) {\n"
     "      u.className = 'stale';\n"
-    "      u.textContent = 'refresh failed (' + e.message + '): the figures may be old';\n"
+    "      u.textContent = 'refresh failed (' + e.message +\n"
+    "                      '): the figures may be old';\n"
     "    });\n"
     "  }\n"
     "  setInterval(refresh, 2000);\n"
@@ -529,8 +535,11 @@ static const char PAGE_CSS[] =
     "vertical-align:top}"
     "th{font-weight:600;color:#555;background:#efefef;white-space:nowrap}"
     ".num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
-    ".name{font-weight:600;word-break:break-all}"
-    ".route,.detail,.reasons{color:#777;font-size:.85em;word-break:break-all}"
+    ".name{font-weight:600;overflow-wrap:anywhere}"
+    ".route,.detail,.reasons{color:#777;font-size:.85em;overflow-wrap:anywhere}"
+    ".state{white-space:nowrap}"
+    "tbody td:first-child{min-width:13em}"
+    ".failures{min-width:9em}"
     ".bar{width:14em;height:1.1em;background:#e3e3e3;border-radius:3px;overflow:hidden}"
     ".fill{height:100%}"
     ".fill.green{background:#2e9e44}"
@@ -643,8 +652,8 @@ void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *
   fbuf_adds(out, PAGE_CSS);
   fbuf_adds(out, "</style></head>\n<body>\n<h1>ferry — migration status</h1>\n"
                  "<div id=\"reporter\">");
-  fbuf_addf(out, "%s · %" PRIu64 " records read", s->caught_up ? "caught up" : "catching up",
-            s->records);
+  fbuf_addf(out, "%s · %" PRIu64 " records read",
+            s->caught_up ? "caught up" : "catching up", s->records);
   if (s->lag >= 0) fbuf_addf(out, " · lag %" PRId64, s->lag);
   if (s->rejected) fbuf_addf(out, " · %" PRIu64 " rejected", s->rejected);
   fbuf_adds(out,
@@ -652,7 +661,8 @@ void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *
             "<th>Objects</th><th>Bytes</th><th>Rate</th><th>ETA</th><th>Failed</th>"
             "<th>Failed list</th></tr></thead>\n<tbody id=\"tasks\">\n");
   for (i = 0; i < n; i++) page_row(out, &views[i]);
-  if (!n) fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"9\">No tasks yet.</td></tr>\n");
+  if (!n)
+    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"9\">No tasks yet.</td></tr>\n");
   fbuf_addf(out, "</tbody></table>\n<p id=\"updated\">as of %s; refreshes every 2 s</p>\n"
                  "<script>",
             when);

@@ -61,7 +61,8 @@ static void result_rec(tally_t *t, const char *name, const char *seg, int n, int
                        1000, "status", "failed", "reason", reason, "bytes", 0, "attempts",
                        3, "duration_ms", 10, "http_status", 403));
   }
-  j = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:o}", "v", 1,
+  j = json_pack("{s:i, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:I, s:I, s:o}",
+                "v", 1,
                 "task", name, "segment", seg, "run", 1, "worker", "w1", "n_objects", n,
                 "n_copied", n - n_failed, "n_skipped", 0, "n_failed", n_failed, "bytes",
                 (n - n_failed) * 1000, "started_ms", (json_int_t)started, "finished_ms",
@@ -128,7 +129,8 @@ static void test_escapes(void **state) {
   (void)state;
   fbuf_init(&b, 0);
   tallyweb_html_escape(&b, "<a href=\"x\">'&'</a>");
-  assert_string_equal(fbuf_str(&b), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  assert_string_equal(fbuf_str(&b),
+                      "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   fbuf_reset(&b);
   tallyweb_url_escape(&b, "a b/c?d#e%f..~_-é");
   assert_string_equal(fbuf_str(&b), "a%20b%2Fc%3Fd%23e%25f..~_-%C3%A9");
@@ -295,9 +297,11 @@ static void test_metrics(void **state) {
   assert_has(s, "\nferry_reporter_lag_records 5\n");
   assert_has(s, "\nferry_reporter_caught_up 1\n");
   assert_has(s, "\nferry_reporter_tasks 3\n");
-  assert_has(s, "\nferry_task_objects_total{task=\"demo\",state=\"completed-with-failures\"} 10\n");
+  assert_has(s, "\nferry_task_objects_total{task=\"demo\","
+                "state=\"completed-with-failures\"} 10\n");
   assert_has(s, "\nferry_task_objects_total{task=\"clean\",state=\"completed\"} 4\n");
-  assert_has(s, "\nferry_task_state{task=\"demo\",state=\"completed-with-failures\"} 1\n");
+  assert_has(s,
+             "\nferry_task_state{task=\"demo\",state=\"completed-with-failures\"} 1\n");
   assert_has(s, "\nferry_task_state{task=\"demo\",state=\"running\"} 0\n");
   assert_has(s, "\nferry_task_objects{task=\"demo\",status=\"copied\"} 7\n");
   assert_has(s, "\nferry_task_objects{task=\"demo\",status=\"skipped\"} 0\n");
@@ -312,7 +316,8 @@ static void test_metrics(void **state) {
   assert_has(s, "\nferry_task_updated_timestamp_seconds{task=\"demo\"} ");
   /* The hostile name, escaped for a label: \" \\ \n; still listing, so
    * its ETA is unknown and absent. */
-  assert_has(s, "{task=\"a\\\"b\\\\c\\nd<script>alert(1)</script>&'\",state=\"listing\"} 8\n");
+  assert_has(s,
+             "{task=\"a\\\"b\\\\c\\nd<script>alert(1)</script>&'\",state=\"listing\"} 8\n");
   assert_has(s, "ferry_task_failures{task=\"a\\\"b\\\\c\\nd<script>alert(1)</script>&'\","
                 "reason=\"<img src=x onerror=alert(2)>\"} 1\n");
   assert_lacks(s, "ferry_task_eta_seconds{task=\"a\\\"");

@@ -334,24 +334,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
+  static int seen;   /* its address marks a request whose headers are in */
   const http_t *h = cls;
   char *task = NULL;
-  tallyweb_route_t r = tallyweb_route(url, &task);
+  tallyweb_route_t r;
   enum MHD_Result ret;
+  int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+            strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
   (void)version;
   (void)upload_data;
-  (void)upload_data_size;
-  (void)con_cls;
-  /* Answered at the first call, before any request body: nothing here
-   * takes one, and libmicrohttpd then discards it (closing the
-   * connection), so a body costs no memory. */
+  /* The first call has the headers only. A GET or HEAD is answered on the
+   * next, when libmicrohttpd has seen that no body follows and can keep
+   * the connection open. Anything else is refused at once, as is a GET
+   * that announces a body: libmicrohttpd then closes the connection
+   * instead of reading a body nobody wants. */
+  if (*con_cls == NULL) {
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (get && (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                            MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+                (cl && strcmp(cl, "0") != 0)))
+      return send_error(c, MHD_HTTP_BAD_REQUEST, "a GET has no body", NULL);
+    if (get) {
+      *con_cls = &seen;
+      return MHD_YES;
+    }
+  }
+  if (*upload_data_size) {   /* announced no body, yet sent one */
+    *upload_data_size = 0;
+    return MHD_NO;
+  }
+  r = tallyweb_route(url, &task);
   LOG_DEBUG(FAC, "method=%s path=\"%s\" route=%d", method, url, (int)r);
   if (r == TALLYWEB_NOT_FOUND) {
     ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
   } else if (r == TALLYWEB_BAD_PATH) {
     ret = send_error(c, MHD_HTTP_BAD_REQUEST, "bad %-escape in the path", NULL);
-  } else if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-             strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+  } else if (!get) {
     ret = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL);
   } else {
     switch (r) {

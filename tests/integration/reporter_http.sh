@@ -310,6 +310,11 @@ for m in POST PUT DELETE PATCH OPTIONS; do
   done
 done
 [ "$(get nope "$RUN/err.json" -X POST -d x)" = 404 ] || fail "POST to an unknown path: want 404"
+[ "$(get api/tasks "$RUN/err.json" -X GET -d x)" = 400 ] || fail "a GET with a body: want 400"
+# Keep-alive: two GETs share one connection.
+curl -sv -o /dev/null -o /dev/null "${URL}api/tasks" "${URL}metrics" 2>"$RUN/keepalive.log"
+grep -qi 're-using existing connection' "$RUN/keepalive.log" ||
+  fail "the connection was not kept alive between two GETs"
 code=$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "$URL")
 [ "$code" = "200 0" ] || fail "HEAD / gave \"$code\", want 200 and no body"
 # A request line too long for the connection's memory is refused, not served.
@@ -336,7 +341,7 @@ grep -q '^1-000001/k0<b>,' "$RUN/evil.csv" || fail "the hostile task's failed.cs
 grep -qi '^content-disposition: attachment; filename="[A-Za-z0-9._-]*-failed.csv"' \
   "$RUN/evil.hdr" || fail "the hostile task's file name is not reduced to safe bytes"
 [ "$(get api/tasks/nosuch/failed.csv "$RUN/err.json")" = 404 ] || fail "unknown failed.csv"
-ok "404 unknown paths (no traversal), 405 + Allow, HEAD, a long path refused ($LONGCODE), failed lists"
+ok "404 unknown paths (no traversal), 405 + Allow, 400 GET body, HEAD, keep-alive, a long path refused ($LONGCODE), failed lists"
 
 # --- the page: served HTML, then in Chromium ----------------------------------------
 cat >"$RUN/page.py" <<'PY'

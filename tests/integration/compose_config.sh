@@ -27,7 +27,7 @@ FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 FERRY_BIN="${FERRY_BIN:-$FERRY_SRC/build}"
 C="$FERRY_SRC/compose"
 T="$(mktemp -d /tmp/ferry-compose.XXXXXX)"
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
@@ -49,6 +49,7 @@ conf_value() {
 SHUTDOWN_S="$(conf_value shutdown_timeout_s)"; SHUTDOWN_S="${SHUTDOWN_S:-30}"
 PARTITIONS="$(conf_value segments_partitions)"; PARTITIONS="${PARTITIONS:-64}"
 PREFIX="$(conf_value topic_prefix)"; PREFIX="${PREFIX:-ferry.}"
+RF="$(conf_value replication_factor)"; RF="${RF:-1}"
 BROKERS="$(conf_value brokers)"
 [ "$BROKERS" = "kafka:9092" ] || fail "compose/ferry.conf: kafka.brokers is \"$BROKERS\", not \"kafka:9092\""
 grep -Eq '^[[:space:]]*id[[:space:]]*=' "$C/ferry.conf" &&
@@ -102,18 +103,21 @@ check_command() {
     [ "$a" = /etc/ferry/ferry.conf ] && a="$T/ferry.conf"
     args+=("$a")
   done
-  local envs=(PATH="$PATH" HOME="$T")
+  local envs=(PATH="$PATH" HOME="$T") v
+  for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+    [ -n "${!v:-}" ] && envs+=("$v=${!v}")
+  done
   if [ -n "$envfile" ]; then while IFS= read -r a; do envs+=("$a"); done <"$envfile"; fi
   # Bad arguments or config: exit 2 at once. Still running after 3 s: past
   # those checks, waiting for Kafka; it is then stopped (its shutdown with no
   # broker is not what this test is about).
-  local pid i
+  local pid
   env -i "${envs[@]}" "$path" "${args[@]}" >"$T/out" 2>"$T/err" &
   pid=$!
-  for i in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     rc=running
@@ -141,7 +145,7 @@ else
   mkdir -p "$T/repo/compose"
   cp "$C/docker-compose.yml" "$C/ferry.conf" "$C/Dockerfile" "$T/repo/compose/"
   cp "$C/ferry.env.example" "$T/repo/compose/ferry.env"
-  if (cd "$T/repo/compose" && FERRY_TASK= "${DC[@]}" -f docker-compose.yml --profile lister config \
+  if (cd "$T/repo/compose" && FERRY_TASK='' "${DC[@]}" -f docker-compose.yml --profile lister config \
         >"$T/resolved.yml" 2>"$T/dc.err"); then
     ok "docker-compose config: compose/docker-compose.yml is valid ($("${DC[@]}" version --short 2>/dev/null || echo "?"))"
   else
@@ -150,7 +154,7 @@ else
   if [ -s "$T/resolved.yml" ]; then
     # The checks on the resolved file; prints FAIL lines, and one "CMD service
     # argv..." line (NUL-free, tab-separated) per ferry service.
-    python3 - "$T/resolved.yml" "$PARTITIONS" "$PREFIX" "$SHUTDOWN_S" "$ENV_NAMES" >"$T/py.out" <<'PY' || fail "compose checks crashed"
+    python3 - "$T/resolved.yml" "$PARTITIONS" "$PREFIX" "$SHUTDOWN_S" "$ENV_NAMES" "$RF" >"$T/py.out" <<'PY' || fail "compose checks crashed"
 import re, sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 partitions, prefix, shutdown_s, env_names = sys.argv[2], sys.argv[3], int(sys.argv[4]), set(sys.argv[5].split())
@@ -179,6 +183,8 @@ t = svc.get("topics", {})
 tenv = {a: str(b) for a, b in (t.get("environment") or {}).items()}
 if tenv.get("SEGMENTS_PARTITIONS") != partitions:
     fail(f"topics: SEGMENTS_PARTITIONS {tenv.get('SEGMENTS_PARTITIONS')} != kafka.segments_partitions {partitions}")
+if tenv.get("REPLICATION_FACTOR") != sys.argv[6]:
+    fail(f"topics: REPLICATION_FACTOR {tenv.get('REPLICATION_FACTOR')} != kafka.replication_factor {sys.argv[6]}")
 if tenv.get("TOPIC_PREFIX") != prefix:
     fail(f"topics: TOPIC_PREFIX {tenv.get('TOPIC_PREFIX')} != kafka.topic_prefix {prefix}")
 script = " ".join(t.get("command") or [])
@@ -187,6 +193,11 @@ for topic, parts in (("tasks", "1"), ("segments", None), ("results", "4"), ("fai
     elif parts and not re.search(rf"mk {topic} {parts} ", script):
         fail(f"topics: {topic} not created with {parts} partitions (lib/bus/bus.h)")
 if not re.search(r"mk tasks 1 --config cleanup.policy=compact", script): fail("topics: tasks not compacted")
+# The script as the container's bash gets it, for a run against a stub.
+with open(sys.argv[1] + ".topics.sh", "w") as f:
+    f.write(script.replace("$$", "$").replace("/opt/kafka/bin/kafka-topics.sh", "kafka-topics.sh"))
+with open(sys.argv[1] + ".topics.env", "w") as f:
+    f.write("".join(f"{a}={b}\n" for a, b in tenv.items()))
 if (t.get("depends_on") or {}).get("kafka", {}).get("condition") != "service_healthy":
     fail("topics: does not wait for a healthy kafka")
 for name in ("worker", "reporter", "lister"):
@@ -224,11 +235,33 @@ PY
     else
       ok "docker-compose.yml: KRaft apache/kafka, topics match ferry.conf ($PREFIX*, $PARTITIONS segments partitions), scalable workers, restart policies, reporter on 127.0.0.1"
     fi
+    # The topics script, run by bash against a kafka-topics.sh stub that logs
+    # its arguments: the five topics with their partitions and settings.
+    mkdir -p "$T/stub"
+    printf '#!/bin/sh\necho "$*" >>"%s"\n' "$T/topics.log" >"$T/stub/kafka-topics.sh"
+    chmod +x "$T/stub/kafka-topics.sh"
+    topics_env=()
+    [ -f "$T/resolved.yml.topics.env" ] && mapfile -t topics_env <"$T/resolved.yml.topics.env"
+    if [ -s "$T/resolved.yml.topics.sh" ] &&
+       env -i PATH="$T/stub:$PATH" "${topics_env[@]}" \
+         bash -c "$(cat "$T/resolved.yml.topics.sh")" >/dev/null 2>"$T/topics.err"; then
+      want="--bootstrap-server kafka:9092 --create --if-not-exists --replication-factor $RF --topic"
+      for t in "${PREFIX}tasks --partitions 1 --config cleanup.policy=compact" \
+               "${PREFIX}segments --partitions $PARTITIONS --config retention.ms=" \
+               "${PREFIX}results --partitions 4 --config retention.ms=-1" \
+               "${PREFIX}failed --partitions 4 --config retention.ms=-1" \
+               "${PREFIX}dlq --partitions 1 "; do
+        grep -qF -- "$want $t" "$T/topics.log" 2>/dev/null || fail "topics service: no \"kafka-topics.sh $want $t...\""
+      done
+      ok "topics service: its script creates ${PREFIX}{tasks,segments,results,failed,dlq} as ferry expects"
+    else
+      fail "topics service: its script failed against a stub:"; sed 's/^/    /' "$T/topics.err" >&2
+    fi
     grep '^CMD' "$T/py.out" >"$T/cmds" || true
     [ "$(wc -l <"$T/cmds")" -eq 3 ] || fail "docker-compose.yml: expected 3 ferry services with commands"
     # The worker and the lister get ferry.env; the reporter none.
-    while IFS=$'\t' read -r -a f; do
-      svcname="${f[1]}"; argv=("${f[@]:2}")
+    while IFS=$'\t' read -r -a fields; do
+      svcname="${fields[1]}"; argv=("${fields[@]:2}")
       envfile="$T/env.example"; [ "$svcname" = reporter ] && envfile=""
       check_command "compose $svcname" "$envfile" "${argv[@]}"
     done <"$T/cmds"
@@ -237,6 +270,7 @@ fi
 
 # ---------- 2. systemd units ----------
 U="$C/systemd"
+fails_before=$fails
 # unit_value FILE KEY: the last KEY= line's value.
 unit_value() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
 for u in ferry-worker@.service ferry-reporter.service ferry-lister@.service; do
@@ -254,7 +288,7 @@ stop_s="$(unit_value "$U/ferry-worker@.service" TimeoutStopSec)"; stop_s="${stop
 if ! [[ "$stop_s" =~ ^[0-9]+$ ]] || [ "$stop_s" -lt $((SHUTDOWN_S + 20)) ]; then
   fail "ferry-worker@.service: TimeoutStopSec=$stop_s is not worker.shutdown_timeout_s ($SHUTDOWN_S) + at least 20 s"
 fi
-[ "$fails" -eq 0 ] && ok "systemd units: hardening, EnvironmentFile, Restart, TimeoutStopSec=${stop_s}s >= shutdown_timeout_s $SHUTDOWN_S + 20"
+[ "$fails" -eq "$fails_before" ] && ok "systemd units: hardening, EnvironmentFile, Restart, TimeoutStopSec=${stop_s}s >= shutdown_timeout_s $SHUTDOWN_S + 20"
 
 if command -v systemd-analyze >/dev/null 2>&1; then
   # verify checks that ExecStart is executable: point it at the built binary,
@@ -307,7 +341,9 @@ else
             [ -x "$b" ] && readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
           done | sort -u)"
   # "pkg[:arch][, pkg...]: /path/lib" -> "lib pkg pkg..."
-  dpkg -S $(printf '*/%s ' $libs) 2>/dev/null |
+  pats=()
+  for lib in $libs; do pats+=("*/$lib"); done
+  dpkg -S "${pats[@]}" 2>/dev/null |
     sed -n 's|^\([^:]*\(:[a-z0-9]*\)\{0,1\}\(, [^:]*\(:[a-z0-9]*\)\{0,1\}\)*\): .*/\([^/]*\)$|\5 \1|p' |
     sed 's/:[a-z0-9]*//g; s/,//g' >"$T/libpkgs" || true
   missing=""

@@ -20,8 +20,8 @@
 #     link directly.
 #
 # A part whose tool is missing prints "SKIP: ..." and the rest still runs;
-# scripts/deps.sh installs docker-compose. A binary not built yet (a service
-# still on its branch) is skipped the same way.
+# scripts/deps.sh installs docker-compose. A binary missing from $FERRY_BIN
+# is skipped the same way.
 set -euo pipefail
 FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 FERRY_BIN="${FERRY_BIN:-$FERRY_SRC/build}"
@@ -88,7 +88,7 @@ check_command() {
     *) fail "$where: $bin is not installed by compose/Dockerfile"; return ;;
   esac
   if [ ! -x "$path" ]; then
-    skip "$where: $path is not built (not on this branch yet); its options are unchecked"
+    skip "$where: $path is not built; its options are unchecked"
     return
   fi
   help="$("$path" --help 2>&1)" || { fail "$where: $bin --help failed"; return; }

@@ -21,6 +21,7 @@
 #include "bus/bus.h"
 #include "bus/scan.h"
 #include "core/log.h"
+#include "ops.h"
 #include "out.h"
 #include "store/client.h"
 #include "xfer/backoff.h"
@@ -565,6 +566,28 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (o->run && !o->segments_to)
     return usage_error("--run is for --segments-to only (with Kafka the run comes from "
                        "the tasks topic)");
+  {
+    int modes = !!o->estimate + !!o->dry_run + !!o->verify;
+    int replay = o->retry_failed || o->from_list;
+    if (modes > 1) return usage_error("--estimate, --dry-run and --verify exclude each other");
+    if (modes && (replay || o->segments_to || o->run))
+      return usage_error("--%s publishes nothing: it takes no --retry-failed, --from-list, "
+                         "--segments-to or --run", o->estimate ? "estimate"
+                         : o->dry_run ? "dry-run" : "verify");
+    if (o->incremental && (replay || o->verify))
+      return usage_error("--incremental is a listing: not with --retry-failed, --from-list "
+                         "or --verify");
+    if (o->out && !o->verify && !o->dry_run)
+      return usage_error("--out is for --verify and --dry-run");
+    if ((o->workers || o->rate_from_json || o->rate_workers || o->src_rate || o->dst_rate ||
+         o->request_ms) && !o->estimate)
+      return usage_error("--workers, --rate-from-json, --rate-workers, --src-rate, "
+                         "--dst-rate and --request-ms are for --estimate");
+    if (o->incremental && r.t->src.kind != CONF_LOC_STORE)
+      return usage_error("task %s: --incremental compares two stores; the source is a URL "
+                         "list", o->task);
+    if (modes) return lops_run(conf, r.t, o);
+  }
   if (r.t->src.kind != CONF_LOC_STORE)
     return usage_error("task %s: the source is a URL list; ferry-lister lists stores "
                        "only", o->task);

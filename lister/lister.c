@@ -99,6 +99,14 @@ static int kafka_timeout(const lrun_t *r) {
   return r->bc.delivery_timeout_ms > 0 ? r->bc.delivery_timeout_ms : 300000;
 }
 
+/* Waiting for deliveries: librdkafka fails a message after
+ * delivery.timeout.ms with the reason; the margin lets that report, rather
+ * than our own timeout, say what went wrong. */
+static int drain_timeout(const lrun_t *r) {
+  int t = kafka_timeout(r);
+  return t > INT32_MAX - 5000 ? INT32_MAX : t + 5000;
+}
+
 /* ---------- task records ---------- */
 
 static void fill_record(const lrun_t *r, msg_task_t *rec, const char *state,
@@ -123,10 +131,10 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   msg_task_t rec;
   ferry_err_t e;
   if (seg_count(r->seg) == r->cp_segments || !lout_is_kafka(r->out)) return FERRY_OK;
-  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   fill_record(r, &rec, "listing", r->last_key);
   if ((e = lout_task(r->out, &rec, errbuf))) return e;
-  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = seg_count(r->seg);
   LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
             " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
@@ -514,15 +522,19 @@ static const char *state_for(ferry_err_t e) {
 static void record_stop(lrun_t *r, ferry_err_t why) {
   char eb[FERRY_ERRLEN];
   msg_task_t rec;
-  if (!r->out || !lout_is_kafka(r->out) || why == FERRY_ERR_KAFKA) return;
-  if (lout_drain(r->out, kafka_timeout(r), eb)) {
+  /* Not after a broker failure: the record would not get through either.
+   * (FERRY_ERR_TIMEOUT is a broker timeout unless a signal stopped us.) */
+  if (!r->out || !lout_is_kafka(r->out) || why == FERRY_ERR_KAFKA ||
+      (why == FERRY_ERR_TIMEOUT && !lister_stop))
+    return;
+  if (lout_drain(r->out, drain_timeout(r), eb)) {
     LOG_ERROR(FAC, "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
               "err=\"%s\"", r->def.task, eb);
     return;
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
-  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, kafka_timeout(r), eb))
+  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
     LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=\"%s\"", r->def.task, eb);
 }
 
@@ -735,13 +747,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     seg_flush(r.seg, &last);
     e = emit(&r, last, eb);
   }
-  if (!e && lout_is_kafka(r.out)) e = lout_drain(r.out, kafka_timeout(&r), eb);
+  if (!e && lout_is_kafka(r.out)) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (!e) {
     msg_task_t rec;
     fill_record(&r, &rec, "listed", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
     e = lout_task(r.out, &rec, eb);
   }
-  if (!e) e = lout_drain(r.out, kafka_timeout(&r), eb);
+  if (!e) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (e) goto fail;
 
   fprintf(stderr,

@@ -4,14 +4,13 @@
 #
 # usage: bench/profile.sh [small|large] [OUTDIR]
 # Writes OUTDIR/perf.data (perf record -g, DWARF call graphs), OUTDIR/report.txt
-# (flat, self time), OUTDIR/callers.txt (children, call graph),
+# (flat, self time), OUTDIR/callers.txt (inclusive time per symbol),
 # OUTDIR/stat.txt (perf stat of a second, unprofiled copy) and the worker's
-# /usr/bin/time figures. OUTDIR defaults to bench/profile-DATASET (gitignored
-# by nothing: do not commit it).
+# /usr/bin/time figures. OUTDIR defaults to $TMPDIR/ferry-profile-DATASET.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DS="${1:-small}"
-OUT="${2:-$ROOT/bench/profile-$DS}"
+OUT="${2:-${TMPDIR:-/tmp}/ferry-profile-$DS}"
 FERRY_SRC="$ROOT"
 FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
 export FERRY_SRC FERRY_BIN
@@ -47,7 +46,7 @@ stores = (
   { name = "src"; type = "s3"; endpoint = "$SRC"; region = "us-east-1"; path_style = true; },
   { name = "dst"; type = "s3"; endpoint = "$1"; region = "us-east-1"; path_style = true; }
 );
-worker = { concurrency = 32; max_host_conns = 64; buffer_size = "1M";
+worker = { concurrency = 64; max_host_conns = 64; buffer_size = "1M";
            small_object_threshold = "256K"; multipart_threshold = "64M"; part_size = "16M";
            segments_in_flight = 4; ${FERRY_BENCH_WORKER_EXTRA:-} };
 lister = { segment_max_objects = 1000; };

@@ -776,6 +776,20 @@ ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
   return bus_consumer_commit(c, m->topic, m->partition, m->offset + 1, errbuf);
 }
 
+ferry_err_t bus_consumer_pause(bus_consumer_t *c, int pause, char *errbuf) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &parts);
+  if (err)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "assignment: %s", rd_kafka_err2str(err));
+  if (parts->cnt > 0)
+    err = pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (err)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "%s: %s", pause ? "pause" : "resume",
+                        rd_kafka_err2str(err));
+  return FERRY_OK;
+}
+
 ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *next_offset,
                                    char *errbuf) {

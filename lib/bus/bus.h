@@ -219,6 +219,11 @@ ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
 /* Commits m->offset + 1 on m's partition. */
 ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
                                     char *errbuf);
+/* Pauses (pause=1) or resumes fetching on every partition assigned now,
+ * for flow control: a paused consumer is still polled, so rebalances and
+ * the group membership are served, but no new messages are fetched.
+ * Messages already fetched may still be returned by the next polls. */
+ferry_err_t bus_consumer_pause(bus_consumer_t *c, int pause, char *errbuf);
 /* Committed offset of a partition for this group (-1 when none). */
 ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *next_offset,

@@ -52,6 +52,12 @@ if [ ! -x "$FERRY_BIN/ferry-worker" ]; then
   echo "bench: building ferry (scripts/build.sh)"
   "$ROOT/scripts/build.sh" >/dev/null
 fi
+# Listing for ferry: ferry-lister --segments-to when built, else the node
+# stand-in that writes the same segments (BENCH_LISTER=segments.js forces it).
+LISTER="${BENCH_LISTER:-ferry-lister}"
+if [ "$LISTER" = ferry-lister ] && ! "$FERRY_BIN/ferry-lister" --help 2>/dev/null | grep -q -- --segments-to; then
+  LISTER=segments.js
+fi
 
 # shellcheck source=../scripts/servers.sh
 source "$ROOT/scripts/servers.sh"
@@ -138,7 +144,7 @@ worker = {
   segments_in_flight = 4;
 };
 lister = { segment_max_objects = 1000; };
-tasks = ( { name = "t"; source = "src:$2"; destination = "dst:bench-dst"; } );
+tasks = ( { name = "t"; source = "src:$2"; destination = "dst:bench-dst"; same_name = "overwrite"; } );
 CONF
   chmod 600 "$1"
 }
@@ -176,15 +182,21 @@ verify() { # DS TOOL ROUND
   fi
 }
 
-# run_ferry DS ROUND VERIFY: list (segments.js, standing in for ferry-lister
-# --segments-to), then ferry-worker --segments-from; both timed.
+# run_ferry DS ROUND VERIFY: list (ferry-lister --segments-to, or
+# tests/tools/segments.js where there is no ferry-lister), then ferry-worker
+# --segments-from; both timed.
 run_ferry() {
   local ds="$1" round="$2" check="$3" d="$FERRY_RUN/ferry-$1-$2"
   mkdir -p "$d"
   dst_fresh
   write_ferry_conf "$d/ferry.conf" "bench-$ds"
-  measure "$d/list" node "$TOOLS/segments.js" "$SRC" "bench-$ds" src dst bench-dst --per 1000 \
-    >"$d/segs" || die "listing bench-$ds failed"
+  if [ "$LISTER" = ferry-lister ]; then
+    measure "$d/list" "$FERRY_BIN/ferry-lister" -c "$d/ferry.conf" -t t --segments-to "$d/segs" \
+      2>"$d/list.err" || { cat "$d/list.err" >&2; die "listing bench-$ds failed"; }
+  else
+    measure "$d/list" node "$TOOLS/segments.js" "$SRC" "bench-$ds" src dst bench-dst --per 1000 \
+      >"$d/segs" || die "listing bench-$ds failed"
+  fi
   local rc=0
   measure "$d/worker" "$FERRY_BIN/ferry-worker" -c "$d/ferry.conf" --segments-from "$d/segs" \
     >"$d/out" 2>"$d/err" || rc=$?
@@ -292,7 +304,7 @@ bench_dataset() {
 }
 
 echo "bench: machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: ferry $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (concurrency=$F_CONC buffer_size=$F_BUF small_object_threshold=$F_SMALL multipart_threshold=$F_MPT part_size=$F_PART), $(rclone version 2>/dev/null | head -n 1) (--transfers $PAR --checkers $PAR)"
+echo "bench: ferry $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (concurrency=$F_CONC buffer_size=$F_BUF small_object_threshold=$F_SMALL multipart_threshold=$F_MPT part_size=$F_PART; listing by $LISTER), $(rclone version 2>/dev/null | head -n 1) (--transfers $PAR --checkers $PAR)"
 for ds in $SETS; do
   case "$ds" in small|large) bench_dataset "$ds" ;; *) die "unknown dataset $ds (small, large)" ;; esac
 done

@@ -57,7 +57,7 @@ conf "$FERRY_S3_DST1" >"$FERRY_RUN/p1.conf"
 conf "$FERRY_S3_DST2" >"$FERRY_RUN/p2.conf"
 chmod 600 "$FERRY_RUN"/p?.conf
 
-perf record -g --call-graph dwarf,16384 -F 999 -o "$OUT/perf.data" -- \
+perf record -g --call-graph dwarf,16384 -F 2999 -o "$OUT/perf.data" -- \
   /usr/bin/time -f 'wall=%e user=%U sys=%S maxrss_kib=%M' -o "$OUT/time-record.txt" \
   "$FERRY_BIN/ferry-worker" -c "$FERRY_RUN/p1.conf" --segments-from "$FERRY_RUN/segs" \
   >"$FERRY_RUN/out1" 2>"$FERRY_RUN/err1"

@@ -146,6 +146,21 @@ static int curl_retryable(int cc) {
   }
 }
 
+int store_error_is_tls(const store_error_t *e) {
+  if (!e || e->http_status != 0) return 0;
+  switch ((CURLcode)e->curl_code) {
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 void store_error_classify(store_error_t *e) {
   int st;
   if (!e) return;

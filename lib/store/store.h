@@ -85,6 +85,10 @@ void store_error_clear(store_error_t *e);
  * resets and timeouts retry; AccessDenied, NoSuchBucket, NoSuchKey,
  * SignatureDoesNotMatch, InvalidAccessKeyId, other 4xx do not). */
 void store_error_classify(store_error_t *e);
+/* 1 when e is a transport failure of TLS verification (the server's
+ * certificate chain or name was not accepted, or ca_file is unusable):
+ * never retried, and reported with reason "tls". */
+int store_error_is_tls(const store_error_t *e);
 /* One line: "HTTP 403 AccessDenied: message (request-id=...)". */
 void store_error_format(const store_error_t *e, char *out, size_t n);
 

@@ -293,6 +293,7 @@ static void set_fail(job_t *j, msg_status_t st, const char *reason, const store_
 /* A reason word for a store error: "access-denied", "http-503", ... */
 static const char *reason_of(const store_error_t *err) {
   static __thread char buf[48];
+  if (store_error_is_tls(err)) return "tls";
   if (err->http_status == 0) return err->curl_code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network";
   if (!strcmp(err->code, "AccessDenied")) return "access-denied";
   if (!strcmp(err->code, "NoSuchBucket")) return "no-such-bucket";
@@ -1206,6 +1207,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   /* Failure. */
   store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                             x->body.len, cc, x->curl_err);
+  store_error_name_store(&err, kind == RQ_HEAD_SRC ? j->src : j->dst);
   xreq_free(e, x);
   if (kind == RQ_HEAD_DST && status == 404) {
     if (!j->finishing) job_start_copy(e, j);
@@ -1339,6 +1341,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     if (cc != CURLE_OK || (status != 200 && status != 206)) {
       store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                                 x->body.len, cc, x->curl_err);
+      store_error_name_store(&err, j->src);
       if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
       if (status == 404 || status == 412) err.retryable = 0;
       pair_cut(e, p);
@@ -1408,6 +1411,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     }
     store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                               x->body.len, cc, x->curl_err);
+    store_error_name_store(&err, j->dst);
     pair_cut(e, p);
     p->failed = 1;
     pair_end(e, p, 0, &err, err.retryable);

@@ -24,15 +24,18 @@ WRONG_SK="SECRETsecret-ferry-wrongsk-$RAND"
 KAFKA_PW="SECRETsecret-ferry-saslpw-$RAND"
 KAFKA_PW_ENV="SECRETsecret-ferry-saslpwenv-$RAND"
 KEY_PW="SECRETsecret-ferry-sslkeypw-$RAND"
+# Access key ids are not secret, but ferry does not print them either.
+AKTAG=$(od -An -tx1 -N6 /dev/urandom | tr -d ' \n')
+SRC_AK="LTAIak$AKTAG" DST_AK="AKIDak$AKTAG"
 OUT="$FERRY_RUN/out"    # every output of ferry goes here, and only there
 mkdir -p "$OUT"
 
-# scan WHAT FILE...: fails when any FILE holds the tag; FILEs must exist.
+# scan WHAT FILE...: fails when any FILE holds a tag; FILEs must exist.
 scan() {
   local what="$1" f hits=0; shift
   for f in "$@"; do
     [ -e "$f" ] || fail "$what: $f was not written"
-    if grep -a -n -F "$RAND" "$f" >&2; then
+    if grep -a -n -F -e "$RAND" -e "$AKTAG" "$f" >&2; then
       echo "LEAK in $f ($what)" >&2
       hits=1
     fi
@@ -41,16 +44,16 @@ scan() {
 }
 
 s3_start main ferry-src ferry-dst-1250000000
-proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIsecretstest --sk "$SRC_SK" --region cn-hangzhou
-proxy_start cos --upstream "$FERRY_S3_MAIN" --dialect cos --ak AKIDsecretstest --sk "$DST_SK"
+proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --ak "$SRC_AK" --sk "$SRC_SK" --region cn-hangzhou
+proxy_start cos --upstream "$FERRY_S3_MAIN" --dialect cos --ak "$DST_AK" --sk "$DST_SK"
 OSSP=${FERRY_PROXY_OSS#http://} COSP=${FERRY_PROXY_COS#http://}
 devbroker_start --partitions 4 --log-level trace
 
 # The source's credentials come from the environment (default variables and
 # a named one); the destination's are inline. "bad" has a wrong secret.
-export FERRY_OSS_ACCESS_KEY=LTAIsecretstest FERRY_OSS_SECRET_KEY="$SRC_SK"
+export FERRY_OSS_ACCESS_KEY="$SRC_AK" FERRY_OSS_SECRET_KEY="$SRC_SK"
 export FERRY_OSS_SESSION_TOKEN="$SRC_TOKEN"
-export FERRY_BAD_ACCESS_KEY=AKIDsecretstest FERRY_BAD_SECRET_KEY="$WRONG_SK"
+export FERRY_BAD_ACCESS_KEY="$DST_AK" FERRY_BAD_SECRET_KEY="$WRONG_SK"
 export SECRETS_TEST_KAFKA_PW="$KAFKA_PW_ENV"
 CONF="$FERRY_RUN/ferry.conf"
 cat >"$CONF" <<CONF
@@ -67,7 +70,7 @@ kafka = {
 stores = (
   { name = "oss"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; connect_to = "$OSSP"; },
   { name = "cos"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; connect_to = "$COSP";
-    access_key = "AKIDsecretstest"; secret_key = "$DST_SK"; session_token = "$DST_TOKEN"; },
+    access_key = "$DST_AK"; secret_key = "$DST_SK"; session_token = "$DST_TOKEN"; },
   { name = "bad"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; connect_to = "$COSP"; }
 );
 worker = { concurrency = 8; multipart_threshold = "8M"; part_size = "5M"; max_attempts = 3;

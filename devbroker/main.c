@@ -30,10 +30,12 @@
 #define FAC "devbroker"
 
 static volatile sig_atomic_t stop;
+static volatile sig_atomic_t want_down, want_up;
 
 static void on_signal(int sig) {
-  (void)sig;
-  stop = 1;
+  if (sig == SIGUSR1) want_down = 1;
+  else if (sig == SIGUSR2) want_up = 1;
+  else stop = 1;
 }
 
 static void usage(FILE *f) {
@@ -46,7 +48,9 @@ static void usage(FILE *f) {
           "  --topic-prefix X     topic name prefix (default \"ferry.\")\n"
           "  --log-level L        error|warn|info|debug|trace (default info)\n"
           "  --exit-with-parent   stop when the parent process dies (tests)\n"
-          "Prints the bootstrap list on stdout and runs until SIGTERM/SIGINT.\n",
+          "Prints the bootstrap list on stdout and runs until SIGTERM/SIGINT.\n"
+          "Fault injection: SIGUSR1 takes the highest-numbered broker down (its\n"
+          "connections are closed and refused), SIGUSR2 brings it back.\n",
           BUS_DEFAULT_SEGMENTS_PARTITIONS);
 }
 
@@ -169,6 +173,8 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   /* The mock cluster needs an rd_kafka_t for bookkeeping; this throwaway
@@ -213,7 +219,19 @@ int main(int argc, char **argv) {
   fflush(stdout);
   LOG_INFO(FAC, "brokers=%d bootstrap=%s msg=\"ready\"", n_brokers, bootstraps);
 
-  while (!stop) rd_kafka_poll(rk, 200);
+  while (!stop) {
+    rd_kafka_poll(rk, 200);
+    if (want_down) {
+      want_down = 0;
+      rd_kafka_mock_broker_set_down(mc, n_brokers);
+      LOG_WARN(FAC, "broker=%d msg=\"down (SIGUSR1)\"", n_brokers);
+    }
+    if (want_up) {
+      want_up = 0;
+      rd_kafka_mock_broker_set_up(mc, n_brokers);
+      LOG_WARN(FAC, "broker=%d msg=\"up (SIGUSR2)\"", n_brokers);
+    }
+  }
 
   LOG_INFO(FAC, "msg=\"shutting down\"");
   rc = 0;

@@ -28,7 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm test servers, pinned by tests/servers/package-lock.json.
-if [ ! -f "$ROOT/tests/servers/node_modules/.package-lock.json" ] ||
+# A worktree whose node_modules is a link to another checkout's shares that
+# install: `npm ci` through the link would empty it under everyone using it.
+if [ -L "$ROOT/tests/servers/node_modules" ]; then
+  echo "deps: tests/servers/node_modules links to $(readlink "$ROOT/tests/servers/node_modules"); not reinstalling it"
+elif [ ! -f "$ROOT/tests/servers/node_modules/.package-lock.json" ] ||
    ! cmp -s "$ROOT/tests/servers/package-lock.json" "$ROOT/tests/servers/.installed-lock" 2>/dev/null; then
   echo "deps: npm ci in tests/servers"
   (cd "$ROOT/tests/servers" && npm ci --no-audit --no-fund --loglevel=error)

@@ -45,7 +45,10 @@ typedef struct kworker {
   size_t n_runs;
   int assigned;            /* segments partitions assigned to us */
   int total_parts;         /* partitions of the segments topic */
-  int paused;
+  int paused;              /* fetching paused: pending holds enough */
+  int resync_pause;        /* assignment changed: re-apply paused to all of it */
+  bus_msg_t **pending;     /* fetched, not yet taken (FIFO) */
+  size_t n_pending, cap_pending;
   int abandoning;          /* shutdown: publish nothing more */
   int fatal;
   uint64_t segs_done, objs_done, dlq;
@@ -162,9 +165,21 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
       offtrack_drop(&w->ot, parts[i].partition);
       for (r = w->runs; r; r = r->next)
         if (r->partition == parts[i].partition) r->revoked = 1;
+      /* Fetched but not started: the partition's new owner reads them. */
+      {
+        size_t k, j = 0;
+        for (k = 0; k < w->n_pending; k++) {
+          if (w->pending[k]->partition == parts[i].partition) bus_msg_destroy(w->pending[k]);
+          else w->pending[j++] = w->pending[k];
+        }
+        w->n_pending = j;
+      }
     }
   }
   if (w->assigned < 0) w->assigned = 0;
+  /* librdkafka keeps a partition's pause flag across assignments: apply our
+   * state to the whole new assignment from the main loop. */
+  w->resync_pause = 1;
   LOG_INFO(FAC, "event=rebalance kind=%s partitions=%zu assigned=%d",
            ev == BUS_ASSIGNED ? "assigned" : ev == BUS_REVOKED ? "revoked" : "lost", n,
            w->assigned);
@@ -341,32 +356,55 @@ int worker_run_kafka(const ferry_conf_t *conf) {
            conf->worker.id, w.bc.group_id, w.seg_topic, max_segs, xc.concurrency);
   for (;;) {
     bus_msg_t *m = NULL;
-    int busy = xfer_pending(w.e) > 0;
-    int want = !worker_stop && !w.fatal && w.n_runs < max_segs &&
-               xfer_pending(w.e) < (size_t)xc.concurrency * 4;
+    int busy, room;
     ferry_err_t err;
     if (worker_stop && !stop_at) {
       stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
       LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
     }
-    /* Poll often enough to serve rebalances and heartbeats; take a message
-     * only when there is room. */
-    if (want) {
-      err = bus_consumer_poll(w.cons, busy ? 0 : 100, &m, errbuf);
-      if (err == FERRY_OK) {
-        take(&w, m);
-        bus_msg_destroy(m);
+    room = !worker_stop && !w.fatal && w.n_runs < max_segs &&
+           xfer_pending(w.e) < (size_t)xc.concurrency * 4;
+    /* Start fetched segments while there is room. */
+    while (room && w.n_pending) {
+      m = w.pending[0];
+      memmove(w.pending, w.pending + 1, (w.n_pending - 1) * sizeof(*w.pending));
+      w.n_pending--;
+      take(&w, m);
+      bus_msg_destroy(m);
+      room = w.n_runs < max_segs && xfer_pending(w.e) < (size_t)xc.concurrency * 4;
+    }
+    busy = xfer_pending(w.e) > 0;
+    /* The consumer is polled on every turn, full or not, so rebalances and
+     * group membership are always served; flow control is by pausing the
+     * fetch while enough segments wait. */
+    err = bus_consumer_poll(w.cons, busy || !room ? 0 : 100, &m, errbuf);
+    if (err == FERRY_OK) {
+      if (worker_stop || w.fatal) {
+        bus_msg_destroy(m); /* not taken, not committed: redelivered */
+      } else {
+        if (w.n_pending == w.cap_pending) {
+          w.cap_pending = w.cap_pending ? w.cap_pending * 2 : 8;
+          w.pending = fx_realloc(w.pending, w.cap_pending * sizeof(*w.pending));
+        }
+        w.pending[w.n_pending++] = m;
         continue;
       }
-      if (err == FERRY_ERR_KAFKA) {
-        LOG_ERROR(FAC, "event=consumer-fatal error=\"%s\"", errbuf);
-        w.fatal = 1;
-      }
-    } else if (!busy) {
-      /* Idle but full (waiting for deliveries) or stopping. */
-      bus_producer_poll(w.prod, 50);
+    } else if (err == FERRY_ERR_KAFKA) {
+      LOG_ERROR(FAC, "event=consumer-fatal error=\"%s\"", errbuf);
+      w.fatal = 1;
+    }
+    if (w.resync_pause) {
+      w.resync_pause = 0;
+      if (w.n_pending == 0) w.paused = 0;
+      bus_consumer_pause(w.cons, w.paused, errbuf);
+    }
+    if (!w.paused && w.n_pending >= 2) {
+      if (bus_consumer_pause(w.cons, 1, errbuf) == FERRY_OK) w.paused = 1;
+    } else if (w.paused && w.n_pending == 0) {
+      if (bus_consumer_pause(w.cons, 0, errbuf) == FERRY_OK) w.paused = 0;
     }
     if (busy) xfer_run(w.e, 50);
+    else if (!room) bus_producer_poll(w.prod, 50);
     bus_producer_poll(w.prod, 0);
     if (ferry_now_us() - last_commit > 500000) {
       commit_ready(&w);
@@ -386,14 +424,24 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   }
   bus_producer_flush(w.prod, 10000, errbuf);
   commit_ready(&w);
-  LOG_INFO(FAC, "event=summary segments=%" PRIu64 " objects=%" PRIu64 " dlq=%" PRIu64 "%s",
-           w.segs_done, w.objs_done, w.dlq, w.fatal ? " fatal=1" : "");
+  {
+    xfer_stats_t st;
+    xfer_get_stats(w.e, &st);
+    LOG_INFO(FAC,
+             "event=summary segments=%" PRIu64 " objects=%" PRIu64 " copied=%" PRIu64
+             " skipped=%" PRIu64 " failed=%" PRIu64 " dlq=%" PRIu64 " requests=%" PRIu64
+             " retries=%" PRIu64 " bytes=%" PRIu64 "%s",
+             w.segs_done, w.objs_done, st.copied, st.skipped, st.failed, w.dlq, st.requests,
+             st.retries, st.bytes_out, w.fatal ? " fatal=1" : "");
+  }
   rc = w.fatal ? 1 : 0;
   goto done;
 fail:
   fprintf(stderr, "ferry-worker: %s\n", errbuf);
   rc = 1;
 done:
+  while (w.n_pending) bus_msg_destroy(w.pending[--w.n_pending]);
+  fx_free(w.pending);
   bus_consumer_destroy(w.cons);   /* leaves the group */
   while (w.runs) {
     segrun_t *r = w.runs;

@@ -776,6 +776,20 @@ ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
   return bus_consumer_commit(c, m->topic, m->partition, m->offset + 1, errbuf);
 }
 
+ferry_err_t bus_consumer_pause(bus_consumer_t *c, int pause, char *errbuf) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &parts);
+  if (err)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "assignment: %s", rd_kafka_err2str(err));
+  if (parts->cnt > 0)
+    err = pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
+  rd_kafka_topic_partition_list_destroy(parts);
+  if (err)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "%s: %s", pause ? "pause" : "resume",
+                        rd_kafka_err2str(err));
+  return FERRY_OK;
+}
+
 ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *next_offset,
                                    char *errbuf) {
@@ -819,4 +833,95 @@ ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
   rd_kafka_topic_destroy(rkt);
   fx_free(name);
   return e;
+}
+
+/* ---------- group-less reader ---------- */
+
+bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
+                               size_t n, bus_part_mark_t **marks, size_t *n_marks,
+                               char *errbuf) {
+  static const char *const base[] = {"auto.offset.reset", "earliest", NULL, NULL};
+  const char *forced[] = {"enable.auto.commit", "false",
+                          "enable.auto.offset.store", "false",
+                          "group.id", c->group_id && *c->group_id ? c->group_id
+                                                                  : "ferry-reader",
+                          NULL, NULL};
+  char errstr[512];
+  rd_kafka_conf_t *conf;
+  rd_kafka_topic_partition_list_t *l;
+  rd_kafka_resp_err_t err;
+  bus_consumer_t *bc;
+  bus_part_mark_t *mk = NULL;
+  size_t i, n_mk = 0;
+
+  if (marks) *marks = NULL;
+  if (n_marks) *n_marks = 0;
+  if (bus_conf_check(c, errbuf)) return NULL;
+  if (n == 0 || n > BUS_TOPIC__COUNT) {
+    ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka reader: %zu topics", n);
+    return NULL;
+  }
+  conf = make_conf(c, base, "consumer", &c->consumer, managed_consumer, forced,
+                   errbuf);
+  if (!conf) return NULL;
+  bc = fx_calloc(1, sizeof(*bc));
+  bc->prefix = fx_strdup(c->topic_prefix);
+  rd_kafka_conf_set_opaque(conf, bc);
+  bc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  if (!bc->rk) {
+    rd_kafka_conf_destroy(conf);
+    fx_free(bc->prefix);
+    fx_free(bc);
+    ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka reader: %s", errstr);
+    return NULL;
+  }
+  rd_kafka_poll_set_consumer(bc->rk);
+  l = rd_kafka_topic_partition_list_new(16);
+  for (i = 0; i < n; i++) {
+    int count = 0, p;
+    char *name;
+    if ((unsigned)topics[i] >= BUS_TOPIC__COUNT) {
+      ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka reader: bad topic %d",
+                   (int)topics[i]);
+      goto fail;
+    }
+    if (bus_consumer_partition_count(bc, topics[i], &count, errbuf)) goto fail;
+    name = bus_topic_name(c, topics[i]);
+    for (p = 0; p < count; p++) {
+      rd_kafka_topic_partition_list_add(l, name, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      if (marks) {
+        int64_t lo = -1, hi = -1;
+        err = rd_kafka_query_watermark_offsets(bc->rk, name, p, &lo, &hi,
+                                               META_TIMEOUT_MS);
+        if (err) {
+          ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka watermarks %s[%d]: %s", name,
+                       p, rd_kafka_err2str(err));
+          fx_free(name);
+          goto fail;
+        }
+        mk = fx_realloc(mk, (n_mk + 1) * sizeof(*mk));
+        mk[n_mk].topic = topics[i];
+        mk[n_mk].partition = p;
+        mk[n_mk].low = lo;
+        mk[n_mk].high = hi;
+        n_mk++;
+      }
+    }
+    fx_free(name);
+  }
+  err = rd_kafka_assign(bc->rk, l);
+  if (err) {
+    ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka assign: %s", rd_kafka_err2str(err));
+    goto fail;
+  }
+  LOG_DEBUG(FAC, "reader partitions=%d", l->cnt);
+  rd_kafka_topic_partition_list_destroy(l);
+  if (marks) *marks = mk;
+  if (n_marks) *n_marks = n_mk;
+  return bc;
+fail:
+  fx_free(mk);
+  rd_kafka_topic_partition_list_destroy(l);
+  bus_consumer_destroy(bc);
+  return NULL;
 }

@@ -219,6 +219,11 @@ ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
 /* Commits m->offset + 1 on m's partition. */
 ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
                                     char *errbuf);
+/* Pauses (pause=1) or resumes fetching on every partition assigned now,
+ * for flow control: a paused consumer is still polled, so rebalances and
+ * the group membership are served, but no new messages are fetched.
+ * Messages already fetched may still be returned by the next polls. */
+ferry_err_t bus_consumer_pause(bus_consumer_t *c, int pause, char *errbuf);
 /* Committed offset of a partition for this group (-1 when none). */
 ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *next_offset,
@@ -227,5 +232,37 @@ ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
  * shares: assigned / total). */
 ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
                                          int *count, char *errbuf);
+
+/* ---------- group-less reader (the reporter) ---------- */
+
+/* Where a partition ended when a reader started. */
+typedef struct bus_part_mark {
+  bus_topic_t topic;
+  int32_t partition;
+  int64_t low;           /* earliest offset still in the log */
+  int64_t high;          /* offset the next message produced would get */
+} bus_part_mark_t;
+
+/*
+ * New reader of topics[0..n): every partition the broker's metadata has now
+ * is assigned from the earliest offset, without joining a group (a join
+ * waits group.initial.rebalance.delay.ms, 3 s by default) and without ever
+ * committing. For a service that rebuilds its state from the beginning at
+ * each start. c->group_id only names the client (librdkafka's consumer API
+ * wants one); no group of that name is joined. Read it with
+ * bus_consumer_poll; destroy it with bus_consumer_destroy; the commit
+ * functions do not apply. Partitions added later are not read.
+ *
+ * When marks is not NULL, *marks gets a new array (fx_free) of the assigned
+ * partitions with their watermarks, asked before reading starts (a
+ * ListOffsets request would otherwise queue behind the reader's long-poll
+ * fetches): a reader that has read every partition up to its high mark has
+ * seen everything that existed when it started.
+ *
+ * NULL with errbuf on error; FERRY_ERR_NOTFOUND names a missing topic.
+ */
+bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
+                               size_t n, bus_part_mark_t **marks, size_t *n_marks,
+                               char *errbuf);
 
 #endif

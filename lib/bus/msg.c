@@ -133,6 +133,7 @@ void msg_task_release(msg_task_t *t) {
   msg_loc_release(&t->src);
   msg_loc_release(&t->dst);
   fx_free(t->checkpoint);
+  fx_free(t->kind);
   memset(t, 0, sizeof(*t));
 }
 
@@ -320,6 +321,7 @@ char *msg_task_encode(const msg_task_t *t) {
   if (t->retry_of != 0)
     bad |= (t->retry_of < 1 || t->retry_of >= t->run)
                ? -1 : put_i64(o, "retry_of", t->retry_of);
+  bad |= put_opt_str(o, "kind", t->kind);
   return finish(o, bad);
 }
 
@@ -718,6 +720,7 @@ static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
                           "task.retry_of: run 1 cannot be a retry");
     TRY(get_int(r, P, "retry_of", 1, t->run - 1, &t->retry_of, eb));
   }
+  TRY(get_str(r, P, "kind", OPT, 1, &t->kind, eb));
   return FERRY_OK;
 }
 

@@ -136,6 +136,10 @@ typedef struct msg_task {
                             retry (--retry-failed) of the still-failed objects
                             of full run retry_of (1 <= retry_of < run); the
                             member "retry_of" is written only for retries */
+  char *kind;            /* how the lister found the run's objects, may be NULL
+                            (= "list", or "retry" when retry_of is set): "list"
+                            (source listing), "retry" (--retry-failed),
+                            "from-list" (--from-list FILE); other values are kept */
 } msg_task_t;
 
 void msg_loc_release(msg_loc_t *l);

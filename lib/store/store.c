@@ -137,6 +137,7 @@ static int curl_retryable(int cc) {
   case CURLE_GOT_NOTHING:
   case CURLE_SEND_ERROR:
   case CURLE_RECV_ERROR:
+  case CURLE_SEND_FAIL_REWIND: /* a reused connection died mid-upload */
   case CURLE_HTTP2_STREAM:
   case CURLE_HTTP3:
   case CURLE_QUIC_CONNECT_ERROR:

@@ -684,6 +684,24 @@ static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
   return k;
 }
 
+/* libcurl rewinds an upload when it must re-send it, typically because a
+ * kept-alive connection was closed by the server just as the request went
+ * out. A buffered object is all in the ring, so it can start over; a
+ * streamed one cannot (its bytes are gone), and the pair is retried whole. */
+static int put_seek_cb(void *ud, curl_off_t offset, int origin) {
+  xreq_t *x = ud;
+  pair_t *p = x->pair;
+  if (origin != SEEK_SET || offset != 0) return CURL_SEEKFUNC_CANTSEEK;
+  if (p->sent == 0) return CURL_SEEKFUNC_OK;
+  if (p->wait_whole && p->get_done && p->got == p->len) {
+    p->head = 0;
+    p->fill = (size_t)p->len;
+    p->sent = 0;
+    return CURL_SEEKFUNC_OK;
+  }
+  return CURL_SEEKFUNC_CANTSEEK;
+}
+
 /* Destination request headers for a whole-object PUT or initiate. */
 static ferry_err_t dst_headers(job_t *j, store_req_t *r, char *errbuf) {
   kvlist_t hdrs;
@@ -762,6 +780,8 @@ static ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
   if (err) return err;
   curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, put_read_cb);
   curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
+  curl_easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, put_seek_cb);
+  curl_easy_setopt(x->easy, CURLOPT_SEEKDATA, x);
   xreq_start(e, x);
   return FERRY_OK;
 }

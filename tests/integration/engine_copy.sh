@@ -68,4 +68,45 @@ grep -q 'retries=0' "$FERRY_RUN/err5" || fail "retried a non-retryable error"
 if grep -q 'event=retry' "$FERRY_RUN/err5"; then fail "retried a non-retryable error"; fi
 ok "bad key: all $total failed fast with InvalidAccessKeyId, no retry"
 
+# 6. Metadata preserved (standard headers and user metadata), and the
+# source ETag recorded when asked.
+node -e "
+const u=require('$TOOLS/s3util');
+u.put('$SRC','ferry-src','meta/doc.html',Buffer.from('<p>hi</p>'),{'Content-Type':'text/html; charset=utf-8',
+ 'Cache-Control':'max-age=600','Content-Disposition':'attachment; filename=\"doc.html\"',
+ 'Content-Encoding':'identity','Content-Language':'zh-CN','x-amz-meta-owner':'ops team','x-amz-meta-tag':'a=b'})"
+write_conf "$FERRY_RUN/meta.conf" "$SRC" "$DST" "record_source_etag = true;"
+node "$TOOLS/segments.js" "$SRC" ferry-src src dst ferry-dst --prefix meta/ >"$FERRY_RUN/segs6"
+"$W" -c "$FERRY_RUN/meta.conf" --segments-from "$FERRY_RUN/segs6" >"$FERRY_RUN/out6" || fail "metadata copy exited $?"
+# (the source prefix "meta/" maps to the destination root)
+curl -sI "$DST/ferry-dst/doc.html" | tr -d '\r' >"$FERRY_RUN/head6"
+for h in 'content-type: text/html; charset=utf-8' 'cache-control: max-age=600' \
+         'content-disposition: attachment; filename="doc.html"' 'content-language: zh-CN' \
+         'x-amz-meta-owner: ops team' 'x-amz-meta-tag: a=b' 'x-amz-meta-ferry-src-etag: '; do
+  grep -qiF "$h" "$FERRY_RUN/head6" || { cat "$FERRY_RUN/head6"; fail "metadata lost: $h"; }
+done
+ok "metadata preserved; source ETag recorded"
+
+# 7. Limits: a bandwidth limit of 2 MiB/s on ~12 MiB, and 40 requests/s on
+# ~120 requests, each held within bounds (token buckets, no sleeps).
+write_conf "$FERRY_RUN/bw.conf" "$SRC" "$DST" 'bandwidth_limit = "2M";'
+node "$TOOLS/fill.js" "$SRC" ferry-src key:limits/a.bin:4194304 key:limits/b.bin:4194304 key:limits/c.bin:4194304 >/dev/null
+node "$TOOLS/segments.js" "$SRC" ferry-src src dst ferry-dst --prefix limits/ >"$FERRY_RUN/segs7"
+t0=$(date +%s.%N)
+"$W" -c "$FERRY_RUN/bw.conf" --segments-from "$FERRY_RUN/segs7" >"$FERRY_RUN/out7" || fail "bandwidth run exited $?"
+t=$(echo "$(date +%s.%N) - $t0" | bc)
+# 12 MiB at 2 MiB/s with a 0.2 s burst: at least 5.5 s; well under 12 s.
+echo "$t" | awk '{ exit !($1 >= 5.5 && $1 <= 12) }' || fail "bandwidth limit not held: ${t}s for 12 MiB at 2 MiB/s"
+ok "bandwidth limit: 12 MiB in ${t}s at 2 MiB/s"
+write_conf "$FERRY_RUN/qps.conf" "$SRC" "$DST" 'qps_limit = 40;'
+head -n 2 "$FERRY_RUN/segs" >"$FERRY_RUN/segs8"   # 100 small objects, 200 requests
+n8=$(grep -o '"key"' "$FERRY_RUN/segs8" | wc -l)
+t0=$(date +%s.%N)
+"$W" -c "$FERRY_RUN/qps.conf" --segments-from "$FERRY_RUN/segs8" >"$FERRY_RUN/out8" 2>"$FERRY_RUN/err8" || true
+t=$(echo "$(date +%s.%N) - $t0" | bc)
+reqs=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' "$FERRY_RUN/err8")
+min=$(echo "($reqs - 4) / 40" | bc -l)
+echo "$t $min" | awk '{ exit !($1 >= $2 * 0.9 && $1 <= $2 * 1.5 + 2) }' || fail "qps limit not held: $reqs requests in ${t}s at 40/s"
+ok "qps limit: $reqs requests in ${t}s at 40/s"
+
 echo "engine_copy: all passed"

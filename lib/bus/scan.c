@@ -1,0 +1,215 @@
+/* scan.c: read a topic from the beginning to its high watermark, no group. */
+#include "bus/scan.h"
+
+#include <librdkafka/rdkafka.h>
+#include <string.h>
+
+#include "core/log.h"
+
+#define FAC "scan"
+
+static void scan_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                        const char *buf) {
+  flog_level_t l = level <= 3 ? FLOG_ERROR
+                   : level == 4 ? FLOG_WARN
+                   : level <= 6 ? FLOG_INFO
+                                : FLOG_DEBUG;
+  (void)rk;
+  FLOG(l, "kafka", "client=scan fac=%s msg=\"%s\"", fac, buf);
+}
+
+/* Property values that may be credentials are never echoed in errors. */
+static int secretish(const char *name) {
+  return strncmp(name, "sasl.", 5) == 0 || strncmp(name, "ssl.", 4) == 0 ||
+         strstr(name, "password") || strstr(name, "secret") || strstr(name, "token");
+}
+
+static ferry_err_t set1(rd_kafka_conf_t *conf, const char *name, const char *value,
+                        char *errbuf) {
+  char errstr[512];
+  rd_kafka_conf_res_t r = rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr));
+  if (r == RD_KAFKA_CONF_OK) return FERRY_OK;
+  if (r == RD_KAFKA_CONF_UNKNOWN)
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "kafka property \"%s\": unknown property",
+                        name);
+  if (secretish(name))
+    return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "kafka property \"%s\": invalid value",
+                        name);
+  return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "kafka property \"%s\": %s", name, errstr);
+}
+
+/* The settings the scan depends on; a config's own value is ignored. */
+static int managed(const char *name) {
+  return strcmp(name, "group.id") == 0 || strcmp(name, "enable.auto.commit") == 0 ||
+         strcmp(name, "enable.auto.offset.store") == 0 ||
+         strcmp(name, "enable.partition.eof") == 0;
+}
+
+static rd_kafka_conf_t *make_conf(const bus_conf_t *c, char *errbuf) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  const kvlist_t *lists[2];
+  ferry_err_t e = FERRY_OK;
+  size_t i, j;
+  lists[0] = &c->properties;
+  lists[1] = &c->consumer;
+  rd_kafka_conf_set_log_cb(conf, scan_log_cb);
+  e = set1(conf, "client.id", "ferry-scan", errbuf);
+  if (!e) e = set1(conf, "bootstrap.servers", c->brokers ? c->brokers : "", errbuf);
+  if (!e) e = set1(conf, "auto.offset.reset", "earliest", errbuf);
+  for (j = 0; j < 2 && !e; j++)
+    for (i = 0; i < lists[j]->n && !e; i++)
+      if (!managed(lists[j]->v[i].name))
+        e = set1(conf, lists[j]->v[i].name, lists[j]->v[i].value, errbuf);
+  /* librdkafka wants a group id even for assign(); the group is never
+   * joined and nothing is committed under it. */
+  if (!e) e = set1(conf, "group.id", "ferry-scan", errbuf);
+  if (!e) e = set1(conf, "enable.auto.commit", "false", errbuf);
+  if (!e) e = set1(conf, "enable.auto.offset.store", "false", errbuf);
+  if (!e) e = set1(conf, "enable.partition.eof", "true", errbuf);
+  if (e) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  return conf;
+}
+
+typedef struct part_state {
+  int64_t lo, hi;   /* watermarks at the start */
+  int done;
+} part_state_t;
+
+ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
+                     bus_scan_cb *cb, void *ctx, bus_scan_stats_t *stats,
+                     char *errbuf) {
+  char errstr[512];
+  rd_kafka_conf_t *conf;
+  rd_kafka_t *rk = NULL;
+  rd_kafka_topic_t *rkt = NULL;
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_topic_partition_list_t *assign = NULL;
+  part_state_t *ps = NULL;
+  char *topic = NULL;
+  int np = 0, p, left = 0, stop = 0;
+  int64_t last_progress;
+  ferry_err_t e = FERRY_OK;
+  rd_kafka_resp_err_t err;
+
+  if (stats) memset(stats, 0, sizeof(*stats));
+  if (timeout_ms <= 0) timeout_ms = 30000;
+  if ((unsigned)t >= BUS_TOPIC__COUNT)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka scan: bad topic %d", (int)t);
+  if (!(conf = make_conf(c, errbuf))) return FERRY_ERR_CONFIG;
+  rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer: %s", errstr);
+  }
+  topic = bus_topic_name(c, t);
+  rkt = rd_kafka_topic_new(rk, topic, NULL);
+  err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  if (err) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                     "kafka brokers %s unreachable within %d ms (reading %s): %s",
+                     c->brokers ? c->brokers : "", timeout_ms, topic,
+                     rd_kafka_err2str(err));
+    goto out;
+  }
+  if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
+    err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    e = ferry_seterr(errbuf, FERRY_ERR_NOTFOUND, "kafka topic %s: %s", topic,
+                     err ? rd_kafka_err2str(err) : "no partitions");
+    goto out;
+  }
+  np = md->topics[0].partition_cnt;
+  if (stats) stats->partitions = np;
+  ps = fx_calloc((size_t)np, sizeof(*ps));
+  assign = rd_kafka_topic_partition_list_new(np);
+  for (p = 0; p < np; p++) {
+    err = rd_kafka_query_watermark_offsets(rk, topic, p, &ps[p].lo, &ps[p].hi, timeout_ms);
+    if (err) {
+      e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                       "kafka %s partition %d: watermarks not available within %d ms: %s",
+                       topic, p, timeout_ms, rd_kafka_err2str(err));
+      goto out;
+    }
+    if (ps[p].hi <= ps[p].lo) {
+      ps[p].done = 1;
+      continue;
+    }
+    rd_kafka_topic_partition_list_add(assign, topic, p)->offset = ps[p].lo;
+    left++;
+  }
+  LOG_DEBUG(FAC, "topic=%s partitions=%d nonempty=%d", topic, np, left);
+  if (left == 0) goto out;
+  if ((err = rd_kafka_assign(rk, assign))) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: assign: %s", topic,
+                     rd_kafka_err2str(err));
+    goto out;
+  }
+  last_progress = ferry_now_us();
+  while (left > 0 && !stop) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+    if (!m) {
+      if (ferry_now_us() - last_progress > (int64_t)timeout_ms * 1000) {
+        e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
+                         "kafka %s: no progress for %d ms before the end "
+                         "(%d partition(s) left)", topic, timeout_ms, left);
+        break;
+      }
+      continue;
+    }
+    p = m->partition;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (p >= 0 && p < np && !ps[p].done) {
+        ps[p].done = 1;
+        left--;
+      }
+      last_progress = ferry_now_us();
+    } else if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
+          m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+          m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+          m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: %s", topic,
+                         rd_kafka_message_errstr(m));
+        stop = 1;
+      } else {
+        LOG_WARN(FAC, "topic=%s err=\"%s\"", topic, rd_kafka_message_errstr(m));
+      }
+    } else if (p >= 0 && p < np && !ps[p].done) {
+      bus_msg_t bm;
+      memset(&bm, 0, sizeof(bm));
+      bm.topic = topic;
+      bm.partition = p;
+      bm.offset = m->offset;
+      bm.key = m->key;
+      bm.key_len = m->key_len;
+      bm.value = m->payload;
+      bm.len = m->payload ? m->len : 0;
+      {
+        rd_kafka_timestamp_type_t tt;
+        bm.timestamp_ms = rd_kafka_message_timestamp(m, &tt);
+      }
+      bm.rkm_ = m;
+      if (stats) stats->messages++;
+      if (cb(&bm, ctx)) stop = 1;
+      if (m->offset + 1 >= ps[p].hi) {
+        ps[p].done = 1;
+        left--;
+      }
+      last_progress = ferry_now_us();
+    }
+    rd_kafka_message_destroy(m);
+  }
+out:
+  if (assign) rd_kafka_topic_partition_list_destroy(assign);
+  if (md) rd_kafka_metadata_destroy(md);
+  if (rkt) rd_kafka_topic_destroy(rkt);
+  if (rk) {
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
+  fx_free(ps);
+  fx_free(topic);
+  return e;
+}

@@ -1,0 +1,721 @@
+/*
+ * lister.c: list a task's source (or replay its failed objects), cut the
+ * stream into segments, publish them and the task record.
+ *
+ * Memory: one listing page, the segment being filled, and a bounded
+ * number of messages in flight (out.c) — nothing grows with the bucket. A
+ * --retry-failed replay holds the still-failed set (one entry per failed
+ * object of one run), since it must be de-duplicated and sorted.
+ */
+#include "lister.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "bus/scan.h"
+#include "core/log.h"
+#include "out.h"
+#include "store/client.h"
+#include "xfer/backoff.h"
+#include "xfer/listfile.h"
+#include "xfer/listplan.h"
+#include "xfer/segmenter.h"
+
+#define FAC "lister"
+
+volatile int lister_stop;
+
+typedef struct lrun {
+  const ferry_conf_t *conf;
+  const task_conf_t *t;
+  const lister_opts_t *opts;
+  listplan_kind_t kind;
+  listplan_t plan;
+  msg_task_t def;          /* task, src, dst, policy of the current config */
+  bus_conf_t bc;
+  int have_bc;
+  store_t *store;
+  lout_t *out;
+  seg_t *seg;
+  uint64_t objects, bytes; /* in the segments handed out (resumed ones included) */
+  char *last_key;          /* last key of the last segment handed out */
+  char *resume_key;        /* the checkpoint resumed from (plan.start_after) */
+  uint64_t cp_segments;    /* segment count at the last checkpoint */
+  uint64_t pages, rejected, vanished, stale;
+  backoff_t bo;
+  uint64_t rng;
+  int max_attempts;
+} lrun_t;
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when s is well-formed UTF-8 (no overlongs, surrogates, or > U+10FFFF):
+ * anything else cannot go into a JSON message. */
+static int utf8_ok(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p) {
+    unsigned c = *p, n, i, cp;
+    if (c < 0x80) {
+      p++;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
+    else return 0;
+    for (i = 1; i <= n; i++) {
+      if ((p[i] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
+static void loc_from_conf(msg_loc_t *m, const conf_loc_t *c) {
+  m->store = fx_strdup(c->store);
+  m->bucket = fx_strdup(c->bucket);
+  m->prefix = fx_strdup(c->prefix ? c->prefix : "");
+}
+
+static int kafka_timeout(const lrun_t *r) {
+  return r->bc.delivery_timeout_ms > 0 ? r->bc.delivery_timeout_ms : 300000;
+}
+
+/* ---------- task records ---------- */
+
+static void fill_record(const lrun_t *r, msg_task_t *rec, const char *state,
+                        const char *checkpoint) {
+  *rec = r->def;  /* strings borrowed from def */
+  rec->run = r->plan.run;
+  rec->state = (char *)state;
+  rec->listed_objects = r->objects;
+  rec->listed_bytes = r->bytes;
+  rec->segments = seg_count(r->seg);
+  rec->checkpoint = (char *)checkpoint;
+  rec->updated_ms = wall_ms();
+  rec->kind = r->kind == LISTPLAN_LIST ? NULL : (char *)listplan_kind_str(r->kind);
+  rec->retry_of = r->plan.retry_of;
+}
+
+/* Every checkpoint_pages pages: a barrier. Every segment handed out so far
+ * is delivered, then the record of that position, then the listing goes on:
+ * whenever the lister dies, the last stored checkpoint is at most one
+ * interval behind the last delivered segment. */
+static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
+  msg_task_t rec;
+  ferry_err_t e;
+  if (seg_count(r->seg) == r->cp_segments || !lout_is_kafka(r->out)) return FERRY_OK;
+  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  fill_record(r, &rec, "listing", r->last_key);
+  if ((e = lout_task(r->out, &rec, errbuf))) return e;
+  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  r->cp_segments = seg_count(r->seg);
+  LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
+            " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
+  return FERRY_OK;
+}
+
+/* ---------- segments ---------- */
+
+static ferry_err_t emit(lrun_t *r, msg_segment_t *s, char *errbuf) {
+  ferry_err_t e;
+  size_t i;
+  if (!s) return FERRY_OK;
+  e = lout_segment(r->out, s, errbuf);
+  if (!e) {
+    for (i = 0; i < s->n_objs; i++) r->bytes += s->objs[i].size;
+    r->objects += s->n_objs;
+    fx_free(r->last_key);
+    r->last_key = fx_strdup(s->objs[s->n_objs - 1].key);
+  }
+  seg_segment_free(s);
+  return e;
+}
+
+/* A key that cannot travel in a message is reported, never dropped silently. */
+static int key_ok(lrun_t *r, const char *key) {
+  if (utf8_ok(key)) return 1;
+  fprintf(stderr, "ferry-lister: task %s: key is not valid UTF-8, not published: ",
+          r->def.task);
+  {
+    const unsigned char *p;
+    for (p = (const unsigned char *)key; *p; p++)
+      fprintf(stderr, *p >= 0x20 && *p < 0x7F && *p != '\\' ? "%c" : "\\x%02X", *p);
+  }
+  fputc('\n', stderr);
+  r->rejected++;
+  return 0;
+}
+
+/* ---------- store calls with retries ---------- */
+
+static ferry_err_t retry_wait(lrun_t *r, const char *what, int attempt,
+                              const store_error_t *err, char *errbuf) {
+  char msg[512];
+  long ms = backoff_delay_ms(&r->bo, attempt - 1, err->retry_after_s, &r->rng);
+  store_error_format(err, msg, sizeof(msg));
+  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=\"%s\"", r->def.task, what,
+           attempt, ms, msg);
+  return lout_wait(r->out, (int)ms, errbuf);
+}
+
+static ferry_err_t list_page(lrun_t *r, const char *start_after, const char *token,
+                             store_list_page_t *page, char *errbuf) {
+  store_error_t err;
+  int attempt;
+  ferry_err_t e;
+  for (attempt = 1;; attempt++) {
+    store_error_clear(&err);
+    e = store_list(r->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL,
+                   NULL, start_after, token, (int)r->conf->lister.page_size, page, &err);
+    if (e == FERRY_OK) return FERRY_OK;
+    store_list_page_release(page);
+    if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
+      char msg[512];
+      store_error_format(&err, msg, sizeof(msg));
+      return ferry_seterr(errbuf, e, "listing %s:%s%s%s failed: %s", r->t->src.store,
+                          r->t->src.bucket, *r->t->src.prefix ? "/" : "",
+                          r->t->src.prefix, msg);
+    }
+    if ((e = retry_wait(r, "list", attempt, &err, errbuf))) return e;
+  }
+}
+
+/* HEAD with retries. 1 = found (*h filled), 0 = not found, -1 = other error
+ * (reported; *h untouched). */
+static int head(lrun_t *r, const char *key, store_head_t *h, char *errbuf) {
+  store_error_t err;
+  int attempt;
+  for (attempt = 1;; attempt++) {
+    store_error_clear(&err);
+    if (store_head_object(r->store, r->t->src.bucket, key, h, &err) == FERRY_OK) return 1;
+    store_head_release(h);
+    if (err.http_status == 404) return 0;
+    if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
+      char msg[512];
+      store_error_format(&err, msg, sizeof(msg));
+      fprintf(stderr,
+              "ferry-lister: task %s: HEAD %s at the source failed (%s); replayed "
+              "with its last known size and ETag\n", r->def.task, key, msg);
+      return -1;
+    }
+    if (retry_wait(r, "head", attempt, &err, errbuf)) return -1;
+  }
+}
+
+/* ---------- listing ---------- */
+
+static ferry_err_t list_source(lrun_t *r, char *errbuf) {
+  const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
+  size_t plen = strlen(prefix);
+  long cp_pages = r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
+  char *token = NULL, *after = fx_strdup(r->plan.start_after);
+  ferry_err_t e = FERRY_OK;
+  int64_t last_log = ferry_now_us();
+  for (;;) {
+    store_list_page_t page;
+    msg_segment_t *ready;
+    size_t i;
+    if (lister_stop) {
+      e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
+      break;
+    }
+    memset(&page, 0, sizeof(page));
+    e = list_page(r, token ? NULL : after, token, &page, errbuf);
+    if (e) break;
+    for (i = 0; i < page.n_objects && !e; i++) {
+      const store_object_t *o = &page.objects[i];
+      if (!o->key || strncmp(o->key, prefix, plen) != 0) continue;
+      if (!conf_task_filter(r->t, o->key + plen, o->size, (int64_t)o->mtime)) continue;
+      if (!key_ok(r, o->key)) continue;
+      e = seg_add(r->seg, o, &ready, errbuf);
+      if (!e) e = emit(r, ready, errbuf);
+    }
+    r->pages++;
+    if (!e && r->pages % (uint64_t)cp_pages == 0) e = checkpoint(r, errbuf);
+    if (!e && ferry_now_us() - last_log > 5000000) {
+      last_log = ferry_now_us();
+      LOG_INFO(FAC, "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
+               r->def.task, r->plan.run, r->pages, r->objects + seg_pending_objects(r->seg),
+               seg_count(r->seg));
+    }
+    if (!e && page.truncated) {
+      if (page.next_token && *page.next_token) {
+        fx_free(token);
+        token = fx_strdup(page.next_token);
+      } else if (page.n_objects > 0) {
+        /* No continuation token: go on after the last key of the page. */
+        fx_free(token);
+        token = NULL;
+        fx_free(after);
+        after = fx_strdup(page.objects[page.n_objects - 1].key);
+      } else {
+        e = ferry_seterr(errbuf, FERRY_ERR_STORE,
+                         "listing %s:%s: a truncated page without a continuation token "
+                         "or keys", r->t->src.store, r->t->src.bucket);
+      }
+    }
+    {
+      int more = page.truncated;
+      store_list_page_release(&page);
+      if (e || !more) break;
+    }
+  }
+  fx_free(token);
+  fx_free(after);
+  return e;
+}
+
+/* ---------- replays ---------- */
+
+/* Re-reads o's current version at the source; a vanished object is kept
+ * (the worker then records it as failed, vanished, in the new run). */
+static void refresh(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  store_head_t h;
+  int found;
+  memset(&h, 0, sizeof(h));
+  found = head(r, o->key, &h, errbuf);
+  if (found == 1) {
+    if (!o->etag || !h.etag || strcmp(o->etag, h.etag) != 0 || o->size != h.size)
+      r->stale++;
+    o->size = h.size;
+    fx_free(o->etag);
+    o->etag = fx_strdup(h.etag);
+    o->mtime = (int64_t)h.mtime;
+    o->has_crc64 = h.has_crc64;
+    o->crc64 = h.has_crc64 ? h.crc64 : 0;
+    store_head_release(&h);
+  } else if (found == 0) {
+    r->vanished++;
+    fprintf(stderr,
+            "ferry-lister: task %s: %s has vanished from the source; replayed anyway, "
+            "so the run records it as failed (vanished)\n", r->def.task, o->key);
+  }
+}
+
+static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
+  msg_segment_t *ready = NULL;
+  ferry_err_t e;
+  if (strncmp(o->key, prefix, strlen(prefix)) != 0) {
+    fprintf(stderr, "ferry-lister: task %s: %s is outside the source prefix \"%s\"; not "
+            "replayed\n", r->def.task, o->key, prefix);
+    r->rejected++;
+    return FERRY_OK;
+  }
+  if (!key_ok(r, o->key)) return FERRY_OK;
+  refresh(r, o, errbuf);
+  e = seg_add_obj(r->seg, o, &ready, errbuf);
+  if (!e) e = emit(r, ready, errbuf);
+  return e;
+}
+
+typedef struct failed_set {
+  const char *task;
+  int run;
+  msg_obj_t *objs;
+  int64_t *at;
+  size_t n, cap;
+  uint64_t bad;
+} failed_set_t;
+
+static int on_failed(const bus_msg_t *m, void *ctx) {
+  failed_set_t *fs = ctx;
+  msg_failed_t f;
+  char eb[FERRY_ERRLEN];
+  size_t tl = strlen(fs->task);
+  /* The key is the task name: skip other tasks without decoding. */
+  if (m->key && (m->key_len != tl || memcmp(m->key, fs->task, tl) != 0)) return 0;
+  if (!m->value) return 0;
+  if (msg_failed_decode(m->value, m->len, &f, eb)) {
+    LOG_WARN(FAC, "topic=%s partition=%d offset=%" PRId64 " msg=\"undecodable failed "
+             "record skipped\" err=\"%s\"", m->topic, (int)m->partition, m->offset, eb);
+    fs->bad++;
+    return 0;
+  }
+  if (strcmp(f.task, fs->task) == 0 && f.run == fs->run) {
+    if (fs->n == fs->cap) {
+      fs->cap = fs->cap ? fs->cap * 2 : 64;
+      fs->objs = fx_realloc(fs->objs, fs->cap * sizeof(*fs->objs));
+      fs->at = fx_realloc(fs->at, fs->cap * sizeof(*fs->at));
+    }
+    fs->objs[fs->n] = f.obj;  /* moved out of f */
+    memset(&f.obj, 0, sizeof(f.obj));
+    fs->at[fs->n] = f.at_ms;
+    fs->n++;
+  }
+  msg_failed_release(&f);
+  return 0;
+}
+
+typedef struct fidx {
+  msg_obj_t *o;
+  int64_t at;
+} fidx_t;
+
+static int fidx_cmp(const void *a, const void *b) {
+  const fidx_t *x = a, *y = b;
+  int c = strcmp(x->o->key, y->o->key);
+  if (c) return c;
+  return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static ferry_err_t replay_failed(lrun_t *r, failed_set_t *fs, char *errbuf) {
+  fidx_t *ix = fx_calloc(fs->n ? fs->n : 1, sizeof(*ix));
+  size_t i, n = 0;
+  ferry_err_t e = FERRY_OK;
+  for (i = 0; i < fs->n; i++) {
+    ix[i].o = &fs->objs[i];
+    ix[i].at = fs->at[i];
+  }
+  /* Sorted by key, the latest record of a key last: the replay is the same
+   * whatever the order of the failed topic's partitions, so a redone retry
+   * run has the same segment ids. */
+  qsort(ix, fs->n, sizeof(*ix), fidx_cmp);
+  for (i = 0; i < fs->n && !e; i++) {
+    if (i + 1 < fs->n && strcmp(ix[i].o->key, ix[i + 1].o->key) == 0) continue;
+    if (lister_stop) {
+      e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
+      break;
+    }
+    n++;
+    e = replay_one(r, ix[i].o, errbuf);
+  }
+  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu", r->def.task,
+           r->plan.run, r->plan.base_run, fs->n, n);
+  fx_free(ix);
+  return e;
+}
+
+static ferry_err_t replay_file(lrun_t *r, listfile_t *lf, char *errbuf) {
+  ferry_err_t e = FERRY_OK;
+  for (;;) {
+    msg_obj_t o;
+    int eof;
+    char eb[FERRY_ERRLEN];
+    ferry_err_t le;
+    if (lister_stop) {
+      e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
+      break;
+    }
+    le = listfile_next(lf, &o, &eof, eb);
+    if (le == FERRY_ERR_PARSE) {
+      fprintf(stderr, "ferry-lister: %s; entry not replayed\n", eb);
+      r->rejected++;
+      continue;
+    }
+    if (le) {
+      e = ferry_seterr(errbuf, le, "%s", eb);
+      break;
+    }
+    if (eof) break;
+    e = replay_one(r, &o, errbuf);
+    msg_obj_release(&o);
+    if (e) break;
+  }
+  return e;
+}
+
+/* ---------- the tasks topic ---------- */
+
+typedef struct last_rec {
+  const char *task;
+  msg_task_t rec;
+  int have;
+  uint64_t bad;
+} last_rec_t;
+
+static int on_task(const bus_msg_t *m, void *ctx) {
+  last_rec_t *lr = ctx;
+  size_t tl = strlen(lr->task);
+  msg_task_t t;
+  char eb[FERRY_ERRLEN];
+  if (!m->key || m->key_len != tl || memcmp(m->key, lr->task, tl) != 0) return 0;
+  if (!m->value) {
+    /* A tombstone: the task's history was deleted. */
+    if (lr->have) msg_task_release(&lr->rec);
+    lr->have = 0;
+    return 0;
+  }
+  if (msg_task_decode(m->value, m->len, &t, eb)) {
+    LOG_WARN(FAC, "topic=%s offset=%" PRId64 " msg=\"undecodable task record skipped\" "
+             "err=\"%s\"", m->topic, m->offset, eb);
+    lr->bad++;
+    return 0;
+  }
+  if (strcmp(t.task, lr->task) != 0) {
+    msg_task_release(&t);
+    return 0;
+  }
+  if (lr->have) msg_task_release(&lr->rec);
+  lr->rec = t;
+  lr->have = 1;
+  return 0;
+}
+
+/* ---------- the run ---------- */
+
+static const char *state_for(ferry_err_t e) {
+  return e == FERRY_OK ? "listed" : lister_stop ? "listing" : "failed";
+}
+
+/* After an error: keep what was delivered, and say so in the tasks topic so
+ * that the same command resumes (a listing) or redoes (a replay) the run. */
+static void record_stop(lrun_t *r, ferry_err_t why) {
+  char eb[FERRY_ERRLEN];
+  msg_task_t rec;
+  if (!r->out || !lout_is_kafka(r->out) || why == FERRY_ERR_KAFKA) return;
+  if (lout_drain(r->out, kafka_timeout(r), eb)) {
+    LOG_ERROR(FAC, "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
+              "err=\"%s\"", r->def.task, eb);
+    return;
+  }
+  /* Everything handed out is delivered: the position is exact. */
+  fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
+  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, kafka_timeout(r), eb))
+    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=\"%s\"", r->def.task, eb);
+}
+
+/* Reads the task's latest record and decides the run (listplan.h). Errors:
+ * those of bus_scan and listplan_decide. */
+static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
+  last_rec_t lr;
+  ferry_err_t e;
+  memset(&lr, 0, sizeof(lr));
+  lr.task = r->def.task;
+  e = bus_scan(&r->bc, BUS_TASKS, kafka_timeout(r), on_task, &lr, NULL, errbuf);
+  if (e == FERRY_ERR_NOTFOUND) {
+    /* A fresh cluster: create the topics (a no-op where they exist). */
+    LOG_INFO(FAC, "msg=\"tasks topic missing; creating the topics\"");
+    if ((e = bus_topics_create(&r->bc, errbuf))) return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
+  } else if (e) {
+    return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
+  }
+  e = listplan_decide(r->kind, lr.have ? &lr.rec : NULL, &r->def, &r->plan, errbuf);
+  if (e == FERRY_OK && r->plan.start_after) {
+    /* The plan borrows from the record, released below. */
+    r->resume_key = fx_strdup(r->plan.start_after);
+    r->plan.start_after = r->resume_key;
+  }
+  if (lr.have) msg_task_release(&lr.rec);
+  if (e == FERRY_OK && *r->plan.note)
+    fprintf(stderr, "ferry-lister: task %s: %s\n", r->def.task, r->plan.note);
+  return e;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  fputs("ferry-lister: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return LISTER_EXIT_USAGE;
+}
+
+int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
+  lrun_t r;
+  char eb[FERRY_ERRLEN];
+  const store_conf_t *sc;
+  failed_set_t fs;
+  listfile_t *lf = NULL;
+  ferry_err_t e = FERRY_OK;
+  int rc = LISTER_EXIT_FAIL, i;
+
+  memset(&r, 0, sizeof(r));
+  memset(&fs, 0, sizeof(fs));
+  eb[0] = '\0';
+  r.conf = conf;
+  r.opts = o;
+  if (!o->task || !*o->task) return usage_error("no task: pass -t TASK");
+  r.t = conf_task(conf, o->task);
+  if (!r.t) {
+    fbuf_t names;
+    size_t k;
+    fbuf_init(&names, 0);
+    for (k = 0; k < conf->n_tasks; k++)
+      fbuf_addf(&names, "%s%s", k ? ", " : "", conf->tasks[k].name);
+    fprintf(stderr, "ferry-lister: unknown task \"%s\" in %s (its tasks: %s)\n", o->task,
+            conf->path ? conf->path : "the config",
+            names.len ? fbuf_str(&names) : "none");
+    fbuf_release(&names);
+    return LISTER_EXIT_USAGE;
+  }
+  if (o->retry_failed && o->from_list)
+    return usage_error("--retry-failed and --from-list exclude each other");
+  if (o->retry_failed && o->segments_to)
+    return usage_error("--retry-failed reads the failed topic: it needs Kafka, not "
+                       "--segments-to");
+  if (o->run && !o->segments_to)
+    return usage_error("--run is for --segments-to only (with Kafka the run comes from "
+                       "the tasks topic)");
+  if (r.t->src.kind != CONF_LOC_STORE)
+    return usage_error("task %s: the source is a URL list; ferry-lister lists stores "
+                       "only", o->task);
+  sc = conf_store(conf, r.t->src.store);
+  if (!sc) return usage_error("task %s: source store not in the config", o->task);
+  r.kind = o->retry_failed ? LISTPLAN_RETRY : o->from_list ? LISTPLAN_FROM_LIST
+                                                           : LISTPLAN_LIST;
+  r.def.task = fx_strdup(r.t->name);
+  loc_from_conf(&r.def.src, &r.t->src);
+  loc_from_conf(&r.def.dst, &r.t->dst);
+  r.def.policy = r.t->same_name;
+  backoff_init(&r.bo);
+  if (conf->worker.backoff_base_ms > 0) r.bo.base_ms = conf->worker.backoff_base_ms;
+  if (conf->worker.backoff_max_ms > 0) r.bo.cap_ms = conf->worker.backoff_max_ms;
+  backoff_rng_seed(&r.rng, (uint64_t)ferry_now_us() ^ ((uint64_t)getpid() << 32));
+  r.max_attempts = conf->worker.max_attempts > 0 ? (int)conf->worker.max_attempts : 5;
+
+  /* Where the run starts. */
+  if (o->segments_to) {
+    r.plan.run = o->run ? o->run : 1;
+  } else {
+    if ((e = bus_conf_from_kafka(&r.bc, &conf->kafka, eb))) goto fail;
+    r.have_bc = 1;
+    if ((e = bus_conf_check(&r.bc, eb))) goto fail;
+    if ((e = setup_plan(&r, eb))) {
+      if (e == FERRY_ERR_NOTFOUND && r.kind == LISTPLAN_RETRY) {
+        /* No run at all: nothing is failed. */
+        fprintf(stderr, "ferry-lister: %s\n", eb);
+        rc = LISTER_EXIT_OK;
+        goto out;
+      }
+      goto fail;
+    }
+    if (r.kind == LISTPLAN_RETRY) {
+      fs.task = r.def.task;
+      fs.run = r.plan.base_run;
+      if ((e = bus_scan(&r.bc, BUS_FAILED, kafka_timeout(&r), on_failed, &fs, NULL, eb)))
+        goto fail;
+      if (fs.n == 0) {
+        fprintf(stderr, "ferry-lister: task %s: run %d has no failed objects: nothing to "
+                "retry\n", r.def.task, r.plan.base_run);
+        rc = LISTER_EXIT_OK;
+        goto out;
+      }
+    }
+  }
+
+  /* Open what can fail on the operator's side before anything is published:
+   * a mistyped list file must not leave an unfinished run behind. */
+  if (o->from_list && !(lf = listfile_open(o->from_list, eb))) {
+    fprintf(stderr, "ferry-lister: task %s: --from-list: %s\n", o->task, eb);
+    rc = LISTER_EXIT_FAIL;
+    goto out;
+  }
+  r.store = store_new(sc, eb);
+  if (!r.store) {
+    e = FERRY_ERR_CONFIG;
+    goto fail;
+  }
+  r.out = o->segments_to ? lout_file(o->segments_to, eb) : lout_kafka(&r.bc, eb);
+  if (!r.out) {
+    e = o->segments_to ? FERRY_ERR_IO : FERRY_ERR_KAFKA;
+    goto fail;
+  }
+  r.seg = seg_new(r.def.task, r.plan.run, &r.def.src, &r.def.dst, r.def.policy,
+                  (size_t)conf->lister.segment_max_objects, conf->lister.segment_max_bytes,
+                  NULL, eb);
+  if (!r.seg) {
+    e = FERRY_ERR_INVALID;
+    goto fail;
+  }
+  if (r.plan.resume) {
+    seg_resume(r.seg, r.plan.segments);
+    r.cp_segments = r.plan.segments;
+    r.objects = r.plan.objects;
+    r.bytes = r.plan.bytes;
+    r.last_key = fx_strdup(r.plan.start_after);
+    if (r.plan.start_after)
+      fprintf(stderr, "ferry-lister: task %s: resuming run %d after its checkpoint (%" PRIu64
+              " segments, %" PRIu64 " objects published)\n", r.def.task, r.plan.run,
+              r.plan.segments, r.plan.objects);
+  }
+  if (conf->lister.shards > 1)
+    LOG_WARN(FAC, "task=%s msg=\"lister.shards=%ld is not implemented yet; one listing\"",
+             r.def.task, conf->lister.shards);
+  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", r.def.task, r.plan.run,
+           listplan_kind_str(r.kind), r.plan.resume);
+  {
+    msg_task_t rec;
+    fill_record(&r, &rec, "listing", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
+    if ((e = lout_task(r.out, &rec, eb))) goto fail;
+  }
+
+  switch (r.kind) {
+  case LISTPLAN_LIST: e = list_source(&r, eb); break;
+  case LISTPLAN_RETRY: e = replay_failed(&r, &fs, eb); break;
+  case LISTPLAN_FROM_LIST: e = replay_file(&r, lf, eb); break;
+  }
+  if (!e) {
+    msg_segment_t *last = NULL;
+    seg_flush(r.seg, &last);
+    e = emit(&r, last, eb);
+  }
+  if (!e && lout_is_kafka(r.out)) e = lout_drain(r.out, kafka_timeout(&r), eb);
+  if (!e) {
+    msg_task_t rec;
+    fill_record(&r, &rec, "listed", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
+    e = lout_task(r.out, &rec, eb);
+  }
+  if (!e) e = lout_drain(r.out, kafka_timeout(&r), eb);
+  if (e) goto fail;
+
+  fprintf(stderr,
+          "ferry-lister: task %s run %d (%s): listed %" PRIu64 " objects, %" PRIu64
+          " bytes in %" PRIu64 " segments -> %s%s\n", r.def.task, r.plan.run,
+          listplan_kind_str(r.kind), r.objects, r.bytes, seg_count(r.seg),
+          o->segments_to ? (strcmp(o->segments_to, "-") ? o->segments_to : "stdout")
+                         : "kafka", o->segments_to ? "" : " (all delivered)");
+  if (r.kind != LISTPLAN_LIST)
+    fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " changed at the source, %"
+            PRIu64 " vanished (replayed; the run records them)\n", r.def.task, r.plan.run,
+            r.stale, r.vanished);
+  if (r.rejected) {
+    fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " entr%s not published (see "
+            "above)\n", r.def.task, r.plan.run, r.rejected, r.rejected == 1 ? "y" : "ies");
+    rc = LISTER_EXIT_FAIL;
+  } else {
+    rc = LISTER_EXIT_OK;
+  }
+  goto out;
+
+fail:
+  if (r.seg) record_stop(&r, e);
+  if (lister_stop && e == FERRY_ERR_TIMEOUT && strstr(eb, "interrupted"))
+    fprintf(stderr, "ferry-lister: task %s run %d: interrupted after %" PRIu64
+            " segments; run the same command again to %s\n", r.def.task, r.plan.run,
+            seg_count(r.seg), r.kind == LISTPLAN_LIST ? "resume" : "redo the run");
+  else
+    fprintf(stderr, "ferry-lister: task %s: %s\n", o->task, *eb ? eb : ferry_err_str(e));
+  rc = LISTER_EXIT_FAIL;
+out:
+  listfile_close(lf);
+  for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
+  fx_free(fs.objs);
+  fx_free(fs.at);
+  seg_destroy(r.seg);
+  lout_destroy(r.out);
+  store_destroy(r.store);
+  if (r.have_bc) bus_conf_release(&r.bc);
+  fx_free(r.last_key);
+  fx_free(r.resume_key);
+  msg_task_release(&r.def);
+  return rc;
+}

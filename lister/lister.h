@@ -1,0 +1,36 @@
+/*
+ * lister.h: ferry-lister's work, behind its thin main.c.
+ *
+ * One call lists (or replays) one task and publishes its segments and task
+ * records (docs/lister.md). Everything it prints is on stderr: one summary
+ * line on success, one line per error. One thread.
+ */
+#ifndef FERRY_LISTER_H
+#define FERRY_LISTER_H
+
+#include "core/config.h"
+
+/* Exit statuses of ferry-lister. */
+enum {
+  LISTER_EXIT_OK = 0,       /* every segment and record delivered / written */
+  LISTER_EXIT_FAIL = 1,     /* store, broker or file error; interrupted; some
+                               objects could not be replayed */
+  LISTER_EXIT_USAGE = 2     /* bad arguments, bad config, unknown task */
+};
+
+typedef struct lister_opts {
+  const char *task;         /* -t */
+  const char *segments_to;  /* --segments-to FILE|-: JSON lines, no Kafka */
+  int retry_failed;         /* --retry-failed */
+  const char *from_list;    /* --from-list FILE|- */
+  int run;                  /* --run N (file output only); 0 = decide */
+} lister_opts_t;
+
+/* Runs the lister; returns an exit status above. conf borrowed. */
+int lister_run(const ferry_conf_t *conf, const lister_opts_t *o);
+
+/* Set by the signal handler (SIGINT, SIGTERM): stop after the current
+ * page, record the checkpoint, exit LISTER_EXIT_FAIL. */
+extern volatile int lister_stop;
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * out.h: where the lister's segments and task records go: Kafka (segments
+ * topic keyed by segment id, tasks topic keyed by task name), or a JSON-lines
+ * file of segments (`--segments-to`, task records dropped).
+ *
+ * Kafka sends are bounded in flight (count and bytes): a send first serves
+ * delivery reports until there is room, so memory does not grow with the
+ * bucket. Every delivery report is checked; the first failure makes every
+ * later call fail with it.
+ *
+ * One owner thread.
+ */
+#ifndef FERRY_LISTER_OUT_H
+#define FERRY_LISTER_OUT_H
+
+#include <stdint.h>
+
+#include "bus/bus.h"
+#include "bus/msg.h"
+#include "core/ferry.h"
+
+/* Kafka refuses larger messages by default (message.max.bytes = 1000000):
+ * a segment whose JSON is longer travels as several messages (out.c). */
+#define LOUT_MAX_MESSAGE 900000
+
+typedef struct lout lout_t;
+
+/* path "-" = standard output. */
+lout_t *lout_file(const char *path, char *errbuf);
+/* c borrowed for the call. */
+lout_t *lout_kafka(const bus_conf_t *c, char *errbuf);
+/* Does not wait: call lout_drain first to keep what is in flight. */
+void lout_destroy(lout_t *o);
+int lout_is_kafka(const lout_t *o);
+
+/*
+ * Sends one segment (key: its id). A segment whose JSON exceeds
+ * LOUT_MAX_MESSAGE is sent as halves, recursively, with ids "<id>.1",
+ * "<id>.2" (deterministic: a resumed listing splits the same way).
+ * FERRY_ERR_INVALID when the segment cannot be encoded; FERRY_ERR_KAFKA /
+ * FERRY_ERR_IO / FERRY_ERR_TIMEOUT otherwise.
+ */
+ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf);
+
+/* Sends a task record (Kafka only; a file drops it). */
+ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf);
+
+/* Serves delivery reports for up to ms; a file simply sleeps. Returns the
+ * first delivery failure, if any. */
+ferry_err_t lout_wait(lout_t *o, int ms, char *errbuf);
+/* Waits until every send is delivered (Kafka: sent at once, without
+ * linger.ms; FERRY_ERR_TIMEOUT after timeout_ms), or flushes and syncs a
+ * file. */
+ferry_err_t lout_drain(lout_t *o, int timeout_ms, char *errbuf);
+
+/* Segment messages sent (splits counted), and their delivered count. */
+uint64_t lout_segments_sent(const lout_t *o);
+uint64_t lout_segments_delivered(const lout_t *o);
+/* Largest number of messages in flight seen (for tests of the bound). */
+uint64_t lout_max_inflight(const lout_t *o);
+
+#endif

@@ -1,0 +1,190 @@
+/*
+ * feed.c: Kafka → tally for the reporter. See feed.h.
+ */
+#include "feed.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define FAC "reporter"
+#define BATCH 1000
+
+static const bus_topic_t topics[] = {BUS_TASKS, BUS_RESULTS, BUS_FAILED};
+static const tally_src_t srcs[] = {TALLY_SRC_TASKS, TALLY_SRC_RESULTS,
+                                   TALLY_SRC_FAILED};
+#define N_TOPICS (sizeof(topics) / sizeof(topics[0]))
+
+typedef struct fpart {
+  size_t topic;        /* index into topics[] */
+  int32_t partition;
+  int64_t next;        /* next offset to read (last read + 1), -1 none yet */
+  int64_t low, high;   /* watermarks at the mark */
+} fpart_t;
+
+struct feed {
+  bus_consumer_t *c;
+  tally_t *t;
+  char *names[N_TOPICS];
+  fpart_t *parts;
+  size_t n_parts;
+  uint64_t records, rejected;
+};
+
+static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
+
+/* A client group id no other process uses (host, pid, time): the reader
+ * joins no group and commits nothing, but the name shows in broker logs. */
+static char *own_group_id(void) {
+  char host[128];
+  struct timespec ts;
+  if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host), "host");
+  host[sizeof(host) - 1] = '\0';
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return fx_asprintf("ferry-reporter-%s-%d-%lld%03ld", host, (int)getpid(),
+                     (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+}
+
+feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
+  feed_t *f = fx_calloc(1, sizeof(*f));
+  bus_conf_t own = *c;
+  bus_part_mark_t *marks = NULL;
+  size_t n_marks = 0, i, k;
+  own.group_id = own_group_id();
+  LOG_INFO(FAC, "client=%s msg=\"reading tasks, results and failed from the beginning\"",
+           own.group_id);
+  f->c = bus_reader_new(&own, topics, N_TOPICS, &marks, &n_marks, errbuf);
+  fx_free(own.group_id);
+  if (!f->c) {
+    fx_free(f);
+    return NULL;
+  }
+  f->t = t;
+  for (i = 0; i < N_TOPICS; i++) f->names[i] = bus_topic_name(c, topics[i]);
+  f->parts = fx_calloc(n_marks + 1, sizeof(*f->parts));
+  for (k = 0; k < n_marks; k++) {
+    fpart_t *p = &f->parts[f->n_parts++];
+    for (i = 0; i < N_TOPICS && topics[i] != marks[k].topic; i++)
+      ;
+    p->topic = i;
+    p->partition = marks[k].partition;
+    p->next = -1;
+    p->low = marks[k].low;
+    p->high = marks[k].high;
+    LOG_DEBUG(FAC, "mark topic=%s partition=%d low=%" PRId64 " high=%" PRId64,
+              i < N_TOPICS ? f->names[i] : "?", (int)p->partition, p->low, p->high);
+  }
+  fx_free(marks);
+  return f;
+}
+
+void feed_destroy(feed_t *f) {
+  size_t i;
+  if (!f) return;
+  bus_consumer_destroy(f->c);
+  for (i = 0; i < N_TOPICS; i++) fx_free(f->names[i]);
+  fx_free(f->parts);
+  fx_free(f);
+}
+
+static fpart_t *part_find(feed_t *f, size_t topic, int32_t partition) {
+  size_t i;
+  for (i = 0; i < f->n_parts; i++)
+    if (f->parts[i].topic == topic && f->parts[i].partition == partition)
+      return &f->parts[i];
+  return NULL;
+}
+
+static int part_caught_up(const fpart_t *p) {
+  return p->high <= p->low || p->next >= p->high;
+}
+
+int feed_caught_up(const feed_t *f) {
+  size_t i;
+  for (i = 0; i < f->n_parts; i++)
+    if (!part_caught_up(&f->parts[i])) return 0;
+  return 1;
+}
+
+static void handle(feed_t *f, const bus_msg_t *m) {
+  size_t i;
+  char eb[FERRY_ERRLEN];
+  ferry_err_t e;
+  fpart_t *p;
+  for (i = 0; i < N_TOPICS; i++)
+    if (strcmp(m->topic, f->names[i]) == 0) break;
+  if (i == N_TOPICS) return;   /* not subscribed: cannot happen */
+  p = part_find(f, i, m->partition);
+  if (!p) {   /* a partition added since the mark */
+    f->parts = fx_realloc(f->parts, (f->n_parts + 1) * sizeof(*f->parts));
+    p = &f->parts[f->n_parts++];
+    memset(p, 0, sizeof(*p));
+    p->topic = i;
+    p->partition = m->partition;
+  }
+  if (m->offset + 1 > p->next) p->next = m->offset + 1;
+  f->records++;
+  e = tally_feed(f->t, srcs[i], m->value, m->len, NULL, eb);
+  if (e) {
+    f->rejected++;
+    LOG_ERROR(FAC, "rejected topic=%s partition=%d offset=%" PRId64 " err=%s reason=\"%s\"",
+              m->topic, (int)m->partition, m->offset, ferry_err_str(e), eb);
+  }
+}
+
+ferry_err_t feed_poll(feed_t *f, int timeout_ms, size_t *n, char *errbuf) {
+  size_t got = 0;
+  int wait = timeout_ms;
+  if (n) *n = 0;
+  while (got < BATCH) {
+    bus_msg_t *m = NULL;
+    ferry_err_t e = bus_consumer_poll(f->c, wait, &m, errbuf);
+    if (e == FERRY_ERR_TIMEOUT) break;
+    if (e) return e;
+    handle(f, m);
+    bus_msg_destroy(m);
+    got++;
+    wait = 0;   /* take what is already there, then return */
+  }
+  if (n) *n = got;
+  return FERRY_OK;
+}
+
+/* "ferry.results[2] at 10 of 40, ..." for the error message. */
+static void behind(const feed_t *f, char *errbuf, ferry_err_t err, int64_t ms) {
+  char list[300];
+  size_t i, o = 0;
+  list[0] = '\0';
+  for (i = 0; i < f->n_parts && o + 80 < sizeof(list); i++) {
+    const fpart_t *p = &f->parts[i];
+    if (part_caught_up(p)) continue;
+    o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s[%d] at %" PRId64 " of %" PRId64,
+                          o ? ", " : "", f->names[p->topic], (int)p->partition,
+                          p->next < 0 ? p->low : p->next, p->high);
+  }
+  ferry_seterr(errbuf, err, "not caught up after %" PRId64 " ms: %s", ms, list);
+}
+
+ferry_err_t feed_catch_up(feed_t *f, int timeout_ms, volatile sig_atomic_t *stop,
+                          char *errbuf) {
+  int64_t t0 = mono_ms(), deadline = timeout_ms < 0 ? INT64_MAX : t0 + timeout_ms;
+  ferry_err_t e;
+  while (!feed_caught_up(f)) {
+    int64_t now = mono_ms();
+    if (stop && *stop) return ferry_seterr(errbuf, FERRY_ERR_INVALID, "interrupted");
+    if (now >= deadline) {
+      behind(f, errbuf, FERRY_ERR_TIMEOUT, now - t0);
+      return FERRY_ERR_TIMEOUT;
+    }
+    e = feed_poll(f, (int)FERRY_MIN(deadline - now, 200), NULL, errbuf);
+    if (e) return e;
+  }
+  LOG_INFO(FAC, "caught up records=%" PRIu64 " rejected=%" PRIu64 " duplicates=%" PRIu64
+                " ms=%" PRId64,
+           f->records, f->rejected, tally_duplicates(f->t), mono_ms() - t0);
+  return FERRY_OK;
+}

@@ -1,0 +1,51 @@
+/*
+ * feed.h: the reporter's reading of Kafka — the tasks, results and failed
+ * topics, from the beginning, into a tally — and the "caught up" test.
+ *
+ * The consumer is a group-less reader (bus_reader_new): every partition
+ * of the three topics is assigned from the earliest offset, nothing is ever
+ * committed, and no group is joined (the workers' least of all). So each
+ * start rebuilds the whole state, at once, and redelivered or replayed
+ * records are counted once by the tally.
+ *
+ * Caught up: every partition of the three topics has been read up to the
+ * high watermark it had when the feed was created.
+ *
+ * Not thread-safe; one owner.
+ */
+#ifndef FERRY_REPORTER_FEED_H
+#define FERRY_REPORTER_FEED_H
+
+#include <signal.h>
+
+#include "bus/bus.h"
+#include "bus/tally.h"
+
+typedef struct feed feed_t;
+
+/* New feed into t (borrowed; must outlive the feed), marking where every
+ * partition ends now; c's group id is replaced by the feed's own. NULL with
+ * errbuf on error (FERRY_ERR_NOTFOUND: a topic does not exist). */
+feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf);
+void feed_destroy(feed_t *f);
+
+/* 1 when every partition has been read up to its mark. */
+int feed_caught_up(const feed_t *f);
+
+/*
+ * Reads what arrives within timeout_ms (then whatever is already there,
+ * without waiting, up to a batch), feeding the tally. Undecodable or
+ * invalid records are logged with topic/partition/offset and skipped.
+ * *n (may be NULL) gets the number of records read. FERRY_ERR_KAFKA only
+ * on a fatal consumer error.
+ */
+ferry_err_t feed_poll(feed_t *f, int timeout_ms, size_t *n, char *errbuf);
+
+/* feed_poll until caught up, *stop becomes non-zero
+ * (FERRY_ERR_INVALID, "interrupted") or timeout_ms passes
+ * (FERRY_ERR_TIMEOUT, naming the partitions behind). timeout_ms < 0: no
+ * limit. */
+ferry_err_t feed_catch_up(feed_t *f, int timeout_ms, volatile sig_atomic_t *stop,
+                          char *errbuf);
+
+#endif

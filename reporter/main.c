@@ -1,0 +1,517 @@
+/*
+ * ferry-reporter: per-task status from the tasks, results and failed topics.
+ *
+ *   ferry-reporter -c CONF                       follow the topics, log changes
+ *   ferry-reporter -c CONF [--task T] --once     print status, caught up
+ *   ferry-reporter -c CONF [--task T] --watch    refresh every reporter.refresh_s
+ *   ferry-reporter -c CONF --task T --wait       block until T completes
+ *   ferry-reporter -c CONF --export-failed T --out FILE [--format csv|jsonl]
+ *
+ * The logic is lib/bus/tally.c; reading Kafka is feed.c; this file parses
+ * arguments and runs one of the modes. Exit status: 0 ok (--wait: completed),
+ * 1 runtime error (or --wait: the listing failed), 2 bad arguments or config,
+ * 3 --wait: completed with failures, 4 --timeout passed. docs/reporter.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bus/bus.h"
+#include "bus/tally.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "feed.h"
+
+#define FAC "reporter"
+
+enum { EX_OK = 0, EX_ERR = 1, EX_USAGE = 2, EX_FAILURES = 3, EX_TIMEOUT = 4 };
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop = 1;
+}
+
+typedef struct opts {
+  const char *config;
+  const char *task;
+  int once, watch, wait, json;
+  const char *export_task;
+  const char *out;
+  tally_export_fmt_t format;
+  int have_format;
+  double timeout_s;   /* < 0: none */
+} opts_t;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: ferry-reporter [-c CONF] [--task T] [--once | --watch | --wait]\n"
+          "                      [--json] [--timeout S]\n"
+          "       ferry-reporter [-c CONF] --export-failed T --out FILE\n"
+          "                      [--format csv|jsonl] [--timeout S]\n"
+          "  -c, --config CONF     configuration file (default $FERRY_CONFIG)\n"
+          "  --task T              only task T\n"
+          "  --once                print the status once, caught up with the topics\n"
+          "  --watch               refresh the status every reporter.refresh_s until Ctrl-C\n"
+          "  --wait                block until --task completes: exit 0 completed,\n"
+          "                        3 completed with failures (with --watch: show progress)\n"
+          "  --json                print JSON instead of text\n"
+          "  --timeout S           give up after S seconds (exit 4)\n"
+          "  --export-failed T     write T's still-failed objects to --out\n"
+          "  --out FILE            export file (\"-\" = standard output)\n"
+          "  --format csv|jsonl    export format (default csv)\n"
+          "  --log-level L         error|warn|info|debug|trace (overrides the config)\n"
+          "Without --once, --watch, --wait or --export-failed: follow the topics and\n"
+          "log every task's state changes until SIGTERM.\n"
+          "Exit: 0 ok, 1 error, 2 bad arguments or config, 3 completed with failures,\n"
+          "4 timeout.\n");
+}
+
+static int bad(const char *fmt, const char *arg) {
+  fprintf(stderr, "ferry-reporter: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n");
+  usage(stderr);
+  return EX_USAGE;
+}
+
+static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) {
+  enum { O_TASK = 256, O_ONCE, O_WATCH, O_WAIT, O_JSON, O_TIMEOUT, O_EXPORT, O_OUT,
+         O_FORMAT, O_LOGLEVEL };
+  static const struct option lopts[] = {
+      {"config", required_argument, NULL, 'c'},
+      {"task", required_argument, NULL, O_TASK},
+      {"once", no_argument, NULL, O_ONCE},
+      {"watch", no_argument, NULL, O_WATCH},
+      {"wait", no_argument, NULL, O_WAIT},
+      {"json", no_argument, NULL, O_JSON},
+      {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"export-failed", required_argument, NULL, O_EXPORT},
+      {"out", required_argument, NULL, O_OUT},
+      {"format", required_argument, NULL, O_FORMAT},
+      {"log-level", required_argument, NULL, O_LOGLEVEL},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  int c;
+  memset(o, 0, sizeof(*o));
+  o->timeout_s = -1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":c:h", lopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': o->config = optarg; break;
+    case O_TASK:
+      if (!*optarg) return bad("--task: empty task name%s", "");
+      o->task = optarg;
+      break;
+    case O_ONCE: o->once = 1; break;
+    case O_WATCH: o->watch = 1; break;
+    case O_WAIT: o->wait = 1; break;
+    case O_JSON: o->json = 1; break;
+    case O_TIMEOUT: {
+      char *end;
+      errno = 0;
+      o->timeout_s = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(o->timeout_s > 0) || o->timeout_s > 1e7)
+        return bad("--timeout: \"%s\" is not a number of seconds > 0", optarg);
+      break;
+    }
+    case O_EXPORT:
+      if (!*optarg) return bad("--export-failed: empty task name%s", "");
+      o->export_task = optarg;
+      break;
+    case O_OUT: o->out = optarg; break;
+    case O_FORMAT:
+      if (tally_export_fmt_parse(optarg, &o->format))
+        return bad("--format: \"%s\" is not csv or jsonl", optarg);
+      o->have_format = 1;
+      break;
+    case O_LOGLEVEL:
+      if (flog_set_level_str(optarg)) return bad("--log-level: unknown level \"%s\"", optarg);
+      *log_level = optarg;
+      break;
+    case 'h': usage(stdout); exit(EX_OK);
+    case ':': return bad("%s: needs a value", argv[optind - 1]);
+    default:
+      return bad("unknown option \"%s\"", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) return bad("unexpected argument \"%s\"", argv[optind]);
+  if (o->once + o->watch + (o->export_task != NULL) > 1 ||
+      (o->wait && (o->once || o->export_task)))
+    return bad("choose one of --once, --watch, --wait, --export-failed%s", "");
+  if (o->wait && !o->task) return bad("--wait needs --task%s", "");
+  if (o->export_task && !o->out) return bad("--export-failed needs --out FILE%s", "");
+  if (o->out && !o->export_task) return bad("--out goes with --export-failed%s", "");
+  if (o->have_format && !o->export_task)
+    return bad("--format goes with --export-failed%s", "");
+  if (o->export_task && o->task && strcmp(o->task, o->export_task) != 0)
+    return bad("--task and --export-failed name different tasks%s", "");
+  if (o->export_task && o->json) return bad("--json does not apply to --export-failed%s", "");
+  return -1;
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
+
+/* Writes the whole buffer to stdout; -1 on error (a closed pipe). */
+static int put_out(const fbuf_t *b) {
+  if (b->len && fwrite(b->p, 1, b->len, stdout) != b->len) return -1;
+  return fflush(stdout) == 0 ? 0 : -1;
+}
+
+static void json_out(fbuf_t *b, json_t *j) {
+  char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (s) {
+    fbuf_adds(b, s);
+    fbuf_addc(b, '\n');
+    free(s);
+  }
+  json_decref(j);
+}
+
+/* The status of --task, or of every task, as text or JSON, into b. */
+static void render(const tally_t *t, const opts_t *o, int64_t now, int compact_json,
+                   fbuf_t *b) {
+  if (o->task) {
+    tally_view_t v;
+    tally_view(t, o->task, now, &v);   /* unknown: a pending view */
+    if (o->json) {
+      json_t *j = tally_view_json(&v);
+      if (compact_json) {
+        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (s) {
+          fbuf_adds(b, s);
+          fbuf_addc(b, '\n');
+          free(s);
+        }
+      } else {
+        json_out(b, j);
+      }
+    } else {
+      tally_view_text(&v, b);
+    }
+    tally_view_release(&v);
+  } else {
+    const char **names;
+    size_t n = tally_task_names(t, &names), i;
+    tally_view_t *views = fx_calloc(n + 1, sizeof(*views));
+    for (i = 0; i < n; i++) tally_view(t, names[i], now, &views[i]);
+    if (o->json) {
+      json_t *j = json_object(), *a = json_array();
+      for (i = 0; i < n; i++) json_array_append_new(a, tally_view_json(&views[i]));
+      json_object_set_new(j, "tasks", a);
+      json_object_set_new(j, "rejected", json_integer((json_int_t)tally_rejected(t)));
+      json_object_set_new(j, "duplicates", json_integer((json_int_t)tally_duplicates(t)));
+      if (compact_json) {
+        char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
+        if (s) {
+          fbuf_adds(b, s);
+          fbuf_addc(b, '\n');
+          free(s);
+        }
+      } else {
+        json_out(b, j);
+      }
+    } else if (n) {
+      tally_table_text(views, n, b);
+    } else {
+      fbuf_adds(b, "no tasks yet\n");
+    }
+    for (i = 0; i < n; i++) tally_view_release(&views[i]);
+    fx_free(views);
+    fx_free(names);
+  }
+}
+
+/* ms left before the --timeout deadline; INT_MAX-ish when none. */
+static int64_t left_ms(int64_t deadline) {
+  return deadline < 0 ? INT32_MAX : deadline - mono_ms();
+}
+
+static int catch_up(feed_t *f, int64_t deadline) {
+  char eb[FERRY_ERRLEN];
+  ferry_err_t e;
+  int64_t left = left_ms(deadline);
+  e = feed_catch_up(f, deadline < 0 ? -1 : (int)FERRY_MAX(left, 0), &stop, eb);
+  if (e == FERRY_OK) return EX_OK;
+  if (stop) return EX_OK + 130;
+  fprintf(stderr, "ferry-reporter: %s\n", eb);
+  return e == FERRY_ERR_TIMEOUT ? EX_TIMEOUT : EX_ERR;
+}
+
+static int mode_once(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadline) {
+  fbuf_t b;
+  int rc = catch_up(f, deadline);
+  if (rc) return rc;
+  fbuf_init(&b, 0);
+  render(t, o, wall_ms(), 0, &b);
+  rc = put_out(&b) ? EX_ERR : EX_OK;
+  fbuf_release(&b);
+  return rc;
+}
+
+static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadline) {
+  fbuf_t b;
+  size_t rows = 0;
+  int rc = catch_up(f, deadline);
+  const char **names;
+  size_t n, i;
+  int known = 0;
+  if (rc) return rc;
+  n = tally_task_names(t, &names);
+  for (i = 0; i < n; i++) known |= strcmp(names[i], o->export_task) == 0;
+  fx_free(names);
+  if (!known)
+    LOG_WARN(FAC, "task=%s msg=\"no records of this task: the export is empty\"",
+             o->export_task);
+  fbuf_init(&b, 0);
+  tally_export_failed(t, o->export_task, o->format, &b, &rows);
+  if (strcmp(o->out, "-") == 0) {
+    rc = put_out(&b) ? EX_ERR : EX_OK;
+  } else {
+    /* Written beside the target and renamed: a reader never sees half. */
+    char *tmp = fx_asprintf("%s.tmp.%d", o->out, (int)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    int ok = fp != NULL;
+    if (ok && b.len) ok = fwrite(b.p, 1, b.len, fp) == b.len;
+    if (fp) ok = (fclose(fp) == 0) && ok;
+    if (!ok || rename(tmp, o->out) != 0) {
+      fprintf(stderr, "ferry-reporter: %s: %s\n", o->out, strerror(errno));
+      unlink(tmp);
+      rc = EX_ERR;
+    } else {
+      rc = EX_OK;
+    }
+    fx_free(tmp);
+  }
+  if (rc == EX_OK)
+    LOG_INFO(FAC, "task=%s exported=%zu out=%s format=%s", o->export_task, rows, o->out,
+             o->format == TALLY_EXPORT_CSV ? "csv" : "jsonl");
+  fbuf_release(&b);
+  return rc;
+}
+
+/* --watch screen: on a terminal the block is redrawn in place (like
+ * rclone -P); otherwise one line per task per refresh, or compact JSON. */
+static void draw(const tally_t *t, const opts_t *o, int tty) {
+  fbuf_t b;
+  int64_t now = wall_ms();
+  fbuf_init(&b, 0);
+  if (o->json) {
+    render(t, o, now, 1, &b);
+  } else if (tty) {
+    fbuf_adds(&b, "\033[H\033[2J");
+    render(t, o, now, 0, &b);
+  } else {
+    const char **names;
+    size_t n = tally_task_names(t, &names), i;
+    for (i = 0; i < n; i++) {
+      tally_view_t v;
+      if (o->task && strcmp(o->task, names[i]) != 0) continue;
+      tally_view(t, names[i], now, &v);
+      tally_view_line(&v, &b);
+      fbuf_addc(&b, '\n');
+      tally_view_release(&v);
+    }
+    if (o->task && !n) fbuf_addf(&b, "%s: pending\n", o->task);
+    fx_free(names);
+  }
+  if (put_out(&b)) stop = 1;   /* stdout closed: nobody is watching */
+  fbuf_release(&b);
+}
+
+/* --watch and --wait (and both): follow the topics after catching up. */
+static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadline,
+                       long refresh_s) {
+  int tty = isatty(STDOUT_FILENO);
+  int64_t next_draw = 0;
+  char eb[FERRY_ERRLEN];
+  size_t got = 1;   /* records read by the last poll; the state is new */
+  int rc = catch_up(f, deadline);
+  if (rc) return rc >= 130 ? EX_OK : rc;
+  for (;;) {
+    int64_t now = mono_ms();
+    ferry_err_t e;
+    if (o->watch && now >= next_draw) {
+      draw(t, o, tty);
+      next_draw = now + refresh_s * 1000;
+    }
+    /* A view walks the task's failed keys: make one only when records
+     * came in. */
+    if (o->wait && got) {
+      tally_view_t v;
+      tally_state_t st;
+      tally_view(t, o->task, wall_ms(), &v);
+      st = v.f.state;
+      if (st == TALLY_COMPLETED || st == TALLY_COMPLETED_FAILURES ||
+          st == TALLY_LISTING_FAILED) {
+        fbuf_t b;
+        fbuf_init(&b, 0);
+        if (o->watch && !o->json && !tty) {
+          tally_view_line(&v, &b);
+          fbuf_addc(&b, '\n');
+        } else if (o->json) {
+          json_out(&b, tally_view_json(&v));
+        } else {
+          tally_view_text(&v, &b);
+        }
+        put_out(&b);
+        fbuf_release(&b);
+        tally_view_release(&v);
+        if (st == TALLY_LISTING_FAILED)
+          fprintf(stderr, "ferry-reporter: task %s: the listing failed\n", o->task);
+        return st == TALLY_COMPLETED ? EX_OK
+               : st == TALLY_COMPLETED_FAILURES ? EX_FAILURES
+                                                : EX_ERR;
+      }
+      tally_view_release(&v);
+    }
+    if (stop) return EX_OK;
+    if (deadline >= 0 && now >= deadline) {
+      fprintf(stderr, "ferry-reporter: task %s: not completed within %.0f s\n",
+              o->task ? o->task : "-", o->timeout_s);
+      return EX_TIMEOUT;
+    }
+    {
+      int64_t wait = 250;
+      if (deadline >= 0) wait = FERRY_MIN(wait, FERRY_MAX(deadline - now, 0));
+      if ((e = feed_poll(f, (int)wait, &got, eb))) {
+        fprintf(stderr, "ferry-reporter: %s\n", eb);
+        return EX_ERR;
+      }
+    }
+  }
+}
+
+/* Default mode: follow the topics and log each task's state when it
+ * changes, and its progress every refresh_s while it runs. */
+static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
+  char eb[FERRY_ERRLEN];
+  int rc = catch_up(f, -1);
+  int64_t next_log = 0;
+  char **last_state = NULL;
+  char **last_name = NULL;
+  size_t n_last = 0, i, got = 1;
+  if (rc) return rc >= 130 ? EX_OK : rc;
+  while (!stop) {
+    int64_t now = mono_ms();
+    int periodic = now >= next_log;
+    const char **names = NULL;
+    size_t n = (got || periodic) ? tally_task_names(t, &names) : 0;
+    for (i = 0; i < n; i++) {
+      tally_view_t v;
+      const char *st;
+      size_t k;
+      int changed;
+      tally_view(t, names[i], wall_ms(), &v);
+      st = tally_state_str(v.f.state);
+      for (k = 0; k < n_last && strcmp(last_name[k], names[i]) != 0; k++)
+        ;
+      changed = k == n_last || strcmp(last_state[k], st) != 0;
+      if (changed || (periodic && (v.f.state == TALLY_RUNNING ||
+                                   v.f.state == TALLY_LISTING))) {
+        LOG_INFO(FAC, "task=%s state=%s run=%d done=%" PRIu64 " total=%" PRIu64
+                      " copied=%" PRIu64 " skipped=%" PRIu64 " failed=%" PRIu64
+                      " bytes=%" PRIu64 " rate_bps=%.0f eta_s=%" PRId64,
+                 v.task, st, v.latest_run, v.f.done_objects, v.f.total_objects,
+                 v.f.copied, v.f.skipped, v.f.failed, v.f.bytes_copied, v.f.bytes_per_s,
+                 v.f.eta_s);
+      }
+      if (k == n_last) {
+        last_name = fx_realloc(last_name, (n_last + 1) * sizeof(*last_name));
+        last_state = fx_realloc(last_state, (n_last + 1) * sizeof(*last_state));
+        last_name[n_last] = fx_strdup(names[i]);
+        last_state[n_last] = fx_strdup(st);
+        n_last++;
+      } else if (changed) {
+        fx_free(last_state[k]);
+        last_state[k] = fx_strdup(st);
+      }
+      tally_view_release(&v);
+    }
+    fx_free(names);
+    if (periodic) next_log = now + refresh_s * 1000;
+    if (feed_poll(f, 500, &got, eb)) {
+      fprintf(stderr, "ferry-reporter: %s\n", eb);
+      rc = EX_ERR;
+      break;
+    }
+  }
+  for (i = 0; i < n_last; i++) {
+    fx_free(last_state[i]);
+    fx_free(last_name[i]);
+  }
+  fx_free(last_state);
+  fx_free(last_name);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  opts_t o;
+  const char *log_level = NULL;
+  ferry_conf_t *conf;
+  bus_conf_t bc;
+  tally_t *t;
+  feed_t *f;
+  char eb[FERRY_ERRLEN];
+  struct sigaction sa;
+  int64_t deadline = -1;
+  int rc;
+
+  flog_set_service("reporter");
+  rc = parse_args(argc, argv, &o, &log_level);
+  if (rc >= 0) return rc;
+  if (o.export_task && !o.have_format) o.format = TALLY_EXPORT_CSV;
+  if (o.timeout_s > 0) deadline = mono_ms() + (int64_t)(o.timeout_s * 1000);
+
+  conf = conf_load_or_exit(o.config, CONF_SKIP_CREDENTIALS);   /* exit 2 on errors */
+  if (log_level) flog_set_level_str(log_level);
+  if (bus_conf_from_kafka(&bc, &conf->kafka, eb)) {
+    fprintf(stderr, "ferry-reporter: %s\n", eb);
+    conf_destroy(conf);
+    return EX_ERR;
+  }
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (conf->reporter.refresh_s < 1) conf->reporter.refresh_s = 1;
+  t = tally_new(NULL);
+  f = feed_new(&bc, t, eb);
+  if (!f) {
+    fprintf(stderr, "ferry-reporter: %s\n", eb);
+    rc = EX_ERR;
+  } else if (o.once) {
+    rc = mode_once(f, t, &o, deadline);
+  } else if (o.export_task) {
+    rc = mode_export(f, t, &o, deadline);
+  } else if (o.watch || o.wait) {
+    rc = mode_follow(f, t, &o, deadline, conf->reporter.refresh_s);
+  } else {
+    rc = mode_serve(f, t, conf->reporter.refresh_s);
+  }
+  if (rc >= 130) rc = EX_ERR;   /* interrupted before the answer */
+  feed_destroy(f);
+  tally_destroy(t);
+  bus_conf_release(&bc);
+  conf_destroy(conf);
+  return rc;
+}

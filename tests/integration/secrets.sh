@@ -7,9 +7,10 @@
 # and every output is scanned for them: stdout, stderr and logs of the
 # worker (file mode and Kafka mode) and the dev broker, every Kafka topic
 # read from the beginning (keys, headers, values), and the config loader's
-# errors and warnings for bad configs that hold inline secrets.
-# When ferry-lister / ferry-reporter are built, their outputs and exports
-# are scanned too.
+# errors and warnings for bad configs that hold inline secrets. ferry-lister
+# (--segments-to, Kafka, --retry-failed, a refused listing) and
+# ferry-reporter (--wait, --once, --json, --export-failed csv/jsonl) run at
+# trace too, and their outputs and exports are scanned.
 source "$(dirname "$0")/../lib/itest.sh"
 
 RAND=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
@@ -54,6 +55,7 @@ devbroker_start --partitions 4 --log-level trace
 export FERRY_OSS_ACCESS_KEY="$SRC_AK" FERRY_OSS_SECRET_KEY="$SRC_SK"
 export FERRY_OSS_SESSION_TOKEN="$SRC_TOKEN"
 export FERRY_BAD_ACCESS_KEY="$DST_AK" FERRY_BAD_SECRET_KEY="$WRONG_SK"
+export FERRY_OSSBAD_ACCESS_KEY="$SRC_AK" SECRETS_TEST_WRONG_SK="$WRONG_SK"
 export SECRETS_TEST_KAFKA_PW="$KAFKA_PW_ENV"
 CONF="$FERRY_RUN/ferry.conf"
 cat >"$CONF" <<CONF
@@ -71,18 +73,24 @@ stores = (
   { name = "oss"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; connect_to = "$OSSP"; },
   { name = "cos"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; connect_to = "$COSP";
     access_key = "$DST_AK"; secret_key = "$DST_SK"; session_token = "$DST_TOKEN"; },
-  { name = "bad"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; connect_to = "$COSP"; }
+  { name = "bad"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; connect_to = "$COSP"; },
+  { name = "ossbad"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; connect_to = "$OSSP";
+    secret_key_env = "SECRETS_TEST_WRONG_SK"; }
 );
 worker = { concurrency = 8; multipart_threshold = "8M"; part_size = "5M"; max_attempts = 3;
            backoff_base_ms = 20; backoff_max_ms = 200; };
-tasks = ( { name = "sec"; source = "oss:ferry-src"; destination = "cos:ferry-dst-1250000000"; } );
+lister = { segment_max_objects = 10; };
+tasks = ( { name = "sec"; source = "oss:ferry-src"; destination = "cos:ferry-dst-1250000000";
+            same_name = "overwrite"; },
+          { name = "secbad"; source = "ossbad:ferry-src"; destination = "cos:ferry-dst-1250000000"; } );
 CONF
 chmod 600 "$CONF"
 grep -q -F "$RAND" "$CONF" || fail "scan self-check: the tag is not in the config"
 
 node "$TOOLS/fill.js" "$FERRY_S3_MAIN" ferry-src small:40:1:16 large:1:10 key:empty.bin:0 >/dev/null
 total=$(node -e "require('$TOOLS/s3util').list('$FERRY_S3_MAIN','ferry-src').then(l=>console.log(l.length))")
-seg() { node "$TOOLS/segments.js" "$FERRY_S3_MAIN" ferry-src "$1" "$2" ferry-dst-1250000000 --per 10 --task sec "${@:3}"; }
+# (segments.js takes the first --task: a caller's wins over the default)
+seg() { node "$TOOLS/segments.js" "$FERRY_S3_MAIN" ferry-src "$1" "$2" ferry-dst-1250000000 --per 10 "${@:3}" --task sec; }
 
 # 1. File mode at trace: a full copy (one object deleted after listing, so
 # the failure path runs too), then a run against the store with a wrong
@@ -100,36 +108,71 @@ rc=0
   >"$OUT/file-bad.out" 2>"$OUT/file-bad.err" || rc=$?
 assert_eq "$rc" "3" "wrong secret"
 assert_eq "$(grep -c '"code":"SignatureDoesNotMatch"' "$OUT/file-bad.out")" "$((total - 1))" "wrong secret refused"
-"$FERRY_BIN/ferry-worker" -c "$CONF" --log-level trace --segments-from <(seg oss cos --policy skip-if-same) \
-  >"$OUT/file-skip.out" 2>"$OUT/file-skip.err" || fail "skip-if-same exited $?"
-scan "worker --segments-from" "$OUT"/file-*.out "$OUT"/file-*.err
-ok "file mode at trace: $((total - 1)) copied, 1 vanished, $((total - 1)) refused (wrong secret), skip-if-same: no secret in stdout/stderr ($(cat "$OUT"/file-*.err | wc -l) log lines)"
+# The lister lists the source (credentials and session token from the
+# environment) into a file; the worker runs its segments.
+"$FERRY_BIN/ferry-lister" -c "$CONF" -t sec --log-level trace --segments-to "$OUT/file-lister.jsonl" \
+  >"$OUT/file-lister.out" 2>"$OUT/file-lister.err" || { tail "$OUT/file-lister.err"; fail "lister --segments-to exited $?"; }
+grep -q ' debug lister' "$OUT/file-lister.err" || fail "no lister debug lines: the scan would prove little"
+"$FERRY_BIN/ferry-worker" -c "$CONF" --log-level trace --segments-from "$OUT/file-lister.jsonl" \
+  >"$OUT/file-listed.out" 2>"$OUT/file-listed.err" || fail "worker on the lister's segments exited $?"
+assert_eq "$(count_status "$OUT/file-listed.out" copied)" "$((total - 1))" "lister segments copied"
+# The lister refused by the source (wrong secret): its error text is scanned.
+rc=0
+"$FERRY_BIN/ferry-lister" -c "$CONF" -t secbad --log-level trace --segments-to "$OUT/file-lister-bad.jsonl" \
+  >"$OUT/file-lister-bad.out" 2>"$OUT/file-lister-bad.err" || rc=$?
+assert_eq "$rc" "1" "lister with a wrong secret"
+grep -q 'SignatureDoesNotMatch' "$OUT/file-lister-bad.err" || fail "lister error lacks the service code"
+scan "worker --segments-from and lister --segments-to" "$OUT"/file-*
+ok "file mode at trace: worker $((total - 1)) copied, 1 vanished, $((total - 1)) refused (wrong secret); lister --segments-to, and refused: no secret ($(cat "$OUT"/file-*.err | wc -l) log lines)"
 
-# 2. The Kafka fleet at trace: segments produced with kcat, one worker
-# consuming, results and failed records published.
-seg oss cos --policy overwrite >"$FERRY_RUN/ksegs"
-node -e "require('$TOOLS/s3util').del('$FERRY_S3_MAIN','ferry-src','small/08/obj-000008.bin')"
+# 2. The Kafka fleet at trace: segments of task "kc" produced with kcat
+# (plus a poison message), task "sec" listed by ferry-lister into Kafka, one
+# worker consuming both; then ferry-reporter's status, JSON and exports,
+# and a retry run of the failed objects.
+seg oss cos --policy overwrite --task kc >"$FERRY_RUN/ksegs"
 while IFS= read -r l; do
   printf '%s\t%s\n' "$(echo "$l" | sed 's/.*"id":"\([^"]*\)".*/\1/')" "$l"
 done <"$FERRY_RUN/ksegs" >"$FERRY_RUN/kin"
-printf 'poison\t{"v":1,"task":"sec","id":"bad"\n' >>"$FERRY_RUN/kin"
+printf 'poison\t{"v":1,"task":"kc","id":"bad"\n' >>"$FERRY_RUN/kin"
 nsegs=$(wc -l <"$FERRY_RUN/ksegs")
 kcat -b "$FERRY_BROKERS" -P -t ferry.segments -K '\t' -l "$FERRY_RUN/kin"
+"$FERRY_BIN/ferry-lister" -c "$CONF" -t sec --log-level trace >"$OUT/kafka-lister.out" 2>"$OUT/kafka-lister.err" \
+  || { tail "$OUT/kafka-lister.err"; fail "lister exited $?"; }
+lsegs=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q 2>/dev/null | grep -c '"task":"sec"' || true)
+[ "$lsegs" -ge 1 ] || fail "the lister published no segment"
+# Deleted after both listings: a vanished object in each task.
+node -e "require('$TOOLS/s3util').del('$FERRY_S3_MAIN','ferry-src','small/08/obj-000008.bin')"
 "$FERRY_BIN/ferry-worker" -c "$CONF" --log-level trace --id wsec >"$OUT/kafka-worker.out" 2>"$OUT/kafka-worker.err" &
 WPID=$!; track_pid $WPID
-results() { kcat -b "$FERRY_BROKERS" -C -t ferry.results -o beginning -e -q 2>/dev/null | wc -l; }
-for _ in $(seq 1 90); do
-  [ "$(results)" -ge "$nsegs" ] && break
-  kill -0 $WPID 2>/dev/null || break
+results() {   # distinct (task, segment) pairs with a result
+  kcat -b "$FERRY_BROKERS" -C -t ferry.results -o beginning -e -q 2>/dev/null \
+    | sed -n 's/.*"task":"\([^"]*\)","segment":"\([^"]*\)".*/\1 \2/p' | sort -u | wc -l
+}
+rc=0
+"$FERRY_BIN/ferry-reporter" -c "$CONF" --task sec --wait --timeout 150 --log-level trace \
+  >"$OUT/kafka-reporter-wait.out" 2>"$OUT/kafka-reporter-wait.err" || rc=$?
+assert_eq "$rc" "3" "reporter --wait: completed with failures"
+for _ in $(seq 1 60); do
+  [ "$(results)" -ge "$((nsegs + lsegs))" ] && break
   sleep 1
 done
-[ "$(results)" -ge "$nsegs" ] || { tail -20 "$OUT/kafka-worker.err"; fail "worker published $(results) of $nsegs results"; }
+[ "$(results)" -ge "$((nsegs + lsegs))" ] || { tail -20 "$OUT/kafka-worker.err"; fail "worker published $(results) of $((nsegs + lsegs)) results"; }
+rep() { local n="$1"; shift; "$FERRY_BIN/ferry-reporter" -c "$CONF" --log-level trace --timeout 60 "$@" \
+  >"$OUT/kafka-reporter-$n.out" 2>"$OUT/kafka-reporter-$n.err" || fail "reporter $* exited $?"; }
+rep once --once
+rep task --task sec --once
+rep json --once --json
+rep taskjson --task sec --once --json
+rep csv --export-failed sec --out "$OUT/export-sec.csv"
+rep jsonl --export-failed sec --out "$OUT/export-sec.jsonl" --format jsonl
+rep kcjsonl --export-failed kc --out "$OUT/export-kc.jsonl" --format jsonl
+grep -q 'small/08/obj-000008.bin' "$OUT/export-sec.csv" || fail "export lacks the vanished object: the scan would prove little"
+grep -q 'small/08/obj-000008.bin' "$OUT/export-kc.jsonl" || fail "kc export lacks the vanished object"
+# A retry run of the failed objects: more task records and segments to scan.
+"$FERRY_BIN/ferry-lister" -c "$CONF" -t sec --retry-failed --log-level trace \
+  >"$OUT/kafka-lister-retry.out" 2>"$OUT/kafka-lister-retry.err" || fail "lister --retry-failed exited $?"
+sleep 3
 kill -TERM $WPID; wait $WPID || fail "worker exit status $?"
-# librdkafka's own dump shows the SASL/SSL properties reached it (redacted).
-for p in sasl.password ssl.key.password; do
-  grep -q "fac=CONF msg=\"\[thrd:app\]:   $p = \[redacted\]\"" "$OUT/kafka-worker.err" \
-    || fail "librdkafka's configuration dump lacks $p: the scan would prove little"
-done
 kcat -b "$FERRY_BROKERS" -L >"$OUT/kafka-metadata.txt"
 topics=$(sed -n 's/^ *topic "\([^"]*\)".*/\1/p' "$OUT/kafka-metadata.txt" | sort -u)
 [ "$(echo "$topics" | wc -l)" -ge 5 ] || fail "expected ferry's five topics, got: $topics"
@@ -140,8 +183,8 @@ done
 grep -q '"status":"vanished"' "$OUT/topic-ferry.failed.txt" || fail "no failed record to scan"
 [ -s "$OUT/topic-ferry.dlq.txt" ] || fail "no dlq record to scan"
 cp "$FERRY_RUN/devbroker.log" "$OUT/devbroker.log"
-scan "Kafka fleet" "$OUT"/kafka-* "$OUT"/topic-*.txt "$OUT/devbroker.log"
-ok "Kafka fleet at trace: $nsegs segments, topics $(echo $topics | tr ' ' ','), worker and broker logs: no secret"
+scan "Kafka fleet" "$OUT"/kafka-* "$OUT"/topic-*.txt "$OUT"/export-* "$OUT/devbroker.log"
+ok "Kafka fleet at trace: $nsegs kcat + $lsegs lister segments, a retry run; lister, worker, reporter (status, JSON, 3 exports) and broker output, topics $(echo $topics | tr ' ' ','): no secret"
 
 # 3. The config loader: bad configs next to inline secrets. Errors and
 # warnings name keys and variables, never values.
@@ -195,12 +238,5 @@ timeout 60 "$FERRY_BIN/ferry-worker" -c "$FERRY_RUN/kafka-ssl.conf" --log-level 
 grep -q 'ssl.ca.location' "$OUT/conf-kafka-ssl.err" || { cat "$OUT/conf-kafka-ssl.err" >&2; fail "Kafka TLS error does not name ssl.ca.location"; }
 scan "config errors" "$OUT"/conf-*
 ok "config errors and warnings ($(ls "$OUT"/conf-*.err | wc -l) cases, $(cat "$OUT"/conf-*.err | wc -l) lines): no secret"
-
-# 4. ferry-lister and ferry-reporter, when this tree has them.
-for svc in lister reporter; do
-  if [ -x "$FERRY_BIN/ferry-$svc" ]; then
-    echo "note: ferry-$svc is built but this test does not drive it yet" >&2
-  fi
-done
 
 echo "secrets: all passed"

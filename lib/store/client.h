@@ -70,7 +70,7 @@ void store_error_from_response(store_error_t *err, int http_status,
 
 /* For a transport failure (no HTTP status), prefixes err->message with the
  * store's name ("store cos-gz: SSL certificate problem: ..."), and for a TLS
- * verification failure adds what to check (ca_file, insecure), so that a
+ * verification failure a hint (a private CA goes in ca_file), so that a
  * failed object says which side and why. Other errors are left alone (their
  * service message and request id already identify them). Idempotent. */
 void store_error_name_store(store_error_t *err, const store_t *s);

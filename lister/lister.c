@@ -21,7 +21,9 @@
 #include "bus/bus.h"
 #include "bus/scan.h"
 #include "core/log.h"
+#include "ops.h"
 #include "out.h"
+#include "source.h"
 #include "store/client.h"
 #include "xfer/backoff.h"
 #include "xfer/listfile.h"
@@ -49,6 +51,7 @@ typedef struct lrun {
   char *resume_key;        /* the checkpoint resumed from (plan.start_after) */
   uint64_t cp_segments;    /* segment count at the last checkpoint */
   uint64_t pages, rejected, vanished, stale;
+  lsrc_t *incr;            /* --incremental: the objects to copy */
   backoff_t bo;
   uint64_t rng;
   int max_attempts;
@@ -96,6 +99,14 @@ static int kafka_timeout(const lrun_t *r) {
   return r->bc.delivery_timeout_ms > 0 ? r->bc.delivery_timeout_ms : 300000;
 }
 
+/* Waiting for deliveries: librdkafka fails a message after
+ * delivery.timeout.ms with the reason; the margin lets that report, rather
+ * than our own timeout, say what went wrong. */
+static int drain_timeout(const lrun_t *r) {
+  int t = kafka_timeout(r);
+  return t > INT32_MAX - 5000 ? INT32_MAX : t + 5000;
+}
+
 /* ---------- task records ---------- */
 
 static void fill_record(const lrun_t *r, msg_task_t *rec, const char *state,
@@ -120,10 +131,10 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   msg_task_t rec;
   ferry_err_t e;
   if (seg_count(r->seg) == r->cp_segments || !lout_is_kafka(r->out)) return FERRY_OK;
-  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   fill_record(r, &rec, "listing", r->last_key);
   if ((e = lout_task(r->out, &rec, errbuf))) return e;
-  if ((e = lout_drain(r->out, kafka_timeout(r), errbuf))) return e;
+  if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = seg_count(r->seg);
   LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
             " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
@@ -278,6 +289,38 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
   }
   fx_free(token);
   fx_free(after);
+  return e;
+}
+
+/* ---------- incremental ---------- */
+
+static ferry_err_t serve_wait(void *ctx, int ms, char *errbuf) {
+  lrun_t *r = ctx;
+  return lout_wait(r->out, ms, errbuf);
+}
+
+/* Publishes the source objects missing or changed at the destination, by a
+ * merge-join of the two listings (no HEAD per object); the segments say
+ * overwrite. Records progress every checkpoint_pages source pages (never
+ * resumed: listplan.h). */
+static ferry_err_t list_incremental(lrun_t *r, char *errbuf) {
+  long cp_pages = r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
+  unsigned long next_cp = (unsigned long)cp_pages;
+  ferry_err_t e;
+  lsrc_set_wait(r->incr, serve_wait, r);
+  for (;;) {
+    const msg_obj_t *o;
+    msg_segment_t *ready = NULL;
+    if ((e = lsrc_next(r->incr, &o, NULL, errbuf)) || !o) break;
+    if (!key_ok(r, o->key)) continue;
+    e = seg_add_obj(r->seg, o, &ready, errbuf);
+    if (!e) e = emit(r, ready, errbuf);
+    if (!e && lsrc_pages(r->incr) >= next_cp) {
+      next_cp = lsrc_pages(r->incr) + (unsigned long)cp_pages;
+      e = checkpoint(r, errbuf);
+    }
+    if (e) break;
+  }
   return e;
 }
 
@@ -479,15 +522,19 @@ static const char *state_for(ferry_err_t e) {
 static void record_stop(lrun_t *r, ferry_err_t why) {
   char eb[FERRY_ERRLEN];
   msg_task_t rec;
-  if (!r->out || !lout_is_kafka(r->out) || why == FERRY_ERR_KAFKA) return;
-  if (lout_drain(r->out, kafka_timeout(r), eb)) {
+  /* Not after a broker failure: the record would not get through either.
+   * (FERRY_ERR_TIMEOUT is a broker timeout unless a signal stopped us.) */
+  if (!r->out || !lout_is_kafka(r->out) || why == FERRY_ERR_KAFKA ||
+      (why == FERRY_ERR_TIMEOUT && !lister_stop))
+    return;
+  if (lout_drain(r->out, drain_timeout(r), eb)) {
     LOG_ERROR(FAC, "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
               "err=\"%s\"", r->def.task, eb);
     return;
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
-  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, kafka_timeout(r), eb))
+  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
     LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=\"%s\"", r->def.task, eb);
 }
 
@@ -565,13 +612,37 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (o->run && !o->segments_to)
     return usage_error("--run is for --segments-to only (with Kafka the run comes from "
                        "the tasks topic)");
+  {
+    int modes = !!o->estimate + !!o->dry_run + !!o->verify;
+    int replay = o->retry_failed || o->from_list;
+    if (modes > 1) return usage_error("--estimate, --dry-run and --verify exclude each other");
+    if (modes && (replay || o->segments_to || o->run))
+      return usage_error("--%s publishes nothing: it takes no --retry-failed, --from-list, "
+                         "--segments-to or --run", o->estimate ? "estimate"
+                         : o->dry_run ? "dry-run" : "verify");
+    if (o->incremental && (replay || o->verify))
+      return usage_error("--incremental is a listing: not with --retry-failed, --from-list "
+                         "or --verify");
+    if (o->out && !o->verify && !o->dry_run)
+      return usage_error("--out is for --verify and --dry-run");
+    if ((o->workers || o->rate_from_json || o->rate_workers || o->src_rate || o->dst_rate ||
+         o->request_ms) && !o->estimate)
+      return usage_error("--workers, --rate-from-json, --rate-workers, --src-rate, "
+                         "--dst-rate and --request-ms are for --estimate");
+    if (o->incremental && r.t->src.kind != CONF_LOC_STORE)
+      return usage_error("task %s: --incremental compares two stores; the source is a URL "
+                         "list", o->task);
+    if (modes) return lops_run(conf, r.t, o);
+  }
   if (r.t->src.kind != CONF_LOC_STORE)
     return usage_error("task %s: the source is a URL list; ferry-lister lists stores "
                        "only", o->task);
   sc = conf_store(conf, r.t->src.store);
   if (!sc) return usage_error("task %s: source store not in the config", o->task);
-  r.kind = o->retry_failed ? LISTPLAN_RETRY : o->from_list ? LISTPLAN_FROM_LIST
-                                                           : LISTPLAN_LIST;
+  r.kind = o->retry_failed  ? LISTPLAN_RETRY
+           : o->from_list  ? LISTPLAN_FROM_LIST
+           : o->incremental ? LISTPLAN_INCREMENTAL
+                            : LISTPLAN_LIST;
   r.def.task = fx_strdup(r.t->name);
   loc_from_conf(&r.def.src, &r.t->src);
   loc_from_conf(&r.def.dst, &r.t->dst);
@@ -619,6 +690,11 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     rc = LISTER_EXIT_FAIL;
     goto out;
   }
+  if (r.kind == LISTPLAN_INCREMENTAL && !(r.incr = lsrc_new(conf, r.t, LSRC_INCREMENTAL, eb))) {
+    fprintf(stderr, "ferry-lister: task %s: --incremental: %s\n", o->task, eb);
+    rc = LISTER_EXIT_FAIL;
+    goto out;
+  }
   r.store = store_new(sc, eb);
   if (!r.store) {
     e = FERRY_ERR_CONFIG;
@@ -629,7 +705,9 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     e = o->segments_to ? FERRY_ERR_IO : FERRY_ERR_KAFKA;
     goto fail;
   }
-  r.seg = seg_new(r.def.task, r.plan.run, &r.def.src, &r.def.dst, r.def.policy,
+  /* An incremental run copies objects known to differ: overwrite them. */
+  r.seg = seg_new(r.def.task, r.plan.run, &r.def.src, &r.def.dst,
+                  r.kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r.def.policy,
                   (size_t)conf->lister.segment_max_objects, conf->lister.segment_max_bytes,
                   NULL, eb);
   if (!r.seg) {
@@ -662,19 +740,20 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   case LISTPLAN_LIST: e = list_source(&r, eb); break;
   case LISTPLAN_RETRY: e = replay_failed(&r, &fs, eb); break;
   case LISTPLAN_FROM_LIST: e = replay_file(&r, lf, eb); break;
+  case LISTPLAN_INCREMENTAL: e = list_incremental(&r, eb); break;
   }
   if (!e) {
     msg_segment_t *last = NULL;
     seg_flush(r.seg, &last);
     e = emit(&r, last, eb);
   }
-  if (!e && lout_is_kafka(r.out)) e = lout_drain(r.out, kafka_timeout(&r), eb);
+  if (!e && lout_is_kafka(r.out)) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (!e) {
     msg_task_t rec;
     fill_record(&r, &rec, "listed", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
     e = lout_task(r.out, &rec, eb);
   }
-  if (!e) e = lout_drain(r.out, kafka_timeout(&r), eb);
+  if (!e) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (e) goto fail;
 
   fprintf(stderr,
@@ -683,7 +762,18 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
           listplan_kind_str(r.kind), r.objects, r.bytes, seg_count(r.seg),
           o->segments_to ? (strcmp(o->segments_to, "-") ? o->segments_to : "stdout")
                          : "kafka", o->segments_to ? "" : " (all delivered)");
-  if (r.kind != LISTPLAN_LIST)
+  if (r.kind == LISTPLAN_INCREMENTAL) {
+    lsrc_stats_t st;
+    size_t k;
+    lsrc_stats(r.incr, &st);
+    fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " source objects examined, %"
+            PRIu64 " left out by the filters, %" PRIu64 " in step", r.def.task, r.plan.run,
+            st.examined, st.filtered, st.in_step);
+    for (k = SD_MISSING; k < SD_KINDS; k++)
+      if (st.by_kind[k])
+        fprintf(stderr, ", %s %" PRIu64, sd_kind_str((sd_kind_t)k), st.by_kind[k]);
+    fputc('\n', stderr);
+  } else if (r.kind != LISTPLAN_LIST)
     fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " changed at the source, %"
             PRIu64 " vanished (replayed; the run records them)\n", r.def.task, r.plan.run,
             r.stale, r.vanished);
@@ -707,6 +797,7 @@ fail:
   rc = LISTER_EXIT_FAIL;
 out:
   listfile_close(lf);
+  lsrc_destroy(r.incr);
   for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
   fx_free(fs.objs);
   fx_free(fs.at);

@@ -24,6 +24,17 @@ typedef struct lister_opts {
   int retry_failed;         /* --retry-failed */
   const char *from_list;    /* --from-list FILE|- */
   int run;                  /* --run N (file output only); 0 = decide */
+  int estimate;             /* --estimate: count, histogram, duration; no publishing */
+  int dry_run;              /* --dry-run: list what would be copied; no publishing */
+  int verify;               /* --verify: compare source and destination listings */
+  int incremental;          /* --incremental: only what is missing or changed */
+  const char *out;          /* --out FILE|-: the --verify report / --dry-run list */
+  int workers;              /* --workers N (estimate); 0 = 1 */
+  const char *rate_from_json; /* --rate-from-json FILE: measured rate (reporter JSON) */
+  int rate_workers;         /* --rate-workers M: workers behind that rate; 0 = 1 */
+  double src_rate;          /* --src-rate: bytes/s one worker reads; 0 = default */
+  double dst_rate;          /* --dst-rate: bytes/s one worker writes; 0 = default */
+  double request_ms;        /* --request-ms: overhead per request; 0 = default */
 } lister_opts_t;
 
 /* Runs the lister; returns an exit status above. conf borrowed. */

@@ -6,6 +6,10 @@
  *   ferry-lister -c CONF -t TASK [--segments-to FILE|-]
  *   ferry-lister -c CONF -t TASK --retry-failed
  *   ferry-lister -c CONF -t TASK --from-list FILE|- [--segments-to FILE|-]
+ *   ferry-lister -c CONF -t TASK --incremental [--segments-to FILE|-]
+ *   ferry-lister -c CONF -t TASK --estimate [--incremental] [--workers N] ...
+ *   ferry-lister -c CONF -t TASK --dry-run [--incremental] [--out FILE]
+ *   ferry-lister -c CONF -t TASK --verify [--out FILE]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +21,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "lister.h"
+#include "ops.h"
 
 static void on_signal(int sig) {
   (void)sig;
@@ -34,11 +39,37 @@ static void usage(FILE *f) {
           "      --from-list FILE   replay the objects of a failed-object export (CSV with\n"
           "                         a \"key\" column, or JSON lines with \"key\")\n"
           "      --run N            run number for --segments-to (default 1)\n"
+          "      --incremental      copy only what is missing or changed at the\n"
+          "                         destination (merge-join of both listings)\n"
+          "      --estimate         list without publishing: count, bytes, size\n"
+          "                         histogram, estimated duration\n"
+          "      --workers N        estimate for N workers (default 1)\n"
+          "      --src-rate R       bytes/s a worker reads (default 100M)\n"
+          "      --dst-rate R       bytes/s a worker writes (default 100M)\n"
+          "      --request-ms MS    overhead of one request (default 20)\n"
+          "      --rate-from-json F measured rate: ferry-reporter --task T --once --json\n"
+          "      --rate-workers M   workers that measured rate came from (default 1)\n"
+          "      --dry-run          list what would be copied (CSV), publish nothing\n"
+          "      --verify           compare source and destination listings; exit 3\n"
+          "                         when they differ\n"
+          "      --out FILE         --verify report / --dry-run list (\"-\" = stdout)\n"
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
           "  -h, --help\n"
-          "Exit status: 0 all published and delivered (or nothing to retry);\n"
-          "1 store, broker or file error, interrupted, or entries not published;\n"
-          "2 bad arguments, bad config, unknown task.\n");
+          "Exit status: 0 all published and delivered (or nothing to retry; --verify:\n"
+          "in step); 1 store, broker or file error, interrupted, or entries not\n"
+          "published; 2 bad arguments, bad config, unknown task; 3 --verify found\n"
+          "differences.\n");
+}
+
+/* 1..100000; 0 on success. */
+static int parse_count(const char *s, long *out) {
+  char *end;
+  long v;
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < 1 || v > 100000) return -1;
+  *out = v;
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -50,6 +81,17 @@ int main(int argc, char **argv) {
       {"from-list", required_argument, NULL, 'f'},
       {"run", required_argument, NULL, 'n'},
       {"log-level", required_argument, NULL, 'l'},
+      {"incremental", no_argument, NULL, 'I'},
+      {"estimate", no_argument, NULL, 'E'},
+      {"dry-run", no_argument, NULL, 'D'},
+      {"verify", no_argument, NULL, 'V'},
+      {"out", required_argument, NULL, 'o'},
+      {"workers", required_argument, NULL, 'W'},
+      {"src-rate", required_argument, NULL, 'S'},
+      {"dst-rate", required_argument, NULL, 'T'},
+      {"request-ms", required_argument, NULL, 'Q'},
+      {"rate-from-json", required_argument, NULL, 'J'},
+      {"rate-workers", required_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   lister_opts_t lo;
@@ -80,6 +122,50 @@ int main(int argc, char **argv) {
       break;
     }
     case 'l': level = optarg; break;
+    case 'I': lo.incremental = 1; break;
+    case 'E': lo.estimate = 1; break;
+    case 'D': lo.dry_run = 1; break;
+    case 'V': lo.verify = 1; break;
+    case 'o': lo.out = optarg; break;
+    case 'J': lo.rate_from_json = optarg; break;
+    case 'W':
+    case 'M': {
+      long v;
+      if (parse_count(optarg, &v)) {
+        fprintf(stderr, "ferry-lister: --%s: \"%s\" is not a number from 1 to 100000\n",
+                opt == 'W' ? "workers" : "rate-workers", optarg);
+        return 2;
+      }
+      if (opt == 'W') lo.workers = (int)v;
+      else lo.rate_workers = (int)v;
+      break;
+    }
+    case 'S':
+    case 'T': {
+      uint64_t v;
+      char eb[FERRY_ERRLEN];
+      if (conf_parse_size(optarg, &v, eb) || v == 0) {
+        fprintf(stderr, "ferry-lister: --%s: \"%s\" is not a rate in bytes per second "
+                "(e.g. 100M)\n", opt == 'S' ? "src-rate" : "dst-rate", optarg);
+        return 2;
+      }
+      if (opt == 'S') lo.src_rate = (double)v;
+      else lo.dst_rate = (double)v;
+      break;
+    }
+    case 'Q': {
+      char *end;
+      double v;
+      errno = 0;
+      v = strtod(optarg, &end);
+      if (errno || end == optarg || *end || !(v > 0) || v > 600000) {
+        fprintf(stderr, "ferry-lister: --request-ms: \"%s\" is not a duration in ms\n",
+                optarg);
+        return 2;
+      }
+      lo.request_ms = v;
+      break;
+    }
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

@@ -254,7 +254,8 @@ ferry_err_t lout_drain(lout_t *o, int timeout_ms, char *errbuf) {
       if (o->done_upto == o->next_seq) return FERRY_OK;
       if (ferry_now_us() >= end)
         return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
-                            "kafka: %llu message(s) still not delivered after %d ms",
+                            "kafka: %llu message(s) still not delivered after %d ms "
+                            "(are the brokers reachable?)",
                             (unsigned long long)(o->next_seq - o->done_upto), timeout_ms);
     }
   }

@@ -24,9 +24,12 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
+# Integration tests wait on servers more than on the CPU: run a few at once
+# (FERRY_TEST_JOBS to change; the rate-measuring ones run alone).
+JOBS="${FERRY_TEST_JOBS:-3}"
 rc=0
 echo "== ctest (build) =="
-FERRY_BIN="$ROOT/build" ctest --test-dir "$ROOT/build" --output-on-failure "$@" || rc=1
+FERRY_BIN="$ROOT/build" ctest --test-dir "$ROOT/build" --output-on-failure -j "$JOBS" "$@" || rc=1
 echo "== ctest (build-asan: ASan+UBSan) =="
-FERRY_BIN="$ROOT/build-asan" ctest --test-dir "$ROOT/build-asan" --output-on-failure "$@" || rc=1
+FERRY_BIN="$ROOT/build-asan" ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" "$@" || rc=1
 exit $rc

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"list", "retry", "from-list"};
+static const char *const kind_names[] = {"list", "retry", "from-list", "incremental"};
 
 const char *listplan_kind_str(listplan_kind_t k) {
   return (unsigned)k < FERRY_ARRAY_LEN(kind_names) ? kind_names[k] : "?";
@@ -38,6 +38,7 @@ static const char *finisher(int k) {
   case LISTPLAN_LIST: return "a plain re-run (without --retry-failed / --from-list)";
   case LISTPLAN_RETRY: return "--retry-failed";
   case LISTPLAN_FROM_LIST: return "--from-list with the same file";
+  case LISTPLAN_INCREMENTAL: return "--incremental";
   default: return "a lister that knows this kind";
   }
 }
@@ -61,7 +62,8 @@ ferry_err_t listplan_decide(listplan_kind_t kind, const msg_task_t *rec,
                           "possible run", def->task, rec->run);
     out->run = rec->run + 1;
     if (kind == LISTPLAN_RETRY) out->base_run = rec->run;
-    if (kind != LISTPLAN_LIST) out->retry_of = rec->retry_of > 0 ? rec->retry_of : rec->run;
+    if (kind == LISTPLAN_RETRY || kind == LISTPLAN_FROM_LIST)
+      out->retry_of = rec->retry_of > 0 ? rec->retry_of : rec->run;
     if (!listplan_same_definition(rec, def))
       snprintf(out->note, sizeof(out->note),
                "the task's source, destination or policy changed since run %d",
@@ -77,6 +79,18 @@ ferry_err_t listplan_decide(listplan_kind_t kind, const msg_task_t *rec,
                         "task %s: run %d (%s) is unfinished (state %s); finish it "
                         "first with %s", def->task, rec->run, label,
                         rec->state ? rec->state : "?", finisher(rk));
+  }
+  if (kind == LISTPLAN_INCREMENTAL) {
+    /* Its selection depends on the destination, which changed meanwhile:
+     * not resumable, not redone with the same segment ids. */
+    if (rec->run == INT32_MAX)
+      return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task %s: run %d is the last "
+                          "possible run", def->task, rec->run);
+    out->run = rec->run + 1;
+    snprintf(out->note, sizeof(out->note),
+             "incremental run %d was not finished; run %d compares the listings afresh",
+             rec->run, out->run);
+    return FERRY_OK;
   }
   if (kind == LISTPLAN_LIST && !listplan_same_definition(rec, def)) {
     out->run = rec->run + 1;

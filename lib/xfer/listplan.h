@@ -18,6 +18,10 @@
  *     finishes it). A listing whose source, destination or policy changed
  *     in the config since is not resumed: run + 1 starts from the start
  *     (plan->note says so).
+ *   - an incremental run is a full run (no retry_of) that is never resumed:
+ *     what it copies depends on the destination, which the workers change
+ *     meanwhile. An unfinished incremental run is followed by run + 1,
+ *     computed afresh (plan->note says so).
  */
 #ifndef FERRY_XFER_LISTPLAN_H
 #define FERRY_XFER_LISTPLAN_H
@@ -30,10 +34,12 @@
 typedef enum listplan_kind {
   LISTPLAN_LIST = 0,    /* list the source */
   LISTPLAN_RETRY,       /* --retry-failed */
-  LISTPLAN_FROM_LIST    /* --from-list FILE */
+  LISTPLAN_FROM_LIST,   /* --from-list FILE */
+  LISTPLAN_INCREMENTAL  /* --incremental: what is missing or changed at the
+                           destination; a full run of those objects */
 } listplan_kind_t;
 
-/* "list", "retry", "from-list"; static. */
+/* "list", "retry", "from-list", "incremental"; static. */
 const char *listplan_kind_str(listplan_kind_t k);
 /* The kind of a task record: its kind member, else retry when retry_of is
  * set, else list; -1 for an unknown kind value. */

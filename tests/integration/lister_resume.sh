@@ -5,7 +5,8 @@
 # published twice has the same objects both times; the distinct segments are
 # exactly those of an uninterrupted listing (--segments-to); republished keys
 # all sort after the checkpoint and fit in one checkpoint interval. The same
-# after SIGTERM (the lister records its exact position and exits 1).
+# after SIGTERM (the lister records its exact position and exits 1). Last, the
+# broker dies mid-listing: the lister exits 1 once delivery_timeout_ms passes.
 # Starts s3rver and the dev broker itself and stops them on exit.
 set -euo pipefail
 FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -24,7 +25,8 @@ ok() { echo "ok: $*"; }
 s3_start src ferry-src
 "$FERRY_BIN/ferry-devbroker" --bootstrap-file "$R/bootstrap" --partitions 8 --exit-with-parent \
   >"$R/devbroker.out" 2>"$R/devbroker.log" &
-track_pid $!
+DEVBROKER=$!
+track_pid $DEVBROKER
 for _ in $(seq 1 100); do [ -s "$R/bootstrap" ] && break; sleep 0.1; done
 [ -s "$R/bootstrap" ] || { cat "$R/devbroker.log"; fail "dev broker did not start"; }
 BR="$(cat "$R/bootstrap")"
@@ -123,4 +125,22 @@ rc=$(interrupt s TERM)
 grep -q "interrupted after" "$R/s-1.err" || { cat "$R/s-1.err"; fail "SIGTERM: message"; }
 check_resumed s
 ok "SIGTERM: rc 1, position recorded, resumed, identical segments"
+# The broker dies mid-listing: deliveries fail after delivery_timeout_ms.
+sed 's|delivery_timeout_ms = 10000|delivery_timeout_ms = 3000|' "$R/r.conf" >"$R/d.conf"
+chmod 600 "$R/d.conf"
+"$L" -c "$R/d.conf" -t k --log-level debug 2>"$R/d.err" &
+pid=$!
+for _ in $(seq 1 600); do
+  [ "$(grep -c "checkpoint recorded" "$R/d.err" || true)" -ge 2 ] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.02
+done
+kill -9 "$DEVBROKER"
+t0=$(date +%s)
+rc=0; wait "$pid" || rc=$?
+t1=$(date +%s)
+[ "$rc" = 1 ] || { tail -3 "$R/d.err"; fail "broker gone: rc=$rc"; }
+grep -q "^ferry-lister: task k: kafka" "$R/d.err" || { tail -3 "$R/d.err"; fail "broker gone: message"; }
+[ $((t1 - t0)) -le 20 ] || fail "broker gone: the lister took $((t1 - t0)) s to give up"
+ok "broker killed mid-listing: rc 1 after $((t1 - t0)) s: $(grep '^ferry-lister: task k: kafka' "$R/d.err")"
 echo "PASS lister_resume"

@@ -42,7 +42,7 @@ async function main() {
     }
   }
   let total = 0;
-  await u.pool(items, 16, async (it) => {
+  await u.pool(items, 8, async (it) => {
     const body = u.bytes(it.seed, it.size);
     total += it.size;
     await u.put(endpoint, bucket, it.key, body, { 'Content-Type': 'application/octet-stream',

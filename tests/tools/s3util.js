@@ -30,11 +30,18 @@ function request(endpoint, method, path, body, headers) {
   });
 }
 
-function put(endpoint, bucket, key, body, headers) {
-  return request(endpoint, 'PUT', `/${bucket}/${encKey(key)}`, body, headers).then((r) => {
-    if (r.status !== 200) throw new Error(`PUT ${key}: HTTP ${r.status} ${r.body}`);
-    return r;
-  });
+// PUT with a few retries: a loaded s3rver sometimes drops a connection.
+async function put(endpoint, bucket, key, body, headers) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await request(endpoint, 'PUT', `/${bucket}/${encKey(key)}`, body, headers);
+      if (r.status === 200) return r;
+      if (r.status < 500 || attempt >= 4) throw new Error(`PUT ${key}: HTTP ${r.status} ${r.body}`);
+    } catch (e) {
+      if (attempt >= 4 || /HTTP [1-4]/.test(String(e.message))) throw e;
+    }
+    await new Promise((res) => setTimeout(res, 200 * attempt));
+  }
 }
 
 function get(endpoint, bucket, key) {

@@ -212,8 +212,46 @@ static void test_kind_codec(void **state) {
   }
 }
 
+/* --incremental: a full run (no retry_of), never resumed nor redone. */
+static void test_incremental(void **state) {
+  msg_task_t d = def(), r = rec(3, "listed", NULL, "p/z", 40);
+  listplan_t p;
+  char err[FERRY_ERRLEN];
+  (void)state;
+  assert_int_equal(listplan_decide(LISTPLAN_INCREMENTAL, NULL, &d, &p, err), FERRY_OK);
+  assert_int_equal(p.run, 1);
+  assert_int_equal(p.retry_of, 0);
+  assert_int_equal(listplan_decide(LISTPLAN_INCREMENTAL, &r, &d, &p, err), FERRY_OK);
+  assert_int_equal(p.run, 4);
+  assert_int_equal(p.retry_of, 0);
+  assert_int_equal(p.resume, 0);
+  /* After a retry of run 2, an incremental run is still a full run. */
+  r.kind = "retry";
+  r.retry_of = 2;
+  assert_int_equal(listplan_decide(LISTPLAN_INCREMENTAL, &r, &d, &p, err), FERRY_OK);
+  assert_int_equal(p.retry_of, 0);
+  /* Unfinished incremental: the next one is run + 1, computed afresh. */
+  r = rec(5, "listing", "incremental", "p/k", 3);
+  assert_int_equal(listplan_record_kind(&r), LISTPLAN_INCREMENTAL);
+  assert_int_equal(listplan_decide(LISTPLAN_INCREMENTAL, &r, &d, &p, err), FERRY_OK);
+  assert_int_equal(p.run, 6);
+  assert_int_equal(p.resume, 0);
+  assert_null(p.start_after);
+  assert_non_null(strstr(p.note, "incremental run 5 was not finished"));
+  /* ... and other commands are told to finish it with --incremental. */
+  assert_int_equal(listplan_decide(LISTPLAN_LIST, &r, &d, &p, err), FERRY_ERR_INVALID);
+  assert_non_null(strstr(err, "--incremental"));
+  assert_int_equal(listplan_decide(LISTPLAN_RETRY, &r, &d, &p, err), FERRY_ERR_INVALID);
+  /* An unfinished plain listing is not taken over by --incremental. */
+  r = rec(5, "listing", NULL, "p/k", 3);
+  assert_int_equal(listplan_decide(LISTPLAN_INCREMENTAL, &r, &d, &p, err), FERRY_ERR_INVALID);
+  assert_non_null(strstr(err, "plain re-run"));
+  assert_string_equal(listplan_kind_str(LISTPLAN_INCREMENTAL), "incremental");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_incremental),
       cmocka_unit_test(test_no_record),
       cmocka_unit_test(test_finished),
       cmocka_unit_test(test_resume_listing),

@@ -1,0 +1,92 @@
+/*
+ * estimate.h: how long a task will take, from its listing (object count,
+ * bytes, sizes) and the fleet's figures. `ferry-lister --estimate` feeds it
+ * one object at a time and prints the result; docs/lister.md ("Estimate")
+ * gives the model.
+ *
+ * The model takes the slowest of three bottlenecks:
+ *
+ *   T_requests = Q * L / (W * P)      request overhead spread over the copies
+ *                                     in flight (P = concurrency / 2 per worker:
+ *                                     a copy holds a GET and a PUT)
+ *   T_transfer = B / min(W * min(r_src, r_dst, bw_worker), bw_task)
+ *   T_qps      = Q / min(W * qps_worker, qps_task)
+ *   T_model    = max(T_requests, T_transfer, T_qps)
+ *
+ * Q counts the requests each object needs (est_requests). With a measured
+ * per-worker rate (objects/s o, bytes/s b, e.g. from the reporter's JSON):
+ *
+ *   T_measured = max(N / (W * o), B / (W * b), T_qps, B / bw_limits)
+ *
+ * and that is the estimate; otherwise T_model is. A rate or limit of 0 means
+ * "no bound" and drops its term.
+ *
+ * Pure, no I/O; one owner thread per est_t.
+ */
+#ifndef FERRY_XFER_ESTIMATE_H
+#define FERRY_XFER_ESTIMATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Power-of-two size buckets: bucket 0 holds empty objects, bucket b >= 1
+ * holds sizes in [2^(b-1), 2^b). */
+#define EST_BUCKETS 65
+
+typedef struct est_params {
+  int workers;                  /* W >= 1 */
+  int concurrency;              /* HTTP transfers per worker (worker.concurrency) */
+  double request_s;             /* L: overhead of one request, seconds */
+  double src_rate;              /* r_src: bytes/s one worker reads, 0 = no bound */
+  double dst_rate;              /* r_dst: bytes/s one worker writes, 0 = no bound */
+  double worker_qps;            /* worker.qps_limit, 0 = none */
+  double worker_bw;             /* worker.bandwidth_limit, 0 = none */
+  double task_qps;              /* the task's fleet-wide qps_limit, 0 = none */
+  double task_bw;               /* the task's fleet-wide bandwidth_limit, 0 = none */
+  int head_dst;                 /* 1: the same-name policy HEADs the destination */
+  store_type_t dst_type;        /* multipart rules (xfer/policy.h) */
+  uint64_t multipart_threshold;
+  uint64_t part_size;
+  double measured_ops;          /* per worker, objects/s; 0 = unknown */
+  double measured_bps;          /* per worker, bytes/s; 0 = unknown */
+} est_params_t;
+
+typedef struct est {
+  est_params_t p;
+  uint64_t objects, bytes;
+  double requests;              /* Q */
+  uint64_t multipart;           /* objects that go multipart */
+  uint64_t count[EST_BUCKETS];
+  uint64_t bucket_bytes[EST_BUCKETS];
+} est_t;
+
+typedef struct est_result {
+  double t_requests, t_transfer, t_qps, t_model;
+  double t_measured;            /* < 0 when no measured rate */
+  double t_estimate;            /* the answer */
+  const char *bound;            /* "request overhead", "transfer", "qps limit",
+                                   "measured rate", "nothing" (static) */
+  double fleet_bps;             /* the transfer term's rate, 0 = unbounded */
+  double fleet_qps;             /* the qps term's rate, 0 = unbounded */
+} est_result_t;
+
+void est_init(est_t *e, const est_params_t *p);
+/* Bucket of a size (0..64). */
+int est_bucket(uint64_t size);
+/* The bucket's range [*lo, *hi); *hi is 0 for bucket 64 (no upper end). */
+void est_bucket_range(int b, uint64_t *lo, uint64_t *hi);
+/* Requests to copy one object of this size under e's parameters: an optional
+ * HEAD of the destination, then GET + PUT, or for multipart HEAD source +
+ * initiate + a GET and an UploadPart per part + complete. */
+double est_requests(const est_t *e, uint64_t size);
+void est_add(est_t *e, uint64_t size);
+void est_compute(const est_t *e, est_result_t *out);
+
+/* "1.5 KiB", "7.6 MiB", "12 B" into out (n bytes). */
+void est_fmt_size(char *out, size_t n, double bytes);
+/* "0.4 s", "42 s", "3 min 05 s", "2 h 04 min", "3 d 02 h". */
+void est_fmt_duration(char *out, size_t n, double seconds);
+
+#endif

@@ -26,6 +26,7 @@
 #include "bus/offtrack.h"
 #include "core/log.h"
 #include "worker/segrun.h"
+#include "worker/window.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
 #include "xfer/ratelimit.h"
@@ -328,6 +329,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   bus_topic_t topics[1] = {BUS_SEGMENTS};
   size_t max_segs;
   int64_t last_commit = 0, stop_at = 0;
+  wwin_t win = WWIN_INIT;
   int rc = 0;
   memset(&w, 0, sizeof(w));
   w.conf = conf;
@@ -362,8 +364,10 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
       LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
     }
+    /* Outside every worker.windows window the worker counts as full. */
     room = !worker_stop && !w.fatal && w.n_runs < max_segs &&
-           xfer_pending(w.e) < (size_t)xc.concurrency * 4;
+           xfer_pending(w.e) < (size_t)xc.concurrency * 4 &&
+           wwin_open(&win, &conf->worker.windows);
     /* Start fetched segments while there is room. */
     while (room && w.n_pending) {
       m = w.pending[0];

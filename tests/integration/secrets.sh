@@ -9,8 +9,9 @@
 # read from the beginning (keys, headers, values), and the config loader's
 # errors and warnings for bad configs that hold inline secrets. ferry-lister
 # (--segments-to, Kafka, --retry-failed, a refused listing) and
-# ferry-reporter (--wait, --once, --json, --export-failed csv/jsonl) run at
-# trace too, and their outputs and exports are scanned.
+# ferry-reporter (--wait, --once, --json, --export-failed csv/jsonl, the
+# HTTP page, API and metrics) run at trace too, and their outputs and
+# exports are scanned.
 source "$(dirname "$0")/../lib/itest.sh"
 
 RAND=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
@@ -168,6 +169,24 @@ rep jsonl --export-failed sec --out "$OUT/export-sec.jsonl" --format jsonl
 rep kcjsonl --export-failed kc --out "$OUT/export-kc.jsonl" --format jsonl
 grep -q 'small/08/obj-000008.bin' "$OUT/export-sec.csv" || fail "export lacks the vanished object: the scan would prove little"
 grep -q 'small/08/obj-000008.bin' "$OUT/export-kc.jsonl" || fail "kc export lacks the vanished object"
+# The status page and API (follow mode, any free port).
+"$FERRY_BIN/ferry-reporter" -c "$CONF" --log-level trace --listen 127.0.0.1:0 \
+  >"$OUT/kafka-reporter-http.out" 2>"$OUT/kafka-reporter-http.err" &
+RPID=$!; track_pid $RPID
+wait_line "$OUT/kafka-reporter-http.err" 'http: listening http://127.0.0.1:[0-9]*/' 30
+RURL=$(sed -n 's|.*http: listening \(http://127.0.0.1:[0-9]*\)/.*|\1|p' "$OUT/kafka-reporter-http.err" | head -1)
+for _ in $(seq 1 60); do
+  curl -sf "$RURL/api/reporter" | grep -q '"caught_up":true' && break
+  sleep 0.5
+done
+n=0
+for path in / /api/tasks /api/tasks/sec /api/tasks/kc /api/tasks/sec/failed.csv /api/tasks/sec/failed.jsonl \
+            /api/reporter /metrics; do
+  n=$((n + 1))
+  curl -sf "$RURL$path" >"$OUT/http-$n.txt" || fail "reporter GET $path failed"
+done
+grep -q 'small/08/obj-000008.bin' "$OUT/http-6.txt" || fail "the HTTP failed list lacks the vanished object"
+kill -TERM $RPID; wait $RPID || fail "reporter (follow mode) exit status $?"
 # A retry run of the failed objects: more task records and segments to scan.
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t sec --retry-failed --log-level trace \
   >"$OUT/kafka-lister-retry.out" 2>"$OUT/kafka-lister-retry.err" || fail "lister --retry-failed exited $?"
@@ -183,8 +202,8 @@ done
 grep -q '"status":"vanished"' "$OUT/topic-ferry.failed.txt" || fail "no failed record to scan"
 [ -s "$OUT/topic-ferry.dlq.txt" ] || fail "no dlq record to scan"
 cp "$FERRY_RUN/devbroker.log" "$OUT/devbroker.log"
-scan "Kafka fleet" "$OUT"/kafka-* "$OUT"/topic-*.txt "$OUT"/export-* "$OUT/devbroker.log"
-ok "Kafka fleet at trace: $nsegs kcat + $lsegs lister segments, a retry run; lister, worker, reporter (status, JSON, 3 exports) and broker output, topics $(echo $topics | tr ' ' ','): no secret"
+scan "Kafka fleet" "$OUT"/kafka-* "$OUT"/topic-*.txt "$OUT"/export-* "$OUT"/http-*.txt "$OUT/devbroker.log"
+ok "Kafka fleet at trace: $nsegs kcat + $lsegs lister segments, a retry run; lister, worker, reporter (status, JSON, 3 exports, $n HTTP pages) and broker output, topics $(echo $topics | tr ' ' ','): no secret"
 
 # 3. The config loader: bad configs next to inline secrets. Errors and
 # warnings name keys and variables, never values.

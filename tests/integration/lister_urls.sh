@@ -20,6 +20,7 @@ $U put "$S3" web "pics/a b.jpg" 1000
 $U put "$S3" web pics/c.jpg 2000
 $U put "$S3" web "docs/ü.txt" 300
 $U put "$S3" web big.bin 3000000
+$U put "$S3" web huge.bin 11000000
 cat >"$R/list.txt" <<L
 # photos
 $S3/web/pics/a%20b.jpg
@@ -27,6 +28,7 @@ $S3/web/pics/a%20b.jpg
 $S3/web/docs/%C3%BC.txt
 $S3/web/big.bin?versionId=none&x=1
 $S3/web/missing.jpg
+$S3/web/huge.bin   huge.bin
 
 ftp://example.com/x
 http://user:secretpw@example.com/x
@@ -42,8 +44,8 @@ C="$R/c.conf"
 # 1. Dry run: what would be copied, from the list and the HEADs.
 rc=0; "$L" -c "$C" -t t --dry-run --out "$R/d.csv" 2>"$R/d.err" || rc=$?
 assert_eq "$rc" 0 "dry-run rc"
-for m in "list.txt:8: not an http:// or https:// URL" "list.txt:9: a user name or password" \
-         "list.txt:10: a fragment" "list.txt:6: HEAD $S3/web/missing.jpg failed"; do
+for m in "list.txt:9: not an http:// or https:// URL" "list.txt:10: a user name or password" \
+         "list.txt:11: a fragment" "list.txt:6: HEAD $S3/web/missing.jpg failed"; do
   grep -q "$m" "$R/d.err" || { cat "$R/d.err"; fail "message: $m"; }
 done
 grep -q secretpw "$R/d.err" && fail "a password from the list was printed"
@@ -61,14 +63,15 @@ want = {
 }
 got = {k: (r["dst_key"], r["size"]) for k, r in rows.items()}
 # The CRLF line names the same URL with another key: two rows, one URL.
-if len(rows) != 5 or any(got.get(k) != v and k != s3 + "/web/pics/c.jpg" for k, v in want.items()):
+want[s3 + "/web/huge.bin"] = ("u/huge.bin", "11000000")
+if len(rows) != 6 or any(got.get(k) != v and k != s3 + "/web/pics/c.jpg" for k, v in want.items()):
     sys.exit(f"FAIL: dry-run rows {got}")
 PY
-assert_eq "$($U count "$R/d.csv")" 6 "dry-run rows (the CRLF line too)"
+assert_eq "$($U count "$R/d.csv")" 7 "dry-run rows (the CRLF line too)"
 ok "URL list read: derived, explicit and spaced keys, CRLF, bad lines reported (no password, no query), 404 kept"
 
 "$L" -c "$C" -t t --estimate >"$R/e.out" 2>/dev/null
-grep -q "objects=6 bytes=3005300 " "$R/e.out" || { cat "$R/e.out"; fail "estimate"; }
+grep -q "objects=7 bytes=14005300 " "$R/e.out" || { cat "$R/e.out"; fail "estimate"; }
 "$L" -c "$C" -t f --dry-run --out "$R/f.csv" 2>/dev/null
 assert_eq "$($U csv "$R/f.csv" dst_key | tr '\n' ' ')" '"f/web/pics/a b.jpg" ' "filters on the destination key and size"
 for opt in "--verify" "--incremental --segments-to -" "--from-list $R/d.csv --segments-to -"; do
@@ -80,7 +83,7 @@ ok "--estimate, filters and refused modes (--verify, --incremental, --from-list:
 # 2. Published to Kafka; the worker copies anonymously from s3rver.
 rc=0; "$L" -c "$C" -t t 2>"$R/l.err" || rc=$?
 assert_eq "$rc" 1 "lister rc with bad lines"
-grep -q "run 1 (list): listed 6 objects, 3005300 bytes" "$R/l.err" || { cat "$R/l.err"; fail "lister totals"; }
+grep -q "run 1 (list): listed 7 objects, 14005300 bytes" "$R/l.err" || { cat "$R/l.err"; fail "lister totals"; }
 grep -q "3 entries not published" "$R/l.err" || fail "bad lines count"
 kcat -C -b "$FERRY_BROKERS" -t ferry.segments -e -q >"$R/segs"
 grep -q '"src":{"store":"urls","bucket":"'"$R"'/list.txt","prefix":""}' "$R/segs" || { head -c 600 "$R/segs"; fail "segment source"; }
@@ -89,11 +92,12 @@ grep -q '"dst_key":"u/renamed/see me.jpg"' "$R/segs" || fail "dst_key in the seg
 rc=0; "$FERRY_BIN/ferry-reporter" -c "$C" --task t --wait --timeout 180 >"$R/rep.out" 2>"$R/rep.err" || rc=$?
 assert_eq "$rc" 3 "reporter: completed with failures"
 dst() { curl -s "$S3/ferry-dst?list-type=2&prefix=u/" | grep -o '<Key>[^<]*' | sed 's/<Key>//' | sort | tr '\n' '|'; }
-assert_eq "$(dst)" "u/crlf/c.jpg|u/renamed/see me.jpg|u/web/big.bin|u/web/docs/ü.txt|u/web/pics/a b.jpg|" "copied objects"
+assert_eq "$(dst)" "u/crlf/c.jpg|u/huge.bin|u/renamed/see me.jpg|u/web/big.bin|u/web/docs/ü.txt|u/web/pics/a b.jpg|" "copied objects"
 [ "$(curl -s "$S3/ferry-dst/u/web/big.bin" | md5sum)" = "$(curl -s "$S3/web/big.bin" | md5sum)" ] || fail "big.bin content"
+[ "$(curl -s "$S3/ferry-dst/u/huge.bin" | md5sum)" = "$(curl -s "$S3/web/huge.bin" | md5sum)" ] || fail "huge.bin content"
 "$FERRY_BIN/ferry-reporter" -c "$C" --export-failed t --out "$R/failed.csv" 2>/dev/null
 assert_eq "$($U csv "$R/failed.csv" key)" "\"$S3/web/missing.jpg\"" "exported failed URL"
-ok "published and copied: 5 URLs to their keys (3 MB streamed), the missing URL exported as failed"
+ok "published and copied: 6 URLs to their keys (3 MB streamed, 11 MB in parts by ranged GETs), the missing URL exported as failed"
 
 # 3. The URL appears; --retry-failed replays it with its destination key.
 $U put "$S3" web missing.jpg 77

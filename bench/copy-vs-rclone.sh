@@ -9,6 +9,7 @@
 #   FERRY_BIN=DIR            ferry binaries (default: build/ of this checkout)
 #   BENCH_RUNS=N             runs per tool and dataset (default 3)
 #   BENCH_HUGE=0             skip the 4 x 1 GiB memory run
+#   BENCH_HUGE_RUNS=N        runs of the 4 x 1 GiB copy (default: BENCH_RUNS)
 #   BENCH_RCLONE_DEFAULT=0   skip the extra rclone run with its default flags
 #   BENCH_KEEP=DIR           also copy the raw measurements (runs.tsv, raw.tsv) there
 #   BENCH_SETS="small large" the datasets compared with rclone (default both)
@@ -24,10 +25,11 @@ FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
 export FERRY_SRC FERRY_BIN
 RUNS="${BENCH_RUNS:-3}"
 HUGE="${BENCH_HUGE:-1}"
+HUGE_RUNS="${BENCH_HUGE_RUNS:-$RUNS}"
 RCLONE_DEFAULT="${BENCH_RCLONE_DEFAULT:-1}"
 TOOLS="$ROOT/tests/tools"
 BENCH="$ROOT/bench"
-SETS="${BENCH_SETS:-small large}"
+SETS="${BENCH_SETS-small large}"
 # Objects copied at once: rclone --transfers and --checkers, curl -Z for the
 # raw limit. ferry's worker.concurrency counts requests in flight and an
 # object (or part) copy holds two slots, its GET and its PUT, so ferry gets
@@ -49,6 +51,12 @@ done
 if [ ! -x "$FERRY_BIN/ferry-worker" ]; then
   echo "bench: building ferry (scripts/build.sh)"
   "$ROOT/scripts/build.sh" >/dev/null
+fi
+# Listing for ferry: ferry-lister --segments-to when built, else the node
+# stand-in that writes the same segments (BENCH_LISTER=segments.js forces it).
+LISTER="${BENCH_LISTER:-ferry-lister}"
+if [ "$LISTER" = ferry-lister ] && ! "$FERRY_BIN/ferry-lister" --help 2>/dev/null | grep -q -- --segments-to; then
+  LISTER=segments.js
 fi
 
 # shellcheck source=../scripts/servers.sh
@@ -127,10 +135,16 @@ worker = {
   small_object_threshold = "$F_SMALL";
   multipart_threshold = "$F_MPT";
   part_size = "$F_PART";
+  # s3rver answers CompleteMultipartUpload of a 1 GiB object (it joins the
+  # 64 part files and hashes them) only after a minute or more on a busy
+  # machine, sending no byte meanwhile: the default 60 s stall timeout cuts
+  # it, and the retried complete then fails. See bench/README.md.
+  stall_timeout_s = 600;
+  request_timeout_s = 600;
   segments_in_flight = 4;
 };
 lister = { segment_max_objects = 1000; };
-tasks = ( { name = "t"; source = "src:$2"; destination = "dst:bench-dst"; } );
+tasks = ( { name = "t"; source = "src:$2"; destination = "dst:bench-dst"; same_name = "overwrite"; } );
 CONF
   chmod 600 "$1"
 }
@@ -168,20 +182,27 @@ verify() { # DS TOOL ROUND
   fi
 }
 
-# run_ferry DS ROUND VERIFY: list (segments.js, standing in for ferry-lister
-# --segments-to), then ferry-worker --segments-from; both timed.
+# run_ferry DS ROUND VERIFY: list (ferry-lister --segments-to, or
+# tests/tools/segments.js where there is no ferry-lister), then ferry-worker
+# --segments-from; both timed.
 run_ferry() {
   local ds="$1" round="$2" check="$3" d="$FERRY_RUN/ferry-$1-$2"
   mkdir -p "$d"
   dst_fresh
   write_ferry_conf "$d/ferry.conf" "bench-$ds"
-  measure "$d/list" node "$TOOLS/segments.js" "$SRC" "bench-$ds" src dst bench-dst --per 1000 \
-    >"$d/segs" || die "listing bench-$ds failed"
+  if [ "$LISTER" = ferry-lister ]; then
+    measure "$d/list" "$FERRY_BIN/ferry-lister" -c "$d/ferry.conf" -t t --segments-to "$d/segs" \
+      2>"$d/list.err" || { cat "$d/list.err" >&2; die "listing bench-$ds failed"; }
+  else
+    measure "$d/list" node "$TOOLS/segments.js" "$SRC" "bench-$ds" src dst bench-dst --per 1000 \
+      >"$d/segs" || die "listing bench-$ds failed"
+  fi
   local rc=0
   measure "$d/worker" "$FERRY_BIN/ferry-worker" -c "$d/ferry.conf" --segments-from "$d/segs" \
     >"$d/out" 2>"$d/err" || rc=$?
   if [ "$rc" != 0 ]; then
     tail -n 20 "$d/err" >&2
+    grep -v '"status":"copied"' "$d/out" | head -n 5 >&2 || true
     die "ferry-worker exited $rc on $ds run $round (outcomes: $d/out)"
   fi
   local copied; copied="$(grep -c '"status":"copied"' "$d/out" || true)"
@@ -283,7 +304,7 @@ bench_dataset() {
 }
 
 echo "bench: machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "bench: ferry $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (concurrency=$F_CONC buffer_size=$F_BUF small_object_threshold=$F_SMALL multipart_threshold=$F_MPT part_size=$F_PART), $(rclone version 2>/dev/null | head -n 1) (--transfers $PAR --checkers $PAR)"
+echo "bench: ferry $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (concurrency=$F_CONC buffer_size=$F_BUF small_object_threshold=$F_SMALL multipart_threshold=$F_MPT part_size=$F_PART; listing by $LISTER), $(rclone version 2>/dev/null | head -n 1) (--transfers $PAR --checkers $PAR)"
 for ds in $SETS; do
   case "$ds" in small|large) bench_dataset "$ds" ;; *) die "unknown dataset $ds (small, large)" ;; esac
 done
@@ -297,13 +318,16 @@ if [ "$HUGE" = 1 ]; then
     echo "bench: skipping the 4 x 1 GiB run: $((avail_kib / 1024)) MiB free in $FERRY_RUN, 14 GiB needed"
   else
     echo "bench: filling the source: 4 objects of 1 GiB (streamed)"
+    fills=()
     for i in 0 1 2 3; do
       node "$BENCH/put-stream.js" "$SRC" bench-huge "huge/big-$i.bin" $((1024 * 1024 * 1024)) "$i" >/dev/null &
+      fills+=($!)
     done
-    wait
+    # Only these: a bare `wait` would also wait for the servers.
+    for i in "${fills[@]}"; do wait "$i" || die "writing a 1 GiB object failed"; done
     read -r N_OBJS N_BYTES < <(count_of "$SRC" bench-huge)
     [ "$N_OBJS" = 4 ] || die "huge set: $N_OBJS objects in the source, 4 expected"
-    for r in $(seq 1 "$RUNS"); do
+    for r in $(seq 1 "$HUGE_RUNS"); do
       run_ferry huge "$r" "$([ "$r" = 1 ] && echo 1 || echo 0)"
     done
     dst_fresh

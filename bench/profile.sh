@@ -4,14 +4,13 @@
 #
 # usage: bench/profile.sh [small|large] [OUTDIR]
 # Writes OUTDIR/perf.data (perf record -g, DWARF call graphs), OUTDIR/report.txt
-# (flat, self time), OUTDIR/callers.txt (children, call graph),
+# (flat, self time), OUTDIR/callers.txt (inclusive time per symbol),
 # OUTDIR/stat.txt (perf stat of a second, unprofiled copy) and the worker's
-# /usr/bin/time figures. OUTDIR defaults to bench/profile-DATASET (gitignored
-# by nothing: do not commit it).
+# /usr/bin/time figures. OUTDIR defaults to $TMPDIR/ferry-profile-DATASET.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DS="${1:-small}"
-OUT="${2:-$ROOT/bench/profile-$DS}"
+OUT="${2:-${TMPDIR:-/tmp}/ferry-profile-$DS}"
 FERRY_SRC="$ROOT"
 FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
 export FERRY_SRC FERRY_BIN
@@ -47,7 +46,7 @@ stores = (
   { name = "src"; type = "s3"; endpoint = "$SRC"; region = "us-east-1"; path_style = true; },
   { name = "dst"; type = "s3"; endpoint = "$1"; region = "us-east-1"; path_style = true; }
 );
-worker = { concurrency = 32; max_host_conns = 64; buffer_size = "1M";
+worker = { concurrency = 64; max_host_conns = 64; buffer_size = "1M";
            small_object_threshold = "256K"; multipart_threshold = "64M"; part_size = "16M";
            segments_in_flight = 4; ${FERRY_BENCH_WORKER_EXTRA:-} };
 lister = { segment_max_objects = 1000; };
@@ -58,7 +57,7 @@ conf "$FERRY_S3_DST1" >"$FERRY_RUN/p1.conf"
 conf "$FERRY_S3_DST2" >"$FERRY_RUN/p2.conf"
 chmod 600 "$FERRY_RUN"/p?.conf
 
-perf record -g --call-graph dwarf,16384 -F 999 -o "$OUT/perf.data" -- \
+perf record -g --call-graph dwarf,16384 -F 2999 -o "$OUT/perf.data" -- \
   /usr/bin/time -f 'wall=%e user=%U sys=%S maxrss_kib=%M' -o "$OUT/time-record.txt" \
   "$FERRY_BIN/ferry-worker" -c "$FERRY_RUN/p1.conf" --segments-from "$FERRY_RUN/segs" \
   >"$FERRY_RUN/out1" 2>"$FERRY_RUN/err1"

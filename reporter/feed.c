@@ -33,6 +33,7 @@ struct feed {
   fpart_t *parts;
   size_t n_parts;
   uint64_t records, rejected;
+  pthread_mutex_t *lock;   /* NULL: not shared */
 };
 
 static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
@@ -110,7 +111,34 @@ int feed_caught_up(const feed_t *f) {
   return 1;
 }
 
-static void handle(feed_t *f, const bus_msg_t *m) {
+void feed_set_lock(feed_t *f, pthread_mutex_t *lock) { f->lock = lock; }
+
+void feed_stats(const feed_t *f, feed_stats_t *out) {
+  size_t i;
+  int known = 0;
+  memset(out, 0, sizeof(*out));
+  out->records = f->records;
+  out->rejected = f->rejected;
+  out->caught_up = feed_caught_up(f);
+  for (i = 0; i < f->n_parts; i++) {
+    const fpart_t *p = &f->parts[i];
+    int64_t lo, hi, next;
+    /* The cached watermark moves with every fetch; before the first one
+     * the mark taken at start stands in. */
+    if (bus_consumer_watermarks(f->c, f->names[p->topic], p->partition, &lo, &hi)) {
+      lo = p->low;
+      hi = p->high;
+    }
+    if (hi < 0) continue;
+    known = 1;
+    next = p->next >= 0 ? p->next : 0;
+    if (lo > next) next = lo;   /* records deleted by retention are not lag */
+    if (hi > next) out->lag += hi - next;
+  }
+  if (!known) out->lag = -1;
+}
+
+static void handle_locked(feed_t *f, const bus_msg_t *m) {
   size_t i;
   char eb[FERRY_ERRLEN];
   ferry_err_t e;
@@ -134,6 +162,14 @@ static void handle(feed_t *f, const bus_msg_t *m) {
     LOG_ERROR(FAC, "rejected topic=%s partition=%d offset=%" PRId64 " err=%s reason=\"%s\"",
               m->topic, (int)m->partition, m->offset, ferry_err_str(e), eb);
   }
+}
+
+/* The tally and the partition figures change here only: under the lock
+ * when the tally is shared. */
+static void handle(feed_t *f, const bus_msg_t *m) {
+  if (f->lock) pthread_mutex_lock(f->lock);
+  handle_locked(f, m);
+  if (f->lock) pthread_mutex_unlock(f->lock);
 }
 
 ferry_err_t feed_poll(feed_t *f, int timeout_ms, size_t *n, char *errbuf) {

@@ -11,12 +11,17 @@
  * Caught up: every partition of the three topics has been read up to the
  * high watermark it had when the feed was created.
  *
- * Not thread-safe; one owner.
+ * One owner thread reads (feed_poll, feed_catch_up). When the tally is
+ * shared with other threads, feed_set_lock makes the feed hold a mutex
+ * while it changes the tally or its own figures; feed_stats may then be
+ * called from another thread holding that mutex.
  */
 #ifndef FERRY_REPORTER_FEED_H
 #define FERRY_REPORTER_FEED_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "bus/bus.h"
 #include "bus/tally.h"
@@ -28,6 +33,22 @@ typedef struct feed feed_t;
  * errbuf on error (FERRY_ERR_NOTFOUND: a topic does not exist). */
 feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf);
 void feed_destroy(feed_t *f);
+
+/* From now on, every change to the tally (and to the figures feed_stats
+ * reads) is made holding lock (borrowed; must outlive the feed). */
+void feed_set_lock(feed_t *f, pthread_mutex_t *lock);
+
+/* How far the feed has read. */
+typedef struct feed_stats {
+  uint64_t records;   /* records read */
+  uint64_t rejected;  /* of which rejected by the tally */
+  int64_t lag;        /* records behind the partitions' ends (the newest
+                         ends fetches have told), -1 before any is known */
+  int caught_up;      /* feed_caught_up */
+} feed_stats_t;
+
+/* Fills *out. From another thread: only holding the feed's lock. */
+void feed_stats(const feed_t *f, feed_stats_t *out);
 
 /* 1 when every partition has been read up to its mark. */
 int feed_caught_up(const feed_t *f);

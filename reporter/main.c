@@ -1,19 +1,22 @@
 /*
  * ferry-reporter: per-task status from the tasks, results and failed topics.
  *
- *   ferry-reporter -c CONF                       follow the topics, log changes
+ *   ferry-reporter -c CONF                       follow the topics, log changes,
+ *                                                serve HTTP on reporter.listen
  *   ferry-reporter -c CONF [--task T] --once     print status, caught up
  *   ferry-reporter -c CONF [--task T] --watch    refresh every reporter.refresh_s
  *   ferry-reporter -c CONF --task T --wait       block until T completes
  *   ferry-reporter -c CONF --export-failed T --out FILE [--format csv|jsonl]
  *
- * The logic is lib/bus/tally.c; reading Kafka is feed.c; this file parses
- * arguments and runs one of the modes. Exit status: 0 ok (--wait: completed),
+ * The logic is lib/bus/tally.c; reading Kafka is feed.c; the HTTP server
+ * is http.c (with --watch too); this file parses arguments and runs one of
+ * the modes. Exit status: 0 ok (--wait: completed),
  * 1 runtime error (or --wait: the listing failed), 2 bad arguments or config,
  * 3 --wait: completed with failures, 4 --timeout passed. docs/reporter.md.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "feed.h"
+#include "http.h"
 
 #define FAC "reporter"
 
@@ -48,12 +52,13 @@ typedef struct opts {
   tally_export_fmt_t format;
   int have_format;
   double timeout_s;   /* < 0: none */
+  const char *listen; /* --listen; NULL: reporter.listen; "": no server */
 } opts_t;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: ferry-reporter [-c CONF] [--task T] [--once | --watch | --wait]\n"
-          "                      [--json] [--timeout S]\n"
+          "                      [--json] [--timeout S] [--listen ADDR:PORT]\n"
           "       ferry-reporter [-c CONF] --export-failed T --out FILE\n"
           "                      [--format csv|jsonl] [--timeout S]\n"
           "  -c, --config CONF     configuration file (default $FERRY_CONFIG)\n"
@@ -67,9 +72,12 @@ static void usage(FILE *f) {
           "  --export-failed T     write T's still-failed objects to --out\n"
           "  --out FILE            export file (\"-\" = standard output)\n"
           "  --format csv|jsonl    export format (default csv)\n"
+          "  --listen ADDR:PORT    serve the status page, API and metrics there\n"
+          "                        (overrides reporter.listen; :PORT = 127.0.0.1,\n"
+          "                        port 0 = any free port, \"\" = no server)\n"
           "  --log-level L         error|warn|info|debug|trace (overrides the config)\n"
-          "Without --once, --watch, --wait or --export-failed: follow the topics and\n"
-          "log every task's state changes until SIGTERM.\n"
+          "Without --once, --watch, --wait or --export-failed: follow the topics,\n"
+          "log every task's state changes and serve HTTP until SIGTERM.\n"
           "Exit: 0 ok, 1 error, 2 bad arguments or config, 3 completed with failures,\n"
           "4 timeout.\n");
 }
@@ -84,7 +92,7 @@ static int bad(const char *fmt, const char *arg) {
 
 static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) {
   enum { O_TASK = 256, O_ONCE, O_WATCH, O_WAIT, O_JSON, O_TIMEOUT, O_EXPORT, O_OUT,
-         O_FORMAT, O_LOGLEVEL };
+         O_FORMAT, O_LOGLEVEL, O_LISTEN };
   static const struct option lopts[] = {
       {"config", required_argument, NULL, 'c'},
       {"task", required_argument, NULL, O_TASK},
@@ -97,6 +105,7 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
       {"out", required_argument, NULL, O_OUT},
       {"format", required_argument, NULL, O_FORMAT},
       {"log-level", required_argument, NULL, O_LOGLEVEL},
+      {"listen", required_argument, NULL, O_LISTEN},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   int c;
@@ -136,6 +145,15 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
       if (flog_set_level_str(optarg)) return bad("--log-level: unknown level \"%s\"", optarg);
       *log_level = optarg;
       break;
+    case O_LISTEN: {
+      char eb[FERRY_ERRLEN], *host = NULL;
+      int port;
+      if (*optarg && http_parse_listen(optarg, &host, &port, eb))
+        return bad("--listen: %s", eb);
+      fx_free(host);
+      o->listen = optarg;
+      break;
+    }
     case 'h': usage(stdout); exit(EX_OK);
     case ':': return bad("%s: needs a value", argv[optind - 1]);
     default:
@@ -154,6 +172,8 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
   if (o->export_task && o->task && strcmp(o->task, o->export_task) != 0)
     return bad("--task and --export-failed name different tasks%s", "");
   if (o->export_task && o->json) return bad("--json does not apply to --export-failed%s", "");
+  if (o->listen && (o->once || o->export_task || (o->wait && !o->watch)))
+    return bad("--listen goes with the default mode or --watch%s", "");
   return -1;
 }
 
@@ -306,16 +326,30 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
 }
 
 /* --watch screen: on a terminal the block is redrawn in place (like
- * rclone -P); otherwise one line per task per refresh, or compact JSON. */
-static void draw(const tally_t *t, const opts_t *o, int tty) {
+ * rclone -P), with the status page's address under it; otherwise one line
+ * per task per refresh, or compact JSON. */
+static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
   fbuf_t b;
   int64_t now = wall_ms();
   fbuf_init(&b, 0);
   if (o->json) {
     render(t, o, now, 1, &b);
   } else if (tty) {
-    fbuf_adds(&b, "\033[H\033[2J");
-    render(t, o, now, 0, &b);
+    /* Cursor home, every line cleared to its end as it is rewritten, and
+     * what is below cleared last: the screen is replaced without first
+     * going blank, so it does not flicker. */
+    fbuf_t scr;
+    size_t i;
+    fbuf_init(&scr, 0);
+    render(t, o, now, 0, &scr);
+    if (url) fbuf_addf(&scr, "\nstatus page %s\n", url);
+    fbuf_adds(&b, "\033[H");
+    for (i = 0; i < scr.len; i++) {
+      if (scr.p[i] == '\n') fbuf_adds(&b, "\033[K");
+      fbuf_addc(&b, scr.p[i]);
+    }
+    fbuf_adds(&b, "\033[J");
+    fbuf_release(&scr);
   } else {
     const char **names;
     size_t n = tally_task_names(t, &names), i;
@@ -336,7 +370,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty) {
 
 /* --watch and --wait (and both): follow the topics after catching up. */
 static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadline,
-                       long refresh_s) {
+                       long refresh_s, const char *url) {
   int tty = isatty(STDOUT_FILENO);
   int64_t next_draw = 0;
   char eb[FERRY_ERRLEN];
@@ -347,7 +381,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     int64_t now = mono_ms();
     ferry_err_t e;
     if (o->watch && now >= next_draw) {
-      draw(t, o, tty);
+      draw(t, o, tty, url);
       next_draw = now + refresh_s * 1000;
     }
     /* A view walks the task's failed keys: make one only when records
@@ -398,7 +432,8 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
 }
 
 /* Default mode: follow the topics and log each task's state when it
- * changes, and its progress every refresh_s while it runs. */
+ * changes, and its progress every refresh_s while it runs (the HTTP server,
+ * started before, answers meanwhile). */
 static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
   char eb[FERRY_ERRLEN];
   int rc = catch_up(f, -1);
@@ -460,6 +495,28 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
   return rc;
 }
 
+/* Starts the HTTP server of the default mode and --watch on --listen, or
+ * else reporter.listen; *out stays NULL when there is none to start. From
+ * then on the feed changes the tally only under lock. */
+static int start_http(const opts_t *o, const ferry_conf_t *conf, const tally_t *t,
+                      feed_t *f, pthread_mutex_t *lock, http_t **out) {
+  const char *listen = o->listen ? o->listen : conf->reporter.listen;
+  char eb[FERRY_ERRLEN];
+  *out = NULL;
+  if (!listen || !*listen) return EX_OK;
+  feed_set_lock(f, lock);
+  *out = http_new(listen, t, f, lock, eb);
+  if (*out) return EX_OK;
+  /* --watch is often run beside the reporter that already serves
+   * reporter.listen: there the terminal view matters, not a second page. */
+  if (o->watch && !o->listen) {
+    LOG_WARN(FAC, "msg=\"no status page from this --watch\" reason=\"%s\"", eb);
+    return EX_OK;
+  }
+  fprintf(stderr, "ferry-reporter: %s\n", eb);
+  return EX_ERR;
+}
+
 int main(int argc, char **argv) {
   opts_t o;
   const char *log_level = NULL;
@@ -467,6 +524,8 @@ int main(int argc, char **argv) {
   bus_conf_t bc;
   tally_t *t;
   feed_t *f;
+  http_t *h = NULL;
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
   char eb[FERRY_ERRLEN];
   struct sigaction sa;
   int64_t deadline = -1;
@@ -504,11 +563,16 @@ int main(int argc, char **argv) {
   } else if (o.export_task) {
     rc = mode_export(f, t, &o, deadline);
   } else if (o.watch || o.wait) {
-    rc = mode_follow(f, t, &o, deadline, conf->reporter.refresh_s);
+    rc = o.watch ? start_http(&o, conf, t, f, &lock, &h) : EX_OK;
+    if (rc == EX_OK)
+      rc = mode_follow(f, t, &o, deadline, conf->reporter.refresh_s,
+                       h ? http_url(h) : NULL);
   } else {
-    rc = mode_serve(f, t, conf->reporter.refresh_s);
+    rc = start_http(&o, conf, t, f, &lock, &h);
+    if (rc == EX_OK) rc = mode_serve(f, t, conf->reporter.refresh_s);
   }
   if (rc >= 130) rc = EX_ERR;   /* interrupted before the answer */
+  http_destroy(h);   /* first: its thread reads the tally and the feed */
   feed_destroy(f);
   tally_destroy(t);
   bus_conf_release(&bc);

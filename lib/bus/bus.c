@@ -835,6 +835,18 @@ ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
   return e;
 }
 
+ferry_err_t bus_consumer_watermarks(bus_consumer_t *c, const char *topic,
+                                   int32_t partition, int64_t *low, int64_t *high) {
+  int64_t lo = -1, hi = -1;
+  rd_kafka_resp_err_t err =
+      rd_kafka_get_watermark_offsets(c->rk, topic, partition, &lo, &hi);
+  *low = *high = -1;
+  if (err || hi < 0) return FERRY_ERR_NOTFOUND;
+  *low = lo;
+  *high = hi;
+  return FERRY_OK;
+}
+
 /* ---------- group-less reader ---------- */
 
 bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,

@@ -233,6 +233,12 @@ ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
 ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
                                          int *count, char *errbuf);
 
+/* A partition's watermarks as of the latest fetch response (librdkafka's
+ * cache: no request, never blocks; thread-safe). FERRY_ERR_NOTFOUND (and
+ * -1s) while no fetch has told them yet. For consumer lag: high - next. */
+ferry_err_t bus_consumer_watermarks(bus_consumer_t *c, const char *topic,
+                                   int32_t partition, int64_t *low, int64_t *high);
+
 /* ---------- group-less reader (the reporter) ---------- */
 
 /* Where a partition ended when a reader started. */

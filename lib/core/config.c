@@ -116,6 +116,7 @@ static const kenum_t policies[] = {{"overwrite", POLICY_OVERWRITE},
 static ferry_err_t check_name(const char *s, char *errbuf);
 static ferry_err_t check_endpoint(const char *s, char *errbuf);
 static ferry_err_t check_hostport(const char *s, char *errbuf);
+static ferry_err_t check_listen(const char *s, char *errbuf);
 static ferry_err_t check_envname(const char *s, char *errbuf);
 static ferry_err_t check_brokers(const char *s, char *errbuf);
 static ferry_err_t check_topic_prefix(const char *s, char *errbuf);
@@ -517,8 +518,9 @@ static const ckey_t reporter_keys[] = {
      AT(conf_reporter_t, listen),
      .def = "127.0.0.1:8080",
      .flags = KF_EMPTY_NULL,
-     .check = check_hostport,
-     .doc = "\"ADDR:PORT\" of the status HTTP server; \"\" = none."},
+     .check = check_listen,
+     .doc = "\"ADDR:PORT\" of the status HTTP server (\":PORT\" = 127.0.0.1; port 0 = any "
+            "free port, logged); \"\" = none."},
     {.name = "refresh_s",
      .type = KT_DUR_S,
      AT(conf_reporter_t, refresh_s),
@@ -1089,6 +1091,23 @@ static ferry_err_t check_hostport(const char *s, char *errbuf) {
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
                         "\"%s\": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", s);
   return check_port(colon + 1, s, errbuf);
+}
+
+/* A listen address: ADDR:PORT as check_hostport, and also ":PORT" (the
+ * loopback address) and port 0 (any free port; the server logs it). */
+static ferry_err_t check_listen(const char *s, char *errbuf) {
+  size_t n = strlen(s);
+  int any_port = n >= 2 && strcmp(s + n - 2, ":0") == 0;
+  char *t = fx_asprintf("%s%.*s%s", s[0] == ':' ? "127.0.0.1" : "",
+                        (int)(any_port ? n - 2 : n), s, any_port ? ":1" : "");
+  ferry_err_t e = check_hostport(t, NULL);
+  fx_free(t);
+  if (e)
+    return ferry_seterr(errbuf, e,
+                        "\"%s\": expected ADDR:PORT, :PORT or [IPV6]:PORT with a port "
+                        "0..65535",
+                        s);
+  return FERRY_OK;
 }
 
 static ferry_err_t check_endpoint(const char *s, char *errbuf) {

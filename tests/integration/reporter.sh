@@ -96,7 +96,7 @@ kafka = {
   brokers = "";
   bootstrap_file = "$RUN/bootstrap";
 };
-reporter = { refresh_s = 1; };
+reporter = { refresh_s = 1; listen = "127.0.0.1:0"; };
 EOF
 ok "ferry-devbroker at $B"
 

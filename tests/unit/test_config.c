@@ -264,6 +264,18 @@ static void test_defaults_and_empty(void **state) {
   if (!c) fail_msg("%s", fbuf_str(&errs));
   assert_null(c->reporter.listen);
   conf_destroy(c);
+
+  /* The reporter may listen on any free port, and ":PORT" means loopback. */
+  c = load_str("reporter = { listen = \":0\"; };");
+  if (!c) fail_msg("%s", fbuf_str(&errs));
+  assert_string_equal(c->reporter.listen, ":0");
+  conf_destroy(c);
+  c = load_str("reporter = { listen = \"[::1]:0\"; };");
+  if (!c) fail_msg("%s", fbuf_str(&errs));
+  conf_destroy(c);
+  assert_null(load_str("reporter = { listen = \"127.0.0.1:65536\"; };"));
+  assert_non_null(strstr(fbuf_str(&errs), "port 0..65535"));
+  assert_null(load_str("reporter = { listen = \"127.0.0.1\"; };"));
 }
 
 static void test_unicode_prefix(void **state) {

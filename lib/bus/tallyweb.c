@@ -1,0 +1,695 @@
+/*
+ * tallyweb.c: the reporter's page, metrics and routes. See tallyweb.h.
+ *
+ * The page is rendered twice over, on purpose: here in C (so it reads
+ * without JavaScript, in curl or a text browser) and by its inline script
+ * from api/tasks every 2 s. Both make the same markup — a row per task
+ * with a bar whose fill has the state's colour class — so keep PAGE_JS's
+ * row() and page_row() below in step. The script builds its rows with DOM
+ * calls and textContent only, never innerHTML, so record text cannot
+ * become markup there either.
+ */
+#include "bus/tallyweb.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+/* ---------- escaping ---------- */
+
+void tallyweb_html_escape(fbuf_t *out, const char *s) {
+  const char *p, *run = s;
+  if (!s) return;
+  for (p = s; *p; p++) {
+    const char *ent;
+    switch (*p) {
+    case '&': ent = "&amp;"; break;
+    case '<': ent = "&lt;"; break;
+    case '>': ent = "&gt;"; break;
+    case '"': ent = "&quot;"; break;
+    case '\'': ent = "&#39;"; break;
+    default: continue;
+    }
+    fbuf_add(out, run, (size_t)(p - run));
+    fbuf_adds(out, ent);
+    run = p + 1;
+  }
+  fbuf_add(out, run, (size_t)(p - run));
+}
+
+static int unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+void tallyweb_url_escape(fbuf_t *out, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  const unsigned char *p;
+  if (!s) return;
+  for (p = (const unsigned char *)s; *p; p++) {
+    if (unreserved(*p)) {
+      fbuf_addc(out, (char)*p);
+    } else {
+      char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+      fbuf_add(out, e, 3);
+    }
+  }
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int tallyweb_url_decode(const char *s, size_t n, char **out) {
+  char *d = fx_malloc(n + 1);
+  size_t i, o = 0;
+  for (i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '%') {
+      int hi, lo;
+      if (n - i < 3) goto bad;
+      hi = hexval(s[i + 1]);
+      lo = hexval(s[i + 2]);
+      if (hi < 0 || lo < 0) goto bad;
+      c = (char)(hi << 4 | lo);
+      i += 2;
+    }
+    if (c == '\0') goto bad;
+    d[o++] = c;
+  }
+  d[o] = '\0';
+  *out = d;
+  return 0;
+bad:
+  fx_free(d);
+  *out = NULL;
+  return -1;
+}
+
+void tallyweb_label_escape(fbuf_t *out, const char *s) {
+  const char *p, *run = s;
+  if (!s) return;
+  for (p = s; *p; p++) {
+    const char *esc;
+    switch (*p) {
+    case '\\': esc = "\\\\"; break;
+    case '"': esc = "\\\""; break;
+    case '\n': esc = "\\n"; break;
+    default: continue;
+    }
+    fbuf_add(out, run, (size_t)(p - run));
+    fbuf_adds(out, esc);
+    run = p + 1;
+  }
+  fbuf_add(out, run, (size_t)(p - run));
+}
+
+/* ---------- routes ---------- */
+
+/* Splits path ("/a/b/c") into at most max segments (pointers into path,
+ * with lengths); -1 when there are more or path does not start with '/'.
+ * A trailing slash makes a last empty segment. */
+#define MAX_SEGS 5
+static int split(const char *path, const char **seg, size_t *len) {
+  int n = 0;
+  const char *p = path;
+  if (*p != '/') return -1;
+  while (*p == '/') {
+    const char *s = ++p;
+    while (*p && *p != '/') p++;
+    if (n == MAX_SEGS) return -1;
+    seg[n] = s;
+    len[n] = (size_t)(p - s);
+    n++;
+  }
+  return n;
+}
+
+static int is(const char *seg, size_t len, const char *lit) {
+  return strlen(lit) == len && memcmp(seg, lit, len) == 0;
+}
+
+tallyweb_route_t tallyweb_route(const char *path, char **task) {
+  const char *seg[MAX_SEGS];
+  size_t len[MAX_SEGS];
+  int n;
+  *task = NULL;
+  if (!path) return TALLYWEB_NOT_FOUND;
+  n = split(path, seg, len);
+  if (n < 1) return TALLYWEB_NOT_FOUND;
+  if (n == 1 && (len[0] == 0 || is(seg[0], len[0], "index.html"))) return TALLYWEB_PAGE;
+  if (n == 1 && is(seg[0], len[0], "metrics")) return TALLYWEB_METRICS;
+  if (!is(seg[0], len[0], "api")) return TALLYWEB_NOT_FOUND;
+  if (n == 2 && is(seg[1], len[1], "reporter")) return TALLYWEB_REPORTER;
+  if (n < 2 || !is(seg[1], len[1], "tasks")) return TALLYWEB_NOT_FOUND;
+  if (n == 2 || (n == 3 && len[2] == 0)) return TALLYWEB_TASKS;
+  if (len[2] == 0) return TALLYWEB_NOT_FOUND;
+  {
+    tallyweb_route_t r;
+    if (n == 3)
+      r = TALLYWEB_TASK;
+    else if (n == 4 && is(seg[3], len[3], "failed.csv"))
+      r = TALLYWEB_FAILED_CSV;
+    else if (n == 4 && is(seg[3], len[3], "failed.jsonl"))
+      r = TALLYWEB_FAILED_JSONL;
+    else
+      return TALLYWEB_NOT_FOUND;
+    if (tallyweb_url_decode(seg[2], len[2], task)) return TALLYWEB_BAD_PATH;
+    return r;
+  }
+}
+
+/* ---------- shared figures ---------- */
+
+const char *tallyweb_state_color(tally_state_t s) {
+  switch (s) {
+  case TALLY_COMPLETED: return "green";
+  case TALLY_COMPLETED_FAILURES: return "yellow";
+  case TALLY_RUNNING: return "blue";
+  case TALLY_LISTING_FAILED: return "red";
+  case TALLY_PENDING:
+  case TALLY_LISTING:
+  case TALLY_STATE__COUNT: break;
+  }
+  return "grey";
+}
+
+/* Objects done as a percentage of the total, or of what is listed so far
+ * while listing; the page's script computes the same (percent()). */
+static double percent(const tally_figures_t *f) {
+  if (f->totals_known)
+    return f->total_objects ? 100.0 * (double)f->done_objects / (double)f->total_objects
+                            : 100.0;
+  return f->listed_objects ? 100.0 * (double)f->done_objects / (double)f->listed_objects
+                           : 0.0;
+}
+
+/* Rates as the JSON gives them (tally.c rounds to two decimals). */
+static double rate2(double x) { return round(x * 100.0) / 100.0; }
+
+json_t *tallyweb_stats_json(const tallyweb_stats_t *s, size_t n_tasks) {
+  json_t *o = json_object();
+  json_object_set_new(o, "records", json_integer((json_int_t)s->records));
+  json_object_set_new(o, "rejected", json_integer((json_int_t)s->rejected));
+  json_object_set_new(o, "duplicates", json_integer((json_int_t)s->duplicates));
+  json_object_set_new(o, "lag", s->lag >= 0 ? json_integer(s->lag) : json_null());
+  json_object_set_new(o, "caught_up", json_boolean(s->caught_up));
+  json_object_set_new(o, "tasks", json_integer((json_int_t)n_tasks));
+  return o;
+}
+
+/* ---------- metrics ---------- */
+
+static void family(fbuf_t *out, const char *name, const char *type, const char *help) {
+  fbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{task="...",lname="lval"} (the second label when lname is set). */
+static void labels(fbuf_t *out, const char *name, const char *task, const char *lname,
+                   const char *lval) {
+  fbuf_adds(out, name);
+  if (!task && !lname) return;
+  fbuf_addc(out, '{');
+  if (task) {
+    fbuf_adds(out, "task=\"");
+    tallyweb_label_escape(out, task);
+    fbuf_addc(out, '"');
+  }
+  if (lname) {
+    fbuf_addf(out, "%s%s=\"", task ? "," : "", lname);
+    tallyweb_label_escape(out, lval);
+    fbuf_addc(out, '"');
+  }
+  fbuf_addc(out, '}');
+}
+
+static void sample_u(fbuf_t *out, const char *name, const char *task, const char *lname,
+                     const char *lval, uint64_t v) {
+  labels(out, name, task, lname, lval);
+  fbuf_addf(out, " %" PRIu64 "\n", v);
+}
+
+static void sample_i(fbuf_t *out, const char *name, const char *task, int64_t v) {
+  labels(out, name, task, NULL, NULL);
+  fbuf_addf(out, " %" PRId64 "\n", v);
+}
+
+static void sample_d(fbuf_t *out, const char *name, const char *task, double v) {
+  labels(out, name, task, NULL, NULL);
+  if (isnan(v) || isinf(v)) v = 0;
+  fbuf_addf(out, " %.15g\n", v);
+}
+
+/* One task figure per task: the common shape of most families. */
+typedef enum { M_STATE, M_OBJECTS_TOTAL, M_BYTES_TOTAL, M_TOTALS_KNOWN, M_OBJECTS,
+               M_BYTES_DONE, M_BYTES_COPIED, M_SEGMENTS_TOTAL, M_SEGMENTS_DONE,
+               M_FAILURES, M_SKIPS, M_RATE_B, M_RATE_O, M_ETA, M_RUN, M_UPDATED,
+               M__COUNT } metric_t;
+
+static const struct {
+  const char *name, *type, *help;
+} metrics[M__COUNT] = {
+    [M_STATE] = {"ferry_task_state", "gauge",
+                 "1 for the task's current state, 0 for the others."},
+    [M_OBJECTS_TOTAL] = {"ferry_task_objects_total", "gauge",
+                         "Objects of the task: the listing's total, or listed so far "
+                         "while listing; state is the task's state."},
+    [M_BYTES_TOTAL] = {"ferry_task_bytes_total", "gauge",
+                       "Bytes of the task: the listing's total, or listed so far while "
+                       "listing."},
+    [M_TOTALS_KNOWN] = {"ferry_task_totals_known", "gauge",
+                        "1 once the listing is over and the totals are final."},
+    [M_OBJECTS] = {"ferry_task_objects", "gauge",
+                   "Objects done by outcome (copied, skipped, failed)."},
+    [M_BYTES_DONE] = {"ferry_task_bytes_done", "gauge",
+                      "Bytes done: copied, plus the sizes of objects skipped or failed."},
+    [M_BYTES_COPIED] = {"ferry_task_bytes_copied_total", "counter",
+                        "Bytes written to the destination (resets with a new full run)."},
+    [M_SEGMENTS_TOTAL] = {"ferry_task_segments_total", "gauge",
+                          "Segments published (final once the totals are known)."},
+    [M_SEGMENTS_DONE] = {"ferry_task_segments_done", "gauge",
+                         "Segments with a counted result."},
+    [M_FAILURES] = {"ferry_task_failures", "gauge", "Objects still failed, by reason."},
+    [M_SKIPS] = {"ferry_task_skips", "gauge", "Objects skipped, by reason."},
+    [M_RATE_B] = {"ferry_task_rate_bytes_per_second", "gauge",
+                  "Bytes copied per second over the rate window."},
+    [M_RATE_O] = {"ferry_task_rate_objects_per_second", "gauge",
+                  "Objects done per second over the rate window."},
+    [M_ETA] = {"ferry_task_eta_seconds", "gauge",
+               "Estimated seconds to finish; absent while unknown, 0 when done."},
+    [M_RUN] = {"ferry_task_run", "gauge", "Latest run of the task."},
+    [M_UPDATED] = {"ferry_task_updated_timestamp_seconds", "gauge",
+                   "Time of the newest record of the task (Unix seconds)."},
+};
+
+static void task_metric(fbuf_t *out, metric_t m, const tally_view_t *v) {
+  const tally_figures_t *f = &v->f;
+  size_t i;
+  switch (m) {
+  case M_STATE:
+    for (i = 0; i < TALLY_STATE__COUNT; i++)
+      sample_u(out, metrics[m].name, v->task, "state", tally_state_str((tally_state_t)i),
+               f->state == (tally_state_t)i);
+    break;
+  case M_OBJECTS_TOTAL:
+    sample_u(out, metrics[m].name, v->task, "state", tally_state_str(f->state),
+             f->totals_known ? f->total_objects : f->listed_objects);
+    break;
+  case M_BYTES_TOTAL:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL,
+             f->totals_known ? f->total_bytes : f->listed_bytes);
+    break;
+  case M_TOTALS_KNOWN:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL, f->totals_known != 0);
+    break;
+  case M_OBJECTS:
+    sample_u(out, metrics[m].name, v->task, "status", "copied", f->copied);
+    sample_u(out, metrics[m].name, v->task, "status", "skipped", f->skipped);
+    sample_u(out, metrics[m].name, v->task, "status", "failed", f->failed);
+    break;
+  case M_BYTES_DONE:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL, f->done_bytes);
+    break;
+  case M_BYTES_COPIED:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL, f->bytes_copied);
+    break;
+  case M_SEGMENTS_TOTAL:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL, f->segments_total);
+    break;
+  case M_SEGMENTS_DONE:
+    sample_u(out, metrics[m].name, v->task, NULL, NULL, f->segments_done);
+    break;
+  case M_FAILURES:
+    for (i = 0; i < f->n_failed_by; i++)
+      sample_u(out, metrics[m].name, v->task, "reason", f->failed_by[i].reason,
+               f->failed_by[i].n);
+    break;
+  case M_SKIPS:
+    for (i = 0; i < f->n_skipped_by; i++)
+      sample_u(out, metrics[m].name, v->task, "reason", f->skipped_by[i].reason,
+               f->skipped_by[i].n);
+    break;
+  case M_RATE_B: sample_d(out, metrics[m].name, v->task, rate2(f->bytes_per_s)); break;
+  case M_RATE_O: sample_d(out, metrics[m].name, v->task, rate2(f->objects_per_s)); break;
+  case M_ETA:
+    if (f->eta_s >= 0) sample_i(out, metrics[m].name, v->task, f->eta_s);
+    break;
+  case M_RUN: sample_i(out, metrics[m].name, v->task, v->latest_run); break;
+  case M_UPDATED:
+    if (v->updated_ms > 0)
+      sample_d(out, metrics[m].name, v->task, (double)v->updated_ms / 1000.0);
+    break;
+  case M__COUNT: break;
+  }
+}
+
+void tallyweb_metrics(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
+                      fbuf_t *out) {
+  size_t i;
+  int m;
+  family(out, "ferry_reporter_records_total", "counter",
+         "Records read from the tasks, results and failed topics since the start.");
+  sample_u(out, "ferry_reporter_records_total", NULL, NULL, NULL, s->records);
+  family(out, "ferry_reporter_rejected_records_total", "counter",
+         "Records skipped as undecodable or invalid.");
+  sample_u(out, "ferry_reporter_rejected_records_total", NULL, NULL, NULL, s->rejected);
+  family(out, "ferry_reporter_duplicate_results_total", "counter",
+         "Results recognized as duplicates and not counted again.");
+  sample_u(out, "ferry_reporter_duplicate_results_total", NULL, NULL, NULL,
+           s->duplicates);
+  family(out, "ferry_reporter_caught_up", "gauge",
+         "1 once every partition has been read up to where it ended at start.");
+  sample_u(out, "ferry_reporter_caught_up", NULL, NULL, NULL, s->caught_up != 0);
+  if (s->lag >= 0) {
+    family(out, "ferry_reporter_lag_records", "gauge",
+           "Records not read yet behind the ends of the partitions (consumer lag).");
+    sample_i(out, "ferry_reporter_lag_records", NULL, s->lag);
+  }
+  family(out, "ferry_reporter_tasks", "gauge", "Tasks known.");
+  sample_u(out, "ferry_reporter_tasks", NULL, NULL, NULL, n);
+  for (m = 0; m < M__COUNT; m++) {
+    family(out, metrics[m].name, metrics[m].type, metrics[m].help);
+    for (i = 0; i < n; i++) task_metric(out, (metric_t)m, &views[i]);
+  }
+}
+
+/* ---------- page ---------- */
+
+/* The page's script: refreshes the rows from api/tasks (and the reporter
+ * line from api/reporter) every 2 s. Only DOM calls and textContent: record
+ * text never becomes markup. Links are relative, so the page also works
+ * behind a proxy under a path prefix. Counts each successful refresh in
+ * body[data-refreshes] (tests read it). */
+static const char PAGE_JS[] =
+    "(function () {\n"
+    "  'use strict';\n"
+    "  var UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];\n"
+    "  var COLORS = {'completed': 'green', 'completed-with-failures': 'yellow',\n"
+    "                'running': 'blue', 'listing-failed': 'red'};\n"
+    "  var refreshes = 0;\n"
+    "  function bytes(b) {\n"
+    "    var u = 0;\n"
+    "    b = b > 0 ? b : 0;\n"
+    "    while (b >= 1024 && u + 1 < UNITS.length) { b /= 1024; u++; }\n"
+    "    return u ? b.toFixed(1) + ' ' + UNITS[u] : Math.round(b) + ' B';\n"
+    "  }\n"
+    "  function dur(s) {\n"
+    "    var f = Math.floor;\n"
+    "    if (s === null || s === undefined || s < 0) return '-';\n"
+    "    if (s >= 86400) return f(s / 86400) + 'd' + f(s % 86400 / 3600) + 'h';\n"
+    "    if (s >= 3600)\n"
+    "      return f(s / 3600) + 'h' + f(s % 3600 / 60) + 'm' + s % 60 + 's';\n"
+    "    if (s >= 60) return f(s / 60) + 'm' + s % 60 + 's';\n"
+    "    return s + 's';\n"
+    "  }\n"
+    "  function seg(s) {\n"
+    "    return encodeURIComponent(s).replace(/[!'()*]/g, function (c) {\n"
+    "      return '%' + c.charCodeAt(0).toString(16).toUpperCase();\n"
+    "    });\n"
+    "  }\n"
+    "  function el(tag, cls, text) {\n"
+    "    var e = document.createElement(tag);\n"
+    "    if (cls) e.className = cls;\n"
+    "    if (text !== undefined) e.textContent = String(text);\n"
+    "    return e;\n"
+    "  }\n"
+    "  function reasons(o) {\n"
+    "    return Object.keys(o || {}).map(function (k) { return k + ' ' + o[k]; })\n"
+    "        .join(', ');\n"
+    "  }\n"
+    "  function loc(l) {\n"
+    "    return l.store + ':' + l.bucket + (l.prefix ? '/' + l.prefix : '');\n"
+    "  }\n"
+    "  function percent(t) {\n"
+    "    if (t.totals_known)\n"
+    "      return t.total_objects ? 100 * t.done_objects / t.total_objects : 100;\n"
+    "    return t.listed_objects ? 100 * t.done_objects / t.listed_objects : 0;\n"
+    "  }\n"
+    "  function row(t) {\n"
+    "    var tr = el('tr', 'task'), td, bar, fill, p = percent(t);\n"
+    "    tr.setAttribute('data-task', t.task);\n"
+    "    tr.setAttribute('data-state', t.state);\n"
+    "    td = el('td');\n"
+    "    td.appendChild(el('div', 'name', t.task));\n"
+    "    if (t.src && t.dst)\n"
+    "      td.appendChild(el('div', 'route', loc(t.src) + ' → ' + loc(t.dst)));\n"
+    "    tr.appendChild(td);\n"
+    "    tr.appendChild(el('td', 'state', t.state));\n"
+    "    td = el('td', 'progress');\n"
+    "    bar = el('div', 'bar');\n"
+    "    bar.setAttribute('data-percent', p.toFixed(1));\n"
+    "    fill = el('div', 'fill ' + (COLORS[t.state] || 'grey'));\n"
+    "    fill.style.width = Math.min(p, 100).toFixed(1) + '%';\n"
+    "    bar.appendChild(fill);\n"
+    "    td.appendChild(bar);\n"
+    "    td.appendChild(el('span', 'pct', t.totals_known ? p.toFixed(1) + '%' :\n"
+    "                                                   'listing…'));\n"
+    "    tr.appendChild(td);\n"
+    "    td = el('td', 'num objects',\n"
+    "            t.done_objects + ' / ' + (t.totals_known ? t.total_objects : '?'));\n"
+    "    td.appendChild(el('div', 'detail', 'copied ' + t.copied + ' · skipped ' +\n"
+    "                                       t.skipped + ' · failed ' + t.failed));\n"
+    "    tr.appendChild(td);\n"
+    "    tr.appendChild(el('td', 'num bytes', bytes(t.done_bytes) + ' / ' +\n"
+    "                      (t.totals_known ? bytes(t.total_bytes) : '?')));\n"
+    "    tr.appendChild(el('td', 'num rate', bytes(t.bytes_per_s) + '/s · ' +\n"
+    "                      t.objects_per_s.toFixed(1) + ' obj/s'));\n"
+    "    tr.appendChild(el('td', 'num eta', dur(t.eta_s)));\n"
+    "    td = el('td', 'failures', t.failed);\n"
+    "    if (t.failed)\n"
+    "      td.appendChild(el('div', 'reasons', reasons(t.failed_by_reason)));\n"
+    "    tr.appendChild(td);\n"
+    "    td = el('td', 'links');\n"
+    "    if (t.failed) {\n"
+    "      ['csv', 'jsonl'].forEach(function (f, i) {\n"
+    "        var a = el('a', f, f.toUpperCase());\n"
+    "        a.href = 'api/tasks/' + seg(t.task) + '/failed.' + f;\n"
+    "        if (i) td.appendChild(document.createTextNode(' '));\n"
+    "        td.appendChild(a);\n"
+    "      });\n"
+    "    } else {\n"
+    "      td.textContent = '—';\n"
+    "    }\n"
+    "    tr.appendChild(td);\n"
+    "    return tr;\n"
+    "  }\n"
+    "  function show(tasks) {\n"
+    "    var body = document.getElementById('tasks'), tr, td, i;\n"
+    "    while (body.firstChild) body.removeChild(body.firstChild);\n"
+    "    if (!tasks.length) {\n"
+    "      tr = el('tr');\n"
+    "      td = el('td', 'empty', 'No tasks yet.');\n"
+    "      td.colSpan = 9;\n"
+    "      tr.appendChild(td);\n"
+    "      body.appendChild(tr);\n"
+    "    }\n"
+    "    for (i = 0; i < tasks.length; i++) body.appendChild(row(tasks[i]));\n"
+    "  }\n"
+    "  function reporter(r) {\n"
+    "    document.getElementById('reporter').textContent =\n"
+    "        (r.caught_up ? 'caught up' : 'catching up') + ' · ' + r.records +\n"
+    "        ' records read' + (r.lag !== null ? ' · lag ' + r.lag : '') +\n"
+    "        (r.rejected ? ' · ' + r.rejected + ' rejected' : '');\n"
+    "  }\n"
+    "  function get(u) {\n"
+    "    return fetch(u, {cache: 'no-store'}).then(function (r) {\n"
+    "      if (!r.ok) throw new Error(u + ': HTTP ' + r.status);\n"
+    "      return r.json();\n"
+    "    });\n"
+    "  }\n"
+    "  function refresh() {\n"
+    "    var u = document.getElementById('updated');\n"
+    "    Promise.all([get('api/tasks'), get('api/reporter')]).then(function (v) {\n"
+    "      show(v[0]);\n"
+    "      reporter(v[1]);\n"
+    "      refreshes++;\n"
+    "      document.body.setAttribute('data-refreshes', String(refreshes));\n"
+    "      u.className = '';\n"
+    "      u.textContent = 'updated ' + new Date().toLocaleTimeString() +\n"
+    "                      ', every 2 s';\n"
+    "    }).catch(function (e) {\n"
+    "      u.className = 'stale';\n"
+    "      u.textContent = 'refresh failed (' + e.message +\n"
+    "                      '): the figures may be old';\n"
+    "    });\n"
+    "  }\n"
+    "  setInterval(refresh, 2000);\n"
+    "})();\n";
+
+static const char PAGE_CSS[] =
+    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
+    "margin:1.5em;color:#222;background:#f7f7f7}"
+    "h1{font-size:1.35em;margin:0 0 .2em}"
+    "#reporter,#updated{color:#666;margin:.3em 0 1em}"
+    "#updated.stale{color:#b00}"
+    "table{border-collapse:collapse;width:100%;background:#fff;"
+    "box-shadow:0 1px 2px rgba(0,0,0,.08)}"
+    "th,td{padding:.5em .7em;border-bottom:1px solid #e4e4e4;text-align:left;"
+    "vertical-align:top}"
+    "th{font-weight:600;color:#555;background:#efefef;white-space:nowrap}"
+    ".num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
+    ".name{font-weight:600;overflow-wrap:anywhere}"
+    ".route,.detail,.reasons{color:#777;font-size:.85em;overflow-wrap:anywhere}"
+    "tbody td:first-child{min-width:11em}"
+    ".failures{min-width:8em}"
+    ".bar{width:12em;height:1.1em;background:#e3e3e3;border-radius:3px;overflow:hidden}"
+    ".fill{height:100%}"
+    ".fill.green{background:#2e9e44}"
+    ".fill.yellow{background:#e8b400}"
+    ".fill.blue{background:#2f74d0}"
+    ".fill.grey{background:#9a9a9a}"
+    ".fill.red{background:#cc3333}"
+    ".pct{font-size:.85em;color:#444}"
+    ".empty{color:#777}";
+
+static void loc_text(fbuf_t *out, const msg_loc_t *l) {
+  tallyweb_html_escape(out, l->store);
+  fbuf_addc(out, ':');
+  tallyweb_html_escape(out, l->bucket);
+  if (l->prefix && *l->prefix) {
+    fbuf_addc(out, '/');
+    tallyweb_html_escape(out, l->prefix);
+  }
+}
+
+/* One row; the script's row() makes the same markup. */
+static void page_row(fbuf_t *out, const tally_view_t *v) {
+  const tally_figures_t *f = &v->f;
+  double p = percent(f);
+  size_t i;
+  fbuf_adds(out, "<tr class=\"task\" data-task=\"");
+  tallyweb_html_escape(out, v->task);
+  fbuf_addf(out, "\" data-state=\"%s\"><td><div class=\"name\">",
+            tally_state_str(f->state));
+  tallyweb_html_escape(out, v->task);
+  fbuf_adds(out, "</div>");
+  if (v->has_def) {
+    fbuf_adds(out, "<div class=\"route\">");
+    loc_text(out, &v->src);
+    fbuf_adds(out, " → ");
+    loc_text(out, &v->dst);
+    fbuf_adds(out, "</div>");
+  }
+  fbuf_addf(out,
+            "</td><td class=\"state\">%s</td><td class=\"progress\">"
+            "<div class=\"bar\" data-percent=\"%.1f\"><div class=\"fill %s\" "
+            "style=\"width: %.1f%%;\"></div></div><span class=\"pct\">",
+            tally_state_str(f->state), p, tallyweb_state_color(f->state),
+            p > 100 ? 100.0 : p);
+  if (f->totals_known)
+    fbuf_addf(out, "%.1f%%", p);
+  else
+    fbuf_adds(out, "listing…");
+  fbuf_addf(out, "</span></td><td class=\"num objects\">%" PRIu64 " / ", f->done_objects);
+  if (f->totals_known)
+    fbuf_addf(out, "%" PRIu64, f->total_objects);
+  else
+    fbuf_adds(out, "?");
+  fbuf_addf(out,
+            "<div class=\"detail\">copied %" PRIu64 " · skipped %" PRIu64
+            " · failed %" PRIu64 "</div></td><td class=\"num bytes\">",
+            f->copied, f->skipped, f->failed);
+  tally_fmt_bytes(out, (double)f->done_bytes);
+  fbuf_adds(out, " / ");
+  if (f->totals_known)
+    tally_fmt_bytes(out, (double)f->total_bytes);
+  else
+    fbuf_adds(out, "?");
+  fbuf_adds(out, "</td><td class=\"num rate\">");
+  tally_fmt_bytes(out, rate2(f->bytes_per_s));
+  fbuf_addf(out, "/s · %.1f obj/s</td><td class=\"num eta\">", rate2(f->objects_per_s));
+  tally_fmt_duration(out, f->eta_s);
+  fbuf_addf(out, "</td><td class=\"failures\">%" PRIu64, f->failed);
+  if (f->failed) {
+    fbuf_adds(out, "<div class=\"reasons\">");
+    for (i = 0; i < f->n_failed_by; i++) {
+      if (i) fbuf_adds(out, ", ");
+      tallyweb_html_escape(out, f->failed_by[i].reason);
+      fbuf_addf(out, " %" PRIu64, f->failed_by[i].n);
+    }
+    fbuf_adds(out, "</div>");
+  }
+  fbuf_adds(out, "</td><td class=\"links\">");
+  if (f->failed) {
+    /* The name is %-escaped for the URL, then (harmlessly: only '%' and
+     * unreserved bytes remain) HTML-escaped for the attribute. */
+    fbuf_t u;
+    fbuf_init(&u, 0);
+    tallyweb_url_escape(&u, v->task);
+    fbuf_adds(out, "<a class=\"csv\" href=\"api/tasks/");
+    tallyweb_html_escape(out, fbuf_str(&u));
+    fbuf_adds(out, "/failed.csv\">CSV</a> <a class=\"jsonl\" href=\"api/tasks/");
+    tallyweb_html_escape(out, fbuf_str(&u));
+    fbuf_adds(out, "/failed.jsonl\">JSONL</a>");
+    fbuf_release(&u);
+  } else {
+    fbuf_adds(out, "—");
+  }
+  fbuf_adds(out, "</td></tr>\n");
+}
+
+void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
+                   fbuf_t *out) {
+  size_t i;
+  char when[32];
+  time_t secs = (time_t)(s->now_ms / 1000);
+  struct tm tmv;
+  gmtime_r(&secs, &tmv);
+  strftime(when, sizeof(when), "%H:%M:%S UTC", &tmv);
+  fbuf_adds(out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "<link rel=\"icon\" href=\"data:,\">\n"
+            "<title>ferry — migration status</title>\n<style>");
+  fbuf_adds(out, PAGE_CSS);
+  fbuf_adds(out, "</style></head>\n<body>\n<h1>ferry — migration status</h1>\n"
+                 "<div id=\"reporter\">");
+  fbuf_addf(out, "%s · %" PRIu64 " records read",
+            s->caught_up ? "caught up" : "catching up", s->records);
+  if (s->lag >= 0) fbuf_addf(out, " · lag %" PRId64, s->lag);
+  if (s->rejected) fbuf_addf(out, " · %" PRIu64 " rejected", s->rejected);
+  fbuf_adds(out,
+            "</div>\n<table><thead><tr><th>Task</th><th>State</th><th>Progress</th>"
+            "<th>Objects</th><th>Bytes</th><th>Rate</th><th>ETA</th><th>Failed</th>"
+            "<th>Failed list</th></tr></thead>\n<tbody id=\"tasks\">\n");
+  for (i = 0; i < n; i++) page_row(out, &views[i]);
+  if (!n)
+    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"9\">No tasks yet.</td></tr>\n");
+  fbuf_addf(out, "</tbody></table>\n<p id=\"updated\">as of %s; refreshes every 2 s</p>\n"
+                 "<script>",
+            when);
+  fbuf_adds(out, PAGE_JS);
+  fbuf_adds(out, "</script>\n</body></html>\n");
+}
+
+static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
+static char csp[256];
+
+static void csp_make(void) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  if (!EVP_Digest(PAGE_JS, sizeof(PAGE_JS) - 1, md, &mdlen, EVP_sha256(), NULL)) {
+    /* Without the hash no inline script may run: the page still reads. */
+    snprintf(csp, sizeof(csp), "default-src 'none'");
+    return;
+  }
+  EVP_EncodeBlock(b64, md, (int)mdlen);
+  snprintf(csp, sizeof(csp),
+           "default-src 'none'; script-src 'sha256-%s'; style-src 'unsafe-inline'; "
+           "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+           "frame-ancestors 'none'",
+           (const char *)b64);
+}
+
+const char *tallyweb_page_csp(void) {
+  pthread_once(&csp_once, csp_make);
+  return csp;
+}

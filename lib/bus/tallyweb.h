@@ -1,0 +1,105 @@
+/*
+ * tallyweb.h: what the reporter's HTTP server says about a tally — the
+ * status page, the Prometheus metrics, the URL routes, and the escaping
+ * they need — as pure functions over tally views (tally.h). The server
+ * itself (sockets, threads, locking) is reporter/http.c.
+ *
+ * Everything that comes from Kafka records (task names, reasons, store,
+ * bucket and prefix names) is untrusted text: the page escapes it for HTML
+ * and for URLs, the metrics for label values, and the JSON is Jansson's.
+ *
+ * Thread-safe: no state; views and stats are only read.
+ */
+#ifndef FERRY_BUS_TALLYWEB_H
+#define FERRY_BUS_TALLYWEB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bus/tally.h"
+#include "core/buf.h"
+
+/* The reader's figures, beside the tasks: how far the reporter has read. */
+typedef struct tallyweb_stats {
+  uint64_t records;     /* records read from the three topics */
+  uint64_t rejected;    /* of which undecodable or invalid */
+  uint64_t duplicates;  /* results recognized as duplicates */
+  int64_t lag;          /* records not read yet behind the partitions' ends; -1 unknown */
+  int caught_up;        /* read up to where every partition ended at start */
+  int64_t now_ms;       /* the clock the page and metrics are made with */
+} tallyweb_stats_t;
+
+/* ---------- escaping ---------- */
+
+/* s for HTML text and quoted attribute values: & < > " ' as entities. */
+void tallyweb_html_escape(fbuf_t *out, const char *s);
+/* s as one URL path segment: every byte but A-Z a-z 0-9 - . _ ~ as %XX
+ * (so "/" and "." segments cannot change the path). */
+void tallyweb_url_escape(fbuf_t *out, const char *s);
+/* Decodes %XX in s[0..n) into a new string (*out, fx_free). -1 (and *out
+ * NULL) for a bad escape or one that decodes to NUL. '+' stays '+'. */
+int tallyweb_url_decode(const char *s, size_t n, char **out);
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+void tallyweb_label_escape(fbuf_t *out, const char *s);
+
+/* ---------- routes ---------- */
+
+typedef enum tallyweb_route {
+  TALLYWEB_NOT_FOUND = 0,
+  TALLYWEB_BAD_PATH,          /* a bad %-escape in the path: 400 */
+  TALLYWEB_PAGE,              /* /  (also /index.html) */
+  TALLYWEB_TASKS,             /* /api/tasks */
+  TALLYWEB_TASK,              /* /api/tasks/{name} */
+  TALLYWEB_FAILED_CSV,        /* /api/tasks/{name}/failed.csv */
+  TALLYWEB_FAILED_JSONL,      /* /api/tasks/{name}/failed.jsonl */
+  TALLYWEB_REPORTER,          /* /api/reporter: tallyweb_stats_json */
+  TALLYWEB_METRICS            /* /metrics */
+} tallyweb_route_t;
+
+/*
+ * The route of a raw (not yet %-decoded) path without its query. For the
+ * task routes *task gets the decoded name (new, fx_free), else NULL. Paths
+ * are matched segment by segment, exactly: nothing maps to a file, so
+ * "..", "//" and the like are simply unknown (TALLYWEB_NOT_FOUND).
+ */
+tallyweb_route_t tallyweb_route(const char *path, char **task);
+
+/* ---------- rendering ---------- */
+
+/* {"records": n, "rejected": n, "duplicates": n, "lag": n|null,
+ *  "caught_up": bool, "tasks": n}; new reference. */
+json_t *tallyweb_stats_json(const tallyweb_stats_t *s, size_t n_tasks);
+
+/*
+ * The metrics in the Prometheus text exposition format (version 0.0.4),
+ * one family per metric with # HELP and # TYPE, for views[0..n) (one per
+ * task, as tally_view makes them) and s. Names and meanings are in
+ * docs/reporter.md. Appends to out; an append past out's cap is the
+ * caller's to detect (out->len against out->max).
+ */
+void tallyweb_metrics(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
+                      fbuf_t *out);
+
+/*
+ * The status page: a complete HTML document with one row per task (a
+ * progress bar coloured by state, objects and bytes done / total, rate,
+ * ETA, failures by reason, links to the failed list), rendered from the
+ * views so that it reads without JavaScript, and a small inline script that
+ * refreshes the rows from api/tasks every 2 s. No external assets.
+ */
+void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
+                   fbuf_t *out);
+
+/* The Content-Security-Policy for the page: nothing but its own inline
+ * script (by SHA-256 hash) and style, and fetches to the same origin.
+ * Static; computed once. */
+const char *tallyweb_page_csp(void);
+
+/* The bar colour of a state: "green" completed, "yellow" completed with
+ * failures, "blue" running, "red" listing failed, "grey" pending or
+ * listing. Static. */
+const char *tallyweb_state_color(tally_state_t s);
+
+#endif

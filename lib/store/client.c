@@ -65,7 +65,7 @@ store_t *store_new(const store_conf_t *conf, char *errbuf) {
   }
   name = conf->name ? conf->name : "(unnamed)";
   alg = store_conf_sign(conf);
-  if (!conf->endpoint || !*conf->endpoint) {
+  if ((!conf->endpoint || !*conf->endpoint) && conf->type != STORE_HTTP) {
     ferry_seterr(errbuf, FERRY_ERR_CONFIG, "store %s: endpoint is not set", name);
     return NULL;
   }

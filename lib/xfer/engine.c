@@ -227,7 +227,7 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   kvlist_init(&e->class_map);
   if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
   e->conf.storage_class_map = &e->class_map;
-  e->stores = fx_calloc(n_stores ? n_stores : 1, sizeof(*e->stores));
+  e->stores = fx_calloc(n_stores + 1, sizeof(*e->stores));
   for (i = 0; i < n_stores; i++) {
     e->stores[i] = store_new(&stores[i], errbuf);
     if (!e->stores[i]) {
@@ -237,6 +237,15 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
     }
   }
   e->n_stores = n_stores;
+  if (!find_store(e, STORE_URLS_NAME)) {
+    /* URL-list segments name the built-in anonymous HTTP store as their
+     * source ("urls" is reserved in the config for it). */
+    store_conf_t uc;
+    store_conf_urls(&uc);
+    e->stores[e->n_stores] = store_new(&uc, errbuf);
+    store_conf_release(&uc);
+    if (e->stores[e->n_stores]) e->n_stores++;
+  }
   e->multi = curl_multi_init();
   curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conf->max_host_conns);
   curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->conf.concurrency * 2);

@@ -51,7 +51,7 @@ typedef struct lrun {
   char *resume_key;        /* the checkpoint resumed from (plan.start_after) */
   uint64_t cp_segments;    /* segment count at the last checkpoint */
   uint64_t pages, rejected, vanished, stale;
-  lsrc_t *incr;            /* --incremental: the objects to copy */
+  lsrc_t *stream;          /* --incremental, URL lists: the objects to copy */
   backoff_t bo;
   uint64_t rng;
   int max_attempts;
@@ -90,6 +90,14 @@ static int utf8_ok(const char *s) {
 }
 
 static void loc_from_conf(msg_loc_t *m, const conf_loc_t *c) {
+  if (c->kind == CONF_LOC_URLS) {
+    /* The built-in HTTP store; the bucket (ignored by that store) names the
+     * list, so that the task record reads "urls:/path/to/list". */
+    m->store = fx_strdup(STORE_URLS_NAME);
+    m->bucket = fx_strdup(c->path);
+    m->prefix = fx_strdup("");
+    return;
+  }
   m->store = fx_strdup(c->store);
   m->bucket = fx_strdup(c->bucket);
   m->prefix = fx_strdup(c->prefix ? c->prefix : "");
@@ -214,7 +222,7 @@ static int head(lrun_t *r, const char *key, store_head_t *h, char *errbuf) {
   int attempt;
   for (attempt = 1;; attempt++) {
     store_error_clear(&err);
-    if (store_head_object(r->store, r->t->src.bucket, key, h, &err) == FERRY_OK) return 1;
+    if (store_head_object(r->store, r->def.src.bucket, key, h, &err) == FERRY_OK) return 1;
     store_head_release(h);
     if (err.http_status == 404) return 0;
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
@@ -292,31 +300,32 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
   return e;
 }
 
-/* ---------- incremental ---------- */
+/* ---------- incremental runs and URL lists ---------- */
 
 static ferry_err_t serve_wait(void *ctx, int ms, char *errbuf) {
   lrun_t *r = ctx;
   return lout_wait(r->out, ms, errbuf);
 }
 
-/* Publishes the source objects missing or changed at the destination, by a
- * merge-join of the two listings (no HEAD per object); the segments say
- * overwrite. Records progress every checkpoint_pages source pages (never
- * resumed: listplan.h). */
-static ferry_err_t list_incremental(lrun_t *r, char *errbuf) {
+/* Publishes a stream (source.h): for --incremental the source objects
+ * missing or changed at the destination, by a merge-join of the two listings
+ * (no HEAD per object; the segments say overwrite), recording progress every
+ * checkpoint_pages source pages (never resumed: listplan.h); for a URL list
+ * its entries, each read with HEAD. */
+static ferry_err_t list_stream(lrun_t *r, char *errbuf) {
   long cp_pages = r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
   unsigned long next_cp = (unsigned long)cp_pages;
   ferry_err_t e;
-  lsrc_set_wait(r->incr, serve_wait, r);
+  lsrc_set_wait(r->stream, serve_wait, r);
   for (;;) {
     const msg_obj_t *o;
     msg_segment_t *ready = NULL;
-    if ((e = lsrc_next(r->incr, &o, NULL, errbuf)) || !o) break;
+    if ((e = lsrc_next(r->stream, &o, NULL, errbuf)) || !o) break;
     if (!key_ok(r, o->key)) continue;
     e = seg_add_obj(r->seg, o, &ready, errbuf);
     if (!e) e = emit(r, ready, errbuf);
-    if (!e && lsrc_pages(r->incr) >= next_cp) {
-      next_cp = lsrc_pages(r->incr) + (unsigned long)cp_pages;
+    if (!e && lsrc_pages(r->stream) >= next_cp) {
+      next_cp = lsrc_pages(r->stream) + (unsigned long)cp_pages;
       e = checkpoint(r, errbuf);
     }
     if (e) break;
@@ -338,7 +347,8 @@ static void refresh(lrun_t *r, msg_obj_t *o, char *errbuf) {
       r->stale++;
     o->size = h.size;
     fx_free(o->etag);
-    o->etag = fx_strdup(h.etag);
+    /* A weak ETag (plain HTTP servers) cannot be matched by If-Match. */
+    o->etag = h.etag && strncmp(h.etag, "W/", 2) != 0 ? fx_strdup(h.etag) : NULL;
     o->mtime = (int64_t)h.mtime;
     o->has_crc64 = h.has_crc64;
     o->crc64 = h.has_crc64 ? h.crc64 : 0;
@@ -582,6 +592,8 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   const store_conf_t *sc;
   failed_set_t fs;
   listfile_t *lf = NULL;
+  store_conf_t urls_conf;
+  int have_urls_conf = 0;
   ferry_err_t e = FERRY_OK;
   int rc = LISTER_EXIT_FAIL, i;
 
@@ -634,10 +646,18 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
                          "list", o->task);
     if (modes) return lops_run(conf, r.t, o);
   }
-  if (r.t->src.kind != CONF_LOC_STORE)
-    return usage_error("task %s: the source is a URL list; ferry-lister lists stores "
-                       "only", o->task);
-  sc = conf_store(conf, r.t->src.store);
+  if (r.t->src.kind == CONF_LOC_URLS) {
+    /* An export has no destination keys: replay URL-list failures with
+     * --retry-failed, whose records keep them. */
+    if (o->from_list)
+      return usage_error("task %s: --from-list cannot replay a URL list (an export has no "
+                         "destination keys); use --retry-failed", o->task);
+    store_conf_urls(&urls_conf);
+    have_urls_conf = 1;
+    sc = &urls_conf;
+  } else {
+    sc = conf_store(conf, r.t->src.store);
+  }
   if (!sc) return usage_error("task %s: source store not in the config", o->task);
   r.kind = o->retry_failed  ? LISTPLAN_RETRY
            : o->from_list  ? LISTPLAN_FROM_LIST
@@ -690,10 +710,26 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     rc = LISTER_EXIT_FAIL;
     goto out;
   }
-  if (r.kind == LISTPLAN_INCREMENTAL && !(r.incr = lsrc_new(conf, r.t, LSRC_INCREMENTAL, eb))) {
+  if (r.kind == LISTPLAN_INCREMENTAL && !(r.stream = lsrc_new(conf, r.t, LSRC_INCREMENTAL, eb))) {
     fprintf(stderr, "ferry-lister: task %s: --incremental: %s\n", o->task, eb);
     rc = LISTER_EXIT_FAIL;
     goto out;
+  }
+  if (r.kind == LISTPLAN_LIST && r.t->src.kind == CONF_LOC_URLS) {
+    if (!(r.stream = lsrc_new(conf, r.t, LSRC_URLS, eb))) {
+      fprintf(stderr, "ferry-lister: task %s: %s\n", o->task, eb);
+      rc = LISTER_EXIT_FAIL;
+      goto out;
+    }
+    /* A URL list has no key order to resume from: an unfinished run is
+     * redone whole with the same run number (the same file gives the same
+     * segment ids, which the reporter counts once). */
+    if (r.plan.resume && r.plan.start_after) {
+      fprintf(stderr, "ferry-lister: task %s: run %d was not finished; a URL list is read "
+              "again from its first line\n", r.def.task, r.plan.run);
+      r.plan.start_after = NULL;
+      r.plan.segments = r.plan.objects = r.plan.bytes = 0;
+    }
   }
   r.store = store_new(sc, eb);
   if (!r.store) {
@@ -737,10 +773,12 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   }
 
   switch (r.kind) {
-  case LISTPLAN_LIST: e = list_source(&r, eb); break;
+  case LISTPLAN_LIST:
+    e = r.t->src.kind == CONF_LOC_URLS ? list_stream(&r, eb) : list_source(&r, eb);
+    break;
   case LISTPLAN_RETRY: e = replay_failed(&r, &fs, eb); break;
   case LISTPLAN_FROM_LIST: e = replay_file(&r, lf, eb); break;
-  case LISTPLAN_INCREMENTAL: e = list_incremental(&r, eb); break;
+  case LISTPLAN_INCREMENTAL: e = list_stream(&r, eb); break;
   }
   if (!e) {
     msg_segment_t *last = NULL;
@@ -756,6 +794,11 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (!e) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (e) goto fail;
 
+  if (r.stream && r.t->src.kind == CONF_LOC_URLS) {
+    lsrc_stats_t st;
+    lsrc_stats(r.stream, &st);
+    r.rejected += st.bad;
+  }
   fprintf(stderr,
           "ferry-lister: task %s run %d (%s): listed %" PRIu64 " objects, %" PRIu64
           " bytes in %" PRIu64 " segments -> %s%s\n", r.def.task, r.plan.run,
@@ -765,7 +808,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (r.kind == LISTPLAN_INCREMENTAL) {
     lsrc_stats_t st;
     size_t k;
-    lsrc_stats(r.incr, &st);
+    lsrc_stats(r.stream, &st);
     fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " source objects examined, %"
             PRIu64 " left out by the filters, %" PRIu64 " in step", r.def.task, r.plan.run,
             st.examined, st.filtered, st.in_step);
@@ -773,6 +816,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
       if (st.by_kind[k])
         fprintf(stderr, ", %s %" PRIu64, sd_kind_str((sd_kind_t)k), st.by_kind[k]);
     fputc('\n', stderr);
+  } else if (r.stream) {
+    lsrc_stats_t st;
+    lsrc_stats(r.stream, &st);
+    fprintf(stderr, "ferry-lister: task %s run %d: URL list %s: %" PRIu64 " URLs, %" PRIu64
+            " left out by the filters, %" PRIu64 " HEAD failures (published; the run "
+            "records them)\n", r.def.task, r.plan.run, r.t->src.path, st.examined,
+            st.filtered, st.head_failed);
   } else if (r.kind != LISTPLAN_LIST)
     fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " changed at the source, %"
             PRIu64 " vanished (replayed; the run records them)\n", r.def.task, r.plan.run,
@@ -797,7 +847,8 @@ fail:
   rc = LISTER_EXIT_FAIL;
 out:
   listfile_close(lf);
-  lsrc_destroy(r.incr);
+  lsrc_destroy(r.stream);
+  if (have_urls_conf) store_conf_release(&urls_conf);
   for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
   fx_free(fs.objs);
   fx_free(fs.at);

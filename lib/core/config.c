@@ -2052,6 +2052,9 @@ static void resolve_cred(ctx_t *c, store_raw_t *r, const char *pfx, const char *
     return;
   }
   if (has_inline) {
+    /* Present but refused by the table (wrong type, empty): already
+     * reported, and there is no value to check. */
+    if (!*val) return;
     from = key;
     v = *val;
   } else {

@@ -65,7 +65,7 @@ store_t *store_new(const store_conf_t *conf, char *errbuf) {
   }
   name = conf->name ? conf->name : "(unnamed)";
   alg = store_conf_sign(conf);
-  if (!conf->endpoint || !*conf->endpoint) {
+  if ((!conf->endpoint || !*conf->endpoint) && conf->type != STORE_HTTP) {
     ferry_seterr(errbuf, FERRY_ERR_CONFIG, "store %s: endpoint is not set", name);
     return NULL;
   }
@@ -245,6 +245,28 @@ nomem:
 
 /* ------------------------------------------------------------------------ */
 /* Response headers and errors                                               */
+
+void store_error_name_store(store_error_t *err, const store_t *s) {
+  char *pfx, *text;
+  const char *name;
+  if (!err || !s || err->http_status != 0 || err->curl_code == 0) return;
+  name = s->conf.name ? s->conf.name : "(unnamed)";
+  pfx = fx_asprintf("store %s: ", name);
+  if (strncmp(err->message, pfx, strlen(pfx)) == 0) {
+    fx_free(pfx);
+    return;
+  }
+  if (store_error_is_tls(err))
+    text = fx_asprintf("%s%s (TLS certificate not accepted; a private CA goes in ca_file)", pfx,
+                       err->message[0] ? err->message : "certificate not accepted");
+  else
+    text = fx_asprintf("%s%s", pfx,
+                       err->message[0] ? err->message
+                                       : curl_easy_strerror((CURLcode)err->curl_code));
+  copy_str(err->message, sizeof(err->message), text);
+  fx_free(text);
+  fx_free(pfx);
+}
 
 static int is_ws(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n'; }
 
@@ -681,6 +703,7 @@ static ferry_err_t perform(store_t *s, store_req_t *r, const void *up, curl_off_
   }
   if (cc != CURLE_OK) {
     store_error_from_response(err, 0, &x->headers, NULL, 0, cc, s->curl_err);
+    store_error_name_store(err, s);
     return FERRY_ERR_HTTP;
   }
   if (x->status < 200 || x->status >= 300) {

@@ -68,6 +68,13 @@ void store_error_from_response(store_error_t *err, int http_status,
                                size_t body_len, CURLcode cc,
                                const char *curl_errbuf);
 
+/* For a transport failure (no HTTP status), prefixes err->message with the
+ * store's name ("store cos-gz: SSL certificate problem: ..."), and for a TLS
+ * verification failure a hint (a private CA goes in ca_file), so that a
+ * failed object says which side and why. Other errors are left alone (their
+ * service message and request id already identify them). Idempotent. */
+void store_error_name_store(store_error_t *err, const store_t *s);
+
 /* Object metadata from a HEAD or GET response. */
 typedef struct store_head {
   uint64_t size;

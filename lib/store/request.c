@@ -218,6 +218,13 @@ void store_req_init(store_req_t *r, const store_conf_t *conf, const char *method
   kvlist_init(&r->headers);
   r->payload_hash = fx_strdup(UNSIGNED_PAYLOAD);
 
+  if (conf && conf->type == STORE_HTTP) {
+    /* URL lists: the key is the URL; no bucket, no endpoint. */
+    r->raw_url = 1;
+    fx_free(r->bucket);
+    r->bucket = NULL;
+    ep = r->key ? r->key : "";
+  }
   while (*ep == ' ') ep++;
   p = strstr(ep, "://");
   if (p) {
@@ -257,12 +264,18 @@ void store_req_release(store_req_t *r) {
 void store_req_url(store_req_t *r) {
   fbuf_t b;
   size_t i;
+  int has_query = 0;
   fbuf_init(&b, 0);
-  fbuf_addf(&b, "%s://%s", r->scheme ? r->scheme : "https", r->host ? r->host : "");
-  build_path(r, &b, 1);
+  if (r->raw_url) {
+    fbuf_adds(&b, r->key ? r->key : "");
+    has_query = r->key && strchr(r->key, '?') != NULL;
+  } else {
+    fbuf_addf(&b, "%s://%s", r->scheme ? r->scheme : "https", r->host ? r->host : "");
+    build_path(r, &b, 1);
+  }
   for (i = 0; i < r->query.n; i++) {
     const kv_t *kv = &r->query.v[i];
-    fbuf_addc(&b, i ? '&' : '?');
+    fbuf_addc(&b, i || has_query ? '&' : '?');
     enc_pct(&b, kv->name, strlen(kv->name), 0);
     if (kv->value[0]) {
       fbuf_addc(&b, '=');
@@ -898,15 +911,22 @@ static ferry_err_t validate(const store_req_t *r, const store_conf_t *conf,
                             "store '%s': bad character in bucket name '%.64s'", sname,
                             r->bucket);
   }
+  if (r->raw_url && (!r->scheme || (strcmp(r->scheme, "http") && strcmp(r->scheme, "https"))))
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "store '%s': not an http:// or https:// URL", sname);
   if (is_empty(r->host))
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
                         "store '%s': no endpoint host configured", sname);
   for (p = r->host; *p; p++)
     if ((unsigned char)*p <= ' ' || *p == '/' || *p == '@' || *p == '?' || *p == '#' ||
         *p == '\\')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "store '%s': bad character in host '%.128s'", sname, r->host);
-  if (r->key && strlen(r->key) > KEY_MAX)
+      return r->raw_url  /* a URL's authority may hold a password: not quoted */
+                 ? ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                                "store '%s': bad character in the URL's host (user info "
+                                "is not allowed)", sname)
+                 : ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                                "store '%s': bad character in host '%.128s'", sname, r->host);
+  if (r->key && strlen(r->key) > KEY_MAX && !r->raw_url)
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
                         "store '%s': object key is %zu bytes, the limit is %d", sname,
                         strlen(r->key), KEY_MAX);

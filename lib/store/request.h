@@ -33,6 +33,7 @@ typedef struct store_req {
   char *payload_hash;  /* S3V4 x-amz-content-sha256 value; default UNSIGNED-PAYLOAD (owned) */
   char *url;           /* full URL, filled by store_req_sign (or store_req_url) (owned) */
   int path_style;      /* set by init: 1 when the bucket is the first path segment */
+  int raw_url;         /* set by init for a STORE_HTTP store: the key is the whole URL */
 } store_req_t;
 
 /* Fills host/scheme from conf (virtual-hosted unless conf->path_style or no
@@ -43,6 +44,11 @@ typedef struct store_req {
  * missing endpoint gives an empty host, which store_req_sign rejects. */
 void store_req_init(store_req_t *r, const store_conf_t *conf, const char *method,
                     const char *bucket, const char *key);
+/* For a STORE_HTTP store (URL lists) init differs: the key is a whole
+ * "http[s]://host[:port]/path?query" URL, scheme and host come from it, the
+ * bucket is ignored, raw_url is set, and store_req_url uses the URL as
+ * written (query parameters added to r->query are appended). Signing is
+ * SIGN_NONE: nothing is added. */
 void store_req_release(store_req_t *r);
 
 /* Builds r->url: scheme://host/[bucket/ if path-style]key-percent-encoded(keep '/')

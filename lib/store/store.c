@@ -50,6 +50,7 @@ store_sign_alg_t store_conf_sign(const store_conf_t *c) {
   case STORE_OSS: return SIGN_OSS_V4;
   case STORE_COS: return SIGN_COS;
   case STORE_S3: return SIGN_S3V4;
+  case STORE_HTTP: return SIGN_NONE;
   }
   return SIGN_S3V4;
 }
@@ -59,6 +60,7 @@ const char *store_type_str(store_type_t t) {
   case STORE_S3: return "s3";
   case STORE_OSS: return "oss";
   case STORE_COS: return "cos";
+  case STORE_HTTP: return "http";
   }
   return "unknown";
 }
@@ -67,7 +69,7 @@ int store_type_parse(const char *s, store_type_t *out) {
   static const struct {
     const char *name;
     store_type_t t;
-  } tab[] = {{"s3", STORE_S3}, {"oss", STORE_OSS}, {"cos", STORE_COS}};
+  } tab[] = {{"s3", STORE_S3}, {"oss", STORE_OSS}, {"cos", STORE_COS}, {"http", STORE_HTTP}};
   size_t i;
   if (!s) return -1;
   for (i = 0; i < FERRY_ARRAY_LEN(tab); i++) {
@@ -77,6 +79,13 @@ int store_type_parse(const char *s, store_type_t *out) {
     }
   }
   return -1;
+}
+
+void store_conf_urls(store_conf_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->name = fx_strdup(STORE_URLS_NAME);
+  out->type = STORE_HTTP;
+  out->sign = SIGN_NONE;
 }
 
 /* ---------------------------------------------------------------- object */
@@ -141,6 +150,21 @@ static int curl_retryable(int cc) {
   case CURLE_HTTP2_STREAM:
   case CURLE_HTTP3:
   case CURLE_QUIC_CONNECT_ERROR:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int store_error_is_tls(const store_error_t *e) {
+  if (!e || e->http_status != 0) return 0;
+  switch ((CURLcode)e->curl_code) {
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
     return 1;
   default:
     return 0;

@@ -11,7 +11,17 @@
 
 #include "core/ferry.h"
 
-typedef enum store_type { STORE_S3 = 0, STORE_OSS, STORE_COS } store_type_t;
+typedef enum store_type {
+  STORE_S3 = 0,
+  STORE_OSS,
+  STORE_COS,
+  STORE_HTTP  /* plain HTTP(S) for URL-list sources: anonymous, the object key is the
+                 whole URL (request.h), no bucket, no listing; read-only */
+} store_type_t;
+
+/* The name of the built-in STORE_HTTP store that URL-list segments name as
+ * their source ("urls" is reserved in the config for it). */
+#define STORE_URLS_NAME "urls"
 
 typedef enum store_sign_alg {
   SIGN_DEFAULT = 0,  /* per type: s3 -> SIGN_S3V4, oss -> SIGN_OSS_V4, cos -> SIGN_COS */
@@ -52,8 +62,13 @@ void store_conf_release(store_conf_t *c);
 void store_conf_copy(store_conf_t *dst, const store_conf_t *src);
 /* The effective signing dialect (resolves SIGN_DEFAULT by type). */
 store_sign_alg_t store_conf_sign(const store_conf_t *c);
-const char *store_type_str(store_type_t t);        /* "s3", "oss", "cos" */
+const char *store_type_str(store_type_t t);        /* "s3", "oss", "cos", "http" */
 int store_type_parse(const char *s, store_type_t *out);  /* 0 ok, -1 unknown */
+
+/* Fills out (uninitialized) with the built-in URL store: name
+ * STORE_URLS_NAME, type STORE_HTTP, SIGN_NONE, no endpoint. Release it with
+ * store_conf_release. */
+void store_conf_urls(store_conf_t *out);
 
 /* One listed object. */
 typedef struct store_object {
@@ -85,6 +100,10 @@ void store_error_clear(store_error_t *e);
  * resets and timeouts retry; AccessDenied, NoSuchBucket, NoSuchKey,
  * SignatureDoesNotMatch, InvalidAccessKeyId, other 4xx do not). */
 void store_error_classify(store_error_t *e);
+/* 1 when e is a transport failure of TLS verification (the server's
+ * certificate chain or name was not accepted, or ca_file is unusable):
+ * never retried, and reported with reason "tls". */
+int store_error_is_tls(const store_error_t *e);
 /* One line: "HTTP 403 AccessDenied: message (request-id=...)". */
 void store_error_format(const store_error_t *e, char *out, size_t n);
 

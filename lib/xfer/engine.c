@@ -227,7 +227,7 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   kvlist_init(&e->class_map);
   if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
   e->conf.storage_class_map = &e->class_map;
-  e->stores = fx_calloc(n_stores ? n_stores : 1, sizeof(*e->stores));
+  e->stores = fx_calloc(n_stores + 1, sizeof(*e->stores));
   for (i = 0; i < n_stores; i++) {
     e->stores[i] = store_new(&stores[i], errbuf);
     if (!e->stores[i]) {
@@ -237,6 +237,15 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
     }
   }
   e->n_stores = n_stores;
+  if (!find_store(e, STORE_URLS_NAME)) {
+    /* URL-list segments name the built-in anonymous HTTP store as their
+     * source ("urls" is reserved in the config for it). */
+    store_conf_t uc;
+    store_conf_urls(&uc);
+    e->stores[e->n_stores] = store_new(&uc, errbuf);
+    store_conf_release(&uc);
+    if (e->stores[e->n_stores]) e->n_stores++;
+  }
   e->multi = curl_multi_init();
   curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conf->max_host_conns);
   curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->conf.concurrency * 2);
@@ -293,6 +302,7 @@ static void set_fail(job_t *j, msg_status_t st, const char *reason, const store_
 /* A reason word for a store error: "access-denied", "http-503", ... */
 static const char *reason_of(const store_error_t *err) {
   static __thread char buf[48];
+  if (store_error_is_tls(err)) return "tls";
   if (err->http_status == 0) return err->curl_code == CURLE_OPERATION_TIMEDOUT ? "timeout" : "network";
   if (!strcmp(err->code, "AccessDenied")) return "access-denied";
   if (!strcmp(err->code, "NoSuchBucket")) return "no-such-bucket";
@@ -1226,6 +1236,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   /* Failure. */
   store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                             x->body.len, cc, x->curl_err);
+  store_error_name_store(&err, kind == RQ_HEAD_SRC ? j->src : j->dst);
   xreq_free(e, x);
   if (kind == RQ_HEAD_DST && status == 404) {
     if (!j->finishing) job_start_copy(e, j);
@@ -1359,6 +1370,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     if (cc != CURLE_OK || (status != 200 && status != 206)) {
       store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                                 x->body.len, cc, x->curl_err);
+      store_error_name_store(&err, j->src);
       if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
       if (status == 404 || status == 412) err.retryable = 0;
       pair_cut(e, p);
@@ -1428,6 +1440,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     }
     store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                               x->body.len, cc, x->curl_err);
+    store_error_name_store(&err, j->dst);
     pair_cut(e, p);
     p->failed = 1;
     pair_end(e, p, 0, &err, err.retryable);

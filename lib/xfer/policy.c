@@ -32,7 +32,8 @@ const policy_limits_t *policy_limits(store_type_t t) {
   switch (t) {
   case STORE_OSS: return &limits_oss;
   case STORE_COS: return &limits_cos;
-  case STORE_S3: return &limits_s3;
+  case STORE_S3:
+  case STORE_HTTP: return &limits_s3;
   }
   return &limits_s3;
 }
@@ -252,6 +253,7 @@ static void class_table(store_type_t t, const class_tier_t **in, size_t *n_in,
     *out = cos_out;
     return;
   case STORE_S3:
+  case STORE_HTTP:
     break;
   }
   *in = s3_classes;

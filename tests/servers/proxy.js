@@ -4,8 +4,10 @@
 //                 [--ak AK --sk SK] [--region R] [--bucket-map a=b,c=d]
 //                 [--state-dir DIR] [--seed N] [--max-skew SEC]
 //                 [--service-host HOST]... [--verbose]
+//                 [--tls-cert CERT.pem --tls-key KEY.pem]
 //
 // Prints "ready P" on stdout when it listens; stops cleanly on SIGTERM/SIGINT.
+// With --tls-cert/--tls-key it listens with HTTPS (the upstream stays http).
 // What it does (details in README.md next to this file):
 //  * dialect oss/cos: checks every request's signature by recomputing it with
 //    the OFFICIAL SDK's own signing code (ali-oss lib/common/signUtils.js,
@@ -37,14 +39,16 @@ function usage(msg) {
   if (msg) process.stderr.write(`proxy: ${msg}\n`);
   process.stderr.write('usage: node proxy.js --port P --upstream http://127.0.0.1:PORT ' +
     '--dialect oss|cos|s3 [--ak AK --sk SK] [--region R] [--bucket-map a=b,...] ' +
-    '[--state-dir DIR] [--seed N] [--max-skew SEC] [--service-host H]... [--verbose]\n');
+    '[--state-dir DIR] [--seed N] [--max-skew SEC] [--service-host H]... [--verbose] ' +
+    '[--tls-cert CERT.pem --tls-key KEY.pem]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const o = { port: 0, upstream: null, dialect: null, ak: process.env.FERRY_PROXY_AK || null,
     sk: process.env.FERRY_PROXY_SK || null, region: null, bucketMap: new Map(), stateDir: null,
-    seed: 1, maxSkew: 900, serviceHosts: [], verbose: false, bind: '127.0.0.1' };
+    seed: 1, maxSkew: 900, serviceHosts: [], verbose: false, bind: '127.0.0.1',
+    tlsCert: null, tlsKey: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -70,6 +74,8 @@ function parseArgs(argv) {
       case '--max-skew': o.maxSkew = parseInt(val(), 10); break;
       case '--service-host': o.serviceHosts.push(val().toLowerCase()); break;
       case '--bind': o.bind = val(); break;
+      case '--tls-cert': o.tlsCert = val(); break;
+      case '--tls-key': o.tlsKey = val(); break;
       case '--verbose': case '-v': o.verbose = true; break;
       case '--help': case '-h': usage(); break;
       default: usage(`unknown argument '${a}'`);
@@ -85,6 +91,7 @@ function parseArgs(argv) {
   o.upPort = parseInt(u.port || '80', 10);
   if (!o.region) o.region = o.dialect === 'oss' ? 'cn-hangzhou' : '';
   if (!Number.isInteger(o.maxSkew) || o.maxSkew < 0) usage('bad --max-skew');
+  if (!o.tlsCert !== !o.tlsKey) usage('--tls-cert and --tls-key go together');
   if (o.dialect !== 's3' && (!o.ak || !o.sk)) {
     process.stderr.write('proxy: warning: no --ak/--sk: signatures are NOT checked ' +
       '(an Authorization header is still required)\n');
@@ -1115,7 +1122,17 @@ async function handle(req, res) {
 /* ------------------------------------------------------------------ main */
 
 loadState();
-const server = http.createServer((req, res) => {
+/* With a certificate the proxy is an HTTPS front (tests of TLS verification);
+ * everything behind the handshake is the same. */
+function tlsOptions() {
+  try {
+    return { cert: fs.readFileSync(opt.tlsCert), key: fs.readFileSync(opt.tlsKey) };
+  } catch (e) {
+    process.stderr.write(`proxy: cannot read the TLS certificate or key: ${e.message}\n`);
+    return process.exit(2);
+  }
+}
+const onRequest = (req, res) => {
   handle(req, res).catch((e) => {
     process.stderr.write(`proxy: internal error: ${e.stack || e}\n`);
     if (!res.headersSent) {
@@ -1123,7 +1140,9 @@ const server = http.createServer((req, res) => {
       res.end(`proxy internal error: ${e.message}\n`);
     } else destroySocket(res.socket, true);
   });
-});
+};
+const server = opt.tlsCert ? require('https').createServer(tlsOptions(), onRequest)
+  : http.createServer(onRequest);
 server.keepAliveTimeout = 30000;
 server.headersTimeout = 60000;
 server.requestTimeout = 0; /* 1 GiB uploads may take a while */

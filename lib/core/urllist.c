@@ -5,7 +5,8 @@
  * script and a person has to find the bad line among millions. Excerpts in
  * messages are capped and show control bytes as '?', so that a binary file
  * fed by mistake gives readable errors; a URL with userinfo is never quoted
- * at all, since its password would end up in logs.
+ * at all, and a query never (a presigned URL's signature is there), since
+ * they would end up in logs.
  */
 #include "core/urllist.h"
 
@@ -43,6 +44,15 @@ static const char *snip(const char *s, size_t n, char out[72]) {
     memcpy(out + m, "...", 4);
   else
     out[m] = '\0';
+  return out;
+}
+
+/* snip() of a URL (or of its path and query) without the query, which may
+ * hold a presigned signature: "...?..." marks where it was. out holds 72. */
+static const char *snip_url(const char *s, size_t n, char out[72]) {
+  const char *q = memchr(s, '?', n);
+  snip(s, q ? (size_t)(q - s) : n, out);
+  if (q) strcat(out, "?...");
   return out;
 }
 
@@ -139,15 +149,15 @@ static ferry_err_t check_target(const char *t, size_t n, const char *name, long 
       return line_err(errbuf, name, lineno,
                       "URL has a fragment ('#'), which is never sent to a server; "
                       "write '#' in a path as %%23: '%s'",
-                      snip(t, n, sn));
+                      snip_url(t, n, sn));
     if (c <= 0x20 || c == 0x7f)
       return line_err(errbuf, name, lineno, "control byte 0x%02x in URL '%s'", c,
-                      snip(t, n, sn));
+                      snip_url(t, n, sn));
     if (c == '%') {
       if (i + 2 >= n || !is_hex((unsigned char)t[i + 1]) ||
           !is_hex((unsigned char)t[i + 2]))
         return line_err(errbuf, name, lineno, "bad %%XX escape in URL '%s'",
-                        snip(t, n, sn));
+                        snip_url(t, n, sn));
       i += 3;
       continue;
     }
@@ -155,7 +165,7 @@ static ferry_err_t check_target(const char *t, size_t n, const char *name, long 
       size_t k = enc_utf8_char(t + i, n - i);
       if (!k)
         return line_err(errbuf, name, lineno, "URL is not valid UTF-8: '%s'",
-                        snip(t, n, sn));
+                        snip_url(t, n, sn));
       i += k;
       continue;
     }
@@ -253,7 +263,7 @@ ferry_err_t urllist_parse_line(const char *line, size_t len, const char *name,
   ulen = (size_t)(u_end - s);
   if (ulen > URLLIST_URL_MAX)
     return line_err(errbuf, name, lineno, "URL is %zu bytes, over %d: '%s'", ulen,
-                    URLLIST_URL_MAX, snip(s, ulen, sn));
+                    URLLIST_URL_MAX, snip_url(s, ulen, sn));
   if (ulen >= 7 && strncasecmp(s, "http://", 7) == 0) {
     skip = 7;
   } else if (ulen >= 8 && strncasecmp(s, "https://", 8) == 0) {
@@ -261,7 +271,7 @@ ferry_err_t urllist_parse_line(const char *line, size_t len, const char *name,
     out->https = 1;
   } else {
     return line_err(errbuf, name, lineno, "not an http:// or https:// URL: '%s'",
-                    snip(s, ulen, sn));
+                    snip_url(s, ulen, sn));
   }
   auth = s + skip;
   for (auth_end = auth; auth_end < u_end; auth_end++)

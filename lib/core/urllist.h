@@ -29,7 +29,8 @@
  *
  * Errors are FERRY_ERR_PARSE with "NAME:LINE: what" in errbuf (NAME is
  * the name given to urllist_cursor_init, else "line"), never quoting a
- * password. Thread-safe; a cursor is used by one thread at a time.
+ * password or a query (a presigned URL's signature): excerpts of a URL end
+ * at '?'. Thread-safe; a cursor is used by one thread at a time.
  */
 #ifndef FERRY_URLLIST_H
 #define FERRY_URLLIST_H

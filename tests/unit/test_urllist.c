@@ -190,6 +190,26 @@ static void test_credentials_not_echoed(void **state) {
     assert_non_null(strstr(eb, "list.txt:3: the URL carries a user name or password"));
     assert_null(strstr(eb, "S3cr3t"));
   }
+  /* A query may hold a presigned signature: errors quote up to the '?'. */
+  {
+    static const char *q[] = {
+        "https://h/a?X-Amz-Signature=S3cr3tSig%zz",
+        "https://h/a?Signature=S3cr3tSig\x01",
+        "https://h/a?Signature=S3cr3tSig#frag",
+        "https://h/a?Signature=S3cr3tSig\xff",
+        "ftp://h/a?Signature=S3cr3tSig",
+        "https://h/?Signature=S3cr3tSig",
+    };
+    for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+      urllist_entry_t e;
+      int is_entry;
+      char eb[FERRY_ERRLEN];
+      assert_int_equal(urllist_parse_line(q[i], strlen(q[i]), NULL, 1, &e, &is_entry, eb),
+                       FERRY_ERR_PARSE);
+      if (strstr(eb, "S3cr3t")) fail_msg("query quoted: %s", eb);
+    }
+    expect_err("https://h/a%zz?Signature=S3cr3tSig", "bad %XX escape in URL '/a%zz?...'");
+  }
   /* An '@' in the path is an ordinary key byte. */
   {
     urllist_entry_t e = parse_ok("http://h/a@b");

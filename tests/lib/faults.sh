@@ -18,16 +18,39 @@ FAULT_SRC_BUCKET=ferry-src
 FAULT_DST_BUCKET=ferry-dst-1250000000
 declare -A WPID
 
-# fault_setup [ferry-devbroker args]
+# fault_setup [ferry-devbroker args]: s3rver and the two proxies start at
+# once (node's start-up is most of the set-up time on a loaded machine), then
+# the dev broker; exports FERRY_S3_MAIN, FERRY_PROXY_OSS/COS(_ADMIN) as
+# scripts/servers.sh does.
 fault_setup() {
+  echo "fault-run: $FERRY_RUN"
+  local sp op cp
+  sp=$(free_port); op=$(free_port); cp=$(free_port)
+  while [ "$op" = "$sp" ]; do op=$(free_port); done
+  while [ "$cp" = "$sp" ] || [ "$cp" = "$op" ]; do cp=$(free_port); done
+  node --openssl-legacy-provider "$FERRY_SRC/tests/servers/s3.js" "$sp" "$FERRY_RUN/s3-main" \
+    "$FAULT_SRC_BUCKET" "$FAULT_DST_BUCKET" >"$FERRY_RUN/s3-main.log" 2>&1 &
+  track_pid $!
+  export FERRY_S3_MAIN="http://127.0.0.1:$sp"
+  _fault_proxy oss "$op" --dialect oss --ak LTAIfaultsuite --sk oss-fault-secret --region cn-hangzhou
+  _fault_proxy cos "$cp" --dialect cos --ak AKIDfaultsuite --sk cos-fault-secret
   devbroker_start --partitions 8 "$@"
   DEVBROKER_PID=$(tail -1 "$FERRY_RUN/pids")
-  s3_start main "$FAULT_SRC_BUCKET" "$FAULT_DST_BUCKET"
-  proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIfaultsuite --sk oss-fault-secret --region cn-hangzhou
-  proxy_start cos --upstream "$FERRY_S3_MAIN" --dialect cos --ak AKIDfaultsuite --sk cos-fault-secret
+  wait_line "$FERRY_RUN/s3-main.log" "^ready" 60
+  wait_line "$FERRY_RUN/proxy-oss.out" "^ready" 60 || { cat "$FERRY_RUN/proxy-oss.log" >&2; return 1; }
+  wait_line "$FERRY_RUN/proxy-cos.out" "^ready" 60 || { cat "$FERRY_RUN/proxy-cos.log" >&2; return 1; }
   export FERRY_OSS_ACCESS_KEY=LTAIfaultsuite FERRY_OSS_SECRET_KEY=oss-fault-secret
   export FERRY_COS_ACCESS_KEY=AKIDfaultsuite FERRY_COS_SECRET_KEY=cos-fault-secret
   OSS_ADMIN=$FERRY_PROXY_OSS_ADMIN COS_ADMIN=$FERRY_PROXY_COS_ADMIN
+}
+# _fault_proxy NAME PORT ARGS...: starts tests/servers/proxy.js in front of s3rver.
+_fault_proxy() {
+  local name="$1" port="$2"; shift 2
+  node "$FERRY_SRC/tests/servers/proxy.js" --port "$port" --state-dir "$FERRY_RUN/proxy-$name" \
+    --upstream "$FERRY_S3_MAIN" "$@" >"$FERRY_RUN/proxy-$name.out" 2>>"$FERRY_RUN/proxy-$name.log" &
+  track_pid $!
+  local var; var="FERRY_PROXY_$(echo "$name" | tr '[:lower:]' '[:upper:]')"
+  export "$var=http://127.0.0.1:$port" "${var}_ADMIN=http://127.0.0.1:$port/__proxy"
 }
 
 # fault_conf [worker.KEY=VALUE | lister.KEY=VALUE]...: small, quick settings,
@@ -150,7 +173,7 @@ fault_check() {
   local state="$1" expect="${2:-}"
   local want_rc=0
   [ "$state" = completed-with-failures ] && want_rc=3
-  [ "$WAIT_RC" = "$want_rc" ] || { tail -5 "$FERRY_RUN/wait.out" "$FERRY_RUN/wait.err" >&2; fail "reporter --wait exit $WAIT_RC, want $want_rc ($state)"; }
+  [ "$WAIT_RC" = "$want_rc" ] || { tail -n 5 "$FERRY_RUN/wait.out" "$FERRY_RUN/wait.err" >&2; fail "reporter --wait exit $WAIT_RC, want $want_rc ($state)"; }
   "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --once --json >"$FERRY_RUN/status.json" || fail "reporter --once failed"
   "$FERRY_BIN/ferry-reporter" -c "$CONF" --export-failed t --format jsonl --out "$FERRY_RUN/failed.jsonl" || fail "export failed"
   "$FERRY_BIN/ferry-reporter" -c "$CONF" --export-failed t --out "$FERRY_RUN/failed.csv" || fail "CSV export failed"

@@ -31,5 +31,6 @@ for f in "$ROOT"/tests/faults/*.sh; do
     failed=$((failed + 1))
   fi
 done
-echo "faults: $pass passed, $failed failed ($((SECONDS - t0)) s; logs in $LOGS)"
+if [ "$failed" = 0 ]; then rm -rf "$LOGS"; where="logs removed"; else where="logs in $LOGS"; fi
+echo "faults: $pass passed, $failed failed ($((SECONDS - t0)) s; $where)"
 [ "$failed" = 0 ]

@@ -163,6 +163,24 @@ fault_wait() {
   WAIT_RC=0
   "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --wait --timeout "${1:-240}" >"$FERRY_RUN/wait.out" 2>"$FERRY_RUN/wait.err" || WAIT_RC=$?
   TASK_S=$((SECONDS - ${TASK_T0:-0}))
+  if [ "$WAIT_RC" = 4 ]; then fault_diagnose; fi
+}
+
+# fault_diagnose: when a task does not end, what every live worker is doing
+# (thread stacks, if gdb is there) and what the proxies saw, kept in the run
+# directory.
+fault_diagnose() {
+  local w
+  echo "fault_diagnose: the task did not end; stacks and stats in $FERRY_RUN" >&2
+  for w in "${!WPID[@]}"; do
+    kill -0 "${WPID[$w]}" 2>/dev/null || continue
+    if command -v gdb >/dev/null; then
+      timeout 60 gdb -p "${WPID[$w]}" -batch -ex 'thread apply all bt' >"$FERRY_RUN/$w.stack" 2>&1 || true
+    fi
+  done
+  curl -sf "$OSS_ADMIN/stats" >"$FERRY_RUN/stats-oss.json" || true
+  curl -sf "$COS_ADMIN/stats" >"$FERRY_RUN/stats-cos.json" || true
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --once --json >"$FERRY_RUN/status.json" 2>/dev/null || true
 }
 
 # fault_check STATE [EXPECT.json]: the reporter's figures and export against

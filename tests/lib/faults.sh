@@ -74,7 +74,7 @@ fault_conf() {
   for k in "${!L[@]}"; do ll+="  $k = ${L[$k]};"$'\n'; done
   CONF="$FERRY_RUN/ferry.conf"
   cat >"$CONF" <<CONF
-log_level = "info";
+log_level = "${FAULT_LOG_LEVEL:-info}";
 kafka = { brokers = ""; bootstrap_file = "$FERRY_RUN/bootstrap"; segments_partitions = 8;
   consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"]; };
 stores = (

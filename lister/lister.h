@@ -40,6 +40,12 @@ typedef struct lister_opts {
 /* Runs the lister; returns an exit status above. conf borrowed. */
 int lister_run(const ferry_conf_t *conf, const lister_opts_t *o);
 
+/* ferry-lister --cleanup (cleanup.c): aborts the multipart uploads under the
+ * task's destination prefix initiated more than older_than_ms ago (0: every
+ * one); one line per failure and a summary on stderr. Returns an exit
+ * status above (FAIL when an upload could not be listed or aborted). */
+int lister_cleanup(const ferry_conf_t *conf, const char *task, int64_t older_than_ms);
+
 /* Set by the signal handler (SIGINT, SIGTERM): stop after the current
  * page, record the checkpoint, exit LISTER_EXIT_FAIL. */
 extern volatile int lister_stop;

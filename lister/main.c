@@ -10,6 +10,7 @@
  *   ferry-lister -c CONF -t TASK --estimate [--incremental] [--workers N] ...
  *   ferry-lister -c CONF -t TASK --dry-run [--incremental] [--out FILE]
  *   ferry-lister -c CONF -t TASK --verify [--out FILE]
+ *   ferry-lister -c CONF -t TASK --cleanup [--older-than DURATION]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -53,6 +54,10 @@ static void usage(FILE *f) {
           "      --verify           compare source and destination listings; exit 3\n"
           "                         when they differ\n"
           "      --out FILE         --verify report / --dry-run list (\"-\" = stdout)\n"
+          "      --cleanup          abort the multipart uploads left open under the\n"
+          "                         task's destination prefix (by killed workers)\n"
+          "      --older-than D     with --cleanup: only uploads initiated more than D\n"
+          "                         ago (\"30m\", \"2h\", seconds; default 24h; 0 = all)\n"
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
           "  -h, --help\n"
           "Exit status: 0 all published and delivered (or nothing to retry; --verify:\n"
@@ -80,6 +85,8 @@ int main(int argc, char **argv) {
       {"retry-failed", no_argument, NULL, 'r'},
       {"from-list", required_argument, NULL, 'f'},
       {"run", required_argument, NULL, 'n'},
+      {"cleanup", no_argument, NULL, 'C'},
+      {"older-than", required_argument, NULL, 'G'},
       {"log-level", required_argument, NULL, 'l'},
       {"incremental", no_argument, NULL, 'I'},
       {"estimate", no_argument, NULL, 'E'},
@@ -98,7 +105,8 @@ int main(int argc, char **argv) {
   const char *conf_path = NULL, *level = NULL;
   ferry_conf_t *conf;
   struct sigaction sa;
-  int opt, rc;
+  int opt, rc, cleanup = 0, older_set = 0;
+  int64_t older_than_ms = 24LL * 3600 * 1000;
 
   memset(&lo, 0, sizeof(lo));
   flog_set_service("lister");
@@ -166,6 +174,16 @@ int main(int argc, char **argv) {
       lo.request_ms = v;
       break;
     }
+    case 'C': cleanup = 1; break;
+    case 'G': {
+      char eb[FERRY_ERRLEN];
+      if (conf_parse_duration(optarg, 1000, &older_than_ms, eb) || older_than_ms < 0) {
+        fprintf(stderr, "ferry-lister: --older-than: \"%s\" is not a duration\n", optarg);
+        return 2;
+      }
+      older_set = 1;
+      break;
+    }
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -178,6 +196,15 @@ int main(int argc, char **argv) {
   if (!lo.task) {
     fprintf(stderr, "ferry-lister: no task: pass -t TASK\n");
     usage(stderr);
+    return 2;
+  }
+  if (cleanup && (lo.segments_to || lo.retry_failed || lo.from_list || lo.run)) {
+    fprintf(stderr, "ferry-lister: --cleanup lists uploads only: no --segments-to, "
+            "--retry-failed, --from-list or --run with it\n");
+    return 2;
+  }
+  if (older_set && !cleanup) {
+    fprintf(stderr, "ferry-lister: --older-than goes with --cleanup\n");
     return 2;
   }
   conf = conf_load_or_exit(conf_path, 0);
@@ -196,7 +223,7 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  rc = lister_run(conf, &lo);
+  rc = cleanup ? lister_cleanup(conf, lo.task, older_than_ms) : lister_run(conf, &lo);
   conf_destroy(conf);
   return rc;
 }

@@ -177,15 +177,15 @@ function applyRecord(r) {
   switch (r.t) {
     case 'obj': objects.set(okey(r.b, r.k), { crc: r.crc, size: r.size, etag: r.etag, mp: !!r.mp }); break;
     case 'del': objects.delete(okey(r.b, r.k)); break;
-    case 'up': uploads.set(r.u, { b: r.b, k: r.k, state: r.s || 'open', parts: new Map() }); break;
+    case 'up': uploads.set(r.u, { b: r.b, k: r.k, state: r.s || 'open', at: r.at || 0, parts: new Map() }); break;
     case 'part': {
       let u = uploads.get(r.u);
-      if (!u) { u = { b: r.b, k: r.k, state: 'open', parts: new Map() }; uploads.set(r.u, u); }
+      if (!u) { u = { b: r.b, k: r.k, state: 'open', at: 0, parts: new Map() }; uploads.set(r.u, u); }
       u.parts.set(r.n, { crc: r.crc, size: r.size, etag: r.etag });
       break;
     }
     case 'upclose': {
-      const u = uploads.get(r.u) || { b: r.b, k: r.k, parts: new Map() };
+      const u = uploads.get(r.u) || { b: r.b, k: r.k, at: 0, parts: new Map() };
       u.state = r.s;
       u.parts = new Map();
       uploads.set(r.u, u);
@@ -225,7 +225,7 @@ function loadState() {
       size: o.size, etag: o.etag, mp: o.mp }));
   }
   for (const [id, u] of uploads) {
-    out.push(JSON.stringify({ t: 'up', u: id, b: u.b, k: u.k, s: u.state }));
+    out.push(JSON.stringify({ t: 'up', u: id, b: u.b, k: u.k, s: u.state, at: u.at }));
     for (const [n, p] of u.parts) {
       out.push(JSON.stringify({ t: 'part', u: id, b: u.b, k: u.k, n, crc: p.crc, size: p.size, etag: p.etag }));
     }
@@ -909,7 +909,7 @@ function forward(ctx, req, res, rule) {
           journal({ t: 'del', b: ctx.bucket, k: ctx.key });
         } else if (ctx.op === 'initiate' && ok && body) {
           const m = /<UploadId>([^<]+)<\/UploadId>/.exec(body.toString('utf8'));
-          if (m) journal({ t: 'up', u: xmlUnescape(m[1]), b: ctx.bucket, k: ctx.key });
+          if (m) journal({ t: 'up', u: xmlUnescape(m[1]), b: ctx.bucket, k: ctx.key, at: Date.now() });
         } else if (ctx.op === 'complete' && body) {
           const text = body.toString('utf8');
           if (ok && !/<Error>/.test(text)) completeDone(ctx, reqBody, text, headers);
@@ -983,6 +983,50 @@ function completeDone(ctx, reqBody, respText, headers) {
   journal({ t: 'upclose', u: id, b: ctx.bucket, k: ctx.key, s: 'completed' });
 }
 
+/* ListMultipartUploads (s3rver has none): the uploads this proxy saw
+ * initiated and neither completed nor aborted, sorted by key and upload id,
+ * with prefix, key-marker / upload-id-marker and max-uploads. Uploads made
+ * behind the proxy's back are not known. */
+function openUploads(bucket, prefix) {
+  const out = [];
+  for (const [id, u] of uploads) {
+    if (u.state !== 'open' || (bucket !== null && u.b !== bucket)) continue;
+    if (prefix && !u.k.startsWith(prefix)) continue;
+    out.push({ bucket: u.b, key: u.k, upload_id: id, initiated: new Date(u.at || 0).toISOString() });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.upload_id < b.upload_id ? -1 : 1));
+}
+
+function listUploads(ctx, req, res) {
+  const q = ctx.qmap;
+  const prefix = q.get('prefix') || '';
+  const km = q.get('key-marker') || '';
+  const im = q.get('upload-id-marker') || '';
+  const max = Math.min(1000, Math.max(1, parseInt(q.get('max-uploads') || '1000', 10) || 1000));
+  const url = q.get('encoding-type') === 'url';
+  const enc = (v) => xmlEscape(url ? encodeURIComponent(v) : v);
+  const all = openUploads(ctx.bucket, prefix).filter((u) => !km || u.key > km || (u.key === km && im && u.upload_id > im));
+  const page = all.slice(0, max);
+  const more = all.length > page.length;
+  const last = page[page.length - 1];
+  let x = `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult>\n  <Bucket>${xmlEscape(ctx.bucket)}</Bucket>\n` +
+    `  <KeyMarker>${enc(km)}</KeyMarker>\n  <UploadIdMarker>${xmlEscape(im)}</UploadIdMarker>\n` +
+    `  <NextKeyMarker>${more ? enc(last.key) : ''}</NextKeyMarker>\n` +
+    `  <NextUploadIdMarker>${more ? xmlEscape(last.upload_id) : ''}</NextUploadIdMarker>\n` +
+    `  <Prefix>${enc(prefix)}</Prefix>\n  <MaxUploads>${max}</MaxUploads>\n  <IsTruncated>${more}</IsTruncated>\n` +
+    (url ? '  <EncodingType>url</EncodingType>\n' : '');
+  for (const u of page) {
+    x += `  <Upload>\n    <Key>${enc(u.key)}</Key>\n    <UploadId>${xmlEscape(u.upload_id)}</UploadId>\n` +
+      `    <Initiated>${u.initiated}</Initiated>\n    <StorageClass>Standard</StorageClass>\n  </Upload>\n`;
+  }
+  x += '</ListMultipartUploadsResult>\n';
+  const body = Buffer.from(x);
+  req.resume();
+  res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': body.length,
+    [REQID_HEADER]: ctx.reqId, Date: new Date().toUTCString() });
+  res.end(body);
+}
+
 /* ------------------------------------------------------------------ admin API */
 
 function sendJson(res, status, obj) {
@@ -1037,6 +1081,11 @@ function admin(ctx, req, res) {
     rules = rules.filter((r) => r.id !== parseInt(fm[1], 10));
     return sendJson(res, before === rules.length ? 404 : 200, { ok: before !== rules.length });
   }
+  if (p === '/__proxy/uploads' && m === 'GET') {
+    const n = { open: 0, completed: 0, aborted: 0 };
+    for (const u of uploads.values()) n[u.state] = (n[u.state] || 0) + 1;
+    return sendJson(res, 200, { ...n, uploads: openUploads(q.get('bucket'), q.get('prefix') || '') });
+  }
   if (p === '/__proxy/crc' && m === 'GET') {
     const o = objects.get(okey(q.get('bucket') || '', q.get('key') || ''));
     return o ? sendJson(res, 200, { crc64: o.crc, size: o.size, etag: o.etag, multipart: o.mp })
@@ -1044,7 +1093,7 @@ function admin(ctx, req, res) {
   }
   return sendJson(res, 404, { error: `no admin endpoint ${m} ${p}`,
     endpoints: ['GET /__proxy/health', 'GET|DELETE /__proxy/stats', 'GET|POST|DELETE /__proxy/faults',
-      'DELETE /__proxy/faults/ID', 'GET /__proxy/crc?bucket=B&key=K'] });
+      'DELETE /__proxy/faults/ID', 'GET /__proxy/crc?bucket=B&key=K', 'GET /__proxy/uploads'] });
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -1109,6 +1158,7 @@ async function handle(req, res) {
     res.writeHead(204, { [REQID_HEADER]: ctx.reqId, Date: new Date().toUTCString() });
     return res.end();
   }
+  if (ctx.op === 'list-uploads' && D !== 's3') return listUploads(ctx, req, res);
   if ((ctx.op === 'upload-part' || ctx.op === 'complete' || ctx.op === 'list-parts') && uploadId) {
     const u = uploads.get(uploadId);
     if (u && u.state !== 'open') {

@@ -2,7 +2,11 @@
 // compared by key, size and checksum (ETag when both are plain MD5s, else the
 // MD5 of the bytes read back from both sides). Exit 0 when every source
 // object is at the destination with the same content.
-// usage: node compare.js SRC_ENDPOINT SRC_BUCKET DST_ENDPOINT DST_BUCKET [--prefix P] [--dst-prefix P] [--allow-missing K1,K2]
+// usage: node compare.js SRC_ENDPOINT SRC_BUCKET DST_ENDPOINT DST_BUCKET [--prefix P] [--dst-prefix P]
+//          [--allow-missing K1,K2] [--allow-missing-file FILE]
+// --allow-missing / --allow-missing-file (one key per line): source keys that
+// may be absent at the destination (objects reported failed); when present
+// they are compared like any other.
 'use strict';
 const u = require('./s3util');
 
@@ -11,6 +15,11 @@ async function main() {
   const [se, sb, de, db] = a;
   const opt = (n) => { const i = a.indexOf(n); return i >= 0 ? a[i + 1] : null; };
   const sp = opt('--prefix') || '', dp = opt('--dst-prefix') || '';
+  const allowed = new Set((opt('--allow-missing') || '').split(',').filter(Boolean));
+  if (opt('--allow-missing-file')) {
+    for (const k of require('fs').readFileSync(opt('--allow-missing-file'), 'utf8').split('\n')) if (k) allowed.add(k);
+  }
+  let allowedMissing = 0;
   const src = await u.list(se, sb, sp);
   const dst = await u.list(de, db, dp);
   const dmap = new Map(dst.map((o) => [o.key, o]));
@@ -19,7 +28,11 @@ async function main() {
   await u.pool(src, 8, async (s) => {
     const dk = dp + s.key.slice(sp.length);
     const d = dmap.get(dk);
-    if (!d) { problems.push(`missing: ${JSON.stringify(dk)}`); return; }
+    if (!d) {
+      if (allowed.has(s.key)) allowedMissing++;
+      else problems.push(`missing: ${JSON.stringify(dk)}`);
+      return;
+    }
     dmap.delete(dk);
     if (d.size !== s.size) { problems.push(`size: ${JSON.stringify(dk)} ${s.size} != ${d.size}`); return; }
     if (md5re.test(s.etag) && md5re.test(d.etag)) {
@@ -33,7 +46,8 @@ async function main() {
   });
   for (const k of dmap.keys()) problems.push(`extra at destination: ${JSON.stringify(k)}`);
   problems.slice(0, 50).forEach((p) => console.log(p));
-  console.log(`compare: source=${src.length} destination=${dst.length} same=${ok} problems=${problems.length}`);
+  console.log(`compare: source=${src.length} destination=${dst.length} same=${ok}` +
+    `${allowed.size ? ` allowed_missing=${allowedMissing}` : ''} problems=${problems.length}`);
   process.exit(problems.length ? 1 : 0);
 }
 main().catch((e) => { console.error(String(e.stack || e)); process.exit(2); });

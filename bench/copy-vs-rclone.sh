@@ -81,10 +81,25 @@ dst_fresh() {
     mv "$FERRY_RUN/pids.tmp" "$FERRY_RUN/pids"
     rm -rf "$FERRY_RUN/s3-dst$DST_N"
   fi
-  DST_N=$((DST_N + 1))
-  s3_start "dst$DST_N" bench-dst >/dev/null
-  DST_PID="$(tail -n 1 "$FERRY_RUN/pids")"
-  DST="$(eval echo "\$FERRY_S3_DST$DST_N")"
+  local try
+  for try in 1 2 3; do
+    DST_N=$((DST_N + 1))
+    # The port free_port found may be taken before s3rver binds it (other
+    # programs start servers on this machine too): then try another one.
+    s3_start "dst$DST_N" bench-dst >/dev/null 2>&1 || true
+    DST_PID="$(tail -n 1 "$FERRY_RUN/pids")"
+    if grep -q '^ready' "$FERRY_RUN/s3-dst$DST_N.log" 2>/dev/null; then
+      DST="$(eval echo "\$FERRY_S3_DST$DST_N")"
+      return 0
+    fi
+    echo "bench: destination server $DST_N did not start (try $try): $(tail -n 3 "$FERRY_RUN/s3-dst$DST_N.log" | tr '\n' ' ')" >&2
+    kill "$DST_PID" 2>/dev/null || true
+    wait "$DST_PID" 2>/dev/null || true
+    grep -vx "$DST_PID" "$FERRY_RUN/pids" >"$FERRY_RUN/pids.tmp" || true
+    mv "$FERRY_RUN/pids.tmp" "$FERRY_RUN/pids"
+    DST_PID=""
+  done
+  die "could not start a destination server"
 }
 
 s3_start src bench-small bench-large bench-huge

@@ -34,6 +34,14 @@ def fmt(x, d=2):
     return "n/a" if x is None else f"{x:.{d}f}"
 
 
+def cell(x):
+    return "" if x is None else f"{x:.2f}"
+
+
+def rate(x):
+    return f"{x:.0f}" if x >= 100 else f"{x:.2g}" if x < 1 else f"{x:.1f}"
+
+
 def main():
     runs = load(sys.argv[1], 10)
     raw = load(sys.argv[2], 5)
@@ -71,8 +79,8 @@ def main():
                 tool = (f"ferry (list {r['list_wall']:.2f} s / {r['list_cpu']:.2f} CPU-s "
                         f"+ worker {r['worker_wall']:.2f} s / {r['worker_cpu']:.2f} CPU-s)")
             out.append(f"| {r['round']} | {tool} | {r['wall']:.2f} | {r['cpu']:.2f} "
-                       f"| {r['rss_mib']:.1f} | {r['objs'] / r['wall']:.0f} "
-                       f"| {r['bytes'] / 1e6 / r['wall']:.1f} | {fmt(wr)} | {fmt(cr)} | {fmt(rr)} |")
+                       f"| {r['rss_mib']:.1f} | {rate(r['objs'] / r['wall'])} "
+                       f"| {r['bytes'] / 1e6 / r['wall']:.1f} | {cell(wr)} | {cell(cr)} | {cell(rr)} |")
         for k, v in ratios.items():
             medians[(ds, k)] = statistics.median(v) if v else None
         ferry = [r for r in rs if r["tool"] == "ferry"]
@@ -86,7 +94,7 @@ def main():
         rw = [x for x in raw if x[0] == ds]
         if rw:
             out.append("\nraw server limit (one curl -Z process, 32 parallel): " + "; ".join(
-                f"{w} {float(s):.2f} s ({int(o) / float(s):.0f} objects/s, "
+                f"{w} {float(s):.2f} s ({rate(int(o) / float(s))} objects/s, "
                 f"{int(b) / 1e6 / float(s):.1f} MB/s)" for _, w, s, o, b in rw))
     print("\n".join(out))
     print("\nRESULT small_wall_ratio=%s small_cpu_ratio=%s large_wall_ratio=%s large_rss_mib=%s" % (

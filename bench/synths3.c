@@ -1132,6 +1132,23 @@ static void on_signal(int sig) {
   stop_flag = 1;
 }
 
+/* Counts take decimal suffixes (10M = 10,000,000), sizes binary ones. */
+static int parse_count(const char *s, uint64_t *v) {
+  char *end;
+  unsigned long long x;
+  uint64_t m = 1;
+  if (!s || !isdigit((unsigned char)*s)) return -1;
+  errno = 0;
+  x = strtoull(s, &end, 10);
+  if (errno) return -1;
+  if (*end == 'K' || *end == 'k') m = 1000, end++;
+  else if (*end == 'M' || *end == 'm') m = 1000000, end++;
+  else if (*end == 'G' || *end == 'g') m = 1000000000, end++;
+  if (*end || x > UINT64_MAX / m) return -1;
+  *v = x * m;
+  return 0;
+}
+
 static int parse_size(const char *s, uint64_t *v) {
   char *end;
   unsigned long long x;
@@ -1154,7 +1171,8 @@ static void usage(void) {
   fputs("usage: ferry-synths3 [--port P] [--bucket NAME] [--objects N] [--prefixes K]\n"
         "                     [--seed S] [--min-size SIZE] [--max-size SIZE] [--huge SIZE]\n"
         "                     [--threads T] [--no-md5] [--port-file FILE]\n"
-        "BENCHMARKS ONLY: a synthetic S3 server (bench/README.md). SIZE takes K/M/G/T.\n",
+        "BENCHMARKS ONLY: a synthetic S3 server (bench/README.md). N takes K/M/G (10^3..),\n"
+        "SIZE K/M/G/T (2^10..).\n",
         stderr);
 }
 
@@ -1184,7 +1202,7 @@ int main(int argc, char **argv) {
     i++;
     if (strcmp(a, "--port") == 0) ok = parse_u64(val, &v) == 0 && v < 65536, cfg.port = (int)v;
     else if (strcmp(a, "--bucket") == 0) cfg.bucket = val;
-    else if (strcmp(a, "--objects") == 0) ok = parse_size(val, &cfg.objects) == 0;
+    else if (strcmp(a, "--objects") == 0) ok = parse_count(val, &cfg.objects) == 0;
     else if (strcmp(a, "--prefixes") == 0)
       ok = parse_u64(val, &v) == 0 && v >= 1 && v <= 1000, cfg.prefixes = (unsigned)v;
     else if (strcmp(a, "--seed") == 0) ok = parse_u64(val, &cfg.seed) == 0;

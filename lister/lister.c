@@ -144,8 +144,10 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   if ((e = lout_task(r->out, &rec, errbuf))) return e;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = seg_count(r->seg);
-  LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
-            " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
+  LOG_DEBUG(FAC,
+            "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
+            " objects=%" PRIu64,
+            FLOG_V(r->def.task), r->plan.run, r->cp_segments, r->objects);
   return FERRY_OK;
 }
 
@@ -188,8 +190,8 @@ static ferry_err_t retry_wait(lrun_t *r, const char *what, int attempt,
   char msg[512];
   long ms = backoff_delay_ms(&r->bo, attempt - 1, err->retry_after_s, &r->rng);
   store_error_format(err, msg, sizeof(msg));
-  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=\"%s\"", r->def.task, what,
-           attempt, ms, msg);
+  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=%s", FLOG_V(r->def.task),
+           what, attempt, ms, FLOG_Q(msg));
   return lout_wait(r->out, (int)ms, errbuf);
 }
 
@@ -269,9 +271,10 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
     if (!e && r->pages % (uint64_t)cp_pages == 0) e = checkpoint(r, errbuf);
     if (!e && ferry_now_us() - last_log > 5000000) {
       last_log = ferry_now_us();
-      LOG_INFO(FAC, "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
-               r->def.task, r->plan.run, r->pages, r->objects + seg_pending_objects(r->seg),
-               seg_count(r->seg));
+      LOG_INFO(FAC,
+               "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
+               FLOG_V(r->def.task), r->plan.run, r->pages,
+               r->objects + seg_pending_objects(r->seg), seg_count(r->seg));
     }
     if (!e && page.truncated) {
       if (page.next_token && *page.next_token) {
@@ -396,8 +399,11 @@ static int on_failed(const bus_msg_t *m, void *ctx) {
   if (m->key && (m->key_len != tl || memcmp(m->key, fs->task, tl) != 0)) return 0;
   if (!m->value) return 0;
   if (msg_failed_decode(m->value, m->len, &f, eb)) {
-    LOG_WARN(FAC, "topic=%s partition=%d offset=%" PRId64 " msg=\"undecodable failed "
-             "record skipped\" err=\"%s\"", m->topic, (int)m->partition, m->offset, eb);
+    LOG_WARN(FAC,
+             "topic=%s partition=%d offset=%" PRId64
+             " msg=\"undecodable failed "
+             "record skipped\" err=%s",
+             FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(eb));
     fs->bad++;
     return 0;
   }
@@ -449,8 +455,8 @@ static ferry_err_t replay_failed(lrun_t *r, failed_set_t *fs, char *errbuf) {
     n++;
     e = replay_one(r, ix[i].o, errbuf);
   }
-  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu", r->def.task,
-           r->plan.run, r->plan.base_run, fs->n, n);
+  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu",
+           FLOG_V(r->def.task), r->plan.run, r->plan.base_run, fs->n, n);
   fx_free(ix);
   return e;
 }
@@ -506,8 +512,11 @@ static int on_task(const bus_msg_t *m, void *ctx) {
     return 0;
   }
   if (msg_task_decode(m->value, m->len, &t, eb)) {
-    LOG_WARN(FAC, "topic=%s offset=%" PRId64 " msg=\"undecodable task record skipped\" "
-             "err=\"%s\"", m->topic, m->offset, eb);
+    LOG_WARN(FAC,
+             "topic=%s offset=%" PRId64
+             " msg=\"undecodable task record skipped\" "
+             "err=%s",
+             FLOG_V(m->topic), m->offset, FLOG_Q(eb));
     lr->bad++;
     return 0;
   }
@@ -538,14 +547,17 @@ static void record_stop(lrun_t *r, ferry_err_t why) {
       (why == FERRY_ERR_TIMEOUT && !lister_stop))
     return;
   if (lout_drain(r->out, drain_timeout(r), eb)) {
-    LOG_ERROR(FAC, "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
-              "err=\"%s\"", r->def.task, eb);
+    LOG_ERROR(FAC,
+              "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
+              "err=%s",
+              FLOG_V(r->def.task), FLOG_Q(eb));
     return;
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
   if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
-    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=\"%s\"", r->def.task, eb);
+    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=%s",
+              FLOG_V(r->def.task), FLOG_Q(eb));
 }
 
 /* Reads the task's latest record and decides the run (listplan.h). Errors:
@@ -763,8 +775,8 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   }
   if (conf->lister.shards > 1)
     LOG_WARN(FAC, "task=%s msg=\"lister.shards=%ld is not implemented yet; one listing\"",
-             r.def.task, conf->lister.shards);
-  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", r.def.task, r.plan.run,
+             FLOG_V(r.def.task), conf->lister.shards);
+  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", FLOG_V(r.def.task), r.plan.run,
            listplan_kind_str(r.kind), r.plan.resume);
   {
     msg_task_t rec;

@@ -132,7 +132,7 @@ ferry_err_t store_req_prepare(store_t *s, store_req_t *r, const char *method,
   ferry_err_t rc;
   store_req_init(r, &s->conf, method, bucket, key);
   rc = store_req_sign(r, &s->conf, time(NULL), eb);
-  if (rc) LOG_WARN("store", "store=%s op=sign err=\"%s\"", s->conf.name, eb);
+  if (rc) LOG_WARN("store", "store=%s op=sign err=%s", FLOG_V(s->conf.name), FLOG_Q(eb));
   return rc;
 }
 
@@ -690,9 +690,9 @@ static ferry_err_t perform(store_t *s, store_req_t *r, const void *up, curl_off_
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(hdrs);
 
-  LOG_DEBUG("store", "store=%s op=%s bucket=%s status=%ld curl=%d ms=%lld", s->conf.name,
-            r->method, r->bucket ? r->bucket : "-", x->status, (int)cc,
-            (long long)((ferry_now_us() - t0) / 1000));
+  LOG_DEBUG("store", "store=%s op=%s bucket=%s status=%ld curl=%d ms=%lld",
+            FLOG_V(s->conf.name), r->method, FLOG_V(r->bucket ? r->bucket : "-"),
+            x->status, (int)cc, (long long)((ferry_now_us() - t0) / 1000));
 
   if (x->overflow) {
     local_error(err, FERRY_ERR_HTTP, "response body larger than %zu bytes",

@@ -378,7 +378,7 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = store_http_setup(s, x->easy, r, body_len, &x->hdrs, errbuf);
   if (err) {
-    LOG_ERROR(FAC, "event=setup-failed error=\"%s\"", errbuf);
+    LOG_ERROR(FAC, "event=setup-failed error=%s", FLOG_Q(errbuf));
     return err;
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
@@ -474,12 +474,12 @@ static void job_finish(xfer_engine_t *e, job_t *j) {
   default: e->stats.failed++; break;
   }
   if (o->status == ST_COPIED || o->status == ST_SKIPPED)
-    LOG_DEBUG(FAC, "event=object status=%s key=\"%s\" bytes=%" PRIu64, msg_status_str(o->status),
-              o->key, o->bytes);
+    LOG_DEBUG(FAC, "event=object status=%s key=%s bytes=%" PRIu64,
+              msg_status_str(o->status), FLOG_Q(o->key), o->bytes);
   else
-    LOG_INFO(FAC, "event=object status=%s reason=%s key=\"%s\" http=%d code=%s",
-             msg_status_str(o->status), o->reason ? o->reason : "-", o->key, o->http_status,
-             o->code ? o->code : "-");
+    LOG_INFO(FAC, "event=object status=%s reason=%s key=%s http=%d code=%s",
+             msg_status_str(o->status), FLOG_V(o->reason ? o->reason : "-"),
+             FLOG_Q(o->key), o->http_status, FLOG_V(o->code ? o->code : "-"));
   j->phase = PH_DONE;
   active_remove(e, j);
   e->completed_in_run++;
@@ -1121,9 +1121,9 @@ static void job_start_parts(xfer_engine_t *e, job_t *j) {
 static void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const store_error_t *err) {
   long d = backoff_delay_ms(&e->backoff, j->req_attempts, err->retry_after_s, &e->rng);
   e->stats.retries++;
-  LOG_INFO(FAC, "event=retry op=%s key=\"%s\" attempt=%d delay_ms=%ld http=%d code=%s",
-           rq_name[kind], j->obj->key, j->req_attempts, d, err->http_status,
-           err->code[0] ? err->code : "-");
+  LOG_INFO(FAC, "event=retry op=%s key=%s attempt=%d delay_ms=%ld http=%d code=%s",
+           rq_name[kind], FLOG_Q(j->obj->key), j->req_attempts, d, err->http_status,
+           FLOG_V(err->code[0] ? err->code : "-"));
   queue_single(e, j, kind, ferry_now_us() + (int64_t)d * 1000);
 }
 
@@ -1249,8 +1249,8 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       return;
     }
     /* Could not abort: say so, the upload is left for `--cleanup`. */
-    LOG_WARN(FAC, "event=abort-failed key=\"%s\" upload_id=%s http=%d", j->dst_key,
-             j->upload_id, err.http_status);
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), err.http_status);
     job_finish(e, j);
     return;
   }
@@ -1313,9 +1313,12 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   if (!j->finishing && retryable && err && attempts < e->conf.max_attempts) {
     long d = backoff_delay_ms(&e->backoff, attempts, err->retry_after_s, &e->rng);
     e->stats.retries++;
-    LOG_INFO(FAC, "event=retry op=copy key=\"%s\" part=%d attempt=%d delay_ms=%ld http=%d code=%s",
-             j->obj->key, p->part + 1, attempts, d, err->http_status,
-             err->code[0] ? err->code : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-"));
+    LOG_INFO(FAC,
+             "event=retry op=copy key=%s part=%d attempt=%d delay_ms=%ld http=%d code=%s",
+             FLOG_Q(j->obj->key), p->part + 1, attempts, d, err->http_status,
+             FLOG_V(err->code[0]
+                        ? err->code
+                        : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-")));
     pair_reset(e, p);
     queue_pair(e, p, ferry_now_us() + (int64_t)d * 1000);
     return;

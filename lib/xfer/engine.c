@@ -563,6 +563,29 @@ static int dst_wants_md5(job_t *j) {
 static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud);
 static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud);
 
+/* The job's head from a response of its source (src = 1) or destination:
+ * a size or CRC header that is present but unreadable fails the object
+ * (reason "protocol"), the message naming the header and the object, rather
+ * than reading as size 0 or as no CRC. Returns 0, or -1 after job_fail
+ * (`finish`) or set_fail. h is filled and must be released either way. */
+static int head_parse(xfer_engine_t *e, job_t *j, int src, const kvlist_t *hdrs,
+                      store_head_t *h, int finish) {
+  char eb[FERRY_ERRLEN], *what;
+  store_t *s = src ? j->src : j->dst;
+  ferry_err_t rc;
+  what = fx_asprintf("%s:%s/%s", store_conf(s)->name,
+                     src ? j->seg->src.bucket : j->seg->dst.bucket,
+                     src ? j->obj->key : j->dst_key);
+  rc = store_head_parse(h, store_conf(s)->type, hdrs, what, eb);
+  fx_free(what);
+  if (rc == FERRY_OK) return 0;
+  if (finish)
+    job_fail(e, j, ST_FAILED, "protocol", NULL, eb);
+  else
+    set_fail(j, ST_FAILED, "protocol", NULL, eb);
+  return -1;
+}
+
 /* Checks the GET response once its headers are complete. Returns 0 when the
  * transfer may go on; otherwise marks the job's outcome. */
 static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
@@ -577,8 +600,12 @@ static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
     set_fail(j, ST_FAILED, "range", NULL, "ranged GET did not answer 206");
     return -2;
   }
-  store_head_from_headers(&h, store_conf(j->src)->type, &p->get->rhdrs);
+  if (head_parse(e, j, 1, &p->get->rhdrs, &h, 0)) {
+    store_head_release(&h);
+    return -2;
+  }
   etag = h.etag;
+  /* A strict decimal now (head_parse): strtoull reads it exactly. */
   clen = kvlist_get(&p->get->rhdrs, "Content-Length");
   if (j->obj->etag && j->obj->etag[0] && etag && strcasecmp(etag, j->obj->etag) != 0) {
     char msg[256];
@@ -1056,7 +1083,10 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
     job_start_copy(e, j);
     return;
   }
-  store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+  if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+    store_head_release(&h);
+    return;
+  }
   if (policy_decide(j->seg->policy, j->obj, &h, &reason) == POLICY_ACT_SKIP) {
     store_head_release(&h);
     j->out.status = ST_SKIPPED;
@@ -1083,8 +1113,8 @@ static void job_start_copy(xfer_engine_t *e, job_t *j) {
 static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
   char errbuf[FERRY_ERRLEN];
   store_head_t *h = &j->src_head;
-  store_head_from_headers(h, store_conf(j->src)->type, &x->rhdrs);
   j->have_src_head = 1;
+  if (head_parse(e, j, 1, &x->rhdrs, h, 1)) return;
   if (j->obj->etag && j->obj->etag[0] && h->etag && strcasecmp(h->etag, j->obj->etag)) {
     job_fail(e, j, ST_CHANGED, "changed", NULL, "source ETag differs from listing");
     return;
@@ -1201,7 +1231,10 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
         uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
         crc = crc64_combine(crc, j->parts[i].crc, plen);
       }
-      store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+      if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+        store_head_release(&h);
+        break;
+      }
       if (h.has_crc64 && h.crc64 != crc) {
         store_head_release(&h);
         job_fail(e, j, ST_FAILED, "integrity", NULL,
@@ -1406,6 +1439,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       store_head_t h;
       int has_src;
       uint64_t src;
+      /* Its headers passed head_parse in pair_validate_get. */
       store_head_from_headers(&h, store_conf(j->src)->type, &x->rhdrs);
       has_src = j->obj->has_crc64 || h.has_crc64;
       src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
@@ -1458,7 +1492,13 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   {
     store_head_t h;
-    store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+    if (head_parse(e, j, 0, &x->rhdrs, &h, 0)) {
+      store_head_release(&h);
+      pair_cut(e, p);
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
     if (h.has_crc64 && h.crc64 != p->crc) {
       store_head_release(&h);
       pair_cut(e, p);

@@ -742,15 +742,17 @@ static void serve_commits(bus_consumer_t *c, int timeout_ms) {
         if (e)
           /* Not fatal: the partition's next owner redoes the segments
            * after the last commit that took (results are counted once). */
-          LOG_WARN(FAC, "event=commit-failed topic=%s partition=%" PRId32 " offset=%" PRId64
-                   " error=\"%s\"", l->elems[i].topic, l->elems[i].partition,
-                   l->elems[i].offset, rd_kafka_err2str(e));
+          LOG_WARN(FAC,
+                   "event=commit-failed topic=%s partition=%" PRId32 " offset=%" PRId64
+                   " error=%s",
+                   FLOG_V(l->elems[i].topic), l->elems[i].partition, l->elems[i].offset,
+                   FLOG_Q(rd_kafka_err2str(e)));
         else
           LOG_DEBUG(FAC, "event=committed topic=%s partition=%" PRId32 " offset=%" PRId64,
-                    l->elems[i].topic, l->elems[i].partition, l->elems[i].offset);
+                    FLOG_V(l->elems[i].topic), l->elems[i].partition, l->elems[i].offset);
       }
       if ((!l || l->cnt == 0) && err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        LOG_WARN(FAC, "event=commit-failed error=\"%s\"", rd_kafka_err2str(err));
+        LOG_WARN(FAC, "event=commit-failed error=%s", FLOG_Q(rd_kafka_err2str(err)));
     }
     rd_kafka_event_destroy(ev);
   }

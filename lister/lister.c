@@ -608,6 +608,15 @@ static ferry_err_t shards_setup(lrun_t *r, const store_conf_t *sc, char *errbuf)
   }
   r->sh = fx_calloc(n, sizeof(*r->sh));
   r->n_sh = n;
+  if (r->resume_sh) {
+    /* The record's totals are the sums of its shards' (listplan.h knows
+     * only a single checkpoint). */
+    r->objects = r->bytes = 0;
+    for (i = 0; i < n; i++) {
+      r->objects += r->resume_sh[i].objects;
+      r->bytes += r->resume_sh[i].bytes;
+    }
+  }
   for (i = 0; i < n; i++) {
     shard_t *x = &r->sh[i];
     char idp[32];
@@ -642,6 +651,7 @@ static ferry_err_t shards_setup(lrun_t *r, const store_conf_t *sc, char *errbuf)
     seg_resume(x->seg, x->segments);
   }
   shardplan_release(&plan);
+  r->cp_segments = total_segments(r);
   return FERRY_OK;
 }
 

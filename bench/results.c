@@ -6,9 +6,13 @@
  * object: n_copied = n_objects, bytes = the sum of the sizes, no outcomes.
  * Same codec (msg_result_encode) and producer (bus_producer_send, key = task)
  * as ferry-worker; nothing is copied. It lets the reporter's ingest of a
- * 10 M-object task be measured on one machine.
+ * 10 M-object task be measured on one machine. With --fail-every K, every
+ * K-th object (in listing order) is reported failed instead (HTTP 503
+ * SlowDown after 5 attempts), in the result's outcomes and with a record on
+ * the failed topic, as a worker reports it: the reporter keeps such objects
+ * one by one (for --export-failed), so this is its memory under failures.
  *
- *   ferry-bench-results -c CONF -t TASK [--run N]    (default run: any)
+ *   ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K]
  *
  * Prints "results: S segments, O objects, B bytes in T s" on stderr.
  */
@@ -30,7 +34,7 @@ typedef struct ctx {
   const char *task;
   int run;
   bus_producer_t *prod;
-  uint64_t segments, objects, bytes, bad, failed;
+  uint64_t segments, objects, bytes, bad, failed, fail_every, seen, n_failed;
   ferry_err_t err;
   char eb[FERRY_ERRLEN];
 } ctx_t;
@@ -63,10 +67,53 @@ static int on_segment(const bus_msg_t *m, void *c) {
   r.segment = s.id;
   r.run = s.run;
   r.worker = "bench-results";
-  r.n_objects = r.n_copied = s.n_objs;
-  for (i = 0; i < s.n_objs; i++) r.bytes += s.objs[i].size;
+  r.n_objects = s.n_objs;
+  r.outcomes = fx_calloc(s.n_objs, sizeof(*r.outcomes));
+  for (i = 0; i < s.n_objs; i++) {
+    x->seen++;
+    if (x->fail_every && x->seen % x->fail_every == 0) {
+      msg_outcome_t *oc = &r.outcomes[r.n_outcomes++];
+      msg_failed_t f;
+      char *fj;
+      oc->key = s.objs[i].key;
+      oc->size = s.objs[i].size;
+      oc->status = ST_FAILED;
+      oc->reason = "http-503";
+      oc->attempts = 5;
+      oc->duration_ms = 30000;
+      oc->http_status = 503;
+      oc->code = "SlowDown";
+      oc->message = "Please reduce your request rate.";
+      oc->etag = s.objs[i].etag;
+      r.n_failed++;
+      x->n_failed++;
+      memset(&f, 0, sizeof(f));
+      f.task = s.task;
+      f.segment = s.id;
+      f.run = s.run;
+      f.src = s.src;
+      f.dst = s.dst;
+      f.obj = s.objs[i];
+      f.outcome = *oc;
+      f.at_ms = now;
+      fj = msg_failed_encode(&f);
+      if (!fj || (x->err = bus_producer_send(x->prod, BUS_FAILED, s.task, fj, strlen(fj),
+                                             NULL, x->eb))) {
+        fx_free(fj);
+        fx_free(r.outcomes);
+        msg_segment_release(&s);
+        if (!x->err) x->err = ferry_seterr(x->eb, FERRY_ERR_INVALID, "failed record encoding");
+        return 1;
+      }
+      fx_free(fj);
+    } else {
+      r.n_copied++;
+      r.bytes += s.objs[i].size;
+    }
+  }
   r.started_ms = r.finished_ms = now;
   json = msg_result_encode(&r);
+  fx_free(r.outcomes);
   if (!json) {
     x->bad++;
   } else if ((x->err = bus_producer_send(x->prod, BUS_RESULTS, s.task, json, strlen(json),
@@ -94,19 +141,21 @@ int main(int argc, char **argv) {
   int c;
   struct timespec t0, t1;
   static const struct option lo[] = {{"config", 1, 0, 'c'}, {"task", 1, 0, 't'},
-                                     {"run", 1, 0, 'r'}, {0, 0, 0, 0}};
+                                     {"run", 1, 0, 'r'}, {"fail-every", 1, 0, 'f'},
+                                     {0, 0, 0, 0}};
   memset(&x, 0, sizeof(x));
   while ((c = getopt_long(argc, argv, "c:t:r:", lo, NULL)) != -1) {
     if (c == 'c') config = optarg;
     else if (c == 't') x.task = optarg;
     else if (c == 'r') x.run = atoi(optarg);
+    else if (c == 'f') x.fail_every = strtoull(optarg, NULL, 10);
     else {
-      fputs("usage: ferry-bench-results -c CONF -t TASK [--run N]  (bench only)\n", stderr);
+      fputs("usage: ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K]  (bench only)\n", stderr);
       return 2;
     }
   }
   if (!config || !x.task) {
-    fputs("usage: ferry-bench-results -c CONF -t TASK [--run N]  (bench only)\n", stderr);
+    fputs("usage: ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K]  (bench only)\n", stderr);
     return 2;
   }
   conf = conf_load_or_exit(config, CONF_SKIP_CREDENTIALS);
@@ -125,9 +174,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  fprintf(stderr, "results: %" PRIu64 " segments, %" PRIu64 " objects, %" PRIu64
-          " bytes in %.2f s (%" PRIu64 " undecodable skipped)\n", x.segments, x.objects,
-          x.bytes, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, x.bad);
+  fprintf(stderr, "results: %" PRIu64 " segments, %" PRIu64 " objects (%" PRIu64
+          " failed), %" PRIu64 " bytes in %.2f s (%" PRIu64 " undecodable skipped)\n",
+          x.segments, x.objects, x.n_failed, x.bytes, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, x.bad);
   bus_producer_destroy(x.prod);
   bus_conf_release(&bc);
   conf_destroy(conf);

@@ -16,6 +16,7 @@
 #   SCALE_SIZES="1000000 10000000"   object counts
 #   SCALE_SHARDS=4       lister.shards of the sharded runs
 #   SCALE_PREFIXES=100   prefixes of the synthetic namespace
+#   SCALE_FAIL_EVERY=1000  every K-th object reported failed (0 = none)
 #   SCALE_NICE=0         nice level of the measured processes
 #   FANOUT4_VS_SINGLE=n/a  copied into the RESULT line (the fan-out bench)
 # Prints a table and last a machine-readable line:
@@ -29,6 +30,7 @@ SIZES="${SCALE_SIZES:-1000000 10000000}"
 SHARDS="${SCALE_SHARDS:-4}"
 PREFIXES="${SCALE_PREFIXES:-100}"
 NICE="${SCALE_NICE:-0}"
+FAIL_EVERY="${SCALE_FAIL_EVERY:-1000}"
 FANOUT="${FANOUT4_VS_SINGLE:-n/a}"
 for b in ferry-lister ferry-reporter ferry-devbroker ferry-synths3 ferry-bench-results; do
   [ -x "$FERRY_BIN/$b" ] || { echo "scale.sh: $FERRY_BIN/$b missing (build it)" >&2; exit 2; }
@@ -100,8 +102,8 @@ measure() {
 rate() { awk -v n="$1" -v w="$2" 'BEGIN { printf "%.0f", (w > 0 ? n / w : 0) }'; }
 label() { awk -v n="$1" 'BEGIN { if (n % 1000000 == 0) printf "%dm", n / 1000000; else printf "%d", n }'; }
 
-printf '# ferry-scale  %s  %s CPUs  bin=%s  shards=%s  prefixes=%s\n' "$(date -u +%FT%TZ)" \
-  "$(nproc)" "$FERRY_BIN" "$SHARDS" "$PREFIXES"
+printf '# ferry-scale  %s  %s CPUs  bin=%s  shards=%s  prefixes=%s  fail_every=%s\n' \
+  "$(date -u +%FT%TZ)" "$(nproc)" "$FERRY_BIN" "$SHARDS" "$PREFIXES" "$FAIL_EVERY"
 printf '%-9s %-10s %9s %9s %8s %12s\n' objects run wall_s cpu_s rss_mib objects_per_s | tee "$W/table"
 declare -A LRSS RRSS LRATE
 for N in $SIZES; do
@@ -120,17 +122,21 @@ for N in $SIZES; do
     if [ "$S" = 1 ]; then
       # The reporter: results for every segment first, then a cold start
       # that reads the topics to their ends (--once): its ingest.
-      "$FERRY_BIN/ferry-bench-results" -c "$W/c1.conf" -t t 2>"$W/results-$N.err" ||
+      "$FERRY_BIN/ferry-bench-results" -c "$W/c1.conf" -t t --fail-every "$FAIL_EVERY" \
+        2>"$W/results-$N.err" ||
         { cat "$W/results-$N.err" >&2; exit 1; }
       measure "reporter-$N" "$FERRY_BIN/ferry-reporter" -c "$W/c1.conf" --task t --once --json
-      python3 - "$W/reporter-$N.out" "$N" <<'PY' || exit 1
+      python3 - "$W/reporter-$N.out" "$N" "$FAIL_EVERY" <<'PY' || exit 1
 import json, sys
 doc = json.load(open(sys.argv[1]))
 t = doc["tasks"][0] if "tasks" in doc else doc
 run = t["runs"][0] if "runs" in t else t
-n = int(sys.argv[2])
-if run.get("copied") != n or run.get("state") != "completed":
-    sys.exit(f"scale.sh: the reporter saw {run.get('copied')} copied, state {run.get('state')}, expected {n} completed")
+n, k = int(sys.argv[2]), int(sys.argv[3])
+nf = n // k if k else 0
+want = "completed-with-failures" if nf else "completed"
+if (run.get("copied"), run.get("failed")) != (n - nf, nf) or run.get("state") != want:
+    sys.exit(f"scale.sh: the reporter saw {run.get('copied')} copied, {run.get('failed')} failed, "
+             f"state {run.get('state')}, expected {n - nf} + {nf} completed")
 PY
       r=$(rate "$N" "$WALL")
       printf '%-9s %-10s %9s %9s %8s %12s\n' "$N" "reporter" "$WALL" "$CPU" "$RSS_MIB" "$r" | tee -a "$W/table"

@@ -184,10 +184,10 @@ assert not all(s["done"] for s in r["shards"]), "every shard done already"' "$R/
     { cat "$R/$task-2.err"; fail "$task: did not resume in shards"; }
   segments | of_task "$task" >"$R/$task.jsonl"
   # Per shard: keys published twice all sort after that shard's checkpoint
-  # and number at most about one checkpoint interval (plus the straddling
-  # segment and the shard's queue of two segments).
+  # and number at most one shard's checkpoint interval (2 x checkpoint_pages
+  # pages at most), plus the straddling segment and its queue of two.
   python3 - "$R/$task.jsonl" "$R/ref4.jsonl" "$R/$task.rec1" "$R/keys.txt" \
-    $((PAGE * (CPP + 1) + SEGMAX * 3)) <<'PY'
+    $((PAGE * (2 * CPP + 1) + SEGMAX * 3)) <<'PY'
 import json, sys
 segs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 ref = {s["id"]: s["objs"] for s in map(json.loads, filter(str.strip, open(sys.argv[2], encoding="utf-8")))}

@@ -31,9 +31,11 @@ TOOLS="$ROOT/tests/tools"
 BENCH="$ROOT/bench"
 SETS="${BENCH_SETS-small large}"
 # Objects copied at once: rclone --transfers and --checkers, curl -Z for the
-# raw limit. ferry's worker.concurrency counts requests in flight and an
-# object (or part) copy holds two slots, its GET and its PUT, so ferry gets
-# 2 x PAR to have the same PAR objects in flight.
+# raw limit. ferry's worker.concurrency counts requests in flight: a
+# streamed copy (object or part) holds two slots, its GET and its PUT, so
+# ferry gets 2 x PAR to have the same PAR large objects in flight, and as
+# many requests in flight as rclone's PAR transfers (a GET and a PUT each).
+# A small object holds one slot (its PUT follows its GET).
 PAR=32
 F_CONC="${BENCH_CONCURRENCY:-$((2 * PAR))}"
 F_BUF="${BENCH_BUFFER_SIZE:-1M}"

@@ -9,9 +9,11 @@
  *    both ways: the GET pauses when the ring is full, the PUT when it is
  *    empty. Small objects use a ring the size of the object and start the PUT
  *    when the GET is complete (so Content-MD5 can be sent);
- *  - a single request (HEAD, initiate, complete, abort) uses one slot, a pair
- *    two: slots are reserved before a unit starts, so a started GET always
- *    has its PUT slot and the loop cannot deadlock on paused GETs.
+ *  - a single request (HEAD, initiate, complete, abort) uses one slot, a
+ *    streamed pair two: slots are reserved before a unit starts, so a
+ *    started GET always has its PUT slot and the loop cannot deadlock on
+ *    paused GETs. A small object's pair uses one: its PUT starts only when
+ *    its GET has ended, and takes the GET's slot over.
  *
  * Pausing and unpausing another handle is never done inside a libcurl
  * callback: callbacks set flags and the loop applies them after
@@ -562,11 +564,12 @@ static void job_start_copy(xfer_engine_t *e, job_t *j);
 /* The ring is taken when the pair's GET starts, not when the pair is queued:
  * a multipart job queues up to concurrency / 2 parts, and with several large
  * objects most of them wait for a slot. Memory is then bounded by the pairs
- * running (concurrency / 2), not by the parts queued. Whole small objects
- * use a pooled buffer too when they fit in one. */
+ * running (concurrency / 2), not by the parts queued. A small object is
+ * read into a buffer of its own size (up to small_threshold): up to
+ * `concurrency` of them run, and pooled rings would hold buffer_size each. */
 static void pair_ring_take(xfer_engine_t *e, pair_t *p) {
   if (p->ring) return;
-  if (p->cap <= e->rings.size) {
+  if (!p->wait_whole && p->cap <= e->rings.size) {
     p->ring = bufpool_get(&e->rings);
     p->ring_pooled = 1;
   } else {
@@ -607,6 +610,12 @@ static pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
   p->cap = p->wait_whole ? (size_t)FERRY_MAX(len, 1) : e->conf.buffer_size;
   return p;
 }
+
+/* Slots a pair holds while it runs. A streamed pair's GET and PUT run at
+ * the same time: two. A small object is read whole before its PUT starts,
+ * so its two requests never overlap: one slot, which the PUT takes over
+ * from the GET. (Counting two left half the slots idle on small objects.) */
+static int pair_slots(const pair_t *p) { return p->wait_whole ? 1 : 2; }
 
 static int dst_wants_md5(job_t *j) {
   return store_conf(j->dst)->type == STORE_S3;
@@ -972,7 +981,8 @@ static int64_t start_ready(xfer_engine_t *e) {
   int64_t now = ferry_now_us(), wake = 0;
   while (*pp) {
     unit_t *u = *pp;
-    int need = u->pair ? 2 : 1;
+    int need = u->pair ? pair_slots(u->pair) : 1;
+    int tokens = u->pair ? 2 : 1;
     job_t *j = u->job;
     if (u->not_before_us > now) {
       if (!wake || u->not_before_us < wake) wake = u->not_before_us;
@@ -982,12 +992,12 @@ static int64_t start_ready(xfer_engine_t *e) {
     }
     if (e->slots_used + need > e->conf.concurrency) break;
     if (e->conf.qps_limit > 0) {
-      int64_t w = rl_wait_us(&e->qps, (uint64_t)need, now);
+      int64_t w = rl_wait_us(&e->qps, (uint64_t)tokens, now);
       if (w > 0) {
         if (!wake || now + w < wake) wake = now + w;
         break;
       }
-      rl_take(&e->qps, (uint64_t)need, now);
+      rl_take(&e->qps, (uint64_t)tokens, now);
     }
     /* Unlink. */
     *pp = u->next;
@@ -1384,7 +1394,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
 static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *err, int retryable) {
   job_t *j = p->job;
   int attempts;
-  e->slots_used -= 2;
+  e->slots_used -= pair_slots(p);
   j->units--;
   p->attempts++;
   j->attempts_total++;

@@ -21,6 +21,7 @@
 #include "bus/bus.h"
 #include "bus/scan.h"
 #include "core/log.h"
+#include "fanout.h"
 #include "ops.h"
 #include "out.h"
 #include "source.h"
@@ -55,6 +56,7 @@ typedef struct lrun {
   backoff_t bo;
   uint64_t rng;
   int max_attempts;
+  lfan_t *fan;             /* fan-out of huge objects, opened on first use */
 } lrun_t;
 
 static int64_t wall_ms(void) {
@@ -166,6 +168,63 @@ static ferry_err_t emit(lrun_t *r, msg_segment_t *s, char *errbuf) {
   return e;
 }
 
+static ferry_err_t checkpoint(lrun_t *r, char *errbuf);
+
+/* An object of lister.fanout_threshold bytes or more (docs/fanout.md): the
+ * upload is initiated once and its part ranges go out as segments of their
+ * own, each with the next segment id. What is pending goes out first, so
+ * ids and checkpoints keep the listing order; a checkpoint follows, so a
+ * restarted listing does not fan the object out again (an upload begun
+ * before a crash between the two is left for --cleanup). */
+static ferry_err_t fan_out(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_segment_t *pending = NULL;
+  char *uid = NULL;
+  fanout_plan_t plan;
+  uint32_t i;
+  ferry_err_t e;
+  seg_flush(r->seg, &pending);
+  if ((e = emit(r, pending, errbuf))) return e;
+  if (!r->fan) r->fan = lfan_new(r->conf, r->t, r->store, r->out);
+  e = lfan_prepare(r->fan, &r->def.src, &r->def.dst,
+                   r->kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r->def.policy, o, &uid,
+                   &plan, errbuf);
+  if (e) return e;
+  if (!uid) {
+    /* Whole, to one worker: alone in its segment like any large object. */
+    msg_segment_t *ready = NULL;
+    e = seg_add_obj(r->seg, o, &ready, errbuf);
+    if (!e) e = emit(r, ready, errbuf);
+    if (!e) seg_flush(r->seg, &ready), e = emit(r, ready, errbuf);
+    return e;
+  }
+  for (i = 0; i < plan.n_ranges && !e; i++) {
+    char *id = seg_next_id(r->seg);
+    msg_segment_t *s = fanout_segment(id, r->def.task, r->plan.run, &r->def.src, &r->def.dst,
+                                      POLICY_OVERWRITE, o, uid, &plan, i);
+    fx_free(id);
+    e = lout_segment(r->out, s, errbuf);
+    seg_segment_free(s);
+  }
+  fx_free(uid);
+  if (e) return e;
+  r->objects++;
+  r->bytes += o->size;
+  fx_free(r->last_key);
+  r->last_key = fx_strdup(o->key);
+  return r->kind == LISTPLAN_LIST ? checkpoint(r, errbuf) : FERRY_OK;
+}
+
+/* Every object goes through here: into the segment being filled, or fanned
+ * out when it is huge. */
+static ferry_err_t add_obj(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_segment_t *ready = NULL;
+  ferry_err_t e;
+  if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) return fan_out(r, o, errbuf);
+  e = seg_add_obj(r->seg, o, &ready, errbuf);
+  if (!e) e = emit(r, ready, errbuf);
+  return e;
+}
+
 /* A key that cannot travel in a message is reported, never dropped silently. */
 static int key_ok(lrun_t *r, const char *key) {
   if (utf8_ok(key)) return 1;
@@ -262,6 +321,19 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
       if (!o->key || strncmp(o->key, prefix, plen) != 0) continue;
       if (!conf_task_filter(r->t, o->key + plen, o->size, (int64_t)o->mtime)) continue;
       if (!key_ok(r, o->key)) continue;
+      if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) {
+        msg_obj_t m;
+        memset(&m, 0, sizeof(m));
+        m.key = fx_strdup(o->key);
+        m.size = o->size;
+        m.etag = fx_strdup(o->etag);
+        m.mtime = (int64_t)o->mtime;
+        m.has_crc64 = o->has_crc64;
+        m.crc64 = o->crc64;
+        e = fan_out(r, &m, errbuf);
+        msg_obj_release(&m);
+        continue;
+      }
       e = seg_add(r->seg, o, &ready, errbuf);
       if (!e) e = emit(r, ready, errbuf);
     }
@@ -322,8 +394,16 @@ static ferry_err_t list_stream(lrun_t *r, char *errbuf) {
     msg_segment_t *ready = NULL;
     if ((e = lsrc_next(r->stream, &o, NULL, errbuf)) || !o) break;
     if (!key_ok(r, o->key)) continue;
-    e = seg_add_obj(r->seg, o, &ready, errbuf);
-    if (!e) e = emit(r, ready, errbuf);
+    {
+      /* The stream's object is borrowed: fan-out may refresh a copy. */
+      msg_obj_t m = *o;
+      m.key = fx_strdup(o->key);
+      m.etag = fx_strdup(o->etag);
+      m.dst_key = fx_strdup(o->dst_key);
+      e = add_obj(r, &m, errbuf);
+      msg_obj_release(&m);
+    }
+    (void)ready;
     if (!e && lsrc_pages(r->stream) >= next_cp) {
       next_cp = lsrc_pages(r->stream) + (unsigned long)cp_pages;
       e = checkpoint(r, errbuf);
@@ -373,8 +453,8 @@ static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
   }
   if (!key_ok(r, o->key)) return FERRY_OK;
   refresh(r, o, errbuf);
-  e = seg_add_obj(r->seg, o, &ready, errbuf);
-  if (!e) e = emit(r, ready, errbuf);
+  (void)ready;
+  e = add_obj(r, o, errbuf);
   return e;
 }
 
@@ -852,6 +932,7 @@ out:
   for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
   fx_free(fs.objs);
   fx_free(fs.at);
+  lfan_destroy(r.fan);
   seg_destroy(r.seg);
   lout_destroy(r.out);
   store_destroy(r.store);

@@ -482,6 +482,10 @@ static void active_remove(xfer_engine_t *e, job_t *j) {
  * the job is queued or running. */
 static void job_finish(xfer_engine_t *e, job_t *j) {
   msg_outcome_t *o = &j->out;
+  if (j->is_range)
+    LOG_INFO(FAC, "event=range-end segment=%s key=\"%s\" status=%s reason=%s completed_here=%d "
+             "bytes=%" PRIu64, j->seg->id, j->obj->key, msg_status_str(o->status),
+             o->reason ? o->reason : "-", j->completed_here, j->range_bytes);
   o->attempts = j->attempts_total ? j->attempts_total : 1;
   o->duration_ms = (ferry_now_us() - j->start_us) / 1000;
   o->bytes = o->status == ST_COPIED ? j->bytes : 0;
@@ -1637,6 +1641,8 @@ static void range_start(xfer_engine_t *e, job_t *j) {
   j->parts = fx_calloc((size_t)j->n_parts, sizeof(*j->parts));
   j->part_lo = rg->part_first - 1;
   j->part_hi = rg->part_last;
+  LOG_INFO(FAC, "event=range-start segment=%s key=\"%s\" parts=%d-%d of=%d upload_id=%s",
+           j->seg->id, j->obj->key, rg->part_first, rg->part_last, rg->parts_total, j->upload_id);
   range_list(e, j, 0);
 }
 

@@ -562,6 +562,9 @@ struct bus_consumer {
   bus_rebalance_cb *cb;
   void *ctx;
   char *prefix;   /* topic_prefix, for topic names */
+  int coop;       /* incremental (cooperative) rebalance protocol configured */
+  rd_kafka_queue_t *commitq;  /* results of our asynchronous commits */
+  int commits_out;            /* commits sent, result not yet seen */
 };
 
 static void notify(bus_consumer_t *c, bus_rebalance_t ev,
@@ -588,10 +591,13 @@ static void log_error_obj(const char *what, rd_kafka_error_t *e) {
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   bus_consumer_t *c = opaque;
-  int coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  /* The protocol comes from the configured strategy, not from
+   * rd_kafka_rebalance_protocol(): librdkafka 2.0's can block when called
+   * from this callback during close (librdkafka issue 4041). */
+  int coop = c->coop;
   LOG_INFO(FAC, "rebalance=%s protocol=%s partitions=%d",
            err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke",
-           rd_kafka_rebalance_protocol(rk), parts->cnt);
+           coop ? "cooperative" : "eager", parts->cnt);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (coop) log_error_obj("incremental assign", rd_kafka_incremental_assign(rk, parts));
     else rd_kafka_assign(rk, parts);
@@ -612,7 +618,7 @@ bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
                                  char *errbuf) {
   static const char *const base[] = {
       "auto.offset.reset", "earliest",
-      "partition.assignment.strategy", "cooperative-sticky", NULL, NULL};
+      "partition.assignment.strategy", "roundrobin", NULL, NULL};
   const char *forced[] = {"enable.auto.commit", "false",
                           "enable.auto.offset.store", "false",
                           "group.id", c->group_id, NULL, NULL};
@@ -639,6 +645,13 @@ bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
   bc->cb = cb;
   bc->ctx = ctx;
   bc->prefix = fx_strdup(c->topic_prefix);
+  {
+    char strat[256];
+    size_t sl = sizeof(strat);
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strat, &sl) ==
+        RD_KAFKA_CONF_OK)
+      bc->coop = strstr(strat, "cooperative") != NULL;
+  }
   rd_kafka_conf_set_opaque(conf, bc);
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   bc->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -651,6 +664,7 @@ bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
   }
   /* Everything (rebalances, errors) is served from bus_consumer_poll. */
   rd_kafka_poll_set_consumer(bc->rk);
+  bc->commitq = rd_kafka_queue_new(bc->rk);
   sub = rd_kafka_topic_partition_list_new((int)n);
   for (i = 0; i < n; i++) {
     if ((unsigned)topics[i] >= BUS_TOPIC__COUNT) {
@@ -678,10 +692,16 @@ bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
 }
 
 void bus_consumer_destroy(bus_consumer_t *c) {
+  char eb[FERRY_ERRLEN];
   if (!c) return;
   /* close leaves the group cleanly: the rebalance callback runs for the
    * remaining assignment, so the owner can commit, before destroy. */
+  bus_consumer_commit_wait(c, 5000, eb);
   rd_kafka_consumer_close(c->rk);
+  if (c->commitq) {
+    bus_consumer_commit_wait(c, 5000, eb);
+    rd_kafka_queue_destroy(c->commitq);
+  }
   rd_kafka_destroy(c->rk);
   fx_free(c->prefix);
   fx_free(c);
@@ -700,10 +720,54 @@ void bus_msg_destroy(bus_msg_t *m) {
   fx_free(m);
 }
 
+/* Serves the results of our commits for up to timeout_ms (0: only those
+ * already there): a failure is logged, the count of outstanding ones kept. */
+static void serve_commits(bus_consumer_t *c, int timeout_ms) {
+  int64_t deadline = mono_ms() + timeout_ms;
+  while (c->commitq && c->commits_out > 0) {
+    int wait = (int)FERRY_MAX(0, deadline - mono_ms());
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(c->commitq, wait);
+    if (!ev) {
+      if (mono_ms() >= deadline) return;
+      continue;
+    }
+    if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+      const rd_kafka_topic_partition_list_t *l = rd_kafka_event_topic_partition_list(ev);
+      rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+      int i;
+      c->commits_out--;
+      for (i = 0; l && i < l->cnt; i++) {
+        rd_kafka_resp_err_t e = err ? err : l->elems[i].err;
+        if (e)
+          /* Not fatal: the partition's next owner redoes the segments
+           * after the last commit that took (results are counted once). */
+          LOG_WARN(FAC, "event=commit-failed topic=%s partition=%" PRId32 " offset=%" PRId64
+                   " error=\"%s\"", l->elems[i].topic, l->elems[i].partition,
+                   l->elems[i].offset, rd_kafka_err2str(e));
+        else
+          LOG_DEBUG(FAC, "event=committed topic=%s partition=%" PRId32 " offset=%" PRId64,
+                    l->elems[i].topic, l->elems[i].partition, l->elems[i].offset);
+      }
+      if ((!l || l->cnt == 0) && err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        LOG_WARN(FAC, "event=commit-failed error=\"%s\"", rd_kafka_err2str(err));
+    }
+    rd_kafka_event_destroy(ev);
+  }
+}
+
+ferry_err_t bus_consumer_commit_wait(bus_consumer_t *c, int timeout_ms, char *errbuf) {
+  serve_commits(c, timeout_ms < 0 ? 0 : timeout_ms);
+  if (c->commits_out > 0)
+    return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "kafka commit: %d commit(s) unanswered",
+                        c->commits_out);
+  return FERRY_OK;
+}
+
 ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out,
                               char *errbuf) {
   int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
   *out = NULL;
+  serve_commits(c, 0);
   for (;;) {
     int wait = timeout_ms < 0 ? -1 : (int)FERRY_MAX(0, deadline - mono_ms());
     rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
@@ -759,8 +823,12 @@ ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
                         "kafka commit: bad topic/partition/offset");
   l = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(l, topic, partition)->offset = next_offset;
-  err = rd_kafka_commit(c->rk, l, 0);
-  if (!err) err = l->elems[0].err;
+  /* Asynchronous: a synchronous commit waits without a time limit, and one
+   * made during a rebalance (from the rebalance callback, inside
+   * rd_kafka_consumer_poll) was seen to block a worker for good. The result
+   * arrives on commitq (serve_commits). */
+  err = rd_kafka_commit_queue(c->rk, l, c->commitq, NULL, NULL);
+  if (!err) c->commits_out++;
   rd_kafka_topic_partition_list_destroy(l);
   if (err)
     return ferry_seterr(errbuf, FERRY_ERR_KAFKA,

@@ -187,9 +187,10 @@ typedef void bus_rebalance_cb(bus_rebalance_t ev, const bus_part_t *parts,
 
 /*
  * New consumer in group c->group_id, subscribed to topics[0..n). The
- * rebalance protocol is cooperative-sticky (a joining worker does not stop
- * the others) unless partition.assignment.strategy says otherwise; both
- * protocols are handled. cb may be NULL; ctx borrowed, must outlive the
+ * assignment strategy is roundrobin (the eager protocol: every rebalance
+ * revokes the whole assignment first) unless partition.assignment.strategy
+ * says otherwise; the cooperative protocol is handled too, but librdkafka
+ * 2.0's cooperative-sticky has known faults with manual commits. cb may be NULL; ctx borrowed, must outlive the
  * consumer. NULL with errbuf on error (unknown property, no group id).
  */
 bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
@@ -209,13 +210,18 @@ ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out
                               char *errbuf);
 
 /*
- * Commits, synchronously, next_offset for one partition: the offset of the
- * NEXT message to read, i.e. last processed offset + 1 (Kafka's
- * convention). A consumer that later joins the group starts there.
+ * Commits next_offset for one partition: the offset of the NEXT message to
+ * read, i.e. last processed offset + 1 (Kafka's convention). A consumer that
+ * later joins the group starts there. Asynchronous: FERRY_OK means sent; a
+ * failure is logged when its answer arrives (served by bus_consumer_poll and
+ * bus_consumer_commit_wait). A lost commit only means redone work.
  */
 ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
                                 int32_t partition, int64_t next_offset,
                                 char *errbuf);
+/* Waits up to timeout_ms for the answers to the commits sent;
+ * FERRY_ERR_TIMEOUT if some are still unanswered. */
+ferry_err_t bus_consumer_commit_wait(bus_consumer_t *c, int timeout_ms, char *errbuf);
 /* Commits m->offset + 1 on m's partition. */
 ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
                                     char *errbuf);

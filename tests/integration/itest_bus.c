@@ -308,6 +308,8 @@ static void test_group_commit_rejoin(void **state) {
     if (offs[i] > 0) expect_again++;
   }
   assert_int_equal(ev.assigned, PARTS);
+  /* Commits are asynchronous: wait for their answers. */
+  assert_int_equal(bus_consumer_commit_wait(bc, 10000, eb), FERRY_OK);
   for (part = 0; part < PARTS; part++) {
     assert_int_equal(bus_consumer_committed(bc, "ferry.segments", part, &committed, eb),
                      FERRY_OK);
@@ -365,9 +367,11 @@ static void pump(bus_consumer_t *c, int ms) {
   if (bus_consumer_poll(c, ms, &m, eb) == FERRY_OK) bus_msg_destroy(m);
 }
 
-/* Two members share the partitions; with the cooperative protocol the first
- * gives up only what moves, and gets it back when the second leaves. */
-static void test_two_members_cooperative(void **state) {
+/* Two members share the partitions and the first gets them back when the
+ * second leaves. With the cooperative protocol the first gives up only
+ * what moves; with the eager one (the default) it gives up everything and
+ * gets its share back. */
+static void two_members(int coop) {
   events_t ea, eb_;
   bus_conf_t c;
   bus_consumer_t *a, *b;
@@ -375,10 +379,10 @@ static void test_two_members_cooperative(void **state) {
   char eb[FERRY_ERRLEN] = "";
   int64_t deadline, t0;
   int i;
-  (void)state;
   memset(&ea, 0, sizeof(ea));
   memset(&eb_, 0, sizeof(eb_));
-  conf_for(&c, "itest-coop");
+  conf_for(&c, coop ? "itest-coop" : "itest-eager");
+  if (coop) kvlist_add(&c.consumer, "partition.assignment.strategy", "cooperative-sticky");
   a = bus_consumer_new(&c, topics, 1, on_rebalance, &ea, eb);
   assert_non_null(a);
   deadline = now_ms() + 30000;
@@ -400,8 +404,9 @@ static void test_two_members_cooperative(void **state) {
   assert_true(owned_count(&eb_) > 0);
   assert_int_equal(owned_count(&ea) + owned_count(&eb_), PARTS);
   for (i = 0; i < PARTS; i++) assert_int_not_equal(ea.owned[i], eb_.owned[i]);
-  /* Incremental: a lost only what b took, never everything. */
-  assert_int_equal(ea.revoked, owned_count(&eb_));
+  /* Incremental: a lost only what b took, never everything; eager: all. */
+  if (coop) assert_int_equal(ea.revoked, owned_count(&eb_));
+  else assert_true(ea.revoked >= PARTS);
   assert_int_equal(ea.lost, 0);
 
   /* b leaves (closing revokes its partitions); a takes them back. */
@@ -412,6 +417,16 @@ static void test_two_members_cooperative(void **state) {
   assert_int_equal(owned_count(&ea), PARTS);
   bus_consumer_destroy(a);
   bus_conf_release(&c);
+}
+
+static void test_two_members_cooperative(void **state) {
+  (void)state;
+  two_members(1);
+}
+
+static void test_two_members_eager(void **state) {
+  (void)state;
+  two_members(0);
 }
 
 /* ---------- dead letters ---------- */
@@ -505,6 +520,7 @@ int main(void) {
       cmocka_unit_test(test_topics_create_unsupported),
       cmocka_unit_test(test_group_commit_rejoin),
       cmocka_unit_test(test_two_members_cooperative),
+      cmocka_unit_test(test_two_members_eager),
       cmocka_unit_test(test_dlq),
       cmocka_unit_test(test_delivery_failure_reported),
   };

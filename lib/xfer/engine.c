@@ -175,6 +175,7 @@ struct job {
   int list_pages;
   int completed_here;    /* this job's CompleteMultipartUpload succeeded */
   int range_gone;        /* NoSuchUpload met while units ran: verify when they end */
+  int completing;        /* registered in e->completing */
   uint64_t range_bytes;  /* bytes of parts this job uploaded */
 };
 
@@ -207,6 +208,8 @@ struct xfer_engine {
   uint64_t rng;
   int completed_in_run;
   xfer_stats_t stats;
+  char **completing;                /* part ranges: uploads a job of ours completes */
+  size_t n_completing, cap_completing;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -480,8 +483,11 @@ static void active_remove(xfer_engine_t *e, job_t *j) {
 
 /* Ends the job: the callback fires and the job is freed. Only when no unit of
  * the job is queued or running. */
+static void completing_del(xfer_engine_t *e, job_t *j);
+
 static void job_finish(xfer_engine_t *e, job_t *j) {
   msg_outcome_t *o = &j->out;
+  if (j->completing) completing_del(e, j);
   if (j->is_range)
     LOG_INFO(FAC, "event=range-end segment=%s key=\"%s\" status=%s reason=%s completed_here=%d "
              "bytes=%" PRIu64, j->seg->id, j->obj->key, msg_status_str(o->status),
@@ -1657,6 +1663,36 @@ static void range_list(xfer_engine_t *e, job_t *j, int pass) {
   queue_single(e, j, RQ_MPU_LIST_PARTS, 0);
 }
 
+/* Uploads being completed by a job of this engine: a sibling range of the
+ * same object that also sees every part leaves it to that job (one Complete
+ * per worker, whatever the number of its ranges). */
+static int completing_has(const xfer_engine_t *e, const char *id) {
+  size_t i;
+  for (i = 0; i < e->n_completing; i++)
+    if (strcmp(e->completing[i], id) == 0) return 1;
+  return 0;
+}
+
+static void completing_add(xfer_engine_t *e, job_t *j) {
+  if (e->n_completing == e->cap_completing) {
+    e->cap_completing = e->cap_completing ? e->cap_completing * 2 : 4;
+    e->completing = fx_realloc(e->completing, e->cap_completing * sizeof(*e->completing));
+  }
+  e->completing[e->n_completing++] = fx_strdup(j->upload_id);
+  j->completing = 1;
+}
+
+static void completing_del(xfer_engine_t *e, job_t *j) {
+  size_t i;
+  j->completing = 0;
+  for (i = 0; i < e->n_completing; i++) {
+    if (strcmp(e->completing[i], j->seg->range.upload_id) != 0) continue;
+    fx_free(e->completing[i]);
+    e->completing[i] = e->completing[--e->n_completing];
+    return;
+  }
+}
+
 /* Every part of the object listed with its size: complete the upload with
  * the listed ETags. Else, after the upload, this range is done and another
  * range will complete. */
@@ -1677,10 +1713,16 @@ static void range_after_listing(xfer_engine_t *e, job_t *j) {
       return;
     }
   }
-  if (all) {
+  if (all && !completing_has(e, j->upload_id)) {
+    /* Two workers whose last parts end together both see every part: a
+     * random pause of up to half a second makes it rare that both send a
+     * Complete (harmless anyway: the second meets NoSuchUpload, or
+     * completes the same parts again, and verifies). */
     j->phase = PH_COMPLETE;
     j->req_attempts = 0;
-    queue_single(e, j, RQ_MPU_COMPLETE, 0);
+    completing_add(e, j);
+    queue_single(e, j, RQ_MPU_COMPLETE,
+                 ferry_now_us() + (int64_t)backoff_rng_upto(&e->rng, 500) * 1000);
     return;
   }
   fx_free(j->upload_id);  /* not ours to abort any more */
@@ -1929,6 +1971,8 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   fx_free(e->unpause);
   fx_free(e->put_pending);
   fx_free(e->bw_held);
+  for (i = 0; i < e->n_completing; i++) fx_free(e->completing[i]);
+  fx_free(e->completing);
   kvlist_release(&e->class_map);
   fx_free(e);
 }

@@ -1714,15 +1714,19 @@ static void range_after_listing(xfer_engine_t *e, job_t *j) {
     }
   }
   if (all && !completing_has(e, j->upload_id)) {
-    /* Two workers whose last parts end together both see every part: a
-     * random pause of up to half a second makes it rare that both send a
-     * Complete (harmless anyway: the second meets NoSuchUpload, or
-     * completes the same parts again, and verifies). */
+    /* Ranges whose last parts end together all see every part. The range
+     * holding the object's last part completes at once; one k ranges before
+     * it waits 2 s per range (at most 20 s), so that of several completers
+     * the first usually finishes before the next starts and the next meets
+     * NoSuchUpload. A second Complete is harmless anyway (it completes the
+     * same parts again, or meets NoSuchUpload, and verifies). */
+    int span = j->part_hi - j->part_lo;
+    int k = (j->n_parts - j->part_hi + span - 1) / (span > 0 ? span : 1);
+    int64_t wait_ms = (int64_t)FERRY_MIN(k, 10) * 2000 + (int64_t)backoff_rng_upto(&e->rng, 250);
     j->phase = PH_COMPLETE;
     j->req_attempts = 0;
     completing_add(e, j);
-    queue_single(e, j, RQ_MPU_COMPLETE,
-                 ferry_now_us() + (int64_t)backoff_rng_upto(&e->rng, 500) * 1000);
+    queue_single(e, j, RQ_MPU_COMPLETE, ferry_now_us() + wait_ms * 1000);
     return;
   }
   fx_free(j->upload_id);  /* not ours to abort any more */

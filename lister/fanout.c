@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -58,6 +59,13 @@ static int again(lfan_t *f, const char *op, int attempt, const store_error_t *er
   ms = backoff_delay_ms(&f->bo, attempt - 1, err->retry_after_s, &f->rng);
   LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld http=%d code=%s", f->t->name, op,
            attempt, ms, err->http_status, err->code[0] ? err->code : "-");
+  if (!f->out) {
+    /* A shard thread: the output is the main thread's. */
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && !lister_stop) {
+    }
+    return !lister_stop;
+  }
   *werr = lout_wait(f->out, (int)ms, errbuf);
   return *werr == FERRY_OK;
 }

@@ -21,7 +21,8 @@
 typedef struct lfan lfan_t;
 
 /* src: the lister's source store (borrowed); out: for waiting between
- * retries (borrowed). The destination store is opened on first use. */
+ * retries (borrowed; NULL in a shard thread: it sleeps). The destination
+ * store is opened on first use. One lfan_t per thread. */
 lfan_t *lfan_new(const ferry_conf_t *conf, const task_conf_t *t, store_t *src, lout_t *out);
 void lfan_destroy(lfan_t *f);
 

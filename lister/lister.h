@@ -3,7 +3,8 @@
  *
  * One call lists (or replays) one task and publishes its segments and task
  * records (docs/lister.md). Everything it prints is on stderr: one summary
- * line on success, one line per error. One thread.
+ * line on success, one line per error. One thread, but for a sharded listing
+ * (lister.shards > 1): one listing thread per shard, the main thread publishing.
  */
 #ifndef FERRY_LISTER_H
 #define FERRY_LISTER_H

@@ -130,6 +130,16 @@ void msg_failed_release(msg_failed_t *f) {
   memset(f, 0, sizeof(*f));
 }
 
+void msg_shards_release(msg_shard_t *v, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    fx_free(v[i].lo);
+    fx_free(v[i].hi);
+    fx_free(v[i].checkpoint);
+  }
+  fx_free(v);
+}
+
 void msg_task_release(msg_task_t *t) {
   if (!t) return;
   fx_free(t->task);
@@ -138,6 +148,7 @@ void msg_task_release(msg_task_t *t) {
   msg_loc_release(&t->dst);
   fx_free(t->checkpoint);
   fx_free(t->kind);
+  msg_shards_release(t->shards, t->n_shards);
   memset(t, 0, sizeof(*t));
 }
 
@@ -354,6 +365,23 @@ char *msg_task_encode(const msg_task_t *t) {
     bad |= (t->retry_of < 1 || t->retry_of >= t->run)
                ? -1 : put_i64(o, "retry_of", t->retry_of);
   bad |= put_opt_str(o, "kind", t->kind);
+  if (t->n_shards) {
+    json_t *a = json_array();
+    size_t i;
+    for (i = 0; i < t->n_shards && !bad; i++) {
+      const msg_shard_t *sh = &t->shards[i];
+      json_t *so = json_object();
+      bad |= put_opt_str(so, "lo", sh->lo);
+      bad |= put_opt_str(so, "hi", sh->hi);
+      bad |= put_opt_str(so, "checkpoint", sh->checkpoint);
+      bad |= put_u64(so, "segments", sh->segments);
+      bad |= put_u64(so, "objects", sh->objects);
+      bad |= put_u64(so, "bytes", sh->bytes);
+      bad |= put(so, "done", json_boolean(sh->done));
+      bad |= json_array_append_new(a, so);
+    }
+    bad |= put(o, "shards", a);
+  }
   return finish(o, bad);
 }
 
@@ -795,6 +823,37 @@ static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
     TRY(get_int(r, P, "retry_of", 1, t->run - 1, &t->retry_of, eb));
   }
   TRY(get_str(r, P, "kind", OPT, 1, &t->kind, eb));
+  if (member(r, "shards")) {
+    json_t *a;
+    size_t i;
+    TRY(get_arr(r, P, "shards", &a, eb));
+    if (json_array_size(a) == 0 || json_array_size(a) > 4096)
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "task.shards: %zu shards (1..4096)",
+                          json_array_size(a));
+    t->shards = fx_calloc(json_array_size(a), sizeof(*t->shards));
+    t->n_shards = json_array_size(a);
+    for (i = 0; i < t->n_shards; i++) {
+      char path[PATHLEN];
+      json_t *so = json_array_get(a, i), *d;
+      msg_shard_t *sh = &t->shards[i];
+      snprintf(path, sizeof(path), "task.shards[%zu]", i);
+      if (!json_is_object(so))
+        return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not an object", path);
+      TRY(get_str(so, path, "lo", OPT, 1, &sh->lo, eb));
+      TRY(get_str(so, path, "hi", OPT, 1, &sh->hi, eb));
+      TRY(get_str(so, path, "checkpoint", OPT, 1, &sh->checkpoint, eb));
+      TRY(get_u64(so, path, "segments", &sh->segments, eb));
+      TRY(get_u64(so, path, "objects", &sh->objects, eb));
+      TRY(get_u64(so, path, "bytes", &sh->bytes, eb));
+      d = member(so, "done");
+      if (!d || !json_is_boolean(d))
+        return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.done: %s", path,
+                            d ? "not a boolean" : "missing");
+      sh->done = json_is_true(d);
+      if (sh->lo && sh->hi && strcmp(sh->lo, sh->hi) >= 0)
+        return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: lo is not before hi", path);
+    }
+  }
   return FERRY_OK;
 }
 

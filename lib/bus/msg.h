@@ -136,6 +136,16 @@ typedef struct msg_failed {
   int64_t at_ms;
 } msg_failed_t;
 
+/* One shard of a sharded listing (lister.shards > 1; docs/lister.md): the
+ * key range (lo, hi] it lists and its own checkpoint. */
+typedef struct msg_shard {
+  char *lo;              /* exclusive lower bound, NULL = from the start */
+  char *hi;              /* inclusive upper bound, NULL = to the end */
+  char *checkpoint;      /* last key of its last published segment, may be NULL */
+  uint64_t segments, objects, bytes;  /* published by this shard */
+  int done;              /* 1: listed to its end */
+} msg_shard_t;
+
 /* ferry.tasks value (compacted by task name). */
 typedef struct msg_task {
   char *task;
@@ -156,6 +166,9 @@ typedef struct msg_task {
                             (= "list", or "retry" when retry_of is set): "list"
                             (source listing), "retry" (--retry-failed),
                             "from-list" (--from-list FILE); other values are kept */
+  msg_shard_t *shards;   /* a sharded listing's ranges and positions, owned;
+                            NULL / 0 otherwise (member "shards" omitted) */
+  size_t n_shards;
 } msg_task_t;
 
 void msg_loc_release(msg_loc_t *l);
@@ -165,6 +178,7 @@ void msg_segment_release(msg_segment_t *s);
 void msg_result_release(msg_result_t *r);
 void msg_failed_release(msg_failed_t *f);
 void msg_task_release(msg_task_t *t);
+void msg_shards_release(msg_shard_t *v, size_t n);  /* and frees v */
 
 /* Encoders: a new string (free with fx_free), or NULL when the message
  * cannot be represented: a required string is NULL, a string is not valid

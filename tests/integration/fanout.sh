@@ -11,8 +11,13 @@ source "$FERRY_SRC/tests/lib/faults.sh"
 
 fault_setup
 # 5 MiB parts (worker.part_size), ranges of 4 parts: 20 parts in 5 ranges.
-fault_conf 'lister.fanout_threshold="32M"' 'lister.segment_max_bytes="20M"'
-fault_fill small:40:1:8 large:1:100
+# Two listing shards: the task's prefix small/ holds 41 entries (small/00/ ..
+# small/39/ and small/zz/), so the listing is split and a shard thread fans
+# the object out. Destination keys equal source keys (same prefix).
+fault_conf 'lister.fanout_threshold="32M"' 'lister.segment_max_bytes="20M"' lister.shards=2
+sed -i "s|source = \"oss:$FAULT_SRC_BUCKET\"; destination = \"cos:$FAULT_DST_BUCKET\"|source = \"oss:$FAULT_SRC_BUCKET/small/\"; destination = \"cos:$FAULT_DST_BUCKET/small/\"|" "$CONF"
+grep -q "/small/" "$CONF" || fail "task prefix not set"
+fault_fill small:40:1:8 key:small/zz/huge.bin:104857600
 fault_reset_stats
 # The workers join first, so the ranges are spread over all three.
 fault_worker w1
@@ -21,7 +26,8 @@ fault_worker w3
 wait_until 60 grep -q "assigned" "$FERRY_RUN/w1.log" "$FERRY_RUN/w2.log" "$FERRY_RUN/w3.log" || true
 sleep 3
 fault_lister || { cat "$FERRY_RUN/lister.log"; fail "lister exited $?"; }
-grep -q 'event=fanout key="large/big-0.bin"' "$FERRY_RUN/lister.log" || { cat "$FERRY_RUN/lister.log"; fail "the lister did not fan the object out"; }
+grep -q 'msg="shard plan" shards=2' "$FERRY_RUN/lister.log" || { cat "$FERRY_RUN/lister.log"; fail "the listing was not sharded"; }
+grep -q 'event=fanout key="small/zz/huge.bin"' "$FERRY_RUN/lister.log" || { cat "$FERRY_RUN/lister.log"; fail "the lister did not fan the object out"; }
 fault_wait 240
 fault_check completed
 

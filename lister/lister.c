@@ -61,11 +61,11 @@ typedef struct lrun {
   int max_attempts;
   lfan_t *fan;             /* fan-out of huge objects, opened on first use */
   /* A sharded listing (lister.shards > 1; shards.c-like section below). */
-  struct shard *sh;        /* n_sh shards, or NULL */
+  struct shard *sh; /* n_sh shards, or NULL */
   size_t n_sh;
-  msg_shard_t *resume_sh;  /* from the record being resumed, owned */
+  msg_shard_t *resume_sh; /* from the record being resumed, owned */
   size_t n_resume_sh;
-  msg_shard_t *rec_sh;     /* fill_record's view of sh (strings borrowed) */
+  msg_shard_t *rec_sh; /* fill_record's view of sh (strings borrowed) */
 } lrun_t;
 
 static uint64_t total_segments(const lrun_t *r);
@@ -160,8 +160,10 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   if ((e = lout_task(r->out, &rec, errbuf))) return e;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = total_segments(r);
-  LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
-            " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
+  LOG_DEBUG(FAC,
+            "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
+            " objects=%" PRIu64,
+            FLOG_V(r->def.task), r->plan.run, r->cp_segments, r->objects);
   return FERRY_OK;
 }
 
@@ -259,8 +261,8 @@ static ferry_err_t retry_wait(lrun_t *r, const char *what, int attempt,
   char msg[512];
   long ms = backoff_delay_ms(&r->bo, attempt - 1, err->retry_after_s, &r->rng);
   store_error_format(err, msg, sizeof(msg));
-  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=\"%s\"", r->def.task, what,
-           attempt, ms, msg);
+  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=%s", FLOG_V(r->def.task),
+           what, attempt, ms, FLOG_Q(msg));
   return lout_wait(r->out, (int)ms, errbuf);
 }
 
@@ -353,9 +355,10 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
     if (!e && r->pages % (uint64_t)cp_pages == 0) e = checkpoint(r, errbuf);
     if (!e && ferry_now_us() - last_log > 5000000) {
       last_log = ferry_now_us();
-      LOG_INFO(FAC, "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
-               r->def.task, r->plan.run, r->pages, r->objects + seg_pending_objects(r->seg),
-               seg_count(r->seg));
+      LOG_INFO(FAC,
+               "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
+               FLOG_V(r->def.task), r->plan.run, r->pages,
+               r->objects + seg_pending_objects(r->seg), seg_count(r->seg));
     }
     if (!e && page.truncated) {
       if (page.next_token && *page.next_token) {
@@ -400,8 +403,8 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
 typedef struct shard {
   lrun_t *r;
   int idx;
-  char *lo, *hi;            /* the range (lo, hi] */
-  char *after;              /* where its listing starts: checkpoint or lo */
+  char *lo, *hi; /* the range (lo, hi] */
+  char *after;   /* where its listing starts: checkpoint or lo */
   store_t *store;
   seg_t *seg;
   pthread_t th;
@@ -409,7 +412,7 @@ typedef struct shard {
   /* under shard_mu: */
   msg_segment_t *q[SHARD_QUEUE];
   size_t qh, qn;
-  int finished;             /* the thread is done (end or error) */
+  int finished; /* the thread is done (end or error) */
   ferry_err_t err;
   char eb[FERRY_ERRLEN];
   unsigned long pages;
@@ -418,13 +421,13 @@ typedef struct shard {
   uint64_t segments, objects, bytes;
   char *last_key;
   int done;
-  unsigned long cp_pages;   /* pages at the last checkpoint */
-  lfan_t *fan;              /* the shard thread's fan-out of huge objects */
+  unsigned long cp_pages; /* pages at the last checkpoint */
+  lfan_t *fan;            /* the shard thread's fan-out of huge objects */
 } shard_t;
 
 static pthread_mutex_t shard_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t shard_data = PTHREAD_COND_INITIALIZER;  /* to main */
-static pthread_cond_t shard_room = PTHREAD_COND_INITIALIZER;  /* to shards */
+static pthread_cond_t shard_data = PTHREAD_COND_INITIALIZER; /* to main */
+static pthread_cond_t shard_room = PTHREAD_COND_INITIALIZER; /* to shards */
 static volatile int shard_abort;
 
 static uint64_t total_segments(const lrun_t *r) {
@@ -502,18 +505,19 @@ static ferry_err_t shard_page(shard_t *x, const char *after, const char *token,
       return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
     store_error_clear(&err);
     memset(page, 0, sizeof(*page));
-    e = store_list(x->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL,
-                   NULL, token ? NULL : after, token, (int)r->conf->lister.page_size, page, &err);
+    e = store_list(
+        x->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL, NULL,
+        token ? NULL : after, token, (int)r->conf->lister.page_size, page, &err);
     if (e == FERRY_OK) return FERRY_OK;
     store_list_page_release(page);
     store_error_format(&err, msg, sizeof(msg));
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop)
-      return ferry_seterr(errbuf, e, "listing %s:%s%s%s (shard %d) failed: %s", r->t->src.store,
-                          r->t->src.bucket, *r->t->src.prefix ? "/" : "", r->t->src.prefix,
-                          x->idx, msg);
+      return ferry_seterr(errbuf, e, "listing %s:%s%s%s (shard %d) failed: %s",
+                          r->t->src.store, r->t->src.bucket, *r->t->src.prefix ? "/" : "",
+                          r->t->src.prefix, x->idx, msg);
     ms = backoff_delay_ms(bo, attempt - 1, err.retry_after_s, rng);
-    LOG_WARN(FAC, "task=%s shard=%d op=list attempt=%d retry_in_ms=%ld err=\"%s\"",
-             r->def.task, x->idx, attempt, ms, msg);
+    LOG_WARN(FAC, "task=%s shard=%d op=list attempt=%d retry_in_ms=%ld err=%s",
+             FLOG_V(r->def.task), x->idx, attempt, ms, FLOG_Q(msg));
     shard_sleep(ms);
   }
 }
@@ -632,7 +636,8 @@ static void *shard_main(void *arg) {
       } else {
         e = ferry_seterr(eb, FERRY_ERR_STORE,
                          "listing %s:%s: a truncated page without a continuation token "
-                         "or keys", r->t->src.store, r->t->src.bucket);
+                         "or keys",
+                         r->t->src.store, r->t->src.bucket);
       }
     }
     store_list_page_release(&page);
@@ -697,8 +702,10 @@ static ferry_err_t plan_list(void *ctx, const char *prefix, const char *token,
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
       char msg[512];
       store_error_format(&err, msg, sizeof(msg));
-      return ferry_seterr(errbuf, e, "listing %s:%s/%s with delimiter / (shard plan) "
-                          "failed: %s", r->t->src.store, r->t->src.bucket, prefix, msg);
+      return ferry_seterr(errbuf, e,
+                          "listing %s:%s/%s with delimiter / (shard plan) "
+                          "failed: %s",
+                          r->t->src.store, r->t->src.bucket, prefix, msg);
     }
     if ((e = retry_wait(r, "list", attempt, &err, errbuf))) return e;
   }
@@ -715,15 +722,17 @@ static ferry_err_t shards_setup(lrun_t *r, const store_conf_t *sc, char *errbuf)
     n = r->n_resume_sh;
   } else {
     const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
-    if ((e = shardplan_discover(plan_list, r, prefix, (size_t)r->conf->lister.shards, 0, &plan,
-                                errbuf)))
+    if ((e = shardplan_discover(plan_list, r, prefix, (size_t)r->conf->lister.shards, 0,
+                                &plan, errbuf)))
       return e;
     LOG_INFO(FAC, "task=%s msg=\"shard plan\" shards=%zu entries=%zu pages=%lu cut=%d",
-             r->def.task, plan.n, plan.entries, plan.pages, plan.cut);
+             FLOG_V(r->def.task), plan.n, plan.entries, plan.pages, plan.cut);
     if (plan.n < 2) {
-      fprintf(stderr, "ferry-lister: task %s: lister.shards=%ld but the source shows %zu "
-              "entr%s under its prefix: one listing\n", r->def.task, r->conf->lister.shards,
-              plan.entries, plan.entries == 1 ? "y" : "ies");
+      fprintf(stderr,
+              "ferry-lister: task %s: lister.shards=%ld but the source shows %zu "
+              "entr%s under its prefix: one listing\n",
+              r->def.task, r->conf->lister.shards, plan.entries,
+              plan.entries == 1 ? "y" : "ies");
       shardplan_release(&plan);
       return FERRY_OK;
     }
@@ -780,7 +789,8 @@ static ferry_err_t shards_setup(lrun_t *r, const store_conf_t *sc, char *errbuf)
 
 /* Publishes what the shard threads list; checkpoints. */
 static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
-  long cp_pages = r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
+  long cp_pages =
+      r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
   size_t i, rr = 0;
   ferry_err_t e = FERRY_OK;
   int64_t last_log = ferry_now_us();
@@ -797,7 +807,8 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       continue;
     }
     if (pthread_create(&x->th, NULL, shard_main, x) != 0) {
-      e = ferry_seterr(errbuf, FERRY_ERR_IO, "cannot start the listing thread of shard %zu", i);
+      e = ferry_seterr(errbuf, FERRY_ERR_IO,
+                       "cannot start the listing thread of shard %zu", i);
       pthread_mutex_lock(&shard_mu);
       shard_abort = 1;
       pthread_mutex_unlock(&shard_mu);
@@ -852,7 +863,8 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
         size_t k;
         /* A fanned-out object counts once, with its first range. */
         if (!s->range.present || s->range.part_first == 1) {
-          for (k = 0; k < s->n_objs; k++) x->bytes += s->objs[k].size, r->bytes += s->objs[k].size;
+          for (k = 0; k < s->n_objs; k++)
+            x->bytes += s->objs[k].size, r->bytes += s->objs[k].size;
           x->objects += s->n_objs;
           r->objects += s->n_objs;
         }
@@ -883,10 +895,13 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       unsigned long pages = 0;
       size_t done = 0;
       last_log = ferry_now_us();
-      for (i = 0; i < r->n_sh; i++) pages += r->sh[i].pages, done += (size_t)r->sh[i].done;
-      LOG_INFO(FAC, "task=%s run=%d shards=%zu shards_done=%zu pages=%lu objects=%" PRIu64
-               " segments=%" PRIu64, r->def.task, r->plan.run, r->n_sh, done, pages,
-               r->objects, total_segments(r));
+      for (i = 0; i < r->n_sh; i++)
+        pages += r->sh[i].pages, done += (size_t)r->sh[i].done;
+      LOG_INFO(FAC,
+               "task=%s run=%d shards=%zu shards_done=%zu pages=%lu objects=%" PRIu64
+               " segments=%" PRIu64,
+               FLOG_V(r->def.task), r->plan.run, r->n_sh, done, pages, r->objects,
+               total_segments(r));
     }
   }
   pthread_mutex_lock(&shard_mu);
@@ -1007,8 +1022,11 @@ static int on_failed(const bus_msg_t *m, void *ctx) {
   if (m->key && (m->key_len != tl || memcmp(m->key, fs->task, tl) != 0)) return 0;
   if (!m->value) return 0;
   if (msg_failed_decode(m->value, m->len, &f, eb)) {
-    LOG_WARN(FAC, "topic=%s partition=%d offset=%" PRId64 " msg=\"undecodable failed "
-             "record skipped\" err=\"%s\"", m->topic, (int)m->partition, m->offset, eb);
+    LOG_WARN(FAC,
+             "topic=%s partition=%d offset=%" PRId64
+             " msg=\"undecodable failed "
+             "record skipped\" err=%s",
+             FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(eb));
     fs->bad++;
     return 0;
   }
@@ -1060,8 +1078,8 @@ static ferry_err_t replay_failed(lrun_t *r, failed_set_t *fs, char *errbuf) {
     n++;
     e = replay_one(r, ix[i].o, errbuf);
   }
-  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu", r->def.task,
-           r->plan.run, r->plan.base_run, fs->n, n);
+  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu",
+           FLOG_V(r->def.task), r->plan.run, r->plan.base_run, fs->n, n);
   fx_free(ix);
   return e;
 }
@@ -1117,8 +1135,11 @@ static int on_task(const bus_msg_t *m, void *ctx) {
     return 0;
   }
   if (msg_task_decode(m->value, m->len, &t, eb)) {
-    LOG_WARN(FAC, "topic=%s offset=%" PRId64 " msg=\"undecodable task record skipped\" "
-             "err=\"%s\"", m->topic, m->offset, eb);
+    LOG_WARN(FAC,
+             "topic=%s offset=%" PRId64
+             " msg=\"undecodable task record skipped\" "
+             "err=%s",
+             FLOG_V(m->topic), m->offset, FLOG_Q(eb));
     lr->bad++;
     return 0;
   }
@@ -1149,14 +1170,17 @@ static void record_stop(lrun_t *r, ferry_err_t why) {
       (why == FERRY_ERR_TIMEOUT && !lister_stop))
     return;
   if (lout_drain(r->out, drain_timeout(r), eb)) {
-    LOG_ERROR(FAC, "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
-              "err=\"%s\"", r->def.task, eb);
+    LOG_ERROR(FAC,
+              "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
+              "err=%s",
+              FLOG_V(r->def.task), FLOG_Q(eb));
     return;
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
   if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
-    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=\"%s\"", r->def.task, eb);
+    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=%s",
+              FLOG_V(r->def.task), FLOG_Q(eb));
 }
 
 /* Reads the task's latest record and decides the run (listplan.h). Errors:
@@ -1388,11 +1412,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
         fprintf(stderr, "ferry-lister: task %s: resuming run %d in its %zu shards\n",
                 r.def.task, r.plan.run, r.n_sh);
     } else if (conf->lister.shards > 1) {
-      fprintf(stderr, "ferry-lister: task %s: run %d was started as one listing; it is "
-              "resumed so (lister.shards applies to the next run)\n", r.def.task, r.plan.run);
+      fprintf(stderr,
+              "ferry-lister: task %s: run %d was started as one listing; it is "
+              "resumed so (lister.shards applies to the next run)\n",
+              r.def.task, r.plan.run);
     }
   }
-  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", r.def.task, r.plan.run,
+  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", FLOG_V(r.def.task), r.plan.run,
            listplan_kind_str(r.kind), r.plan.resume);
   {
     msg_task_t rec;
@@ -1435,10 +1461,12 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   }
   fprintf(stderr,
           "ferry-lister: task %s run %d (%s): listed %" PRIu64 " objects, %" PRIu64
-          " bytes in %" PRIu64 " segments -> %s%s\n", r.def.task, r.plan.run,
-          listplan_kind_str(r.kind), r.objects, r.bytes, total_segments(&r),
+          " bytes in %" PRIu64 " segments -> %s%s\n",
+          r.def.task, r.plan.run, listplan_kind_str(r.kind), r.objects, r.bytes,
+          total_segments(&r),
           o->segments_to ? (strcmp(o->segments_to, "-") ? o->segments_to : "stdout")
-                         : "kafka", o->segments_to ? "" : " (all delivered)");
+                         : "kafka",
+          o->segments_to ? "" : " (all delivered)");
   if (r.kind == LISTPLAN_INCREMENTAL) {
     lsrc_stats_t st;
     size_t k;
@@ -1473,9 +1501,11 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
 fail:
   if (r.seg) record_stop(&r, e);
   if (lister_stop && e == FERRY_ERR_TIMEOUT && strstr(eb, "interrupted"))
-    fprintf(stderr, "ferry-lister: task %s run %d: interrupted after %" PRIu64
-            " segments; run the same command again to %s\n", r.def.task, r.plan.run,
-            total_segments(&r), r.kind == LISTPLAN_LIST ? "resume" : "redo the run");
+    fprintf(stderr,
+            "ferry-lister: task %s run %d: interrupted after %" PRIu64
+            " segments; run the same command again to %s\n",
+            r.def.task, r.plan.run, total_segments(&r),
+            r.kind == LISTPLAN_LIST ? "resume" : "redo the run");
   else
     fprintf(stderr, "ferry-lister: task %s: %s\n", o->task, *eb ? eb : ferry_err_str(e));
   rc = LISTER_EXIT_FAIL;

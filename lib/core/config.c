@@ -500,7 +500,9 @@ static const ckey_t lister_keys[] = {
      .def = "1",
      .min = 1,
      .max = 256,
-     .doc = "Listings run in parallel per task, each over a part of the key space."},
+     .doc = "Listings run in parallel per task, each over a key range found by a delimited "
+            "listing at the task prefix (docs/lister.md, \"Sharded listing\"). Fixed for a run "
+            "when it starts; a resumed run keeps its ranges."},
     {.name = "fanout_threshold",
      .type = KT_SIZE,
      AT(conf_lister_t, fanout_threshold),

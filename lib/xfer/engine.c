@@ -398,7 +398,7 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = store_http_setup(s, x->easy, r, body_len, &x->hdrs, errbuf);
   if (err) {
-    LOG_ERROR(FAC, "event=setup-failed error=\"%s\"", errbuf);
+    LOG_ERROR(FAC, "event=setup-failed error=%s", FLOG_Q(errbuf));
     return err;
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
@@ -501,12 +501,12 @@ static void job_finish(xfer_engine_t *e, job_t *j) {
   default: e->stats.failed++; break;
   }
   if (o->status == ST_COPIED || o->status == ST_SKIPPED)
-    LOG_DEBUG(FAC, "event=object status=%s key=\"%s\" bytes=%" PRIu64, msg_status_str(o->status),
-              o->key, o->bytes);
+    LOG_DEBUG(FAC, "event=object status=%s key=%s bytes=%" PRIu64,
+              msg_status_str(o->status), FLOG_Q(o->key), o->bytes);
   else
-    LOG_INFO(FAC, "event=object status=%s reason=%s key=\"%s\" http=%d code=%s",
-             msg_status_str(o->status), o->reason ? o->reason : "-", o->key, o->http_status,
-             o->code ? o->code : "-");
+    LOG_INFO(FAC, "event=object status=%s reason=%s key=%s http=%d code=%s",
+             msg_status_str(o->status), FLOG_V(o->reason ? o->reason : "-"),
+             FLOG_Q(o->key), o->http_status, FLOG_V(o->code ? o->code : "-"));
   j->phase = PH_DONE;
   active_remove(e, j);
   e->completed_in_run++;
@@ -617,6 +617,29 @@ static int dst_wants_md5(job_t *j) {
 static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud);
 static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud);
 
+/* The job's head from a response of its source (src = 1) or destination:
+ * a size or CRC header that is present but unreadable fails the object
+ * (reason "protocol"), the message naming the header and the object, rather
+ * than reading as size 0 or as no CRC. Returns 0, or -1 after job_fail
+ * (`finish`) or set_fail. h is filled and must be released either way. */
+static int head_parse(xfer_engine_t *e, job_t *j, int src, const kvlist_t *hdrs,
+                      store_head_t *h, int finish) {
+  char eb[FERRY_ERRLEN], *what;
+  store_t *s = src ? j->src : j->dst;
+  ferry_err_t rc;
+  what = fx_asprintf("%s:%s/%s", store_conf(s)->name,
+                     src ? j->seg->src.bucket : j->seg->dst.bucket,
+                     src ? j->obj->key : j->dst_key);
+  rc = store_head_parse(h, store_conf(s)->type, hdrs, what, eb);
+  fx_free(what);
+  if (rc == FERRY_OK) return 0;
+  if (finish)
+    job_fail(e, j, ST_FAILED, "protocol", NULL, eb);
+  else
+    set_fail(j, ST_FAILED, "protocol", NULL, eb);
+  return -1;
+}
+
 /* Checks the GET response once its headers are complete. Returns 0 when the
  * transfer may go on; otherwise marks the job's outcome. */
 static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
@@ -631,8 +654,12 @@ static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
     set_fail(j, ST_FAILED, "range", NULL, "ranged GET did not answer 206");
     return -2;
   }
-  store_head_from_headers(&h, store_conf(j->src)->type, &p->get->rhdrs);
+  if (head_parse(e, j, 1, &p->get->rhdrs, &h, 0)) {
+    store_head_release(&h);
+    return -2;
+  }
   etag = h.etag;
+  /* A strict decimal now (head_parse): strtoull reads it exactly. */
   clen = kvlist_get(&p->get->rhdrs, "Content-Length");
   if (j->obj->etag && j->obj->etag[0] && etag && strcasecmp(etag, j->obj->etag) != 0) {
     char msg[256];
@@ -1122,7 +1149,10 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
     job_start_copy(e, j);
     return;
   }
-  store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+  if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+    store_head_release(&h);
+    return;
+  }
   if (policy_decide(j->seg->policy, j->obj, &h, &reason) == POLICY_ACT_SKIP) {
     store_head_release(&h);
     j->out.status = ST_SKIPPED;
@@ -1149,8 +1179,8 @@ static void job_start_copy(xfer_engine_t *e, job_t *j) {
 static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
   char errbuf[FERRY_ERRLEN];
   store_head_t *h = &j->src_head;
-  store_head_from_headers(h, store_conf(j->src)->type, &x->rhdrs);
   j->have_src_head = 1;
+  if (head_parse(e, j, 1, &x->rhdrs, h, 1)) return;
   if (j->obj->etag && j->obj->etag[0] && h->etag && strcasecmp(h->etag, j->obj->etag)) {
     job_fail(e, j, ST_CHANGED, "changed", NULL, "source ETag differs from listing");
     return;
@@ -1189,9 +1219,9 @@ static void job_start_parts(xfer_engine_t *e, job_t *j) {
 static void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const store_error_t *err) {
   long d = backoff_delay_ms(&e->backoff, j->req_attempts, err->retry_after_s, &e->rng);
   e->stats.retries++;
-  LOG_INFO(FAC, "event=retry op=%s key=\"%s\" attempt=%d delay_ms=%ld http=%d code=%s",
-           rq_name[kind], j->obj->key, j->req_attempts, d, err->http_status,
-           err->code[0] ? err->code : "-");
+  LOG_INFO(FAC, "event=retry op=%s key=%s attempt=%d delay_ms=%ld http=%d code=%s",
+           rq_name[kind], FLOG_Q(j->obj->key), j->req_attempts, d, err->http_status,
+           FLOG_V(err->code[0] ? err->code : "-"));
   queue_single(e, j, kind, ferry_now_us() + (int64_t)d * 1000);
 }
 
@@ -1289,7 +1319,10 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
         uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
         crc = crc64_combine(crc, j->parts[i].crc, plen);
       }
-      store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+      if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+        store_head_release(&h);
+        break;
+      }
       if (h.has_crc64 && h.crc64 != crc) {
         store_head_release(&h);
         job_fail(e, j, ST_FAILED, "integrity", NULL,
@@ -1349,8 +1382,8 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       return;
     }
     /* Could not abort: say so, the upload is left for `--cleanup`. */
-    LOG_WARN(FAC, "event=abort-failed key=\"%s\" upload_id=%s http=%d", j->dst_key,
-             j->upload_id, err.http_status);
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), err.http_status);
     job_finish(e, j);
     return;
   }
@@ -1419,9 +1452,12 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   if (!j->finishing && retryable && err && attempts < e->conf.max_attempts) {
     long d = backoff_delay_ms(&e->backoff, attempts, err->retry_after_s, &e->rng);
     e->stats.retries++;
-    LOG_INFO(FAC, "event=retry op=copy key=\"%s\" part=%d attempt=%d delay_ms=%ld http=%d code=%s",
-             j->obj->key, p->part + 1, attempts, d, err->http_status,
-             err->code[0] ? err->code : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-"));
+    LOG_INFO(FAC,
+             "event=retry op=copy key=%s part=%d attempt=%d delay_ms=%ld http=%d code=%s",
+             FLOG_Q(j->obj->key), p->part + 1, attempts, d, err->http_status,
+             FLOG_V(err->code[0]
+                        ? err->code
+                        : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-")));
     pair_reset(e, p);
     queue_pair(e, p, ferry_now_us() + (int64_t)d * 1000);
     return;
@@ -1528,6 +1564,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       store_head_t h;
       int has_src;
       uint64_t src;
+      /* Its headers passed head_parse in pair_validate_get. */
       store_head_from_headers(&h, store_conf(j->src)->type, &x->rhdrs);
       has_src = j->obj->has_crc64 || h.has_crc64;
       src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
@@ -1580,7 +1617,13 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   {
     store_head_t h;
-    store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+    if (head_parse(e, j, 0, &x->rhdrs, &h, 0)) {
+      store_head_release(&h);
+      pair_cut(e, p);
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
     if (h.has_crc64 && h.crc64 != p->crc) {
       store_head_release(&h);
       pair_cut(e, p);

@@ -267,7 +267,7 @@ function bump(obj, k) { obj[k] = (obj[k] || 0) + 1; }
 
 const OPS = ['get', 'put', 'head', 'list', 'list-parts', 'list-uploads', 'upload-part', 'complete',
   'initiate', 'abort', 'delete', 'other'];
-const ACTIONS = ['status', 'reset', 'stall', 'delay', 'corrupt'];
+const ACTIONS = ['status', 'reset', 'stall', 'delay', 'corrupt', 'header'];
 let rules = [];
 let nextRuleId = 1;
 let rng = makeRng(opt.seed);
@@ -300,6 +300,12 @@ function validateRule(r) {
     installed: Date.now(), fired: 0, spec: r,
   };
   if (rule.probability > 1) throw new Error('probability must be within 0..1');
+  if (r.action === 'header') {
+    if (typeof r.name !== 'string' || !/^[A-Za-z0-9-]+$/.test(r.name)) throw new Error('header: name must be a header name');
+    if (typeof r.value !== 'string' || /[\r\n]/.test(r.value)) throw new Error('header: value must be a one-line string');
+    rule.name = r.name.toLowerCase();
+    rule.value = r.value;
+  }
   if (r.action === 'status' && (!Number.isInteger(rule.status) || rule.status < 200 || rule.status > 599)) {
     throw new Error('status must be an HTTP status 200..599');
   }
@@ -931,6 +937,8 @@ function forward(ctx, req, res, rule) {
       }
       if (res.destroyed) { src.resume(); return; }
       if (body) { headers['content-length'] = String(body.length); }
+      /* the answer is forwarded with one header set to the rule's value */
+      if (rule && rule.action === 'header') headers[rule.name] = rule.value;
       res.writeHead(status, headers);
       if (ctx.method === 'HEAD' || status === 204 || status === 304) {
         src.resume();

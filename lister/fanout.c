@@ -57,8 +57,8 @@ static int again(lfan_t *f, const char *op, int attempt, const store_error_t *er
   long ms;
   if (!backoff_should_retry(err, attempt, f->max_attempts) || lister_stop) return 0;
   ms = backoff_delay_ms(&f->bo, attempt - 1, err->retry_after_s, &f->rng);
-  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld http=%d code=%s", f->t->name, op,
-           attempt, ms, err->http_status, err->code[0] ? err->code : "-");
+  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld http=%d code=%s", FLOG_V(f->t->name),
+           op, attempt, ms, err->http_status, FLOG_V(err->code[0] ? err->code : "-"));
   if (!f->out) {
     /* A shard thread: the output is the main thread's. */
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -225,9 +225,10 @@ ferry_err_t lfan_prepare(lfan_t *f, const msg_loc_t *src, const msg_loc_t *dst,
     return FERRY_OK;
   }
   f->uploads++;
-  LOG_INFO(FAC, "task=%s event=fanout key=\"%s\" dst_key=\"%s\" size=%" PRIu64
-           " upload_id=%s part_size=%" PRIu64 " parts=%u ranges=%u", f->t->name, o->key, dkey,
-           o->size, *upload_id, plan->part_size, plan->parts_total, plan->n_ranges);
+  LOG_INFO(FAC, "task=%s event=fanout key=%s dst_key=%s size=%" PRIu64
+           " upload_id=%s part_size=%" PRIu64 " parts=%u ranges=%u", FLOG_V(f->t->name),
+           FLOG_Q(o->key), FLOG_Q(dkey), o->size, FLOG_V(*upload_id), plan->part_size,
+           plan->parts_total, plan->n_ranges);
   fx_free(dkey);
   return FERRY_OK;
 }

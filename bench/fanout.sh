@@ -78,12 +78,20 @@ CONF
     pids+=($!)
     PIDS+=($!)
   done
-  # Every worker in the group before the listing starts.
-  for _ in $(seq 1 150); do
-    [ "$(cat "$W/$name"-w*.log | grep -c 'assigned')" -ge "$nw" ] && break
+  # Every worker in the group, and the group settled (no rebalance for 4 s),
+  # before the listing starts: a rebalance mid-run stalls and redoes work.
+  local seen=-1 same=0 n
+  for _ in $(seq 1 300); do
+    n=$(cat "$W/$name"-w*.log | grep -c 'event=rebalance' || true)
+    if [ "$n" = "$seen" ] && [ "$(cat "$W/$name"-w*.log | grep -c 'kind=assigned' || true)" -ge "$nw" ]; then
+      same=$((same + 1))
+      [ "$same" -ge 20 ] && break
+    else
+      same=0
+      seen=$n
+    fi
     sleep 0.2
   done
-  sleep 2
   local t0 t1
   t0=$(date +%s.%N)
   "$FERRY_BIN/ferry-lister" -c "$W/$name.conf" -t t 2>"$W/$name-lister.log" ||
@@ -93,7 +101,8 @@ CONF
     { tail -5 "$W/$name-wait.out" "$W/$name-wait.err" >&2; echo "fanout.sh: $name did not complete" >&2; exit 1; }
   t1=$(date +%s.%N)
   WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-  "$FERRY_BIN/ferry-reporter" -c "$W/$name.conf" --task t --once --json >"$W/$name-status.json"
+  "$FERRY_BIN/ferry-reporter" -c "$W/$name.conf" --task t --once --json >"$W/$name-status.json" \
+    2>"$W/$name-status.err"
   python3 - "$W/$name-status.json" <<'PY' || exit 1
 import json, sys
 doc = json.load(open(sys.argv[1]))
@@ -102,8 +111,8 @@ if (t.get("copied"), t.get("failed"), t.get("state")) != (1, 0, "completed"):
     sys.exit(f"fanout.sh: the reporter saw copied={t.get('copied')} failed={t.get('failed')} "
              f"state={t.get('state')}, expected one object copied")
 PY
-  RANGES=$(grep -c 'event=range-start' "$W/$name"-w*.log | awk -F: '{s += $2} END {print s + 0}')
-  BUSY=$(grep -l 'event=range-start' "$W/$name"-w*.log 2>/dev/null | wc -l)
+  RANGES=$(cat "$W/$name"-w*.log | grep -c 'event=range-start' || true)
+  BUSY=$( (grep -l 'event=range-start' "$W/$name"-w*.log 2>/dev/null || true) | wc -l)
   for i in "${pids[@]}"; do kill -TERM "$i" 2>/dev/null || true; done
   for i in "${pids[@]}"; do wait "$i" 2>/dev/null || true; done
   kill "$broker" 2>/dev/null || true

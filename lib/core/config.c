@@ -331,8 +331,9 @@ static const ckey_t worker_keys[] = {
      .def = "32",
      .min = 1,
      .max = 4096,
-     .doc = "Transfers (objects or parts) a worker runs at once. Memory is about "
-            "concurrency x buffer_size."},
+     .doc = "Requests a worker runs at once; a streamed copy (object or part) holds two, "
+            "its GET's and its PUT's. Memory is about concurrency / 2 x buffer_size "
+            "(docs/worker.md, \"Memory\")."},
     {.name = "max_host_conns",
      .type = KT_INT,
      AT(conf_worker_t, max_host_conns),

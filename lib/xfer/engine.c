@@ -34,6 +34,8 @@
 #include "store/request.h"
 #include "store/xml.h"
 #include "xfer/backoff.h"
+#include "xfer/bufpool.h"
+#include "xfer/flow.h"
 #include "xfer/policy.h"
 #include "xfer/ratelimit.h"
 
@@ -41,6 +43,7 @@
 
 #define FAC "xfer"
 #define RECV_CHUNK (64 * 1024)
+#define SMALL_RECV (16 * 1024)
 
 typedef struct job job_t;
 typedef struct pair pair_t;
@@ -73,6 +76,7 @@ struct xreq {
   int in_multi;
   int paused;            /* paused by flow control or bandwidth */
   int want_unpause;
+  int want_pause;        /* GET: ring nearly full, pause after perform */
   int aborted;           /* a callback asked to stop this transfer */
 };
 
@@ -82,14 +86,16 @@ struct pair {
   int part;              /* part index (0-based) or -1 for a whole object */
   uint64_t off, len;     /* byte range */
   xreq_t *get, *put;
-  char *ring;
+  char *ring;            /* taken when the GET starts, given back at the end */
+  int ring_pooled;       /* ring is from the engine's pool (else fx_malloc) */
   size_t cap, head, fill;
   int wait_whole;        /* small object: PUT after the GET completes */
   int get_done, put_done, put_started;
   int validated;         /* GET status and headers checked */
   uint64_t got, sent;
   uint64_t crc;
-  EVP_MD_CTX *md5;       /* S3 destinations: MD5 of the bytes */
+  EVP_MD_CTX *md5;       /* S3 destinations: MD5 of the bytes, when needed */
+  int md5_from_src;      /* Content-MD5 is the source's (MD5) ETag */
   int failed;
   int attempts;
   char *put_etag;
@@ -180,10 +186,13 @@ struct xfer_engine {
   int slots_used;
   xreq_t **unpause;                 /* handles to unpause after perform */
   size_t n_unpause, cap_unpause;
+  xreq_t **pause;                   /* GETs to pause after perform */
+  size_t n_pause, cap_pause;
   pair_t **put_pending;             /* pairs whose PUT should start */
   size_t n_put_pending, cap_put_pending;
   xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
   size_t n_bw_held, cap_bw_held;
+  bufpool_t rings;                  /* ring buffers of running pairs */
   ratelimit_t qps;
   ratelimit_t bw;
   backoff_t backoff;
@@ -224,6 +233,9 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   if (e->conf.concurrency < 2) e->conf.concurrency = 2;
   if (e->conf.buffer_size < 2 * RECV_CHUNK) e->conf.buffer_size = 2 * RECV_CHUNK;
   if (e->conf.max_attempts < 1) e->conf.max_attempts = 1;
+  /* A pair holds two slots, so at most concurrency / 2 pairs run, each with
+   * one ring: the pool never needs to keep more than that. */
+  bufpool_init(&e->rings, e->conf.buffer_size, (size_t)e->conf.concurrency / 2);
   kvlist_init(&e->class_map);
   if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
   e->conf.storage_class_map = &e->class_map;
@@ -328,6 +340,8 @@ static void xreq_free(xfer_engine_t *e, xreq_t *x) {
   /* Drop a pending unpause of this handle. */
   for (size_t i = 0; i < e->n_unpause; i++)
     if (e->unpause[i] == x) e->unpause[i] = NULL;
+  for (size_t i = 0; i < e->n_pause; i++)
+    if (e->pause[i] == x) e->pause[i] = NULL;
   for (size_t i = 0; i < e->n_bw_held; i++)
     if (e->bw_held[i] == x) e->bw_held[i] = NULL;
   fx_free(x);
@@ -341,6 +355,18 @@ static void want_unpause(xfer_engine_t *e, xreq_t *x) {
     e->unpause = fx_realloc(e->unpause, e->cap_unpause * sizeof(*e->unpause));
   }
   e->unpause[e->n_unpause++] = x;
+}
+
+/* A GET whose ring can no longer take a whole chunk is paused by the loop
+ * (xfer/flow.h says why), unless the PUT made room meanwhile. */
+static void want_pause(xfer_engine_t *e, xreq_t *x) {
+  if (x->paused || x->want_pause) return;
+  x->want_pause = 1;
+  if (e->n_pause == e->cap_pause) {
+    e->cap_pause = e->cap_pause ? e->cap_pause * 2 : 16;
+    e->pause = fx_realloc(e->pause, e->cap_pause * sizeof(*e->pause));
+  }
+  e->pause[e->n_pause++] = x;
 }
 
 static void bw_hold(xfer_engine_t *e, xreq_t *x) {
@@ -387,7 +413,10 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
   curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->curl_err);
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, body_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)RECV_CHUNK);
+  /* libcurl allocates a receive buffer of this size per transfer: a GET's
+   * body comes through it; the other requests' answers are a few headers
+   * and a little XML, so they take libcurl's smallest sensible one. */
+  curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)(x->kind == RQ_GET ? RECV_CHUNK : SMALL_RECV));
   if (e->conf.stall_timeout_s > 0) {
     curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, e->conf.stall_timeout_s);
@@ -530,6 +559,30 @@ static void job_start_copy(xfer_engine_t *e, job_t *j);
 /* ------------------------------------------------------------------------ */
 /* Pairs. */
 
+/* The ring is taken when the pair's GET starts, not when the pair is queued:
+ * a multipart job queues up to concurrency / 2 parts, and with several large
+ * objects most of them wait for a slot. Memory is then bounded by the pairs
+ * running (concurrency / 2), not by the parts queued. Whole small objects
+ * use a pooled buffer too when they fit in one. */
+static void pair_ring_take(xfer_engine_t *e, pair_t *p) {
+  if (p->ring) return;
+  if (p->cap <= e->rings.size) {
+    p->ring = bufpool_get(&e->rings);
+    p->ring_pooled = 1;
+  } else {
+    p->ring = fx_malloc(p->cap);
+    p->ring_pooled = 0;
+  }
+}
+
+static void pair_ring_give(xfer_engine_t *e, pair_t *p) {
+  if (!p->ring) return;
+  if (p->ring_pooled) bufpool_put(&e->rings, p->ring);
+  else fx_free(p->ring);
+  p->ring = NULL;
+  p->ring_pooled = 0;
+}
+
 static void pair_free(xfer_engine_t *e, pair_t *p) {
   size_t i;
   if (!p) return;
@@ -537,7 +590,7 @@ static void pair_free(xfer_engine_t *e, pair_t *p) {
     if (e->put_pending[i] == p) e->put_pending[i] = NULL;
   xreq_free(e, p->get);
   xreq_free(e, p->put);
-  fx_free(p->ring);
+  pair_ring_give(e, p);
   if (p->md5) EVP_MD_CTX_free(p->md5);
   fx_free(p->put_etag);
   fx_free(p);
@@ -552,12 +605,16 @@ static pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
   p->len = len;
   p->wait_whole = part < 0 && len <= e->conf.small_threshold;
   p->cap = p->wait_whole ? (size_t)FERRY_MAX(len, 1) : e->conf.buffer_size;
-  p->ring = fx_malloc(p->cap);
   return p;
 }
 
 static int dst_wants_md5(job_t *j) {
   return store_conf(j->dst)->type == STORE_S3;
+}
+
+/* A whole object whose listed ETag is a plain MD5 (single-part upload). */
+static int pair_md5_from_src(const job_t *j, const pair_t *p) {
+  return p->part < 0 && j->obj->etag && policy_etag_is_md5(j->obj->etag);
 }
 
 static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud);
@@ -681,6 +738,8 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
   if (p->md5) EVP_DigestUpdate(p->md5, buf, len);
   p->got += len;
   e->stats.bytes_in += len;
+  if (!p->wait_whole && flow_should_pause(p->cap, p->fill, p->len - p->got, RECV_CHUNK))
+    want_pause(e, x);
   if (!p->wait_whole && !p->put_started) {
     /* Handles are never added from inside a callback: the loop starts the
      * PUT right after curl_multi_perform returns. */
@@ -716,7 +775,9 @@ static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
   }
   p->sent += k;
   e->stats.bytes_out += k;
-  if (p->get && p->get->paused && !p->bw_wake_us) want_unpause(e, p->get);
+  if (p->get && p->get->paused && !p->bw_wake_us &&
+      flow_should_resume(p->cap, p->fill, p->len - p->got, RECV_CHUNK))
+    want_unpause(e, p->get);
   return k;
 }
 
@@ -786,20 +847,21 @@ static ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
      * objects, or the source's ETag when it is a plain MD5. */
     unsigned char md[16];
     int have = 0;
-    if (p->wait_whole && p->md5) {
+    if (p->md5_from_src) {
+      const char *hex = j->obj->etag + (j->obj->etag[0] == '"');
+      int i;
+      for (i = 0; i < 16; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        md[i] = (unsigned char)v;
+      }
+      have = 1;
+    } else if (p->wait_whole && p->md5) {
       EVP_MD_CTX *c = EVP_MD_CTX_new();
       unsigned int l = 16;
       EVP_MD_CTX_copy_ex(c, p->md5);
       EVP_DigestFinal_ex(c, md, &l);
       EVP_MD_CTX_free(c);
-      have = 1;
-    } else if (p->part < 0 && j->obj->etag && policy_etag_is_md5(j->obj->etag)) {
-      int i;
-      for (i = 0; i < 16; i++) {
-        unsigned v;
-        sscanf(j->obj->etag + 2 * i, "%2x", &v);
-        md[i] = (unsigned char)v;
-      }
       have = 1;
     }
     if (have) {
@@ -830,6 +892,7 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   xreq_t *x = xreq_new(j, RQ_GET);
   x->pair = p;
   p->get = x;
+  pair_ring_take(e, p);
   store_req_init(&r, store_conf(j->src), "GET", j->seg->src.bucket, j->obj->key);
   if (p->part >= 0 || p->len != j->obj->size) {
     char range[64];
@@ -849,7 +912,18 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   if (err) return err;
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, get_write_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  if (dst_wants_md5(j)) p->md5 = EVP_MD_CTX_new(), EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  /* S3 destinations verify a whole-object PUT by its MD5 (Content-MD5, and
+   * the MD5 ETag it answers). When the listed source ETag is a plain MD5 it
+   * is that digest: it is sent as Content-MD5 and the answer is compared
+   * with it, so the bytes are not hashed here (MD5 was half of the worker's
+   * CPU on large objects). Otherwise the bytes are hashed on the way. Parts
+   * are not hashed: an UploadPart is verified through the CRC-64 where the
+   * stores give one, and its MD5 was never used. */
+  p->md5_from_src = dst_wants_md5(j) && pair_md5_from_src(j, p);
+  if (dst_wants_md5(j) && p->part < 0 && !p->md5_from_src) {
+    p->md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  }
   xreq_start(e, x);
   return FERRY_OK;
 }
@@ -863,6 +937,7 @@ static void pair_reset(xfer_engine_t *e, pair_t *p) {
   xreq_free(e, p->get);
   xreq_free(e, p->put);
   p->get = p->put = NULL;
+  pair_ring_give(e, p); /* a pair waiting for its retry holds no ring */
   p->head = p->fill = 0;
   p->get_done = p->put_done = p->put_started = p->validated = 0;
   p->got = p->sent = 0;
@@ -1508,7 +1583,19 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       pair_end(e, p, 0, NULL, 0);
       return;
     }
-    /* S3 destinations give no CRC: a single PUT's ETag is the MD5. */
+    /* S3 destinations give no CRC: a single PUT's ETag is the MD5, which
+     * must be the one sent as Content-MD5 (not every server checks it;
+     * s3rver does not). */
+    if (p->md5_from_src && p->part < 0 && h.etag && policy_etag_is_md5(h.etag) &&
+        !policy_etag_equal(h.etag, j->obj->etag)) {
+      store_head_release(&h);
+      pair_cut(e, p);
+      set_fail(j, ST_FAILED, "integrity", NULL,
+               "destination ETag differs from the source's MD5 sent as Content-MD5");
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
     if (p->md5 && p->part < 0 && h.etag && policy_etag_is_md5(h.etag)) {
       unsigned char md[16];
       unsigned int l = 16;
@@ -1542,6 +1629,22 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
 
 /* ------------------------------------------------------------------------ */
 /* The loop. */
+
+static void apply_pauses(xfer_engine_t *e) {
+  size_t i;
+  for (i = 0; i < e->n_pause; i++) {
+    xreq_t *x = e->pause[i];
+    pair_t *p;
+    if (!x) continue;
+    x->want_pause = 0;
+    p = x->pair;
+    if (x->paused || !x->in_multi || p->failed || p->get_done) continue;
+    if (!flow_should_pause(p->cap, p->fill, p->len - p->got, RECV_CHUNK)) continue;
+    x->paused = 1;
+    curl_easy_pause(x->easy, CURLPAUSE_RECV);
+  }
+  e->n_pause = 0;
+}
 
 static void apply_unpauses(xfer_engine_t *e) {
   size_t i;
@@ -1629,9 +1732,14 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     handle_done(e);
     start_puts(e);
     bw = bw_release(e);
+    apply_pauses(e);
     apply_unpauses(e);
+    if (xfer_pending(e) == 0) {
+      /* Idle: the kept rings go back to the system until work comes. */
+      bufpool_trim(&e->rings);
+      break;
+    }
     if (e->completed_in_run) break;
-    if (xfer_pending(e) == 0) break;
     now = ferry_now_us();
     if (now >= deadline) break;
     wait_ms = (int)((deadline - now) / 1000);
@@ -1697,8 +1805,10 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   for (i = 0; i < e->n_stores; i++) store_destroy(e->stores[i]);
   fx_free(e->stores);
   fx_free(e->unpause);
+  fx_free(e->pause);
   fx_free(e->put_pending);
   fx_free(e->bw_held);
+  bufpool_release(&e->rings);
   kvlist_release(&e->class_map);
   fx_free(e);
 }

@@ -23,6 +23,7 @@
 #include "bus/bus.h"
 #include "bus/scan.h"
 #include "core/log.h"
+#include "fanout.h"
 #include "ops.h"
 #include "out.h"
 #include "source.h"
@@ -58,6 +59,7 @@ typedef struct lrun {
   backoff_t bo;
   uint64_t rng;
   int max_attempts;
+  lfan_t *fan;             /* fan-out of huge objects, opened on first use */
   /* A sharded listing (lister.shards > 1; shards.c-like section below). */
   struct shard *sh; /* n_sh shards, or NULL */
   size_t n_sh;
@@ -173,12 +175,67 @@ static ferry_err_t emit(lrun_t *r, msg_segment_t *s, char *errbuf) {
   if (!s) return FERRY_OK;
   e = lout_segment(r->out, s, errbuf);
   if (!e) {
-    for (i = 0; i < s->n_objs; i++) r->bytes += s->objs[i].size;
-    r->objects += s->n_objs;
+    /* A fanned-out object counts once, with its first range. */
+    if (!s->range.present || s->range.part_first == 1) {
+      for (i = 0; i < s->n_objs; i++) r->bytes += s->objs[i].size;
+      r->objects += s->n_objs;
+    }
     fx_free(r->last_key);
     r->last_key = fx_strdup(s->objs[s->n_objs - 1].key);
   }
   seg_segment_free(s);
+  return e;
+}
+
+static ferry_err_t checkpoint(lrun_t *r, char *errbuf);
+
+/* An object of lister.fanout_threshold bytes or more (docs/fanout.md): the
+ * upload is initiated once and its part ranges go out as segments of their
+ * own, each with the next segment id. What is pending goes out first, so
+ * ids and checkpoints keep the listing order; a checkpoint follows, so a
+ * restarted listing does not fan the object out again (an upload begun
+ * before a crash between the two is left for --cleanup). */
+static ferry_err_t fan_out(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_segment_t *pending = NULL;
+  char *uid = NULL;
+  fanout_plan_t plan;
+  uint32_t i;
+  ferry_err_t e;
+  seg_flush(r->seg, &pending);
+  if ((e = emit(r, pending, errbuf))) return e;
+  if (!r->fan) r->fan = lfan_new(r->conf, r->t, r->store, r->out);
+  e = lfan_prepare(r->fan, &r->def.src, &r->def.dst,
+                   r->kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r->def.policy, o, &uid,
+                   &plan, errbuf);
+  if (e) return e;
+  if (!uid) {
+    /* Whole, to one worker: alone in its segment like any large object. */
+    msg_segment_t *ready = NULL;
+    e = seg_add_obj(r->seg, o, &ready, errbuf);
+    if (!e) e = emit(r, ready, errbuf);
+    if (!e) seg_flush(r->seg, &ready), e = emit(r, ready, errbuf);
+    return e;
+  }
+  for (i = 0; i < plan.n_ranges && !e; i++) {
+    char *id = seg_next_id(r->seg);
+    msg_segment_t *s = fanout_segment(id, r->def.task, r->plan.run, &r->def.src, &r->def.dst,
+                                      POLICY_OVERWRITE, o, uid, &plan, i);
+    fx_free(id);
+    e = emit(r, s, errbuf);
+  }
+  fx_free(uid);
+  if (e) return e;
+  return r->kind == LISTPLAN_LIST ? checkpoint(r, errbuf) : FERRY_OK;
+}
+
+/* Every object goes through here: into the segment being filled, or fanned
+ * out when it is huge. */
+static ferry_err_t add_obj(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_segment_t *ready = NULL;
+  ferry_err_t e;
+  if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) return fan_out(r, o, errbuf);
+  e = seg_add_obj(r->seg, o, &ready, errbuf);
+  if (!e) e = emit(r, ready, errbuf);
   return e;
 }
 
@@ -278,6 +335,19 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
       if (!o->key || strncmp(o->key, prefix, plen) != 0) continue;
       if (!conf_task_filter(r->t, o->key + plen, o->size, (int64_t)o->mtime)) continue;
       if (!key_ok(r, o->key)) continue;
+      if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) {
+        msg_obj_t m;
+        memset(&m, 0, sizeof(m));
+        m.key = fx_strdup(o->key);
+        m.size = o->size;
+        m.etag = fx_strdup(o->etag);
+        m.mtime = (int64_t)o->mtime;
+        m.has_crc64 = o->has_crc64;
+        m.crc64 = o->crc64;
+        e = fan_out(r, &m, errbuf);
+        msg_obj_release(&m);
+        continue;
+      }
       e = seg_add(r->seg, o, &ready, errbuf);
       if (!e) e = emit(r, ready, errbuf);
     }
@@ -352,6 +422,7 @@ typedef struct shard {
   char *last_key;
   int done;
   unsigned long cp_pages; /* pages at the last checkpoint */
+  lfan_t *fan;            /* the shard thread's fan-out of huge objects */
 } shard_t;
 
 static pthread_mutex_t shard_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -451,6 +522,51 @@ static ferry_err_t shard_page(shard_t *x, const char *after, const char *token,
   }
 }
 
+/* A huge object met by a shard thread (docs/fanout.md): as fan_out(), with
+ * the shard's own source and destination clients and ids, the ranges handed
+ * to the main thread like any segment (no checkpoint of its own: a resumed
+ * sharded listing may fan an object out again; --cleanup takes the old
+ * upload). 0, or -1 when the listing is being stopped. */
+static int shard_fan_out(shard_t *x, const store_object_t *so, ferry_err_t *e, char *eb) {
+  lrun_t *r = x->r;
+  msg_segment_t *pending = NULL;
+  msg_obj_t o;
+  char *uid = NULL;
+  fanout_plan_t plan;
+  uint32_t i;
+  int rc = 0;
+  seg_flush(x->seg, &pending);
+  if (pending && shard_push(x, pending)) return -1;
+  memset(&o, 0, sizeof(o));
+  o.key = fx_strdup(so->key);
+  o.size = so->size;
+  o.etag = fx_strdup(so->etag);
+  o.mtime = (int64_t)so->mtime;
+  o.has_crc64 = so->has_crc64;
+  o.crc64 = so->crc64;
+  if (!x->fan) x->fan = lfan_new(r->conf, r->t, x->store, NULL);
+  *e = lfan_prepare(x->fan, &r->def.src, &r->def.dst, r->def.policy, &o, &uid, &plan, eb);
+  if (!*e && !uid) {
+    msg_segment_t *ready = NULL;
+    *e = seg_add_obj(x->seg, &o, &ready, eb);
+    if (!*e && ready && shard_push(x, ready)) rc = -1;
+    if (!*e && !rc) {
+      seg_flush(x->seg, &ready);
+      if (ready && shard_push(x, ready)) rc = -1;
+    }
+  }
+  for (i = 0; uid && !*e && !rc && i < plan.n_ranges; i++) {
+    char *id = seg_next_id(x->seg);
+    msg_segment_t *s = fanout_segment(id, r->def.task, r->plan.run, &r->def.src, &r->def.dst,
+                                      POLICY_OVERWRITE, &o, uid, &plan, i);
+    fx_free(id);
+    if (shard_push(x, s)) rc = -1;
+  }
+  fx_free(uid);
+  msg_obj_release(&o);
+  return rc;
+}
+
 static void *shard_main(void *arg) {
   shard_t *x = arg;
   lrun_t *r = x->r;
@@ -492,6 +608,11 @@ static void *shard_main(void *arg) {
         fputc('\n', stderr);
         funlockfile(stderr);
         rejected++;
+        continue;
+      }
+      if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) {
+        if (shard_fan_out(x, o, &e, eb))
+          e = ferry_seterr(eb, FERRY_ERR_TIMEOUT, "interrupted by a signal");
         continue;
       }
       e = seg_add(x->seg, o, &ready, eb);
@@ -550,6 +671,7 @@ static void shards_free(lrun_t *r) {
     shard_t *x = &r->sh[i];
     size_t k;
     for (k = 0; k < x->qn; k++) seg_segment_free(x->q[(x->qh + k) % SHARD_QUEUE]);
+    lfan_destroy(x->fan);
     seg_destroy(x->seg);
     store_destroy(x->store);
     fx_free(x->lo);
@@ -739,10 +861,13 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       e = lout_segment(r->out, s, errbuf);
       if (!e) {
         size_t k;
-        for (k = 0; k < s->n_objs; k++)
-          x->bytes += s->objs[k].size, r->bytes += s->objs[k].size;
-        x->objects += s->n_objs;
-        r->objects += s->n_objs;
+        /* A fanned-out object counts once, with its first range. */
+        if (!s->range.present || s->range.part_first == 1) {
+          for (k = 0; k < s->n_objs; k++)
+            x->bytes += s->objs[k].size, r->bytes += s->objs[k].size;
+          x->objects += s->n_objs;
+          r->objects += s->n_objs;
+        }
         x->segments++;
         fx_free(x->last_key);
         x->last_key = fx_strdup(s->objs[s->n_objs - 1].key);
@@ -815,8 +940,16 @@ static ferry_err_t list_stream(lrun_t *r, char *errbuf) {
     msg_segment_t *ready = NULL;
     if ((e = lsrc_next(r->stream, &o, NULL, errbuf)) || !o) break;
     if (!key_ok(r, o->key)) continue;
-    e = seg_add_obj(r->seg, o, &ready, errbuf);
-    if (!e) e = emit(r, ready, errbuf);
+    {
+      /* The stream's object is borrowed: fan-out may refresh a copy. */
+      msg_obj_t m = *o;
+      m.key = fx_strdup(o->key);
+      m.etag = fx_strdup(o->etag);
+      m.dst_key = fx_strdup(o->dst_key);
+      e = add_obj(r, &m, errbuf);
+      msg_obj_release(&m);
+    }
+    (void)ready;
     if (!e && lsrc_pages(r->stream) >= next_cp) {
       next_cp = lsrc_pages(r->stream) + (unsigned long)cp_pages;
       e = checkpoint(r, errbuf);
@@ -866,8 +999,8 @@ static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
   }
   if (!key_ok(r, o->key)) return FERRY_OK;
   refresh(r, o, errbuf);
-  e = seg_add_obj(r->seg, o, &ready, errbuf);
-  if (!e) e = emit(r, ready, errbuf);
+  (void)ready;
+  e = add_obj(r, o, errbuf);
   return e;
 }
 
@@ -1383,6 +1516,7 @@ out:
   for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
   fx_free(fs.objs);
   fx_free(fs.at);
+  lfan_destroy(r.fan);
   shards_free(&r);
   msg_shards_release(r.resume_sh, r.n_resume_sh);
   seg_destroy(r.seg);

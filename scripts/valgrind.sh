@@ -14,10 +14,11 @@
 # the shell tests get build-vg/wrap/ as FERRY_BIN (CMakeLists.txt). Each
 # process writes build-vg/vg-logs/<binary>.<pid>.log (FERRY_VG_LOGS); the run
 # fails when a test fails or any log reports an error or a definite/indirect
-# leak. FERRY_VG_JOBS runs tests in parallel (default 1).
+# leak. FERRY_VG_JOBS runs tests in parallel (default 1); FERRY_VG_BUILD
+# names another build directory (two parts at once).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-B="$ROOT/build-vg"
+B="${FERRY_VG_BUILD:-$ROOT/build-vg}"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 
 nice -n 10 cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Debug -DFERRY_SANITIZE=OFF \

@@ -59,11 +59,14 @@ typedef enum rq_kind {
   RQ_PUT,
   RQ_MPU_INIT,
   RQ_MPU_COMPLETE,
-  RQ_MPU_ABORT
+  RQ_MPU_ABORT,
+  RQ_MPU_LIST_PARTS,     /* part ranges (fan-out): ListParts of the shared upload */
+  RQ_VERIFY_DST          /* part ranges: HEAD of the completed object */
 } rq_kind_t;
 
 static const char *rq_name[] = {"head-dst", "head-src", "get", "put",
-                                "mpu-init", "mpu-complete", "mpu-abort"};
+                                "mpu-init", "mpu-complete", "mpu-abort",
+                                "mpu-list-parts", "verify-dst"};
 
 /* One HTTP transfer. */
 struct xreq {
@@ -122,6 +125,7 @@ typedef struct part_state {
   char *etag;
   uint64_t crc;
   int attempts;
+  int listed;            /* part ranges: present, with its size, in the listing */
 } part_state_t;
 
 typedef enum job_phase {
@@ -133,7 +137,9 @@ typedef enum job_phase {
   PH_PARTS,
   PH_COMPLETE,
   PH_ABORT,
-  PH_DONE
+  PH_DONE,
+  PH_RANGE_LIST,         /* part ranges: listing the upload's parts */
+  PH_VERIFY              /* part ranges: HEAD of the destination object */
 } job_phase_t;
 
 struct job {
@@ -167,6 +173,18 @@ struct job {
   msg_outcome_t out;
   int finishing;         /* failure recorded; waiting for abort to finish */
   uint64_t bytes;
+  /* A part range of a fanned-out object (seg->range.present): the upload
+   * is shared with other workers (docs/fanout.md). */
+  int is_range;
+  int part_lo, part_hi;  /* 0-based part indices [lo, hi) of this range */
+  int range_parts;       /* parts of the range to upload in this job */
+  int list_pass;         /* 0: listing before the upload, 1: after */
+  int list_marker;       /* ListParts pagination (NextPartNumberMarker) */
+  int list_pages;
+  int completed_here;    /* this job's CompleteMultipartUpload succeeded */
+  int range_gone;        /* NoSuchUpload met while units ran: verify when they end */
+  int completing;        /* registered in e->completing */
+  uint64_t range_bytes;  /* bytes of parts this job uploaded */
 };
 
 typedef struct timer {
@@ -201,6 +219,8 @@ struct xfer_engine {
   uint64_t rng;
   int completed_in_run;
   xfer_stats_t stats;
+  char **completing;                /* part ranges: uploads a job of ours completes */
+  size_t n_completing, cap_completing;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -494,8 +514,15 @@ static void active_remove(xfer_engine_t *e, job_t *j) {
 
 /* Ends the job: the callback fires and the job is freed. Only when no unit of
  * the job is queued or running. */
+static void completing_del(xfer_engine_t *e, job_t *j);
+
 static void job_finish(xfer_engine_t *e, job_t *j) {
   msg_outcome_t *o = &j->out;
+  if (j->completing) completing_del(e, j);
+  if (j->is_range)
+    LOG_INFO(FAC, "event=range-end segment=%s key=%s status=%s reason=%s completed_here=%d "
+             "bytes=%" PRIu64, FLOG_V(j->seg->id), FLOG_Q(j->obj->key),
+             msg_status_str(o->status), FLOG_V(o->reason), j->completed_here, j->range_bytes);
   o->attempts = j->attempts_total ? j->attempts_total : 1;
   o->duration_ms = (ferry_now_us() - j->start_us) / 1000;
   o->bytes = o->status == ST_COPIED ? j->bytes : 0;
@@ -536,12 +563,33 @@ static void queue_pair(xfer_engine_t *e, pair_t *p, int64_t not_before) {
   schedule(e, u);
 }
 
+static void range_verify(xfer_engine_t *e, job_t *j);
+
 /* Fails the job; a started multipart upload is aborted first. */
 static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *reason,
                      const store_error_t *err, const char *msg) {
   if (!j->finishing) set_fail(j, st, reason, err, msg);
   j->finishing = 1;
   if (j->units > 0) return;  /* the last unit to end finishes the job */
+  if (j->is_range && j->range_gone && j->out.reason && !strcmp(j->out.reason, "upload-aborted")) {
+    /* Every part stopped: now ask the destination what became of it. */
+    msg_outcome_t *o = &j->out;
+    j->range_gone = 0;
+    j->finishing = 0;
+    o->status = ST_COPIED;
+    o->http_status = 0;
+    fx_free(o->reason), o->reason = NULL;
+    fx_free(o->code), o->code = NULL;
+    fx_free(o->request_id), o->request_id = NULL;
+    fx_free(o->message), o->message = NULL;
+    range_verify(e, j);
+    return;
+  }
+  if (j->is_range && j->upload_id && j->out.reason && !strcmp(j->out.reason, "shutdown")) {
+    /* A shared upload outlives this worker: its segment is redelivered. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+  }
   if (j->upload_id && j->phase != PH_ABORT) {
     j->phase = PH_ABORT;
     j->req_attempts = 0;
@@ -557,6 +605,12 @@ static void job_success(xfer_engine_t *e, job_t *j) {
 }
 
 static void job_start_copy(xfer_engine_t *e, job_t *j);
+static void range_start(xfer_engine_t *e, job_t *j);
+static void range_list(xfer_engine_t *e, job_t *j, int pass);
+static void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x);
+static void range_verify(xfer_engine_t *e, job_t *j);
+static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x);
+static void range_parts_done(xfer_engine_t *e, job_t *j);
 
 /* ------------------------------------------------------------------------ */
 /* Pairs. */
@@ -1055,7 +1109,9 @@ static void start_jobs(xfer_engine_t *e) {
                !j->src ? "unknown source store" : "unknown destination store");
       continue;
     }
-    if (j->seg->policy == POLICY_OVERWRITE) {
+    if (j->is_range) {
+      range_start(e, j);
+    } else if (j->seg->policy == POLICY_OVERWRITE) {
       job_start_copy(e, j);
     } else {
       j->phase = PH_HEAD_DST;
@@ -1087,6 +1143,7 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
   j->out.key = fx_strdup(o->key);
   j->out.size = o->size;
   j->out.etag = o->etag ? fx_strdup(o->etag) : NULL;
+  j->is_range = seg->range.present;
   j->phase = PH_QUEUED;
   if (e->queue_tail) e->queue_tail->next = j;
   else e->queue_head = j;
@@ -1102,6 +1159,7 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = FERRY_OK;
   store_t *s = (kind == RQ_HEAD_SRC) ? j->src : j->dst;
+  char marker[16];
   const char *bucket = (kind == RQ_HEAD_SRC) ? j->seg->src.bucket : j->seg->dst.bucket;
   const char *key = (kind == RQ_HEAD_SRC) ? j->obj->key : j->dst_key;
   const char *method = "HEAD";
@@ -1110,6 +1168,7 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
   xreq_t *x;
   fbuf_init(&body, 0);
   switch (kind) {
+  case RQ_MPU_LIST_PARTS: method = "GET"; break;
   case RQ_MPU_INIT: method = "POST"; break;
   case RQ_MPU_COMPLETE: method = "POST"; break;
   case RQ_MPU_ABORT: method = "DELETE"; break;
@@ -1127,6 +1186,13 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
     blen = 0;
   } else if (kind == RQ_MPU_COMPLETE || kind == RQ_MPU_ABORT) {
     kvlist_add(&r.query, "uploadId", j->upload_id);
+  } else if (kind == RQ_MPU_LIST_PARTS) {
+    kvlist_add(&r.query, "uploadId", j->upload_id);
+    kvlist_add(&r.query, "max-parts", "1000");
+    if (j->list_marker > 0) {
+      snprintf(marker, sizeof(marker), "%d", j->list_marker);
+      kvlist_add(&r.query, "part-number-marker", marker);
+    }
   }
   if (kind == RQ_MPU_COMPLETE) {
     store_part_t *parts = fx_calloc((size_t)j->n_parts, sizeof(*parts));
@@ -1223,8 +1289,10 @@ static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
 /* Queues parts while the job has fewer than its share in flight. */
 static void job_start_parts(xfer_engine_t *e, job_t *j) {
   int cap = FERRY_MAX(1, e->conf.concurrency / 2);
-  while (j->next_part < j->n_parts && j->parts_inflight < cap) {
+  int end = j->is_range ? j->part_hi : j->n_parts;
+  while (j->next_part < end && j->parts_inflight < cap) {
     int i = j->next_part++;
+    if (j->parts[i].done) continue;  /* a part range's part already uploaded */
     uint64_t off = (uint64_t)i * j->part_size;
     uint64_t len = FERRY_MIN(j->part_size, j->obj->size - off);
     j->parts[i].inflight = 1;
@@ -1284,6 +1352,12 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       job_start_parts(e, j);
       break;
     }
+    case RQ_MPU_LIST_PARTS:
+      if (!j->finishing) range_on_list(e, j, x);
+      break;
+    case RQ_VERIFY_DST:
+      if (!j->finishing) range_on_verify(e, j, status, x);
+      break;
     case RQ_MPU_COMPLETE: {
       char errbuf[FERRY_ERRLEN];
       char *etag = NULL;
@@ -1294,6 +1368,13 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       ferry_err_t pe;
       store_error_clear(&perr);
       pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
+      if (pe == FERRY_ERR_STORE && j->is_range && !strcmp(perr.code, "NoSuchUpload")) {
+        /* Completed (or aborted) by another worker meanwhile. */
+        fx_free(j->upload_id);
+        j->upload_id = NULL;
+        range_verify(e, j);
+        break;
+      }
       if (pe == FERRY_ERR_STORE) {
         perr.http_status = (int)status;
         store_error_classify(&perr);
@@ -1312,6 +1393,13 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       /* Upload is complete: nothing to abort any more. */
       fx_free(j->upload_id);
       j->upload_id = NULL;
+      if (j->is_range) {
+        /* The parts' CRCs were computed by several workers: verify the
+         * object as a whole (HEAD: size, CRC-64 where the stores give it). */
+        j->completed_here = 1;
+        range_verify(e, j);
+        break;
+      }
       for (i = 0; i < j->n_parts; i++) {
         uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
         crc = crc64_combine(crc, j->parts[i].crc, plen);
@@ -1359,6 +1447,18 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   if (kind == RQ_HEAD_DST && status == 404) {
     if (!j->finishing) job_start_copy(e, j);
     else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (j->is_range && !j->finishing && status == 404 &&
+      (kind == RQ_MPU_LIST_PARTS || kind == RQ_MPU_COMPLETE)) {
+    /* NoSuchUpload: completed by another worker, or aborted. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    range_verify(e, j);
+    return;
+  }
+  if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
+    range_on_verify(e, j, status, NULL);
     return;
   }
   if (kind == RQ_MPU_ABORT) {
@@ -1409,9 +1509,15 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
       p->put_etag = NULL;
       j->parts_done++;
       j->parts_inflight--;
+      j->range_bytes += p->len;
       pair_free(e, p);
       if (j->finishing) {
         job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+        return;
+      }
+      if (j->is_range) {
+        if (j->parts_done == j->range_parts) range_parts_done(e, j);
+        else job_start_parts(e, j);
         return;
       }
       if (j->parts_done == j->n_parts) {
@@ -1443,12 +1549,31 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   }
   if (p->part >= 0) j->parts_inflight--;
   pair_free(e, p);
-  if (j->finishing || !err) {
+  if (j->is_range && !j->finishing && err && err->http_status == 404 &&
+      !strcmp(err->code, "NoSuchUpload")) {
+    /* The shared upload is gone: completed by another, or aborted. Parts
+     * still in flight end first (the job waits for its units). */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    if (j->units == 0) {
+      range_verify(e, j);
+    } else {
+      /* Stop the other parts; the last unit to end verifies (job_fail). */
+      set_fail(j, ST_FAILED, "upload-aborted", err, NULL);
+      j->finishing = 1;
+      j->range_gone = 1;
+    }
+    return;
+  }
+  if (j->is_range && !j->finishing && err && err->http_status == 404 &&
+      !strcmp(err->code, "NoSuchKey")) {
+    job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
+  } else if (j->finishing || !err) {
     job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
   } else if (err->http_status == 404 && err->code[0] && !strcmp(err->code, "NoSuchKey") &&
              j->phase != PH_PARTS) {
     job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
-  } else if (err->http_status == 412) {
+  } else if (err->http_status == 412 || err->http_status == 416) {
     job_fail(e, j, ST_CHANGED, "changed", err, NULL);
   } else {
     job_fail(e, j, ST_FAILED, reason_of(err), err, NULL);
@@ -1493,7 +1618,8 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
                                 x->body.len, cc, x->curl_err);
       store_error_name_store(&err, j->src);
       if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
-      if (status == 404 || status == 412) err.retryable = 0;
+      /* 416: a ranged GET beyond the object's end: it is shorter than listed. */
+      if (status == 404 || status == 412 || status == 416) err.retryable = 0;
       pair_cut(e, p);
       p->failed = 1;
       pair_end(e, p, 0, &err, err.retryable);
@@ -1635,6 +1761,201 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   p->put_done = 1;
   pair_end(e, p, 1, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Part ranges of fanned-out objects (docs/fanout.md). The upload was
+ * initiated by the lister and is shared by the workers of its ranges; the
+ * destination is the only state. A job lists the upload's parts (skipping
+ * its own that are already there, after a redelivery), uploads the rest of
+ * its range, lists again, and completes the upload when every part of the
+ * object is present with its size: the last range to finish always sees
+ * them all. An upload gone (NoSuchUpload) means completed by another or
+ * aborted: a HEAD of the destination tells which. A failure of the range
+ * aborts the upload (job_fail), so the other ranges stop at NoSuchUpload. */
+
+static void range_start(xfer_engine_t *e, job_t *j) {
+  const msg_range_t *rg = &j->seg->range;
+  if (rg->parts_total < 1 || rg->part_first < 1 || rg->part_last < rg->part_first ||
+      rg->part_last > rg->parts_total || !rg->upload_id ||
+      policy_part_count(j->obj->size, rg->part_size) != (uint32_t)rg->parts_total) {
+    job_fail(e, j, ST_FAILED, "protocol", NULL, "part range does not fit the object");
+    return;
+  }
+  j->upload_id = fx_strdup(rg->upload_id);
+  j->part_size = rg->part_size;
+  j->n_parts = rg->parts_total;
+  j->parts = fx_calloc((size_t)j->n_parts, sizeof(*j->parts));
+  j->part_lo = rg->part_first - 1;
+  j->part_hi = rg->part_last;
+  LOG_INFO(FAC, "event=range-start segment=%s key=%s parts=%d-%d of=%d upload_id=%s",
+           FLOG_V(j->seg->id), FLOG_Q(j->obj->key), rg->part_first, rg->part_last,
+           rg->parts_total, FLOG_V(j->upload_id));
+  range_list(e, j, 0);
+}
+
+static void range_list(xfer_engine_t *e, job_t *j, int pass) {
+  int i;
+  j->phase = PH_RANGE_LIST;
+  j->list_pass = pass;
+  j->list_marker = 0;
+  j->list_pages = 0;
+  for (i = 0; i < j->n_parts; i++) j->parts[i].listed = 0;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_MPU_LIST_PARTS, 0);
+}
+
+/* Uploads being completed by a job of this engine: a sibling range of the
+ * same object that also sees every part leaves it to that job (one Complete
+ * per worker, whatever the number of its ranges). */
+static int completing_has(const xfer_engine_t *e, const char *id) {
+  size_t i;
+  for (i = 0; i < e->n_completing; i++)
+    if (strcmp(e->completing[i], id) == 0) return 1;
+  return 0;
+}
+
+static void completing_add(xfer_engine_t *e, job_t *j) {
+  if (e->n_completing == e->cap_completing) {
+    e->cap_completing = e->cap_completing ? e->cap_completing * 2 : 4;
+    e->completing = fx_realloc(e->completing, e->cap_completing * sizeof(*e->completing));
+  }
+  e->completing[e->n_completing++] = fx_strdup(j->upload_id);
+  j->completing = 1;
+}
+
+static void completing_del(xfer_engine_t *e, job_t *j) {
+  size_t i;
+  j->completing = 0;
+  for (i = 0; i < e->n_completing; i++) {
+    if (strcmp(e->completing[i], j->seg->range.upload_id) != 0) continue;
+    fx_free(e->completing[i]);
+    e->completing[i] = e->completing[--e->n_completing];
+    return;
+  }
+}
+
+/* Every part of the object listed with its size: complete the upload with
+ * the listed ETags. Else, after the upload, this range is done and another
+ * range will complete. */
+static void range_after_listing(xfer_engine_t *e, job_t *j) {
+  int i, all = 1;
+  for (i = 0; i < j->n_parts && all; i++) all = j->parts[i].listed;
+  if (j->list_pass == 0) {
+    /* Before uploading: the parts of the range already there stay. */
+    j->range_parts = 0;
+    for (i = j->part_lo; i < j->part_hi; i++) {
+      j->parts[i].done = j->parts[i].listed;
+      if (!j->parts[i].done) j->range_parts++;
+    }
+    if (j->range_parts > 0) {
+      j->phase = PH_PARTS;
+      j->next_part = j->part_lo;
+      job_start_parts(e, j);
+      return;
+    }
+  }
+  if (all && !completing_has(e, j->upload_id)) {
+    /* Ranges whose last parts end together all see every part. The range
+     * holding the object's last part completes at once; one k ranges before
+     * it waits 2 s per range (at most 20 s), so that of several completers
+     * the first usually finishes before the next starts and the next meets
+     * NoSuchUpload. A second Complete is harmless anyway (it completes the
+     * same parts again, or meets NoSuchUpload, and verifies). */
+    int span = j->part_hi - j->part_lo;
+    int k = (j->n_parts - j->part_hi + span - 1) / (span > 0 ? span : 1);
+    int64_t wait_ms = (int64_t)FERRY_MIN(k, 10) * 2000 + (int64_t)backoff_rng_upto(&e->rng, 250);
+    j->phase = PH_COMPLETE;
+    j->req_attempts = 0;
+    completing_add(e, j);
+    queue_single(e, j, RQ_MPU_COMPLETE, ferry_now_us() + wait_ms * 1000);
+    return;
+  }
+  fx_free(j->upload_id);  /* not ours to abort any more */
+  j->upload_id = NULL;
+  j->out.status = ST_COPIED;
+  fx_free(j->out.reason);
+  j->out.reason = fx_strdup("parts");
+  j->bytes = j->range_bytes;
+  job_finish(e, j);
+}
+
+static void range_parts_done(xfer_engine_t *e, job_t *j) {
+  range_list(e, j, 1);
+}
+
+static void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x) {
+  store_parts_t ps;
+  char errbuf[FERRY_ERRLEN];
+  size_t k;
+  if (store_xml_parse_list_parts(x->body.p ? x->body.p : "", x->body.len, &ps, errbuf)) {
+    job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
+    return;
+  }
+  for (k = 0; k < ps.n; k++) {
+    const store_part_t *sp = &ps.parts[k];
+    uint64_t off, len;
+    part_state_t *st;
+    if (sp->number < 1 || sp->number > j->n_parts || !sp->etag) continue;
+    if (policy_part_range(j->obj->size, j->part_size, (uint32_t)sp->number, &off, &len) ||
+        sp->size != len)
+      continue;  /* a part cut differently (or half written) is uploaded again */
+    st = &j->parts[sp->number - 1];
+    st->listed = 1;
+    fx_free(st->etag);
+    st->etag = fx_strdup(sp->etag);
+  }
+  if (ps.truncated && ps.next_marker > j->list_marker && ++j->list_pages < 20) {
+    j->list_marker = ps.next_marker;
+    store_parts_release(&ps);
+    j->req_attempts = 0;
+    queue_single(e, j, RQ_MPU_LIST_PARTS, 0);
+    return;
+  }
+  store_parts_release(&ps);
+  range_after_listing(e, j);
+}
+
+static void range_verify(xfer_engine_t *e, job_t *j) {
+  j->phase = PH_VERIFY;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_VERIFY_DST, 0);
+}
+
+/* The upload is no longer open: the object at the destination must be the
+ * one the ranges make (size; CRC-64 when both stores give it; a multipart
+ * ETag's part count). Else it was aborted (another range failed, or a
+ * cleanup), or — when this job completed it — it is corrupt. */
+static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
+  store_head_t h;
+  const char *why = NULL;
+  char msg[160];
+  if (status == 404 || !x) {
+    why = "the upload is gone and the destination has no object";
+  } else {
+    const char *dash;
+    store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+    dash = h.etag ? strrchr(h.etag, '-') : NULL;
+    if (h.size != j->obj->size) {
+      snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %llu "
+               "bytes, not %llu", (unsigned long long)h.size, (unsigned long long)j->obj->size);
+      why = msg;
+    } else if (h.has_crc64 && j->obj->has_crc64 && h.crc64 != j->obj->crc64) {
+      why = "destination CRC64 differs from the source's";
+    } else if (dash && atoi(dash + 1) > 0 && atoi(dash + 1) != j->n_parts) {
+      snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %d "
+               "parts, not %d", atoi(dash + 1), j->n_parts);
+      why = msg;
+    }
+    store_head_release(&h);
+  }
+  if (why) {
+    job_fail(e, j, ST_FAILED, j->completed_here ? "integrity" : "upload-aborted", NULL, why);
+    return;
+  }
+  j->out.status = ST_COPIED;
+  j->bytes = j->range_bytes;
+  job_finish(e, j);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1818,6 +2139,8 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   fx_free(e->pause);
   fx_free(e->put_pending);
   fx_free(e->bw_held);
+  for (i = 0; i < e->n_completing; i++) fx_free(e->completing[i]);
+  fx_free(e->completing);
   bufpool_release(&e->rings);
   kvlist_release(&e->class_map);
   fx_free(e);

@@ -1035,6 +1035,34 @@ function listUploads(ctx, req, res) {
   res.end(body);
 }
 
+/* ListParts (s3rver has none): the parts of an open upload that went
+ * through this proxy (UploadPart answered 2xx with the whole body read), by
+ * part number, with part-number-marker and max-parts. The part ETags are
+ * s3rver's, as UploadPart answered them. */
+function listParts(ctx, req, res, u) {
+  const q = ctx.qmap;
+  const marker = Math.max(0, parseInt(q.get('part-number-marker') || '0', 10) || 0);
+  const max = Math.min(1000, Math.max(1, parseInt(q.get('max-parts') || '1000', 10) || 1000));
+  const all = [...u.parts.entries()].filter(([n]) => n > marker).sort((a, b) => a[0] - b[0]);
+  const page = all.slice(0, max);
+  const more = all.length > page.length;
+  const last = page.length ? page[page.length - 1][0] : marker;
+  let x = `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult>\n  <Bucket>${xmlEscape(ctx.bucket)}</Bucket>\n` +
+    `  <Key>${xmlEscape(ctx.key)}</Key>\n  <UploadId>${xmlEscape(q.get('uploadId'))}</UploadId>\n` +
+    `  <PartNumberMarker>${marker}</PartNumberMarker>\n  <NextPartNumberMarker>${last}</NextPartNumberMarker>\n` +
+    `  <MaxParts>${max}</MaxParts>\n  <IsTruncated>${more}</IsTruncated>\n  <StorageClass>Standard</StorageClass>\n`;
+  for (const [n, p] of page) {
+    x += `  <Part>\n    <PartNumber>${n}</PartNumber>\n    <LastModified>${new Date(p.at || Date.now()).toISOString()}</LastModified>\n` +
+      `    <ETag>&quot;${xmlEscape(p.etag || '')}&quot;</ETag>\n    <Size>${p.size}</Size>\n  </Part>\n`;
+  }
+  x += '</ListPartsResult>\n';
+  const body = Buffer.from(x);
+  req.resume();
+  res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': body.length,
+    [REQID_HEADER]: ctx.reqId, Date: new Date().toUTCString() });
+  res.end(body);
+}
+
 /* ------------------------------------------------------------------ admin API */
 
 function sendJson(res, status, obj) {
@@ -1172,6 +1200,13 @@ async function handle(req, res) {
     if (u && u.state !== 'open') {
       return sendError(ctx, req, res, 404, 'NoSuchUpload',
         `The specified upload does not exist (it was ${u.state}).`, { UploadId: uploadId });
+    }
+    if (ctx.op === 'list-parts' && D !== 's3') {
+      if (!u) {
+        return sendError(ctx, req, res, 404, 'NoSuchUpload',
+          'The specified upload does not exist (not initiated through this proxy).', { UploadId: uploadId });
+      }
+      return listParts(ctx, req, res, u);
     }
   }
   return forward(ctx, req, res, rule);

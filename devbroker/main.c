@@ -100,7 +100,7 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    : level <= 6 ? FLOG_INFO
                                 : FLOG_DEBUG;
   (void)rk;
-  FLOG(l, "kafka", "fac=%s msg=\"%s\"", fac, buf);
+  FLOG(l, "kafka", "fac=%s msg=%s", FLOG_V(fac), FLOG_Q(buf));
 }
 
 int main(int argc, char **argv) {
@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
       fx_free(name);
       goto out;
     }
-    LOG_INFO(FAC, "topic=%s partitions=%d", name, np);
+    LOG_INFO(FAC, "topic=%s partitions=%d", FLOG_V(name), np);
     fx_free(name);
   }
   bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
@@ -217,7 +217,7 @@ int main(int argc, char **argv) {
   }
   printf("%s\n", bootstraps);
   fflush(stdout);
-  LOG_INFO(FAC, "brokers=%d bootstrap=%s msg=\"ready\"", n_brokers, bootstraps);
+  LOG_INFO(FAC, "brokers=%d bootstrap=%s msg=\"ready\"", n_brokers, FLOG_V(bootstraps));
 
   while (!stop) {
     rd_kafka_poll(rk, 200);

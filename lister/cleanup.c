@@ -137,8 +137,8 @@ int lister_cleanup(const ferry_conf_t *conf, const char *task, int64_t older_tha
         failed++;
         continue;
       }
-      LOG_INFO(FAC, "task=%s event=aborted key=\"%s\" upload_id=%s initiated=%" PRId64, task,
-               u->key, u->upload_id, (int64_t)u->initiated);
+      LOG_INFO(FAC, "task=%s event=aborted key=%s upload_id=%s initiated=%" PRId64,
+               FLOG_V(task), FLOG_Q(u->key), FLOG_V(u->upload_id), (int64_t)u->initiated);
       aborted++;
       done_now++;
     }

@@ -23,6 +23,7 @@
 #include "bus/bus.h"
 #include "bus/scan.h"
 #include "core/log.h"
+#include "fanout.h"
 #include "ops.h"
 #include "out.h"
 #include "source.h"
@@ -58,12 +59,13 @@ typedef struct lrun {
   backoff_t bo;
   uint64_t rng;
   int max_attempts;
+  lfan_t *fan;             /* fan-out of huge objects, opened on first use */
   /* A sharded listing (lister.shards > 1; shards.c-like section below). */
-  struct shard *sh;        /* n_sh shards, or NULL */
+  struct shard *sh; /* n_sh shards, or NULL */
   size_t n_sh;
-  msg_shard_t *resume_sh;  /* from the record being resumed, owned */
+  msg_shard_t *resume_sh; /* from the record being resumed, owned */
   size_t n_resume_sh;
-  msg_shard_t *rec_sh;     /* fill_record's view of sh (strings borrowed) */
+  msg_shard_t *rec_sh; /* fill_record's view of sh (strings borrowed) */
 } lrun_t;
 
 static uint64_t total_segments(const lrun_t *r);
@@ -158,8 +160,10 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   if ((e = lout_task(r->out, &rec, errbuf))) return e;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = total_segments(r);
-  LOG_DEBUG(FAC, "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
-            " objects=%" PRIu64, r->def.task, r->plan.run, r->cp_segments, r->objects);
+  LOG_DEBUG(FAC,
+            "task=%s run=%d msg=\"checkpoint recorded\" segments=%" PRIu64
+            " objects=%" PRIu64,
+            FLOG_V(r->def.task), r->plan.run, r->cp_segments, r->objects);
   return FERRY_OK;
 }
 
@@ -171,12 +175,67 @@ static ferry_err_t emit(lrun_t *r, msg_segment_t *s, char *errbuf) {
   if (!s) return FERRY_OK;
   e = lout_segment(r->out, s, errbuf);
   if (!e) {
-    for (i = 0; i < s->n_objs; i++) r->bytes += s->objs[i].size;
-    r->objects += s->n_objs;
+    /* A fanned-out object counts once, with its first range. */
+    if (!s->range.present || s->range.part_first == 1) {
+      for (i = 0; i < s->n_objs; i++) r->bytes += s->objs[i].size;
+      r->objects += s->n_objs;
+    }
     fx_free(r->last_key);
     r->last_key = fx_strdup(s->objs[s->n_objs - 1].key);
   }
   seg_segment_free(s);
+  return e;
+}
+
+static ferry_err_t checkpoint(lrun_t *r, char *errbuf);
+
+/* An object of lister.fanout_threshold bytes or more (docs/fanout.md): the
+ * upload is initiated once and its part ranges go out as segments of their
+ * own, each with the next segment id. What is pending goes out first, so
+ * ids and checkpoints keep the listing order; a checkpoint follows, so a
+ * restarted listing does not fan the object out again (an upload begun
+ * before a crash between the two is left for --cleanup). */
+static ferry_err_t fan_out(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_segment_t *pending = NULL;
+  char *uid = NULL;
+  fanout_plan_t plan;
+  uint32_t i;
+  ferry_err_t e;
+  seg_flush(r->seg, &pending);
+  if ((e = emit(r, pending, errbuf))) return e;
+  if (!r->fan) r->fan = lfan_new(r->conf, r->t, r->store, r->out);
+  e = lfan_prepare(r->fan, &r->def.src, &r->def.dst,
+                   r->kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r->def.policy, o, &uid,
+                   &plan, errbuf);
+  if (e) return e;
+  if (!uid) {
+    /* Whole, to one worker: alone in its segment like any large object. */
+    msg_segment_t *ready = NULL;
+    e = seg_add_obj(r->seg, o, &ready, errbuf);
+    if (!e) e = emit(r, ready, errbuf);
+    if (!e) seg_flush(r->seg, &ready), e = emit(r, ready, errbuf);
+    return e;
+  }
+  for (i = 0; i < plan.n_ranges && !e; i++) {
+    char *id = seg_next_id(r->seg);
+    msg_segment_t *s = fanout_segment(id, r->def.task, r->plan.run, &r->def.src, &r->def.dst,
+                                      POLICY_OVERWRITE, o, uid, &plan, i);
+    fx_free(id);
+    e = emit(r, s, errbuf);
+  }
+  fx_free(uid);
+  if (e) return e;
+  return r->kind == LISTPLAN_LIST ? checkpoint(r, errbuf) : FERRY_OK;
+}
+
+/* Every object goes through here: into the segment being filled, or fanned
+ * out when it is huge. */
+static ferry_err_t add_obj(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_segment_t *ready = NULL;
+  ferry_err_t e;
+  if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) return fan_out(r, o, errbuf);
+  e = seg_add_obj(r->seg, o, &ready, errbuf);
+  if (!e) e = emit(r, ready, errbuf);
   return e;
 }
 
@@ -202,8 +261,8 @@ static ferry_err_t retry_wait(lrun_t *r, const char *what, int attempt,
   char msg[512];
   long ms = backoff_delay_ms(&r->bo, attempt - 1, err->retry_after_s, &r->rng);
   store_error_format(err, msg, sizeof(msg));
-  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=\"%s\"", r->def.task, what,
-           attempt, ms, msg);
+  LOG_WARN(FAC, "task=%s op=%s attempt=%d retry_in_ms=%ld err=%s", FLOG_V(r->def.task),
+           what, attempt, ms, FLOG_Q(msg));
   return lout_wait(r->out, (int)ms, errbuf);
 }
 
@@ -276,6 +335,19 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
       if (!o->key || strncmp(o->key, prefix, plen) != 0) continue;
       if (!conf_task_filter(r->t, o->key + plen, o->size, (int64_t)o->mtime)) continue;
       if (!key_ok(r, o->key)) continue;
+      if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) {
+        msg_obj_t m;
+        memset(&m, 0, sizeof(m));
+        m.key = fx_strdup(o->key);
+        m.size = o->size;
+        m.etag = fx_strdup(o->etag);
+        m.mtime = (int64_t)o->mtime;
+        m.has_crc64 = o->has_crc64;
+        m.crc64 = o->crc64;
+        e = fan_out(r, &m, errbuf);
+        msg_obj_release(&m);
+        continue;
+      }
       e = seg_add(r->seg, o, &ready, errbuf);
       if (!e) e = emit(r, ready, errbuf);
     }
@@ -283,9 +355,10 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
     if (!e && r->pages % (uint64_t)cp_pages == 0) e = checkpoint(r, errbuf);
     if (!e && ferry_now_us() - last_log > 5000000) {
       last_log = ferry_now_us();
-      LOG_INFO(FAC, "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
-               r->def.task, r->plan.run, r->pages, r->objects + seg_pending_objects(r->seg),
-               seg_count(r->seg));
+      LOG_INFO(FAC,
+               "task=%s run=%d pages=%" PRIu64 " objects=%" PRIu64 " segments=%" PRIu64,
+               FLOG_V(r->def.task), r->plan.run, r->pages,
+               r->objects + seg_pending_objects(r->seg), seg_count(r->seg));
     }
     if (!e && page.truncated) {
       if (page.next_token && *page.next_token) {
@@ -330,8 +403,8 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
 typedef struct shard {
   lrun_t *r;
   int idx;
-  char *lo, *hi;            /* the range (lo, hi] */
-  char *after;              /* where its listing starts: checkpoint or lo */
+  char *lo, *hi; /* the range (lo, hi] */
+  char *after;   /* where its listing starts: checkpoint or lo */
   store_t *store;
   seg_t *seg;
   pthread_t th;
@@ -339,7 +412,7 @@ typedef struct shard {
   /* under shard_mu: */
   msg_segment_t *q[SHARD_QUEUE];
   size_t qh, qn;
-  int finished;             /* the thread is done (end or error) */
+  int finished; /* the thread is done (end or error) */
   ferry_err_t err;
   char eb[FERRY_ERRLEN];
   unsigned long pages;
@@ -348,12 +421,13 @@ typedef struct shard {
   uint64_t segments, objects, bytes;
   char *last_key;
   int done;
-  unsigned long cp_pages;   /* pages at the last checkpoint */
+  unsigned long cp_pages; /* pages at the last checkpoint */
+  lfan_t *fan;            /* the shard thread's fan-out of huge objects */
 } shard_t;
 
 static pthread_mutex_t shard_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t shard_data = PTHREAD_COND_INITIALIZER;  /* to main */
-static pthread_cond_t shard_room = PTHREAD_COND_INITIALIZER;  /* to shards */
+static pthread_cond_t shard_data = PTHREAD_COND_INITIALIZER; /* to main */
+static pthread_cond_t shard_room = PTHREAD_COND_INITIALIZER; /* to shards */
 static volatile int shard_abort;
 
 static uint64_t total_segments(const lrun_t *r) {
@@ -431,20 +505,66 @@ static ferry_err_t shard_page(shard_t *x, const char *after, const char *token,
       return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
     store_error_clear(&err);
     memset(page, 0, sizeof(*page));
-    e = store_list(x->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL,
-                   NULL, token ? NULL : after, token, (int)r->conf->lister.page_size, page, &err);
+    e = store_list(
+        x->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL, NULL,
+        token ? NULL : after, token, (int)r->conf->lister.page_size, page, &err);
     if (e == FERRY_OK) return FERRY_OK;
     store_list_page_release(page);
     store_error_format(&err, msg, sizeof(msg));
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop)
-      return ferry_seterr(errbuf, e, "listing %s:%s%s%s (shard %d) failed: %s", r->t->src.store,
-                          r->t->src.bucket, *r->t->src.prefix ? "/" : "", r->t->src.prefix,
-                          x->idx, msg);
+      return ferry_seterr(errbuf, e, "listing %s:%s%s%s (shard %d) failed: %s",
+                          r->t->src.store, r->t->src.bucket, *r->t->src.prefix ? "/" : "",
+                          r->t->src.prefix, x->idx, msg);
     ms = backoff_delay_ms(bo, attempt - 1, err.retry_after_s, rng);
-    LOG_WARN(FAC, "task=%s shard=%d op=list attempt=%d retry_in_ms=%ld err=\"%s\"",
-             r->def.task, x->idx, attempt, ms, msg);
+    LOG_WARN(FAC, "task=%s shard=%d op=list attempt=%d retry_in_ms=%ld err=%s",
+             FLOG_V(r->def.task), x->idx, attempt, ms, FLOG_Q(msg));
     shard_sleep(ms);
   }
+}
+
+/* A huge object met by a shard thread (docs/fanout.md): as fan_out(), with
+ * the shard's own source and destination clients and ids, the ranges handed
+ * to the main thread like any segment (no checkpoint of its own: a resumed
+ * sharded listing may fan an object out again; --cleanup takes the old
+ * upload). 0, or -1 when the listing is being stopped. */
+static int shard_fan_out(shard_t *x, const store_object_t *so, ferry_err_t *e, char *eb) {
+  lrun_t *r = x->r;
+  msg_segment_t *pending = NULL;
+  msg_obj_t o;
+  char *uid = NULL;
+  fanout_plan_t plan;
+  uint32_t i;
+  int rc = 0;
+  seg_flush(x->seg, &pending);
+  if (pending && shard_push(x, pending)) return -1;
+  memset(&o, 0, sizeof(o));
+  o.key = fx_strdup(so->key);
+  o.size = so->size;
+  o.etag = fx_strdup(so->etag);
+  o.mtime = (int64_t)so->mtime;
+  o.has_crc64 = so->has_crc64;
+  o.crc64 = so->crc64;
+  if (!x->fan) x->fan = lfan_new(r->conf, r->t, x->store, NULL);
+  *e = lfan_prepare(x->fan, &r->def.src, &r->def.dst, r->def.policy, &o, &uid, &plan, eb);
+  if (!*e && !uid) {
+    msg_segment_t *ready = NULL;
+    *e = seg_add_obj(x->seg, &o, &ready, eb);
+    if (!*e && ready && shard_push(x, ready)) rc = -1;
+    if (!*e && !rc) {
+      seg_flush(x->seg, &ready);
+      if (ready && shard_push(x, ready)) rc = -1;
+    }
+  }
+  for (i = 0; uid && !*e && !rc && i < plan.n_ranges; i++) {
+    char *id = seg_next_id(x->seg);
+    msg_segment_t *s = fanout_segment(id, r->def.task, r->plan.run, &r->def.src, &r->def.dst,
+                                      POLICY_OVERWRITE, &o, uid, &plan, i);
+    fx_free(id);
+    if (shard_push(x, s)) rc = -1;
+  }
+  fx_free(uid);
+  msg_obj_release(&o);
+  return rc;
 }
 
 static void *shard_main(void *arg) {
@@ -490,6 +610,11 @@ static void *shard_main(void *arg) {
         rejected++;
         continue;
       }
+      if (fanout_wanted(r->conf->lister.fanout_threshold, o->size)) {
+        if (shard_fan_out(x, o, &e, eb))
+          e = ferry_seterr(eb, FERRY_ERR_TIMEOUT, "interrupted by a signal");
+        continue;
+      }
       e = seg_add(x->seg, o, &ready, eb);
       if (!e && ready && shard_push(x, ready))
         e = ferry_seterr(eb, FERRY_ERR_TIMEOUT, "interrupted by a signal");
@@ -511,7 +636,8 @@ static void *shard_main(void *arg) {
       } else {
         e = ferry_seterr(eb, FERRY_ERR_STORE,
                          "listing %s:%s: a truncated page without a continuation token "
-                         "or keys", r->t->src.store, r->t->src.bucket);
+                         "or keys",
+                         r->t->src.store, r->t->src.bucket);
       }
     }
     store_list_page_release(&page);
@@ -545,6 +671,7 @@ static void shards_free(lrun_t *r) {
     shard_t *x = &r->sh[i];
     size_t k;
     for (k = 0; k < x->qn; k++) seg_segment_free(x->q[(x->qh + k) % SHARD_QUEUE]);
+    lfan_destroy(x->fan);
     seg_destroy(x->seg);
     store_destroy(x->store);
     fx_free(x->lo);
@@ -575,8 +702,10 @@ static ferry_err_t plan_list(void *ctx, const char *prefix, const char *token,
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
       char msg[512];
       store_error_format(&err, msg, sizeof(msg));
-      return ferry_seterr(errbuf, e, "listing %s:%s/%s with delimiter / (shard plan) "
-                          "failed: %s", r->t->src.store, r->t->src.bucket, prefix, msg);
+      return ferry_seterr(errbuf, e,
+                          "listing %s:%s/%s with delimiter / (shard plan) "
+                          "failed: %s",
+                          r->t->src.store, r->t->src.bucket, prefix, msg);
     }
     if ((e = retry_wait(r, "list", attempt, &err, errbuf))) return e;
   }
@@ -593,15 +722,17 @@ static ferry_err_t shards_setup(lrun_t *r, const store_conf_t *sc, char *errbuf)
     n = r->n_resume_sh;
   } else {
     const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
-    if ((e = shardplan_discover(plan_list, r, prefix, (size_t)r->conf->lister.shards, 0, &plan,
-                                errbuf)))
+    if ((e = shardplan_discover(plan_list, r, prefix, (size_t)r->conf->lister.shards, 0,
+                                &plan, errbuf)))
       return e;
     LOG_INFO(FAC, "task=%s msg=\"shard plan\" shards=%zu entries=%zu pages=%lu cut=%d",
-             r->def.task, plan.n, plan.entries, plan.pages, plan.cut);
+             FLOG_V(r->def.task), plan.n, plan.entries, plan.pages, plan.cut);
     if (plan.n < 2) {
-      fprintf(stderr, "ferry-lister: task %s: lister.shards=%ld but the source shows %zu "
-              "entr%s under its prefix: one listing\n", r->def.task, r->conf->lister.shards,
-              plan.entries, plan.entries == 1 ? "y" : "ies");
+      fprintf(stderr,
+              "ferry-lister: task %s: lister.shards=%ld but the source shows %zu "
+              "entr%s under its prefix: one listing\n",
+              r->def.task, r->conf->lister.shards, plan.entries,
+              plan.entries == 1 ? "y" : "ies");
       shardplan_release(&plan);
       return FERRY_OK;
     }
@@ -658,7 +789,8 @@ static ferry_err_t shards_setup(lrun_t *r, const store_conf_t *sc, char *errbuf)
 
 /* Publishes what the shard threads list; checkpoints. */
 static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
-  long cp_pages = r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
+  long cp_pages =
+      r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
   size_t i, rr = 0;
   ferry_err_t e = FERRY_OK;
   int64_t last_log = ferry_now_us();
@@ -670,7 +802,8 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       continue;
     }
     if (pthread_create(&x->th, NULL, shard_main, x) != 0) {
-      e = ferry_seterr(errbuf, FERRY_ERR_IO, "cannot start the listing thread of shard %zu", i);
+      e = ferry_seterr(errbuf, FERRY_ERR_IO,
+                       "cannot start the listing thread of shard %zu", i);
       pthread_mutex_lock(&shard_mu);
       shard_abort = 1;
       pthread_mutex_unlock(&shard_mu);
@@ -723,9 +856,13 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       e = lout_segment(r->out, s, errbuf);
       if (!e) {
         size_t k;
-        for (k = 0; k < s->n_objs; k++) x->bytes += s->objs[k].size, r->bytes += s->objs[k].size;
-        x->objects += s->n_objs;
-        r->objects += s->n_objs;
+        /* A fanned-out object counts once, with its first range. */
+        if (!s->range.present || s->range.part_first == 1) {
+          for (k = 0; k < s->n_objs; k++)
+            x->bytes += s->objs[k].size, r->bytes += s->objs[k].size;
+          x->objects += s->n_objs;
+          r->objects += s->n_objs;
+        }
         x->segments++;
         fx_free(x->last_key);
         x->last_key = fx_strdup(s->objs[s->n_objs - 1].key);
@@ -753,10 +890,13 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       unsigned long pages = 0;
       size_t done = 0;
       last_log = ferry_now_us();
-      for (i = 0; i < r->n_sh; i++) pages += r->sh[i].pages, done += (size_t)r->sh[i].done;
-      LOG_INFO(FAC, "task=%s run=%d shards=%zu shards_done=%zu pages=%lu objects=%" PRIu64
-               " segments=%" PRIu64, r->def.task, r->plan.run, r->n_sh, done, pages,
-               r->objects, total_segments(r));
+      for (i = 0; i < r->n_sh; i++)
+        pages += r->sh[i].pages, done += (size_t)r->sh[i].done;
+      LOG_INFO(FAC,
+               "task=%s run=%d shards=%zu shards_done=%zu pages=%lu objects=%" PRIu64
+               " segments=%" PRIu64,
+               FLOG_V(r->def.task), r->plan.run, r->n_sh, done, pages, r->objects,
+               total_segments(r));
     }
   }
   pthread_mutex_lock(&shard_mu);
@@ -795,8 +935,16 @@ static ferry_err_t list_stream(lrun_t *r, char *errbuf) {
     msg_segment_t *ready = NULL;
     if ((e = lsrc_next(r->stream, &o, NULL, errbuf)) || !o) break;
     if (!key_ok(r, o->key)) continue;
-    e = seg_add_obj(r->seg, o, &ready, errbuf);
-    if (!e) e = emit(r, ready, errbuf);
+    {
+      /* The stream's object is borrowed: fan-out may refresh a copy. */
+      msg_obj_t m = *o;
+      m.key = fx_strdup(o->key);
+      m.etag = fx_strdup(o->etag);
+      m.dst_key = fx_strdup(o->dst_key);
+      e = add_obj(r, &m, errbuf);
+      msg_obj_release(&m);
+    }
+    (void)ready;
     if (!e && lsrc_pages(r->stream) >= next_cp) {
       next_cp = lsrc_pages(r->stream) + (unsigned long)cp_pages;
       e = checkpoint(r, errbuf);
@@ -846,8 +994,8 @@ static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
   }
   if (!key_ok(r, o->key)) return FERRY_OK;
   refresh(r, o, errbuf);
-  e = seg_add_obj(r->seg, o, &ready, errbuf);
-  if (!e) e = emit(r, ready, errbuf);
+  (void)ready;
+  e = add_obj(r, o, errbuf);
   return e;
 }
 
@@ -869,8 +1017,11 @@ static int on_failed(const bus_msg_t *m, void *ctx) {
   if (m->key && (m->key_len != tl || memcmp(m->key, fs->task, tl) != 0)) return 0;
   if (!m->value) return 0;
   if (msg_failed_decode(m->value, m->len, &f, eb)) {
-    LOG_WARN(FAC, "topic=%s partition=%d offset=%" PRId64 " msg=\"undecodable failed "
-             "record skipped\" err=\"%s\"", m->topic, (int)m->partition, m->offset, eb);
+    LOG_WARN(FAC,
+             "topic=%s partition=%d offset=%" PRId64
+             " msg=\"undecodable failed "
+             "record skipped\" err=%s",
+             FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(eb));
     fs->bad++;
     return 0;
   }
@@ -922,8 +1073,8 @@ static ferry_err_t replay_failed(lrun_t *r, failed_set_t *fs, char *errbuf) {
     n++;
     e = replay_one(r, ix[i].o, errbuf);
   }
-  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu", r->def.task,
-           r->plan.run, r->plan.base_run, fs->n, n);
+  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu",
+           FLOG_V(r->def.task), r->plan.run, r->plan.base_run, fs->n, n);
   fx_free(ix);
   return e;
 }
@@ -979,8 +1130,11 @@ static int on_task(const bus_msg_t *m, void *ctx) {
     return 0;
   }
   if (msg_task_decode(m->value, m->len, &t, eb)) {
-    LOG_WARN(FAC, "topic=%s offset=%" PRId64 " msg=\"undecodable task record skipped\" "
-             "err=\"%s\"", m->topic, m->offset, eb);
+    LOG_WARN(FAC,
+             "topic=%s offset=%" PRId64
+             " msg=\"undecodable task record skipped\" "
+             "err=%s",
+             FLOG_V(m->topic), m->offset, FLOG_Q(eb));
     lr->bad++;
     return 0;
   }
@@ -1011,14 +1165,17 @@ static void record_stop(lrun_t *r, ferry_err_t why) {
       (why == FERRY_ERR_TIMEOUT && !lister_stop))
     return;
   if (lout_drain(r->out, drain_timeout(r), eb)) {
-    LOG_ERROR(FAC, "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
-              "err=\"%s\"", r->def.task, eb);
+    LOG_ERROR(FAC,
+              "task=%s msg=\"segments not delivered; no checkpoint recorded\" "
+              "err=%s",
+              FLOG_V(r->def.task), FLOG_Q(eb));
     return;
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
   if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
-    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=\"%s\"", r->def.task, eb);
+    LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=%s",
+              FLOG_V(r->def.task), FLOG_Q(eb));
 }
 
 /* Reads the task's latest record and decides the run (listplan.h). Errors:
@@ -1257,11 +1414,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
         fprintf(stderr, "ferry-lister: task %s: resuming run %d in its %zu shards\n",
                 r.def.task, r.plan.run, r.n_sh);
     } else if (conf->lister.shards > 1) {
-      fprintf(stderr, "ferry-lister: task %s: run %d was started as one listing; it is "
-              "resumed so (lister.shards applies to the next run)\n", r.def.task, r.plan.run);
+      fprintf(stderr,
+              "ferry-lister: task %s: run %d was started as one listing; it is "
+              "resumed so (lister.shards applies to the next run)\n",
+              r.def.task, r.plan.run);
     }
   }
-  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", r.def.task, r.plan.run,
+  LOG_INFO(FAC, "task=%s run=%d kind=%s resume=%d", FLOG_V(r.def.task), r.plan.run,
            listplan_kind_str(r.kind), r.plan.resume);
   {
     msg_task_t rec;
@@ -1304,10 +1463,12 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   }
   fprintf(stderr,
           "ferry-lister: task %s run %d (%s): listed %" PRIu64 " objects, %" PRIu64
-          " bytes in %" PRIu64 " segments -> %s%s\n", r.def.task, r.plan.run,
-          listplan_kind_str(r.kind), r.objects, r.bytes, total_segments(&r),
+          " bytes in %" PRIu64 " segments -> %s%s\n",
+          r.def.task, r.plan.run, listplan_kind_str(r.kind), r.objects, r.bytes,
+          total_segments(&r),
           o->segments_to ? (strcmp(o->segments_to, "-") ? o->segments_to : "stdout")
-                         : "kafka", o->segments_to ? "" : " (all delivered)");
+                         : "kafka",
+          o->segments_to ? "" : " (all delivered)");
   if (r.kind == LISTPLAN_INCREMENTAL) {
     lsrc_stats_t st;
     size_t k;
@@ -1342,9 +1503,11 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
 fail:
   if (r.seg) record_stop(&r, e);
   if (lister_stop && e == FERRY_ERR_TIMEOUT && strstr(eb, "interrupted"))
-    fprintf(stderr, "ferry-lister: task %s run %d: interrupted after %" PRIu64
-            " segments; run the same command again to %s\n", r.def.task, r.plan.run,
-            total_segments(&r), r.kind == LISTPLAN_LIST ? "resume" : "redo the run");
+    fprintf(stderr,
+            "ferry-lister: task %s run %d: interrupted after %" PRIu64
+            " segments; run the same command again to %s\n",
+            r.def.task, r.plan.run, total_segments(&r),
+            r.kind == LISTPLAN_LIST ? "resume" : "redo the run");
   else
     fprintf(stderr, "ferry-lister: task %s: %s\n", o->task, *eb ? eb : ferry_err_str(e));
   rc = LISTER_EXIT_FAIL;
@@ -1355,6 +1518,7 @@ out:
   for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
   fx_free(fs.objs);
   fx_free(fs.at);
+  lfan_destroy(r.fan);
   shards_free(&r);
   msg_shards_release(r.resume_sh, r.n_resume_sh);
   seg_destroy(r.seg);

@@ -124,8 +124,8 @@ static ferry_err_t fetch(lscan_t *c, char *errbuf) {
     if (!backoff_should_retry(&err, attempt, c->max_attempts) || lister_stop)
       return where(c, e, msg, errbuf);
     ms = backoff_delay_ms(&c->bo, attempt - 1, err.retry_after_s, &c->rng);
-    LOG_WARN(FAC, "op=list store=%s bucket=%s attempt=%d retry_in_ms=%ld err=\"%s\"",
-             c->store_name, c->bucket, attempt, ms, msg);
+    LOG_WARN(FAC, "op=list store=%s bucket=%s attempt=%d retry_in_ms=%ld err=%s",
+             FLOG_V(c->store_name), FLOG_V(c->bucket), attempt, ms, FLOG_Q(msg));
     if ((e = wait_ms(c, ms, errbuf))) return e;
   }
   c->have_page = 1;

@@ -57,7 +57,7 @@ feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
   size_t n_marks = 0, i, k;
   own.group_id = own_group_id();
   LOG_INFO(FAC, "client=%s msg=\"reading tasks, results and failed from the beginning\"",
-           own.group_id);
+           FLOG_V(own.group_id));
   f->c = bus_reader_new(&own, topics, N_TOPICS, &marks, &n_marks, errbuf);
   fx_free(own.group_id);
   if (!f->c) {
@@ -77,7 +77,8 @@ feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
     p->low = marks[k].low;
     p->high = marks[k].high;
     LOG_DEBUG(FAC, "mark topic=%s partition=%d low=%" PRId64 " high=%" PRId64,
-              i < N_TOPICS ? f->names[i] : "?", (int)p->partition, p->low, p->high);
+              FLOG_V(i < N_TOPICS ? f->names[i] : "?"), (int)p->partition, p->low,
+              p->high);
   }
   fx_free(marks);
   return f;
@@ -159,8 +160,9 @@ static void handle_locked(feed_t *f, const bus_msg_t *m) {
   e = tally_feed(f->t, srcs[i], m->value, m->len, NULL, eb);
   if (e) {
     f->rejected++;
-    LOG_ERROR(FAC, "rejected topic=%s partition=%d offset=%" PRId64 " err=%s reason=\"%s\"",
-              m->topic, (int)m->partition, m->offset, ferry_err_str(e), eb);
+    LOG_ERROR(FAC, "rejected topic=%s partition=%d offset=%" PRId64 " err=%s reason=%s",
+              FLOG_V(m->topic), (int)m->partition, m->offset, ferry_err_str(e),
+              FLOG_Q(eb));
   }
 }
 

@@ -313,9 +313,8 @@ static enum MHD_Result get_failed(const http_t *h, struct MHD_Connection *c,
   if (failed > MAX_EXPORT_ROWS || b.len > MAX_EXPORT_BYTES) {
     fbuf_release(&b);
     /* The path, not the decoded name: it cannot break the log line. */
-    LOG_WARN(FAC,
-             "path=\"%s\" failed=%" PRIu64 " msg=\"failed list over the HTTP limit\"",
-             url, failed);
+    LOG_WARN(FAC, "path=%s failed=%" PRIu64 " msg=\"failed list over the HTTP limit\"",
+             FLOG_Q(url), failed);
     return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
                       "the failed list is too large for HTTP: use ferry-reporter "
                       "--export-failed",
@@ -365,7 +364,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_NO;
   }
   r = tallyweb_route(url, &task);
-  LOG_DEBUG(FAC, "method=%s path=\"%s\" route=%d", method, url, (int)r);
+  LOG_DEBUG(FAC, "method=%s path=%s route=%d", method, FLOG_Q(url), (int)r);
   if (r == TALLYWEB_NOT_FOUND) {
     ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
   } else if (r == TALLYWEB_BAD_PATH) {
@@ -408,7 +407,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   n = strlen(line);
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
   if (h->starting) snprintf(h->start_err, sizeof(h->start_err), "%s", line);
-  LOG_WARN(FAC, "microhttpd=\"%s\"", line);
+  LOG_WARN(FAC, "microhttpd=%s", FLOG_Q(line));
 }
 
 /* ---------- life cycle ---------- */

@@ -297,7 +297,7 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
   fx_free(names);
   if (!known)
     LOG_WARN(FAC, "task=%s msg=\"no records of this task: the export is empty\"",
-             o->export_task);
+             FLOG_V(o->export_task));
   fbuf_init(&b, 0);
   tally_export_failed(t, o->export_task, o->format, &b, &rows);
   if (strcmp(o->out, "-") == 0) {
@@ -319,8 +319,8 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     fx_free(tmp);
   }
   if (rc == EX_OK)
-    LOG_INFO(FAC, "task=%s exported=%zu out=%s format=%s", o->export_task, rows, o->out,
-             o->format == TALLY_EXPORT_CSV ? "csv" : "jsonl");
+    LOG_INFO(FAC, "task=%s exported=%zu out=%s format=%s", FLOG_V(o->export_task), rows,
+             FLOG_V(o->out), o->format == TALLY_EXPORT_CSV ? "csv" : "jsonl");
   fbuf_release(&b);
   return rc;
 }
@@ -459,10 +459,11 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
       changed = k == n_last || strcmp(last_state[k], st) != 0;
       if (changed || (periodic && (v.f.state == TALLY_RUNNING ||
                                    v.f.state == TALLY_LISTING))) {
-        LOG_INFO(FAC, "task=%s state=%s run=%d done=%" PRIu64 " total=%" PRIu64
-                      " copied=%" PRIu64 " skipped=%" PRIu64 " failed=%" PRIu64
-                      " bytes=%" PRIu64 " rate_bps=%.0f eta_s=%" PRId64,
-                 v.task, st, v.latest_run, v.f.done_objects, v.f.total_objects,
+        LOG_INFO(FAC,
+                 "task=%s state=%s run=%d done=%" PRIu64 " total=%" PRIu64
+                 " copied=%" PRIu64 " skipped=%" PRIu64 " failed=%" PRIu64
+                 " bytes=%" PRIu64 " rate_bps=%.0f eta_s=%" PRId64,
+                 FLOG_V(v.task), st, v.latest_run, v.f.done_objects, v.f.total_objects,
                  v.f.copied, v.f.skipped, v.f.failed, v.f.bytes_copied, v.f.bytes_per_s,
                  v.f.eta_s);
       }
@@ -510,7 +511,7 @@ static int start_http(const opts_t *o, const ferry_conf_t *conf, const tally_t *
   /* --watch is often run beside the reporter that already serves
    * reporter.listen: there the terminal view matters, not a second page. */
   if (o->watch && !o->listen) {
-    LOG_WARN(FAC, "msg=\"no status page from this --watch\" reason=\"%s\"", eb);
+    LOG_WARN(FAC, "msg=\"no status page from this --watch\" reason=%s", FLOG_Q(eb));
     return EX_OK;
   }
   fprintf(stderr, "ferry-reporter: %s\n", eb);

@@ -121,6 +121,18 @@ servers_stop() {
     kill "$pid" 2>/dev/null || true
   done <"$FERRY_RUN/pids"
   sleep 0.3
+  # FERRY_STOP_GRACE=S waits up to S seconds for them to exit before the
+  # SIGKILL: under valgrind (scripts/valgrind.sh) a service needs seconds to
+  # shut down and write its leak report.
+  local i alive
+  for i in $(seq 1 $(( ${FERRY_STOP_GRACE:-0} * 10 ))); do
+    alive=0
+    while read -r pid; do
+      if kill -0 "$pid" 2>/dev/null; then alive=1; break; fi
+    done <"$FERRY_RUN/pids"
+    [ "$alive" = 1 ] || break
+    sleep 0.1
+  done
   while read -r pid; do
     kill -9 "$pid" 2>/dev/null || true
   done <"$FERRY_RUN/pids"

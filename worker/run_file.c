@@ -99,8 +99,8 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
       while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
       if (n == 0) continue;
       if (msg_segment_decode(line, (size_t)n, &seg, errbuf) != FERRY_OK) {
-        LOG_ERROR(FAC, "event=bad-segment file=\"%s\" line=%ld error=\"%s\"", path, lineno,
-                  errbuf);
+        LOG_ERROR(FAC, "event=bad-segment file=%s line=%ld error=%s", FLOG_Q(path),
+                  lineno, FLOG_Q(errbuf));
         fr.bad_lines++;
         continue;
       }

@@ -102,8 +102,8 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
   if (!r) {
     if (d->err == FERRY_OK) offtrack_done(&w->ot, tok->partition, tok->offset);
     else {
-      LOG_ERROR(FAC, "event=dlq-undelivered partition=%d offset=%" PRId64 " error=\"%s\"",
-                (int)tok->partition, tok->offset, d->error);
+      LOG_ERROR(FAC, "event=dlq-undelivered partition=%d offset=%" PRId64 " error=%s",
+                (int)tok->partition, tok->offset, FLOG_Q(d->error));
       w->fatal = 1;
     }
     fx_free(tok);
@@ -112,8 +112,8 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
   fx_free(tok);
   {
     if (d->err != FERRY_OK) {
-      LOG_ERROR(FAC, "event=undelivered topic=%s segment=%s error=\"%s\"", d->topic,
-                r->seg.id, d->error);
+      LOG_ERROR(FAC, "event=undelivered topic=%s segment=%s error=%s", FLOG_V(d->topic),
+                FLOG_V(r->seg.id), FLOG_Q(d->error));
       r->delivery_failed = 1;
       /* Not committed: a restart redoes the segment. Stop taking work, as the
        * broker refuses our messages. */
@@ -200,8 +200,8 @@ static void publish(kworker_t *w, segrun_t *r) {
   tok = tok_new(r, 0, 0);
   if (!json || bus_producer_send(w->prod, BUS_RESULTS, r->seg.task, json, strlen(json), tok,
                                  errbuf)) {
-    LOG_ERROR(FAC, "event=produce-failed topic=results segment=%s error=\"%s\"", r->seg.id,
-              json ? errbuf : "result not encodable");
+    LOG_ERROR(FAC, "event=produce-failed topic=results segment=%s error=%s",
+              FLOG_V(r->seg.id), FLOG_Q(json ? errbuf : "result not encodable"));
     fx_free(tok);
     r->delivery_failed = 1;
     w->fatal = 1;
@@ -236,8 +236,8 @@ static void publish(kworker_t *w, segrun_t *r) {
     tok = tok_new(r, 0, 0);
     if (!json || bus_producer_send(w->prod, BUS_FAILED, r->seg.task, json, strlen(json), tok,
                                    errbuf)) {
-      LOG_ERROR(FAC, "event=produce-failed topic=failed key=\"%s\" error=\"%s\"", o->key,
-                json ? errbuf : "record not encodable");
+      LOG_ERROR(FAC, "event=produce-failed topic=failed key=%s error=%s", FLOG_Q(o->key),
+                FLOG_Q(json ? errbuf : "record not encodable"));
       fx_free(tok);
       r->delivery_failed = 1;
       w->fatal = 1;
@@ -263,10 +263,11 @@ static void on_outcome(void *opaque, const msg_segment_t *seg, size_t index,
       segrun_destroy(r);
       return;
     }
-    LOG_DEBUG(FAC, "event=segment task=%s segment=%s copied=%" PRIu64 " skipped=%" PRIu64
-                   " failed=%" PRIu64,
-              r->seg.task, r->seg.id, r->result.n_copied, r->result.n_skipped,
-              r->result.n_failed);
+    LOG_DEBUG(FAC,
+              "event=segment task=%s segment=%s copied=%" PRIu64 " skipped=%" PRIu64
+              " failed=%" PRIu64,
+              FLOG_V(r->seg.task), FLOG_V(r->seg.id), r->result.n_copied,
+              r->result.n_skipped, r->result.n_failed);
     publish(w, r);
   }
 }
@@ -280,12 +281,12 @@ static void take(kworker_t *w, bus_msg_t *m) {
   if (!m->value || msg_segment_decode(m->value, m->len, &seg, errbuf) != FERRY_OK) {
     dlq_tok_t *tok = tok_new(NULL, m->partition, m->offset);
     const char *why = m->value ? errbuf : "empty message";
-    LOG_ERROR(FAC, "event=poison topic=%s partition=%d offset=%" PRId64 " error=\"%s\"",
-              m->topic, (int)m->partition, m->offset, why);
+    LOG_ERROR(FAC, "event=poison topic=%s partition=%d offset=%" PRId64 " error=%s",
+              FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(why));
     w->dlq++;
     if (bus_dlq_send(w->prod, m->topic, m->partition, m->offset, m->key, m->key_len,
                      m->value ? m->value : "", m->len, why, tok, errbuf) != FERRY_OK) {
-      LOG_ERROR(FAC, "event=dlq-failed error=\"%s\"", errbuf);
+      LOG_ERROR(FAC, "event=dlq-failed error=%s", FLOG_Q(errbuf));
       fx_free(tok);
       w->fatal = 1;
     }
@@ -316,8 +317,8 @@ static void commit_ready(kworker_t *w) {
       offtrack_committed(&w->ot, p, o);
       LOG_DEBUG(FAC, "event=commit partition=%d offset=%" PRId64, (int)p, o);
     } else {
-      LOG_WARN(FAC, "event=commit-failed partition=%d offset=%" PRId64 " error=\"%s\"", (int)p,
-               o, errbuf);
+      LOG_WARN(FAC, "event=commit-failed partition=%d offset=%" PRId64 " error=%s",
+               (int)p, o, FLOG_Q(errbuf));
     }
   }
 }
@@ -354,8 +355,10 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   }
   worker_install_signals();
   max_segs = (size_t)(conf->worker.segments_in_flight > 0 ? conf->worker.segments_in_flight : 4);
-  LOG_INFO(FAC, "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
-           conf->worker.id, w.bc.group_id, w.seg_topic, max_segs, xc.concurrency);
+  LOG_INFO(FAC,
+           "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
+           FLOG_V(conf->worker.id), FLOG_V(w.bc.group_id), FLOG_V(w.seg_topic), max_segs,
+           xc.concurrency);
   for (;;) {
     bus_msg_t *m = NULL;
     int busy, room;
@@ -394,7 +397,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
         continue;
       }
     } else if (err == FERRY_ERR_KAFKA) {
-      LOG_ERROR(FAC, "event=consumer-fatal error=\"%s\"", errbuf);
+      LOG_ERROR(FAC, "event=consumer-fatal error=%s", FLOG_Q(errbuf));
       w.fatal = 1;
     }
     if (w.resync_pause) {

@@ -21,6 +21,15 @@ segrun_t *segrun_new(msg_segment_t *seg, const char *worker_id) {
   r->result.worker = fx_strdup(worker_id);
   r->result.n_objects = r->seg.n_objs;
   r->result.started_ms = wall_ms();
+  if (r->seg.range.present && r->seg.n_objs == 1) {
+    /* A part range (docs/fanout.md): the result names the object. */
+    r->result.range.present = 1;
+    r->result.range.key = fx_strdup(r->seg.objs[0].key);
+    r->result.range.size = r->seg.objs[0].size;
+    r->result.range.part_first = r->seg.range.part_first;
+    r->result.range.part_last = r->seg.range.part_last;
+    r->result.range.parts_total = r->seg.range.parts_total;
+  }
   return r;
 }
 
@@ -35,9 +44,13 @@ static char *dup_or_null(const char *s) { return s ? fx_strdup(s) : NULL; }
 
 int segrun_add(segrun_t *r, const msg_outcome_t *o) {
   msg_result_t *res = &r->result;
+  /* A part range whose parts are uploaded while the object is not complete
+   * yet: bytes, but no object copied (docs/fanout.md). */
+  int parts_only = r->seg.range.present && o->status == ST_COPIED && o->reason &&
+                   strcmp(o->reason, "parts") == 0;
   switch (o->status) {
   case ST_COPIED:
-    res->n_copied++;
+    if (!parts_only) res->n_copied++;
     res->bytes += o->bytes;
     break;
   case ST_SKIPPED: res->n_skipped++; break;
@@ -45,7 +58,7 @@ int segrun_add(segrun_t *r, const msg_outcome_t *o) {
   }
   /* Results list every object not copied; a retry run (run > 1) lists the
    * copied ones too, so the reporter can move them out of the failed list. */
-  if (o->status != ST_COPIED || r->seg.run > 1) {
+  if ((o->status != ST_COPIED || r->seg.run > 1) && !parts_only) {
     msg_outcome_t *d;
     res->outcomes = fx_realloc(res->outcomes, (res->n_outcomes + 1) * sizeof(*res->outcomes));
     d = &res->outcomes[res->n_outcomes++];

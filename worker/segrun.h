@@ -2,7 +2,10 @@
  * segrun.h: one segment being copied: the decoded segment, how many of its
  * objects are still running, and the result record being built (counts,
  * bytes, and every object that was not copied, with its outcome; in a retry
- * run, every object).
+ * run, every object). For a part range of a fanned-out object (docs/fanout.md)
+ * the result also names the object (result.range), and an outcome "copied"
+ * with reason "parts" (its parts uploaded, the object not complete yet)
+ * adds bytes but no copied object.
  * Single-threaded, like the engine.
  */
 #ifndef FERRY_WORKER_SEGRUN_H

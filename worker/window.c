@@ -30,12 +30,15 @@ int wwin_open(wwin_t *w, const conf_windows_t *ws) {
       fbuf_init(&b, 0);
       describe(ws, &b);
       if (open)
-        LOG_INFO(FAC, "event=window state=inside time=%02d:%02d windows=\"%s\" msg=\"inside a "
-                 "copy window: taking segments\"", tm.tm_hour, tm.tm_min, fbuf_str(&b));
+        LOG_INFO(FAC,
+                 "event=window state=inside time=%02d:%02d windows=%s msg=\"inside a "
+                 "copy window: taking segments\"",
+                 tm.tm_hour, tm.tm_min, FLOG_Q(fbuf_str(&b)));
       else
-        LOG_INFO(FAC, "event=window state=outside time=%02d:%02d windows=\"%s\" msg=\"outside "
-                 "every copy window: no new segments until the next one\"", tm.tm_hour,
-                 tm.tm_min, fbuf_str(&b));
+        LOG_INFO(FAC,
+                 "event=window state=outside time=%02d:%02d windows=%s msg=\"outside "
+                 "every copy window: no new segments until the next one\"",
+                 tm.tm_hour, tm.tm_min, FLOG_Q(fbuf_str(&b)));
       fbuf_release(&b);
       w->state = open;
     }

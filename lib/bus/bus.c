@@ -133,8 +133,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    : level == 4 ? FLOG_WARN
                    : level <= 6 ? FLOG_INFO
                                 : FLOG_DEBUG;
-  FLOG(l, "kafka", "client=%s fac=%s msg=\"%s\"", rk ? rd_kafka_name(rk) : "-",
-       fac, buf);
+  FLOG(l, "kafka", "client=%s fac=%s msg=%s", FLOG_V(rk ? rd_kafka_name(rk) : "-"),
+       FLOG_V(fac), FLOG_Q(buf));
 }
 
 /* Errors are mostly transient (brokers down, reconnects): librdkafka keeps
@@ -144,10 +144,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[256];
     rd_kafka_fatal_error(rk, buf, sizeof(buf));
-    LOG_ERROR("kafka", "client=%s fatal=\"%s\"", rd_kafka_name(rk), buf);
+    LOG_ERROR("kafka", "client=%s fatal=%s", FLOG_V(rd_kafka_name(rk)), FLOG_Q(buf));
   } else {
-    LOG_WARN("kafka", "client=%s err=%s reason=\"%s\"", rd_kafka_name(rk),
-             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    LOG_WARN("kafka", "client=%s err=%s reason=%s", FLOG_V(rd_kafka_name(rk)),
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), FLOG_Q(reason));
   }
 }
 
@@ -271,9 +271,10 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
       if (strcmp(md->topics[j].topic, name) == 0 && !md->topics[j].err) {
         found = 1;
         if (md->topics[j].partition_cnt != want)
-          LOG_WARN(FAC, "topic=%s partitions=%d configured=%d "
+          LOG_WARN(FAC,
+                   "topic=%s partitions=%d configured=%d "
                    "msg=\"exists with another partition count; left alone\"",
-                   name, md->topics[j].partition_cnt, want);
+                   FLOG_V(name), md->topics[j].partition_cnt, want);
       }
     }
     if (!found) {
@@ -327,9 +328,9 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
         rd_kafka_resp_err_t te = rd_kafka_topic_result_error(tr[i]);
         const char *name = rd_kafka_topic_result_name(tr[i]);
         if (te == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          LOG_INFO(FAC, "topic=%s msg=\"created\"", name);
+          LOG_INFO(FAC, "topic=%s msg=\"created\"", FLOG_V(name));
         } else if (te == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-          LOG_DEBUG(FAC, "topic=%s msg=\"already exists\"", name);
+          LOG_DEBUG(FAC, "topic=%s msg=\"already exists\"", FLOG_V(name));
         } else {
           const char *es = rd_kafka_topic_result_error_string(tr[i]);
           e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka create topic %s: %s",
@@ -371,11 +372,11 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   d.offset = m->err ? -1 : m->offset;
   p->outstanding--;
   if (m->err)
-    LOG_DEBUG(FAC, "topic=%s delivery=failed err=\"%s\"", d.topic, d.error);
+    LOG_DEBUG(FAC, "topic=%s delivery=failed err=%s", FLOG_V(d.topic), FLOG_Q(d.error));
   if (p->cb) {
     p->cb(&d, p->ctx);
   } else if (m->err) {
-    LOG_ERROR(FAC, "topic=%s delivery=failed err=\"%s\"", d.topic, d.error);
+    LOG_ERROR(FAC, "topic=%s delivery=failed err=%s", FLOG_V(d.topic), FLOG_Q(d.error));
   }
 }
 
@@ -549,9 +550,9 @@ ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
   rd_kafka_header_add(h, "ferry-dlq-reason", -1, reason ? reason : "", -1);
   snprintf(num, sizeof(num), "%" PRId64, wall_ms());
   rd_kafka_header_add(h, "ferry-dlq-at-ms", -1, num, -1);
-  LOG_WARN(FAC, "dlq topic=%s partition=%" PRId32 " offset=%" PRId64
-           " reason=\"%s\"", orig_topic ? orig_topic : "", partition, offset,
-           reason ? reason : "");
+  LOG_WARN(FAC, "dlq topic=%s partition=%" PRId32 " offset=%" PRId64 " reason=%s",
+           FLOG_V(orig_topic ? orig_topic : ""), partition, offset,
+           FLOG_Q(reason ? reason : ""));
   return produce(p, BUS_DLQ, key, key_len, value, len, h, opaque, errbuf);
 }
 
@@ -584,7 +585,7 @@ static void notify(bus_consumer_t *c, bus_rebalance_t ev,
 
 static void log_error_obj(const char *what, rd_kafka_error_t *e) {
   if (!e) return;
-  LOG_ERROR(FAC, "%s err=\"%s\"", what, rd_kafka_error_string(e));
+  LOG_ERROR(FAC, "%s err=%s", what, FLOG_Q(rd_kafka_error_string(e)));
   rd_kafka_error_destroy(e);
 }
 
@@ -608,7 +609,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (coop) log_error_obj("incremental unassign", rd_kafka_incremental_unassign(rk, parts));
     else rd_kafka_assign(rk, NULL);
   } else {
-    LOG_ERROR(FAC, "rebalance err=\"%s\"", rd_kafka_err2str(err));
+    LOG_ERROR(FAC, "rebalance err=%s", FLOG_Q(rd_kafka_err2str(err)));
     rd_kafka_assign(rk, NULL);
   }
 }
@@ -741,15 +742,17 @@ static void serve_commits(bus_consumer_t *c, int timeout_ms) {
         if (e)
           /* Not fatal: the partition's next owner redoes the segments
            * after the last commit that took (results are counted once). */
-          LOG_WARN(FAC, "event=commit-failed topic=%s partition=%" PRId32 " offset=%" PRId64
-                   " error=\"%s\"", l->elems[i].topic, l->elems[i].partition,
-                   l->elems[i].offset, rd_kafka_err2str(e));
+          LOG_WARN(FAC,
+                   "event=commit-failed topic=%s partition=%" PRId32 " offset=%" PRId64
+                   " error=%s",
+                   FLOG_V(l->elems[i].topic), l->elems[i].partition, l->elems[i].offset,
+                   FLOG_Q(rd_kafka_err2str(e)));
         else
           LOG_DEBUG(FAC, "event=committed topic=%s partition=%" PRId32 " offset=%" PRId64,
-                    l->elems[i].topic, l->elems[i].partition, l->elems[i].offset);
+                    FLOG_V(l->elems[i].topic), l->elems[i].partition, l->elems[i].offset);
       }
       if ((!l || l->cnt == 0) && err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        LOG_WARN(FAC, "event=commit-failed error=\"%s\"", rd_kafka_err2str(err));
+        LOG_WARN(FAC, "event=commit-failed error=%s", FLOG_Q(rd_kafka_err2str(err)));
     }
     rd_kafka_event_destroy(ev);
   }
@@ -786,9 +789,9 @@ ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out
         rd_kafka_message_destroy(m);
         return e;
       }
-      LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=\"%s\"",
-               m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition,
-               rd_kafka_message_errstr(m));
+      LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=%s",
+               FLOG_V(m->rkt ? rd_kafka_topic_name(m->rkt) : "-"), m->partition,
+               FLOG_Q(rd_kafka_message_errstr(m)));
       rd_kafka_message_destroy(m);
       if (timeout_ms >= 0 && mono_ms() >= deadline)
         return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "no message");
@@ -834,7 +837,7 @@ ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
     return ferry_seterr(errbuf, FERRY_ERR_KAFKA,
                         "kafka commit %s[%" PRId32 "]@%" PRId64 ": %s", topic,
                         partition, next_offset, rd_kafka_err2str(err));
-  LOG_DEBUG(FAC, "commit topic=%s partition=%" PRId32 " next=%" PRId64, topic,
+  LOG_DEBUG(FAC, "commit topic=%s partition=%" PRId32 " next=%" PRId64, FLOG_V(topic),
             partition, next_offset);
   return FERRY_OK;
 }

@@ -115,6 +115,7 @@ void msg_result_release(msg_result_t *r) {
   for (i = 0; r->outcomes && i < r->n_outcomes; i++)
     msg_outcome_release(&r->outcomes[i]);
   fx_free(r->outcomes);
+  fx_free(r->range.key);
   memset(r, 0, sizeof(*r));
 }
 
@@ -290,6 +291,7 @@ char *msg_segment_encode(const msg_segment_t *s) {
     bad |= put_i64(r, "part_first", s->range.part_first);
     bad |= put_i64(r, "part_last", s->range.part_last);
     bad |= put_u64(r, "part_size", s->range.part_size);
+    if (s->range.parts_total > 0) bad |= put_i64(r, "parts_total", s->range.parts_total);
     bad |= put(o, "range", r);
   }
   return finish(o, bad);
@@ -316,6 +318,15 @@ char *msg_result_encode(const msg_result_t *r) {
     bad |= oc ? json_array_append_new(a, oc) : -1;
   }
   bad |= put(o, "outcomes", a);
+  if (r->range.present) {
+    json_t *g = json_object();
+    bad |= put_str(g, "key", r->range.key);
+    bad |= put_u64(g, "size", r->range.size);
+    bad |= put_i64(g, "part_first", r->range.part_first);
+    bad |= put_i64(g, "part_last", r->range.part_last);
+    bad |= put_i64(g, "parts_total", r->range.parts_total);
+    bad |= put(o, "range", g);
+  }
   return finish(o, bad);
 }
 
@@ -686,6 +697,29 @@ static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
       return ferry_seterr(eb, FERRY_ERR_PARSE,
                           "segment.range: a part range needs exactly one object, "
                           "got %zu", s->n_objs);
+    {
+      /* The object's part count: ceil(size / part_size), 1 when empty. */
+      uint64_t sz = s->objs[0].size, ps = s->range.part_size;
+      uint64_t total = sz == 0 ? 1 : sz / ps + (sz % ps != 0);
+      int64_t given;
+      if (total > MAX_PART)
+        return ferry_seterr(eb, FERRY_ERR_PARSE,
+                            "segment.range.part_size: %" PRIu64 " cuts the object in "
+                            "more than %d parts", ps, MAX_PART);
+      if (member(rg, "parts_total")) {
+        TRY(get_int_range(rg, RP, "parts_total", 1, MAX_PART, &given, eb));
+        if ((uint64_t)given != total)
+          return ferry_seterr(eb, FERRY_ERR_PARSE,
+                              "segment.range.parts_total: %" PRId64 " does not match "
+                              "the object's size and part_size (%" PRIu64 " parts)",
+                              given, total);
+      }
+      s->range.parts_total = (int)total;
+      if (last > (int64_t)total)
+        return ferry_seterr(eb, FERRY_ERR_PARSE,
+                            "segment.range.part_last: %" PRId64 " is beyond the object's "
+                            "%" PRIu64 " parts", last, total);
+    }
   }
   return FERRY_OK;
 }
@@ -724,6 +758,25 @@ static ferry_err_t dec_result(json_t *r, msg_result_t *res, char *eb) {
     if (!json_is_object(oc))
       return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not an object", path);
     TRY(dec_outcome(oc, path, &res->outcomes[i], eb));
+  }
+  if (member(r, "range")) {
+    const char *RP = "result.range";
+    json_t *rg;
+    int64_t first, last, total;
+    TRY(get_obj(r, P, "range", &rg, eb));
+    res->range.present = 1;
+    TRY(get_str(rg, RP, "key", REQ, 1, &res->range.key, eb));
+    TRY(get_u64(rg, RP, "size", &res->range.size, eb));
+    TRY(get_int_range(rg, RP, "parts_total", 1, MAX_PART, &total, eb));
+    TRY(get_int_range(rg, RP, "part_first", 1, total, &first, eb));
+    TRY(get_int_range(rg, RP, "part_last", first, total, &last, eb));
+    res->range.part_first = (int)first;
+    res->range.part_last = (int)last;
+    res->range.parts_total = (int)total;
+    if (res->n_objects != 1)
+      return ferry_seterr(eb, FERRY_ERR_PARSE,
+                          "result.range: a part range is one object, n_objects is %" PRIu64,
+                          res->n_objects);
   }
   return FERRY_OK;
 }

@@ -52,6 +52,9 @@ typedef struct msg_range {
   int part_first;        /* 1-based part numbers [first, last] */
   int part_last;
   uint64_t part_size;
+  int parts_total;       /* parts of the whole object: ceil(size / part_size),
+                            1 for an empty object (docs/fanout.md); the decoder
+                            fills it in when the member is absent */
 } msg_range_t;
 
 /* ferry.segments value. */
@@ -95,6 +98,18 @@ typedef struct msg_outcome {
   char *etag;            /* source ETag of the object (for retries) */
 } msg_outcome_t;
 
+/* The result of a part-range segment (fan-out, docs/fanout.md): which object
+ * and which of its parts. Then n_objects is 1 and n_copied 1 only when the
+ * object is complete at the destination (this worker completed the upload or
+ * found it completed), n_failed 1 when the object failed; neither when only
+ * this range's parts were uploaded. */
+typedef struct msg_result_range {
+  int present;
+  char *key;             /* the object's source key */
+  uint64_t size;         /* the whole object's size */
+  int part_first, part_last, parts_total;
+} msg_result_range_t;
+
 /* ferry.results value: one per segment. */
 typedef struct msg_result {
   char *task;
@@ -106,6 +121,7 @@ typedef struct msg_result {
   int64_t started_ms, finished_ms;  /* unix ms */
   msg_outcome_t *outcomes;  /* every object NOT copied (skips and failures), owned */
   size_t n_outcomes;
+  msg_result_range_t range; /* part-range segments only ("range" member), owned */
 } msg_result_t;
 
 /* ferry.failed value: one per failed object, replayable. */

@@ -15,7 +15,7 @@ static void scan_log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    : level <= 6 ? FLOG_INFO
                                 : FLOG_DEBUG;
   (void)rk;
-  FLOG(l, "kafka", "client=scan fac=%s msg=\"%s\"", fac, buf);
+  FLOG(l, "kafka", "client=scan fac=%s msg=%s", FLOG_V(fac), FLOG_Q(buf));
 }
 
 /* Property values that may be credentials are never echoed in errors. */
@@ -139,7 +139,7 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
     rd_kafka_topic_partition_list_add(assign, topic, p)->offset = ps[p].lo;
     left++;
   }
-  LOG_DEBUG(FAC, "topic=%s partitions=%d nonempty=%d", topic, np, left);
+  LOG_DEBUG(FAC, "topic=%s partitions=%d nonempty=%d", FLOG_V(topic), np, left);
   if (left == 0) goto out;
   if ((err = rd_kafka_assign(rk, assign))) {
     e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: assign: %s", topic,
@@ -174,7 +174,8 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
                          rd_kafka_message_errstr(m));
         stop = 1;
       } else {
-        LOG_WARN(FAC, "topic=%s err=\"%s\"", topic, rd_kafka_message_errstr(m));
+        LOG_WARN(FAC, "topic=%s err=%s", FLOG_V(topic),
+                 FLOG_Q(rd_kafka_message_errstr(m)));
       }
     } else if (p >= 0 && p < np && !ps[p].done) {
       bus_msg_t bm;

@@ -219,7 +219,29 @@ typedef struct trun {
   uint64_t segs_done, objects, bytes_done, copied, skipped, failed, bytes_copied;
   rcount_t skipped_by, failed_by;
   int64_t first_ms, last_ms;
+  /* Fanned-out objects (docs/fanout.md): key -> tfan_t, one per object
+   * whose part ranges reported in this run; fo_open of them undecided. */
+  hmap_t fo;
+  uint64_t fo_open;
 } trun_t;
+
+/* What the part ranges of one object said so far, in rising order of
+ * precedence: a later verdict of higher rank replaces a lower one. */
+enum { FO_OPEN = 0, FO_ABORTED, FO_FAILED, FO_COPIED };
+
+typedef struct tfan {
+  int state;
+  uint64_t size;
+  uint64_t done;       /* bytes counted in bytes_done for it (<= size) */
+  char *label;         /* failure label counted in failed_by */
+} tfan_t;
+
+static void fan_free(void *p) {
+  tfan_t *f = p;
+  if (!f) return;
+  fx_free(f->label);
+  fx_free(f);
+}
 
 /* One key's outcome in one run. */
 typedef struct tobs {
@@ -324,6 +346,7 @@ static void obs_list_free(void *p) {
 static void run_free(trun_t *r) {
   if (!r) return;
   hmap_release(&r->segs, NULL);
+  hmap_release(&r->fo, fan_free);
   rc_release(&r->skipped_by);
   rc_release(&r->failed_by);
   fx_free(r);
@@ -567,7 +590,7 @@ static tobs_t *obs_get(ttask_t *tk, const char *key, int run) {
 }
 
 static void add_sample(tally_t *t, ttask_t *tk, const msg_result_t *m,
-                       uint64_t bytes_done) {
+                       uint64_t objects, uint64_t bytes_done) {
   sample_t *s;
   size_t i, k;
   int64_t lo;
@@ -587,9 +610,103 @@ static void add_sample(tally_t *t, ttask_t *tk, const msg_result_t *m,
   s->run = m->run;
   s->s_ms = m->started_ms <= m->finished_ms ? m->started_ms : m->finished_ms;
   s->f_ms = m->finished_ms;
-  s->objects = m->n_objects;
+  s->objects = objects;
   s->bytes_done = bytes_done;
   s->bytes_copied = m->bytes;
+}
+
+/* The object of a part range takes verdict v (FO_COPIED, FO_FAILED with
+ * outcome fail, FO_ABORTED with outcome fail): it is counted once, on its
+ * first verdict, and a verdict of higher rank replaces the counted one. */
+static void fan_decide(ttask_t *tk, trun_t *r, tfan_t *f, const msg_result_t *m, int v,
+                       const msg_outcome_t *fail) {
+  msg_outcome_t oc;
+  int retry_of;
+  tally_kind_t kind;
+  if (f->state == FO_OPEN) {
+    r->fo_open--;
+    r->objects++;
+    r->bytes_done += f->size - f->done;
+    f->done = f->size;
+  } else if (f->state == FO_COPIED) {
+    r->copied = sat_add(r->copied, -1);
+  } else {
+    r->failed = sat_add(r->failed, -1);
+    rc_add(&r->failed_by, f->label, -1);
+  }
+  f->state = v;
+  fx_free(f->label);
+  f->label = NULL;
+  if (v == FO_COPIED) {
+    r->copied++;
+    memset(&oc, 0, sizeof(oc));
+    oc.key = m->range.key;
+    oc.size = m->range.size;
+    oc.status = ST_COPIED;
+    oc.bytes = m->range.size;
+    oc.attempts = 1;
+  } else {
+    oc = *fail;
+    oc.key = m->range.key;
+    oc.size = m->range.size;
+    f->label = fx_strdup(tally_outcome_label(&oc));
+    r->failed++;
+    rc_add(&r->failed_by, f->label, 1);
+  }
+  if (m->run < tk->base) return;
+  /* Per key, as for a whole object (tally_add_result). */
+  kind = run_kind(tk, m->run, &retry_of);
+  if (failing(oc.status) || kind == TALLY_KIND_RETRY || hmap_find(&tk->keys, oc.key)) {
+    tobs_t *ob = obs_get(tk, oc.key, m->run);
+    obs_fill(ob, &oc, m->segment);
+    ob->confirmed = 1;
+    ob->at_ms = ob->rec_at_ms ? ob->rec_at_ms : m->finished_ms;
+  }
+}
+
+/* A part range's result (docs/fanout.md): the segment counts once as any
+ * other, with its bytes; the object counts once per run, by its verdict. A
+ * redelivered range's result still gives its verdict: its first copy may
+ * have come before the object was complete. */
+static ferry_err_t add_range_result(tally_t *t, ttask_t *tk, trun_t *r,
+                                    const msg_result_t *m, int *dup) {
+  const msg_outcome_t *fail = NULL;
+  tfan_t *f;
+  size_t i;
+  int v = FO_OPEN;
+  for (i = 0; i < m->n_outcomes && !fail; i++)
+    if (failing(m->outcomes[i].status)) fail = &m->outcomes[i];
+  if (m->n_copied)
+    v = FO_COPIED;
+  else if (fail)
+    v = fail->reason && !strcmp(fail->reason, "upload-aborted") ? FO_ABORTED : FO_FAILED;
+  f = hmap_get(&r->fo, m->range.key);
+  if (!f) {
+    f = fx_calloc(1, sizeof(*f));
+    f->size = m->range.size;
+    hmap_put(&r->fo, m->range.key, f);
+    r->fo_open++;
+  }
+  if (hmap_find(&r->segs, m->segment)) {
+    t->duplicates++;
+    if (dup) *dup = 1;
+  } else {
+    uint64_t add = 0;
+    hmap_put(&r->segs, m->segment, NULL);
+    r->segs_done++;
+    r->bytes_copied += m->bytes;
+    if (f->state == FO_OPEN) {
+      add = m->bytes < f->size - f->done ? m->bytes : f->size - f->done;
+      f->done += add;
+      r->bytes_done += add;
+    }
+    if (!r->first_ms || m->started_ms < r->first_ms) r->first_ms = m->started_ms;
+    if (m->finished_ms > r->last_ms) r->last_ms = m->finished_ms;
+    if (m->finished_ms > tk->updated_ms) tk->updated_ms = m->finished_ms;
+    add_sample(t, tk, m, v != FO_OPEN && f->state == FO_OPEN, add);
+  }
+  if (v > f->state) fan_decide(tk, r, f, m, v, fail);
+  return FERRY_OK;
 }
 
 ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
@@ -641,8 +758,13 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
                         n_skip, n_fail, n_copy, m->n_skipped, m->n_failed,
                         m->n_copied);
 
+  if (m->range.present && (m->n_objects != 1 || !m->range.key || !*m->range.key))
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "result.range: a part range's result has one object and its key");
+
   tk = task_get(t, m->task, 1);
   r = run_get(tk, m->run);
+  if (m->range.present) return add_range_result(t, tk, r, m, dup);
   if (hmap_find(&r->segs, m->segment)) {
     t->duplicates++;
     if (dup) *dup = 1;
@@ -659,7 +781,7 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
   if (!r->first_ms || m->started_ms < r->first_ms) r->first_ms = m->started_ms;
   if (m->finished_ms > r->last_ms) r->last_ms = m->finished_ms;
   if (m->finished_ms > tk->updated_ms) tk->updated_ms = m->finished_ms;
-  add_sample(t, tk, m, bytes_done);
+  add_sample(t, tk, m, m->n_objects, bytes_done);
 
   kind = run_kind(tk, m->run, &retry_of);
   for (i = 0; i < m->n_outcomes; i++) {
@@ -850,7 +972,7 @@ static tally_state_t run_state(const ttask_t *tk, const trun_t *x) {
   if (x->has_rec) {
     if (x->rec_state == REC_FAILED) return TALLY_LISTING_FAILED;
     if (x->rec_state == REC_LISTING) return TALLY_LISTING;
-    if (x->segs_done < x->segments) return TALLY_RUNNING;
+    if (x->segs_done < x->segments || x->fo_open) return TALLY_RUNNING;
   } else if (!later_record(tk, x->run)) {
     /* Results before any record of this run: the lister is at work. */
     return x->segs_done ? TALLY_LISTING : TALLY_PENDING;

@@ -331,8 +331,9 @@ static const ckey_t worker_keys[] = {
      .def = "32",
      .min = 1,
      .max = 4096,
-     .doc = "Transfers (objects or parts) a worker runs at once. Memory is about "
-            "concurrency x buffer_size."},
+     .doc = "Requests a worker runs at once; a streamed copy (object or part) holds two, "
+            "its GET's and its PUT's. Memory is about concurrency / 2 x buffer_size "
+            "(docs/worker.md, \"Memory\")."},
     {.name = "max_host_conns",
      .type = KT_INT,
      AT(conf_worker_t, max_host_conns),
@@ -500,7 +501,9 @@ static const ckey_t lister_keys[] = {
      .def = "1",
      .min = 1,
      .max = 256,
-     .doc = "Listings run in parallel per task, each over a part of the key space."},
+     .doc = "Listings run in parallel per task, each over a key range found by a delimited "
+            "listing at the task prefix (docs/lister.md, \"Sharded listing\"). Fixed for a run "
+            "when it starts; a resumed run keeps its ranges."},
     {.name = "fanout_threshold",
      .type = KT_SIZE,
      AT(conf_lister_t, fanout_threshold),

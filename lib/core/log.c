@@ -1,6 +1,7 @@
 /* log.c: key=value line logging to stderr. */
 #include "core/log.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,8 +29,186 @@ int flog_set_level_str(const char *name) {
 
 void flog_set_service(const char *name) { service = name; }
 
+/* The length of the valid UTF-8 sequence (2..4 bytes) at p, or 0: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *p) {
+  unsigned c = p[0];
+  size_t len, i;
+  unsigned long cp;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  for (i = 1; i < len; i++) {
+    if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+  if (cp >= 0xd800 && cp <= 0xdfff) return 0;
+  return len;
+}
+
+/* The escape of byte c (a control character or a byte of invalid UTF-8)
+ * into e[5]; returns its length. */
+static size_t esc_byte(unsigned char c, char e[5]) {
+  static const char hex[] = "0123456789abcdef";
+  e[0] = '\\';
+  switch (c) {
+    case '\n':
+      e[1] = 'n';
+      return 2;
+    case '\r':
+      e[1] = 'r';
+      return 2;
+    case '\t':
+      e[1] = 't';
+      return 2;
+    default:
+      e[1] = 'x';
+      e[2] = hex[c >> 4];
+      e[3] = hex[c & 15];
+      return 4;
+  }
+}
+
+static int bare_ok(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  if (!*p) return 0;
+  for (; *p; p++)
+    if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '=' || *p == '\\') return 0;
+  return 1;
+}
+
+static const char *quote(char *out, size_t n, const char *s, int always) {
+  const unsigned char *p;
+  size_t o = 0, u;
+  char e[5];
+  if (n < 8) {
+    if (n) out[0] = '\0';
+    return out;
+  }
+  if (!s) s = "-";
+  if (!always && bare_ok(s)) {
+    snprintf(out, n, "%s", s);
+    if (strlen(s) >= n) memcpy(out + n - 4, "...", 4);
+    return out;
+  }
+  out[o++] = '"';
+  for (p = (const unsigned char *)s; *p; p += u) {
+    const char *src = e;
+    size_t len;
+    u = 1;
+    if (*p == '"' || *p == '\\') {
+      e[0] = '\\';
+      e[1] = (char)*p;
+      len = 2;
+    } else if (*p < 0x20 || *p == 0x7f) {
+      len = esc_byte(*p, e);
+    } else if (*p < 0x80) {
+      src = (const char *)p;
+      len = 1;
+    } else if ((u = utf8_seq(p)) != 0) {
+      src = (const char *)p;
+      len = u;
+    } else {
+      u = 1;
+      len = esc_byte(*p, e);
+    }
+    /* Keep room for the closing quote and the NUL, and for "..." before
+     * them unless this is the last unit. */
+    if (o + len + (p[u] ? 5 : 2) > n) {
+      memcpy(out + o, "...", 3);
+      o += 3;
+      break;
+    }
+    memcpy(out + o, src, len);
+    o += len;
+  }
+  out[o++] = '"';
+  out[o] = '\0';
+  return out;
+}
+
+const char *flog_value(char *out, size_t n, const char *s) {
+  return quote(out, n, s, 0);
+}
+const char *flog_quoted(char *out, size_t n, const char *s) {
+  return quote(out, n, s, 1);
+}
+
+/* msg into out[n] with a '\n': control characters and invalid UTF-8
+ * escaped, so one event is one line; cut at a whole unit (never inside an
+ * escape), an open quote closed and " truncated=1" appended when it does not
+ * fit or `cut` says the message was already cut. */
+static size_t fmt_line(char *out, size_t n, const char *msg, int cut) {
+  static const char tail[] = " truncated=1";
+  const unsigned char *p = (const unsigned char *)msg;
+  size_t o = 0, room;
+  int in_q = 0;
+  char e[5];
+  if (n < 32) {
+    if (n) out[0] = '\0';
+    return 0;
+  }
+  /* The closing quote, the tail, '\n' and NUL always fit. */
+  room = n - (sizeof(tail) - 1) - 3;
+  while (*p) {
+    const char *src = (const char *)p;
+    size_t len, adv;
+    if (*p < 0x20 || *p == 0x7f) {
+      len = esc_byte(*p, e);
+      src = e;
+      adv = 1;
+    } else if (*p >= 0x80) {
+      adv = utf8_seq(p);
+      if (adv) {
+        len = adv;
+      } else {
+        len = esc_byte(*p, e);
+        src = e;
+        adv = 1;
+      }
+    } else if (in_q && *p == '\\' && p[1] >= 0x20 && p[1] < 0x7f) {
+      /* An escape made by flog_value: kept whole. */
+      len = adv = (p[1] == 'x' && isxdigit(p[2]) && isxdigit(p[3])) ? 4 : 2;
+    } else {
+      if (*p == '"') in_q = !in_q;
+      len = adv = 1;
+    }
+    if (o + len > room) {
+      cut = 1;
+      if (*p == '"' && len == 1) in_q = !in_q; /* not copied after all */
+      break;
+    }
+    memcpy(out + o, src, len);
+    o += len;
+    p += adv;
+  }
+  if (cut) {
+    if (in_q) out[o++] = '"';
+    while (o > 0 && out[o - 1] == ' ') o--;
+    memcpy(out + o, tail, sizeof(tail) - 1);
+    o += sizeof(tail) - 1;
+  }
+  out[o++] = '\n';
+  out[o] = '\0';
+  return o;
+}
+
+size_t flog_format(char *out, size_t n, const char *msg) {
+  return fmt_line(out, n, msg, 0);
+}
+
 void flog_vwrite(flog_level_t lvl, const char *fac, const char *fmt, va_list ap) {
-  char line[4096];
+  char line[4096], msg[4096];
   struct timeval tv;
   struct tm tm;
   int n, m;
@@ -41,12 +220,13 @@ void flog_vwrite(flog_level_t lvl, const char *fac, const char *fmt, va_list ap)
                tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
                names[lvl <= FLOG_TRACE ? lvl : FLOG_TRACE], service,
                (int)getpid(), fac);
-  if (n < 0) return;
-  m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
-  if (m < 0) m = 0;
-  n += m;
-  if (n > (int)sizeof(line) - 2) n = (int)sizeof(line) - 2;
-  line[n++] = '\n';
+  if (n < 0 || n > 512) return;
+  m = vsnprintf(msg, sizeof(msg), fmt, ap);
+  if (m < 0) {
+    msg[0] = '\0';
+    m = 0;
+  }
+  n += (int)fmt_line(line + n, sizeof(line) - (size_t)n, msg, m >= (int)sizeof(msg));
   /* One write(2) per line keeps lines whole across threads and processes. */
   if (write(STDERR_FILENO, line, (size_t)n) < 0) {
     /* Nothing sensible to do when stderr is gone. */

@@ -132,7 +132,7 @@ ferry_err_t store_req_prepare(store_t *s, store_req_t *r, const char *method,
   ferry_err_t rc;
   store_req_init(r, &s->conf, method, bucket, key);
   rc = store_req_sign(r, &s->conf, time(NULL), eb);
-  if (rc) LOG_WARN("store", "store=%s op=sign err=\"%s\"", s->conf.name, eb);
+  if (rc) LOG_WARN("store", "store=%s op=sign err=%s", FLOG_V(s->conf.name), FLOG_Q(eb));
   return rc;
 }
 
@@ -491,6 +491,44 @@ static int parse_content_range(const char *v, uint64_t *start, uint64_t *end,
   return 1;
 }
 
+/* errbuf: the header that store_head_parse refuses, with its value escaped
+ * and cut (it is whatever the server sent) and the object. */
+static ferry_err_t bad_header(char *errbuf, const char *name, const char *value,
+                              const char *what, const char *want) {
+  char v[48];
+  size_t n = strlen(value);
+  if (n > 32) {
+    memcpy(v, value, 32);
+    strcpy(v + 32, "...");
+  } else {
+    memcpy(v, value, n + 1);
+  }
+  /* The object last: a long key may be cut, the header never. */
+  return ferry_seterr(errbuf, FERRY_ERR_STORE,
+                      "bad %s header %s (%s) in the response for %s", name, FLOG_Q(v),
+                      want, what && *what ? what : "the object");
+}
+
+ferry_err_t store_head_parse(store_head_t *h, store_type_t type, const kvlist_t *headers,
+                             const char *what, char errbuf[FERRY_ERRLEN]) {
+  static const char *const crc_names[] = {"x-oss-hash-crc64ecma", "x-cos-hash-crc64ecma"};
+  const char *v;
+  uint64_t a, b, total;
+  int has_total;
+  size_t k;
+  store_head_from_headers(h, type, headers);
+  if (!headers) return FERRY_OK;
+  if ((v = kvlist_get(headers, "Content-Length")) && !parse_u64(v, &a))
+    return bad_header(errbuf, "Content-Length", v, what, "not an unsigned decimal size");
+  if ((v = kvlist_get(headers, "Content-Range")) &&
+      !parse_content_range(v, &a, &b, &total, &has_total))
+    return bad_header(errbuf, "Content-Range", v, what, "not bytes FIRST-LAST/TOTAL");
+  for (k = 0; k < FERRY_ARRAY_LEN(crc_names); k++)
+    if ((v = kvlist_get(headers, crc_names[k])) && !parse_u64(v, &a))
+      return bad_header(errbuf, crc_names[k], v, what, "not an unsigned decimal CRC-64");
+  return FERRY_OK;
+}
+
 static char *unquote_etag(const char *v) {
   size_t n;
   if (!v) return NULL;
@@ -690,9 +728,9 @@ static ferry_err_t perform(store_t *s, store_req_t *r, const void *up, curl_off_
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(hdrs);
 
-  LOG_DEBUG("store", "store=%s op=%s bucket=%s status=%ld curl=%d ms=%lld", s->conf.name,
-            r->method, r->bucket ? r->bucket : "-", x->status, (int)cc,
-            (long long)((ferry_now_us() - t0) / 1000));
+  LOG_DEBUG("store", "store=%s op=%s bucket=%s status=%ld curl=%d ms=%lld",
+            FLOG_V(s->conf.name), r->method, FLOG_V(r->bucket ? r->bucket : "-"),
+            x->status, (int)cc, (long long)((ferry_now_us() - t0) / 1000));
 
   if (x->overflow) {
     local_error(err, FERRY_ERR_HTTP, "response body larger than %zu bytes",
@@ -704,6 +742,14 @@ static ferry_err_t perform(store_t *s, store_req_t *r, const void *up, curl_off_
   if (cc != CURLE_OK) {
     store_error_from_response(err, 0, &x->headers, NULL, 0, cc, s->curl_err);
     store_error_name_store(err, s);
+    if (cc == CURLE_WEIRD_SERVER_REPLY && r->bucket) {
+      /* curl refuses some malformed answers itself (a negative or junk
+       * Content-Length): say which object the answer was for. */
+      char *t = fx_asprintf("%s in the response for %s:%s/%s", err->message, s->conf.name,
+                            r->bucket, r->key ? r->key : "");
+      copy_str(err->message, sizeof(err->message), t);
+      fx_free(t);
+    }
     return FERRY_ERR_HTTP;
   }
   if (x->status < 200 || x->status >= 300) {
@@ -736,6 +782,21 @@ static ferry_err_t bad_answer(store_error_t *err, const xfer_t *x, const char *c
 }
 
 static int key_ok(const char *key) { return key && *key; }
+
+/* The head of a 2xx answer into h (NULL: checked only): a size or CRC
+ * header store_head_parse refuses makes the answer MalformedResponse, naming
+ * the header and the object. */
+static ferry_err_t answer_head(store_t *s, const xfer_t *x, const char *bucket,
+                               const char *key, store_head_t *h, store_error_t *err) {
+  char eb[FERRY_ERRLEN], what[FERRY_ERRLEN];
+  store_head_t tmp;
+  ferry_err_t rc;
+  snprintf(what, sizeof(what), "%s:%s/%s", s->conf.name, bucket, key);
+  rc = store_head_parse(h ? h : &tmp, s->conf.type, &x->headers, what, eb);
+  if (!h) store_head_release(&tmp);
+  if (rc != FERRY_OK) return bad_answer(err, x, "MalformedResponse", "%s", eb);
+  return FERRY_OK;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Operations                                                                */
@@ -788,7 +849,7 @@ ferry_err_t store_head_object(store_t *s, const char *bucket, const char *key,
   store_req_init(&r, &s->conf, "HEAD", bucket, key);
   xfer_init(&x, s);
   rc = perform(s, &r, NULL, -1, &x, err);
-  if (rc == FERRY_OK) store_head_from_headers(out, s->conf.type, &x.headers);
+  if (rc == FERRY_OK) rc = answer_head(s, &x, bucket, key, out, err);
   xfer_release(&x);
   store_req_release(&r);
   return rc;
@@ -841,7 +902,7 @@ ferry_err_t store_get_buf(store_t *s, const char *bucket, const char *key,
                       "ranged GET got %zu bytes for Content-Range %s", body->len, cr);
     }
   }
-  if (rc == FERRY_OK && head) store_head_from_headers(head, s->conf.type, &x.headers);
+  if (rc == FERRY_OK) rc = answer_head(s, &x, bucket, key, head, err);
   xfer_release(&x);
   store_req_release(&r);
   return rc;
@@ -892,7 +953,7 @@ ferry_err_t store_put_buf(store_t *s, const char *bucket, const char *key,
   if (content_md5) set_content_md5(&r, data ? data : "", len);
   xfer_init(&x, s);
   rc = perform(s, &r, data ? data : "", (curl_off_t)len, &x, err);
-  if (rc == FERRY_OK && resp) store_head_from_headers(resp, s->conf.type, &x.headers);
+  if (rc == FERRY_OK) rc = answer_head(s, &x, bucket, key, resp, err);
   xfer_release(&x);
   store_req_release(&r);
   return rc;
@@ -978,8 +1039,8 @@ ferry_err_t store_mpu_put_part(store_t *s, const char *bucket, const char *key,
       rc = bad_answer(err, &x, "MalformedResponse", "UploadPart %d answered without ETag",
                       part_number);
     } else {
-      if (etag) *etag = unquote_etag(et);
-      if (resp) store_head_from_headers(resp, s->conf.type, &x.headers);
+      rc = answer_head(s, &x, bucket, key, resp, err);
+      if (rc == FERRY_OK && etag) *etag = unquote_etag(et);
     }
   }
   xfer_release(&x);
@@ -1038,8 +1099,7 @@ ferry_err_t store_mpu_complete(store_t *s, const char *bucket, const char *key,
       rc = FERRY_ERR_STORE;
     } else if (prc != FERRY_OK) {
       rc = bad_answer(err, &x, "MalformedResponse", "CompleteMultipartUpload: %s", eb);
-    } else if (resp) {
-      store_head_from_headers(resp, s->conf.type, &x.headers);
+    } else if ((rc = answer_head(s, &x, bucket, key, resp, err)) == FERRY_OK && resp) {
       fx_free(resp->etag);
       resp->etag = unquote_etag(etag);
     }

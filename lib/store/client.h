@@ -92,9 +92,21 @@ typedef struct store_head {
  * mtime: -1 when absent. etag: NULL when absent. */
 
 void store_head_release(store_head_t *h);
-/* Parses response headers into h (h uninitialized). */
+/* Parses response headers into h (h uninitialized). A header that is
+ * present but unreadable is left out (size 0, has_crc64 0): callers that act
+ * on sizes or CRCs use store_head_parse, which refuses it. */
 void store_head_from_headers(store_head_t *h, store_type_t type,
                              const kvlist_t *headers);
+/* store_head_from_headers, then FERRY_ERR_STORE when a header is present but
+ * does not hold what it must: Content-Length or a CRC-64 header
+ * (x-oss-hash-crc64ecma, x-cos-hash-crc64ecma) that is not an unsigned
+ * decimal up to 2^64-1 (negative, empty, junk, overflow), or a
+ * Content-Range that is not "bytes A-B/TOTAL" or "bytes A-B/ *". errbuf says
+ * which header, its value (escaped, cut) and `what` (the object, e.g.
+ * "oss:bucket/key"; borrowed, may be NULL). h is filled (and must be
+ * released) either way. An absent header is no error. Thread-safe. */
+ferry_err_t store_head_parse(store_head_t *h, store_type_t type, const kvlist_t *headers,
+                             const char *what, char errbuf[FERRY_ERRLEN]);
 
 /* --- Blocking operations. All return FERRY_OK, or FERRY_ERR_STORE /
  * FERRY_ERR_HTTP with *err filled (err may not be NULL); a bad argument

@@ -34,6 +34,8 @@
 #include "store/request.h"
 #include "store/xml.h"
 #include "xfer/backoff.h"
+#include "xfer/bufpool.h"
+#include "xfer/flow.h"
 #include "xfer/policy.h"
 #include "xfer/ratelimit.h"
 
@@ -41,6 +43,7 @@
 
 #define FAC "xfer"
 #define RECV_CHUNK (64 * 1024)
+#define SMALL_RECV (16 * 1024)
 
 typedef struct job job_t;
 typedef struct pair pair_t;
@@ -54,11 +57,14 @@ typedef enum rq_kind {
   RQ_PUT,
   RQ_MPU_INIT,
   RQ_MPU_COMPLETE,
-  RQ_MPU_ABORT
+  RQ_MPU_ABORT,
+  RQ_MPU_LIST_PARTS,     /* part ranges (fan-out): ListParts of the shared upload */
+  RQ_VERIFY_DST          /* part ranges: HEAD of the completed object */
 } rq_kind_t;
 
 static const char *rq_name[] = {"head-dst", "head-src", "get", "put",
-                                "mpu-init", "mpu-complete", "mpu-abort"};
+                                "mpu-init", "mpu-complete", "mpu-abort",
+                                "mpu-list-parts", "verify-dst"};
 
 /* One HTTP transfer. */
 struct xreq {
@@ -73,6 +79,7 @@ struct xreq {
   int in_multi;
   int paused;            /* paused by flow control or bandwidth */
   int want_unpause;
+  int want_pause;        /* GET: ring nearly full, pause after perform */
   int aborted;           /* a callback asked to stop this transfer */
 };
 
@@ -82,14 +89,16 @@ struct pair {
   int part;              /* part index (0-based) or -1 for a whole object */
   uint64_t off, len;     /* byte range */
   xreq_t *get, *put;
-  char *ring;
+  char *ring;            /* taken when the GET starts, given back at the end */
+  int ring_pooled;       /* ring is from the engine's pool (else fx_malloc) */
   size_t cap, head, fill;
   int wait_whole;        /* small object: PUT after the GET completes */
   int get_done, put_done, put_started;
   int validated;         /* GET status and headers checked */
   uint64_t got, sent;
   uint64_t crc;
-  EVP_MD_CTX *md5;       /* S3 destinations: MD5 of the bytes */
+  EVP_MD_CTX *md5;       /* S3 destinations: MD5 of the bytes, when needed */
+  int md5_from_src;      /* Content-MD5 is the source's (MD5) ETag */
   int failed;
   int attempts;
   char *put_etag;
@@ -114,6 +123,7 @@ typedef struct part_state {
   char *etag;
   uint64_t crc;
   int attempts;
+  int listed;            /* part ranges: present, with its size, in the listing */
 } part_state_t;
 
 typedef enum job_phase {
@@ -125,7 +135,9 @@ typedef enum job_phase {
   PH_PARTS,
   PH_COMPLETE,
   PH_ABORT,
-  PH_DONE
+  PH_DONE,
+  PH_RANGE_LIST,         /* part ranges: listing the upload's parts */
+  PH_VERIFY              /* part ranges: HEAD of the destination object */
 } job_phase_t;
 
 struct job {
@@ -159,6 +171,18 @@ struct job {
   msg_outcome_t out;
   int finishing;         /* failure recorded; waiting for abort to finish */
   uint64_t bytes;
+  /* A part range of a fanned-out object (seg->range.present): the upload
+   * is shared with other workers (docs/fanout.md). */
+  int is_range;
+  int part_lo, part_hi;  /* 0-based part indices [lo, hi) of this range */
+  int range_parts;       /* parts of the range to upload in this job */
+  int list_pass;         /* 0: listing before the upload, 1: after */
+  int list_marker;       /* ListParts pagination (NextPartNumberMarker) */
+  int list_pages;
+  int completed_here;    /* this job's CompleteMultipartUpload succeeded */
+  int range_gone;        /* NoSuchUpload met while units ran: verify when they end */
+  int completing;        /* registered in e->completing */
+  uint64_t range_bytes;  /* bytes of parts this job uploaded */
 };
 
 typedef struct timer {
@@ -180,16 +204,21 @@ struct xfer_engine {
   int slots_used;
   xreq_t **unpause;                 /* handles to unpause after perform */
   size_t n_unpause, cap_unpause;
+  xreq_t **pause;                   /* GETs to pause after perform */
+  size_t n_pause, cap_pause;
   pair_t **put_pending;             /* pairs whose PUT should start */
   size_t n_put_pending, cap_put_pending;
   xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
   size_t n_bw_held, cap_bw_held;
+  bufpool_t rings;                  /* ring buffers of running pairs */
   ratelimit_t qps;
   ratelimit_t bw;
   backoff_t backoff;
   uint64_t rng;
   int completed_in_run;
   xfer_stats_t stats;
+  char **completing;                /* part ranges: uploads a job of ours completes */
+  size_t n_completing, cap_completing;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -224,6 +253,9 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   if (e->conf.concurrency < 2) e->conf.concurrency = 2;
   if (e->conf.buffer_size < 2 * RECV_CHUNK) e->conf.buffer_size = 2 * RECV_CHUNK;
   if (e->conf.max_attempts < 1) e->conf.max_attempts = 1;
+  /* A pair holds two slots, so at most concurrency / 2 pairs run, each with
+   * one ring: the pool never needs to keep more than that. */
+  bufpool_init(&e->rings, e->conf.buffer_size, (size_t)e->conf.concurrency / 2);
   kvlist_init(&e->class_map);
   if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
   e->conf.storage_class_map = &e->class_map;
@@ -328,6 +360,8 @@ static void xreq_free(xfer_engine_t *e, xreq_t *x) {
   /* Drop a pending unpause of this handle. */
   for (size_t i = 0; i < e->n_unpause; i++)
     if (e->unpause[i] == x) e->unpause[i] = NULL;
+  for (size_t i = 0; i < e->n_pause; i++)
+    if (e->pause[i] == x) e->pause[i] = NULL;
   for (size_t i = 0; i < e->n_bw_held; i++)
     if (e->bw_held[i] == x) e->bw_held[i] = NULL;
   fx_free(x);
@@ -341,6 +375,18 @@ static void want_unpause(xfer_engine_t *e, xreq_t *x) {
     e->unpause = fx_realloc(e->unpause, e->cap_unpause * sizeof(*e->unpause));
   }
   e->unpause[e->n_unpause++] = x;
+}
+
+/* A GET whose ring can no longer take a whole chunk is paused by the loop
+ * (xfer/flow.h says why), unless the PUT made room meanwhile. */
+static void want_pause(xfer_engine_t *e, xreq_t *x) {
+  if (x->paused || x->want_pause) return;
+  x->want_pause = 1;
+  if (e->n_pause == e->cap_pause) {
+    e->cap_pause = e->cap_pause ? e->cap_pause * 2 : 16;
+    e->pause = fx_realloc(e->pause, e->cap_pause * sizeof(*e->pause));
+  }
+  e->pause[e->n_pause++] = x;
 }
 
 static void bw_hold(xfer_engine_t *e, xreq_t *x) {
@@ -378,7 +424,7 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = store_http_setup(s, x->easy, r, body_len, &x->hdrs, errbuf);
   if (err) {
-    LOG_ERROR(FAC, "event=setup-failed error=\"%s\"", errbuf);
+    LOG_ERROR(FAC, "event=setup-failed error=%s", FLOG_Q(errbuf));
     return err;
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
@@ -387,7 +433,10 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
   curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->curl_err);
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, body_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)RECV_CHUNK);
+  /* libcurl allocates a receive buffer of this size per transfer: a GET's
+   * body comes through it; the other requests' answers are a few headers
+   * and a little XML, so they take libcurl's smallest sensible one. */
+  curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)(x->kind == RQ_GET ? RECV_CHUNK : SMALL_RECV));
   if (e->conf.stall_timeout_s > 0) {
     curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, e->conf.stall_timeout_s);
@@ -463,8 +512,15 @@ static void active_remove(xfer_engine_t *e, job_t *j) {
 
 /* Ends the job: the callback fires and the job is freed. Only when no unit of
  * the job is queued or running. */
+static void completing_del(xfer_engine_t *e, job_t *j);
+
 static void job_finish(xfer_engine_t *e, job_t *j) {
   msg_outcome_t *o = &j->out;
+  if (j->completing) completing_del(e, j);
+  if (j->is_range)
+    LOG_INFO(FAC, "event=range-end segment=%s key=%s status=%s reason=%s completed_here=%d "
+             "bytes=%" PRIu64, FLOG_V(j->seg->id), FLOG_Q(j->obj->key),
+             msg_status_str(o->status), FLOG_V(o->reason), j->completed_here, j->range_bytes);
   o->attempts = j->attempts_total ? j->attempts_total : 1;
   o->duration_ms = (ferry_now_us() - j->start_us) / 1000;
   o->bytes = o->status == ST_COPIED ? j->bytes : 0;
@@ -474,12 +530,12 @@ static void job_finish(xfer_engine_t *e, job_t *j) {
   default: e->stats.failed++; break;
   }
   if (o->status == ST_COPIED || o->status == ST_SKIPPED)
-    LOG_DEBUG(FAC, "event=object status=%s key=\"%s\" bytes=%" PRIu64, msg_status_str(o->status),
-              o->key, o->bytes);
+    LOG_DEBUG(FAC, "event=object status=%s key=%s bytes=%" PRIu64,
+              msg_status_str(o->status), FLOG_Q(o->key), o->bytes);
   else
-    LOG_INFO(FAC, "event=object status=%s reason=%s key=\"%s\" http=%d code=%s",
-             msg_status_str(o->status), o->reason ? o->reason : "-", o->key, o->http_status,
-             o->code ? o->code : "-");
+    LOG_INFO(FAC, "event=object status=%s reason=%s key=%s http=%d code=%s",
+             msg_status_str(o->status), FLOG_V(o->reason ? o->reason : "-"),
+             FLOG_Q(o->key), o->http_status, FLOG_V(o->code ? o->code : "-"));
   j->phase = PH_DONE;
   active_remove(e, j);
   e->completed_in_run++;
@@ -505,12 +561,33 @@ static void queue_pair(xfer_engine_t *e, pair_t *p, int64_t not_before) {
   schedule(e, u);
 }
 
+static void range_verify(xfer_engine_t *e, job_t *j);
+
 /* Fails the job; a started multipart upload is aborted first. */
 static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *reason,
                      const store_error_t *err, const char *msg) {
   if (!j->finishing) set_fail(j, st, reason, err, msg);
   j->finishing = 1;
   if (j->units > 0) return;  /* the last unit to end finishes the job */
+  if (j->is_range && j->range_gone && j->out.reason && !strcmp(j->out.reason, "upload-aborted")) {
+    /* Every part stopped: now ask the destination what became of it. */
+    msg_outcome_t *o = &j->out;
+    j->range_gone = 0;
+    j->finishing = 0;
+    o->status = ST_COPIED;
+    o->http_status = 0;
+    fx_free(o->reason), o->reason = NULL;
+    fx_free(o->code), o->code = NULL;
+    fx_free(o->request_id), o->request_id = NULL;
+    fx_free(o->message), o->message = NULL;
+    range_verify(e, j);
+    return;
+  }
+  if (j->is_range && j->upload_id && j->out.reason && !strcmp(j->out.reason, "shutdown")) {
+    /* A shared upload outlives this worker: its segment is redelivered. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+  }
   if (j->upload_id && j->phase != PH_ABORT) {
     j->phase = PH_ABORT;
     j->req_attempts = 0;
@@ -526,9 +603,39 @@ static void job_success(xfer_engine_t *e, job_t *j) {
 }
 
 static void job_start_copy(xfer_engine_t *e, job_t *j);
+static void range_start(xfer_engine_t *e, job_t *j);
+static void range_list(xfer_engine_t *e, job_t *j, int pass);
+static void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x);
+static void range_verify(xfer_engine_t *e, job_t *j);
+static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x);
+static void range_parts_done(xfer_engine_t *e, job_t *j);
 
 /* ------------------------------------------------------------------------ */
 /* Pairs. */
+
+/* The ring is taken when the pair's GET starts, not when the pair is queued:
+ * a multipart job queues up to concurrency / 2 parts, and with several large
+ * objects most of them wait for a slot. Memory is then bounded by the pairs
+ * running (concurrency / 2), not by the parts queued. Whole small objects
+ * use a pooled buffer too when they fit in one. */
+static void pair_ring_take(xfer_engine_t *e, pair_t *p) {
+  if (p->ring) return;
+  if (p->cap <= e->rings.size) {
+    p->ring = bufpool_get(&e->rings);
+    p->ring_pooled = 1;
+  } else {
+    p->ring = fx_malloc(p->cap);
+    p->ring_pooled = 0;
+  }
+}
+
+static void pair_ring_give(xfer_engine_t *e, pair_t *p) {
+  if (!p->ring) return;
+  if (p->ring_pooled) bufpool_put(&e->rings, p->ring);
+  else fx_free(p->ring);
+  p->ring = NULL;
+  p->ring_pooled = 0;
+}
 
 static void pair_free(xfer_engine_t *e, pair_t *p) {
   size_t i;
@@ -537,7 +644,7 @@ static void pair_free(xfer_engine_t *e, pair_t *p) {
     if (e->put_pending[i] == p) e->put_pending[i] = NULL;
   xreq_free(e, p->get);
   xreq_free(e, p->put);
-  fx_free(p->ring);
+  pair_ring_give(e, p);
   if (p->md5) EVP_MD_CTX_free(p->md5);
   fx_free(p->put_etag);
   fx_free(p);
@@ -552,7 +659,6 @@ static pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
   p->len = len;
   p->wait_whole = part < 0 && len <= e->conf.small_threshold;
   p->cap = p->wait_whole ? (size_t)FERRY_MAX(len, 1) : e->conf.buffer_size;
-  p->ring = fx_malloc(p->cap);
   return p;
 }
 
@@ -560,8 +666,36 @@ static int dst_wants_md5(job_t *j) {
   return store_conf(j->dst)->type == STORE_S3;
 }
 
+/* A whole object whose listed ETag is a plain MD5 (single-part upload). */
+static int pair_md5_from_src(const job_t *j, const pair_t *p) {
+  return p->part < 0 && j->obj->etag && policy_etag_is_md5(j->obj->etag);
+}
+
 static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud);
 static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud);
+
+/* The job's head from a response of its source (src = 1) or destination:
+ * a size or CRC header that is present but unreadable fails the object
+ * (reason "protocol"), the message naming the header and the object, rather
+ * than reading as size 0 or as no CRC. Returns 0, or -1 after job_fail
+ * (`finish`) or set_fail. h is filled and must be released either way. */
+static int head_parse(xfer_engine_t *e, job_t *j, int src, const kvlist_t *hdrs,
+                      store_head_t *h, int finish) {
+  char eb[FERRY_ERRLEN], *what;
+  store_t *s = src ? j->src : j->dst;
+  ferry_err_t rc;
+  what = fx_asprintf("%s:%s/%s", store_conf(s)->name,
+                     src ? j->seg->src.bucket : j->seg->dst.bucket,
+                     src ? j->obj->key : j->dst_key);
+  rc = store_head_parse(h, store_conf(s)->type, hdrs, what, eb);
+  fx_free(what);
+  if (rc == FERRY_OK) return 0;
+  if (finish)
+    job_fail(e, j, ST_FAILED, "protocol", NULL, eb);
+  else
+    set_fail(j, ST_FAILED, "protocol", NULL, eb);
+  return -1;
+}
 
 /* Checks the GET response once its headers are complete. Returns 0 when the
  * transfer may go on; otherwise marks the job's outcome. */
@@ -577,8 +711,12 @@ static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
     set_fail(j, ST_FAILED, "range", NULL, "ranged GET did not answer 206");
     return -2;
   }
-  store_head_from_headers(&h, store_conf(j->src)->type, &p->get->rhdrs);
+  if (head_parse(e, j, 1, &p->get->rhdrs, &h, 0)) {
+    store_head_release(&h);
+    return -2;
+  }
   etag = h.etag;
+  /* A strict decimal now (head_parse): strtoull reads it exactly. */
   clen = kvlist_get(&p->get->rhdrs, "Content-Length");
   if (j->obj->etag && j->obj->etag[0] && etag && strcasecmp(etag, j->obj->etag) != 0) {
     char msg[256];
@@ -654,6 +792,8 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
   if (p->md5) EVP_DigestUpdate(p->md5, buf, len);
   p->got += len;
   e->stats.bytes_in += len;
+  if (!p->wait_whole && flow_should_pause(p->cap, p->fill, p->len - p->got, RECV_CHUNK))
+    want_pause(e, x);
   if (!p->wait_whole && !p->put_started) {
     /* Handles are never added from inside a callback: the loop starts the
      * PUT right after curl_multi_perform returns. */
@@ -689,7 +829,9 @@ static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
   }
   p->sent += k;
   e->stats.bytes_out += k;
-  if (p->get && p->get->paused && !p->bw_wake_us) want_unpause(e, p->get);
+  if (p->get && p->get->paused && !p->bw_wake_us &&
+      flow_should_resume(p->cap, p->fill, p->len - p->got, RECV_CHUNK))
+    want_unpause(e, p->get);
   return k;
 }
 
@@ -759,20 +901,21 @@ static ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
      * objects, or the source's ETag when it is a plain MD5. */
     unsigned char md[16];
     int have = 0;
-    if (p->wait_whole && p->md5) {
+    if (p->md5_from_src) {
+      const char *hex = j->obj->etag + (j->obj->etag[0] == '"');
+      int i;
+      for (i = 0; i < 16; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        md[i] = (unsigned char)v;
+      }
+      have = 1;
+    } else if (p->wait_whole && p->md5) {
       EVP_MD_CTX *c = EVP_MD_CTX_new();
       unsigned int l = 16;
       EVP_MD_CTX_copy_ex(c, p->md5);
       EVP_DigestFinal_ex(c, md, &l);
       EVP_MD_CTX_free(c);
-      have = 1;
-    } else if (p->part < 0 && j->obj->etag && policy_etag_is_md5(j->obj->etag)) {
-      int i;
-      for (i = 0; i < 16; i++) {
-        unsigned v;
-        sscanf(j->obj->etag + 2 * i, "%2x", &v);
-        md[i] = (unsigned char)v;
-      }
       have = 1;
     }
     if (have) {
@@ -803,6 +946,7 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   xreq_t *x = xreq_new(j, RQ_GET);
   x->pair = p;
   p->get = x;
+  pair_ring_take(e, p);
   store_req_init(&r, store_conf(j->src), "GET", j->seg->src.bucket, j->obj->key);
   if (p->part >= 0 || p->len != j->obj->size) {
     char range[64];
@@ -822,7 +966,18 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   if (err) return err;
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, get_write_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  if (dst_wants_md5(j)) p->md5 = EVP_MD_CTX_new(), EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  /* S3 destinations verify a whole-object PUT by its MD5 (Content-MD5, and
+   * the MD5 ETag it answers). When the listed source ETag is a plain MD5 it
+   * is that digest: it is sent as Content-MD5 and the answer is compared
+   * with it, so the bytes are not hashed here (MD5 was half of the worker's
+   * CPU on large objects). Otherwise the bytes are hashed on the way. Parts
+   * are not hashed: an UploadPart is verified through the CRC-64 where the
+   * stores give one, and its MD5 was never used. */
+  p->md5_from_src = dst_wants_md5(j) && pair_md5_from_src(j, p);
+  if (dst_wants_md5(j) && p->part < 0 && !p->md5_from_src) {
+    p->md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  }
   xreq_start(e, x);
   return FERRY_OK;
 }
@@ -836,6 +991,7 @@ static void pair_reset(xfer_engine_t *e, pair_t *p) {
   xreq_free(e, p->get);
   xreq_free(e, p->put);
   p->get = p->put = NULL;
+  pair_ring_give(e, p); /* a pair waiting for its retry holds no ring */
   p->head = p->fill = 0;
   p->get_done = p->put_done = p->put_started = p->validated = 0;
   p->got = p->sent = 0;
@@ -943,7 +1099,9 @@ static void start_jobs(xfer_engine_t *e) {
                !j->src ? "unknown source store" : "unknown destination store");
       continue;
     }
-    if (j->seg->policy == POLICY_OVERWRITE) {
+    if (j->is_range) {
+      range_start(e, j);
+    } else if (j->seg->policy == POLICY_OVERWRITE) {
       job_start_copy(e, j);
     } else {
       j->phase = PH_HEAD_DST;
@@ -975,6 +1133,7 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
   j->out.key = fx_strdup(o->key);
   j->out.size = o->size;
   j->out.etag = o->etag ? fx_strdup(o->etag) : NULL;
+  j->is_range = seg->range.present;
   j->phase = PH_QUEUED;
   if (e->queue_tail) e->queue_tail->next = j;
   else e->queue_head = j;
@@ -990,6 +1149,7 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = FERRY_OK;
   store_t *s = (kind == RQ_HEAD_SRC) ? j->src : j->dst;
+  char marker[16];
   const char *bucket = (kind == RQ_HEAD_SRC) ? j->seg->src.bucket : j->seg->dst.bucket;
   const char *key = (kind == RQ_HEAD_SRC) ? j->obj->key : j->dst_key;
   const char *method = "HEAD";
@@ -998,6 +1158,7 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
   xreq_t *x;
   fbuf_init(&body, 0);
   switch (kind) {
+  case RQ_MPU_LIST_PARTS: method = "GET"; break;
   case RQ_MPU_INIT: method = "POST"; break;
   case RQ_MPU_COMPLETE: method = "POST"; break;
   case RQ_MPU_ABORT: method = "DELETE"; break;
@@ -1015,6 +1176,13 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
     blen = 0;
   } else if (kind == RQ_MPU_COMPLETE || kind == RQ_MPU_ABORT) {
     kvlist_add(&r.query, "uploadId", j->upload_id);
+  } else if (kind == RQ_MPU_LIST_PARTS) {
+    kvlist_add(&r.query, "uploadId", j->upload_id);
+    kvlist_add(&r.query, "max-parts", "1000");
+    if (j->list_marker > 0) {
+      snprintf(marker, sizeof(marker), "%d", j->list_marker);
+      kvlist_add(&r.query, "part-number-marker", marker);
+    }
   }
   if (kind == RQ_MPU_COMPLETE) {
     store_part_t *parts = fx_calloc((size_t)j->n_parts, sizeof(*parts));
@@ -1056,7 +1224,10 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
     job_start_copy(e, j);
     return;
   }
-  store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+  if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+    store_head_release(&h);
+    return;
+  }
   if (policy_decide(j->seg->policy, j->obj, &h, &reason) == POLICY_ACT_SKIP) {
     store_head_release(&h);
     j->out.status = ST_SKIPPED;
@@ -1083,8 +1254,8 @@ static void job_start_copy(xfer_engine_t *e, job_t *j) {
 static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
   char errbuf[FERRY_ERRLEN];
   store_head_t *h = &j->src_head;
-  store_head_from_headers(h, store_conf(j->src)->type, &x->rhdrs);
   j->have_src_head = 1;
+  if (head_parse(e, j, 1, &x->rhdrs, h, 1)) return;
   if (j->obj->etag && j->obj->etag[0] && h->etag && strcasecmp(h->etag, j->obj->etag)) {
     job_fail(e, j, ST_CHANGED, "changed", NULL, "source ETag differs from listing");
     return;
@@ -1108,8 +1279,10 @@ static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
 /* Queues parts while the job has fewer than its share in flight. */
 static void job_start_parts(xfer_engine_t *e, job_t *j) {
   int cap = FERRY_MAX(1, e->conf.concurrency / 2);
-  while (j->next_part < j->n_parts && j->parts_inflight < cap) {
+  int end = j->is_range ? j->part_hi : j->n_parts;
+  while (j->next_part < end && j->parts_inflight < cap) {
     int i = j->next_part++;
+    if (j->parts[i].done) continue;  /* a part range's part already uploaded */
     uint64_t off = (uint64_t)i * j->part_size;
     uint64_t len = FERRY_MIN(j->part_size, j->obj->size - off);
     j->parts[i].inflight = 1;
@@ -1121,9 +1294,9 @@ static void job_start_parts(xfer_engine_t *e, job_t *j) {
 static void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const store_error_t *err) {
   long d = backoff_delay_ms(&e->backoff, j->req_attempts, err->retry_after_s, &e->rng);
   e->stats.retries++;
-  LOG_INFO(FAC, "event=retry op=%s key=\"%s\" attempt=%d delay_ms=%ld http=%d code=%s",
-           rq_name[kind], j->obj->key, j->req_attempts, d, err->http_status,
-           err->code[0] ? err->code : "-");
+  LOG_INFO(FAC, "event=retry op=%s key=%s attempt=%d delay_ms=%ld http=%d code=%s",
+           rq_name[kind], FLOG_Q(j->obj->key), j->req_attempts, d, err->http_status,
+           FLOG_V(err->code[0] ? err->code : "-"));
   queue_single(e, j, kind, ferry_now_us() + (int64_t)d * 1000);
 }
 
@@ -1169,6 +1342,12 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       job_start_parts(e, j);
       break;
     }
+    case RQ_MPU_LIST_PARTS:
+      if (!j->finishing) range_on_list(e, j, x);
+      break;
+    case RQ_VERIFY_DST:
+      if (!j->finishing) range_on_verify(e, j, status, x);
+      break;
     case RQ_MPU_COMPLETE: {
       char errbuf[FERRY_ERRLEN];
       char *etag = NULL;
@@ -1179,6 +1358,13 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       ferry_err_t pe;
       store_error_clear(&perr);
       pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
+      if (pe == FERRY_ERR_STORE && j->is_range && !strcmp(perr.code, "NoSuchUpload")) {
+        /* Completed (or aborted) by another worker meanwhile. */
+        fx_free(j->upload_id);
+        j->upload_id = NULL;
+        range_verify(e, j);
+        break;
+      }
       if (pe == FERRY_ERR_STORE) {
         perr.http_status = (int)status;
         store_error_classify(&perr);
@@ -1197,11 +1383,21 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       /* Upload is complete: nothing to abort any more. */
       fx_free(j->upload_id);
       j->upload_id = NULL;
+      if (j->is_range) {
+        /* The parts' CRCs were computed by several workers: verify the
+         * object as a whole (HEAD: size, CRC-64 where the stores give it). */
+        j->completed_here = 1;
+        range_verify(e, j);
+        break;
+      }
       for (i = 0; i < j->n_parts; i++) {
         uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
         crc = crc64_combine(crc, j->parts[i].crc, plen);
       }
-      store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+      if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+        store_head_release(&h);
+        break;
+      }
       if (h.has_crc64 && h.crc64 != crc) {
         store_head_release(&h);
         job_fail(e, j, ST_FAILED, "integrity", NULL,
@@ -1243,14 +1439,26 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
     return;
   }
+  if (j->is_range && !j->finishing && status == 404 &&
+      (kind == RQ_MPU_LIST_PARTS || kind == RQ_MPU_COMPLETE)) {
+    /* NoSuchUpload: completed by another worker, or aborted. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    range_verify(e, j);
+    return;
+  }
+  if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
+    range_on_verify(e, j, status, NULL);
+    return;
+  }
   if (kind == RQ_MPU_ABORT) {
     if (err.retryable && j->req_attempts < e->conf.max_attempts) {
       job_retry_single(e, j, kind, &err);
       return;
     }
     /* Could not abort: say so, the upload is left for `--cleanup`. */
-    LOG_WARN(FAC, "event=abort-failed key=\"%s\" upload_id=%s http=%d", j->dst_key,
-             j->upload_id, err.http_status);
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), err.http_status);
     job_finish(e, j);
     return;
   }
@@ -1291,9 +1499,15 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
       p->put_etag = NULL;
       j->parts_done++;
       j->parts_inflight--;
+      j->range_bytes += p->len;
       pair_free(e, p);
       if (j->finishing) {
         job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+        return;
+      }
+      if (j->is_range) {
+        if (j->parts_done == j->range_parts) range_parts_done(e, j);
+        else job_start_parts(e, j);
         return;
       }
       if (j->parts_done == j->n_parts) {
@@ -1313,16 +1527,38 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   if (!j->finishing && retryable && err && attempts < e->conf.max_attempts) {
     long d = backoff_delay_ms(&e->backoff, attempts, err->retry_after_s, &e->rng);
     e->stats.retries++;
-    LOG_INFO(FAC, "event=retry op=copy key=\"%s\" part=%d attempt=%d delay_ms=%ld http=%d code=%s",
-             j->obj->key, p->part + 1, attempts, d, err->http_status,
-             err->code[0] ? err->code : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-"));
+    LOG_INFO(FAC,
+             "event=retry op=copy key=%s part=%d attempt=%d delay_ms=%ld http=%d code=%s",
+             FLOG_Q(j->obj->key), p->part + 1, attempts, d, err->http_status,
+             FLOG_V(err->code[0]
+                        ? err->code
+                        : (err->curl_code ? curl_easy_strerror(err->curl_code) : "-")));
     pair_reset(e, p);
     queue_pair(e, p, ferry_now_us() + (int64_t)d * 1000);
     return;
   }
   if (p->part >= 0) j->parts_inflight--;
   pair_free(e, p);
-  if (j->finishing || !err) {
+  if (j->is_range && !j->finishing && err && err->http_status == 404 &&
+      !strcmp(err->code, "NoSuchUpload")) {
+    /* The shared upload is gone: completed by another, or aborted. Parts
+     * still in flight end first (the job waits for its units). */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    if (j->units == 0) {
+      range_verify(e, j);
+    } else {
+      /* Stop the other parts; the last unit to end verifies (job_fail). */
+      set_fail(j, ST_FAILED, "upload-aborted", err, NULL);
+      j->finishing = 1;
+      j->range_gone = 1;
+    }
+    return;
+  }
+  if (j->is_range && !j->finishing && err && err->http_status == 404 &&
+      !strcmp(err->code, "NoSuchKey")) {
+    job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
+  } else if (j->finishing || !err) {
     job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
   } else if (err->http_status == 404 && err->code[0] && !strcmp(err->code, "NoSuchKey") &&
              j->phase != PH_PARTS) {
@@ -1403,6 +1639,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       store_head_t h;
       int has_src;
       uint64_t src;
+      /* Its headers passed head_parse in pair_validate_get. */
       store_head_from_headers(&h, store_conf(j->src)->type, &x->rhdrs);
       has_src = j->obj->has_crc64 || h.has_crc64;
       src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
@@ -1455,7 +1692,13 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   {
     store_head_t h;
-    store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+    if (head_parse(e, j, 0, &x->rhdrs, &h, 0)) {
+      store_head_release(&h);
+      pair_cut(e, p);
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
     if (h.has_crc64 && h.crc64 != p->crc) {
       store_head_release(&h);
       pair_cut(e, p);
@@ -1465,7 +1708,19 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       pair_end(e, p, 0, NULL, 0);
       return;
     }
-    /* S3 destinations give no CRC: a single PUT's ETag is the MD5. */
+    /* S3 destinations give no CRC: a single PUT's ETag is the MD5, which
+     * must be the one sent as Content-MD5 (not every server checks it;
+     * s3rver does not). */
+    if (p->md5_from_src && p->part < 0 && h.etag && policy_etag_is_md5(h.etag) &&
+        !policy_etag_equal(h.etag, j->obj->etag)) {
+      store_head_release(&h);
+      pair_cut(e, p);
+      set_fail(j, ST_FAILED, "integrity", NULL,
+               "destination ETag differs from the source's MD5 sent as Content-MD5");
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
     if (p->md5 && p->part < 0 && h.etag && policy_etag_is_md5(h.etag)) {
       unsigned char md[16];
       unsigned int l = 16;
@@ -1498,7 +1753,218 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Part ranges of fanned-out objects (docs/fanout.md). The upload was
+ * initiated by the lister and is shared by the workers of its ranges; the
+ * destination is the only state. A job lists the upload's parts (skipping
+ * its own that are already there, after a redelivery), uploads the rest of
+ * its range, lists again, and completes the upload when every part of the
+ * object is present with its size: the last range to finish always sees
+ * them all. An upload gone (NoSuchUpload) means completed by another or
+ * aborted: a HEAD of the destination tells which. A failure of the range
+ * aborts the upload (job_fail), so the other ranges stop at NoSuchUpload. */
+
+static void range_start(xfer_engine_t *e, job_t *j) {
+  const msg_range_t *rg = &j->seg->range;
+  if (rg->parts_total < 1 || rg->part_first < 1 || rg->part_last < rg->part_first ||
+      rg->part_last > rg->parts_total || !rg->upload_id ||
+      policy_part_count(j->obj->size, rg->part_size) != (uint32_t)rg->parts_total) {
+    job_fail(e, j, ST_FAILED, "protocol", NULL, "part range does not fit the object");
+    return;
+  }
+  j->upload_id = fx_strdup(rg->upload_id);
+  j->part_size = rg->part_size;
+  j->n_parts = rg->parts_total;
+  j->parts = fx_calloc((size_t)j->n_parts, sizeof(*j->parts));
+  j->part_lo = rg->part_first - 1;
+  j->part_hi = rg->part_last;
+  LOG_INFO(FAC, "event=range-start segment=%s key=%s parts=%d-%d of=%d upload_id=%s",
+           FLOG_V(j->seg->id), FLOG_Q(j->obj->key), rg->part_first, rg->part_last,
+           rg->parts_total, FLOG_V(j->upload_id));
+  range_list(e, j, 0);
+}
+
+static void range_list(xfer_engine_t *e, job_t *j, int pass) {
+  int i;
+  j->phase = PH_RANGE_LIST;
+  j->list_pass = pass;
+  j->list_marker = 0;
+  j->list_pages = 0;
+  for (i = 0; i < j->n_parts; i++) j->parts[i].listed = 0;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_MPU_LIST_PARTS, 0);
+}
+
+/* Uploads being completed by a job of this engine: a sibling range of the
+ * same object that also sees every part leaves it to that job (one Complete
+ * per worker, whatever the number of its ranges). */
+static int completing_has(const xfer_engine_t *e, const char *id) {
+  size_t i;
+  for (i = 0; i < e->n_completing; i++)
+    if (strcmp(e->completing[i], id) == 0) return 1;
+  return 0;
+}
+
+static void completing_add(xfer_engine_t *e, job_t *j) {
+  if (e->n_completing == e->cap_completing) {
+    e->cap_completing = e->cap_completing ? e->cap_completing * 2 : 4;
+    e->completing = fx_realloc(e->completing, e->cap_completing * sizeof(*e->completing));
+  }
+  e->completing[e->n_completing++] = fx_strdup(j->upload_id);
+  j->completing = 1;
+}
+
+static void completing_del(xfer_engine_t *e, job_t *j) {
+  size_t i;
+  j->completing = 0;
+  for (i = 0; i < e->n_completing; i++) {
+    if (strcmp(e->completing[i], j->seg->range.upload_id) != 0) continue;
+    fx_free(e->completing[i]);
+    e->completing[i] = e->completing[--e->n_completing];
+    return;
+  }
+}
+
+/* Every part of the object listed with its size: complete the upload with
+ * the listed ETags. Else, after the upload, this range is done and another
+ * range will complete. */
+static void range_after_listing(xfer_engine_t *e, job_t *j) {
+  int i, all = 1;
+  for (i = 0; i < j->n_parts && all; i++) all = j->parts[i].listed;
+  if (j->list_pass == 0) {
+    /* Before uploading: the parts of the range already there stay. */
+    j->range_parts = 0;
+    for (i = j->part_lo; i < j->part_hi; i++) {
+      j->parts[i].done = j->parts[i].listed;
+      if (!j->parts[i].done) j->range_parts++;
+    }
+    if (j->range_parts > 0) {
+      j->phase = PH_PARTS;
+      j->next_part = j->part_lo;
+      job_start_parts(e, j);
+      return;
+    }
+  }
+  if (all && !completing_has(e, j->upload_id)) {
+    /* Ranges whose last parts end together all see every part. The range
+     * holding the object's last part completes at once; one k ranges before
+     * it waits 2 s per range (at most 20 s), so that of several completers
+     * the first usually finishes before the next starts and the next meets
+     * NoSuchUpload. A second Complete is harmless anyway (it completes the
+     * same parts again, or meets NoSuchUpload, and verifies). */
+    int span = j->part_hi - j->part_lo;
+    int k = (j->n_parts - j->part_hi + span - 1) / (span > 0 ? span : 1);
+    int64_t wait_ms = (int64_t)FERRY_MIN(k, 10) * 2000 + (int64_t)backoff_rng_upto(&e->rng, 250);
+    j->phase = PH_COMPLETE;
+    j->req_attempts = 0;
+    completing_add(e, j);
+    queue_single(e, j, RQ_MPU_COMPLETE, ferry_now_us() + wait_ms * 1000);
+    return;
+  }
+  fx_free(j->upload_id);  /* not ours to abort any more */
+  j->upload_id = NULL;
+  j->out.status = ST_COPIED;
+  fx_free(j->out.reason);
+  j->out.reason = fx_strdup("parts");
+  j->bytes = j->range_bytes;
+  job_finish(e, j);
+}
+
+static void range_parts_done(xfer_engine_t *e, job_t *j) {
+  range_list(e, j, 1);
+}
+
+static void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x) {
+  store_parts_t ps;
+  char errbuf[FERRY_ERRLEN];
+  size_t k;
+  if (store_xml_parse_list_parts(x->body.p ? x->body.p : "", x->body.len, &ps, errbuf)) {
+    job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
+    return;
+  }
+  for (k = 0; k < ps.n; k++) {
+    const store_part_t *sp = &ps.parts[k];
+    uint64_t off, len;
+    part_state_t *st;
+    if (sp->number < 1 || sp->number > j->n_parts || !sp->etag) continue;
+    if (policy_part_range(j->obj->size, j->part_size, (uint32_t)sp->number, &off, &len) ||
+        sp->size != len)
+      continue;  /* a part cut differently (or half written) is uploaded again */
+    st = &j->parts[sp->number - 1];
+    st->listed = 1;
+    fx_free(st->etag);
+    st->etag = fx_strdup(sp->etag);
+  }
+  if (ps.truncated && ps.next_marker > j->list_marker && ++j->list_pages < 20) {
+    j->list_marker = ps.next_marker;
+    store_parts_release(&ps);
+    j->req_attempts = 0;
+    queue_single(e, j, RQ_MPU_LIST_PARTS, 0);
+    return;
+  }
+  store_parts_release(&ps);
+  range_after_listing(e, j);
+}
+
+static void range_verify(xfer_engine_t *e, job_t *j) {
+  j->phase = PH_VERIFY;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_VERIFY_DST, 0);
+}
+
+/* The upload is no longer open: the object at the destination must be the
+ * one the ranges make (size; CRC-64 when both stores give it; a multipart
+ * ETag's part count). Else it was aborted (another range failed, or a
+ * cleanup), or — when this job completed it — it is corrupt. */
+static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
+  store_head_t h;
+  const char *why = NULL;
+  char msg[160];
+  if (status == 404 || !x) {
+    why = "the upload is gone and the destination has no object";
+  } else {
+    const char *dash;
+    store_head_from_headers(&h, store_conf(j->dst)->type, &x->rhdrs);
+    dash = h.etag ? strrchr(h.etag, '-') : NULL;
+    if (h.size != j->obj->size) {
+      snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %llu "
+               "bytes, not %llu", (unsigned long long)h.size, (unsigned long long)j->obj->size);
+      why = msg;
+    } else if (h.has_crc64 && j->obj->has_crc64 && h.crc64 != j->obj->crc64) {
+      why = "destination CRC64 differs from the source's";
+    } else if (dash && atoi(dash + 1) > 0 && atoi(dash + 1) != j->n_parts) {
+      snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %d "
+               "parts, not %d", atoi(dash + 1), j->n_parts);
+      why = msg;
+    }
+    store_head_release(&h);
+  }
+  if (why) {
+    job_fail(e, j, ST_FAILED, j->completed_here ? "integrity" : "upload-aborted", NULL, why);
+    return;
+  }
+  j->out.status = ST_COPIED;
+  j->bytes = j->range_bytes;
+  job_finish(e, j);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The loop. */
+
+static void apply_pauses(xfer_engine_t *e) {
+  size_t i;
+  for (i = 0; i < e->n_pause; i++) {
+    xreq_t *x = e->pause[i];
+    pair_t *p;
+    if (!x) continue;
+    x->want_pause = 0;
+    p = x->pair;
+    if (x->paused || !x->in_multi || p->failed || p->get_done) continue;
+    if (!flow_should_pause(p->cap, p->fill, p->len - p->got, RECV_CHUNK)) continue;
+    x->paused = 1;
+    curl_easy_pause(x->easy, CURLPAUSE_RECV);
+  }
+  e->n_pause = 0;
+}
 
 static void apply_unpauses(xfer_engine_t *e) {
   size_t i;
@@ -1586,9 +2052,14 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     handle_done(e);
     start_puts(e);
     bw = bw_release(e);
+    apply_pauses(e);
     apply_unpauses(e);
+    if (xfer_pending(e) == 0) {
+      /* Idle: the kept rings go back to the system until work comes. */
+      bufpool_trim(&e->rings);
+      break;
+    }
     if (e->completed_in_run) break;
-    if (xfer_pending(e) == 0) break;
     now = ferry_now_us();
     if (now >= deadline) break;
     wait_ms = (int)((deadline - now) / 1000);
@@ -1654,8 +2125,12 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   for (i = 0; i < e->n_stores; i++) store_destroy(e->stores[i]);
   fx_free(e->stores);
   fx_free(e->unpause);
+  fx_free(e->pause);
   fx_free(e->put_pending);
   fx_free(e->bw_held);
+  for (i = 0; i < e->n_completing; i++) fx_free(e->completing[i]);
+  fx_free(e->completing);
+  bufpool_release(&e->rings);
   kvlist_release(&e->class_map);
   fx_free(e);
 }

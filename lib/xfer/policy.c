@@ -114,7 +114,7 @@ int policy_etag_is_md5(const char *etag) {
   return 1;
 }
 
-static int etag_equal(const char *a, const char *b) {
+int policy_etag_equal(const char *a, const char *b) {
   size_t na, nb;
   const char *ea, *eb;
   if (!a || !b) return 0;
@@ -154,7 +154,7 @@ policy_action_t policy_decide(msg_policy_t p, const msg_obj_t *src,
   /* A multipart ETag ("...-N") or any other non-MD5 ETag says nothing about
    * the bytes across stores. */
   if (policy_etag_is_md5(src->etag)) {
-    if (etag_equal(src->etag, dst->etag))
+    if (policy_etag_equal(src->etag, dst->etag))
       return verdict(POLICY_ACT_SKIP, "same-etag", reason);
     if (policy_etag_is_md5(dst->etag))
       return verdict(POLICY_ACT_COPY, "etag-differs", reason);

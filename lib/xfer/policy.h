@@ -101,6 +101,10 @@ policy_action_t policy_decide(msg_policy_t p, const msg_obj_t *src,
  * content, as single-part PUTs give. */
 int policy_etag_is_md5(const char *etag);
 
+/* 1 when both ETags are given and equal, case-insensitively, surrounding
+ * quotes tolerated on either. */
+int policy_etag_equal(const char *a, const char *b);
+
 /* ---- Metadata mapping -------------------------------------------------- */
 
 typedef struct policy_meta_opts {

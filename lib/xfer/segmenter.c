@@ -81,6 +81,11 @@ void seg_resume(seg_t *seg, uint64_t published) {
   seg->seq = published;
 }
 
+char *seg_next_id(seg_t *seg) {
+  seg->seq++;
+  return fx_asprintf("%s%d-%06llu", seg->id_prefix, seg->run, (unsigned long long)seg->seq);
+}
+
 /* Hands the pending objects out as a new segment and starts an empty one. */
 static msg_segment_t *finish(seg_t *seg) {
   msg_segment_t *s = fx_calloc(1, sizeof(*s));

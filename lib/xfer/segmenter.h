@@ -63,6 +63,12 @@ ferry_err_t seg_add_obj(seg_t *seg, const msg_obj_t *o, msg_segment_t **out_read
  * (new), or NULL when nothing is pending. */
 void seg_flush(seg_t *seg, msg_segment_t **out);
 
+/* Hands out the next segment id ("<id_prefix><run>-<seq>", new string)
+ * without a segment: a part range of a fanned-out object (docs/fanout.md),
+ * which counts as one segment. Call with nothing pending (seg_flush first),
+ * so that ids keep the listing order and a resumed listing reproduces them. */
+char *seg_next_id(seg_t *seg);
+
 /* Segments handed out so far (including those given to seg_resume). */
 uint64_t seg_count(const seg_t *seg);
 /* Objects and bytes waiting in the segment being filled. */

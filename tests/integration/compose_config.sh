@@ -332,6 +332,9 @@ if ! command -v readelf >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; th
   skip "readelf or dpkg not found: runtime packages not checked"
 elif [ ! -x "$FERRY_BIN/ferry-worker" ]; then
   skip "$FERRY_BIN/ferry-worker not built: runtime packages not checked"
+elif [ "$(head -c 4 "$FERRY_BIN/ferry-worker" | od -An -c | tr -d ' ')" != '177ELF' ]; then
+  # FERRY_WRAP builds (scripts/valgrind.sh) give wrapper scripts as FERRY_BIN.
+  skip "$FERRY_BIN/ferry-worker is not a binary (a FERRY_WRAP wrapper): runtime packages not checked"
 elif readelf -d "$FERRY_BIN/ferry-worker" | grep -q 'libasan'; then
   skip "sanitizer build ($FERRY_BIN): runtime packages checked on the plain build only"
 else

@@ -3,22 +3,26 @@
 # through the test proxy, which checks every signature with the official
 # SDKs' code and answers with CRC-64 headers as OSS and COS do; then faults
 # injected on the path (503 SlowDown with Retry-After, connection resets,
-# stalls, corrupted bytes, a COS 200-with-error Complete, a wrong secret).
+# stalls, corrupted bytes, a COS 200-with-error Complete, a wrong secret),
+# and corrupted bytes between two S3 stores (no CRC-64 on either side).
 source "$(dirname "$0")/../lib/itest.sh"
 
-s3_start main ferry-seed ferry-src ferry-dst-1250000000
+s3_start main ferry-seed ferry-src ferry-dst-1250000000 ferry-s3dst
 proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIferrytest --sk oss-secret-0123 --region cn-hangzhou
 proxy_start cos --upstream "$FERRY_S3_MAIN" --dialect cos --ak AKIDferrytest --sk cos-secret-4567
+proxy_start s3p --upstream "$FERRY_S3_MAIN" --dialect s3
 OSSP=${FERRY_PROXY_OSS#http://} COSP=${FERRY_PROXY_COS#http://}
 W="$FERRY_BIN/ferry-worker"
 CONF="$FERRY_RUN/ferry.conf"
 export FERRY_SEED_ACCESS_KEY=S3RVER FERRY_SEED_SECRET_KEY=S3RVER
+export FERRY_SEEDP_ACCESS_KEY=S3RVER FERRY_SEEDP_SECRET_KEY=S3RVER
 export FERRY_OSS_ACCESS_KEY=LTAIferrytest FERRY_OSS_SECRET_KEY=oss-secret-0123
 export FERRY_OSSV1_ACCESS_KEY=LTAIferrytest FERRY_OSSV1_SECRET_KEY=oss-secret-0123
 export FERRY_COS_ACCESS_KEY=AKIDferrytest FERRY_COS_SECRET_KEY=cos-secret-4567
 cat >"$CONF" <<CONF
 stores = (
   { name = "seed"; type = "s3"; endpoint = "$FERRY_S3_MAIN"; region = "us-east-1"; path_style = true; },
+  { name = "seedp"; type = "s3"; endpoint = "$FERRY_PROXY_S3P"; region = "us-east-1"; path_style = true; },
   { name = "oss"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; region = "cn-hangzhou";
     connect_to = "$OSSP"; },
   { name = "ossv1"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; region = "cn-hangzhou";
@@ -111,5 +115,22 @@ assert_eq "$(grep -c '"code":"SignatureDoesNotMatch"' "$FERRY_RUN/o8")" "$total"
 grep -q 'retries=0' "$FERRY_RUN/e8" || fail "retried SignatureDoesNotMatch"
 if grep -q xyzzy "$FERRY_RUN/o8" "$FERRY_RUN/e8"; then fail "secret leaked"; fi
 ok "wrong COS secret: all $total failed fast with SignatureDoesNotMatch, secret not printed"
+
+# 9. S3 -> S3, corrupted bytes from the source: neither store gives a CRC-64,
+# and s3rver does not check Content-MD5. The source's MD5 ETag is sent as
+# Content-MD5 and the destination's MD5 ETag must equal it, so a buffered
+# object and a streamed one both fail as "integrity"; the rest is copied.
+fault "$FERRY_PROXY_S3P_ADMIN" '{"match":{"op":"get","key_prefix":"small/01/"},"action":"corrupt","offset":5}'
+fault "$FERRY_PROXY_S3P_ADMIN" '{"match":{"op":"get","key_prefix":"medium/"},"action":"corrupt","offset":2000000}'
+seg ferry-seed seedp seed ferry-s3dst >"$FERRY_RUN/s9"
+rc=0; "$W" -c "$CONF" --segments-from "$FERRY_RUN/s9" >"$FERRY_RUN/o9" 2>"$FERRY_RUN/e9" || rc=$?
+assert_eq "$rc" "3" "exit status with corrupted S3 bytes"
+nbad=$(grep -c '"key":"small/01/' "$FERRY_RUN/o9" || true)
+[ "$nbad" -ge 1 ] || fail "no small/01/ object in the set"
+assert_eq "$(grep -E '"key":"(small/01/|medium/)' "$FERRY_RUN/o9" | grep -c '"reason":"integrity"')" "$((nbad + 1))" \
+  "corrupted buffered and streamed objects failed as integrity"
+assert_eq "$(count_status "$FERRY_RUN/o9" copied)" "$((total - nbad - 1))" "the others copied"
+curl -sf -XDELETE "$FERRY_PROXY_S3P_ADMIN/faults" >/dev/null
+ok "s3 -> s3, corrupted source bytes: $((nbad + 1)) objects failed as integrity (MD5 ETag), none copied"
 
 echo "engine_dialects: all passed"

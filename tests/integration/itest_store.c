@@ -469,13 +469,70 @@ static void test_wire_head_parse(void **state) {
   assert_null(kvlist_get(&h.std, "Expires"));
   store_head_release(&h);
 
-  /* A malformed CRC is not a CRC. */
-  wire_set("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nx-cos-hash-crc64ecma: 12x\r\n\r\n");
+  /* No ETag, no date: absent, not an error. */
+  wire_set("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
   assert_int_equal(store_head_object(s, "bkt", "k", &h, &err), FERRY_OK);
   assert_false(h.has_crc64);
   assert_null(h.etag);
   assert_int_equal(h.mtime, -1);
   store_head_release(&h);
+  store_destroy(s);
+}
+
+/* A size or CRC-64 header that is present but not a number is an error
+ * naming the header and the object (MalformedResponse, not retried), never
+ * size 0 or "no CRC" (regression: they used to read so). */
+static void test_wire_head_bad_numbers(void **state) {
+  static const struct {
+    const char *hdr, *val;
+  } bad[] = {{"x-cos-hash-crc64ecma", "12x"},
+             {"x-cos-hash-crc64ecma", "-1"},
+             {"x-oss-hash-crc64ecma", "18446744073709551616"},
+             {"Content-Length", "-5"},
+             {"Content-Length", "abc"},
+             {"Content-Length", "18446744073709551616"},
+             {"Content-Range", "bytes 0-9/x"}};
+  store_t *s = wire_store(STORE_COS);
+  store_head_t h;
+  store_error_t err;
+  ferry_err_t rc;
+  size_t i;
+  char want[128];
+  (void)state;
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    int is_len = strcmp(bad[i].hdr, "Content-Length") == 0;
+    wire_set("HTTP/1.1 200 OK\r\n%s%s: %s\r\n\r\n", is_len ? "" : "Content-Length: 3\r\n",
+             bad[i].hdr, bad[i].val);
+    rc = store_head_object(s, "bkt", "dir/k 1", &h, &err);
+    if (rc == FERRY_ERR_HTTP && err.curl_code == CURLE_WEIRD_SERVER_REPLY) {
+      /* curl refused it first (a Content-Length it cannot read). */
+      snprintf(want, sizeof(want), "%s", bad[i].hdr);
+    } else {
+      if (rc != FERRY_ERR_STORE)
+        fail_msg("%s: %s: %d %s", bad[i].hdr, bad[i].val, err.curl_code, err.message);
+      assert_int_equal(err.http_status, 200);
+      assert_string_equal(err.code, "MalformedResponse");
+      snprintf(want, sizeof(want), "bad %s header \"%s\"", bad[i].hdr, bad[i].val);
+    }
+    assert_false(err.retryable);
+    if (!strstr(err.message, want) || !strstr(err.message, "wire:bkt/dir/k 1"))
+      fail_msg("%s: %s", bad[i].hdr, err.message);
+    print_message("%s: %s: %s\n", bad[i].hdr, bad[i].val, err.message);
+    store_head_release(&h);
+  }
+  /* The same for a GET's answer. */
+  wire_set(
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nx-cos-hash-crc64ecma: nope\r\n\r\nabc");
+  {
+    fbuf_t body;
+    fbuf_init(&body, 0);
+    assert_int_equal(store_get_buf(s, "bkt", "k", NULL, NULL, 100, &body, &h, &err),
+                     FERRY_ERR_STORE);
+    assert_string_equal(err.code, "MalformedResponse");
+    assert_non_null(strstr(err.message, "x-cos-hash-crc64ecma"));
+    store_head_release(&h);
+    fbuf_release(&body);
+  }
   store_destroy(s);
 }
 
@@ -1306,6 +1363,7 @@ int main(void) {
       cmocka_unit_test(test_wire_keepalive),
       cmocka_unit_test(test_wire_dot_segments),
       cmocka_unit_test(test_wire_head_parse),
+      cmocka_unit_test(test_wire_head_bad_numbers),
       cmocka_unit_test(test_wire_head_errors),
       cmocka_unit_test(test_wire_body_errors),
       cmocka_unit_test(test_wire_oss_range),

@@ -267,7 +267,7 @@ function bump(obj, k) { obj[k] = (obj[k] || 0) + 1; }
 
 const OPS = ['get', 'put', 'head', 'list', 'list-parts', 'list-uploads', 'upload-part', 'complete',
   'initiate', 'abort', 'delete', 'other'];
-const ACTIONS = ['status', 'reset', 'stall', 'delay', 'corrupt'];
+const ACTIONS = ['status', 'reset', 'stall', 'delay', 'corrupt', 'header'];
 let rules = [];
 let nextRuleId = 1;
 let rng = makeRng(opt.seed);
@@ -300,6 +300,12 @@ function validateRule(r) {
     installed: Date.now(), fired: 0, spec: r,
   };
   if (rule.probability > 1) throw new Error('probability must be within 0..1');
+  if (r.action === 'header') {
+    if (typeof r.name !== 'string' || !/^[A-Za-z0-9-]+$/.test(r.name)) throw new Error('header: name must be a header name');
+    if (typeof r.value !== 'string' || /[\r\n]/.test(r.value)) throw new Error('header: value must be a one-line string');
+    rule.name = r.name.toLowerCase();
+    rule.value = r.value;
+  }
   if (r.action === 'status' && (!Number.isInteger(rule.status) || rule.status < 200 || rule.status > 599)) {
     throw new Error('status must be an HTTP status 200..599');
   }
@@ -931,6 +937,8 @@ function forward(ctx, req, res, rule) {
       }
       if (res.destroyed) { src.resume(); return; }
       if (body) { headers['content-length'] = String(body.length); }
+      /* the answer is forwarded with one header set to the rule's value */
+      if (rule && rule.action === 'header') headers[rule.name] = rule.value;
       res.writeHead(status, headers);
       if (ctx.method === 'HEAD' || status === 204 || status === 304) {
         src.resume();
@@ -1020,6 +1028,34 @@ function listUploads(ctx, req, res) {
       `    <Initiated>${u.initiated}</Initiated>\n    <StorageClass>Standard</StorageClass>\n  </Upload>\n`;
   }
   x += '</ListMultipartUploadsResult>\n';
+  const body = Buffer.from(x);
+  req.resume();
+  res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': body.length,
+    [REQID_HEADER]: ctx.reqId, Date: new Date().toUTCString() });
+  res.end(body);
+}
+
+/* ListParts (s3rver has none): the parts of an open upload that went
+ * through this proxy (UploadPart answered 2xx with the whole body read), by
+ * part number, with part-number-marker and max-parts. The part ETags are
+ * s3rver's, as UploadPart answered them. */
+function listParts(ctx, req, res, u) {
+  const q = ctx.qmap;
+  const marker = Math.max(0, parseInt(q.get('part-number-marker') || '0', 10) || 0);
+  const max = Math.min(1000, Math.max(1, parseInt(q.get('max-parts') || '1000', 10) || 1000));
+  const all = [...u.parts.entries()].filter(([n]) => n > marker).sort((a, b) => a[0] - b[0]);
+  const page = all.slice(0, max);
+  const more = all.length > page.length;
+  const last = page.length ? page[page.length - 1][0] : marker;
+  let x = `<?xml version="1.0" encoding="UTF-8"?>\n<ListPartsResult>\n  <Bucket>${xmlEscape(ctx.bucket)}</Bucket>\n` +
+    `  <Key>${xmlEscape(ctx.key)}</Key>\n  <UploadId>${xmlEscape(q.get('uploadId'))}</UploadId>\n` +
+    `  <PartNumberMarker>${marker}</PartNumberMarker>\n  <NextPartNumberMarker>${last}</NextPartNumberMarker>\n` +
+    `  <MaxParts>${max}</MaxParts>\n  <IsTruncated>${more}</IsTruncated>\n  <StorageClass>Standard</StorageClass>\n`;
+  for (const [n, p] of page) {
+    x += `  <Part>\n    <PartNumber>${n}</PartNumber>\n    <LastModified>${new Date(p.at || Date.now()).toISOString()}</LastModified>\n` +
+      `    <ETag>&quot;${xmlEscape(p.etag || '')}&quot;</ETag>\n    <Size>${p.size}</Size>\n  </Part>\n`;
+  }
+  x += '</ListPartsResult>\n';
   const body = Buffer.from(x);
   req.resume();
   res.writeHead(200, { 'Content-Type': 'application/xml', 'Content-Length': body.length,
@@ -1164,6 +1200,13 @@ async function handle(req, res) {
     if (u && u.state !== 'open') {
       return sendError(ctx, req, res, 404, 'NoSuchUpload',
         `The specified upload does not exist (it was ${u.state}).`, { UploadId: uploadId });
+    }
+    if (ctx.op === 'list-parts' && D !== 's3') {
+      if (!u) {
+        return sendError(ctx, req, res, 404, 'NoSuchUpload',
+          'The specified upload does not exist (not initiated through this proxy).', { UploadId: uploadId });
+      }
+      return listParts(ctx, req, res, u);
     }
   }
   return forward(ctx, req, res, rule);

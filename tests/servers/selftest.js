@@ -676,6 +676,17 @@ if (phase === 'main') {
     check(crc64(g.content).toString() !== g.res.headers['x-oss-hash-crc64ecma'], 'CRC must expose the corruption');
   });
 
+  test('fault header: the answer forwarded with one header replaced', async () => {
+    await faults(E.s3p, { match: { op: 'head' }, action: 'header', name: 'X-Amz-Meta-Injected', value: '-1', count: 1 });
+    let r = await raw(E.s3p, 'HEAD', S3OBJ);
+    eq(r.status, 200, 'status');
+    eq(r.headers['x-amz-meta-injected'], '-1', 'injected header');
+    r = await raw(E.s3p, 'HEAD', S3OBJ);
+    eq(r.headers['x-amz-meta-injected'], undefined, 'count: 1');
+    r = await adminReq(E.s3p, 'POST', '/faults', { action: 'header', name: 'bad name', value: 'x' });
+    eq(r.status, 400, 'bad header name');
+  });
+
   test('fault probability: seeded, deterministic, partial', async () => {
     const pat = async () => {
       await adminReq(E.s3p, 'DELETE', '/faults');

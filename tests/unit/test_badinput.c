@@ -380,6 +380,72 @@ static void test_head_absurd_headers(void **state) {
   }
 }
 
+/* store_head_parse refuses each of those (and a bad Content-Range) with an
+ * error naming the header, its value (escaped: never a raw newline) and the
+ * object, where store_head_from_headers reads size 0 / no CRC; absent
+ * headers and good values pass. Regression: a negative or junk
+ * Content-Length read as a 0-byte object. */
+static void test_head_parse_refuses_bad_numbers(void **state) {
+  static const char *hdrs[] = {"Content-Length", "x-oss-hash-crc64ecma",
+                               "x-cos-hash-crc64ecma"};
+  static const char *bad[] = {
+      "-1", "-0", "18446744073709551616", "+5", " 5", "5x", "", "0x10", "1e3", "12\n34"};
+  store_head_t h;
+  kvlist_t l;
+  char eb[FERRY_ERRLEN];
+  size_t i, k;
+  (void)state;
+  for (k = 0; k < FERRY_ARRAY_LEN(hdrs); k++) {
+    for (i = 0; i < FERRY_ARRAY_LEN(bad); i++) {
+      kvlist_init(&l);
+      kvlist_add(&l, hdrs[k], bad[i]);
+      eb[0] = '\0';
+      assert_int_equal(store_head_parse(&h, STORE_OSS, &l, "oss:b/dir/a.bin", eb),
+                       FERRY_ERR_STORE);
+      if (!strstr(eb, hdrs[k]) || !strstr(eb, "oss:b/dir/a.bin") || strchr(eb, '\n'))
+        fail_msg("%s '%s': %s", hdrs[k], bad[i], eb);
+      store_head_release(&h);
+      kvlist_release(&l);
+    }
+  }
+  kvlist_init(&l);
+  kvlist_add(&l, "Content-Length", "-5");
+  assert_int_equal(store_head_parse(&h, STORE_COS, &l, "cos:b/k", eb), FERRY_ERR_STORE);
+  assert_string_equal(
+      eb,
+      "bad Content-Length header \"-5\" (not an unsigned decimal size) in "
+      "the response for cos:b/k");
+  store_head_release(&h);
+  kvlist_release(&l);
+
+  kvlist_init(&l);
+  kvlist_add(&l, "Content-Range", "bytes 0-9/x");
+  kvlist_add(&l, "Content-Length", "10");
+  assert_int_equal(store_head_parse(&h, STORE_COS, &l, NULL, eb), FERRY_ERR_STORE);
+  assert_non_null(strstr(eb, "bad Content-Range header \"bytes 0-9/x\""));
+  assert_non_null(strstr(eb, "the object"));
+  store_head_release(&h);
+  kvlist_release(&l);
+
+  /* Good values and absent headers. */
+  kvlist_init(&l);
+  kvlist_add(&l, "Content-Length", "18446744073709551615");
+  kvlist_add(&l, "x-cos-hash-crc64ecma", "0");
+  assert_int_equal(store_head_parse(&h, STORE_COS, &l, "x", eb), FERRY_OK);
+  assert_true(h.size == UINT64_MAX);
+  assert_int_equal(h.has_crc64, 1);
+  store_head_release(&h);
+  kvlist_release(&l);
+  kvlist_init(&l);
+  assert_int_equal(store_head_parse(&h, STORE_COS, &l, "x", eb), FERRY_OK);
+  assert_true(h.size == 0);
+  assert_int_equal(h.has_crc64, 0);
+  store_head_release(&h);
+  kvlist_release(&l);
+  assert_int_equal(store_head_parse(&h, STORE_COS, NULL, "x", eb), FERRY_OK);
+  store_head_release(&h);
+}
+
 static void response(int status, const char *hdr, const char *val, const char *body,
                      store_error_t *e) {
   kvlist_t l;
@@ -445,6 +511,7 @@ int main(void) {
       cmocka_unit_test(test_json_absurd_sizes),
       cmocka_unit_test(test_json_keys_every_character),
       cmocka_unit_test(test_head_absurd_headers),
+      cmocka_unit_test(test_head_parse_refuses_bad_numbers),
       cmocka_unit_test(test_error_responses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

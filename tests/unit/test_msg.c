@@ -94,6 +94,7 @@ static msg_segment_t ex_segment_range(void) {
   s.range.part_first = 101;
   s.range.part_last = 200;
   s.range.part_size = 8388608;
+  s.range.parts_total = 6400;
   return s;
 }
 
@@ -135,6 +136,28 @@ static msg_result_t ex_result(void) {
   r.finished_ms = 1705307419876;
   r.outcomes = ex_outcomes;
   r.n_outcomes = 2;
+  return r;
+}
+
+/* The result of the part range above: its 100 parts uploaded, the object
+ * not complete yet (another range finishes it). */
+static msg_result_t ex_result_range(void) {
+  msg_result_t r;
+  memset(&r, 0, sizeof(r));
+  r.task = "oss-to-cos";
+  r.segment = "1-000043";
+  r.run = 1;
+  r.worker = "worker-7f3a@host-12";
+  r.n_objects = 1;
+  r.bytes = 838860800;
+  r.started_ms = 1705307412345;
+  r.finished_ms = 1705307431876;
+  r.range.present = 1;
+  r.range.key = "videos/big.mp4";
+  r.range.size = 53687091200ULL;
+  r.range.part_first = 101;
+  r.range.part_last = 200;
+  r.range.parts_total = 6400;
   return r;
 }
 
@@ -253,6 +276,7 @@ static void assert_segment_equal(const msg_segment_t *a, const msg_segment_t *b)
     assert_int_equal(a->range.part_first, b->range.part_first);
     assert_int_equal(a->range.part_last, b->range.part_last);
     assert_true(a->range.part_size == b->range.part_size);
+    assert_int_equal(a->range.parts_total, b->range.parts_total);
   }
 }
 
@@ -272,6 +296,14 @@ static void assert_result_equal(const msg_result_t *a, const msg_result_t *b) {
   assert_int_equal(a->n_outcomes, b->n_outcomes);
   for (i = 0; i < a->n_outcomes; i++)
     assert_outcome_equal(&a->outcomes[i], &b->outcomes[i]);
+  assert_int_equal(a->range.present, b->range.present);
+  if (a->range.present) {
+    assert_string_equal(a->range.key, b->range.key);
+    assert_true(a->range.size == b->range.size);
+    assert_int_equal(a->range.part_first, b->range.part_first);
+    assert_int_equal(a->range.part_last, b->range.part_last);
+    assert_int_equal(a->range.parts_total, b->range.parts_total);
+  }
 }
 
 static void assert_failed_equal(const msg_failed_t *a, const msg_failed_t *b) {
@@ -495,6 +527,15 @@ static void test_result_roundtrip(void **state) {
   assert_int_equal(msg_result_decode(j, strlen(j), &d, eb), FERRY_OK);
   assert_result_equal(&d, &r);
   assert_null(d.outcomes);
+  msg_result_release(&d);
+  fx_free(j);
+
+  /* A part range's result. */
+  r = ex_result_range();
+  j = msg_result_encode(&r);
+  assert_non_null(j);
+  assert_int_equal(msg_result_decode(j, strlen(j), &d, eb), FERRY_OK);
+  assert_result_equal(&d, &r);
   msg_result_release(&d);
   fx_free(j);
 }
@@ -796,6 +837,14 @@ static void test_reject_types(void **state) {
       {K_SEGMENT, "range",
        "{\"upload_id\":\"u\",\"part_first\":1,\"part_last\":2,\"part_size\":8}",
        "segment.range: a part range needs exactly one object, got 3"},
+      {K_RESULT, "range", "[]", "result.range: not an object"},
+      {K_RESULT, "range", "{}", "result.range.key: missing"},
+      {K_RESULT, "range",
+       "{\"key\":\"k\",\"size\":9,\"part_first\":1,\"part_last\":3,\"parts_total\":2}",
+       "result.range.part_last: 3 out of range [1, 2]"},
+      {K_RESULT, "range",
+       "{\"key\":\"k\",\"size\":9,\"part_first\":1,\"part_last\":1,\"parts_total\":2}",
+       "result.range: a part range is one object, n_objects is 250"},
       {K_RESULT, "worker", "\"\"", "result.worker: empty string"},
       {K_RESULT, "n_failed", "-3", "result.n_failed: not a non-negative integer"},
       {K_RESULT, "n_copied", "251", "result.n_objects: 250 is less than"},
@@ -920,7 +969,7 @@ static void test_docs_examples(void **state) {
     const char *name;
   } ex[] = {{K_SEGMENT, "segment"}, {K_SEGMENT, "segment-range"},
             {K_RESULT, "result"}, {K_FAILED, "failed"}, {K_TASK, "task"},
-            {K_OUTCOME, "outcome"}};
+            {K_OUTCOME, "outcome"}, {K_RESULT, "result-range"}};
   char *doc, eb[FERRY_ERRLEN];
   long n;
   size_t i;
@@ -944,6 +993,9 @@ static void test_docs_examples(void **state) {
     if (i == 1) {
       msg_segment_t s = ex_segment_range();
       want = msg_segment_encode(&s);
+    } else if (i == 6) {
+      msg_result_t r = ex_result_range();
+      want = msg_result_encode(&r);
     } else {
       want = encode_example(ex[i].k);
     }

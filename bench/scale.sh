@@ -21,7 +21,8 @@
 #   SCALE_LATENCY_MS=30  then list the smallest size again, one listing and
 #                        sharded, with every listing page answered after this
 #                        delay (a real store's latency; 0 = skip)
-#   FANOUT4_VS_SINGLE=n/a  copied into the RESULT line (the fan-out bench)
+#   FANOUT4_VS_SINGLE=R  the fan-out figure for the RESULT line; unset: bench/fanout.sh
+#                        measures it first (SCALE_FANOUT=0: skip, n/a)
 # Prints a table and last a machine-readable line:
 #   RESULT lister_rss_mib_10m=... reporter_rss_mib_10m=... list_objects_per_s=... fanout4_vs_single=...
 # (list_objects_per_s: the sharded listing at the largest size; the RSS
@@ -35,10 +36,18 @@ PREFIXES="${SCALE_PREFIXES:-100}"
 NICE="${SCALE_NICE:-0}"
 FAIL_EVERY="${SCALE_FAIL_EVERY:-1000}"
 LATENCY="${SCALE_LATENCY_MS:-30}"
-FANOUT="${FANOUT4_VS_SINGLE:-n/a}"
+FANOUT="${FANOUT4_VS_SINGLE:-}"
 for b in ferry-lister ferry-reporter ferry-devbroker ferry-synths3 ferry-bench-results; do
   [ -x "$FERRY_BIN/$b" ] || { echo "scale.sh: $FERRY_BIN/$b missing (build it)" >&2; exit 2; }
 done
+# The fan-out measurement (bench/fanout.sh: a 4 GiB object, 4 workers vs one)
+# unless given, or skipped with SCALE_FANOUT=0.
+if [ -z "$FANOUT" ] && [ "${SCALE_FANOUT:-1}" = 1 ]; then
+  echo "scale.sh: the fan-out measurement first (bench/fanout.sh)" >&2
+  FANOUT=$(FERRY_BIN="$FERRY_BIN" "$ROOT/bench/fanout.sh" | tee /dev/stderr |
+    sed -n 's/^RESULT fanout4_vs_single=\([^ ]*\).*/\1/p') || FANOUT=""
+fi
+FANOUT="${FANOUT:-n/a}"
 W="$(mktemp -d "${TMPDIR:-/tmp}/ferry-scale.XXXXXX")"
 PIDS=()
 cleanup() {

@@ -1563,7 +1563,7 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   } else if (err->http_status == 404 && err->code[0] && !strcmp(err->code, "NoSuchKey") &&
              j->phase != PH_PARTS) {
     job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
-  } else if (err->http_status == 412) {
+  } else if (err->http_status == 412 || err->http_status == 416) {
     job_fail(e, j, ST_CHANGED, "changed", err, NULL);
   } else {
     job_fail(e, j, ST_FAILED, reason_of(err), err, NULL);
@@ -1608,7 +1608,8 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
                                 x->body.len, cc, x->curl_err);
       store_error_name_store(&err, j->src);
       if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
-      if (status == 404 || status == 412) err.retryable = 0;
+      /* 416: a ranged GET beyond the object's end: it is shorter than listed. */
+      if (status == 404 || status == 412 || status == 416) err.retryable = 0;
       pair_cut(e, p);
       p->failed = 1;
       pair_end(e, p, 0, &err, err.retryable);

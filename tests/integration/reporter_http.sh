@@ -215,7 +215,7 @@ get api/tasks "$RUN/tasks2.json" >/dev/null
 get api/reporter "$RUN/reporter.json" >/dev/null
 grep -qi '^content-type: text/plain; version=0.0.4' "$RUN/metrics.hdr" ||
   fail "/metrics content type"
-python3 - "$RUN/metrics.txt" "$RUN/tasks2.json" "$RUN/reporter.json" "$EVIL" <<'PY' ||
+GROW_FINISHED_MS=$((NOW - 4000)) python3 - "$RUN/metrics.txt" "$RUN/tasks2.json" "$RUN/reporter.json" "$EVIL" <<'PY' ||
 import json, re, sys
 text = open(sys.argv[1], encoding="utf-8").read()
 tasks = {t["task"]: t for t in json.load(open(sys.argv[2], encoding="utf-8"))}
@@ -290,7 +290,13 @@ for name, t in tasks.items():
     else:
         assert len(eta) == 1 and abs(eta[0] - t["eta_s"]) <= max(2, 0.2 * t["eta_s"]), \
             (name, eta, t["eta_s"])
-assert tasks["grow"]["bytes_per_s"] > 0, "the running task should have a rate"
+# The rate covers the last 30 s: on a machine so loaded that the test took
+# longer than that since grow's result, 0 is the right answer.
+import os, time
+if time.time() * 1000 - int(os.environ["GROW_FINISHED_MS"]) < 28000:
+    assert tasks["grow"]["bytes_per_s"] > 0, "the running task should have a rate"
+else:
+    print("metrics: grow's result is older than the 30 s rate window; its rate is not checked")
 print("metrics: %d samples in %d families" % (len(samples), len(typed)))
 PY
   fail "/metrics"

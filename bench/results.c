@@ -13,6 +13,12 @@
  * one by one (for --export-failed), so this is its memory under failures.
  *
  *   ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K]
+ *                       [--segments-from FILE]
+ *
+ * --segments-from reads the segments from a `ferry-lister --segments-to`
+ * file instead: the dev broker (librdkafka's mock cluster) keeps only the
+ * newest few MB of each partition, so at 10 M objects the first segments are
+ * gone before they can be read back.
  *
  * Prints "results: S segments, O objects, B bytes in T s" on stderr.
  */
@@ -133,7 +139,7 @@ static int on_segment(const bus_msg_t *m, void *c) {
 }
 
 int main(int argc, char **argv) {
-  const char *config = getenv("FERRY_CONFIG");
+  const char *config = getenv("FERRY_CONFIG"), *from = NULL;
   ctx_t x;
   ferry_conf_t *conf;
   bus_conf_t bc;
@@ -142,6 +148,7 @@ int main(int argc, char **argv) {
   struct timespec t0, t1;
   static const struct option lo[] = {{"config", 1, 0, 'c'}, {"task", 1, 0, 't'},
                                      {"run", 1, 0, 'r'}, {"fail-every", 1, 0, 'f'},
+                                     {"segments-from", 1, 0, 's'},
                                      {0, 0, 0, 0}};
   memset(&x, 0, sizeof(x));
   while ((c = getopt_long(argc, argv, "c:t:r:", lo, NULL)) != -1) {
@@ -149,13 +156,14 @@ int main(int argc, char **argv) {
     else if (c == 't') x.task = optarg;
     else if (c == 'r') x.run = atoi(optarg);
     else if (c == 'f') x.fail_every = strtoull(optarg, NULL, 10);
+    else if (c == 's') from = optarg;
     else {
-      fputs("usage: ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K]  (bench only)\n", stderr);
+      fputs("usage: ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K] [--segments-from FILE]  (bench only)\n", stderr);
       return 2;
     }
   }
   if (!config || !x.task) {
-    fputs("usage: ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K]  (bench only)\n", stderr);
+    fputs("usage: ferry-bench-results -c CONF -t TASK [--run N] [--fail-every K] [--segments-from FILE]  (bench only)\n", stderr);
     return 2;
   }
   conf = conf_load_or_exit(config, CONF_SKIP_CREDENTIALS);
@@ -164,7 +172,25 @@ int main(int argc, char **argv) {
     return 1;
   }
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (bus_scan(&bc, BUS_SEGMENTS, 30000, on_segment, &x, NULL, eb)) {
+  if (from) {
+    FILE *f = fopen(from, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    if (!f) {
+      fprintf(stderr, "ferry-bench-results: %s: cannot open\n", from);
+      return 1;
+    }
+    while ((n = getline(&line, &cap, f)) > 0) {
+      bus_msg_t m;
+      memset(&m, 0, sizeof(m));
+      m.value = line;
+      m.len = (size_t)n;
+      if (on_segment(&m, &x)) break;
+    }
+    free(line);
+    fclose(f);
+  } else if (bus_scan(&bc, BUS_SEGMENTS, 30000, on_segment, &x, NULL, eb)) {
     fprintf(stderr, "ferry-bench-results: %s\n", eb);
     return 1;
   }

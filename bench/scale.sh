@@ -18,6 +18,9 @@
 #   SCALE_PREFIXES=100   prefixes of the synthetic namespace
 #   SCALE_FAIL_EVERY=1000  every K-th object reported failed (0 = none)
 #   SCALE_NICE=0         nice level of the measured processes
+#   SCALE_LATENCY_MS=30  then list the smallest size again, one listing and
+#                        sharded, with every listing page answered after this
+#                        delay (a real store's latency; 0 = skip)
 #   FANOUT4_VS_SINGLE=R  the fan-out figure for the RESULT line; unset: bench/fanout.sh
 #                        measures it first (SCALE_FANOUT=0: skip, n/a)
 # Prints a table and last a machine-readable line:
@@ -32,6 +35,7 @@ SHARDS="${SCALE_SHARDS:-4}"
 PREFIXES="${SCALE_PREFIXES:-100}"
 NICE="${SCALE_NICE:-0}"
 FAIL_EVERY="${SCALE_FAIL_EVERY:-1000}"
+LATENCY="${SCALE_LATENCY_MS:-30}"
 FANOUT="${FANOUT4_VS_SINGLE:-}"
 for b in ferry-lister ferry-reporter ferry-devbroker ferry-synths3 ferry-bench-results; do
   [ -x "$FERRY_BIN/$b" ] || { echo "scale.sh: $FERRY_BIN/$b missing (build it)" >&2; exit 2; }
@@ -70,8 +74,9 @@ start_broker() {  # a fresh dev broker per measurement: memory stays bounded
 }
 stop_broker() { kill "$BROKER" 2>/dev/null || true; wait "$BROKER" 2>/dev/null || true; }
 
-start_synth() {  # N
-  "$FERRY_BIN/ferry-synths3" --port 0 --objects "$1" --prefixes "$PREFIXES" --threads 2 \
+start_synth() {  # N [LIST_DELAY_MS]
+  "$FERRY_BIN/ferry-synths3" --port 0 --objects "$1" --prefixes "$PREFIXES" --threads 8 \
+    --list-delay-ms "${2:-0}" \
     >"$W/synth.out" 2>"$W/synth.err" &
   SYNTH=$!
   PIDS+=("$SYNTH")
@@ -131,8 +136,13 @@ for N in $SIZES; do
     if [ "$S" = 1 ]; then
       # The reporter: results for every segment first, then a cold start
       # that reads the topics to their ends (--once): its ingest.
+      # The dev broker keeps only the newest few MB of each partition (at
+      # 10 M objects most segments are gone by now): the same listing into
+      # a file gives the segments back (deterministic: the same ids).
+      "$FERRY_BIN/ferry-lister" -c "$W/c1.conf" -t t --segments-to "$W/segs.jsonl" \
+        2>"$W/lister-file-$N.err" || { cat "$W/lister-file-$N.err" >&2; exit 1; }
       "$FERRY_BIN/ferry-bench-results" -c "$W/c1.conf" -t t --fail-every "$FAIL_EVERY" \
-        2>"$W/results-$N.err" ||
+        --segments-from "$W/segs.jsonl" 2>"$W/results-$N.err" ||
         { cat "$W/results-$N.err" >&2; exit 1; }
       measure "reporter-$N" "$FERRY_BIN/ferry-reporter" -c "$W/c1.conf" --task t --once --json
       python3 - "$W/reporter-$N.out" "$N" "$FAIL_EVERY" <<'PY' || exit 1
@@ -152,8 +162,25 @@ PY
       RRSS[$k]=$RSS_MIB
     fi
     stop_broker
+    rm -f "$W/segs.jsonl"
   done
   stop_synth
 done
+if [ "$LATENCY" != 0 ]; then
+  # The listing rate against a store that answers a page in LATENCY ms:
+  # one listing waits for every page in turn, shards wait in parallel.
+  N="$(echo "$SIZES" | awk '{print $1}')"
+  start_synth "$N" "$LATENCY"
+  for S in 1 "$SHARDS"; do
+    start_broker
+    conf "$W/c$S.conf" "$S"
+    measure "lister-lat-$N-$S" "$FERRY_BIN/ferry-lister" -c "$W/c$S.conf" -t t
+    grep -q "listed $N objects" "$W/lister-lat-$N-$S.err" || { cat "$W/lister-lat-$N-$S.err" >&2; exit 1; }
+    printf '%-9s %-10s %9s %9s %8s %12s\n' "$N" "s$S+${LATENCY}ms" "$WALL" "$CPU" "$RSS_MIB" \
+      "$(rate "$N" "$WALL")" | tee -a "$W/table"
+    stop_broker
+  done
+  stop_synth
+fi
 last="$(label "$(echo "$SIZES" | awk '{print $NF}')")"
 echo "RESULT lister_rss_mib_${last}=${LRSS[$last]} reporter_rss_mib_${last}=${RRSS[$last]} list_objects_per_s=${LRATE[$last-$SHARDS]} fanout4_vs_single=$FANOUT"

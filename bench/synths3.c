@@ -70,7 +70,8 @@ static struct {
   unsigned threads;
   int md5;
   time_t mtime;
-} cfg = {1000, 10, 1, 1024, 65536, 0, "synth", 0, 2, 1, 1704067200};
+  unsigned list_delay_ms;  /* added to every listing: a store's latency */
+} cfg = {1000, 10, 1, 1024, 65536, 0, "synth", 0, 2, 1, 1704067200, 0};
 
 static struct {
   atomic_uint_fast64_t requests, lists, heads, gets, get_bytes, puts, put_bytes, inits,
@@ -476,6 +477,12 @@ static enum MHD_Result do_list(struct MHD_Connection *c, const char *bucket) {
   char mt[32];
   int truncated = 0, source = strcmp(bucket, cfg.bucket) == 0;
   atomic_fetch_add(&st.lists, 1);
+  if (cfg.list_delay_ms) {
+    /* Holds one of the --threads: give enough of them for the listings
+     * in parallel. */
+    struct timespec ts = {cfg.list_delay_ms / 1000, (long)(cfg.list_delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
   if (!prefix) prefix = "";
   if (delim && !*delim) delim = NULL;
   plen = strlen(prefix);
@@ -1171,6 +1178,7 @@ static void usage(void) {
   fputs("usage: ferry-synths3 [--port P] [--bucket NAME] [--objects N] [--prefixes K]\n"
         "                     [--seed S] [--min-size SIZE] [--max-size SIZE] [--huge SIZE]\n"
         "                     [--threads T] [--no-md5] [--port-file FILE]\n"
+        "                     [--list-delay-ms MS]\n"
         "BENCHMARKS ONLY: a synthetic S3 server (bench/README.md). N takes K/M/G (10^3..),\n"
         "SIZE K/M/G/T (2^10..).\n",
         stderr);
@@ -1212,6 +1220,8 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--threads") == 0)
       ok = parse_u64(val, &v) == 0 && v >= 1 && v <= 64, cfg.threads = (unsigned)v;
     else if (strcmp(a, "--port-file") == 0) port_file = val;
+    else if (strcmp(a, "--list-delay-ms") == 0)
+      ok = parse_u64(val, &v) == 0 && v <= 60000, cfg.list_delay_ms = (unsigned)v;
     else {
       fprintf(stderr, "ferry-synths3: unknown option %s\n", a);
       usage();

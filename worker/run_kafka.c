@@ -25,6 +25,7 @@
 #include "bus/bus.h"
 #include "bus/offtrack.h"
 #include "core/log.h"
+#include "core/watchdog.h"
 #include "worker/segrun.h"
 #include "worker/window.h"
 #include "worker/worker.h"
@@ -33,6 +34,8 @@
 #include "xfer/xconf.h"
 
 #define FAC "worker"
+/* A loop turn longer than this is a block inside a library (see wd_start). */
+#define WD_STALL_MS 120000
 
 typedef struct kworker {
   const ferry_conf_t *conf;
@@ -330,6 +333,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   bus_topic_t topics[1] = {BUS_SEGMENTS};
   size_t max_segs;
   int64_t last_commit = 0, stop_at = 0;
+  wd_t *wd = NULL;
   wwin_t win = WWIN_INIT;
   int rc = 0;
   memset(&w, 0, sizeof(w));
@@ -354,6 +358,13 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       w.total_parts = n;
   }
   worker_install_signals();
+  /* Every turn of the loop below is bounded (polls of at most 100 ms, the
+   * engine's 50 ms): a loop that has not turned for WD_STALL_MS is blocked
+   * inside a library (librdkafka's consumer poll was seen to block without
+   * a time limit during a rebalance). The worker keeps nothing a restart
+   * would lose, so the watchdog ends it (exit 70) for its supervisor to
+   * restart; its unfinished segments are redelivered. */
+  wd = wd_start(WD_STALL_MS, NULL, NULL);
   max_segs = (size_t)(conf->worker.segments_in_flight > 0 ? conf->worker.segments_in_flight : 4);
   LOG_INFO(FAC,
            "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
@@ -363,6 +374,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     bus_msg_t *m = NULL;
     int busy, room;
     ferry_err_t err;
+    wd_beat(wd, "loop");
     if (worker_stop && !stop_at) {
       stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
       LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
@@ -384,7 +396,9 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     /* The consumer is polled on every turn, full or not, so rebalances and
      * group membership are always served; flow control is by pausing the
      * fetch while enough segments wait. */
+    wd_beat(wd, "consumer-poll");
     err = bus_consumer_poll(w.cons, busy || !room ? 0 : 100, &m, errbuf);
+    wd_beat(wd, "loop");
     if (err == FERRY_OK) {
       if (worker_stop || w.fatal) {
         bus_msg_destroy(m); /* not taken, not committed: redelivered */
@@ -429,6 +443,8 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       }
     }
   }
+  /* Leaving: flush (10 s), commit waits (5 s + 5 s) and the group leave. */
+  wd_limit(wd, WD_STALL_MS, "leaving");
   bus_producer_flush(w.prod, 10000, errbuf);
   commit_ready(&w);
   {
@@ -449,7 +465,9 @@ fail:
 done:
   while (w.n_pending) bus_msg_destroy(w.pending[--w.n_pending]);
   fx_free(w.pending);
+  wd_beat(wd, "leave-group");
   bus_consumer_destroy(w.cons);   /* leaves the group */
+  wd_stop(wd);
   while (w.runs) {
     segrun_t *r = w.runs;
     w.runs = r->next;

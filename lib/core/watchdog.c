@@ -1,0 +1,81 @@
+/* watchdog: see watchdog.h. */
+#include "core/watchdog.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ferry.h"
+#include "core/log.h"
+
+struct wd {
+  pthread_t th;
+  _Atomic int64_t beat_ms;
+  _Atomic int64_t limit_ms;
+  _Atomic(const char *) where;
+  atomic_int stop;
+  wd_expire_cb *cb;
+  void *ctx;
+};
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void default_expire(int64_t stalled_ms, const char *where, void *ctx) {
+  (void)ctx;
+  LOG_ERROR("watchdog", "event=stalled stalled_ms=%" PRId64 " where=%s action=exit status=70",
+            stalled_ms, where);
+  _exit(70);
+}
+
+static void *run(void *arg) {
+  wd_t *w = arg;
+  while (!atomic_load(&w->stop)) {
+    int64_t now = mono_ms(), beat = atomic_load(&w->beat_ms);
+    int64_t limit = atomic_load(&w->limit_ms);
+    if (limit > 0 && now - beat > limit) {
+      w->cb(now - beat, atomic_load(&w->where), w->ctx);
+      return NULL; /* once */
+    }
+    usleep(100 * 1000);
+  }
+  return NULL;
+}
+
+wd_t *wd_start(int64_t limit_ms, wd_expire_cb *cb, void *ctx) {
+  wd_t *w = fx_calloc(1, sizeof(*w));
+  atomic_store(&w->beat_ms, mono_ms());
+  atomic_store(&w->limit_ms, limit_ms);
+  atomic_store(&w->where, "start");
+  w->cb = cb ? cb : default_expire;
+  w->ctx = ctx;
+  if (pthread_create(&w->th, NULL, run, w) != 0) {
+    fx_free(w);
+    return NULL;
+  }
+  return w;
+}
+
+void wd_beat(wd_t *w, const char *where) {
+  if (!w) return;
+  atomic_store(&w->where, where);
+  atomic_store(&w->beat_ms, mono_ms());
+}
+
+void wd_limit(wd_t *w, int64_t limit_ms, const char *where) {
+  if (!w) return;
+  wd_beat(w, where);
+  atomic_store(&w->limit_ms, limit_ms);
+}
+
+void wd_stop(wd_t *w) {
+  if (!w) return;
+  atomic_store(&w->stop, 1);
+  pthread_join(w->th, NULL);
+  fx_free(w);
+}

@@ -62,10 +62,18 @@ s3_start() {
 # $FERRY_RUN/proxy-NAME.log. See tests/servers/README.md.
 proxy_start() {
   local name="$1"; shift
-  local port; port="$(free_port)"
+  local port try
   printf '%s\n' "$@" >"$FERRY_RUN/proxy-$name.args"
-  echo "$port" >"$FERRY_RUN/proxy-$name.port"
-  _proxy_run "$name" "$port" "$@"
+  # A free port can be taken by a parallel test before the proxy binds it:
+  # on EADDRINUSE try another one.
+  for try in 1 2 3 4 5; do
+    port="$(free_port)"
+    echo "$port" >"$FERRY_RUN/proxy-$name.port"
+    if _proxy_run "$name" "$port" "$@"; then break; fi
+    if [ "$try" = 5 ] || ! grep -q EADDRINUSE "$FERRY_RUN/proxy-$name.log" 2>/dev/null; then return 1; fi
+    : >"$FERRY_RUN/proxy-$name.log"
+    echo "proxy $name: port $port was taken, trying another" >&2
+  done
   local var; var="FERRY_PROXY_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')"
   export "$var=http://127.0.0.1:$port"
   export "${var}_ADMIN=http://127.0.0.1:$port/__proxy"

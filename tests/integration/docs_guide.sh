@@ -11,6 +11,7 @@
 set -euo pipefail
 FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 source "$FERRY_SRC/tests/lib/itest.sh"
+source "$FERRY_SRC/tests/fixtures/fake_credentials.sh"
 PY=$(command -v /usr/bin/python3 || command -v python3)
 U="$PY $FERRY_SRC/tests/integration/ops_util.py"
 R="$FERRY_RUN"
@@ -20,9 +21,9 @@ unset FERRY_SRC_ACCESS_KEY FERRY_SRC_SECRET_KEY FERRY_DST_ACCESS_KEY FERRY_DST_S
 
 s3_start main photos-hz photos-gz-1250000000
 proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --region cn-hangzhou \
-  --ak LTAI5tEXAMPLEKEYID --sk EXAMPLEossSecretEXAMPLE
+  --ak "$GUIDE_OSS_AK" --sk "$GUIDE_OSS_SK"
 proxy_start cos --upstream "$FERRY_S3_MAIN" --dialect cos \
-  --ak AKIDEXAMPLEKEYID --sk EXAMPLEcosSecretEXAMPLE
+  --ak "$GUIDE_COS_AK" --sk "$GUIDE_COS_SK"
 S3="$FERRY_S3_MAIN"
 
 # The source: 2024/ (23 objects in scope, one of 3 MB), two *.tmp left out by

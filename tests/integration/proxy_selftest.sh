@@ -8,6 +8,7 @@ FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 export FERRY_SRC
 # shellcheck source=../../scripts/servers.sh
 source "$FERRY_SRC/scripts/servers.sh"
+source "$FERRY_SRC/tests/fixtures/fake_credentials.sh"
 servers_init
 trap servers_stop EXIT INT TERM
 
@@ -20,9 +21,9 @@ proxy_start cos --upstream "$FERRY_S3_ST" --dialect cos \
   --ak AKID-ferry-selftest --sk ferry-selftest-cos-secret
 proxy_start s3 --upstream "$FERRY_S3_ST" --dialect s3
 proxy_start ossvec --upstream "$FERRY_S3_ST" --dialect oss --region cn-hangzhou --max-skew 0 \
-  --ak LTAI4FexampleAKID --sk exampleSecretKey0123456789abcdef --bucket-map examplebucket=vec-oss
+  --ak "$VEC_OSS_AK" --sk "$VEC_SK" --bucket-map examplebucket=vec-oss
 proxy_start cosvec --upstream "$FERRY_S3_ST" --dialect cos --max-skew 0 \
-  --ak AKIDexampleSecretId0123456789abcd --sk exampleSecretKey0123456789abcdef \
+  --ak "$VEC_COS_AK" --sk "$VEC_SK" \
   --bucket-map examplebucket-1250000000=vec-cos
 
 export FERRY_SELFTEST_STATE="$FERRY_RUN/selftest-state.json"

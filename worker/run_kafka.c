@@ -49,8 +49,6 @@ typedef struct kworker {
   size_t n_runs;
   int assigned;            /* segments partitions assigned to us */
   int total_parts;         /* partitions of the segments topic */
-  int paused;              /* fetching paused: pending holds enough */
-  int resync_pause;        /* assignment changed: re-apply paused to all of it */
   bus_msg_t **pending;     /* fetched, not yet taken (FIFO) */
   size_t n_pending, cap_pending;
   int abandoning;          /* shutdown: publish nothing more */
@@ -181,9 +179,6 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
     }
   }
   if (w->assigned < 0) w->assigned = 0;
-  /* librdkafka keeps a partition's pause flag across assignments: apply our
-   * state to the whole new assignment from the main loop. */
-  w->resync_pause = 1;
   LOG_INFO(FAC, "event=rebalance kind=%s partitions=%zu assigned=%d",
            ev == BUS_ASSIGNED ? "assigned" : ev == BUS_REVOKED ? "revoked" : "lost", n,
            w->assigned);
@@ -350,7 +345,9 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   if (!w.e) goto fail;
   w.prod = bus_producer_new(&w.bc, on_delivery, &w, errbuf);
   if (!w.prod) goto fail;
-  w.cons = bus_consumer_new(&w.bc, topics, 1, on_rebalance, &w, errbuf);
+  /* Held: segments wait in librdkafka's partition queues until the loop
+   * has room for one (no pause/resume, see bus.h). */
+  w.cons = bus_consumer_new_ex(&w.bc, topics, 1, on_rebalance, &w, BUS_CONSUMER_HELD, errbuf);
   if (!w.cons) goto fail;
   {
     int n = 0;
@@ -394,10 +391,10 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     }
     busy = xfer_pending(w.e) > 0;
     /* The consumer is polled on every turn, full or not, so rebalances and
-     * group membership are always served; flow control is by pausing the
-     * fetch while enough segments wait. */
+     * group membership are always served; a segment is taken only when
+     * there is room for it (the rest wait inside librdkafka). */
     wd_beat(wd, "consumer-poll");
-    err = bus_consumer_poll(w.cons, busy || !room ? 0 : 100, &m, errbuf);
+    err = bus_consumer_poll_ex(w.cons, busy || !room ? 0 : 100, room, &m, errbuf);
     wd_beat(wd, "loop");
     if (err == FERRY_OK) {
       if (worker_stop || w.fatal) {
@@ -413,16 +410,6 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     } else if (err == FERRY_ERR_KAFKA) {
       LOG_ERROR(FAC, "event=consumer-fatal error=%s", FLOG_Q(errbuf));
       w.fatal = 1;
-    }
-    if (w.resync_pause) {
-      w.resync_pause = 0;
-      if (w.n_pending == 0) w.paused = 0;
-      bus_consumer_pause(w.cons, w.paused, errbuf);
-    }
-    if (!w.paused && w.n_pending >= 2) {
-      if (bus_consumer_pause(w.cons, 1, errbuf) == FERRY_OK) w.paused = 1;
-    } else if (w.paused && w.n_pending == 0) {
-      if (bus_consumer_pause(w.cons, 0, errbuf) == FERRY_OK) w.paused = 0;
     }
     if (busy) xfer_run(w.e, 50);
     else if (!room) bus_producer_poll(w.prod, 50);

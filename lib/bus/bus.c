@@ -558,6 +558,15 @@ ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
 
 /* ---------- consumer ---------- */
 
+/* A partition's own fetch queue, taken out of the consumer queue
+ * (BUS_CONSUMER_HELD): its messages wait there until asked for. */
+typedef struct held_part {
+  char *topic;
+  int32_t partition;
+  int assigned;               /* read only while assigned to us */
+  rd_kafka_queue_t *q;
+} held_part_t;
+
 struct bus_consumer {
   rd_kafka_t *rk;
   bus_rebalance_cb *cb;
@@ -566,6 +575,10 @@ struct bus_consumer {
   int coop;       /* incremental (cooperative) rebalance protocol configured */
   rd_kafka_queue_t *commitq;  /* results of our asynchronous commits */
   int commits_out;            /* commits sent, result not yet seen */
+  unsigned flags;             /* BUS_CONSUMER_* */
+  held_part_t *held;          /* BUS_CONSUMER_HELD: every partition ever assigned */
+  size_t n_held, cap_held;
+  size_t rr;                  /* where the next read starts (fairness) */
 };
 
 static void notify(bus_consumer_t *c, bus_rebalance_t ev,
@@ -589,6 +602,46 @@ static void log_error_obj(const char *what, rd_kafka_error_t *e) {
   rd_kafka_error_destroy(e);
 }
 
+static held_part_t *held_find(bus_consumer_t *c, const char *topic, int32_t partition) {
+  size_t i;
+  for (i = 0; i < c->n_held; i++)
+    if (c->held[i].partition == partition && strcmp(c->held[i].topic, topic) == 0)
+      return &c->held[i];
+  return NULL;
+}
+
+/* Marks parts assigned (on = 1) or not. On assignment, before librdkafka
+ * starts fetching them, each partition's fetch queue stops forwarding to
+ * the consumer queue (librdkafka then leaves it so for good: the
+ * application set the forwarding); the queue is kept until destroy. */
+static void held_mark(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *parts, int on) {
+  int i;
+  if (!(c->flags & BUS_CONSUMER_HELD)) return;
+  for (i = 0; i < parts->cnt; i++) {
+    held_part_t *h = held_find(c, parts->elems[i].topic, parts->elems[i].partition);
+    if (!h && on) {
+      rd_kafka_queue_t *q =
+          rd_kafka_queue_get_partition(c->rk, parts->elems[i].topic, parts->elems[i].partition);
+      if (!q) {
+        LOG_ERROR(FAC, "event=partition-queue topic=%s partition=%" PRId32
+                  " error=\"no queue: its messages come through the consumer queue\"",
+                  FLOG_V(parts->elems[i].topic), parts->elems[i].partition);
+        continue;
+      }
+      rd_kafka_queue_forward(q, NULL);
+      if (c->n_held == c->cap_held) {
+        c->cap_held = c->cap_held ? c->cap_held * 2 : 16;
+        c->held = fx_realloc(c->held, c->cap_held * sizeof(*c->held));
+      }
+      h = &c->held[c->n_held++];
+      h->topic = fx_strdup(parts->elems[i].topic);
+      h->partition = parts->elems[i].partition;
+      h->q = q;
+    }
+    if (h) h->assigned = on;
+  }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   bus_consumer_t *c = opaque;
@@ -600,16 +653,19 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
            err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke",
            coop ? "cooperative" : "eager", parts->cnt);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    held_mark(c, parts, 1);
     if (coop) log_error_obj("incremental assign", rd_kafka_incremental_assign(rk, parts));
     else rd_kafka_assign(rk, parts);
     notify(c, BUS_ASSIGNED, parts);
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
     /* The caller hears first, so it can still commit what it finished. */
     notify(c, rd_kafka_assignment_lost(rk) ? BUS_LOST : BUS_REVOKED, parts);
+    held_mark(c, parts, 0);
     if (coop) log_error_obj("incremental unassign", rd_kafka_incremental_unassign(rk, parts));
     else rd_kafka_assign(rk, NULL);
   } else {
     LOG_ERROR(FAC, "rebalance err=%s", FLOG_Q(rd_kafka_err2str(err)));
+    held_mark(c, parts, 0);
     rd_kafka_assign(rk, NULL);
   }
 }
@@ -617,9 +673,23 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
                                  size_t n, bus_rebalance_cb *cb, void *ctx,
                                  char *errbuf) {
-  static const char *const base[] = {
+  return bus_consumer_new_ex(c, topics, n, cb, ctx, 0, errbuf);
+}
+
+bus_consumer_t *bus_consumer_new_ex(const bus_conf_t *c, const bus_topic_t *topics,
+                                    size_t n, bus_rebalance_cb *cb, void *ctx,
+                                    unsigned flags, char *errbuf) {
+  static const char *const base_plain[] = {
       "auto.offset.reset", "earliest",
       "partition.assignment.strategy", "roundrobin", NULL, NULL};
+  /* Held messages wait in librdkafka's partition queues: keep its
+   * read-ahead small (a few segments per partition, 8 MiB in all). */
+  static const char *const base_held[] = {
+      "auto.offset.reset", "earliest",
+      "partition.assignment.strategy", "roundrobin",
+      "queued.min.messages", "8",
+      "queued.max.messages.kbytes", "8192", NULL, NULL};
+  const char *const *base = (flags & BUS_CONSUMER_HELD) ? base_held : base_plain;
   const char *forced[] = {"enable.auto.commit", "false",
                           "enable.auto.offset.store", "false",
                           "group.id", c->group_id, NULL, NULL};
@@ -645,6 +715,7 @@ bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
   bc = fx_calloc(1, sizeof(*bc));
   bc->cb = cb;
   bc->ctx = ctx;
+  bc->flags = flags;
   bc->prefix = fx_strdup(c->topic_prefix);
   {
     char strat[256];
@@ -703,6 +774,14 @@ void bus_consumer_destroy(bus_consumer_t *c) {
     bus_consumer_commit_wait(c, 5000, eb);
     rd_kafka_queue_destroy(c->commitq);
   }
+  /* Every queue reference goes before the handle (rd_kafka_destroy waits
+   * for them). */
+  while (c->n_held) {
+    held_part_t *h = &c->held[--c->n_held];
+    rd_kafka_queue_destroy(h->q);
+    fx_free(h->topic);
+  }
+  fx_free(c->held);
   rd_kafka_destroy(c->rk);
   fx_free(c->prefix);
   fx_free(c);
@@ -766,54 +845,100 @@ ferry_err_t bus_consumer_commit_wait(bus_consumer_t *c, int timeout_ms, char *er
   return FERRY_OK;
 }
 
-ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out,
-                              char *errbuf) {
+/* Takes m: 1 with *out set for a message, 0 for a transient error (logged,
+ * m destroyed), -1 with errbuf set for a fatal one. */
+static int take_message(bus_consumer_t *c, rd_kafka_message_t *m, bus_msg_t **out,
+                        char *errbuf) {
+  char fatal[256];
+  bus_msg_t *bm;
+  rd_kafka_timestamp_type_t tt;
+  if (m->err) {
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal))) {
+      rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal));
+      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer fatal: %s", fatal);
+      rd_kafka_message_destroy(m);
+      return -1;
+    }
+    LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=%s",
+             FLOG_V(m->rkt ? rd_kafka_topic_name(m->rkt) : "-"), m->partition,
+             FLOG_Q(rd_kafka_message_errstr(m)));
+    rd_kafka_message_destroy(m);
+    return 0;
+  }
+  bm = fx_calloc(1, sizeof(*bm));
+  bm->rkm_ = m;
+  bm->topic = rd_kafka_topic_name(m->rkt);
+  bm->partition = m->partition;
+  bm->offset = m->offset;
+  bm->key = m->key;
+  bm->key_len = m->key_len;
+  bm->value = m->payload;
+  bm->len = m->len;
+  bm->timestamp_ms = rd_kafka_message_timestamp(m, &tt);
+  if (tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) bm->timestamp_ms = -1;
+  *out = bm;
+  return 1;
+}
+
+/* One message from the held partition queues, if one waits: round robin
+ * over the assigned partitions. Same returns as take_message, 0 for none. */
+static int read_held(bus_consumer_t *c, bus_msg_t **out, char *errbuf) {
+  size_t k;
+  for (k = 0; k < c->n_held; k++) {
+    held_part_t *h = &c->held[(c->rr + k) % c->n_held];
+    rd_kafka_message_t *m;
+    int r;
+    if (!h->assigned) continue;
+    m = rd_kafka_consume_queue(h->q, 0);
+    if (!m) continue;
+    c->rr = (c->rr + k + 1) % c->n_held;
+    r = take_message(c, m, out, errbuf);
+    if (r != 0) return r;
+  }
+  return 0;
+}
+
+ferry_err_t bus_consumer_poll_ex(bus_consumer_t *c, int timeout_ms, int want,
+                                 bus_msg_t **out, char *errbuf) {
+  int held = (c->flags & BUS_CONSUMER_HELD) != 0;
   int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
   *out = NULL;
   serve_commits(c, 0);
   for (;;) {
     int wait = timeout_ms < 0 ? -1 : (int)FERRY_MAX(0, deadline - mono_ms());
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait);
-    char fatal[256];
-    if (!m) {
-      if (timeout_ms >= 0 && mono_ms() >= deadline)
-        return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "no message");
-      continue;
+    rd_kafka_message_t *m;
+    int r;
+    if (held && want) {
+      r = read_held(c, out, errbuf);
+      if (r > 0) return FERRY_OK;
+      if (r < 0) return FERRY_ERR_KAFKA;
+      /* The partition queues do not wake the consumer poll below: look at
+       * them again every 10 ms while waiting. */
+      if (wait < 0 || wait > 10) wait = 10;
     }
-    if (m->err) {
-      if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
-          rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal))) {
-        ferry_err_t e;
-        rd_kafka_fatal_error(c->rk, fatal, sizeof(fatal));
-        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer fatal: %s", fatal);
-        rd_kafka_message_destroy(m);
-        return e;
+    /* Rebalances, errors and (without HELD) the messages. A held consumer
+     * may still get here a message fetched before its partition queue was
+     * taken out: it is returned even when not wanted. */
+    m = rd_kafka_consumer_poll(c->rk, wait);
+    if (m) {
+      r = take_message(c, m, out, errbuf);
+      if (r > 0) return FERRY_OK;
+      if (r < 0) return FERRY_ERR_KAFKA;
+    }
+    if (timeout_ms >= 0 && mono_ms() >= deadline) {
+      if (held && want) {
+        r = read_held(c, out, errbuf);
+        if (r > 0) return FERRY_OK;
+        if (r < 0) return FERRY_ERR_KAFKA;
       }
-      LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=%s",
-               FLOG_V(m->rkt ? rd_kafka_topic_name(m->rkt) : "-"), m->partition,
-               FLOG_Q(rd_kafka_message_errstr(m)));
-      rd_kafka_message_destroy(m);
-      if (timeout_ms >= 0 && mono_ms() >= deadline)
-        return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "no message");
-      continue;
-    }
-    {
-      bus_msg_t *bm = fx_calloc(1, sizeof(*bm));
-      rd_kafka_timestamp_type_t tt;
-      bm->rkm_ = m;
-      bm->topic = rd_kafka_topic_name(m->rkt);
-      bm->partition = m->partition;
-      bm->offset = m->offset;
-      bm->key = m->key;
-      bm->key_len = m->key_len;
-      bm->value = m->payload;
-      bm->len = m->len;
-      bm->timestamp_ms = rd_kafka_message_timestamp(m, &tt);
-      if (tt == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) bm->timestamp_ms = -1;
-      *out = bm;
-      return FERRY_OK;
+      return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "no message");
     }
   }
+}
+
+ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out,
+                              char *errbuf) {
+  return bus_consumer_poll_ex(c, timeout_ms, 1, out, errbuf);
 }
 
 ferry_err_t bus_consumer_commit(bus_consumer_t *c, const char *topic,
@@ -847,19 +972,6 @@ ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
   return bus_consumer_commit(c, m->topic, m->partition, m->offset + 1, errbuf);
 }
 
-ferry_err_t bus_consumer_pause(bus_consumer_t *c, int pause, char *errbuf) {
-  rd_kafka_topic_partition_list_t *parts = NULL;
-  rd_kafka_resp_err_t err = rd_kafka_assignment(c->rk, &parts);
-  if (err)
-    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "assignment: %s", rd_kafka_err2str(err));
-  if (parts->cnt > 0)
-    err = pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
-  rd_kafka_topic_partition_list_destroy(parts);
-  if (err)
-    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "%s: %s", pause ? "pause" : "resume",
-                        rd_kafka_err2str(err));
-  return FERRY_OK;
-}
 
 ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *next_offset,

@@ -196,6 +196,20 @@ typedef void bus_rebalance_cb(bus_rebalance_t ev, const bus_part_t *parts,
 bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
                                  size_t n, bus_rebalance_cb *cb, void *ctx,
                                  char *errbuf);
+/*
+ * Options of bus_consumer_new_ex. BUS_CONSUMER_HELD: flow control without
+ * pausing. Each assigned partition's fetched messages wait in its own queue
+ * inside librdkafka (whose read-ahead is then kept to a few messages per
+ * partition) until bus_consumer_poll_ex asks for one with want = 1; polls
+ * with want = 0 serve only the group (rebalances, errors, commits). The
+ * worker uses it: librdkafka's pause/resume of partitions races with
+ * rebalances (a partition can stay paused for good), and a worker would
+ * pause and resume all the time.
+ */
+#define BUS_CONSUMER_HELD 0x1u
+bus_consumer_t *bus_consumer_new_ex(const bus_conf_t *c, const bus_topic_t *topics,
+                                    size_t n, bus_rebalance_cb *cb, void *ctx,
+                                    unsigned flags, char *errbuf);
 /* Leaves the group (the callback sees BUS_REVOKED for what is left, and may
  * commit), then destroys. Accepts NULL. */
 void bus_consumer_destroy(bus_consumer_t *c);
@@ -208,6 +222,12 @@ void bus_consumer_destroy(bus_consumer_t *c);
  */
 ferry_err_t bus_consumer_poll(bus_consumer_t *c, int timeout_ms, bus_msg_t **out,
                               char *errbuf);
+/* bus_consumer_poll with want: for a BUS_CONSUMER_HELD consumer, want = 0
+ * serves the group for up to timeout_ms without taking a held message (a
+ * message fetched before its partition was held may still be returned:
+ * FERRY_OK, and it must be taken). Without HELD, want does not matter. */
+ferry_err_t bus_consumer_poll_ex(bus_consumer_t *c, int timeout_ms, int want,
+                                 bus_msg_t **out, char *errbuf);
 
 /*
  * Commits next_offset for one partition: the offset of the NEXT message to
@@ -225,11 +245,6 @@ ferry_err_t bus_consumer_commit_wait(bus_consumer_t *c, int timeout_ms, char *er
 /* Commits m->offset + 1 on m's partition. */
 ferry_err_t bus_consumer_commit_msg(bus_consumer_t *c, const bus_msg_t *m,
                                     char *errbuf);
-/* Pauses (pause=1) or resumes fetching on every partition assigned now,
- * for flow control: a paused consumer is still polled, so rebalances and
- * the group membership are served, but no new messages are fetched.
- * Messages already fetched may still be returned by the next polls. */
-ferry_err_t bus_consumer_pause(bus_consumer_t *c, int pause, char *errbuf);
 /* Committed offset of a partition for this group (-1 when none). */
 ferry_err_t bus_consumer_committed(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *next_offset,

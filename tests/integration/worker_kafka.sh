@@ -34,8 +34,9 @@ kcat -b "$FERRY_BROKERS" -P -t ferry.segments -K '\t' -l "$FERRY_RUN/kin"
 
 # Distinct segments with a result (at-least-once: a segment whose partition
 # moved during a rebalance may be published twice; the reporter counts it once).
-results() { kcat -b "$FERRY_BROKERS" -C -t ferry.results -o beginning -e -q 2>/dev/null | sed -n 's/.*"segment":"\([^"]*\)".*/\1/p' | sort -u | wc -l; }
-for i in $(seq 1 300); do
+results() { timeout 30 kcat -b "$FERRY_BROKERS" -C -t ferry.results -o beginning -e -q 2>/dev/null | sed -n 's/.*"segment":"\([^"]*\)".*/\1/p' | sort -u | wc -l; }
+deadline=$((SECONDS + 240))
+while [ $SECONDS -lt $deadline ]; do
   [ "$(results)" -ge "$nsegs" ] && break
   sleep 1
 done

@@ -7,12 +7,54 @@ export FERRY_SRC FERRY_BIN
 # shellcheck source=../../scripts/servers.sh
 source "$FERRY_SRC/scripts/servers.sh"
 servers_init
-trap servers_stop EXIT INT TERM
 TOOLS="$FERRY_SRC/tests/tools"
 export FERRY_SRC_ACCESS_KEY=S3RVER FERRY_SRC_SECRET_KEY=S3RVER
 export FERRY_DST_ACCESS_KEY=S3RVER FERRY_DST_SECRET_KEY=S3RVER
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# itest_dump_logs: the tail of every log the test's processes wrote, so that a
+# failure in CI (where the run directory is gone) can be diagnosed.
+itest_dump_logs() {
+  local f
+  for f in "$FERRY_RUN"/*.log "$FERRY_RUN"/*.err; do
+    [ -s "$f" ] || continue
+    echo "---- ${f##*/} (last ${FERRY_DUMP_LINES:-40} lines) ----"
+    tail -n "${FERRY_DUMP_LINES:-40}" "$f" | cut -c1-400
+  done
+}
+
+# A test that outlives FERRY_TEST_DEADLINE seconds (ctest sets it below its
+# own TIMEOUT, which kills without a word) prints its logs and is stopped:
+# a hang shows where it hung.
+ITEST_WATCH=""
+if [ "${FERRY_TEST_DEADLINE:-0}" -gt 0 ] 2>/dev/null; then
+  (
+    sleep "$FERRY_TEST_DEADLINE" </dev/null >/dev/null 2>&1
+    echo "FAIL: $(basename "$0") still running after ${FERRY_TEST_DEADLINE} s (FERRY_TEST_DEADLINE); its logs (run dir $FERRY_RUN):" >&2
+    itest_dump_logs >&2
+    kill -TERM $$ 2>/dev/null
+    sleep 10
+    # Whatever the script waits on (a process that ignores SIGTERM) goes too.
+    while read -r p; do kill -9 "$p" 2>/dev/null; done <"$FERRY_RUN/pids"
+  ) &
+  ITEST_WATCH=$!
+fi
+itest_exit() {
+  local rc=$?
+  if [ -n "$ITEST_WATCH" ]; then
+    pkill -P "$ITEST_WATCH" 2>/dev/null || true
+    kill "$ITEST_WATCH" 2>/dev/null || true
+  fi
+  servers_stop
+  return $rc
+}
+trap itest_exit EXIT
+trap 'exit 143' INT TERM
+
+fail() {
+  echo "FAIL: $*" >&2
+  [ -n "${ITEST_DUMPED:-}" ] || { ITEST_DUMPED=1; itest_dump_logs >&2; }
+  exit 1
+}
 ok() { echo "ok: $*"; }
 assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 

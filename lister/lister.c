@@ -312,6 +312,27 @@ static int head(lrun_t *r, const char *key, store_head_t *h, char *errbuf) {
 
 /* ---------- listing ---------- */
 
+/* Where the listing goes on after a truncated page: its continuation token,
+ * or (a store that gives none) after its last key. */
+static ferry_err_t page_advance(const lrun_t *r, const store_list_page_t *page, char **token,
+                                char **after, char *errbuf) {
+  if (page->next_token && *page->next_token) {
+    fx_free(*token);
+    *token = fx_strdup(page->next_token);
+    return FERRY_OK;
+  }
+  if (page->n_objects > 0) {
+    fx_free(*token);
+    *token = NULL;
+    fx_free(*after);
+    *after = fx_strdup(page->objects[page->n_objects - 1].key);
+    return FERRY_OK;
+  }
+  return ferry_seterr(errbuf, FERRY_ERR_STORE,
+                      "listing %s:%s: a truncated page without a continuation token or keys",
+                      r->t->src.store, r->t->src.bucket);
+}
+
 static ferry_err_t list_source(lrun_t *r, char *errbuf) {
   const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
   size_t plen = strlen(prefix);
@@ -360,22 +381,7 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
                FLOG_V(r->def.task), r->plan.run, r->pages,
                r->objects + seg_pending_objects(r->seg), seg_count(r->seg));
     }
-    if (!e && page.truncated) {
-      if (page.next_token && *page.next_token) {
-        fx_free(token);
-        token = fx_strdup(page.next_token);
-      } else if (page.n_objects > 0) {
-        /* No continuation token: go on after the last key of the page. */
-        fx_free(token);
-        token = NULL;
-        fx_free(after);
-        after = fx_strdup(page.objects[page.n_objects - 1].key);
-      } else {
-        e = ferry_seterr(errbuf, FERRY_ERR_STORE,
-                         "listing %s:%s: a truncated page without a continuation token "
-                         "or keys", r->t->src.store, r->t->src.bucket);
-      }
-    }
+    if (!e && page.truncated) e = page_advance(r, &page, &token, &after, errbuf);
     {
       int more = page.truncated;
       store_list_page_release(&page);
@@ -624,22 +630,7 @@ static void *shard_main(void *arg) {
     pthread_cond_signal(&shard_data);
     pthread_mutex_unlock(&shard_mu);
     more = page.truncated;
-    if (!e && !end && more) {
-      if (page.next_token && *page.next_token) {
-        fx_free(token);
-        token = fx_strdup(page.next_token);
-      } else if (page.n_objects > 0) {
-        fx_free(token);
-        token = NULL;
-        fx_free(after);
-        after = fx_strdup(page.objects[page.n_objects - 1].key);
-      } else {
-        e = ferry_seterr(eb, FERRY_ERR_STORE,
-                         "listing %s:%s: a truncated page without a continuation token "
-                         "or keys",
-                         r->t->src.store, r->t->src.bucket);
-      }
-    }
+    if (!e && !end && more) e = page_advance(r, &page, &token, &after, eb);
     store_list_page_release(&page);
     if (e) break;
     if (!more) end = 1;

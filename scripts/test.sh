@@ -23,6 +23,9 @@ export FERRY_S3_ENDPOINT="$FERRY_S3_MAIN"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
 export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# A worker whose watchdog fires (docs/worker.md) prints every thread's stack
+# (gdb) into its log before exiting, which the failing test then shows.
+export FERRY_STALL_GDB=1
 
 # Integration tests wait on servers more than on the CPU: run a few at once
 # (FERRY_TEST_JOBS to change; the rate-measuring ones run alone).
@@ -32,10 +35,33 @@ rc=0
 # build, where it also finds memory errors; everything else runs in both.
 PLAIN_ARGS=("$@")
 [ $# -eq 0 ] && PLAIN_ARGS=(-LE fault)
+# A test that fails is run once more, alone, before the build counts as
+# failed: whole fleets on a 2-CPU machine running three tests at once have
+# timing-sensitive checks. A test that passes only on the rerun is named in
+# a FLAKY line at the end (and in $ROOT/<build>/flaky.txt), never hidden; one
+# that fails twice fails the run. FERRY_TEST_RERUN=0 turns this off.
+FLAKY=()
+run_ctest() {
+  local dir="$1"; shift
+  rm -f "$dir/flaky.txt"
+  if FERRY_BIN="$dir" ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "$@"; then
+    return 0
+  fi
+  [ "${FERRY_TEST_RERUN:-1}" != 0 ] || return 1
+  local failed
+  failed=$(sed 's/^[0-9]*://' "$dir/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | tr '\n' ' ')
+  echo "== rerun, alone, of what failed in ${dir##*/}: $failed=="
+  if FERRY_BIN="$dir" ctest --test-dir "$dir" --output-on-failure --rerun-failed; then
+    echo "${dir##*/}: $failed" >"$dir/flaky.txt"
+    FLAKY+=("${dir##*/}: $failed")
+    return 0
+  fi
+  return 1
+}
 echo "== ctest (build) =="
-FERRY_BIN="$ROOT/build" ctest --test-dir "$ROOT/build" --output-on-failure -j "$JOBS" "${PLAIN_ARGS[@]}" || rc=1
+run_ctest "$ROOT/build" "${PLAIN_ARGS[@]}" || rc=1
 echo "== ctest (build-asan: ASan+UBSan) =="
-FERRY_BIN="$ROOT/build-asan" ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" "$@" || rc=1
+run_ctest "$ROOT/build-asan" "$@" || rc=1
 
 # ---- fuzz (tests/fuzz, docs/testing.md "Fuzzing") ----------------------------
 # Every libFuzzer target for a short bounded time in build-fuzz/ (clang); a
@@ -46,4 +72,5 @@ if [ $# -eq 0 ] && [ "$FUZZ_SECS" != 0 ]; then
   echo "== fuzz (build-fuzz: clang libFuzzer, ${FUZZ_SECS} s per target) =="
   "$ROOT/scripts/fuzz.sh" "$FUZZ_SECS" || rc=1
 fi
+for f in "${FLAKY[@]}"; do echo "FLAKY (failed, then passed when rerun alone): $f"; done
 exit $rc

@@ -329,6 +329,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   size_t max_segs;
   int64_t last_commit = 0, stop_at = 0;
   wd_t *wd = NULL;
+  long stall_ms = WD_STALL_MS;
   wwin_t win = WWIN_INIT;
   int rc = 0;
   memset(&w, 0, sizeof(w));
@@ -361,7 +362,12 @@ int worker_run_kafka(const ferry_conf_t *conf) {
    * a time limit during a rebalance). The worker keeps nothing a restart
    * would lose, so the watchdog ends it (exit 70) for its supervisor to
    * restart; its unfinished segments are redelivered. */
-  wd = wd_start(WD_STALL_MS, NULL, NULL);
+  {
+    /* FERRY_STALL_MS: another limit, for diagnosis (with FERRY_STALL_GDB). */
+    const char *e = getenv("FERRY_STALL_MS");
+    if (e && atol(e) >= 1000) stall_ms = atol(e);
+  }
+  wd = wd_start(stall_ms, NULL, NULL);
   max_segs = (size_t)(conf->worker.segments_in_flight > 0 ? conf->worker.segments_in_flight : 4);
   LOG_INFO(FAC,
            "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
@@ -431,7 +437,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     }
   }
   /* Leaving: flush (10 s), commit waits (5 s + 5 s) and the group leave. */
-  wd_limit(wd, WD_STALL_MS, "leaving");
+  wd_limit(wd, stall_ms, "leaving");
   bus_producer_flush(w.prod, 10000, errbuf);
   commit_ready(&w);
   {

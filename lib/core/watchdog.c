@@ -3,6 +3,8 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,15 @@ static void default_expire(int64_t stalled_ms, const char *where, void *ctx) {
   (void)ctx;
   LOG_ERROR("watchdog", "event=stalled stalled_ms=%" PRId64 " where=%s action=exit status=70",
             stalled_ms, where);
+  /* FERRY_STALL_GDB=1 (diagnosis, e.g. in tests): every thread's stack
+   * goes to stderr through gdb, if installed, before the exit. */
+  if (getenv("FERRY_STALL_GDB")) {
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd),
+             "gdb -batch -nx -p %ld -ex 'thread apply all bt' 1>&2 2>/dev/null </dev/null",
+             (long)getpid());
+    if (system(cmd) != 0) LOG_WARN("watchdog", "msg=\"gdb gave no stacks\"");
+  }
   _exit(70);
 }
 

@@ -5,7 +5,8 @@
 # and COS, with the example keys of the guide, and a dev broker the guide
 # itself starts. Substituted (nothing else): https endpoints -> http with
 # connect_to the proxies, /tmp/ferry.bootstrap and the reporter's port ->
-# per-run ones. Injected between blocks: three objects whose first GET is
+# per-run ones; the key placeholders -> the fake keys of
+# tests/fixtures/fake_credentials.sh. Injected between blocks: three objects whose first GET is
 # refused (403) so the guide's retry has failures; a new source object before
 # the cut-over. Then the outcome is checked. Everything stops on exit.
 set -euo pipefail
@@ -45,10 +46,18 @@ COS_ADDR=${FERRY_PROXY_COS#http://}
 mkdir -p "$R/work"
 
 # Extract and substitute.
+GUIDE_OSS_AK="$GUIDE_OSS_AK" GUIDE_OSS_SK="$GUIDE_OSS_SK" GUIDE_COS_AK="$GUIDE_COS_AK" \
+GUIDE_COS_SK="$GUIDE_COS_SK" \
 "$PY" - "$GUIDE" "$R/work" "$R/guide.sh" "$R/bootstrap" "$HTTP_PORT" "$OSS_ADDR" "$COS_ADDR" "$S3" <<'PY'
-import re, sys
+import os, re, sys
 guide, work, out, boot, port, oss, cos, s3 = sys.argv[1:]
 subs = [
+    # The guide's key placeholders get the test proxies' fake keys
+    # (tests/fixtures/fake_credentials.sh).
+    ("<oss-access-key-id>", os.environ["GUIDE_OSS_AK"]),
+    ("<oss-access-key-secret>", os.environ["GUIDE_OSS_SK"]),
+    ("<cos-secret-id>", os.environ["GUIDE_COS_AK"]),
+    ("<cos-secret-key>", os.environ["GUIDE_COS_SK"]),
     ('"https://oss-cn-hangzhou-internal.aliyuncs.com";',
      f'"http://oss-cn-hangzhou-internal.aliyuncs.com"; connect_to = "{oss}";'),
     ('"https://cos.ap-guangzhou.myqcloud.com";',
@@ -148,5 +157,5 @@ n=$(curl -s "$S3/photos-gz-1250000000?list-type=2&prefix=2024/" | grep -o '<Key>
 assert_eq "$n" "$((IN_SCOPE + 1))" "objects at the destination"
 curl -sf -o /dev/null "$S3/photos-gz-1250000000/2024/04/late.jpg" || fail "late object missing"
 curl -s "$S3/photos-gz-1250000000?list-type=2" | grep -q 'tmp</Key>' && fail "a filtered object was copied"
-grep -q "EXAMPLEossSecret\|EXAMPLEcosSecret" "$R/guide.out" && fail "a secret in the output"
+grep -qF -e "$GUIDE_OSS_SK" -e "$GUIDE_COS_SK" "$R/guide.out" && fail "a secret in the output"
 ok "guide outcome: plan of $IN_SCOPE, 3 failures exported and retried, HTTP API, verify in step twice, $((IN_SCOPE + 1)) objects at COS"

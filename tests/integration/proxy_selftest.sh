@@ -27,6 +27,7 @@ proxy_start cosvec --upstream "$FERRY_S3_ST" --dialect cos --max-skew 0 \
   --bucket-map examplebucket-1250000000=vec-cos
 
 export FERRY_SELFTEST_STATE="$FERRY_RUN/selftest-state.json"
+export VEC_OSS_AK VEC_COS_AK
 cd "$FERRY_SRC/tests/servers"
 rc=0
 echo "== proxy selftest: main phase =="

@@ -14,11 +14,14 @@ export FERRY_DST_ACCESS_KEY=S3RVER FERRY_DST_SECRET_KEY=S3RVER
 # itest_dump_logs: the tail of every log the test's processes wrote, so that a
 # failure in CI (where the run directory is gone) can be diagnosed.
 itest_dump_logs() {
-  local f
-  for f in "$FERRY_RUN"/*.log "$FERRY_RUN"/*.err; do
+  local f n
+  for f in "$FERRY_RUN"/*.log "$FERRY_RUN"/*.err "$FERRY_RUN"/*.stack; do
     [ -s "$f" ] || continue
-    echo "---- ${f##*/} (last ${FERRY_DUMP_LINES:-40} lines) ----"
-    tail -n "${FERRY_DUMP_LINES:-40}" "$f" | cut -c1-400
+    n=${FERRY_DUMP_LINES:-40}
+    # A stalled worker's log ends with its threads' stacks (FERRY_STALL_GDB).
+    grep -q "event=stalled" "$f" && n=250
+    echo "---- ${f##*/} (last $n lines) ----"
+    tail -n "$n" "$f" | cut -c1-400
   done
 }
 

@@ -478,9 +478,13 @@ if (phase === 'main') {
   /* ------------------------------------------------------------------ vectors */
 
   const VH_OSS = 'examplebucket.oss-cn-hangzhou.aliyuncs.com';
-  const V1P = 'OSS LTAI4FexampleAKID:';
+  // protocol.md's vector keys, from tests/fixtures/fake_credentials.sh
+  // (exported by proxy_selftest.sh).
+  const VEC_OSS_AK = process.env.VEC_OSS_AK, VEC_COS_AK = process.env.VEC_COS_AK;
+  if (!VEC_OSS_AK || !VEC_COS_AK) throw new Error('VEC_OSS_AK / VEC_COS_AK not set: run through tests/integration/proxy_selftest.sh');
+  const V1P = `OSS ${VEC_OSS_AK}:`;
   const D1 = 'Mon, 15 Jan 2024 08:30:00 GMT';
-  const V4P = 'OSS4-HMAC-SHA256 Credential=LTAI4FexampleAKID/20240115/cn-hangzhou/oss/aliyun_v4_request,Signature=';
+  const V4P = `OSS4-HMAC-SHA256 Credential=${VEC_OSS_AK}/20240115/cn-hangzhou/oss/aliyun_v4_request,Signature=`;
   const D4 = { 'x-oss-date': '20240115T083000Z', 'x-oss-content-sha256': 'UNSIGNED-PAYLOAD' };
   const KEYP = '/dir/a%20b%2Bc.txt';
   const RANGE = { Range: 'bytes=0-1023', 'If-Match': '"5B3C1A2E053D763E1B002CC607C5A0FE"' };
@@ -501,7 +505,7 @@ if (phase === 'main') {
     ['V4-12', 'PUT', PART, { ...D4, 'Content-Type': 'application/octet-stream' }, V4P + '2c367adb4c535600cc0ab3e348a1b3efddb23e52d98bca9e8c7fcb7916138b85', HW],
   ];
   const VH_COS = 'examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com';
-  const CP = 'q-sign-algorithm=sha1&q-ak=AKIDexampleSecretId0123456789abcd&q-sign-time=1705307400;1705311000&q-key-time=1705307400;1705311000&';
+  const CP = `q-sign-algorithm=sha1&q-ak=${VEC_COS_AK}&q-sign-time=1705307400;1705311000&q-key-time=1705307400;1705311000&`;
   const CKEY = '/dir/a%20b%2Bc%28%E6%B5%8B%E8%AF%95%29.txt';
   const UID = '1705307400a1b2c3d4e5f6';
   const completeBody = Buffer.from(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>${' '.repeat(234)}`).subarray(0, 234);

@@ -358,10 +358,10 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   worker_install_signals();
   /* Every turn of the loop below is bounded (polls of at most 100 ms, the
    * engine's 50 ms): a loop that has not turned for WD_STALL_MS is blocked
-   * inside a library (librdkafka's consumer poll was seen to block without
-   * a time limit during a rebalance). The worker keeps nothing a restart
-   * would lose, so the watchdog ends it (exit 70) for its supervisor to
-   * restart; its unfinished segments are redelivered. */
+   * (as it once was in the consumer poll, by a wait of -1 = no limit: see
+   * ms_left in lib/bus/bus.c). The worker keeps nothing a restart would
+   * lose, so the watchdog ends it (exit 70) for its supervisor to restart;
+   * its unfinished segments are redelivered. */
   {
     /* FERRY_STALL_MS: another limit, for diagnosis (with FERRY_STALL_GDB). */
     const char *e = getenv("FERRY_STALL_MS");

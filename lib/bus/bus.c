@@ -237,6 +237,17 @@ static int64_t wall_ms(void) {
 
 static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
 
+/* Milliseconds until deadline, never negative: a negative wait means "no
+ * limit" to librdkafka. (This was FERRY_MAX(0, deadline - mono_ms()), which
+ * reads the clock twice: when the millisecond turned between the two reads
+ * the wait came out as -1, and a poll meant to return at once waited for the
+ * next event, which an idle worker never gets — the worker "blocked inside
+ * consumer poll" seen since the first session, caught by the watchdog.) */
+static int ms_left(int64_t deadline) {
+  int64_t left = deadline - mono_ms();
+  return left > 0 ? (int)FERRY_MIN(left, INT32_MAX) : 0;
+}
+
 /* ---------- topic creation ---------- */
 
 ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
@@ -805,7 +816,7 @@ void bus_msg_destroy(bus_msg_t *m) {
 static void serve_commits(bus_consumer_t *c, int timeout_ms) {
   int64_t deadline = mono_ms() + timeout_ms;
   while (c->commitq && c->commits_out > 0) {
-    int wait = (int)FERRY_MAX(0, deadline - mono_ms());
+    int wait = ms_left(deadline);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(c->commitq, wait);
     if (!ev) {
       if (mono_ms() >= deadline) return;
@@ -905,7 +916,7 @@ ferry_err_t bus_consumer_poll_ex(bus_consumer_t *c, int timeout_ms, int want,
   *out = NULL;
   serve_commits(c, 0);
   for (;;) {
-    int wait = timeout_ms < 0 ? -1 : (int)FERRY_MAX(0, deadline - mono_ms());
+    int wait = timeout_ms < 0 ? -1 : ms_left(deadline);
     rd_kafka_message_t *m;
     int r;
     if (held && want) {

@@ -55,6 +55,8 @@ ferry_err_t ferry_seterr(char *errbuf, ferry_err_t err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define FERRY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Each argument may be evaluated twice: pass values, never calls (a clock
+ * read twice made a zero wait -1 = forever; see ms_left in lib/bus/bus.c). */
 #define FERRY_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FERRY_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -520,6 +520,44 @@ static void test_held(void **state) {
   bus_conf_release(&c);
 }
 
+/* A poll with timeout 0 returns at once, every time. It once computed its
+ * wait as FERRY_MAX(0, deadline - now()) with the clock read twice; when the
+ * millisecond turned between the reads the wait was -1, i.e. "wait for the
+ * next event", which an idle consumer never gets: the worker hung in
+ * consumer poll. Hundreds of thousands of zero polls on an idle consumer
+ * hit that window many times; SIGALRM ends the test if one blocks. */
+static void test_poll_zero_never_blocks(void **state) {
+  events_t ev;
+  bus_conf_t c;
+  bus_consumer_t *bc;
+  bus_topic_t topics[] = {BUS_SEGMENTS};
+  char eb[FERRY_ERRLEN] = "";
+  int64_t deadline, t0, worst = 0;
+  long calls = 0;
+  (void)state;
+  memset(&ev, 0, sizeof(ev));
+  conf_for(&c, "itest-zero");
+  bc = bus_consumer_new_ex(&c, topics, 1, on_rebalance, &ev, BUS_CONSUMER_HELD, eb);
+  assert_non_null(bc);
+  deadline = now_ms() + 30000;
+  while (owned_count(&ev) < PARTS && now_ms() < deadline) pump_held(bc, 100);
+  assert_int_equal(owned_count(&ev), PARTS);
+  alarm(60);
+  t0 = now_ms();
+  while (now_ms() - t0 < 4000) {
+    bus_msg_t *m = NULL;
+    int64_t s = now_ms();
+    if (bus_consumer_poll_ex(bc, 0, 0, &m, eb) == FERRY_OK) bus_msg_destroy(m);
+    if (now_ms() - s > worst) worst = now_ms() - s;
+    calls++;
+  }
+  alarm(0);
+  print_message("zero polls: %ld calls in 4 s, slowest %lld ms\n", calls, (long long)worst);
+  assert_true(worst < 1000);
+  bus_consumer_destroy(bc);
+  bus_conf_release(&c);
+}
+
 /* ---------- dead letters ---------- */
 
 static void test_dlq(void **state) {
@@ -613,6 +651,7 @@ int main(void) {
       cmocka_unit_test(test_two_members_cooperative),
       cmocka_unit_test(test_two_members_eager),
       cmocka_unit_test(test_held),
+      cmocka_unit_test(test_poll_zero_never_blocks),
       cmocka_unit_test(test_dlq),
       cmocka_unit_test(test_delivery_failure_reported),
   };

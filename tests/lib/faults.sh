@@ -32,16 +32,38 @@ fault_setup() {
     "$FAULT_SRC_BUCKET" "$FAULT_DST_BUCKET" >"$FERRY_RUN/s3-main.log" 2>&1 &
   track_pid $!
   export FERRY_S3_MAIN="http://127.0.0.1:$sp"
-  _fault_proxy oss "$op" --dialect oss --ak LTAIfaultsuite --sk oss-fault-secret --region cn-hangzhou
-  _fault_proxy cos "$cp" --dialect cos --ak AKIDfaultsuite --sk cos-fault-secret
+  local oss_args=(--dialect oss --ak LTAIfaultsuite --sk oss-fault-secret --region cn-hangzhou)
+  local cos_args=(--dialect cos --ak AKIDfaultsuite --sk cos-fault-secret)
+  _fault_proxy oss "$op" "${oss_args[@]}"
+  _fault_proxy cos "$cp" "${cos_args[@]}"
   devbroker_start --partitions 8 "$@"
   DEVBROKER_PID=$(tail -1 "$FERRY_RUN/pids")
   wait_line "$FERRY_RUN/s3-main.log" "^ready" 60
-  wait_line "$FERRY_RUN/proxy-oss.out" "^ready" 60 || { cat "$FERRY_RUN/proxy-oss.log" >&2; return 1; }
-  wait_line "$FERRY_RUN/proxy-cos.out" "^ready" 60 || { cat "$FERRY_RUN/proxy-cos.log" >&2; return 1; }
+  _fault_proxy_wait oss "${oss_args[@]}" || return 1
+  _fault_proxy_wait cos "${cos_args[@]}" || return 1
   export FERRY_OSS_ACCESS_KEY=LTAIfaultsuite FERRY_OSS_SECRET_KEY=oss-fault-secret
   export FERRY_COS_ACCESS_KEY=AKIDfaultsuite FERRY_COS_SECRET_KEY=cos-fault-secret
   OSS_ADMIN=$FERRY_PROXY_OSS_ADMIN COS_ADMIN=$FERRY_PROXY_COS_ADMIN
+}
+# _fault_proxy_wait NAME ARGS...: waits for the proxy to be ready; when the
+# free port it was given was taken meanwhile by a parallel test (EADDRINUSE),
+# starts it again on another port (up to 5 times).
+_fault_proxy_wait() {
+  local name="$1"; shift
+  local try i
+  for try in 1 2 3 4 5; do
+    for i in $(seq 1 600); do
+      grep -q "^ready" "$FERRY_RUN/proxy-$name.out" 2>/dev/null && return 0
+      grep -q EADDRINUSE "$FERRY_RUN/proxy-$name.log" 2>/dev/null && break
+      sleep 0.1
+    done
+    if [ "$try" = 5 ] || ! grep -q EADDRINUSE "$FERRY_RUN/proxy-$name.log" 2>/dev/null; then
+      echo "proxy $name did not start:" >&2; cat "$FERRY_RUN/proxy-$name.log" >&2; return 1
+    fi
+    echo "proxy $name: its port was taken, trying another" >&2
+    : >"$FERRY_RUN/proxy-$name.log"
+    _fault_proxy "$name" "$(free_port)" "$@"
+  done
 }
 # _fault_proxy NAME PORT ARGS...: starts tests/servers/proxy.js in front of s3rver.
 _fault_proxy() {

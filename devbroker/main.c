@@ -30,11 +30,12 @@
 #define FAC "devbroker"
 
 static volatile sig_atomic_t stop;
-static volatile sig_atomic_t want_down, want_up;
+static volatile sig_atomic_t want_down, want_up, want_refuse;
 
 static void on_signal(int sig) {
   if (sig == SIGUSR1) want_down = 1;
   else if (sig == SIGUSR2) want_up = 1;
+  else if (sig == SIGHUP) want_refuse = 1;
   else stop = 1;
 }
 
@@ -50,7 +51,9 @@ static void usage(FILE *f) {
           "  --exit-with-parent   stop when the parent process dies (tests)\n"
           "Prints the bootstrap list on stdout and runs until SIGTERM/SIGINT.\n"
           "Fault injection: SIGUSR1 takes the highest-numbered broker down (its\n"
-          "connections are closed and refused), SIGUSR2 brings it back.\n",
+          "connections are closed and refused), SIGUSR2 brings it back; SIGHUP\n"
+          "makes the next Produce request fail with MSG_SIZE_TOO_LARGE (a message\n"
+          "the broker refuses for itself).\n",
           BUS_DEFAULT_SEGMENTS_PARTITIONS);
 }
 
@@ -175,6 +178,7 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGUSR2, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
 
   /* The mock cluster needs an rd_kafka_t for bookkeeping; this throwaway
@@ -225,6 +229,12 @@ int main(int argc, char **argv) {
       want_down = 0;
       rd_kafka_mock_broker_set_down(mc, n_brokers);
       LOG_WARN(FAC, "broker=%d msg=\"down (SIGUSR1)\"", n_brokers);
+    }
+    if (want_refuse) {
+      want_refuse = 0;
+      /* ApiKey 0 is Produce. */
+      rd_kafka_mock_push_request_errors(mc, 0, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+      LOG_WARN(FAC, "msg=\"the next Produce request is refused: MSG_SIZE_TOO_LARGE (SIGHUP)\"");
     }
     if (want_up) {
       want_up = 0;

@@ -168,6 +168,11 @@ static ferry_err_t make_room(lout_t *o, size_t len, char *errbuf) {
   }
 }
 
+/* The longest segment JSON that goes as one message. */
+static size_t seg_max(const lout_t *o, const msg_segment_t *s) {
+  return o->p ? bus_producer_max_value(o->p, BUS_SEGMENTS, strlen(s->id)) : LOUT_FILE_MAX_MESSAGE;
+}
+
 static ferry_err_t put_segment(lout_t *o, const msg_segment_t *s, int depth,
                                char *errbuf) {
   char *json = msg_segment_encode(s);
@@ -177,7 +182,7 @@ static ferry_err_t put_segment(lout_t *o, const msg_segment_t *s, int depth,
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
                         "segment %s of task %s cannot be encoded as JSON", s->id, s->task);
   len = strlen(json);
-  if (len > LOUT_MAX_MESSAGE && s->n_objs > 1 && depth < 40) {
+  if (len > seg_max(o, s) && s->n_objs > 1 && depth < 40) {
     /* Too long for one Kafka message: halves, with derived ids. */
     msg_segment_t half = *s;
     size_t first = s->n_objs / 2;
@@ -223,6 +228,15 @@ ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf) {
   if (!(json = msg_task_encode(rec)))
     return ferry_seterr(errbuf, FERRY_ERR_INVALID, "task record of %s cannot be encoded",
                         rec->task);
+  if (strlen(json) > bus_producer_max_value(o->p, BUS_TASKS, strlen(rec->task))) {
+    e = ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                     "the task record of %s is %zu bytes, more than the tasks topic takes "
+                     "(%zu: max.message.bytes, message.max.bytes)%s", rec->task, strlen(json),
+                     bus_producer_max_value(o->p, BUS_TASKS, strlen(rec->task)),
+                     rec->n_shards ? ": use fewer lister.shards" : "");
+    fx_free(json);
+    return e;
+  }
   e = make_room(o, strlen(json), errbuf);
   if (!e) e = send1(o, BUS_TASKS, rec->task, json, strlen(json), errbuf);
   fx_free(json);

@@ -19,9 +19,10 @@
 #include "bus/msg.h"
 #include "core/ferry.h"
 
-/* Kafka refuses larger messages by default (message.max.bytes = 1000000):
- * a segment whose JSON is longer travels as several messages (out.c). */
-#define LOUT_MAX_MESSAGE 900000
+/* The size a segment written to a file (--segments-to) is split at; on
+ * Kafka the segments topic's own limit applies (bus_producer_max_value:
+ * the topic's max.message.bytes and the producer's message.max.bytes). */
+#define LOUT_FILE_MAX_MESSAGE 900000
 
 typedef struct lout lout_t;
 
@@ -34,8 +35,8 @@ void lout_destroy(lout_t *o);
 int lout_is_kafka(const lout_t *o);
 
 /*
- * Sends one segment (key: its id). A segment whose JSON exceeds
- * LOUT_MAX_MESSAGE is sent as halves, recursively, with ids "<id>.1",
+ * Sends one segment (key: its id). A segment whose JSON exceeds the
+ * segments topic's limit (LOUT_FILE_MAX_MESSAGE for a file) is sent as halves, recursively, with ids "<id>.1",
  * "<id>.2" (deterministic: a resumed listing splits the same way).
  * FERRY_ERR_INVALID when the segment cannot be encoded; FERRY_ERR_KAFKA /
  * FERRY_ERR_IO / FERRY_ERR_TIMEOUT otherwise.

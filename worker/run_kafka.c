@@ -94,6 +94,16 @@ static void run_finish(kworker_t *w, segrun_t *r) {
   segrun_destroy(r);
 }
 
+static void segment_sent(kworker_t *w, segrun_t *r);
+
+/* A message of r the broker cannot take: the segment goes to the dlq with
+ * the reason once its other sends are reported (the first reason kept). */
+static void refuse(segrun_t *r, const char *topic, const char *why) {
+  LOG_ERROR(FAC, "event=refused topic=%s segment=%s error=%s msg=\"the segment goes to the "
+            "dlq with this reason\"", FLOG_V(topic), FLOG_V(r->seg.id), FLOG_Q(why));
+  if (!r->refused) r->refused = fx_asprintf("%s: %s", topic, why);
+}
+
 static void on_delivery(const bus_delivery_t *d, void *ctx) {
   kworker_t *w = ctx;
   dlq_tok_t *tok = d->opaque;
@@ -111,17 +121,18 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
     return;
   }
   fx_free(tok);
-  {
-    if (d->err != FERRY_OK) {
-      LOG_ERROR(FAC, "event=undelivered topic=%s segment=%s error=%s", FLOG_V(d->topic),
-                FLOG_V(r->seg.id), FLOG_Q(d->error));
-      r->delivery_failed = 1;
-      /* Not committed: a restart redoes the segment. Stop taking work, as the
-       * broker refuses our messages. */
-      w->fatal = 1;
-    }
-    if (--r->pending == 0) run_finish(w, r);
+  if (d->err != FERRY_OK && d->refused && !r->dead_lettered) {
+    /* About this message only: the worker goes on with other segments. */
+    refuse(r, d->topic, d->error);
+  } else if (d->err != FERRY_OK) {
+    LOG_ERROR(FAC, "event=undelivered topic=%s segment=%s error=%s", FLOG_V(d->topic),
+              FLOG_V(r->seg.id), FLOG_Q(d->error));
+    r->delivery_failed = 1;
+    /* Not committed: a restart redoes the segment. Stop taking work, as the
+     * broker refuses our messages. */
+    w->fatal = 1;
   }
+  if (--r->pending == 0) segment_sent(w, r);
 }
 
 static void set_limits(kworker_t *w) {
@@ -187,30 +198,55 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
 
 static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED || s == ST_VANISHED; }
 
-/* Publishes the result and failed records of a finished segment. */
-static void publish(kworker_t *w, segrun_t *r) {
+/* One send of r's; a message refused before it left (too large) marks the
+ * segment for the dlq, any other error stops the worker. */
+static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *json,
+                     const char *what) {
   char errbuf[FERRY_ERRLEN];
-  char *json;
-  dlq_tok_t *tok;
-  size_t i;
-  r->pending = 1; /* held until every send is queued */
-  json = msg_result_encode(&r->result);
-  tok = tok_new(r, 0, 0);
-  if (!json || bus_producer_send(w->prod, BUS_RESULTS, r->seg.task, json, strlen(json), tok,
-                                 errbuf)) {
-    LOG_ERROR(FAC, "event=produce-failed topic=results segment=%s error=%s",
-              FLOG_V(r->seg.id), FLOG_Q(json ? errbuf : "result not encodable"));
-    fx_free(tok);
-    r->delivery_failed = 1;
-    w->fatal = 1;
-  } else {
+  dlq_tok_t *tok = tok_new(r, 0, 0);
+  ferry_err_t e = json ? bus_producer_send(w->prod, topic, r->seg.task, json, strlen(json),
+                                           tok, errbuf)
+                       : ferry_seterr(errbuf, FERRY_ERR_INVALID, "%s not encodable", what);
+  if (e == FERRY_OK) {
     r->pending++;
+    return;
   }
-  fx_free(json);
-  for (i = 0; i < r->result.n_outcomes; i++) {
+  fx_free(tok);
+  if (e == FERRY_ERR_INVALID) {
+    refuse(r, bus_topic_suffix(topic), errbuf);
+    return;
+  }
+  LOG_ERROR(FAC, "event=produce-failed topic=%s segment=%s error=%s",
+            bus_topic_suffix(topic), FLOG_V(r->seg.id), FLOG_Q(errbuf));
+  r->delivery_failed = 1;
+  w->fatal = 1;
+}
+
+/* The result, split into parts that fit the results topic. */
+static void send_result(kworker_t *w, segrun_t *r) {
+  char errbuf[FERRY_ERRLEN], **parts = NULL;
+  size_t n = 0, i;
+  size_t max = bus_producer_max_value(w->prod, BUS_RESULTS, strlen(r->seg.task));
+  if (msg_result_encode_parts(&r->result, max, &parts, &n, errbuf) != FERRY_OK) {
+    refuse(r, "results", errbuf);
+    return;
+  }
+  if (n > 1)
+    LOG_INFO(FAC, "event=result-split segment=%s parts=%zu limit=%zu", FLOG_V(r->seg.id), n,
+             max);
+  for (i = 0; i < n && !r->refused && !r->delivery_failed; i++)
+    send_for(w, r, BUS_RESULTS, parts[i], "result");
+  msg_parts_free(parts, n);
+}
+
+/* One failed record per failed object. */
+static void send_failed(kworker_t *w, segrun_t *r) {
+  size_t i;
+  for (i = 0; i < r->result.n_outcomes && !r->refused && !r->delivery_failed; i++) {
     msg_outcome_t *o = &r->result.outcomes[i];
     msg_failed_t f;
     size_t k;
+    char *json;
     if (!is_failure(o->status)) continue;
     memset(&f, 0, sizeof(f));
     f.task = r->seg.task;
@@ -231,20 +267,52 @@ static void publish(kworker_t *w, segrun_t *r) {
     f.outcome = *o;
     f.at_ms = wall_ms();
     json = msg_failed_encode(&f);
-    tok = tok_new(r, 0, 0);
-    if (!json || bus_producer_send(w->prod, BUS_FAILED, r->seg.task, json, strlen(json), tok,
-                                   errbuf)) {
-      LOG_ERROR(FAC, "event=produce-failed topic=failed key=%s error=%s", FLOG_Q(o->key),
-                FLOG_Q(json ? errbuf : "record not encodable"));
-      fx_free(tok);
-      r->delivery_failed = 1;
-      w->fatal = 1;
-    } else {
-      r->pending++;
-    }
+    send_for(w, r, BUS_FAILED, json, "failed record");
     fx_free(json);
   }
-  if (--r->pending == 0) run_finish(w, r);
+}
+
+/* The segment message itself to the dlq, with the reason its result could
+ * not be published: the operator sees it there and in the log, and the
+ * partition moves on (a redelivery would fail the same way). */
+static void dead_letter(kworker_t *w, segrun_t *r) {
+  char errbuf[FERRY_ERRLEN];
+  char *json = msg_segment_encode(&r->seg);
+  char *why = fx_asprintf("segment %s (task %s, run %d): its result cannot be published: %s",
+                          r->seg.id, r->seg.task, r->seg.run, r->refused);
+  dlq_tok_t *tok = tok_new(r, 0, 0);
+  r->dead_lettered = 1;
+  w->dlq++;
+  r->pending = 1;
+  if (!json || bus_dlq_send(w->prod, w->seg_topic, r->partition, r->offset, r->seg.id,
+                            strlen(r->seg.id), json, strlen(json), why, tok, errbuf)) {
+    LOG_ERROR(FAC, "event=dlq-failed segment=%s error=%s", FLOG_V(r->seg.id),
+              FLOG_Q(json ? errbuf : "segment not encodable"));
+    fx_free(tok);
+    r->pending = 0;
+    r->delivery_failed = 1;
+    w->fatal = 1;
+    run_finish(w, r);
+  }
+  fx_free(why);
+  fx_free(json);
+}
+
+/* Every send of r reported: finished, or on to the dlq. */
+static void segment_sent(kworker_t *w, segrun_t *r) {
+  if (r->refused && !r->dead_lettered && !r->delivery_failed && !r->revoked &&
+      !w->abandoning)
+    dead_letter(w, r);
+  else
+    run_finish(w, r);
+}
+
+/* Publishes the result and failed records of a finished segment. */
+static void publish(kworker_t *w, segrun_t *r) {
+  r->pending = 1; /* held until every send is queued */
+  send_result(w, r);
+  send_failed(w, r);
+  if (--r->pending == 0) segment_sent(w, r);
 }
 
 static void on_outcome(void *opaque, const msg_segment_t *seg, size_t index,

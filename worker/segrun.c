@@ -37,6 +37,7 @@ void segrun_destroy(segrun_t *r) {
   if (!r) return;
   msg_segment_release(&r->seg);
   msg_result_release(&r->result);
+  fx_free(r->refused);
   fx_free(r);
 }
 

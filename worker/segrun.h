@@ -24,6 +24,10 @@ typedef struct segrun {
   int pending;           /* deliveries not yet reported */
   int delivery_failed;
   int revoked;           /* its partition was revoked: never commit it */
+  char *refused;         /* why the broker cannot take one of its messages
+                            (too large, invalid): the segment is then
+                            dead-lettered with this reason, not redone */
+  int dead_lettered;     /* its dlq copy was sent */
 } segrun_t;
 
 /* Takes ownership of *seg's contents (seg is zeroed). */

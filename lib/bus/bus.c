@@ -250,9 +250,39 @@ static int ms_left(int64_t deadline) {
 
 /* ---------- topic creation ---------- */
 
-ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
+/* A short-lived client for metadata and admin requests. */
+static rd_kafka_t *admin_client(const bus_conf_t *c, char *errbuf) {
   char errstr[512];
   rd_kafka_conf_t *conf;
+  rd_kafka_t *rk;
+  if (bus_conf_check(c, errbuf)) return NULL;
+  conf = make_conf(c, NULL, NULL, NULL, managed_producer, NULL, errbuf);
+  if (!conf) return NULL;
+  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka client: %s", errstr);
+  }
+  return rk;
+}
+
+/* Settings every topic but tasks is created with: nothing is deleted
+ * until the operator removes the topic (docs/deploy.md, "Retention"). */
+static const char *const keep_forever[] = {"retention.ms", "-1", "retention.bytes", "-1",
+                                           "cleanup.policy", "delete", NULL};
+static const char *const compacted[] = {"cleanup.policy", "compact", NULL};
+
+static ferry_err_t new_topic_config(rd_kafka_NewTopic_t *nt, bus_topic_t t, const char *name,
+                                    char *errbuf) {
+  const char *const *kv = t == BUS_TASKS ? compacted : keep_forever;
+  for (; *kv; kv += 2)
+    if (rd_kafka_NewTopic_set_config(nt, kv[0], kv[1]))
+      return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "topic %s: cannot set %s", name, kv[0]);
+  return FERRY_OK;
+}
+
+ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
+  char errstr[512];
   rd_kafka_t *rk;
   const struct rd_kafka_metadata *md = NULL;
   rd_kafka_NewTopic_t *newt[BUS_TOPIC__COUNT];
@@ -261,14 +291,7 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
   ferry_err_t e;
   rd_kafka_resp_err_t err;
 
-  if ((e = bus_conf_check(c, errbuf))) return e;
-  conf = make_conf(c, NULL, NULL, NULL, managed_producer, NULL, errbuf);
-  if (!conf) return FERRY_ERR_CONFIG;
-  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka client: %s", errstr);
-  }
+  if (!(rk = admin_client(c, errbuf))) return FERRY_ERR_CONFIG;
   err = rd_kafka_metadata(rk, 1, NULL, &md, META_TIMEOUT_MS);
   if (err) {
     e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka metadata from %s: %s",
@@ -296,11 +319,8 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
         fx_free(name);
         goto out;
       }
-      if (t == BUS_TASKS &&
-          rd_kafka_NewTopic_set_config(newt[n_new], "cleanup.policy", "compact")) {
+      if ((e = new_topic_config(newt[n_new], (bus_topic_t)t, name, errbuf))) {
         rd_kafka_NewTopic_destroy(newt[n_new]);
-        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "topic %s: cannot set "
-                         "cleanup.policy", name);
         fx_free(name);
         goto out;
       }
@@ -360,6 +380,107 @@ out:
   return e;
 }
 
+/* Reads one described topic into out. */
+static void describe_one(const rd_kafka_ConfigResource_t *res, topiccfg_t *out) {
+  rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(res);
+  const rd_kafka_ConfigEntry_t **ent;
+  size_t n = 0, i;
+  if (err) {
+    const char *es = rd_kafka_ConfigResource_error_string(res);
+    out->state = err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                         err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED
+                     ? TOPICCFG_DENIED
+                 : err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ? TOPICCFG_MISSING
+                                                                  : TOPICCFG_UNKNOWN;
+    snprintf(out->detail, sizeof(out->detail), "%s", es && *es ? es : rd_kafka_err2str(err));
+    return;
+  }
+  out->state = TOPICCFG_KNOWN;
+  ent = rd_kafka_ConfigResource_configs(res, &n);
+  for (i = 0; i < n; i++) {
+    rd_kafka_ConfigSource_t src = rd_kafka_ConfigEntry_source(ent[i]);
+    topiccfg_set(out, rd_kafka_ConfigEntry_name(ent[i]), rd_kafka_ConfigEntry_value(ent[i]),
+                 src != RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG);
+  }
+}
+
+/* DescribeConfigs of the five topics through rk. */
+static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT]) {
+  rd_kafka_ConfigResource_t *res[BUS_TOPIC__COUNT];
+  rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+  rd_kafka_event_t *ev;
+  char errstr[256];
+  int t;
+  memset(out, 0, sizeof(*out) * BUS_TOPIC__COUNT);
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    char *name = bus_topic_name(c, (bus_topic_t)t);
+    res[t] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+    fx_free(name);
+  }
+  rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, errstr, sizeof(errstr));
+  rd_kafka_DescribeConfigs(rk, res, BUS_TOPIC__COUNT, opt, q);
+  ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+  if (!ev || rd_kafka_event_error(ev)) {
+    rd_kafka_resp_err_t err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char *es = ev ? rd_kafka_event_error_string(ev) : "no answer";
+    for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+      out[t].state = err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ? TOPICCFG_UNSUPPORTED
+                     : err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+                             err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED
+                         ? TOPICCFG_DENIED
+                         : TOPICCFG_UNKNOWN;
+      snprintf(out[t].detail, sizeof(out[t].detail), "DescribeConfigs: %s", es);
+    }
+  } else {
+    size_t n = 0, i;
+    const rd_kafka_ConfigResource_t **got =
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
+    for (i = 0; i < n; i++)
+      for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+        char *name = bus_topic_name(c, (bus_topic_t)t);
+        if (strcmp(name, rd_kafka_ConfigResource_name(got[i])) == 0)
+          describe_one(got[i], &out[t]);
+        fx_free(name);
+      }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_ConfigResource_destroy_array(res, BUS_TOPIC__COUNT);
+}
+
+ferry_err_t bus_topics_describe(const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT],
+                                char *errbuf) {
+  rd_kafka_t *rk = admin_client(c, errbuf);
+  if (!rk) return FERRY_ERR_KAFKA;
+  describe_with(rk, c, out);
+  rd_kafka_destroy(rk);
+  return FERRY_OK;
+}
+
+ferry_err_t bus_topics_check(const bus_conf_t *c, char *errbuf) {
+  topiccfg_t cfg[BUS_TOPIC__COUNT];
+  ferry_err_t e;
+  int t;
+  if ((e = bus_topics_describe(c, cfg, errbuf))) return e;
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    char *name = bus_topic_name(c, (bus_topic_t)t);
+    topiccfg_kind_t kind = t == BUS_TASKS ? TOPICCFG_COMPACTED : TOPICCFG_KEEP;
+    char warn[512];
+    if (cfg[t].state == TOPICCFG_KNOWN) {
+      e = topiccfg_check(name, kind, &cfg[t], 0, errbuf);
+    } else if (cfg[t].state != TOPICCFG_MISSING) {   /* a missing one is created later */
+      topiccfg_unchecked(name, kind, &cfg[t], warn, sizeof(warn));
+      if (cfg[t].state == TOPICCFG_UNSUPPORTED) LOG_INFO(FAC, "event=topic-unchecked msg=%s", FLOG_Q(warn));
+      else LOG_WARN(FAC, "event=topic-unchecked msg=%s", FLOG_Q(warn));
+    }
+    fx_free(name);
+    if (e) return e;
+  }
+  return FERRY_OK;
+}
+
 /* ---------- producer ---------- */
 
 struct bus_producer {
@@ -369,7 +490,24 @@ struct bus_producer {
   void *ctx;
   int outstanding;      /* sends accepted and not yet reported */
   int queue_wait_ms;    /* how long send waits on a full queue */
+  size_t limit[BUS_TOPIC__COUNT];  /* largest message per topic (topiccfg_limit) */
 };
+
+/* Errors about one message that sending it again cannot cure. */
+static int refused_error(rd_kafka_resp_err_t e) {
+  switch (e) {
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+  case RD_KAFKA_RESP_ERR_INVALID_MSG:
+  case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+  case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+  case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+  case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    return 1;
+  default:
+    return 0;
+  }
+}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   bus_producer_t *p = opaque;
@@ -377,6 +515,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
   d.opaque = m->_private;
   d.err = m->err ? FERRY_ERR_KAFKA : FERRY_OK;
+  d.refused = m->err && refused_error(m->err);
   d.error = m->err ? rd_kafka_err2str(m->err) : "";
   d.topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "?";
   d.partition = m->err ? -1 : m->partition;
@@ -389,6 +528,54 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   } else if (m->err) {
     LOG_ERROR(FAC, "topic=%s delivery=failed err=%s", FLOG_V(d.topic), FLOG_Q(d.error));
   }
+}
+
+static long conf_long(rd_kafka_conf_t *conf, const char *name, long dflt) {
+  char v[32];
+  size_t vn = sizeof(v);
+  if (rd_kafka_conf_get(conf, name, v, &vn) != RD_KAFKA_CONF_OK) return dflt;
+  return atol(v);
+}
+
+/*
+ * The limit of each topic's messages: the topic's max.message.bytes (asked
+ * of the broker; Kafka's default when it cannot say) and the producer's
+ * message.max.bytes. batch.size is lowered to the smallest, so that a batch
+ * of small messages never exceeds a topic's limit either.
+ */
+static ferry_err_t learn_limits(const bus_conf_t *c, rd_kafka_conf_t *conf,
+                                size_t limit[BUS_TOPIC__COUNT], char *errbuf) {
+  topiccfg_t cfg[BUS_TOPIC__COUNT];
+  long prod = conf_long(conf, "message.max.bytes", 1000000);
+  size_t lowest = SIZE_MAX;
+  int t;
+  if (bus_topics_describe(c, cfg, errbuf)) memset(cfg, 0, sizeof(cfg));
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    limit[t] = topiccfg_limit(&cfg[t], prod);
+    if (limit[t] < TOPICCFG_MIN_LIMIT) {
+      char *name = bus_topic_name(c, (bus_topic_t)t);
+      ferry_seterr(errbuf, FERRY_ERR_CONFIG,
+                   "topic %s: messages limited to %zu bytes (max.message.bytes of the topic, "
+                   "message.max.bytes of the producer); ferry needs at least %d",
+                   name, limit[t], TOPICCFG_MIN_LIMIT);
+      fx_free(name);
+      return FERRY_ERR_CONFIG;
+    }
+    if (limit[t] < lowest) lowest = limit[t];
+    LOG_DEBUG(FAC, "topic=%s limit=%zu state=%d", bus_topic_suffix((bus_topic_t)t), limit[t],
+              (int)cfg[t].state);
+  }
+  if ((size_t)conf_long(conf, "batch.size", 1000000) > lowest) {
+    char v[32];
+    snprintf(v, sizeof(v), "%zu", lowest);
+    return set_prop(conf, "ferry", "batch.size", v, errbuf);
+  }
+  return FERRY_OK;
+}
+
+size_t bus_producer_max_value(const bus_producer_t *p, bus_topic_t topic, size_t key_len) {
+  size_t lim = (unsigned)topic < BUS_TOPIC__COUNT ? p->limit[topic] : 0;
+  return lim > key_len + TOPICCFG_OVERHEAD ? lim - key_len - TOPICCFG_OVERHEAD : 0;
 }
 
 bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
@@ -412,6 +599,11 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
                    errbuf);
   if (!conf) return NULL;
   p = fx_calloc(1, sizeof(*p));
+  if (learn_limits(c, conf, p->limit, errbuf)) {
+    rd_kafka_conf_destroy(conf);
+    fx_free(p);
+    return NULL;
+  }
   p->cb = cb;
   p->ctx = ctx;
   {
@@ -475,13 +667,21 @@ void bus_producer_destroy(bus_producer_t *p) {
 /* produce with headers (n_hdr name/value pairs) or without. */
 static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key,
                            size_t klen, const void *value, size_t len,
-                           rd_kafka_headers_t *hdrs, void *opaque, char *errbuf) {
+                           rd_kafka_headers_t *hdrs, size_t hdr_len, void *opaque,
+                           char *errbuf) {
   int64_t deadline = mono_ms() + p->queue_wait_ms;
   rd_kafka_resp_err_t err;
   if ((unsigned)topic >= BUS_TOPIC__COUNT) {
     if (hdrs) rd_kafka_headers_destroy(hdrs);
     return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka send: bad topic %d",
                         (int)topic);
+  }
+  if (len + klen + hdr_len + TOPICCFG_OVERHEAD > p->limit[topic]) {
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "kafka send to %s: a message of %zu bytes exceeds the topic's limit "
+                        "of %zu (max.message.bytes, message.max.bytes)",
+                        rd_kafka_topic_name(p->rkt[topic]), len + klen, p->limit[topic]);
   }
   for (;;) {
     if (hdrs) {
@@ -528,7 +728,7 @@ static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key
 ferry_err_t bus_producer_send(bus_producer_t *p, bus_topic_t topic,
                               const char *key, const void *value, size_t len,
                               void *opaque, char *errbuf) {
-  return produce(p, topic, key, key ? strlen(key) : 0, value, len, NULL, opaque,
+  return produce(p, topic, key, key ? strlen(key) : 0, value, len, NULL, 0, opaque,
                  errbuf);
 }
 
@@ -547,24 +747,41 @@ ferry_err_t bus_producer_flush(bus_producer_t *p, int timeout_ms, char *errbuf) 
 
 int bus_producer_outstanding(const bus_producer_t *p) { return p->outstanding; }
 
+/* Adds a header and counts its bytes (name, value and their lengths). */
+static void add_header(rd_kafka_headers_t *h, size_t *bytes, const char *name,
+                       const char *value) {
+  rd_kafka_header_add(h, name, -1, value, -1);
+  *bytes += strlen(name) + strlen(value) + 16;
+}
+
 ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
                          int32_t partition, int64_t offset, const void *key,
                          size_t key_len, const void *value, size_t len,
                          const char *reason, void *opaque, char *errbuf) {
-  rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+  rd_kafka_headers_t *h = rd_kafka_headers_new(6);
   char num[32];
-  rd_kafka_header_add(h, "ferry-dlq-topic", -1, orig_topic ? orig_topic : "", -1);
+  size_t hb = 0, room;
+  add_header(h, &hb, "ferry-dlq-topic", orig_topic ? orig_topic : "");
   snprintf(num, sizeof(num), "%" PRId32, partition);
-  rd_kafka_header_add(h, "ferry-dlq-partition", -1, num, -1);
+  add_header(h, &hb, "ferry-dlq-partition", num);
   snprintf(num, sizeof(num), "%" PRId64, offset);
-  rd_kafka_header_add(h, "ferry-dlq-offset", -1, num, -1);
-  rd_kafka_header_add(h, "ferry-dlq-reason", -1, reason ? reason : "", -1);
+  add_header(h, &hb, "ferry-dlq-offset", num);
+  add_header(h, &hb, "ferry-dlq-reason", reason ? reason : "");
   snprintf(num, sizeof(num), "%" PRId64, wall_ms());
-  rd_kafka_header_add(h, "ferry-dlq-at-ms", -1, num, -1);
+  add_header(h, &hb, "ferry-dlq-at-ms", num);
+  /* The dead letter must get through even when its value does not fit
+   * the dlq topic: the value is cut, and the header says so. */
+  room = p->limit[BUS_DLQ] > key_len + hb + 64 + TOPICCFG_OVERHEAD
+             ? p->limit[BUS_DLQ] - key_len - hb - 64 - TOPICCFG_OVERHEAD : 0;
+  if (len > room) {
+    snprintf(num, sizeof(num), "%zu", len);
+    add_header(h, &hb, "ferry-dlq-truncated", num);
+    len = room;
+  }
   LOG_WARN(FAC, "dlq topic=%s partition=%" PRId32 " offset=%" PRId64 " reason=%s",
            FLOG_V(orig_topic ? orig_topic : ""), partition, offset,
            FLOG_Q(reason ? reason : ""));
-  return produce(p, BUS_DLQ, key, key_len, value, len, h, opaque, errbuf);
+  return produce(p, BUS_DLQ, key, key_len, value, len, h, hb, opaque, errbuf);
 }
 
 /* ---------- consumer ---------- */

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bus/topiccfg.h"
 #include "core/ferry.h"
 #include "core/kv.h"
 
@@ -92,6 +93,25 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
  */
 ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf);
 
+/*
+ * Asks the broker (DescribeConfigs) for the settings of the five topics:
+ * out[t].state says whether each was read, denied or is unsupported (the
+ * mock cluster of ferry-devbroker has no DescribeConfigs). FERRY_ERR_KAFKA
+ * only when no client could be made or the brokers did not answer at all.
+ * Blocks up to about 15 s.
+ */
+ferry_err_t bus_topics_describe(const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT],
+                                char *errbuf);
+/*
+ * The start-up check every service runs (docs/deploy.md, "Retention"):
+ * FERRY_ERR_CONFIG naming the topic and the setting when a topic's
+ * retention.ms, retention.bytes or cleanup.policy (its own or the broker
+ * default it inherits) lets the broker delete records a migration still
+ * needs; a warning naming the settings to check when they cannot be read.
+ * Topics that do not exist yet are skipped.
+ */
+ferry_err_t bus_topics_check(const bus_conf_t *c, char *errbuf);
+
 /* ---------- producer ---------- */
 
 typedef struct bus_producer bus_producer_t;
@@ -100,6 +120,10 @@ typedef struct bus_producer bus_producer_t;
 typedef struct bus_delivery {
   void *opaque;          /* as given to send */
   ferry_err_t err;       /* FERRY_OK = stored by the broker (acks=all) */
+  int refused;           /* err set because the broker refused this message
+                            itself (too large, invalid record, policy):
+                            sending it again cannot succeed, unlike a
+                            broker-wide failure (down, authorization) */
   const char *error;     /* librdkafka's reason when err != FERRY_OK, else "" */
   const char *topic;
   int32_t partition;     /* -1 when unknown */
@@ -109,7 +133,11 @@ typedef struct bus_delivery {
 typedef void bus_delivery_cb(const bus_delivery_t *d, void *ctx);
 
 /* New producer or NULL with errbuf. cb may be NULL (reports then only
- * logged on failure); ctx borrowed and must outlive the producer. */
+ * logged on failure); ctx borrowed and must outlive the producer. It
+ * learns each topic's size limit (topiccfg_limit: the topic's
+ * max.message.bytes from the broker, else Kafka's default, and the
+ * producer's message.max.bytes) and keeps batch.size within the smallest;
+ * FERRY_ERR_CONFIG when a limit is below TOPICCFG_MIN_LIMIT. */
 bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
                                  void *ctx, char *errbuf);
 /* Purges what is still queued (those reports arrive as failed, err
@@ -121,12 +149,17 @@ void bus_producer_destroy(bus_producer_t *p);
  * On FERRY_OK the callback later reports this send exactly once with
  * opaque. When librdkafka's queue is full, send serves delivery reports
  * (calling the callback) and retries for up to delivery_timeout_ms.
- * Errors: FERRY_ERR_KAFKA (fatal producer error, message too large, ...),
+ * Errors: FERRY_ERR_INVALID (the message exceeds the topic's limit:
+ * bus_producer_max_value), FERRY_ERR_KAFKA (fatal producer error, ...),
  * FERRY_ERR_TIMEOUT (queue stayed full); no callback comes for them.
  */
 ferry_err_t bus_producer_send(bus_producer_t *p, bus_topic_t topic,
                               const char *key, const void *value, size_t len,
                               void *opaque, char *errbuf);
+/* The largest value a send to topic with a key of key_len bytes may carry
+ * (the topic's limit less key and TOPICCFG_OVERHEAD). */
+size_t bus_producer_max_value(const bus_producer_t *p, bus_topic_t topic, size_t key_len);
+
 /* Serves delivery reports for up to timeout_ms; returns the number served. */
 int bus_producer_poll(bus_producer_t *p, int timeout_ms);
 /* Waits until every queued send is reported; FERRY_ERR_TIMEOUT if some are
@@ -139,7 +172,9 @@ int bus_producer_outstanding(const bus_producer_t *p);
  * Dead-letters a message that cannot be decoded or is invalid: the original
  * key and value go unchanged to the dlq topic, with headers
  * ferry-dlq-topic/-partition/-offset/-reason/-at-ms (docs/messages.md).
- * Reported through the delivery callback like any send.
+ * A value too large for the dlq topic is cut to what fits, and header
+ * ferry-dlq-truncated gives its full length. Reported through the delivery
+ * callback like any send.
  */
 ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
                          int32_t partition, int64_t offset, const void *key,

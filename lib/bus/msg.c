@@ -327,7 +327,107 @@ char *msg_result_encode(const msg_result_t *r) {
     bad |= put_i64(g, "parts_total", r->range.parts_total);
     bad |= put(o, "range", g);
   }
+  if (r->parts > 1) {
+    bad |= (r->part < 1 || r->part > r->parts) ? -1 : put_i64(o, "part", r->part);
+    bad |= put_i64(o, "parts", r->parts);
+  }
   return finish(o, bad);
+}
+
+void msg_parts_free(char **v, size_t n) {
+  size_t i;
+  for (i = 0; v && i < n; i++) fx_free(v[i]);
+  fx_free(v);
+}
+
+/* Length of one outcome as an element of "outcomes"; 0 when not encodable. */
+static size_t outcome_len(const msg_outcome_t *oc) {
+  char *s = finish(enc_outcome(oc, 0), 0);
+  size_t n = s ? strlen(s) : 0;
+  fx_free(s);
+  return n;
+}
+
+/* Encodes r with outcomes [first, first + cnt) as part `part` of `parts`. */
+static char *encode_slice(const msg_result_t *r, size_t first, size_t cnt, int part,
+                          int parts) {
+  msg_result_t p = *r;
+  p.outcomes = cnt ? r->outcomes + first : NULL;
+  p.n_outcomes = cnt;
+  p.part = part;
+  p.parts = parts;
+  return msg_result_encode(&p);
+}
+
+ferry_err_t msg_result_encode_parts(const msg_result_t *r, size_t max_len, char ***out,
+                                    size_t *n, char *errbuf) {
+  char *whole = encode_slice(r, 0, r->n_outcomes, 0, 0), *head;
+  size_t *first, n_parts = 0, i, used, head_len;
+  ferry_err_t e = FERRY_OK;
+  *out = NULL;
+  *n = 0;
+  if (!whole)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "result of segment %s cannot be encoded",
+                        r->segment ? r->segment : "?");
+  if (strlen(whole) <= max_len || r->n_outcomes < 2) {
+    if (strlen(whole) > max_len) {
+      e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                       "result of segment %s is %zu bytes, more than the limit of %zu",
+                       r->segment, strlen(whole), max_len);
+      fx_free(whole);
+      return e;
+    }
+    *out = fx_calloc(1, sizeof(**out));
+    (*out)[0] = whole;
+    *n = 1;
+    return FERRY_OK;
+  }
+  fx_free(whole);
+  /* The fields around the outcomes, with part numbers as long as they can
+   * get (there are never more parts than outcomes). */
+  head = encode_slice(r, 0, 0, (int)FERRY_MIN(r->n_outcomes, INT_MAX),
+                      (int)FERRY_MIN(r->n_outcomes, INT_MAX));
+  head_len = head ? strlen(head) : 0;
+  fx_free(head);
+  first = fx_calloc(r->n_outcomes + 1, sizeof(*first));
+  used = max_len + 1; /* forces a new part at the first outcome */
+  for (i = 0; i < r->n_outcomes && !e; i++) {
+    size_t len = outcome_len(&r->outcomes[i]);
+    if (!len || head_len + len > max_len) {
+      e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                       "result of segment %s: the outcome of key \"%.200s\" alone needs "
+                       "%zu bytes, more than the limit of %zu",
+                       r->segment, r->outcomes[i].key ? r->outcomes[i].key : "?",
+                       head_len + len, max_len);
+      break;
+    }
+    /* +1 for the comma between two outcomes. */
+    if (used + 1 + len > max_len) {
+      first[n_parts++] = i;
+      used = head_len + len;
+    } else {
+      used += 1 + len;
+    }
+  }
+  first[n_parts] = r->n_outcomes;
+  if (!e) {
+    *out = fx_calloc(n_parts, sizeof(**out));
+    for (i = 0; i < n_parts && !e; i++) {
+      (*out)[i] = encode_slice(r, first[i], first[i + 1] - first[i], (int)i + 1, (int)n_parts);
+      if (!(*out)[i] || strlen((*out)[i]) > max_len)
+        e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                         "result of segment %s: part %zu of %zu does not fit in %zu bytes",
+                         r->segment, i + 1, n_parts, max_len);
+    }
+    if (e) {
+      msg_parts_free(*out, n_parts);
+      *out = NULL;
+    } else {
+      *n = n_parts;
+    }
+  }
+  fx_free(first);
+  return e;
 }
 
 char *msg_failed_encode(const msg_failed_t *f) {
@@ -777,6 +877,20 @@ static ferry_err_t dec_result(json_t *r, msg_result_t *res, char *eb) {
       return ferry_seterr(eb, FERRY_ERR_PARSE,
                           "result.range: a part range is one object, n_objects is %" PRIu64,
                           res->n_objects);
+  }
+  if (member(r, "part") || member(r, "parts")) {
+    /* Every part holds at least one outcome, so a result has at most as
+     * many parts as objects. */
+    TRY(get_int(r, P, "parts", 1, 1000000, &res->parts, eb));
+    TRY(get_int(r, P, "part", 1, res->parts, &res->part, eb));
+    if ((uint64_t)res->parts > res->n_objects && res->parts > 1)
+      return ferry_seterr(eb, FERRY_ERR_PARSE,
+                          "result.parts: %d parts for %" PRIu64 " objects", res->parts,
+                          res->n_objects);
+    if (res->n_outcomes > res->n_objects)
+      return ferry_seterr(eb, FERRY_ERR_PARSE,
+                          "result.outcomes: %zu outcomes in one part of a result of %" PRIu64
+                          " objects", res->n_outcomes, res->n_objects);
   }
   return FERRY_OK;
 }

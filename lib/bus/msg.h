@@ -122,6 +122,11 @@ typedef struct msg_result {
   msg_outcome_t *outcomes;  /* every object NOT copied (skips and failures), owned */
   size_t n_outcomes;
   msg_result_range_t range; /* part-range segments only ("range" member), owned */
+  int part, parts;          /* a result split over several messages (members
+                               "part" and "parts", written when parts > 1):
+                               this is part `part` of 1..parts; each part
+                               carries the whole segment's counts and a slice
+                               of its outcomes. 0, 0: the whole result */
 } msg_result_t;
 
 /* ferry.failed value: one per failed object, replayable. */
@@ -191,6 +196,19 @@ char *msg_result_encode(const msg_result_t *r);
 char *msg_failed_encode(const msg_failed_t *f);
 char *msg_task_encode(const msg_task_t *t);
 char *msg_outcome_encode(const msg_outcome_t *o);   /* the worker's JSON lines */
+
+/*
+ * Encodes r as messages of at most max_len bytes each: one message (r as
+ * msg_result_encode writes it) when it fits, else parts 1..n, each with the
+ * whole result's counts and a consecutive slice of its outcomes, in order
+ * (deterministic for a given r and max_len). r's own part/parts are ignored.
+ * On FERRY_OK *out is a new array of *n new strings (msg_parts_free).
+ * FERRY_ERR_INVALID when r cannot be encoded, or when one outcome alone with
+ * the result's other fields is longer than max_len (naming its key).
+ */
+ferry_err_t msg_result_encode_parts(const msg_result_t *r, size_t max_len, char ***out,
+                                    size_t *n, char *errbuf);
+void msg_parts_free(char **v, size_t n);
 
 /* Decoders: out is uninitialized on entry and must be released on success;
  * on failure nothing is left to release (out is zeroed). Errors name the

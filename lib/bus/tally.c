@@ -15,6 +15,7 @@
  *    retry outcomes of keys are kept: observations, one per (key, run).
  */
 #include "bus/tally.h"
+#include "bus/resjoin.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -282,6 +283,7 @@ typedef struct ttask {
 
 struct tally {
   hmap_t tasks;               /* name -> ttask_t */
+  resjoin_t *join;            /* split results waiting for their other parts */
   int64_t window_ms;
   uint64_t rejected, duplicates;
 };
@@ -371,12 +373,14 @@ static void task_free(void *p) {
 tally_t *tally_new(const tally_opts_t *opts) {
   tally_t *t = fx_calloc(1, sizeof(*t));
   t->window_ms = (opts && opts->rate_window_ms > 0) ? opts->rate_window_ms : 30000;
+  t->join = resjoin_new();
   return t;
 }
 
 void tally_destroy(tally_t *t) {
   if (!t) return;
   hmap_release(&t->tasks, task_free);
+  resjoin_destroy(t->join);
   fx_free(t);
 }
 
@@ -858,11 +862,17 @@ ferry_err_t tally_feed(tally_t *t, tally_src_t src, const void *value,
     break;
   }
   case TALLY_SRC_RESULTS: {
-    msg_result_t m;
+    msg_result_t m, whole;
+    int got;
     e = msg_result_decode(value, len, &m, errbuf);
-    if (e == FERRY_OK) {
-      e = tally_add_result(t, &m, dup, errbuf);
-      msg_result_release(&m);
+    if (e != FERRY_OK) break;
+    /* A result split over several messages counts once all are here. */
+    got = resjoin_add(t->join, &m, &whole, errbuf);
+    msg_result_release(&m);
+    if (got < 0) e = FERRY_ERR_INVALID;
+    if (got > 0) {
+      e = tally_add_result(t, &whole, dup, errbuf);
+      msg_result_release(&whole);
     }
     break;
   }

@@ -959,6 +959,137 @@ static char *doc_example(const char *doc, const char *name) {
   return fx_strndup(s, (size_t)(e - s));
 }
 
+
+/* ---------- results split in parts (issue 12 item 1) ---------- */
+
+/* n failed outcomes with keys of klen bytes, in a result of n objects. */
+static msg_result_t big_result(size_t n, size_t klen, msg_outcome_t **oc) {
+  msg_result_t r = ex_result();
+  size_t i;
+  *oc = fx_calloc(n, sizeof(**oc));
+  for (i = 0; i < n; i++) {
+    char *k = fx_malloc(klen + 1);
+    memset(k, 'k', klen);
+    snprintf(k, klen + 1, "%06zu", i);
+    k[6] = '/';
+    k[klen] = '\0';
+    (*oc)[i] = ex_outcomes[1];
+    (*oc)[i].key = k;
+  }
+  r.outcomes = *oc;
+  r.n_outcomes = n;
+  r.n_objects = n;
+  r.n_copied = r.n_skipped = 0;
+  r.n_failed = n;
+  return r;
+}
+
+static void free_outcomes(msg_outcome_t *oc, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) fx_free(oc[i].key);
+  fx_free(oc);
+}
+
+static void test_result_parts_fit(void **state) {
+  msg_result_t r = ex_result();
+  char **v, eb[FERRY_ERRLEN], *whole = msg_result_encode(&r);
+  size_t n;
+  (void)state;
+  assert_int_equal(msg_result_encode_parts(&r, strlen(whole), &v, &n, eb), FERRY_OK);
+  assert_int_equal(n, 1);
+  assert_string_equal(v[0], whole);
+  assert_null(strstr(v[0], "\"part"));
+  msg_parts_free(v, n);
+  fx_free(whole);
+}
+
+static void test_result_parts_split(void **state) {
+  msg_outcome_t *oc;
+  msg_result_t r = big_result(1000, 810, &oc);
+  char **v, **v2, eb[FERRY_ERRLEN];
+  size_t n, n2, i, k = 0;
+  const size_t limit = 100000;
+  (void)state;
+  assert_int_equal(msg_result_encode_parts(&r, limit, &v, &n, eb), FERRY_OK);
+  assert_true(n >= 10);
+  for (i = 0; i < n; i++) {
+    msg_result_t d;
+    size_t j;
+    assert_true(strlen(v[i]) <= limit);
+    assert_int_equal(msg_result_decode(v[i], strlen(v[i]), &d, eb), FERRY_OK);
+    assert_int_equal(d.part, (int)i + 1);
+    assert_int_equal(d.parts, (int)n);
+    assert_int_equal(d.n_objects, 1000);
+    assert_int_equal(d.n_failed, 1000);
+    assert_int_equal(d.started_ms, r.started_ms);
+    assert_true(d.n_outcomes > 0);
+    /* Consecutive slices, in order. */
+    for (j = 0; j < d.n_outcomes; j++) assert_string_equal(d.outcomes[j].key, oc[k++].key);
+    msg_result_release(&d);
+  }
+  assert_int_equal(k, 1000);
+  /* Deterministic: the same result splits the same way. */
+  assert_int_equal(msg_result_encode_parts(&r, limit, &v2, &n2, eb), FERRY_OK);
+  assert_int_equal(n2, n);
+  for (i = 0; i < n; i++) assert_string_equal(v[i], v2[i]);
+  msg_parts_free(v, n);
+  msg_parts_free(v2, n2);
+  free_outcomes(oc, 1000);
+}
+
+static void test_result_parts_too_small(void **state) {
+  msg_outcome_t *oc;
+  msg_result_t r = big_result(3, 900, &oc);
+  char **v = NULL, eb[FERRY_ERRLEN];
+  size_t n = 7;
+  (void)state;
+  assert_int_equal(msg_result_encode_parts(&r, 1000, &v, &n, eb), FERRY_ERR_INVALID);
+  assert_null(v);
+  assert_int_equal(n, 0);
+  assert_non_null(strstr(eb, "000000/"));
+  assert_non_null(strstr(eb, "limit of 1000"));
+  /* A single outcome cannot be split at all. */
+  r.n_outcomes = 1;
+  assert_int_equal(msg_result_encode_parts(&r, 1000, &v, &n, eb), FERRY_ERR_INVALID);
+  free_outcomes(oc, 3);
+}
+
+static void test_result_parts_decode_bad(void **state) {
+  static const char *bad[][2] = {
+      {"\"part\":3,\"parts\":2", "result.part: 3 out of range"},
+      {"\"part\":1", "result.parts: missing"},
+      {"\"parts\":2", "result.part: missing"},
+      {"\"part\":0,\"parts\":2", "result.part: 0 out of range"},
+      {"\"part\":1,\"parts\":300", "result.parts: 300 parts for 250 objects"},
+  };
+  msg_result_t r = ex_result();
+  char *whole = msg_result_encode(&r), eb[FERRY_ERRLEN];
+  size_t i;
+  (void)state;
+  for (i = 0; i < FERRY_ARRAY_LEN(bad); i++) {
+    msg_result_t d;
+    char *j = fx_asprintf("%.*s,%s}", (int)strlen(whole) - 1, whole, bad[i][0]);
+    assert_int_equal(msg_result_decode(j, strlen(j), &d, eb), FERRY_ERR_PARSE);
+    if (!strstr(eb, bad[i][1])) fail_msg("%s: got \"%s\"", bad[i][0], eb);
+    fx_free(j);
+  }
+  fx_free(whole);
+}
+
+/* The second part of the example result cut in two (docs/messages.md). */
+static char *ex_result_part(void) {
+  msg_result_t r = ex_result();
+  char **v, *whole = msg_result_encode(&r), eb[FERRY_ERRLEN], *p;
+  size_t n;
+  assert_int_equal(msg_result_encode_parts(&r, strlen(whole) - 1, &v, &n, eb), FERRY_OK);
+  assert_int_equal(n, 2);
+  p = v[1];
+  v[1] = NULL;
+  msg_parts_free(v, n);
+  fx_free(whole);
+  return p;
+}
+
 static void test_docs_examples(void **state) {
   /* FIXTURES_DIR is <src>/tests/fixtures, which need not exist yet. */
   static const char fixtures[] = FIXTURES_DIR;
@@ -969,7 +1100,8 @@ static void test_docs_examples(void **state) {
     const char *name;
   } ex[] = {{K_SEGMENT, "segment"}, {K_SEGMENT, "segment-range"},
             {K_RESULT, "result"}, {K_FAILED, "failed"}, {K_TASK, "task"},
-            {K_OUTCOME, "outcome"}, {K_RESULT, "result-range"}};
+            {K_OUTCOME, "outcome"}, {K_RESULT, "result-range"},
+            {K_RESULT, "result-part"}};
   char *doc, eb[FERRY_ERRLEN];
   long n;
   size_t i;
@@ -996,6 +1128,8 @@ static void test_docs_examples(void **state) {
     } else if (i == 6) {
       msg_result_t r = ex_result_range();
       want = msg_result_encode(&r);
+    } else if (i == 7) {
+      want = ex_result_part();
     } else {
       want = encode_example(ex[i].k);
     }
@@ -1038,6 +1172,10 @@ int main(void) {
       cmocka_unit_test(test_size_limits),
       cmocka_unit_test(test_mangled_no_crash),
       cmocka_unit_test(test_docs_examples),
+      cmocka_unit_test(test_result_parts_fit),
+      cmocka_unit_test(test_result_parts_split),
+      cmocka_unit_test(test_result_parts_too_small),
+      cmocka_unit_test(test_result_parts_decode_bad),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

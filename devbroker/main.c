@@ -9,9 +9,11 @@
  * line and, with --bootstrap-file, written to a file atomically (temp file,
  * then rename); the file is removed at exit.
  *
- * Limits of the mock (documented in docs/testing.md): no Admin API
- * (CreateTopics), no topic configs (tasks is not compacted), data in memory
- * only.
+ * Limits of the mock (documented in docs/testing.md and docs/guide.md): no
+ * Admin API (CreateTopics, DescribeConfigs), no topic configs (tasks is not
+ * compacted), data in memory only, and at most the newest 5 MiB / 100000
+ * message sets of each partition: beyond that the oldest are dropped, which
+ * the dev broker watches for and reports (event=records-lost).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -96,6 +98,62 @@ static int write_atomic(const char *path, const char *line) {
   return 0;
 }
 
+/* librdkafka 2.0.2's mock keeps at most this much of each partition and
+ * drops the oldest message sets beyond it (rdkafka_mock.c; no API to
+ * change it). */
+#define MOCK_PART_BYTES (5 * 1024 * 1024)
+#define MOCK_PART_BATCHES 100000
+
+/* Partitions whose start has been seen to move (records dropped). */
+typedef struct watch {
+  rd_kafka_t *rk;          /* a client of the mock cluster, for watermarks */
+  bus_conf_t *bc;
+  unsigned char *lost;     /* per topic * 10000 + partition: already told */
+  int64_t next_ms;
+  int paused;              /* a broker is down (SIGUSR1): queries would wait */
+} watch_t;
+
+/* Says loudly, once per partition, that the mock cluster dropped the oldest
+ * records of a partition: beyond the dev broker's capacity, a trial loses
+ * segments, results or failed records (issue 12 item 4). */
+static void watch_check(watch_t *w) {
+  int t, p;
+  int64_t now = ferry_now_us() / 1000;
+  if (!w->rk || w->paused || stop || now < w->next_ms) return;
+  w->next_ms = now + 2000;
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    char *name = bus_topic_name(w->bc, (bus_topic_t)t);
+    int np = bus_topic_partitions(w->bc, (bus_topic_t)t);
+    for (p = 0; p < np && p < 10000 && !stop; p++) {
+      int64_t lo = -1, hi = -1;
+      unsigned char *told = &w->lost[t * 10000 + p];
+      if (*told || rd_kafka_query_watermark_offsets(w->rk, name, p, &lo, &hi, 1000) || lo <= 0)
+        continue;
+      *told = 1;
+      LOG_ERROR(FAC, "event=records-lost topic=%s partition=%d low=%" PRId64 " high=%" PRId64
+                " msg=\"the dev broker keeps only the newest %d MiB (and %d batches) of each "
+                "partition and has deleted older records of this one: the trial is beyond its "
+                "capacity; use a real Kafka cluster or fewer objects per trial\"",
+                FLOG_V(name), p, lo, hi, MOCK_PART_BYTES >> 20, MOCK_PART_BATCHES);
+    }
+    fx_free(name);
+  }
+}
+
+static rd_kafka_t *watch_client(const char *bootstraps) {
+  char errstr[256];
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_t *rk;
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr, sizeof(errstr)) ||
+      rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr))) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!rk) rd_kafka_conf_destroy(conf);
+  return rk;
+}
+
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
   flog_level_t l = level <= 3 ? FLOG_ERROR
@@ -126,8 +184,10 @@ int main(int argc, char **argv) {
   const char *bootstraps;
   struct sigaction sa;
   int wrote_file = 0;
+  watch_t watch;
 
   flog_set_service("devbroker");
+  memset(&watch, 0, sizeof(watch));
   bus_conf_init(&bc);
   while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
@@ -222,12 +282,17 @@ int main(int argc, char **argv) {
   printf("%s\n", bootstraps);
   fflush(stdout);
   LOG_INFO(FAC, "brokers=%d bootstrap=%s msg=\"ready\"", n_brokers, FLOG_V(bootstraps));
+  watch.rk = watch_client(bootstraps);
+  watch.bc = &bc;
+  watch.lost = fx_calloc(BUS_TOPIC__COUNT * 10000, 1);
 
   while (!stop) {
     rd_kafka_poll(rk, 200);
+    watch_check(&watch);
     if (want_down) {
       want_down = 0;
       rd_kafka_mock_broker_set_down(mc, n_brokers);
+      watch.paused = 1;
       LOG_WARN(FAC, "broker=%d msg=\"down (SIGUSR1)\"", n_brokers);
     }
     if (want_refuse) {
@@ -239,6 +304,7 @@ int main(int argc, char **argv) {
     if (want_up) {
       want_up = 0;
       rd_kafka_mock_broker_set_up(mc, n_brokers);
+      watch.paused = 0;
       LOG_WARN(FAC, "broker=%d msg=\"up (SIGUSR2)\"", n_brokers);
     }
   }
@@ -247,6 +313,8 @@ int main(int argc, char **argv) {
   rc = 0;
 out:
   if (wrote_file) unlink(bootstrap_file);
+  if (watch.rk) rd_kafka_destroy(watch.rk);
+  fx_free(watch.lost);
   if (mc) rd_kafka_mock_cluster_destroy(mc);
   if (rk) rd_kafka_destroy(rk);
   bus_conf_release(&bc);

@@ -33,8 +33,18 @@ struct feed {
   fpart_t *parts;
   size_t n_parts;
   uint64_t records, rejected;
+  uint64_t lost_seen;      /* bus_consumer_lost already reported */
   pthread_mutex_t *lock;   /* NULL: not shared */
 };
+
+/* Records the reporter needed were deleted by the broker: every figure may
+ * miss them, and the views say so (issue 12 item 4). */
+static void mark_incomplete(feed_t *f, const char *why) {
+  LOG_ERROR(FAC, "event=figures-incomplete reason=%s", FLOG_Q(why));
+  if (f->lock) pthread_mutex_lock(f->lock);
+  tally_set_incomplete(f->t, why);
+  if (f->lock) pthread_mutex_unlock(f->lock);
+}
 
 static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
 
@@ -79,6 +89,15 @@ feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
     LOG_DEBUG(FAC, "mark topic=%s partition=%d low=%" PRId64 " high=%" PRId64,
               FLOG_V(i < N_TOPICS ? f->names[i] : "?"), (int)p->partition, p->low,
               p->high);
+    if (p->low > 0) {
+      /* ferry never deletes records: the broker's retention did. */
+      char why[256];
+      snprintf(why, sizeof(why),
+               "%s[%d] starts at offset %" PRId64 ": the broker deleted the records before it "
+               "(retention.ms / retention.bytes of the topic)",
+               i < N_TOPICS ? f->names[i] : "?", (int)p->partition, p->low);
+      mark_incomplete(f, why);
+    }
   }
   fx_free(marks);
   return f;
@@ -187,6 +206,11 @@ ferry_err_t feed_poll(feed_t *f, int timeout_ms, size_t *n, char *errbuf) {
     bus_msg_destroy(m);
     got++;
     wait = 0;   /* take what is already there, then return */
+  }
+  if (bus_consumer_lost(f->c) > f->lost_seen) {
+    f->lost_seen = bus_consumer_lost(f->c);
+    mark_incomplete(f, "the broker deleted records while the reporter was reading them "
+                       "(offset out of range; see the log's event=records-lost)");
   }
   if (n) *n = got;
   return FERRY_OK;

@@ -540,8 +540,9 @@ int main(int argc, char **argv) {
 
   conf = conf_load_or_exit(o.config, CONF_SKIP_CREDENTIALS);   /* exit 2 on errors */
   if (log_level) flog_set_level_str(log_level);
-  if (bus_conf_from_kafka(&bc, &conf->kafka, eb)) {
+  if (bus_conf_from_kafka(&bc, &conf->kafka, eb) || bus_topics_check(&bc, eb)) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
+    bus_conf_release(&bc);
     conf_destroy(conf);
     return EX_ERR;
   }

@@ -407,6 +407,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     fprintf(stderr, "ferry-worker: %s\n", errbuf);
     return 1;
   }
+  if (bus_topics_check(&w.bc, errbuf)) goto fail;
   w.seg_topic = bus_topic_name(&w.bc, BUS_SEGMENTS);
   w.total_parts = bus_topic_partitions(&w.bc, BUS_SEGMENTS);
   xfer_conf_from_config(&xc, conf);

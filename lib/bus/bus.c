@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,9 +127,17 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
 
 /* ---------- librdkafka plumbing ---------- */
 
+static void consumer_note_lost(const rd_kafka_t *rk, const char *what);
+
 /* syslog levels (0 emerg .. 7 debug) to ours. */
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
                    const char *buf) {
+  /* librdkafka resets a consumer whose position is out of range to the
+   * earliest offset, and tells only its log (a warning "offset reset ...
+   * Offset out of range"): records it still needed were deleted. */
+  if (level <= 4 && fac && strcmp(fac, "OFFSET") == 0 && buf && strstr(buf, "offset reset") &&
+      rk && rd_kafka_type(rk) == RD_KAFKA_CONSUMER)
+    consumer_note_lost(rk, buf);
   flog_level_t l = level <= 3 ? FLOG_ERROR
                    : level == 4 ? FLOG_WARN
                    : level <= 6 ? FLOG_INFO
@@ -807,7 +816,20 @@ struct bus_consumer {
   held_part_t *held;          /* BUS_CONSUMER_HELD: every partition ever assigned */
   size_t n_held, cap_held;
   size_t rr;                  /* where the next read starts (fairness) */
+  atomic_uint_fast64_t lost;  /* bus_consumer_lost */
 };
+
+static void consumer_note_lost(const rd_kafka_t *rk, const char *what) {
+  bus_consumer_t *c = rd_kafka_opaque(rk);
+  if (c) atomic_fetch_add(&c->lost, 1);
+  LOG_ERROR(FAC, "event=records-lost detail=%s msg=\"a partition's start moved past records "
+            "this consumer had not read: the broker deleted them (retention.ms / "
+            "retention.bytes); they are not processed\"", FLOG_Q(what));
+}
+
+uint64_t bus_consumer_lost(const bus_consumer_t *c) {
+  return atomic_load(&((bus_consumer_t *)c)->lost);
+}
 
 static void notify(bus_consumer_t *c, bus_rebalance_t ev,
                    const rd_kafka_topic_partition_list_t *l) {

@@ -295,6 +295,12 @@ ferry_err_t bus_consumer_partition_count(bus_consumer_t *c, bus_topic_t topic,
 ferry_err_t bus_consumer_watermarks(bus_consumer_t *c, const char *topic,
                                    int32_t partition, int64_t *low, int64_t *high);
 
+/* Times this consumer's position fell below a partition's start (offset out
+ * of range: the broker deleted records it had not read yet, librdkafka
+ * then resets to the earliest offset). Each is logged as an error,
+ * event=records-lost, when it happens. Thread-safe. */
+uint64_t bus_consumer_lost(const bus_consumer_t *c);
+
 /* ---------- group-less reader (the reporter) ---------- */
 
 /* Where a partition ended when a reader started. */

@@ -132,6 +132,13 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
                        topic, p, timeout_ms, rd_kafka_err2str(err));
       goto out;
     }
+    if (ps[p].lo > 0)
+      /* ferry never deletes records: the broker's retention did, and the
+       * reader misses them (issue 12 item 4). */
+      LOG_ERROR(FAC, "event=records-lost topic=%s partition=%d low=%" PRId64
+                " msg=\"the partition starts at offset %" PRId64 ": the broker deleted "
+                "records before they were read (retention.ms / retention.bytes)\"",
+                FLOG_V(topic), p, ps[p].lo, ps[p].lo);
     if (ps[p].hi <= ps[p].lo) {
       ps[p].done = 1;
       continue;

@@ -284,6 +284,7 @@ typedef struct ttask {
 struct tally {
   hmap_t tasks;               /* name -> ttask_t */
   resjoin_t *join;            /* split results waiting for their other parts */
+  char *incomplete;           /* tally_set_incomplete */
   int64_t window_ms;
   uint64_t rejected, duplicates;
 };
@@ -381,6 +382,7 @@ void tally_destroy(tally_t *t) {
   if (!t) return;
   hmap_release(&t->tasks, task_free);
   resjoin_destroy(t->join);
+  fx_free(t->incomplete);
   fx_free(t);
 }
 
@@ -1130,6 +1132,7 @@ ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
   out->rate_window_ms = t->window_ms;
   out->f.eta_s = -1;
   out->base_run = 1;
+  if (t->incomplete) out->incomplete = fx_strdup(t->incomplete);
   if (!tk) return FERRY_ERR_NOTFOUND;
 
   out->base_run = tk->base;
@@ -1232,10 +1235,15 @@ ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
   return FERRY_OK;
 }
 
+void tally_set_incomplete(tally_t *t, const char *why) {
+  if (!t->incomplete) t->incomplete = fx_strdup(why ? why : "records deleted");
+}
+
 void tally_view_release(tally_view_t *v) {
   size_t i;
   if (!v) return;
   fx_free(v->task);
+  fx_free(v->incomplete);
   if (v->has_def) {
     msg_loc_release(&v->src);
     msg_loc_release(&v->dst);
@@ -1322,6 +1330,8 @@ json_t *tally_view_json(const tally_view_t *v) {
     json_object_set_new(o, "policy", json_string(msg_policy_str(v->policy)));
   }
   figures_json(o, &v->f);
+  json_object_set_new(o, "incomplete",
+                      v->incomplete ? json_string(v->incomplete) : json_null());
   json_object_set_new(o, "rate_window_s", json_integer(v->rate_window_ms / 1000));
   json_object_set_new(o, "updated_ms", v->updated_ms ? json_integer(v->updated_ms)
                                                      : json_null());
@@ -1404,6 +1414,7 @@ void tally_view_text(const tally_view_t *v, fbuf_t *out) {
     fbuf_adds(out, ")");
   }
   fbuf_addf(out, "\nstate     %s\n", tally_state_str(f->state));
+  if (v->incomplete) fbuf_addf(out, "INCOMPLETE figures: %s\n", v->incomplete);
   if (v->has_def) {
     fbuf_adds(out, "route     ");
     fmt_loc(out, &v->src);

@@ -157,6 +157,8 @@ typedef struct tally_view {
   tally_figures_t f;          /* the task: base run + its retries */
   tally_run_view_t *runs;     /* owned, by run ascending */
   size_t n_runs;
+  char *incomplete;           /* owned: why the figures may miss records (the
+                                 broker deleted some), NULL when complete */
 } tally_view_t;
 
 /* Fills *out (uninitialized on entry) with task's status at now_ms.
@@ -165,6 +167,11 @@ typedef struct tally_view {
 ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
                        tally_view_t *out);
 void tally_view_release(tally_view_t *v);
+
+/* Marks every task's figures incomplete: records the reporter needed were
+ * deleted by the broker (retention) before it read them. The first reason
+ * is kept (copied); views carry it. */
+void tally_set_incomplete(tally_t *t, const char *why);
 
 /* ETA in seconds to finish remaining objects / bytes at the given rates:
  * the larger of the two estimates that can be made (a zero remaining needs

@@ -67,5 +67,8 @@ for u in compose/systemd/*.service; do
   grep -q '^RestartPreventExitStatus=2' "$u" || no "$u restarts on a bad config (exit 2)"
 done
 
+# The package file name the docs give is this release's.
+grep -q "ferry_${ver}_amd64.deb" docs/deploy.md || no "docs/deploy.md does not name ferry_${ver}_amd64.deb"
+
 [ "$bad" = 0 ] && echo "ok - docs, units, config comments and --help agree"
 exit "$bad"

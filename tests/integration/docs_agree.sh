@@ -70,5 +70,10 @@ done
 # The package file name the docs give is this release's.
 grep -q "ferry_${ver}_amd64.deb" docs/deploy.md || no "docs/deploy.md does not name ferry_${ver}_amd64.deb"
 
+# docs/architecture.md names files a newcomer will open: each must exist.
+for f in $(grep -o '`[a-z][a-z_/]*\.\(c\|h\|sh\|js\|md\)`' docs/architecture.md | tr -d '`' | sort -u); do
+  case "$f" in */*) [ -e "$f" ] || no "docs/architecture.md names $f, which does not exist" ;; esac
+done
+
 [ "$bad" = 0 ] && echo "ok - docs, units, config comments and --help agree"
 exit "$bad"

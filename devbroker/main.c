@@ -117,7 +117,7 @@ typedef struct watch {
 
 /* Says loudly, once per partition, that the mock cluster dropped the oldest
  * records of a partition: beyond the dev broker's capacity, a trial loses
- * segments, results or failed records (issue 12 item 4). */
+ * segments, results or failed records. */
 static void watch_check(watch_t *w) {
   int t, p;
   int64_t now = ferry_now_us() / 1000;

@@ -1184,7 +1184,7 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
   } else if (e) {
     return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
   }
-  /* Retention that could delete a running migration's records (issue 12). */
+  /* Retention that could delete a running migration's records. */
   if ((e = bus_topics_check(&r->bc, errbuf))) return e;
   e = listplan_decide(r->kind, lr.have ? &lr.rec : NULL, &r->def, &r->plan, errbuf);
   if (e == FERRY_OK && r->plan.start_after) {

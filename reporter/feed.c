@@ -38,7 +38,7 @@ struct feed {
 };
 
 /* Records the reporter needed were deleted by the broker: every figure may
- * miss them, and the views say so (issue 12 item 4). */
+ * miss them, and the views say so. */
 static void mark_incomplete(feed_t *f, const char *why) {
   LOG_ERROR(FAC, "event=figures-incomplete reason=%s", FLOG_Q(why));
   if (f->lock) pthread_mutex_lock(f->lock);

@@ -134,7 +134,7 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
     }
     if (ps[p].lo > 0)
       /* ferry never deletes records: the broker's retention did, and the
-       * reader misses them (issue 12 item 4). */
+       * reader misses them. */
       LOG_ERROR(FAC, "event=records-lost topic=%s partition=%d low=%" PRId64
                 " msg=\"the partition starts at offset %" PRId64 ": the broker deleted "
                 "records before they were read (retention.ms / retention.bytes)\"",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12 item 1: a result longer than a Kafka message. 1000 objects with
+# A result longer than a Kafka message. 1000 objects with
 # ~810-byte keys, a destination that refuses every connection: every object
 # fails, and the segment's result (one outcome per object, ~1.1 MB) no longer
 # fits in one message. It used to stop every worker in turn (produce-failed

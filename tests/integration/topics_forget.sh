@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 12 item 4, what can be shown on the dev broker: librdkafka's mock
+# Topics that forget, what can be shown on the dev broker: librdkafka's mock
 # keeps only the newest 5 MiB of each partition. When it drops records, the
 # dev broker says so (event=records-lost), the reporter marks its figures
 # incomplete (a partition of results starts after offset 0), and a worker

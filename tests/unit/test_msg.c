@@ -960,7 +960,7 @@ static char *doc_example(const char *doc, const char *name) {
 }
 
 
-/* ---------- results split in parts (issue 12 item 1) ---------- */
+/* ---------- results split in parts ---------- */
 
 /* n failed outcomes with keys of klen bytes, in a result of n objects. */
 static msg_result_t big_result(size_t n, size_t klen, msg_outcome_t **oc) {

@@ -1,6 +1,6 @@
 /*
  * Unit tests for lib/bus/resjoin.c: the reporter's joining of results split
- * over several messages (issue 12 item 1): parts in any order, repeated
+ * over several messages: parts in any order, repeated
  * parts, two publications of one segment, parts that contradict each other,
  * keys listed twice.
  */

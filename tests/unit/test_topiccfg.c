@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/bus/topiccfg.c (issue 12 items 1 and 4): the message
+ * Unit tests for lib/bus/topiccfg.c: the message
  * size limit in force for a topic, and the retention check every service
  * runs at start — refusing, with the topic and the setting named, settings
  * that let the broker delete records a migration still needs.

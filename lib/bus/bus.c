@@ -413,19 +413,22 @@ static void describe_one(const rd_kafka_ConfigResource_t *res, topiccfg_t *out) 
   }
 }
 
-/* 1 when the cluster's metadata names no controller among its brokers:
- * librdkafka's mock cluster says controller 0 and numbers its brokers from
- * 1 (librdkafka 2.0.2). */
-static int no_controller(rd_kafka_t *rk) {
+/* Why DescribeConfigs cannot be asked, or NULL: no broker answers, or the
+ * cluster's metadata names no controller among its brokers (librdkafka's
+ * mock cluster says controller 0 and numbers its brokers from 1), where
+ * librdkafka 2.0.2 would wait for one until the request times out. */
+static const char *no_controller(rd_kafka_t *rk) {
   const struct rd_kafka_metadata *md = NULL;
   int32_t ctl;
   int i, found = 0;
   if (rd_kafka_metadata(rk, 0, NULL, &md, META_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return 0;   /* the request below fails with its own error */
+    return "no broker answered a metadata request";
   ctl = rd_kafka_controllerid(rk, 0);
   for (i = 0; i < md->broker_cnt; i++) found |= md->brokers[i].id == ctl;
   rd_kafka_metadata_destroy(md);
-  return !found;
+  return found ? NULL
+               : "the brokers name no controller, as ferry-devbroker's mock cluster, which "
+                 "has no DescribeConfigs";
 }
 
 /* DescribeConfigs of the five topics through rk. */
@@ -435,16 +438,13 @@ static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BU
   rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
   rd_kafka_event_t *ev;
   char errstr[256];
+  const char *why;
   int t;
   memset(out, 0, sizeof(*out) * BUS_TOPIC__COUNT);
-  if (no_controller(rk)) {
-    /* librdkafka sends DescribeConfigs to the controller and waits for one
-     * until the request times out; the mock cluster names none. */
+  if ((why = no_controller(rk)) != NULL) {
     for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-      out[t].state = TOPICCFG_UNSUPPORTED;
-      snprintf(out[t].detail, sizeof(out[t].detail),
-               "the brokers name no controller, as ferry-devbroker's mock cluster, which "
-               "has no DescribeConfigs");
+      out[t].state = strstr(why, "controller") ? TOPICCFG_UNSUPPORTED : TOPICCFG_UNKNOWN;
+      snprintf(out[t].detail, sizeof(out[t].detail), "%s", why);
     }
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_queue_destroy(q);
@@ -496,7 +496,7 @@ ferry_err_t bus_topics_describe(const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__C
   return FERRY_OK;
 }
 
-ferry_err_t bus_topics_check(const bus_conf_t *c, char *errbuf) {
+ferry_err_t bus_topics_check(bus_conf_t *c, char *errbuf) {
   topiccfg_t cfg[BUS_TOPIC__COUNT];
   ferry_err_t e;
   int t;
@@ -505,6 +505,7 @@ ferry_err_t bus_topics_check(const bus_conf_t *c, char *errbuf) {
     char *name = bus_topic_name(c, (bus_topic_t)t);
     topiccfg_kind_t kind = t == BUS_TASKS ? TOPICCFG_COMPACTED : TOPICCFG_KEEP;
     char warn[512];
+    c->topic_max[t] = topiccfg_max_message(&cfg[t]);
     if (cfg[t].state == TOPICCFG_KNOWN) {
       e = topiccfg_check(name, kind, &cfg[t], 0, errbuf);
     } else if (cfg[t].state != TOPICCFG_MISSING) {   /* a missing one is created later */
@@ -582,13 +583,11 @@ static long conf_long(rd_kafka_conf_t *conf, const char *name, long dflt) {
  */
 static ferry_err_t learn_limits(const bus_conf_t *c, rd_kafka_conf_t *conf,
                                 size_t limit[BUS_TOPIC__COUNT], char *errbuf) {
-  topiccfg_t cfg[BUS_TOPIC__COUNT];
   long prod = conf_long(conf, "message.max.bytes", 1000000);
   size_t lowest = SIZE_MAX;
   int t;
-  if (bus_topics_describe(c, cfg, errbuf)) memset(cfg, 0, sizeof(cfg));
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-    limit[t] = topiccfg_limit(&cfg[t], prod);
+    limit[t] = topiccfg_limit(c->topic_max[t], prod);
     if (limit[t] < TOPICCFG_MIN_LIMIT) {
       char *name = bus_topic_name(c, (bus_topic_t)t);
       ferry_seterr(errbuf, FERRY_ERR_CONFIG,
@@ -599,8 +598,8 @@ static ferry_err_t learn_limits(const bus_conf_t *c, rd_kafka_conf_t *conf,
       return FERRY_ERR_CONFIG;
     }
     if (limit[t] < lowest) lowest = limit[t];
-    LOG_DEBUG(FAC, "topic=%s limit=%zu state=%d", bus_topic_suffix((bus_topic_t)t), limit[t],
-              (int)cfg[t].state);
+    LOG_DEBUG(FAC, "topic=%s limit=%zu topic_max=%" PRId64, bus_topic_suffix((bus_topic_t)t),
+              limit[t], c->topic_max[t]);
   }
   if ((size_t)conf_long(conf, "batch.size", 1000000) > lowest) {
     char v[32];

@@ -61,6 +61,8 @@ typedef struct bus_conf {
   int segments_partitions;    /* default 64 */
   int replication_factor;     /* -1 = broker default */
   int delivery_timeout_ms;    /* 0 = librdkafka default (300000) */
+  int64_t topic_max[BUS_TOPIC__COUNT];  /* each topic's max.message.bytes as
+                                 read by bus_topics_check; 0 = unknown */
 } bus_conf_t;
 
 /* Fills defaults; every string owned by the conf (fx_strdup'ed). */
@@ -108,9 +110,11 @@ ferry_err_t bus_topics_describe(const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__C
  * retention.ms, retention.bytes or cleanup.policy (its own or the broker
  * default it inherits) lets the broker delete records a migration still
  * needs; a warning naming the settings to check when they cannot be read.
- * Topics that do not exist yet are skipped.
+ * Topics that do not exist yet are skipped. Records each topic's
+ * max.message.bytes in c->topic_max for the producers made from c later.
+ * Blocks: up to about 10 s when no broker answers.
  */
-ferry_err_t bus_topics_check(const bus_conf_t *c, char *errbuf);
+ferry_err_t bus_topics_check(bus_conf_t *c, char *errbuf);
 
 /* ---------- producer ---------- */
 
@@ -133,11 +137,11 @@ typedef struct bus_delivery {
 typedef void bus_delivery_cb(const bus_delivery_t *d, void *ctx);
 
 /* New producer or NULL with errbuf. cb may be NULL (reports then only
- * logged on failure); ctx borrowed and must outlive the producer. It
- * learns each topic's size limit (topiccfg_limit: the topic's
- * max.message.bytes from the broker, else Kafka's default, and the
- * producer's message.max.bytes) and keeps batch.size within the smallest;
- * FERRY_ERR_CONFIG when a limit is below TOPICCFG_MIN_LIMIT. */
+ * logged on failure); ctx borrowed and must outlive the producer. Each
+ * topic's size limit is topiccfg_limit of c->topic_max (filled by
+ * bus_topics_check, else Kafka's default assumed) and the producer's
+ * message.max.bytes; batch.size is kept within the smallest. FERRY_ERR_CONFIG
+ * when a limit is below TOPICCFG_MIN_LIMIT. Does not wait for the brokers. */
 bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
                                  void *ctx, char *errbuf);
 /* Purges what is still queued (those reports arrive as failed, err

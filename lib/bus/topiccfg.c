@@ -32,12 +32,17 @@ static int val_i64(const topiccfg_val_t *v, int64_t *out) {
   return 0;
 }
 
-size_t topiccfg_limit(const topiccfg_t *c, long producer_max) {
-  int64_t topic = TOPICCFG_BROKER_DEFAULT_MAX, x;
+int64_t topiccfg_max_message(const topiccfg_t *c) {
+  int64_t x;
+  if (c && c->state == TOPICCFG_KNOWN && val_i64(&c->max_message_bytes, &x) == 0 && x > 0)
+    return x;
+  return 0;
+}
+
+size_t topiccfg_limit(int64_t topic_max, long producer_max) {
+  int64_t topic = topic_max > 0 ? topic_max : TOPICCFG_BROKER_DEFAULT_MAX;
   /* librdkafka's default message.max.bytes. */
   int64_t prod = producer_max > 0 ? producer_max : 1000000;
-  if (c && c->state == TOPICCFG_KNOWN && val_i64(&c->max_message_bytes, &x) == 0 && x > 0)
-    topic = x;
   return (size_t)(topic < prod ? topic : prod);
 }
 

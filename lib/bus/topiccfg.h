@@ -56,10 +56,14 @@ typedef struct topiccfg {
  * names ferry does not look at are ignored. */
 void topiccfg_set(topiccfg_t *c, const char *name, const char *value, int inherited);
 
+/* The topic's max.message.bytes when c is KNOWN and says it, else 0. */
+int64_t topiccfg_max_message(const topiccfg_t *c);
+
 /* The largest message (key + value + headers + TOPICCFG_OVERHEAD) a
- * producer may send to a topic described by c (NULL = unknown) when its
- * own message.max.bytes is producer_max (<= 0: librdkafka's default). */
-size_t topiccfg_limit(const topiccfg_t *c, long producer_max);
+ * producer may send to a topic whose max.message.bytes is topic_max (<= 0:
+ * unknown, Kafka's default assumed) when its own message.max.bytes is
+ * producer_max (<= 0: librdkafka's default). */
+size_t topiccfg_limit(int64_t topic_max, long producer_max);
 
 /* What a topic is for, as the retention check sees it. */
 typedef enum topiccfg_kind {

@@ -32,20 +32,21 @@ static void test_limit(void **state) {
   topiccfg_t c = described("-1", "-1", "delete", 0);
   (void)state;
   /* Unknown topic: Kafka's default, and librdkafka's producer default. */
-  assert_int_equal(topiccfg_limit(NULL, 0), 1000000);
-  assert_int_equal(topiccfg_limit(NULL, 5000000), TOPICCFG_BROKER_DEFAULT_MAX);
-  assert_int_equal(topiccfg_limit(&c, 0), 1000000);
+  assert_int_equal(topiccfg_limit(0, 0), 1000000);
+  assert_int_equal(topiccfg_limit(0, 5000000), TOPICCFG_BROKER_DEFAULT_MAX);
+  assert_int_equal(topiccfg_max_message(&c), 1048588);
+  assert_int_equal(topiccfg_limit(topiccfg_max_message(&c), 0), 1000000);
   /* The smaller of the topic's and the producer's. */
   topiccfg_set(&c, "max.message.bytes", "200000", 0);
-  assert_int_equal(topiccfg_limit(&c, 0), 200000);
-  assert_int_equal(topiccfg_limit(&c, 50000), 50000);
+  assert_int_equal(topiccfg_limit(topiccfg_max_message(&c), 0), 200000);
+  assert_int_equal(topiccfg_limit(topiccfg_max_message(&c), 50000), 50000);
   /* Not read (denied): the topic's value is not trusted. */
   c.state = TOPICCFG_DENIED;
-  assert_int_equal(topiccfg_limit(&c, 0), 1000000);
+  assert_int_equal(topiccfg_max_message(&c), 0);
   /* Junk from a broker is ignored. */
   c.state = TOPICCFG_KNOWN;
   topiccfg_set(&c, "max.message.bytes", "lots", 0);
-  assert_int_equal(topiccfg_limit(&c, 0), 1000000);
+  assert_int_equal(topiccfg_max_message(&c), 0);
 }
 
 static void expect_refused(const topiccfg_t *c, topiccfg_kind_t kind, const char *want1,

@@ -14,6 +14,11 @@
 #   scripts/wan.sh cut HOST [PEER]  drop everything on HOST's link (or only
 #                                   between HOST and PEER) until `heal`
 #   scripts/wan.sh heal             remove every cut
+#   scripts/wan.sh share HOST PORT  HOST's loopback TCP PORT (a server that only
+#                                   binds 127.0.0.1, like the dev broker) at
+#                                   HOST's address, and every other host's
+#                                   127.0.0.1:PORT led to it (NAT; packets
+#                                   still cross the links)
 #   scripts/wan.sh ip HOST          HOST's address
 #   scripts/wan.sh ns HOST          HOST's namespace name (for ip netns exec)
 #   scripts/wan.sh exec HOST CMD... run CMD on HOST
@@ -203,6 +208,19 @@ cmd_cut() {
   fi
 }
 
+cmd_share() {
+  local h="$1" port="$2" ip; ip=$(host_ip "$h")
+  nsx "$P-$h" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.wan0.route_localnet=1
+  nsx "$P-$h" iptables -t nat -A PREROUTING -i wan0 -p tcp --dport "$port" -j DNAT --to-destination "127.0.0.1:$port"
+  local o r
+  while read -r o r; do
+    [ "$o" = "$h" ] && continue
+    nsx "$P-$o" sysctl -qw net.ipv4.conf.all.route_localnet=1 net.ipv4.conf.wan0.route_localnet=1
+    nsx "$P-$o" iptables -t nat -A OUTPUT -d 127.0.0.1 -p tcp --dport "$port" -j DNAT --to-destination "$ip:$port"
+    nsx "$P-$o" iptables -t nat -A POSTROUTING -o wan0 -s 127.0.0.1 -j SNAT --to-source "$(host_ip "$o")"
+  done <"$STATE/links"
+}
+
 cmd_show() {
   links | while read -r h r d j l; do
     printf '%-5s %-12s rate=%skbit delay=%sus jitter=%sus loss=%s\n' "$h" "$(host_ip "$h")" "$r" "$d" "$j" "$l"
@@ -219,6 +237,7 @@ case "${1:-}" in
   set) need_bed; shift; [ $# -ge 2 ] || die "usage: set HOST K=V..."; cmd_set "$@" ;;
   cut) need_bed; shift; [ $# -ge 1 ] || die "usage: cut HOST [PEER]"; cmd_cut "$@" ;;
   heal) need_bed; nsx "$RT" iptables -F WAN-CUT ;;
+  share) need_bed; [ $# = 3 ] || die "usage: share HOST PORT"; cmd_share "$2" "$3" ;;
   ip) need_bed; host_ip "$2" ;;
   ns) need_bed; host_index "$2" >/dev/null; echo "$P-$2" ;;
   exec) need_bed; host_index "$2" >/dev/null; h="$2"; shift 2; exec ip netns exec "$P-$h" "$@" ;;

@@ -25,3 +25,81 @@ within() {
     fail "$1 = $2, outside [$3, $4]"
   ok "$1 = $2 (within [$3, $4])"
 }
+
+# ---- a fleet on the bed (the scenarios) ----------------------------------
+# wan_enter [PROFILE]: in the root namespace, brings the bed up, runs this
+# script again on the broker host (where the dev broker, lister, reporter and
+# the checks run; ctest's view of the script's exit is the child's), and
+# tears the bed down; only the child returns.
+wan_enter() {
+  [ -n "${WAN_IN_BED:-}" ] && return 0
+  wan_up "$@"
+  local rc=0
+  ip netns exec "$(wan ns brk)" env WAN_IN_BED=1 bash "$0" || rc=$?
+  exit $rc
+}
+
+# wan_setup: on the broker host. Source host: s3rver (bucket ferry-src) and
+# the OSS-dialect proxy with TLS; destination host: its own s3rver (the
+# destination bucket) and the COS-dialect proxy with TLS; the dev broker here,
+# shared with every host. Certificates from a throw-away CA (tests/lib/tls.sh)
+# that ferry verifies (ca_file). The independent checks read both s3rvers
+# directly (plain HTTP, not through the links' proxies).
+wan_setup() {
+  echo "wan-run: $FERRY_RUN"
+  source "$FERRY_SRC/tests/lib/tls.sh"
+  SRC_IP=$(wan ip src) DST_IP=$(wan ip dst)
+  tls_make_certs "$FERRY_RUN/tls" "IP:$SRC_IP" "IP:$DST_IP" || fail "test certificates"
+  export FAULT_CA_FILE="$FERRY_RUN/tls/ca.pem" CURL_CA_BUNDLE="$FERRY_RUN/tls/ca.pem"
+  _wan_s3 src "$FAULT_SRC_BUCKET"
+  _wan_s3 dst "$FAULT_DST_BUCKET"
+  local oss_args=(--dialect oss --ak LTAIwanbed --sk oss-wan-secret --region cn-hangzhou)
+  local cos_args=(--dialect cos --ak AKIDwanbed --sk cos-wan-secret)
+  _wan_proxy src oss "${oss_args[@]}"
+  _wan_proxy dst cos "${cos_args[@]}"
+  devbroker_start --partitions 8
+  wan share brk "${FERRY_BROKERS##*:}"
+  export FERRY_S3_MAIN="http://$SRC_IP:9000" FERRY_S3_DST="http://$DST_IP:9000"
+  export FERRY_PROXY_OSS="https://$SRC_IP:9443" FERRY_PROXY_COS="https://$DST_IP:9443"
+  OSS_ADMIN="$FERRY_PROXY_OSS/__proxy" COS_ADMIN="$FERRY_PROXY_COS/__proxy"
+  local f
+  for f in s3-src s3-dst proxy-oss proxy-cos; do wait_line "$FERRY_RUN/$f.out" '^ready' 60 || fail "$f did not start"; done
+  export FERRY_OSS_ACCESS_KEY=LTAIwanbed FERRY_OSS_SECRET_KEY=oss-wan-secret
+  export FERRY_COS_ACCESS_KEY=AKIDwanbed FERRY_COS_SECRET_KEY=cos-wan-secret
+}
+_wan_s3() {
+  mkdir -p "$FERRY_RUN/s3-$1"
+  wan_bg "$1" "$FERRY_RUN/s3-$1.out" env FERRY_S3_BIND=0.0.0.0 \
+    node --openssl-legacy-provider "$FERRY_SRC/tests/servers/s3.js" 9000 "$FERRY_RUN/s3-$1" "$2"
+}
+_wan_proxy() {
+  local host="$1" name="$2"; shift 2
+  wan_bg "$host" "$FERRY_RUN/proxy-$name.out" node "$FERRY_SRC/tests/servers/proxy.js" --port 9443 \
+    --bind 0.0.0.0 --state-dir "$FERRY_RUN/proxy-$name" --upstream http://127.0.0.1:9000 \
+    --tls-cert "$FERRY_RUN/tls/server.pem" --tls-key "$FERRY_RUN/tls/server.key" "$@"
+}
+
+# wan_fill SPEC...: fault_fill, written on the source host itself (not
+# through the links).
+wan_fill() {
+  wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "$@" >/dev/null || fail "fill $*"
+  fault_snapshot
+}
+
+# wan_worker N: a worker on host wN (id wN); its pid in WPID[wN].
+wan_worker() {
+  ip netns exec "$(wan ns "w$1")" "$FERRY_BIN/ferry-worker" -c "$CONF" --id "w$1" >>"$FERRY_RUN/w$1.log" 2>&1 &
+  WPID[w$1]=$!
+  track_pid $!
+}
+
+# wan_cpu_start / wan_cpu_end: the machine's CPU busy share over the span
+# (/proc/stat), printed as cpu_busy=...; the bed's figures are only valid when
+# it is well below 1 (not CPU-bound).
+wan_cpu_start() { WAN_CPU0=$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat); }
+wan_cpu_end() {
+  local b0 i0 b1 i1
+  read -r b0 i0 <<<"$WAN_CPU0"
+  read -r b1 i1 <<<"$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)"
+  awk -v b=$((b1 - b0)) -v i=$((i1 - i0)) 'BEGIN{printf "%.2f\n", b / (b + i)}'
+}

@@ -6,7 +6,7 @@
 #
 #   FAULT=name; source tests/lib/itest.sh; source tests/lib/faults.sh
 #   fault_setup [devbroker args]      # broker, s3rver, proxies "oss" (source) and "cos"
-#   fault_conf [worker.K=V|lister.K=V]...  # $CONF, task "t": oss:ferry-src -> cos:ferry-dst-1250000000
+#   fault_conf [worker.K=V|lister.K=V|task.K=V]...  # $CONF, task "t": oss:ferry-src -> cos:ferry-dst-1250000000
 #   fault_fill SPEC...                # fill.js specs into the source; $FERRY_RUN/snapshot.json, $TOTAL
 #   fault_rule oss|cos JSON           # install a proxy fault rule
 #   fault_lister [args]               # ferry-lister -t t in the foreground
@@ -75,24 +75,27 @@ _fault_proxy() {
   export "$var=http://127.0.0.1:$port" "${var}_ADMIN=http://127.0.0.1:$port/__proxy"
 }
 
-# fault_conf [worker.KEY=VALUE | lister.KEY=VALUE]...: small, quick settings,
+# fault_conf [worker.KEY=VALUE | lister.KEY=VALUE | task.KEY=VALUE]...: small, quick settings,
 # each overridable; short consumer sessions (the mock cluster makes a re-join
 # wait for departed members' sessions).
 fault_conf() {
   declare -A W=([concurrency]=8 [multipart_threshold]='"8M"' [part_size]='"5M"' [max_attempts]=6
     [backoff_base_ms]=50 [backoff_max_ms]=1000 [stall_timeout_s]=2)
   declare -A L=([segment_max_objects]=25)
+  declare -A T=()
   local kv k
   for kv in "$@"; do
     k=${kv%%=*}
     case "$k" in
       worker.*) W[${k#worker.}]=${kv#*=} ;;
       lister.*) L[${k#lister.}]=${kv#*=} ;;
+      task.*) T[${k#task.}]=${kv#*=} ;;
       *) fail "fault_conf: $kv" ;;
     esac
   done
-  local wl="" ll=""
+  local wl="" ll="" tl=""
   for k in "${!W[@]}"; do wl+="  $k = ${W[$k]};"$'\n'; done
+  for k in "${!T[@]}"; do tl+=" $k = ${T[$k]};"; done
   for k in "${!L[@]}"; do ll+="  $k = ${L[$k]};"$'\n'; done
   # The proxies speak HTTPS when FAULT_CA_FILE names the CA that signed them
   # (the WAN bed, tests/lib/wan.sh).
@@ -114,7 +117,7 @@ $wl};
 lister = {
 $ll};
 reporter = { listen = ""; refresh_s = 1; };
-tasks = ( { name = "t"; source = "oss:$FAULT_SRC_BUCKET"; destination = "cos:$FAULT_DST_BUCKET"; } );
+tasks = ( { name = "t"; source = "oss:$FAULT_SRC_BUCKET"; destination = "cos:$FAULT_DST_BUCKET";$tl } );
 CONF
   chmod 600 "$CONF"
 }

@@ -52,18 +52,24 @@ wan_setup() {
   tls_make_certs "$FERRY_RUN/tls" "IP:$SRC_IP" "IP:$DST_IP" || fail "test certificates"
   export FAULT_CA_FILE="$FERRY_RUN/tls/ca.pem" CURL_CA_BUNDLE="$FERRY_RUN/tls/ca.pem"
   _wan_s3 src "$FAULT_SRC_BUCKET"
-  _wan_s3 dst "$FAULT_DST_BUCKET"
+  _wan_s3 dst "$FAULT_DST_BUCKET" ${WAN_DST_BUCKETS:-}
   local oss_args=(--dialect oss --ak LTAIwanbed --sk oss-wan-secret --region cn-hangzhou)
   local cos_args=(--dialect cos --ak AKIDwanbed --sk cos-wan-secret)
   _wan_proxy src oss "${oss_args[@]}"
   _wan_proxy dst cos "${cos_args[@]}"
+  # WAN_S3_PROXIES=1: also a plain S3 proxy with TLS on port 9444 of each
+  # region host (s3rver checks SigV4; for rclone, bench/wan.sh).
+  if [ -n "${WAN_S3_PROXIES:-}" ]; then
+    _wan_proxy src s3src --dialect s3 --port 9444
+    _wan_proxy dst s3dst --dialect s3 --port 9444
+  fi
   devbroker_start --partitions 8
   wan share brk "${FERRY_BROKERS##*:}"
   export FERRY_S3_MAIN="http://$SRC_IP:9000" FERRY_S3_DST="http://$DST_IP:9000"
   export FERRY_PROXY_OSS="https://$SRC_IP:9443" FERRY_PROXY_COS="https://$DST_IP:9443"
   OSS_ADMIN="$FERRY_PROXY_OSS/__proxy" COS_ADMIN="$FERRY_PROXY_COS/__proxy"
   local f
-  for f in s3-src s3-dst proxy-oss proxy-cos; do wait_line "$FERRY_RUN/$f.out" '^ready' 60 || fail "$f did not start"; done
+  for f in s3-src s3-dst proxy-oss proxy-cos ${WAN_S3_PROXIES:+proxy-s3src proxy-s3dst}; do wait_line "$FERRY_RUN/$f.out" '^ready' 60 || fail "$f did not start"; done
   export FERRY_OSS_ACCESS_KEY=LTAIwanbed FERRY_OSS_SECRET_KEY=oss-wan-secret
   export FERRY_COS_ACCESS_KEY=AKIDwanbed FERRY_COS_SECRET_KEY=cos-wan-secret
 }
@@ -74,6 +80,7 @@ _wan_s3() {
 }
 _wan_proxy() {
   local host="$1" name="$2"; shift 2
+  # A later --port overrides this one (proxy.js takes the last).
   wan_bg "$host" "$FERRY_RUN/proxy-$name.out" node "$FERRY_SRC/tests/servers/proxy.js" --port 9443 \
     --bind 0.0.0.0 --state-dir "$FERRY_RUN/proxy-$name" --upstream http://127.0.0.1:9000 \
     --tls-cert "$FERRY_RUN/tls/server.pem" --tls-key "$FERRY_RUN/tls/server.key" "$@"
@@ -102,4 +109,41 @@ wan_cpu_end() {
   read -r b0 i0 <<<"$WAN_CPU0"
   read -r b1 i1 <<<"$(awk '/^cpu /{print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)"
   awk -v b=$((b1 - b0)) -v i=$((i1 - i0)) 'BEGIN{printf "%.2f\n", b / (b + i)}'
+}
+
+# wan_conf [K=V...]: fault_conf with the worker's production retry and stall
+# settings (docs/config.md defaults: 5 attempts, 200 ms..30 s backoff, 60 s
+# stall) instead of the fault suite's quick ones: the WAN scenarios test what
+# users run. WAN_CONF_EXTRA (K=V words) adds settings by hand, e.g.
+# worker.request_timeout_s=900 to see a scenario past issue 11 (bodies cut at
+# request_timeout_s) on a build without its fix.
+wan_conf() {
+  # shellcheck disable=SC2086
+  fault_conf worker.concurrency=32 worker.max_attempts=5 worker.backoff_base_ms=200 \
+    worker.backoff_max_ms=30000 worker.stall_timeout_s=60 "$@" ${WAN_CONF_EXTRA:-}
+}
+# wan_retrans HOST...: TCP segments retransmitted by those hosts so far.
+wan_retrans() {
+  local h n=0
+  for h in "$@"; do
+    n=$((n + $(wan exec "$h" nstat -az TcpRetransSegs | awk '/TcpRetransSegs/{print $2}')))
+  done
+  echo "$n"
+}
+# wan_midcopy N: waits until the destination has answered N requests and the
+# task is not done (a fault injected now meets a copy in progress).
+wan_midcopy() {
+  dst_busy() { [ "$(pstat cos j.requests)" -ge "$1" ]; }
+  wait_until 300 dst_busy "$1" || fail "the destination saw fewer than $1 requests"
+  local done_n; done_n=$(results_n)
+  echo "mid-copy: destination requests=$(pstat cos j.requests) segments with results=$done_n"
+}
+# wan_copied: objects the reporter counts as copied so far.
+wan_copied() { "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --once --json 2>/dev/null | jget j.copied; }
+# wan_unfinished WHAT: fails when the task already copied everything (the
+# fault WHAT met no copy in progress).
+wan_unfinished() {
+  local c; c=$(wan_copied)
+  [ "$c" -lt "$TOTAL" ] || fail "the task was done before $1 ($c/$TOTAL copied): the scenario tested nothing"
+  echo "$1 at copied=$c/$TOTAL"
 }

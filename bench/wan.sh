@@ -50,7 +50,11 @@ report_cpu() {
 }
 
 wan_setup
-wan_conf lister.segment_max_objects=100
+# ferry at its defaults (wan_conf: production retries; docs/config.md sizes),
+# except request_timeout_s: on main it still cuts body transfers (issue 11),
+# and at these per-transfer rates every streamed copy outlasts 30 s.
+wan_conf lister.segment_max_objects=100 worker.multipart_threshold='"64M"' worker.part_size='"16M"' \
+  worker.request_timeout_s="${BENCH_REQUEST_TIMEOUT_S:-900}"
 # One task per measured run, each into its own prefix of the destination.
 add_task() { sed -i "s|^tasks = ( |tasks = ( { name = \"$1\"; source = \"oss:$FAULT_SRC_BUCKET/$2/\"; destination = \"cos:$FAULT_DST_BUCKET/$1/\"; }, |" "$CONF"; }
 for t in small large1 large4; do add_task "$t" "${t%%[0-9]*}"; done

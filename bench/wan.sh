@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The WAN bed's benchmarks (issue 13; scripts/wan.sh, default profile scaled
+# The WAN bed's benchmarks (scripts/wan.sh, default profile scaled
 # by WAN_SCALE, HTTPS on every store endpoint). Run as root:
 #   bench/wan.sh [small] [large] [scaleout]     (default: all three)
 #
@@ -58,7 +58,7 @@ report_cpu() {
 
 wan_setup
 # ferry at its defaults (wan_conf: production retries; docs/config.md sizes),
-# except request_timeout_s: on main it still cuts body transfers (issue 11),
+# except request_timeout_s: on main it still cuts body transfers (a known defect),
 # and at these per-transfer rates every streamed copy outlasts 30 s.
 wan_conf lister.segment_max_objects=100 worker.multipart_threshold='"64M"' worker.part_size='"16M"' \
   worker.request_timeout_s="${BENCH_REQUEST_TIMEOUT_S:-900}"

@@ -8,7 +8,9 @@ PKGS=(build-essential cmake pkg-config clang
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
       libcmocka-dev libexpat1-dev libisal-dev libmicrohttpd-dev
       kcat rclone nodejs npm curl python3 iproute2 procps docker-compose jq chromium
-      gdb iptables)  # gdb: thread stacks of a stalled worker in test logs (FERRY_STALL_GDB); iptables: the WAN bed (scripts/wan.sh)
+      gdb   # thread stacks of a stalled worker in test logs (FERRY_STALL_GDB)
+      iptables   # the WAN test bed (scripts/wan.sh): loss and cuts
+      prometheus)  # promtool: tests/integration/alerts.sh checks the alert rules
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -115,8 +115,8 @@ wan_cpu_end() {
 # settings (docs/config.md defaults: 5 attempts, 200 ms..30 s backoff, 60 s
 # stall) instead of the fault suite's quick ones: the WAN scenarios test what
 # users run. WAN_CONF_EXTRA (K=V words) adds settings by hand, e.g.
-# worker.request_timeout_s=900 to see a scenario past issue 11 (bodies cut at
-# request_timeout_s) on a build without its fix.
+# worker.request_timeout_s=900 to see a scenario past the known defect "bodies cut at
+# request_timeout_s" on a build without its fix.
 wan_conf() {
   # shellcheck disable=SC2086
   fault_conf worker.concurrency=32 worker.max_attempts=5 worker.backoff_base_ms=200 \

@@ -4,7 +4,7 @@
 # PUT and a 20 MiB object in 10 MiB parts, each part over a minute. Every
 # transfer far outlasts request_timeout_s (30 s), which bounds only body-less
 # requests (docs/config.md): all copied and verified. Not in the CI subset
-# until issue 11's fix (bodies cut at request_timeout_s) lands.
+# until the fix of the known defect "bodies cut at request_timeout_s" lands.
 FAULT=wan_fleet_bandwidth
 source "$(dirname "$0")/../lib/itest.sh"
 source "$FERRY_SRC/tests/lib/wan.sh"

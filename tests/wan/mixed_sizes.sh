@@ -12,7 +12,7 @@ wan_enter "$FERRY_SRC/tests/wan/profiles/default.prof"
 
 wan_setup
 # Production retry settings; request_timeout_s raised because on main it
-# still bounds body transfers (issue 11; scenario 2, fleet_bandwidth, is the
+# still bounds body transfers (the known defect "bodies cut at request_timeout_s"; fleet_bandwidth is the
 # test of that), so that this scenario tests the mixed migration only.
 wan_conf worker.concurrency=16 worker.multipart_threshold='"16M"' worker.part_size='"8M"' worker.request_timeout_s=900
 wan_fill small:200:1:64 key:mid/a:5242880 key:mid/b:12582912 key:mid/c:26214400 key:mid/d:41943040 key:mid/e:67108864 \

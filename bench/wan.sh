@@ -61,7 +61,8 @@ wan_setup
 # except request_timeout_s: on main it still cuts body transfers (a known defect),
 # and at these per-transfer rates every streamed copy outlasts 30 s.
 wan_conf lister.segment_max_objects=100 worker.multipart_threshold='"64M"' worker.part_size='"16M"' \
-  worker.request_timeout_s="${BENCH_REQUEST_TIMEOUT_S:-900}"
+  worker.request_timeout_s="${BENCH_REQUEST_TIMEOUT_S:-900}" \
+  ${BENCH_SEGMENT_MAX_BYTES:+lister.segment_max_bytes=\"$BENCH_SEGMENT_MAX_BYTES\"}
 # One task per measured run, each into its own prefix of the destination.
 add_task() { sed -i "s|^tasks = ( |tasks = ( { name = \"$1\"; source = \"oss:$FAULT_SRC_BUCKET/$2/\"; destination = \"cos:$FAULT_DST_BUCKET/$1/\"; }, |" "$CONF"; }
 for t in small large1 large4; do add_task "$t" "${t%%[0-9]*}"; done

@@ -13,10 +13,13 @@ wan_bg b "$FERRY_RUN/probe.log" node "$PROBE" serve 7000
 wait_line "$FERRY_RUN/probe.log" '^ready' 20
 
 j=$(wan exec a node "$PROBE" rtt "$B" 7000 20); echo "rtt: $j"
-# TCP handshakes: the minimum sees the jitter (four one-way passes, up to
-# +-3 ms in all), the median also node's scheduling on a loaded machine.
+# TCP handshakes: the minimum is the profile's RTT give or take the jitter
+# (four one-way passes, up to +-3 ms in all). The median adds the scheduling
+# of node and the forwarder: 54 ms on a quiet machine, 77 ms seen at load 68
+# on two CPUs; its bound (3 x) only catches a delay applied twice or a queue
+# that never drains.
 within rtt_min_ms "$(echo "$j" | jget j.min_ms)" 47 54
-within rtt_median_ms "$(echo "$j" | jget j.median_ms)" 48 60
+within rtt_median_ms "$(echo "$j" | jget j.median_ms)" 48 150
 j=$(wan exec a node "$PROBE" rate "$B" 7000 8); echo "rate: $j"
 # Goodput under a 20 Mbit/s tbf: IP and TCP headers take ~3.5 %.
 within rate_mbit_s "$(echo "$j" | jget j.mbit_s)" 17 20

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Digests on the way into an S3 destination (issue 11 items 3 and 4), through
+# Digests on the way into an S3 destination, through
 # the whole task (ferry-lister --segments-to, then ferry-worker). The
 # destination is the s3-dialect proxy, which checks Content-MD5 as S3 does
 # (400 BadDigest, nothing stored).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Objects whose destination key would be empty (issue 11 item 2), through the
+# Objects whose destination key would be empty, through the
 # whole task (ferry-lister --segments-to, then ferry-worker), into a
 # destination behind the s3-dialect proxy, which counts what was asked of it.
 # Before: the folder marker `dir/` of task `src:ferry-src/dir/` -> `dst:ferry-dst`

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Listing a store that ignores ListObjectsV2's continuation (issue 11 item 5):
+# Listing a store that ignores ListObjectsV2's continuation:
 # the OSS proxy with --list-v1-only drops list-type=2, start-after and
 # continuation-token, as a V1-only store does, and answers page one to each.
 # Before: the lister re-published page one for ever. Now: list_api = "v2" is

@@ -1,5 +1,5 @@
 /* Unit tests for lib/store/listcur: where a listing goes next, and a store
- * that does not advance (issue 11 item 5). */
+ * that does not advance. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

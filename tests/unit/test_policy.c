@@ -206,9 +206,10 @@ static void test_etag_is_md5(void **state) {
 }
 
 
-/* A 32-hex ETag is the MD5 only where the response's headers say so
- * (issue 11 item 3): SSE-KMS / SSE-C on S3, non-Normal or KMS on OSS, any
- * encryption or another object type on COS, never for a web server. */
+/* A 32-hex ETag is the MD5 only where the response's headers say so: not
+ * under SSE-KMS / SSE-C on S3, not for non-Normal or KMS objects on OSS, not
+ * under any encryption or for another object type on COS, never for a web
+ * server. */
 static int trusted(store_type_t t, const char *etag, const char *h1, const char *v1,
                    const char *h2, const char *v2) {
   kvlist_t h;
@@ -270,7 +271,7 @@ static policy_dk_t dk(const char *sp, const char *dp, const char *key, uint64_t 
   return r;
 }
 
-/* The destination key is never empty (issue 11 item 2). */
+/* The destination key is never empty. */
 static void test_dst_key(void **state) {
   (void)state;
   assert_int_equal(dk("dir/", "", "dir/a/b", 3, NULL, "a/b"), POLICY_DK_OK);

@@ -758,7 +758,7 @@ static void test_sign_none_and_errors(void **state) {
 
   /* An object request with an empty key would address the bucket (a PUT
    * is CreateBucket, a HEAD is HeadBucket): refused, whatever the method.
-   * Bucket requests are store_req_init_bucket (issue 11 item 2). */
+   * Bucket requests are store_req_init_bucket. */
   {
     static const char *const methods[] = {"PUT", "HEAD", "GET", "DELETE", "POST"};
     size_t m;

@@ -283,12 +283,7 @@ static ferry_err_t list_page(lrun_t *r, store_listcur_t *cur, store_list_page_t 
     store_error_clear(&err);
     rc = list_take(r->store, cur, r->t->src.bucket, r->t->src.prefix,
                    (int)r->conf->lister.page_size, page, &err, &e, errbuf);
-    if (rc == 1) return FERRY_OK;
-    if (rc == -1) return e;
-    if (rc == 0) {
-      attempt = 0;
-      continue;
-    }
+    if (rc >= 0) return rc ? FERRY_OK : e;
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
       char msg[512];
       store_error_format(&err, msg, sizeof(msg));
@@ -324,27 +319,29 @@ static int head(lrun_t *r, const char *key, store_head_t *h, char *errbuf) {
 
 /* ---------- listing ---------- */
 
-/* Fetches the next page of cur and lets the cursor take it. Returns 1: use
- * the page; 0: the cursor fell back to V1, fetch again; -1: the store does
- * not advance (*e = FERRY_ERR_STORE, errbuf says so); -2: store_list_ex
- * failed (*e, err: retry or not). The page is released unless 1. */
+/* Fetches the next page of cur and lets the cursor take it (fetching again
+ * after a fall back to V1). Returns 1: use the page; 0: the store does not
+ * advance (*e = FERRY_ERR_STORE, errbuf says so); -1: store_list_ex failed
+ * (*e, and err to decide on a retry). The page is released unless 1. */
 static int list_take(store_t *s, store_listcur_t *cur, const char *bucket, const char *prefix,
                      int page_size, store_list_page_t *page, store_error_t *err,
                      ferry_err_t *e, char *errbuf) {
   int use;
-  memset(page, 0, sizeof(*page));
-  *e = store_list_ex(s, cur->api, bucket, prefix && *prefix ? prefix : NULL, NULL,
-                     store_listcur_after(cur), store_listcur_token(cur), page_size, page, err);
-  if (*e) {
-    store_list_page_release(page);
-    return -2;
-  }
-  use = store_listcur_take(cur, page, errbuf);
+  do {
+    memset(page, 0, sizeof(*page));
+    *e = store_list_ex(s, cur->api, bucket, prefix && *prefix ? prefix : NULL, NULL,
+                       store_listcur_after(cur), store_listcur_token(cur), page_size, page, err);
+    if (*e) {
+      store_list_page_release(page);
+      return -1;
+    }
+    use = store_listcur_take(cur, page, errbuf);
+    if (use <= 0) store_list_page_release(page);
+  } while (use == 0);
   if (use > 0) return 1;
-  store_list_page_release(page);
   memset(page, 0, sizeof(*page));
-  if (use < 0) *e = FERRY_ERR_STORE;
-  return use;
+  *e = FERRY_ERR_STORE;
+  return 0;
 }
 
 static char *list_what(const lrun_t *r) {
@@ -529,12 +526,7 @@ static ferry_err_t shard_page(shard_t *x, store_listcur_t *cur, store_list_page_
     store_error_clear(&err);
     rc = list_take(x->store, cur, r->t->src.bucket, r->t->src.prefix,
                    (int)r->conf->lister.page_size, page, &err, &e, errbuf);
-    if (rc == 1) return FERRY_OK;
-    if (rc == -1) return e;
-    if (rc == 0) {
-      attempt = 0;
-      continue;
-    }
+    if (rc >= 0) return rc ? FERRY_OK : e;
     store_error_format(&err, msg, sizeof(msg));
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop)
       return ferry_seterr(errbuf, e, "listing %s:%s%s%s (shard %d) failed: %s",

@@ -16,7 +16,14 @@ enum {
   LISTER_EXIT_OK = 0,       /* every segment and record delivered / written */
   LISTER_EXIT_FAIL = 1,     /* store, broker or file error; interrupted; some
                                objects could not be replayed */
-  LISTER_EXIT_USAGE = 2     /* bad arguments, bad config, unknown task */
+  LISTER_EXIT_USAGE = 2,    /* bad arguments, bad config, unknown task */
+  /* 3 is --verify's "not in step" (ops.h). */
+  LISTER_EXIT_PERMANENT = 4, /* --retry-failed: published, but every object in
+                               it had already failed permanently (vanished,
+                               access denied, ...) in a retry: retrying again
+                               will not help */
+  LISTER_EXIT_BUSY = 5      /* refused: a run of the task is still at work
+                               (--retry-failed), or another lister holds it */
 };
 
 typedef struct lister_opts {

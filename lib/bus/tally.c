@@ -1067,14 +1067,15 @@ static int is_retry_of_base(const ttask_t *tk, const tally_kind_t *kinds,
 }
 
 /* For key's observations: the base run's (confirmed) and the latest
- * confirmed retry of the base after it; either may be NULL. */
+ * confirmed retry of the base after it and before run upto; either may be
+ * NULL. */
 static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
-                    const int *retry_of, const tobs_t *list, const tobs_t **of,
-                    const tobs_t **ol) {
+                    const int *retry_of, const tobs_t *list, int upto,
+                    const tobs_t **of, const tobs_t **ol) {
   const tobs_t *o;
   *of = *ol = NULL;
   for (o = list; o; o = o->next) {   /* descending by run */
-    if (!o->confirmed) continue;
+    if (!o->confirmed || o->run >= upto) continue;
     if (o->run == tk->base) {
       *of = o;
     } else if (o->run > tk->base && !*ol &&
@@ -1082,6 +1083,20 @@ static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
       *ol = o;
     }
   }
+}
+
+/* THE definition of "still failed" (docs/reporter.md): a key of the base
+ * run whose latest outcome over the base run and its retries before run
+ * upto is a failure. The view's failed count, the export and the lister's
+ * --retry-failed all come from here. Returns that outcome, or NULL. */
+static const tobs_t *key_still_failed(const ttask_t *tk, const tally_kind_t *kinds,
+                                      const int *retry_of, const tobs_t *list,
+                                      int upto) {
+  const tobs_t *of, *ol, *eff;
+  key_obs(tk, kinds, retry_of, list, upto, &of, &ol);
+  if (!of) return NULL;
+  eff = ol ? ol : of;
+  return failing(eff->status) ? eff : NULL;
 }
 
 static void figures_steal_reasons(tally_figures_t *f, rcount_t *rs, rcount_t *rf) {
@@ -1168,7 +1183,7 @@ ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
     hent_t *e;
     for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
       const tobs_t *of, *ol;
-      key_obs(tk, kinds, retry_of, e->val, &of, &ol);
+      key_obs(tk, kinds, retry_of, e->val, INT32_MAX, &of, &ol);
       if (!of || !ol) continue;
       obs_apply(f, &rs, &rf, of, -1);
       obs_apply(f, &rs, &rf, ol, +1);
@@ -1567,13 +1582,60 @@ void tally_fmt_time_ms(char *buf, size_t n, int64_t ms) {
   snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
-typedef struct xrow {
-  const char *key;
-  const tobs_t *o;
-} xrow_t;
+static int row_cmp(const void *a, const void *b) {
+  return strcmp(((const tally_failed_row_t *)a)->key, ((const tally_failed_row_t *)b)->key);
+}
 
-static int xrow_cmp(const void *a, const void *b) {
-  return strcmp(((const xrow_t *)a)->key, ((const xrow_t *)b)->key);
+int tally_label_permanent(const char *label) {
+  static const char *const perm[] = {"vanished",   "access-denied", "no-such-bucket",
+                                     "credentials", "signature",    "http-403",
+                                     "http-404"};
+  size_t i;
+  if (!label) return 0;
+  for (i = 0; i < FERRY_ARRAY_LEN(perm); i++)
+    if (strcmp(label, perm[i]) == 0) return 1;
+  return 0;
+}
+
+static void row_fill(tally_failed_row_t *r, const char *key, const tobs_t *o) {
+  r->key = key;
+  r->size = o->size;
+  r->status = o->status;
+  r->label = obs_label(o);
+  r->reason = o->reason;
+  r->code = o->code;
+  r->message = o->message;
+  r->segment = o->segment;
+  r->etag = o->etag;
+  r->run = o->run;
+  r->attempts = o->attempts;
+  r->http_status = o->http_status;
+  r->at_ms = o->at_ms;
+  r->permanent = tally_label_permanent(r->label);
+}
+
+size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
+                          tally_failed_row_t **rows) {
+  const ttask_t *tk = hmap_get(&t->tasks, task);
+  tally_kind_t *kinds;
+  int *retry_of;
+  size_t n = 0, it = 0;
+  hent_t *e;
+  *rows = NULL;
+  if (!tk || !tk->keys.n) return 0;
+  if (upto_run <= 0) upto_run = INT32_MAX;
+  kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
+  retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
+  run_kinds(tk, kinds, retry_of);
+  *rows = fx_calloc(tk->keys.n, sizeof(**rows));
+  for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
+    const tobs_t *eff = key_still_failed(tk, kinds, retry_of, e->val, upto_run);
+    if (eff) row_fill(&(*rows)[n++], e->key, eff);
+  }
+  fx_free(kinds);
+  fx_free(retry_of);
+  qsort(*rows, n, sizeof(**rows), row_cmp);
+  return n;
 }
 
 static void jset_opt(json_t *o, const char *k, const char *s) {
@@ -1582,35 +1644,14 @@ static void jset_opt(json_t *o, const char *k, const char *s) {
 
 void tally_export_failed(const tally_t *t, const char *task,
                          tally_export_fmt_t fmt, fbuf_t *out, size_t *n_rows) {
-  const ttask_t *tk = hmap_get(&t->tasks, task);
-  xrow_t *rows = NULL;
-  size_t n = 0, i;
+  tally_failed_row_t *rows = NULL;
+  size_t n, i;
   if (fmt == TALLY_EXPORT_CSV)
     fbuf_adds(out, "key,size,status,reason,http_status,code,message,attempts,"
                    "last_attempt,run,segment,etag\n");
-  if (tk && tk->keys.n) {
-    tally_kind_t *kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
-    int *retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
-    size_t it = 0;
-    hent_t *e;
-    run_kinds(tk, kinds, retry_of);
-    rows = fx_calloc(tk->keys.n, sizeof(*rows));
-    for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
-      const tobs_t *of, *ol, *eff;
-      key_obs(tk, kinds, retry_of, e->val, &of, &ol);
-      if (!of) continue;
-      eff = ol ? ol : of;
-      if (!failing(eff->status)) continue;
-      rows[n].key = e->key;
-      rows[n].o = eff;
-      n++;
-    }
-    fx_free(kinds);
-    fx_free(retry_of);
-    qsort(rows, n, sizeof(*rows), xrow_cmp);
-  }
+  n = tally_still_failed(t, task, 0, &rows);
   for (i = 0; i < n; i++) {
-    const tobs_t *o = rows[i].o;
+    const tally_failed_row_t *o = &rows[i];
     char when[40];
     tally_fmt_time_ms(when, sizeof(when), o->at_ms);
     if (fmt == TALLY_EXPORT_CSV) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/lease.h"
 #include "bus/scan.h"
 #include "core/log.h"
 #include "fanout.h"
@@ -61,6 +62,7 @@ typedef struct lrun {
   uint64_t rng;
   int max_attempts;
   lfan_t *fan;             /* fan-out of huge objects, opened on first use */
+  bus_lease_t *lease;      /* the task's lease (Kafka only): one lister per task */
   /* A sharded listing (lister.shards > 1; shards.c-like section below). */
   struct shard *sh; /* n_sh shards, or NULL */
   size_t n_sh;
@@ -131,6 +133,17 @@ static int drain_timeout(const lrun_t *r) {
 
 /* ---------- task records ---------- */
 
+/* Every task record goes out through here: only while this lister still
+ * holds the task's lease, so a lister that lost it (stalled for a session,
+ * cut off from the coordinator) cannot record a position over its
+ * successor's. */
+static ferry_err_t put_record(lrun_t *r, const msg_task_t *rec, char *errbuf) {
+  if (r->lease && !bus_lease_held(r->lease))
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "lost the lease of task %s (another lister "
+                        "may have taken it over): stopping", r->def.task);
+  return lout_task(r->out, rec, errbuf);
+}
+
 static void shard_record(lrun_t *r, msg_task_t *rec);
 
 static void fill_record(lrun_t *r, msg_task_t *rec, const char *state,
@@ -158,7 +171,7 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   if (total_segments(r) == r->cp_segments || !lout_is_kafka(r->out)) return FERRY_OK;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   fill_record(r, &rec, "listing", r->last_key);
-  if ((e = lout_task(r->out, &rec, errbuf))) return e;
+  if ((e = put_record(r, &rec, errbuf))) return e;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = total_segments(r);
   LOG_DEBUG(FAC,
@@ -1102,7 +1115,7 @@ static void record_stop(lrun_t *r, ferry_err_t why) {
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
-  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
+  if (put_record(r, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
     LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=%s",
               FLOG_V(r->def.task), FLOG_Q(eb));
 }
@@ -1141,6 +1154,26 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
   if (e == FERRY_OK && *r->plan.note)
     fprintf(stderr, "ferry-lister: task %s: %s\n", r->def.task, r->plan.note);
   return e;
+}
+
+/* One lister per task (docs/lister.md): the run is decided, and every
+ * record written, only under the task's lease. */
+static int take_lease(lrun_t *r, char *eb) {
+  char *group = fx_asprintf("%slister.%s", r->bc.topic_prefix ? r->bc.topic_prefix : "",
+                            r->def.task);
+  ferry_err_t e = bus_lease_acquire(&r->bc, group, 0, &r->lease, eb);
+  int rc = LISTER_EXIT_OK;
+  if (e) {
+    fprintf(stderr, "ferry-lister: task %s: %s\n", r->def.task, eb);
+    rc = LISTER_EXIT_FAIL;
+  } else if (!r->lease) {
+    fprintf(stderr, "ferry-lister: task %s: another ferry-lister is working on this task (it "
+            "holds the task's lease, kafka group %s); nothing done: run this command again "
+            "once it has finished\n", r->def.task, group);
+    rc = LISTER_EXIT_BUSY;
+  }
+  fx_free(group);
+  return rc;
 }
 
 /* Before a retry run: refused while a run is at work (its later failures
@@ -1279,6 +1312,8 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     if ((e = bus_conf_from_kafka(&r.bc, &conf->kafka, eb))) goto fail;
     r.have_bc = 1;
     if ((e = bus_conf_check(&r.bc, eb))) goto fail;
+    if ((rc = take_lease(&r, eb)) != LISTER_EXIT_OK) goto out;
+    rc = LISTER_EXIT_FAIL;
     if ((e = setup_plan(&r, eb))) {
       if (e == FERRY_ERR_NOTFOUND && r.kind == LISTPLAN_RETRY) {
         /* No run at all: nothing is failed. */
@@ -1373,7 +1408,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   {
     msg_task_t rec;
     fill_record(&r, &rec, "listing", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
-    if ((e = lout_task(r.out, &rec, eb))) goto fail;
+    if ((e = put_record(&r, &rec, eb))) goto fail;
     /* A sharded run's ranges are stored before anything is listed, so that
      * a restart lists the same ranges (and gives the same segment ids). */
     if (r.sh && lout_is_kafka(r.out) && (e = lout_drain(r.out, drain_timeout(&r), eb)))
@@ -1399,7 +1434,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (!e) {
     msg_task_t rec;
     fill_record(&r, &rec, "listed", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
-    e = lout_task(r.out, &rec, eb);
+    e = put_record(&r, &rec, eb);
   }
   if (!e) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (e) goto fail;
@@ -1471,6 +1506,7 @@ out:
   lsrc_destroy(r.stream);
   if (have_urls_conf) store_conf_release(&urls_conf);
   lretry_release(&rs);
+  bus_lease_release(r.lease);
   lfan_destroy(r.fan);
   shards_free(&r);
   msg_shards_release(r.resume_sh, r.n_resume_sh);

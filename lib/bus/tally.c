@@ -972,7 +972,13 @@ static tally_state_t run_state(const ttask_t *tk, const trun_t *x) {
   if (x->has_rec) {
     if (x->rec_state == REC_FAILED) return TALLY_LISTING_FAILED;
     if (x->rec_state == REC_LISTING) return TALLY_LISTING;
+    /* Every segment has a result and the results cover exactly the objects
+     * listed. More than listed means results of segments this listing did
+     * not publish (two listers took one run number before the lease, issue
+     * 12): a segment of the listing may still lack its result, so the run is
+     * not done. */
     if (x->segs_done < x->segments || x->fo_open) return TALLY_RUNNING;
+    if (x->rec_state == REC_LISTED && x->objects != x->listed_objects) return TALLY_RUNNING;
   } else if (!later_record(tk, x->run)) {
     /* Results before any record of this run: the lister is at work. */
     return x->segs_done ? TALLY_LISTING : TALLY_PENDING;
@@ -1006,6 +1012,11 @@ static void run_figures(const ttask_t *tk, const trun_t *x, tally_figures_t *f,
   }
   f->segments_done = x->segs_done;
   f->done_objects = x->objects;
+  if (f->totals_known && f->done_objects > f->total_objects) {
+    /* Never more done than listed: the excess is shown apart. */
+    f->overcount = f->done_objects - f->total_objects;
+    f->done_objects = f->total_objects;
+  }
   f->done_bytes = x->bytes_done;
   f->copied = x->copied;
   f->skipped = x->skipped;
@@ -1283,6 +1294,7 @@ static void figures_json(json_t *o, const tally_figures_t *f) {
   json_object_set_new(o, "segments_done", jsize(f->segments_done));
   json_object_set_new(o, "done_objects", jsize(f->done_objects));
   json_object_set_new(o, "done_bytes", jsize(f->done_bytes));
+  if (f->overcount) json_object_set_new(o, "overcount", jsize(f->overcount));
   json_object_set_new(o, "copied", jsize(f->copied));
   json_object_set_new(o, "bytes_copied", jsize(f->bytes_copied));
   json_object_set_new(o, "skipped", jsize(f->skipped));
@@ -1536,6 +1548,9 @@ void tally_view_line(const tally_view_t *v, fbuf_t *out) {
                  ", failed %" PRIu64 ", ETA ",
             f->objects_per_s, f->copied, f->skipped, f->failed);
   tally_fmt_duration(out, f->eta_s);
+  if (f->overcount)
+    fbuf_addf(out, "; results for %" PRIu64 " objects more than listed (two listings of one "
+              "run?)", f->overcount);
 }
 
 /* ---------- export ---------- */

@@ -120,7 +120,11 @@ typedef struct tally_figures {
   uint64_t listed_objects, listed_bytes;  /* so far (= totals when known) */
   uint64_t segments_total;    /* published so far (final when totals_known) */
   uint64_t segments_done;     /* distinct segment results counted */
-  uint64_t done_objects, done_bytes;      /* copied + skipped + failed */
+  uint64_t done_objects, done_bytes;      /* copied + skipped + failed; never
+                                             more than total_objects */
+  uint64_t overcount;         /* objects in counted results beyond the listing's
+                                 total (results of segments it did not publish:
+                                 the run is then not done); 0 normally */
   uint64_t copied, skipped, failed;
   uint64_t bytes_copied;
   tally_reason_t *skipped_by; /* owned, sorted by reason */

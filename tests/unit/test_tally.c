@@ -466,6 +466,39 @@ static void test_still_failed_all_runs(void **state) {
   tally_destroy(t);
 }
 
+/* Issue 12 item 3: two listers that both took run 2 (before the lease). The
+ * record kept says 7 objects in 1 segment; the results counted are those of
+ * the other listing's 3 segments (30 objects), its 2-000001 shadowing this
+ * listing's. Never "done 30/7 (428.6%)", and never completed: a segment of
+ * the kept listing may still lack its result. */
+static void test_collision_never_done(void **state) {
+  tally_t *t = tally_new(NULL);
+  tally_view_t v;
+  fbuf_t b;
+  (void)state;
+  add_task(t, mk_task("t", 1, 0, "listed", 7, 700, 1, T0));
+  add_result(t, mk_result("t", "1-000001", 1, 7, T0, T0 + 1000, NULL, 0));
+  add_task(t, mk_task("t", 2, 0, "listed", 7, 700, 1, T0 + 2000));
+  add_result(t, mk_result("t", "2-000001", 2, 10, T0 + 2000, T0 + 3000, NULL, 0));
+  add_result(t, mk_result("t", "2-000002", 2, 10, T0 + 2000, T0 + 3000, NULL, 0));
+  add_result(t, mk_result("t", "2-000003", 2, 10, T0 + 2000, T0 + 3000, NULL, 0));
+  v = view_at(t, "t", LATER);
+  assert_int_equal(v.base_run, 2);
+  assert_int_equal(v.f.total_objects, 7);
+  assert_int_equal(v.f.done_objects, 7);
+  assert_int_equal(v.f.overcount, 23);
+  assert_int_equal(v.f.state, TALLY_RUNNING);
+  assert_int_equal(v.runs[1].f.state, TALLY_RUNNING);
+  fbuf_init(&b, 0);
+  tally_view_line(&v, &b);
+  assert_null(strstr(fbuf_str(&b), "428.6%"));
+  assert_non_null(strstr(fbuf_str(&b), "7/7 objects (100.0%)"));
+  assert_non_null(strstr(fbuf_str(&b), "23 objects more than listed"));
+  fbuf_release(&b);
+  tally_view_release(&v);
+  tally_destroy(t);
+}
+
 static void test_label_permanent(void **state) {
   (void)state;
   assert_true(tally_label_permanent("vanished"));
@@ -1080,6 +1113,7 @@ int main(void) {
       cmocka_unit_test(test_retry_in_progress),
       cmocka_unit_test(test_still_failed_all_runs),
       cmocka_unit_test(test_label_permanent),
+      cmocka_unit_test(test_collision_never_done),
       cmocka_unit_test(test_fresh_rerun),
       cmocka_unit_test(test_order_independent),
       cmocka_unit_test(test_compacted),

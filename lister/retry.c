@@ -98,7 +98,7 @@ static void join_rows(feed_t *f, const tally_failed_row_t *rows, size_t n, lretr
   size_t i, j = 0;
   tally_reason_t *by = NULL;
   size_t n_by = 0, k;
-  qsort(f->objs, f->n, sizeof(*f->objs), fobj_cmp);
+  if (f->n) qsort(f->objs, f->n, sizeof(*f->objs), fobj_cmp);
   out->objs = fx_calloc(n ? n : 1, sizeof(*out->objs));
   for (i = 0; i < n; i++) {
     msg_obj_t *o = &out->objs[out->n++];

@@ -1649,7 +1649,12 @@ size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
   }
   fx_free(kinds);
   fx_free(retry_of);
-  qsort(*rows, n, sizeof(**rows), row_cmp);
+  if (!n) {
+    fx_free(*rows);
+    *rows = NULL;
+  } else {
+    qsort(*rows, n, sizeof(**rows), row_cmp);
+  }
   return n;
 }
 

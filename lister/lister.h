@@ -4,7 +4,8 @@
  * One call lists (or replays) one task and publishes its segments and task
  * records (docs/lister.md). Everything it prints is on stderr: one summary
  * line on success, one line per error. One thread, but for a sharded listing
- * (lister.shards > 1): one listing thread per shard, the main thread publishing.
+ * (lister.shards > 1): one listing thread per shard, the main thread publishing;
+ * and with Kafka the task's lease (bus/lease.h) is served by a thread of its own.
  */
 #ifndef FERRY_LISTER_H
 #define FERRY_LISTER_H

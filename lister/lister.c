@@ -1161,8 +1161,14 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
 static int take_lease(lrun_t *r, char *eb) {
   char *group = fx_asprintf("%slister.%s", r->bc.topic_prefix ? r->bc.topic_prefix : "",
                             r->def.task);
-  ferry_err_t e = bus_lease_acquire(&r->bc, group, 0, &r->lease, eb);
+  ferry_err_t e = bus_lease_acquire(&r->bc, group, kafka_timeout(r), 0, &r->lease, eb);
   int rc = LISTER_EXIT_OK;
+  if (e == FERRY_ERR_NOTFOUND) {
+    /* A fresh cluster: create the topics (a no-op where they exist). */
+    LOG_INFO(FAC, "msg=\"tasks topic missing; creating the topics\"");
+    e = bus_topics_create(&r->bc, eb);
+    if (!e) e = bus_lease_acquire(&r->bc, group, kafka_timeout(r), 0, &r->lease, eb);
+  }
   if (e) {
     fprintf(stderr, "ferry-lister: task %s: %s\n", r->def.task, eb);
     rc = LISTER_EXIT_FAIL;

@@ -97,7 +97,28 @@ static void lease_free(bus_lease_t *l) {
   fx_free(l);
 }
 
-static ferry_err_t start(bus_lease_t *l, const bus_conf_t *c, char *errbuf) {
+/* The brokers answer within connect_ms and the tasks topic exists: else a
+ * subscription would just wait (FERRY_ERR_KAFKA, FERRY_ERR_NOTFOUND). */
+static ferry_err_t check_topic(bus_lease_t *l, const bus_conf_t *c, int connect_ms,
+                               char *errbuf) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(l->rk, l->topic, NULL);
+  rd_kafka_resp_err_t err = rd_kafka_metadata(l->rk, 0, rkt, &md, connect_ms);
+  ferry_err_t e = FERRY_OK;
+  if (err)
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                     "kafka brokers %s unreachable within %d ms (taking the lease %s): %s",
+                     c->brokers ? c->brokers : "", connect_ms, l->group, rd_kafka_err2str(err));
+  else if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0)
+    e = ferry_seterr(errbuf, FERRY_ERR_NOTFOUND, "kafka topic %s: %s", l->topic,
+                     md->topic_cnt == 1 && md->topics[0].err
+                         ? rd_kafka_err2str(md->topics[0].err) : "no partitions");
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  return e;
+}
+
+static ferry_err_t start(bus_lease_t *l, const bus_conf_t *c, int connect_ms, char *errbuf) {
   const char *forced[] = {"group.id", l->group,
                           "partition.assignment.strategy", "cooperative-sticky",
                           "session.timeout.ms", "6000",
@@ -110,6 +131,7 @@ static ferry_err_t start(bus_lease_t *l, const bus_conf_t *c, char *errbuf) {
   rd_kafka_conf_t *conf = bus_consumer_conf(c, forced, errbuf);
   rd_kafka_topic_partition_list_t *sub;
   rd_kafka_resp_err_t err;
+  ferry_err_t e;
   if (!conf) return FERRY_ERR_CONFIG;
   rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
   rd_kafka_conf_set_opaque(conf, l);
@@ -119,6 +141,7 @@ static ferry_err_t start(bus_lease_t *l, const bus_conf_t *c, char *errbuf) {
     return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka lease %s: %s", l->group, errstr);
   }
   rd_kafka_poll_set_consumer(l->rk);
+  if ((e = check_topic(l, c, connect_ms, errbuf))) return e;
   sub = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(sub, l->topic, RD_KAFKA_PARTITION_UA);
   err = rd_kafka_subscribe(l->rk, sub);
@@ -157,8 +180,8 @@ static ferry_err_t await_answer(bus_lease_t *l, int wait_ms, char *errbuf) {
   return e;
 }
 
-ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int wait_ms,
-                              bus_lease_t **out, char *errbuf) {
+ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int connect_ms,
+                              int wait_ms, bus_lease_t **out, char *errbuf) {
   bus_lease_t *l = fx_calloc(1, sizeof(*l));
   ferry_err_t e;
   *out = NULL;
@@ -167,7 +190,8 @@ ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int wait_m
   l->group = fx_strdup(group);
   l->topic = bus_topic_name(c, BUS_TASKS);
   if (wait_ms <= 0) wait_ms = 45000;
-  e = start(l, c, errbuf);
+  if (connect_ms <= 0) connect_ms = 30000;
+  e = start(l, c, connect_ms, errbuf);
   if (!e) e = await_answer(l, wait_ms, errbuf);
   if (!e && bus_lease_held(l)) {
     *out = l;

@@ -36,15 +36,16 @@
 typedef struct bus_lease bus_lease_t;
 
 /*
- * Joins group (the lease's name; copied) on c's brokers and waits up to
- * wait_ms for the coordinator's answer. FERRY_OK and *out (new; release it)
- * when this process holds the lease; FERRY_OK and *out NULL when another
- * member holds it. Errors: FERRY_ERR_CONFIG (a bad property),
- * FERRY_ERR_KAFKA (client or broker error), FERRY_ERR_TIMEOUT (no answer
- * within wait_ms: brokers unreachable, or a dead holder's session not over).
+ * Joins group (the lease's name; copied) on c's brokers (which must answer
+ * within connect_ms) and waits up to wait_ms for the coordinator's answer
+ * (<= 0: 30 s and 45 s). FERRY_OK and *out (new; release it) when this
+ * process holds the lease; FERRY_OK and *out NULL when another member holds
+ * it. Errors: FERRY_ERR_CONFIG (a bad property), FERRY_ERR_KAFKA (brokers
+ * unreachable, client error), FERRY_ERR_NOTFOUND (no tasks topic yet: create
+ * the topics and call again), FERRY_ERR_TIMEOUT (no answer within wait_ms).
  */
-ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int wait_ms,
-                              bus_lease_t **out, char *errbuf);
+ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int connect_ms,
+                              int wait_ms, bus_lease_t **out, char *errbuf);
 
 /* 1 while held; 0 once lost (the group gave the partition to another member,
  * e.g. after this process could not reach the coordinator for a session). */

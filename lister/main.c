@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/msg.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "lister.h"
@@ -60,14 +61,15 @@ static void usage(FILE *f) {
           "                         ago (\"30m\", \"2h\", seconds; default 24h; 0 = all)\n"
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
           "  -h, --help\n"
+          "      --version          print the version and exit\n"
           "Exit status: 0 all published and delivered (--retry-failed: also nothing\n"
           "still failed, \"nothing to retry\"; --verify: in step); 1 store, broker or\n"
           "file error, interrupted, or entries not published; 2 bad arguments, bad\n"
           "config, unknown task; 3 --verify found differences; 4 --retry-failed\n"
           "published, but every object in it had already failed permanently\n"
           "(vanished, access denied, ...) in a retry: retrying again will not help;\n"
-          "5 refused, nothing published: --retry-failed while a run of the task is\n"
-          "still at work.\n");
+          "5 refused, nothing published: another lister holds the task, or\n"
+          "--retry-failed while a run of the task is still at work.\n");
 }
 
 /* 1..100000; 0 on success. */
@@ -104,6 +106,7 @@ int main(int argc, char **argv) {
       {"rate-from-json", required_argument, NULL, 'J'},
       {"rate-workers", required_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 256},
       {NULL, 0, NULL, 0}};
   lister_opts_t lo;
   const char *conf_path = NULL, *level = NULL;
@@ -189,6 +192,7 @@ int main(int argc, char **argv) {
       break;
     }
     case 'h': usage(stdout); return 0;
+    case 256: printf("ferry-lister %s (messages v%d)\n", ferry_version(), MSG_VERSION); return 0;
     default: usage(stderr); return 2;
     }
   }

@@ -974,9 +974,9 @@ static tally_state_t run_state(const ttask_t *tk, const trun_t *x) {
     if (x->rec_state == REC_LISTING) return TALLY_LISTING;
     /* Every segment has a result and the results cover exactly the objects
      * listed. More than listed means results of segments this listing did
-     * not publish (two listers took one run number before the lease, issue
-     * 12): a segment of the listing may still lack its result, so the run is
-     * not done. */
+     * not publish (two listers took one run number, as they could before
+     * the lister's lease): a segment of the listing may still lack its
+     * result, so the run is not done. */
     if (x->segs_done < x->segments || x->fo_open) return TALLY_RUNNING;
     if (x->rec_state == REC_LISTED && x->objects != x->listed_objects) return TALLY_RUNNING;
   } else if (!later_record(tk, x->run)) {

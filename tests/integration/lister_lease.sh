@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One lister per task (issue 12 item 3): the task's lease (lib/bus/lease.h).
+# One lister per task: the task's lease (lib/bus/lease.h).
 #  1. Two listers of one task started together, twice over (two plain runs;
 #     a plain re-run and a cron --incremental): exactly one proceeds, the other
 #     exits 5 saying another lister holds the task, and publishes nothing;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # --retry-failed replays exactly what the reporter and the export call still
-# failed (issue 12 item 2), on the dev broker with real workers:
+# failed, on the dev broker with real workers:
 #  (b) a retry while run 1 is still running (no worker yet) is refused
 #      (exit 5) and publishes nothing;
 #  (a) run 1 leaves 5 objects failed (deleted at the source after listing:

@@ -397,7 +397,7 @@ static void test_retry_moves_failed(void **state) {
   tally_destroy(t);
 }
 
-/* Issue 12 item 2: the still-failed set is the latest outcome over every run
+/* The still-failed set is the latest outcome over every run
  * since the base, whatever replayed a key. Run 1 (full) leaves 5 failed; run
  * 2 (a --from-list retry of 1) copies 2 of them; run 3 (--retry-failed)
  * replays the 3 others: one copied, one failed again (transient), one
@@ -466,7 +466,7 @@ static void test_still_failed_all_runs(void **state) {
   tally_destroy(t);
 }
 
-/* Issue 12 item 3: two listers that both took run 2 (before the lease). The
+/* Two listers that both took run 2 (before the lease existed). The
  * record kept says 7 objects in 1 segment; the results counted are those of
  * the other listing's 3 segments (30 objects), its 2-000001 shadowing this
  * listing's. Never "done 30/7 (428.6%)", and never completed: a segment of

@@ -11,11 +11,7 @@
 #     session times out (6 s) and resumes the run.
 source "$(dirname "$0")/../lib/itest.sh"
 
-devbroker_start --partitions 4
-s3_start src ferry-src
-s3_start dst ferry-dst
-CONF="$FERRY_RUN/ferry.conf"
-write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
+small_fleet
 sed -i 's|lister = { segment_max_objects = 100; };|lister = { segment_max_objects = 10; page_size = 10; checkpoint_pages = 1; };|' "$CONF"
 L="$FERRY_BIN/ferry-lister"
 REP="$FERRY_BIN/ferry-reporter"

@@ -12,11 +12,7 @@
 #      last --retry-failed says "nothing to retry" (exit 0).
 source "$(dirname "$0")/../lib/itest.sh"
 
-devbroker_start --partitions 4
-s3_start src ferry-src
-s3_start dst ferry-dst
-CONF="$FERRY_RUN/ferry.conf"
-write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
+small_fleet
 sed -i 's|^kafka = {|kafka = { consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"];|' "$CONF"
 sed -i 's|lister = { segment_max_objects = 100; };|lister = { segment_max_objects = 10; };|' "$CONF"
 L="$FERRY_BIN/ferry-lister"

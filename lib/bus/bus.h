@@ -87,7 +87,8 @@ char *bus_topic_name(const bus_conf_t *c, bus_topic_t t);
 int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
 
 /*
- * Creates the five topics with their partition counts (tasks compacted)
+ * Creates the six topics with their partition counts (tasks compacted,
+ * workers kept BUS_WORKERS_RETENTION_MS)
  * through the Admin API. Topics that already exist count as success (their
  * partition count is left alone; a mismatch is logged). Only missing topics
  * are created, so a broker without CreateTopics (librdkafka's mock cluster,

@@ -290,17 +290,17 @@ char *msg_segment_encode(const msg_segment_t *s) {
   bad |= put(o, "src", enc_loc(&s->src));
   bad |= put(o, "dst", enc_loc(&s->dst));
   bad |= put_str(o, "policy", policy_or_null(s->policy));
-  for (i = 0; i < s->n_objs && !bad; i++) {
-    json_t *ob = enc_obj(&s->objs[i]);
-    bad |= ob ? json_array_append_new(a, ob) : -1;
-  }
-  bad |= put(o, "objs", a);
   if (s->has_limits) {
     json_t *l = json_object();
     bad |= put_u64(l, "qps", s->qps_limit);
     bad |= put_u64(l, "bandwidth", s->bandwidth_limit);
     bad |= put(o, "limits", l);
   }
+  for (i = 0; i < s->n_objs && !bad; i++) {
+    json_t *ob = enc_obj(&s->objs[i]);
+    bad |= ob ? json_array_append_new(a, ob) : -1;
+  }
+  bad |= put(o, "objs", a);
   if (s->range.present) {
     json_t *r = json_object();
     bad |= put_str(r, "upload_id", s->range.upload_id);

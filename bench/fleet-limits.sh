@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One task's limits are that task's (issue 11, item 7): two tasks copied at
+# One task's limits are that task's: two tasks copied at
 # once by a fleet of workers (dev broker, BENCH_WORKERS ferry-workers, two
 # s3rver on loopback), one with a fleet-wide limit, one without.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One task's limits are that task's (issue 11, item 7), through the fleet:
+# One task's limits are that task's, through the fleet:
 # bench/fleet-limits.sh, small, with loose bounds (the bench measures). Two
 # tasks at once on three workers, one limited (QPS, then bandwidth), with
 # its objects in one segment, so one worker holds them whatever the

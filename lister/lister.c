@@ -1388,6 +1388,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     e = o->segments_to ? FERRY_ERR_IO : FERRY_ERR_KAFKA;
     goto fail;
   }
+  lout_set_limits(r.out, r.t->qps_limit, r.t->bandwidth_limit);
   /* An incremental run copies objects known to differ: overwrite them. */
   r.seg = seg_new(r.def.task, r.plan.run, &r.def.src, &r.def.dst,
                   r.kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r.def.policy,

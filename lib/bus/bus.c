@@ -22,7 +22,7 @@
 #define ADMIN_TIMEOUT_MS 15000
 
 static const char *const suffixes[BUS_TOPIC__COUNT] = {
-    "tasks", "segments", "results", "failed", "dlq"};
+    "tasks", "segments", "results", "failed", "dlq", "workers"};
 
 /* ---------- configuration ---------- */
 
@@ -120,6 +120,7 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
   case BUS_RESULTS: return BUS_RESULTS_PARTITIONS;
   case BUS_FAILED: return BUS_FAILED_PARTITIONS;
   case BUS_DLQ: return BUS_DLQ_PARTITIONS;
+  case BUS_WORKERS: return BUS_WORKERS_PARTITIONS;
   case BUS_TOPIC__COUNT: break;
   }
   return 1;
@@ -302,11 +303,13 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
         fx_free(name);
         goto out;
       }
-      if (t == BUS_TASKS &&
-          rd_kafka_NewTopic_set_config(newt[n_new], "cleanup.policy", "compact")) {
+      if ((t == BUS_TASKS &&
+           rd_kafka_NewTopic_set_config(newt[n_new], "cleanup.policy", "compact")) ||
+          (t == BUS_WORKERS && rd_kafka_NewTopic_set_config(newt[n_new], "retention.ms",
+                                                           BUS_WORKERS_RETENTION_MS))) {
         rd_kafka_NewTopic_destroy(newt[n_new]);
         e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "topic %s: cannot set "
-                         "cleanup.policy", name);
+                         "its cleanup.policy or retention.ms", name);
         fx_free(name);
         goto out;
       }
@@ -1049,10 +1052,15 @@ ferry_err_t bus_consumer_watermarks(bus_consumer_t *c, const char *topic,
 
 /* ---------- group-less reader ---------- */
 
-bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
-                               size_t n, bus_part_mark_t **marks, size_t *n_marks,
-                               char *errbuf) {
-  static const char *const base[] = {"auto.offset.reset", "earliest", NULL, NULL};
+static const char *const reader_base[] = {"auto.offset.reset", "earliest", NULL, NULL};
+/* The heartbeat reader wants news within a tenth of a second, not after a
+ * fetch's default wait of half a second. */
+static const char *const tail_base[] = {"auto.offset.reset", "earliest",
+                                        "fetch.wait.max.ms", "100", NULL, NULL};
+
+static bus_consumer_t *reader_open(const bus_conf_t *c, const bus_topic_t *topics,
+                                   size_t n, bus_part_mark_t **marks, size_t *n_marks,
+                                   int64_t start, const char *const *base, char *errbuf) {
   const char *forced[] = {"enable.auto.commit", "false",
                           "enable.auto.offset.store", "false",
                           "group.id", c->group_id && *c->group_id ? c->group_id
@@ -1100,7 +1108,7 @@ bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
     if (bus_consumer_partition_count(bc, topics[i], &count, errbuf)) goto fail;
     name = bus_topic_name(c, topics[i]);
     for (p = 0; p < count; p++) {
-      rd_kafka_topic_partition_list_add(l, name, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      rd_kafka_topic_partition_list_add(l, name, p)->offset = start;
       if (marks) {
         int64_t lo = -1, hi = -1;
         err = rd_kafka_query_watermark_offsets(bc->rk, name, p, &lo, &hi,
@@ -1136,4 +1144,17 @@ fail:
   rd_kafka_topic_partition_list_destroy(l);
   bus_consumer_destroy(bc);
   return NULL;
+}
+
+bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
+                               size_t n, bus_part_mark_t **marks, size_t *n_marks,
+                               char *errbuf) {
+  return reader_open(c, topics, n, marks, n_marks, RD_KAFKA_OFFSET_BEGINNING, reader_base,
+                     errbuf);
+}
+
+bus_consumer_t *bus_reader_new_tail(const bus_conf_t *c, bus_topic_t topic, int64_t tail,
+                                    char *errbuf) {
+  return reader_open(c, &topic, 1, NULL, NULL, RD_KAFKA_OFFSET_TAIL(tail > 0 ? tail : 1),
+                     tail_base, errbuf);
 }

@@ -124,8 +124,11 @@ static void watch_check(watch_t *w) {
   if (!w->rk || w->paused || stop || now < w->next_ms) return;
   w->next_ms = now + 2000;
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-    char *name = bus_topic_name(w->bc, (bus_topic_t)t);
-    int np = bus_topic_partitions(w->bc, (bus_topic_t)t);
+    char *name;
+    int np;
+    if (t == BUS_WORKERS) continue;   /* heartbeats: only fresh ones matter */
+    name = bus_topic_name(w->bc, (bus_topic_t)t);
+    np = bus_topic_partitions(w->bc, (bus_topic_t)t);
     for (p = 0; p < np && p < 10000 && !stop; p++) {
       int64_t lo = -1, hi = -1;
       unsigned char *told = &w->lost[t * 10000 + p];

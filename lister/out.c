@@ -37,6 +37,8 @@ struct lout {
   char failmsg[FERRY_ERRLEN];
   /* both */
   uint64_t seg_sent, seg_delivered;
+  int has_limits;          /* stamped on every segment */
+  uint64_t qps_limit, bandwidth_limit;
 };
 
 static void on_delivery(const bus_delivery_t *d, void *ctx) {
@@ -215,9 +217,21 @@ static ferry_err_t put_segment(lout_t *o, const msg_segment_t *s, int depth,
   return e;
 }
 
+void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth) {
+  o->has_limits = 1;
+  o->qps_limit = qps;
+  o->bandwidth_limit = bandwidth;
+}
+
 ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf) {
+  msg_segment_t c = *s;  /* shallow: the limits stamped, the rest borrowed */
   if (o->failed) return failed(o, errbuf);
-  return put_segment(o, s, 0, errbuf);
+  if (o->has_limits) {
+    c.has_limits = 1;
+    c.qps_limit = o->qps_limit;
+    c.bandwidth_limit = o->bandwidth_limit;
+  }
+  return put_segment(o, &c, 0, errbuf);
 }
 
 ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "worker/fleet.h"
 #include "worker/segrun.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
@@ -63,6 +64,7 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
   FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
   xfer_conf_t xc;
   xfer_engine_t *e;
+  wfleet_t *fleet;
   char errbuf[FERRY_ERRLEN];
   char *line = NULL;
   size_t cap = 0;
@@ -85,6 +87,7 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
     if (f != stdin) fclose(f);
     return 1;
   }
+  fleet = wfleet_new(conf, NULL); /* alone: a task's limits apply in full */
   worker_install_signals();
   /* Enough queued objects to keep every transfer slot busy, few enough that
    * memory stays flat however long the file is. */
@@ -110,6 +113,7 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
         segrun_destroy(r);
         continue;
       }
+      wfleet_segment(fleet, e, &r->seg);
       for (i = 0; i < r->seg.n_objs; i++) xfer_submit(e, &r->seg, i, on_outcome, r);
     }
     if (xfer_pending(e) == 0 && (worker_stop || feof(f) || ferror(f))) break;
@@ -133,6 +137,8 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
              fr.copied, fr.skipped, fr.failed, fr.bad_lines, fr.bytes, secs, st.requests,
              st.retries);
   }
+  worker_log_task_totals(e);
+  wfleet_destroy(fleet);
   xfer_engine_destroy(e);
   free(line);
   if (f != stdin) fclose(f);

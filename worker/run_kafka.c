@@ -26,17 +26,22 @@
 #include "bus/offtrack.h"
 #include "core/log.h"
 #include "core/watchdog.h"
+#include "worker/fleet.h"
 #include "worker/metrics.h"
 #include "worker/segrun.h"
 #include "worker/window.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
-#include "xfer/ratelimit.h"
 #include "xfer/xconf.h"
 
 #define FAC "worker"
 /* A loop turn longer than this is a block inside a library (see wd_start). */
 #define WD_STALL_MS 120000
+/* Segments of tasks held back by their own limits do not count against
+ * segments_in_flight (they would only wait, blocking the other tasks); up
+ * to this many times segments_in_flight of them may be taken (memory). */
+#define HELD_SEGS_FACTOR 4
+#define MAX_TASK_STATS 256
 
 typedef struct kworker {
   const ferry_conf_t *conf;
@@ -44,6 +49,7 @@ typedef struct kworker {
   bus_consumer_t *cons;
   bus_producer_t *prod;
   xfer_engine_t *e;
+  wfleet_t *fleet;         /* each task's own limits, shared with the fleet */
   offtrack_t ot;
   char *seg_topic;
   segrun_t *runs;          /* segments being copied or published */
@@ -136,23 +142,6 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
   if (--r->pending == 0) segment_sent(w, r);
 }
 
-static void set_limits(kworker_t *w) {
-  const ferry_conf_t *c = w->conf;
-  /* Worker limits apply as configured; task limits are fleet-wide, so this
-   * worker takes its partitions' share (the smallest over the tasks). */
-  uint64_t qps = c->worker.qps_limit, bw = c->worker.bandwidth_limit;
-  size_t i;
-  for (i = 0; i < c->n_tasks; i++) {
-    uint64_t tq = rl_fleet_share(c->tasks[i].qps_limit, w->assigned, w->total_parts);
-    uint64_t tb = rl_fleet_share(c->tasks[i].bandwidth_limit, w->assigned, w->total_parts);
-    qps = rl_min_rate(qps, tq);
-    bw = rl_min_rate(bw, tb);
-  }
-  xfer_set_limits(w->e, (double)qps, (double)bw);
-  LOG_INFO(FAC, "event=limits assigned=%d total=%d qps=%" PRIu64 " bandwidth=%" PRIu64,
-           w->assigned, w->total_parts, qps, bw);
-}
-
 /* The figures of worker.metrics_listen's /metrics (docs/worker.md). */
 static void publish_metrics(const kworker_t *w, wmetrics_t *wm, const wwin_t *win) {
   static double started;
@@ -212,7 +201,7 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
   LOG_INFO(FAC, "event=rebalance kind=%s partitions=%zu assigned=%d",
            ev == BUS_ASSIGNED ? "assigned" : ev == BUS_REVOKED ? "revoked" : "lost", n,
            w->assigned);
-  set_limits(w);
+  wfleet_partitions(w->fleet, w->assigned, w->total_parts);
 }
 
 static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED || s == ST_VANISHED; }
@@ -388,7 +377,24 @@ static void take(kworker_t *w, bus_msg_t *m) {
     publish(w, r);
     return;
   }
+  wfleet_segment(w->fleet, w->e, &r->seg);
   for (i = 0; i < r->seg.n_objs; i++) xfer_submit(w->e, &r->seg, i, on_outcome, r);
+}
+
+/* Is there room for another segment? Segments and objects of tasks their
+ * own limit holds back count apart, within HELD_SEGS_FACTOR times more. */
+static int has_room(kworker_t *w, size_t max_segs, size_t max_objs) {
+  xfer_task_stat_t st[MAX_TASK_STATS];
+  size_t n = xfer_tasks(w->e, st, MAX_TASK_STATS), i, runs = w->n_runs, objs = xfer_pending(w->e);
+  segrun_t *r;
+  if (w->n_runs >= max_segs * (1 + HELD_SEGS_FACTOR)) return 0;
+  for (i = 0; i < n && i < MAX_TASK_STATS; i++) {
+    if (!st[i].held) continue;
+    objs -= st[i].jobs < objs ? st[i].jobs : objs;
+    for (r = w->runs; r; r = r->next)
+      if (runs && strcmp(r->seg.task, st[i].task) == 0) runs--;
+  }
+  return runs < max_segs && objs < max_objs;
 }
 
 static void commit_ready(kworker_t *w) {
@@ -434,6 +440,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   xfer_conf_from_config(&xc, conf);
   w.e = xfer_engine_new(&xc, conf->stores, conf->n_stores, errbuf);
   if (!w.e) goto fail;
+  w.fleet = wfleet_new(conf, &w.bc);
   if (conf->worker.metrics_listen &&
       !(wm = wmetrics_start(conf->worker.metrics_listen, errbuf)))
     goto fail;
@@ -448,6 +455,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     if (bus_consumer_partition_count(w.cons, BUS_SEGMENTS, &n, errbuf) == FERRY_OK && n > 0)
       w.total_parts = n;
   }
+  wfleet_partitions(w.fleet, w.assigned, w.total_parts);
   worker_install_signals();
   /* Every turn of the loop below is bounded (polls of at most 100 ms, the
    * engine's 50 ms): a loop that has not turned for WD_STALL_MS is blocked
@@ -481,8 +489,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
     }
     /* Outside every worker.windows window the worker counts as full. */
-    room = !worker_stop && !w.fatal && w.n_runs < max_segs &&
-           xfer_pending(w.e) < (size_t)xc.concurrency * 4 &&
+    room = !worker_stop && !w.fatal && has_room(&w, max_segs, (size_t)xc.concurrency * 4) &&
            wwin_open(&win, &conf->worker.windows);
     /* Start fetched segments while there is room. */
     while (room && w.n_pending) {
@@ -491,7 +498,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       w.n_pending--;
       take(&w, m);
       bus_msg_destroy(m);
-      room = w.n_runs < max_segs && xfer_pending(w.e) < (size_t)xc.concurrency * 4;
+      room = has_room(&w, max_segs, (size_t)xc.concurrency * 4);
     }
     busy = xfer_pending(w.e) > 0;
     /* The consumer is polled on every turn, full or not, so rebalances and
@@ -515,6 +522,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       LOG_ERROR(FAC, "event=consumer-fatal error=%s", FLOG_Q(errbuf));
       w.fatal = 1;
     }
+    wfleet_turn(w.fleet, w.e, w.fatal ? NULL : w.prod);
     if (busy) xfer_run(w.e, 50);
     else if (!room) bus_producer_poll(w.prod, 50);
     bus_producer_poll(w.prod, 0);
@@ -536,6 +544,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   }
   /* Leaving: flush (10 s), commit waits (5 s + 5 s) and the group leave. */
   wd_limit(wd, stall_ms, "leaving");
+  wfleet_leave(w.fleet, w.fatal ? NULL : w.prod);
   bus_producer_flush(w.prod, 10000, errbuf);
   commit_ready(&w);
   {
@@ -547,6 +556,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
              " retries=%" PRIu64 " bytes=%" PRIu64 "%s",
              w.segs_done, w.objs_done, st.copied, st.skipped, st.failed, w.dlq, st.requests,
              st.retries, st.bytes_out, w.fatal ? " fatal=1" : "");
+    worker_log_task_totals(w.e);
   }
   rc = w.fatal ? 1 : 0;
   goto done;
@@ -565,6 +575,7 @@ done:
     segrun_destroy(r);
   }
   bus_producer_destroy(w.prod);
+  wfleet_destroy(w.fleet);
   wmetrics_stop(wm);   /* before the engine it reads */
   xfer_engine_destroy(w.e);
   offtrack_release(&w.ot);

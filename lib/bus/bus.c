@@ -3,6 +3,7 @@
  * librdkafka. The contract (ownership, threads, guarantees) is in bus.h.
  */
 #include "bus/bus.h"
+#include "bus/busint.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -22,7 +23,7 @@
 #define ADMIN_TIMEOUT_MS 15000
 
 static const char *const suffixes[BUS_TOPIC__COUNT] = {
-    "tasks", "segments", "results", "failed", "dlq"};
+    "tasks", "segments", "results", "failed", "dlq", "workers"};
 
 /* ---------- configuration ---------- */
 
@@ -120,6 +121,7 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
   case BUS_RESULTS: return BUS_RESULTS_PARTITIONS;
   case BUS_FAILED: return BUS_FAILED_PARTITIONS;
   case BUS_DLQ: return BUS_DLQ_PARTITIONS;
+  case BUS_WORKERS: return BUS_WORKERS_PARTITIONS;
   case BUS_TOPIC__COUNT: break;
   }
   return 1;
@@ -238,6 +240,11 @@ static rd_kafka_conf_t *make_conf(const bus_conf_t *c, const char *const *base,
   return conf;
 }
 
+rd_kafka_conf_t *bus_consumer_conf(const bus_conf_t *c, const char *const *forced,
+                                   char *errbuf) {
+  return make_conf(c, NULL, "consumer", &c->consumer, managed_consumer, forced, errbuf);
+}
+
 static int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -280,10 +287,14 @@ static rd_kafka_t *admin_client(const bus_conf_t *c, char *errbuf) {
 static const char *const keep_forever[] = {"retention.ms", "-1", "retention.bytes", "-1",
                                            "cleanup.policy", "delete", NULL};
 static const char *const compacted[] = {"cleanup.policy", "compact", NULL};
+/* Worker heartbeats are only wanted while fresh. */
+static const char *const heartbeats[] = {"retention.ms", BUS_WORKERS_RETENTION_MS, NULL};
 
 static ferry_err_t new_topic_config(rd_kafka_NewTopic_t *nt, bus_topic_t t, const char *name,
                                     char *errbuf) {
-  const char *const *kv = t == BUS_TASKS ? compacted : keep_forever;
+  const char *const *kv = t == BUS_TASKS     ? compacted
+                          : t == BUS_WORKERS ? heartbeats
+                                             : keep_forever;
   for (; *kv; kv += 2)
     if (rd_kafka_NewTopic_set_config(nt, kv[0], kv[1]))
       return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "topic %s: cannot set %s", name, kv[0]);
@@ -506,7 +517,9 @@ ferry_err_t bus_topics_check(bus_conf_t *c, char *errbuf) {
     topiccfg_kind_t kind = t == BUS_TASKS ? TOPICCFG_COMPACTED : TOPICCFG_KEEP;
     char warn[512];
     c->topic_max[t] = topiccfg_max_message(&cfg[t]);
-    if (cfg[t].state == TOPICCFG_KNOWN) {
+    if (t == BUS_WORKERS) {
+      /* Heartbeats expire on purpose: no retention to check. */
+    } else if (cfg[t].state == TOPICCFG_KNOWN) {
       e = topiccfg_check(name, kind, &cfg[t], 0, errbuf);
     } else if (cfg[t].state != TOPICCFG_MISSING) {   /* a missing one is created later */
       topiccfg_unchecked(name, kind, &cfg[t], warn, sizeof(warn));
@@ -1309,10 +1322,15 @@ ferry_err_t bus_consumer_watermarks(bus_consumer_t *c, const char *topic,
 
 /* ---------- group-less reader ---------- */
 
-bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
-                               size_t n, bus_part_mark_t **marks, size_t *n_marks,
-                               char *errbuf) {
-  static const char *const base[] = {"auto.offset.reset", "earliest", NULL, NULL};
+static const char *const reader_base[] = {"auto.offset.reset", "earliest", NULL, NULL};
+/* The heartbeat reader wants news within a tenth of a second, not after a
+ * fetch's default wait of half a second. */
+static const char *const tail_base[] = {"auto.offset.reset", "earliest",
+                                        "fetch.wait.max.ms", "100", NULL, NULL};
+
+static bus_consumer_t *reader_open(const bus_conf_t *c, const bus_topic_t *topics,
+                                   size_t n, bus_part_mark_t **marks, size_t *n_marks,
+                                   int64_t start, const char *const *base, char *errbuf) {
   const char *forced[] = {"enable.auto.commit", "false",
                           "enable.auto.offset.store", "false",
                           "group.id", c->group_id && *c->group_id ? c->group_id
@@ -1360,7 +1378,7 @@ bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
     if (bus_consumer_partition_count(bc, topics[i], &count, errbuf)) goto fail;
     name = bus_topic_name(c, topics[i]);
     for (p = 0; p < count; p++) {
-      rd_kafka_topic_partition_list_add(l, name, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      rd_kafka_topic_partition_list_add(l, name, p)->offset = start;
       if (marks) {
         int64_t lo = -1, hi = -1;
         err = rd_kafka_query_watermark_offsets(bc->rk, name, p, &lo, &hi,
@@ -1396,4 +1414,17 @@ fail:
   rd_kafka_topic_partition_list_destroy(l);
   bus_consumer_destroy(bc);
   return NULL;
+}
+
+bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
+                               size_t n, bus_part_mark_t **marks, size_t *n_marks,
+                               char *errbuf) {
+  return reader_open(c, topics, n, marks, n_marks, RD_KAFKA_OFFSET_BEGINNING, reader_base,
+                     errbuf);
+}
+
+bus_consumer_t *bus_reader_new_tail(const bus_conf_t *c, bus_topic_t topic, int64_t tail,
+                                    char *errbuf) {
+  return reader_open(c, &topic, 1, NULL, NULL, RD_KAFKA_OFFSET_TAIL(tail > 0 ? tail : 1),
+                     tail_base, errbuf);
 }

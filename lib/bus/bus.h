@@ -33,13 +33,14 @@
 #include "core/ferry.h"
 #include "core/kv.h"
 
-/* The five topics; names are topic_prefix + suffix ("ferry.segments"). */
+/* The six topics; names are topic_prefix + suffix ("ferry.segments"). */
 typedef enum bus_topic {
   BUS_TASKS = 0,     /* compacted (cleanup.policy=compact), key: task name */
   BUS_SEGMENTS,      /* key: segment id; zstd; segments_partitions partitions */
   BUS_RESULTS,       /* key: task name */
   BUS_FAILED,        /* key: task name */
   BUS_DLQ,           /* key: the original key */
+  BUS_WORKERS,       /* worker heartbeats, key: worker id; kept 1 hour */
   BUS_TOPIC__COUNT
 } bus_topic_t;
 
@@ -49,6 +50,9 @@ typedef enum bus_topic {
 #define BUS_RESULTS_PARTITIONS 4
 #define BUS_FAILED_PARTITIONS 4
 #define BUS_DLQ_PARTITIONS 1
+#define BUS_WORKERS_PARTITIONS 1
+/* Heartbeats are only of use for seconds: the workers topic keeps an hour. */
+#define BUS_WORKERS_RETENTION_MS "3600000"
 #define BUS_DEFAULT_SEGMENTS_PARTITIONS 64
 
 typedef struct bus_conf {
@@ -86,7 +90,8 @@ char *bus_topic_name(const bus_conf_t *c, bus_topic_t t);
 int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
 
 /*
- * Creates the five topics with their partition counts (tasks compacted)
+ * Creates the six topics with their partition counts (tasks compacted,
+ * workers kept BUS_WORKERS_RETENTION_MS)
  * through the Admin API. Topics that already exist count as success (their
  * partition count is left alone; a mismatch is logged). Only missing topics
  * are created, so a broker without CreateTopics (librdkafka's mock cluster,
@@ -336,5 +341,11 @@ typedef struct bus_part_mark {
 bus_consumer_t *bus_reader_new(const bus_conf_t *c, const bus_topic_t *topics,
                                size_t n, bus_part_mark_t **marks, size_t *n_marks,
                                char *errbuf);
+
+/* A reader of one topic like bus_reader_new, starting at the last `tail`
+ * messages of each partition instead of the earliest (the worker reads
+ * the fresh heartbeats of the workers topic, not its history). */
+bus_consumer_t *bus_reader_new_tail(const bus_conf_t *c, bus_topic_t topic, int64_t tail,
+                                    char *errbuf);
 
 #endif

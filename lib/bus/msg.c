@@ -140,6 +140,16 @@ void msg_shards_release(msg_shard_t *v, size_t n) {
   fx_free(v);
 }
 
+void msg_heartbeat_release(msg_heartbeat_t *h) {
+  size_t i;
+  if (!h) return;
+  fx_free(h->worker);
+  fx_free(h->instance);
+  for (i = 0; h->tasks && i < h->n_tasks; i++) fx_free(h->tasks[i].task);
+  fx_free(h->tasks);
+  memset(h, 0, sizeof(*h));
+}
+
 void msg_task_release(msg_task_t *t) {
   if (!t) return;
   fx_free(t->task);
@@ -280,6 +290,12 @@ char *msg_segment_encode(const msg_segment_t *s) {
   bad |= put(o, "src", enc_loc(&s->src));
   bad |= put(o, "dst", enc_loc(&s->dst));
   bad |= put_str(o, "policy", policy_or_null(s->policy));
+  if (s->has_limits) {
+    json_t *l = json_object();
+    bad |= put_u64(l, "qps", s->qps_limit);
+    bad |= put_u64(l, "bandwidth", s->bandwidth_limit);
+    bad |= put(o, "limits", l);
+  }
   for (i = 0; i < s->n_objs && !bad; i++) {
     json_t *ob = enc_obj(&s->objs[i]);
     bad |= ob ? json_array_append_new(a, ob) : -1;
@@ -442,6 +458,27 @@ char *msg_failed_encode(const msg_failed_t *f) {
   bad |= put(o, "obj", enc_obj(&f->obj));
   bad |= put(o, "outcome", enc_outcome(&f->outcome, 0));
   bad |= put_i64(o, "at_ms", f->at_ms);
+  return finish(o, bad);
+}
+
+char *msg_heartbeat_encode(const msg_heartbeat_t *h) {
+  json_t *o = json_object(), *a = json_array();
+  int bad = 0;
+  size_t i;
+  bad |= put_i64(o, "v", MSG_VERSION);
+  bad |= put_str(o, "worker", h->worker);
+  bad |= put_str(o, "instance", h->instance);
+  bad |= put_i64(o, "at_ms", h->at_ms);
+  bad |= put_i64(o, "every_ms", h->every_ms);
+  if (h->leaving) bad |= put(o, "leaving", json_true());
+  for (i = 0; i < h->n_tasks; i++) {
+    json_t *t = json_object();
+    bad |= put_str(t, "task", h->tasks[i].task);
+    bad |= put_u64(t, "objects", h->tasks[i].objects);
+    bad |= put(t, "held", json_boolean(h->tasks[i].held));
+    bad |= json_array_append_new(a, t);
+  }
+  bad |= put(o, "tasks", a);
   return finish(o, bad);
 }
 
@@ -780,6 +817,13 @@ static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
       return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not an object", path);
     TRY(dec_obj(ob, path, &s->objs[i], eb));
   }
+  if (member(r, "limits")) {
+    json_t *l;
+    TRY(get_obj(r, P, "limits", &l, eb));
+    s->has_limits = 1;
+    TRY(get_u64(l, "segment.limits", "qps", &s->qps_limit, eb));
+    TRY(get_u64(l, "segment.limits", "bandwidth", &s->bandwidth_limit, eb));
+  }
   if (member(r, "range")) {
     const char *RP = "segment.range";
     int64_t first, last;
@@ -971,9 +1015,46 @@ static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
   return FERRY_OK;
 }
 
+static ferry_err_t dec_heartbeat(json_t *r, msg_heartbeat_t *h, char *eb) {
+  const char *P = "heartbeat";
+  json_t *a, *v;
+  size_t i;
+  ferry_err_t e;
+  TRY(get_str(r, P, "worker", REQ, 1, &h->worker, eb));
+  TRY(get_str(r, P, "instance", REQ, 1, &h->instance, eb));
+  TRY(get_time(r, P, "at_ms", &h->at_ms, eb));
+  TRY(get_int_range(r, P, "every_ms", 1, 600000, &h->every_ms, eb));
+  v = member(r, "leaving");
+  if (v && !json_is_boolean(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "heartbeat.leaving: not a boolean");
+  h->leaving = v && json_is_true(v);
+  TRY(get_arr(r, P, "tasks", &a, eb));
+  if (json_array_size(a) > 100000)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "heartbeat.tasks: %zu tasks (at most 100000)",
+                        json_array_size(a));
+  h->tasks = fx_calloc(json_array_size(a) + 1, sizeof(*h->tasks));
+  for (i = 0; i < json_array_size(a); i++) {
+    json_t *t = json_array_get(a, i);
+    msg_hb_task_t *k = &h->tasks[i];
+    char path[PATHLEN];
+    snprintf(path, sizeof(path), "heartbeat.tasks[%zu]", i);
+    if (!json_is_object(t))
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "%s: not an object", path);
+    h->n_tasks = i + 1;
+    TRY(get_str(t, path, "task", REQ, 1, &k->task, eb));
+    TRY(get_u64(t, path, "objects", &k->objects, eb));
+    v = member(t, "held");
+    if (!v || !json_is_boolean(v))
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.held: %s", path,
+                          v ? "not a boolean" : "missing");
+    k->held = json_is_true(v);
+  }
+  return FERRY_OK;
+}
+
 #undef TRY
 
-/* The five public decoders share load → decode → release-on-failure. */
+/* The public decoders share load → decode → release-on-failure. */
 #define DECODER(fn, type, what, dec, release)                                  \
   ferry_err_t fn(const char *buf, size_t len, type *out, char *errbuf) {       \
     json_t *root;                                                              \
@@ -998,3 +1079,5 @@ DECODER(msg_failed_decode, msg_failed_t, "failed", dec_failed, msg_failed_releas
 DECODER(msg_task_decode, msg_task_t, "task", dec_task, msg_task_release)
 DECODER(msg_outcome_decode, msg_outcome_t, "outcome", dec_outcome_top,
         msg_outcome_release)
+DECODER(msg_heartbeat_decode, msg_heartbeat_t, "heartbeat", dec_heartbeat,
+        msg_heartbeat_release)

@@ -68,6 +68,12 @@ typedef struct msg_segment {
   msg_obj_t *objs;       /* owned */
   size_t n_objs;
   msg_range_t range;
+  /* The task's own fleet-wide limits (member "limits", written by listers
+   * since the limits moved into the task's records; a segment without it
+   * leaves the worker to its config's task of that name). 0 = unlimited. */
+  int has_limits;
+  uint64_t qps_limit;          /* requests/s, to source and destination */
+  uint64_t bandwidth_limit;    /* bytes/s */
 } msg_segment_t;
 
 typedef enum msg_status {
@@ -176,6 +182,26 @@ typedef struct msg_task {
   size_t n_shards;
 } msg_task_t;
 
+/* One task a worker is working on, in its heartbeat. */
+typedef struct msg_hb_task {
+  char *task;
+  uint64_t objects;      /* objects of the task taken and not finished */
+  int held;              /* the task's own limit holds it back on this worker */
+} msg_hb_task_t;
+
+/* ferry.workers value: every worker says every every_ms which tasks it is
+ * working on (docs/messages.md); workers share a task's fleet-wide limits
+ * among those working on it (docs/worker.md, "Limits"). */
+typedef struct msg_heartbeat {
+  char *worker;          /* worker id */
+  char *instance;        /* random per process: two processes with one id differ */
+  int64_t at_ms;         /* unix ms when sent */
+  int64_t every_ms;      /* the sender's interval (1..600000) */
+  int leaving;           /* the worker is stopping: forget it now */
+  msg_hb_task_t *tasks;  /* owned */
+  size_t n_tasks;
+} msg_heartbeat_t;
+
 void msg_loc_release(msg_loc_t *l);
 void msg_obj_release(msg_obj_t *o);
 void msg_outcome_release(msg_outcome_t *o);
@@ -184,6 +210,7 @@ void msg_result_release(msg_result_t *r);
 void msg_failed_release(msg_failed_t *f);
 void msg_task_release(msg_task_t *t);
 void msg_shards_release(msg_shard_t *v, size_t n);  /* and frees v */
+void msg_heartbeat_release(msg_heartbeat_t *h);
 
 /* Encoders: a new string (free with fx_free), or NULL when the message
  * cannot be represented: a required string is NULL, a string is not valid
@@ -196,6 +223,7 @@ char *msg_result_encode(const msg_result_t *r);
 char *msg_failed_encode(const msg_failed_t *f);
 char *msg_task_encode(const msg_task_t *t);
 char *msg_outcome_encode(const msg_outcome_t *o);   /* the worker's JSON lines */
+char *msg_heartbeat_encode(const msg_heartbeat_t *h);
 
 /*
  * Encodes r as messages of at most max_len bytes each: one message (r as
@@ -219,5 +247,7 @@ ferry_err_t msg_result_decode(const char *buf, size_t len, msg_result_t *out, ch
 ferry_err_t msg_failed_decode(const char *buf, size_t len, msg_failed_t *out, char *errbuf);
 ferry_err_t msg_task_decode(const char *buf, size_t len, msg_task_t *out, char *errbuf);
 ferry_err_t msg_outcome_decode(const char *buf, size_t len, msg_outcome_t *out, char *errbuf);
+ferry_err_t msg_heartbeat_decode(const char *buf, size_t len, msg_heartbeat_t *out,
+                                 char *errbuf);
 
 #endif

@@ -429,8 +429,9 @@ static const ckey_t worker_keys[] = {
      .min = 1,
      .max = 1000000,
      .flags = KF_ZERO_OK,
-     .doc = "Requests per second of this worker over all tasks; 0 = unlimited. Task "
-            "limits apply fleet-wide on top."},
+     .doc = "Requests per second of this worker over all tasks (to the source and the "
+            "destination together); 0 = unlimited. Each task's own limits apply on top, "
+            "to that task only."},
     {.name = "bandwidth_limit",
      .type = KT_SIZE,
      AT(conf_worker_t, bandwidth_limit),
@@ -587,7 +588,10 @@ static const ckey_t task_keys[] = {
      .min = 1,
      .max = 1000000,
      .flags = KF_ZERO_OK,
-     .doc = "Requests per second of the task over the whole fleet; 0 = unlimited."},
+     .doc = "Requests per second of this task over the whole fleet, to the source and "
+            "the destination together (retries included); 0 = unlimited. Other tasks are "
+            "not affected. Written into the task's segments by the lister: workers need "
+            "not know the task."},
     {.name = "bandwidth_limit",
      .type = KT_SIZE,
      AT(task_raw_t, t.bandwidth_limit),
@@ -595,7 +599,9 @@ static const ckey_t task_keys[] = {
      .min = 1 * KiB,
      .max = 1024 * GiB,
      .flags = KF_ZERO_OK,
-     .doc = "Bytes per second of the task over the whole fleet; 0 = unlimited."},
+     .doc = "Bytes per second of this task over the whole fleet (bytes read from the "
+            "source, the same as written); 0 = unlimited. Other tasks are not affected. "
+            "Written into the task's segments by the lister."},
     {.name = "storage_class_map",
      .type = KT_KVLIST,
      AT(task_raw_t, t.storage_class_map),

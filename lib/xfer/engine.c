@@ -40,11 +40,13 @@
 #include "xfer/flow.h"
 #include "xfer/policy.h"
 #include "xfer/ratelimit.h"
+#include "xfer/tasklimit.h"
 
 #include <openssl/evp.h>
 
 #define FAC "xfer"
 #define RECV_CHUNK (64 * 1024)
+_Static_assert(TL_MIN_BYTE_BURST >= 2 * RECV_CHUNK, "a held GET must fit a task's byte burst");
 #define SMALL_RECV (16 * 1024)
 
 typedef struct job job_t;
@@ -149,6 +151,7 @@ struct job {
   const msg_segment_t *seg;
   size_t index;
   const msg_obj_t *obj;
+  tl_task_t *lim;        /* the task's limits (e->tasks) */
   xfer_done_cb *cb;
   void *opaque;
   store_t *src, *dst;
@@ -215,8 +218,9 @@ struct xfer_engine {
   xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
   size_t n_bw_held, cap_bw_held;
   bufpool_t rings;                  /* ring buffers of running pairs */
-  ratelimit_t qps;
-  ratelimit_t bw;
+  ratelimit_t qps;                  /* worker.qps_limit */
+  ratelimit_t bw;                   /* worker.bandwidth_limit */
+  tl_table_t tasks;                 /* each task's own limits */
   backoff_t backoff;
   uint64_t rng;
   int completed_in_run;
@@ -292,6 +296,7 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   if (conf->backoff_base_ms > 0) e->backoff.base_ms = conf->backoff_base_ms;
   if (conf->backoff_max_ms > 0) e->backoff.cap_ms = conf->backoff_max_ms;
   backoff_rng_seed(&e->rng, e->rng);
+  tl_init(&e->tasks);
   xfer_set_limits(e, conf->qps_limit, conf->bandwidth_limit);
   return e;
 }
@@ -308,6 +313,29 @@ void xfer_set_limits(xfer_engine_t *e, double qps, double bandwidth) {
   if (q == 0 && qps > 0) q = 1;
   rl_init(&e->qps, q, q ? FERRY_MAX(q / 10, 2) : 0, now);
   rl_init(&e->bw, b, b ? FERRY_MAX(b / 10, 2 * RECV_CHUNK) : 0, now);
+}
+
+void xfer_task_limits(xfer_engine_t *e, const char *task, double qps, double bandwidth) {
+  uint64_t q = qps > 0 ? (uint64_t)(qps + 0.5) : 0;
+  if (q == 0 && qps > 0) q = 1;
+  tl_set_limits(tl_get(&e->tasks, task, ferry_now_us()), q,
+                bandwidth > 0 ? (uint64_t)bandwidth : 0, ferry_now_us());
+}
+
+size_t xfer_tasks(const xfer_engine_t *e, xfer_task_stat_t *out, size_t max) {
+  size_t i;
+  int64_t now = ferry_now_us();
+  for (i = 0; i < e->tasks.n && i < max; i++) {
+    const tl_task_t *k = e->tasks.v[i];
+    out[i].task = k->name;
+    out[i].jobs = k->jobs;
+    out[i].held = tl_limited(k) && tl_held(k, now);
+    out[i].qps = k->qps_rate;
+    out[i].bandwidth = k->bw_rate;
+    out[i].requests = k->requests;
+    out[i].bytes = k->bytes;
+  }
+  return e->tasks.n;
 }
 
 void xfer_get_stats(const xfer_engine_t *e, xfer_stats_t *out) { *out = e->stats; }
@@ -565,6 +593,7 @@ static void job_finish(xfer_engine_t *e, job_t *j) {
              msg_status_str(o->status), FLOG_V(o->reason ? o->reason : "-"),
              FLOG_Q(o->key), o->http_status, FLOG_V(o->code ? o->code : "-"));
   j->phase = PH_DONE;
+  j->lim->jobs--;
   active_remove(e, j);
   e->completed_in_run++;
   j->cb(j->opaque, j->seg, j->index, o);
@@ -828,16 +857,15 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     x->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
   }
-  if (e->conf.bandwidth_limit > 0) {
+  {
     int64_t now = ferry_now_us();
-    int64_t wait = rl_wait_us(&e->bw, len, now);
+    int64_t wait = tl_take_bytes(p->job->lim, &e->bw, len, now);
     if (wait > 0) {
       p->bw_wake_us = now + wait;
       x->paused = 1;
       bw_hold(e, x);
       return CURL_WRITEFUNC_PAUSE;
     }
-    rl_take(&e->bw, len, now);
   }
   LOG_TRACE(FAC, "get-write len=%zu fill=%zu got=%llu", len, p->fill, (unsigned long long)p->got);
   ring_write(p, buf, len);
@@ -1067,6 +1095,7 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind);
 static int64_t start_ready(xfer_engine_t *e) {
   unit_t **pp = &e->ready_head, *prev = NULL;
   int64_t now = ferry_now_us(), wake = 0;
+  tl_pass_requests(&e->tasks);
   while (*pp) {
     unit_t *u = *pp;
     int need = u->pair ? pair_slots(u->pair) : 1;
@@ -1079,13 +1108,17 @@ static int64_t start_ready(xfer_engine_t *e) {
       continue;
     }
     if (e->slots_used + need > e->conf.concurrency) break;
-    if (e->conf.qps_limit > 0) {
-      int64_t w = rl_wait_us(&e->qps, (uint64_t)tokens, now);
+    {
+      int worker_short = 0;
+      int64_t w = tl_take_requests(j->lim, &e->qps, (uint64_t)tokens, now, &worker_short);
       if (w > 0) {
         if (!wake || now + w < wake) wake = now + w;
-        break;
+        if (worker_short) break;
+        /* Only this task waits for its tokens: the others go first. */
+        prev = u;
+        pp = &u->next;
+        continue;
       }
-      rl_take(&e->qps, (uint64_t)tokens, now);
     }
     /* Unlink. */
     *pp = u->next;
@@ -1125,7 +1158,24 @@ static int64_t start_ready(xfer_engine_t *e) {
   return wake;
 }
 
-/* Starts queued jobs while fewer than `concurrency` jobs are active. */
+/* Takes the first queued object whose task may start one (tasklimit.h) at
+ * or after *pp (the scan's place, so a pass reads the queue once); objects
+ * of a task its own limit holds back stay in the queue, in their place. */
+static job_t *next_startable(xfer_engine_t *e, job_t ***pp, job_t **prev, int64_t now) {
+  while (**pp) {
+    job_t *j = **pp;
+    if (tl_may_start_job(j->lim, now)) {
+      **pp = j->next;
+      if (e->queue_tail == j) e->queue_tail = *prev;
+      e->n_queued--;
+      return j;
+    }
+    *prev = j;
+    *pp = &j->next;
+  }
+  return NULL;
+}
+
 /* An object whose destination key would be empty (policy_dst_key): never a
  * request with an empty key, which would address the bucket. */
 static void job_no_key(xfer_engine_t *e, job_t *j) {
@@ -1142,12 +1192,13 @@ static void job_no_key(xfer_engine_t *e, job_t *j) {
            "prefix and the destination prefix is empty)");
 }
 
+/* Starts queued jobs while fewer than `concurrency` jobs are active. */
 static void start_jobs(xfer_engine_t *e) {
-  while (e->queue_head && e->n_active < (size_t)e->conf.concurrency) {
-    job_t *j = e->queue_head;
-    e->queue_head = j->next;
-    if (!e->queue_head) e->queue_tail = NULL;
-    e->n_queued--;
+  job_t *j, **pp = &e->queue_head, *prev = NULL;
+  int64_t now = ferry_now_us();
+  tl_pass_jobs(&e->tasks);
+  while (e->n_active < (size_t)e->conf.concurrency &&
+         (j = next_startable(e, &pp, &prev, now)) != NULL) {
     j->next = e->active;
     j->prev = NULL;
     if (e->active) e->active->prev = j;
@@ -1182,6 +1233,8 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
   j->obj = o;
   j->cb = cb;
   j->opaque = opaque;
+  j->lim = tl_get(&e->tasks, seg->task, ferry_now_us());
+  j->lim->jobs++;
   j->src = find_store(e, seg->src.store);
   j->dst = find_store(e, seg->dst.store);
   j->dk = policy_dst_key(seg->src.prefix, seg->dst.prefix, o->key, o->size, o->dst_key,
@@ -2219,5 +2272,6 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   fx_free(e->completing);
   bufpool_release(&e->rings);
   kvlist_release(&e->class_map);
+  tl_release(&e->tasks);
   fx_free(e);
 }

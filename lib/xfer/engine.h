@@ -59,8 +59,28 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index,
 size_t xfer_run(xfer_engine_t *e, int timeout_ms);
 size_t xfer_pending(const xfer_engine_t *e);
 
-/* Changes the limits (fleet share recomputed on a rebalance); 0 = unlimited. */
+/* Changes the worker's limits, over all tasks; 0 = unlimited. */
 void xfer_set_limits(xfer_engine_t *e, double qps, double bandwidth);
+
+/* A task's own limits (xfer/tasklimit.h): the requests/s (to the source
+ * and the destination together) and bytes/s this engine may spend on the
+ * task's objects; 0 = unlimited. Other tasks are not affected, and a task
+ * held back by its limit does not hold up the others. Changing them keeps
+ * the tokens saved. The worker's limits (xfer_set_limits) apply on top. */
+void xfer_task_limits(xfer_engine_t *e, const char *task, double qps, double bandwidth);
+
+/* What the engine knows of one task. */
+typedef struct xfer_task_stat {
+  const char *task;          /* borrowed: valid until the engine is destroyed */
+  size_t jobs;               /* objects submitted, not finished */
+  int held;                  /* its own limit holds it back now */
+  uint64_t qps, bandwidth;   /* limits in force, 0 = unlimited */
+  uint64_t requests, bytes;  /* spent so far */
+} xfer_task_stat_t;
+
+/* Every task the engine has seen (at most max into out); returns how many
+ * there are. */
+size_t xfer_tasks(const xfer_engine_t *e, xfer_task_stat_t *out, size_t max);
 
 /* Abandons every job: transfers are cut, multipart uploads aborted (best
  * effort, bounded by timeout_ms), callbacks fire with status failed, reason

@@ -100,22 +100,16 @@ void rl_set_rate(ratelimit_t *rl, uint64_t rate, int64_t now_us) {
   }
 }
 
-uint64_t rl_fleet_share(uint64_t fleet_rate, int assigned_partitions,
-                        int total_partitions) {
-  uint64_t a, t, share;
-  if (fleet_rate == 0) return 0;
-  if (total_partitions <= 0) return fleet_rate;
-  if (assigned_partitions < 0) assigned_partitions = 0;
-  if (assigned_partitions > total_partitions) assigned_partitions = total_partitions;
-  a = (uint64_t)assigned_partitions;
-  t = (uint64_t)total_partitions;
-  /* (q*t + r) * a / t = q*a + r*a/t, with r*a < 2^62: no overflow. */
-  share = (fleet_rate / t) * a + (fleet_rate % t) * a / t;
-  return share ? share : 1;
+void rl_set(ratelimit_t *rl, uint64_t rate, uint64_t burst, int64_t now_us) {
+  rl->burst_auto = burst == 0;
+  if (!rl->burst_auto) rl->burst = clamp_rate(burst);
+  rl_set_rate(rl, rate, now_us);
+  if (rl->tokens > rl->burst) rl->tokens = rl->burst;
 }
 
-uint64_t rl_min_rate(uint64_t a, uint64_t b) {
-  if (a == 0) return b;
-  if (b == 0) return a;
-  return a < b ? a : b;
+uint64_t rl_available(const ratelimit_t *rl, int64_t now_us) {
+  ratelimit_t c = *rl;
+  if (c.rate == 0) return UINT64_MAX;
+  refill(&c, now_us);
+  return c.tokens;
 }

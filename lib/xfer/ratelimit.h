@@ -52,26 +52,22 @@ uint64_t rl_take(ratelimit_t *rl, uint64_t n, int64_t now_us);
  * change rl. */
 int64_t rl_wait_us(const ratelimit_t *rl, uint64_t n, int64_t now_us);
 
-/* Changes the rate (after a rebalance changed this worker's fleet share).
+/* Changes the rate (this worker's share of a fleet-wide limit moved).
  * Tokens earned so far at the old rate are kept, clamped to the (possibly
  * new) burst; an automatic burst follows the new rate. Going from unlimited
  * to limited starts with a full bucket. */
 void rl_set_rate(ratelimit_t *rl, uint64_t rate, int64_t now_us);
 
+/* Changes rate and burst together (a task's share moved): tokens are kept,
+ * clamped to the new burst; from unlimited the bucket starts full. burst 0
+ * = one second's worth, following the rate from then on. */
+void rl_set(ratelimit_t *rl, uint64_t rate, uint64_t burst, int64_t now_us);
+
+/* Whole tokens the bucket could grant at now_us (the burst's worth when it
+ * is unlimited is meaningless: UINT64_MAX). Does not change rl. */
+uint64_t rl_available(const ratelimit_t *rl, int64_t now_us);
+
 /* 1 when the bucket limits nothing (rate 0). */
 int rl_unlimited(const ratelimit_t *rl);
-
-/* This worker's share of a fleet-wide rate:
- *   fleet_rate * assigned / total   (rounded down, no overflow).
- * fleet_rate 0 (unlimited) gives 0. A limited fleet rate never yields 0 —
- * which would read as "unlimited" — but at least 1, also for a worker with
- * no partitions. assigned is clamped to [0, total]; total <= 0 (not known
- * yet) gives the whole fleet rate. */
-uint64_t rl_fleet_share(uint64_t fleet_rate, int assigned_partitions,
-                        int total_partitions);
-
-/* The stricter of two rates where 0 means unlimited (a fleet share and a
- * per-worker limit): min of the non-zero ones, 0 when both are 0. */
-uint64_t rl_min_rate(uint64_t a, uint64_t b);
 
 #endif

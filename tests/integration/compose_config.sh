@@ -190,7 +190,7 @@ if tenv.get("REPLICATION_FACTOR") != sys.argv[6]:
 if tenv.get("TOPIC_PREFIX") != prefix:
     fail(f"topics: TOPIC_PREFIX {tenv.get('TOPIC_PREFIX')} != kafka.topic_prefix {prefix}")
 script = " ".join(t.get("command") or [])
-for topic, parts in (("tasks", "1"), ("segments", None), ("results", "4"), ("failed", "4"), ("dlq", "1")):
+for topic, parts in (("tasks", "1"), ("segments", None), ("results", "4"), ("failed", "4"), ("dlq", "1"), ("workers", "1")):
     if not re.search(rf"mk {topic} ", script): fail(f"topics: {topic} not created")
     elif parts and not re.search(rf"mk {topic} {parts} ", script):
         fail(f"topics: {topic} not created with {parts} partitions (lib/bus/bus.h)")
@@ -252,10 +252,11 @@ PY
                "${PREFIX}segments --partitions $PARTITIONS --config retention.ms=" \
                "${PREFIX}results --partitions 4 --config retention.ms=-1" \
                "${PREFIX}failed --partitions 4 --config retention.ms=-1" \
-               "${PREFIX}dlq --partitions 1 "; do
+               "${PREFIX}dlq --partitions 1 " \
+               "${PREFIX}workers --partitions 1 --config retention.ms=3600000"; do
         grep -qF -- "$want $t" "$T/topics.log" 2>/dev/null || fail "topics service: no \"kafka-topics.sh $want $t...\""
       done
-      ok "topics service: its script creates ${PREFIX}{tasks,segments,results,failed,dlq} as ferry expects"
+      ok "topics service: its script creates ${PREFIX}{tasks,segments,results,failed,dlq,workers} as ferry expects"
     else
       fail "topics service: its script failed against a stub:"; sed 's/^/    /' "$T/topics.err" >&2
     fi

@@ -104,7 +104,7 @@ n8=$(grep -o '"key"' "$FERRY_RUN/segs8" | wc -l)
 t0=$(date +%s.%N)
 "$W" -c "$FERRY_RUN/qps.conf" --segments-from "$FERRY_RUN/segs8" >"$FERRY_RUN/out8" 2>"$FERRY_RUN/err8" || true
 t=$(echo "$(date +%s.%N) - $t0" | bc)
-reqs=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' "$FERRY_RUN/err8")
+reqs=$(sed -n 's/.*event=summary .*requests=\([0-9]*\).*/\1/p' "$FERRY_RUN/err8")
 min=$(echo "($reqs - 4) / 40" | bc -l)
 echo "$t $min" | awk '{ exit !($1 >= $2 * 0.9 && $1 <= $2 * 1.5 + 2) }' || fail "qps limit not held: $reqs requests in ${t}s at 40/s"
 ok "qps limit: $reqs requests in ${t}s at 40/s"

@@ -41,6 +41,7 @@ static void test_names(void **state) {
   assert_string_equal(bus_topic_suffix(BUS_RESULTS), "results");
   assert_string_equal(bus_topic_suffix(BUS_FAILED), "failed");
   assert_string_equal(bus_topic_suffix(BUS_DLQ), "dlq");
+  assert_string_equal(bus_topic_suffix(BUS_WORKERS), "workers");
   assert_string_equal(bus_topic_suffix(BUS_TOPIC__COUNT), "?");
   c.segments_partitions = 12;
   assert_int_equal(bus_topic_partitions(&c, BUS_SEGMENTS), 12);

@@ -77,6 +77,9 @@ static msg_segment_t ex_segment(void) {
   s.policy = POLICY_SKIP_IF_SAME;
   s.objs = ex_objs;
   s.n_objs = 3;
+  s.has_limits = 1;
+  s.qps_limit = 0;
+  s.bandwidth_limit = 104857600;
   return s;
 }
 
@@ -189,6 +192,26 @@ static msg_failed_t ex_failed(void) {
   return f;
 }
 
+static msg_hb_task_t ex_hb_tasks[2];
+
+static msg_heartbeat_t ex_heartbeat(void) {
+  msg_heartbeat_t h;
+  memset(&h, 0, sizeof(h));
+  memset(ex_hb_tasks, 0, sizeof(ex_hb_tasks));
+  h.worker = "worker-3";
+  h.instance = "4242-5f1e2d3c4b5a";
+  h.at_ms = 1705307460123;
+  h.every_ms = 1000;
+  ex_hb_tasks[0].task = "oss-to-cos";
+  ex_hb_tasks[0].objects = 96;
+  ex_hb_tasks[0].held = 1;
+  ex_hb_tasks[1].task = "logs";
+  ex_hb_tasks[1].objects = 12;
+  h.tasks = ex_hb_tasks;
+  h.n_tasks = 2;
+  return h;
+}
+
 static msg_task_t ex_task(void) {
   msg_task_t t;
   memset(&t, 0, sizeof(t));
@@ -270,6 +293,9 @@ static void assert_segment_equal(const msg_segment_t *a, const msg_segment_t *b)
   assert_int_equal(a->policy, b->policy);
   assert_int_equal(a->n_objs, b->n_objs);
   for (i = 0; i < a->n_objs; i++) assert_obj_equal(&a->objs[i], &b->objs[i]);
+  assert_int_equal(a->has_limits, b->has_limits);
+  assert_true(a->qps_limit == b->qps_limit);
+  assert_true(a->bandwidth_limit == b->bandwidth_limit);
   assert_int_equal(a->range.present, b->range.present);
   if (a->range.present) {
     assert_string_equal(a->range.upload_id, b->range.upload_id);
@@ -333,7 +359,7 @@ static void assert_task_equal(const msg_task_t *a, const msg_task_t *b) {
 
 /* ---------- generic decode driver ---------- */
 
-typedef enum { K_SEGMENT, K_RESULT, K_FAILED, K_TASK, K_OUTCOME } kind_t;
+typedef enum { K_SEGMENT, K_RESULT, K_FAILED, K_TASK, K_OUTCOME, K_HEARTBEAT } kind_t;
 
 /* Decodes as kind, releases on success; returns the error. */
 static ferry_err_t decode_any(kind_t k, const char *buf, size_t len, char *eb) {
@@ -365,12 +391,17 @@ static ferry_err_t decode_any(kind_t k, const char *buf, size_t len, char *eb) {
     if ((e = msg_outcome_decode(buf, len, &m, eb)) == FERRY_OK) msg_outcome_release(&m);
     break;
   }
+  case K_HEARTBEAT: {
+    msg_heartbeat_t m;
+    if ((e = msg_heartbeat_decode(buf, len, &m, eb)) == FERRY_OK) msg_heartbeat_release(&m);
+    break;
+  }
   }
   return e;
 }
 
 static const char *kind_name(kind_t k) {
-  static const char *n[] = {"segment", "result", "failed", "task", "outcome"};
+  static const char *n[] = {"segment", "result", "failed", "task", "outcome", "heartbeat"};
   return n[k];
 }
 
@@ -381,6 +412,7 @@ static char *encode_example(kind_t k) {
   case K_FAILED: { msg_failed_t m = ex_failed(); return msg_failed_encode(&m); }
   case K_TASK: { msg_task_t m = ex_task(); return msg_task_encode(&m); }
   case K_OUTCOME: { msg_outcome_t m = ex_outcome(); return msg_outcome_encode(&m); }
+  case K_HEARTBEAT: { msg_heartbeat_t m = ex_heartbeat(); return msg_heartbeat_encode(&m); }
   }
   return NULL;
 }
@@ -598,6 +630,87 @@ static void test_outcome_lines(void **state) {
     msg_outcome_release(&d);
     fx_free(j);
   }
+}
+
+static void test_heartbeat(void **state) {
+  msg_heartbeat_t h = ex_heartbeat(), d;
+  char eb[FERRY_ERRLEN], *j;
+  size_t i;
+  (void)state;
+  j = msg_heartbeat_encode(&h);
+  assert_non_null(j);
+  assert_int_equal(msg_heartbeat_decode(j, strlen(j), &d, eb), FERRY_OK);
+  assert_string_equal(d.worker, h.worker);
+  assert_string_equal(d.instance, h.instance);
+  assert_true(d.at_ms == h.at_ms);
+  assert_true(d.every_ms == h.every_ms);
+  assert_false(d.leaving);
+  assert_int_equal(d.n_tasks, 2);
+  for (i = 0; i < 2; i++) {
+    assert_string_equal(d.tasks[i].task, h.tasks[i].task);
+    assert_true(d.tasks[i].objects == h.tasks[i].objects);
+    assert_int_equal(d.tasks[i].held, h.tasks[i].held);
+  }
+  msg_heartbeat_release(&d);
+  msg_heartbeat_release(NULL);
+  fx_free(j);
+  /* Leaving, no tasks. */
+  h.leaving = 1;
+  h.n_tasks = 0;
+  j = msg_heartbeat_encode(&h);
+  assert_non_null(strstr(j, "\"leaving\":true"));
+  assert_int_equal(msg_heartbeat_decode(j, strlen(j), &d, eb), FERRY_OK);
+  assert_true(d.leaving);
+  assert_int_equal(d.n_tasks, 0);
+  msg_heartbeat_release(&d);
+  fx_free(j);
+  h.worker = NULL;
+  assert_null(msg_heartbeat_encode(&h));
+  expect_reject(K_HEARTBEAT, "{\"v\":1,\"instance\":\"i\",\"at_ms\":1,\"every_ms\":1000,\"tasks\":[]}",
+                "heartbeat.worker: missing");
+  expect_reject(K_HEARTBEAT, "{\"v\":1,\"worker\":\"w\",\"instance\":\"i\",\"at_ms\":1,\"every_ms\":0,\"tasks\":[]}",
+                "heartbeat.every_ms: 0 out of range");
+  expect_reject(K_HEARTBEAT, "{\"v\":1,\"worker\":\"w\",\"instance\":\"i\",\"at_ms\":1,\"every_ms\":1000,\"tasks\":{}}",
+                "heartbeat.tasks: not an array");
+  expect_reject(K_HEARTBEAT, "{\"v\":1,\"worker\":\"w\",\"instance\":\"i\",\"at_ms\":1,\"every_ms\":1000,\"tasks\":[{\"task\":\"t\",\"objects\":1}]}",
+                "heartbeat.tasks[0].held: missing");
+  expect_reject(K_HEARTBEAT, "{\"v\":1,\"worker\":\"w\",\"instance\":\"i\",\"at_ms\":1,\"every_ms\":1000,\"tasks\":[7]}",
+                "heartbeat.tasks[0]: not an object");
+  expect_reject(K_HEARTBEAT, "{\"v\":1,\"worker\":\"w\",\"instance\":\"i\",\"at_ms\":1,\"every_ms\":1000,\"leaving\":1,\"tasks\":[]}",
+                "heartbeat.leaving: not a boolean");
+}
+
+/* A segment's limits: optional, both members when present. */
+static void test_segment_limits(void **state) {
+  msg_segment_t s = ex_segment(), d;
+  char eb[FERRY_ERRLEN], *j;
+  (void)state;
+  s.has_limits = 0;
+  j = msg_segment_encode(&s);
+  assert_null(strstr(j, "limits"));
+  assert_int_equal(msg_segment_decode(j, strlen(j), &d, eb), FERRY_OK);
+  assert_false(d.has_limits);
+  msg_segment_release(&d);
+  fx_free(j);
+  s.has_limits = 1;
+  s.qps_limit = 8;
+  s.bandwidth_limit = 0;
+  j = msg_segment_encode(&s);
+  assert_non_null(strstr(j, "\"limits\":{\"qps\":8,\"bandwidth\":0}"));
+  assert_int_equal(msg_segment_decode(j, strlen(j), &d, eb), FERRY_OK);
+  assert_segment_equal(&d, &s);
+  msg_segment_release(&d);
+  fx_free(j);
+  expect_reject(K_SEGMENT,
+                "{\"v\":1,\"task\":\"t\",\"id\":\"1-1\",\"run\":1,\"src\":{\"store\":\"a\",\"bucket\":\"b\"},"
+                "\"dst\":{\"store\":\"a\",\"bucket\":\"c\"},\"policy\":\"skip\",\"objs\":[{\"key\":\"k\",\"size\":1,\"mtime\":-1}],"
+                "\"limits\":{\"qps\":-1,\"bandwidth\":0}}",
+                "segment.limits.qps: not a non-negative integer");
+  expect_reject(K_SEGMENT,
+                "{\"v\":1,\"task\":\"t\",\"id\":\"1-1\",\"run\":1,\"src\":{\"store\":\"a\",\"bucket\":\"b\"},"
+                "\"dst\":{\"store\":\"a\",\"bucket\":\"c\"},\"policy\":\"skip\",\"objs\":[{\"key\":\"k\",\"size\":1,\"mtime\":-1}],"
+                "\"limits\":{\"qps\":1}}",
+                "segment.limits.bandwidth: missing");
 }
 
 static void test_enum_names(void **state) {
@@ -1101,7 +1214,7 @@ static void test_docs_examples(void **state) {
   } ex[] = {{K_SEGMENT, "segment"}, {K_SEGMENT, "segment-range"},
             {K_RESULT, "result"}, {K_FAILED, "failed"}, {K_TASK, "task"},
             {K_OUTCOME, "outcome"}, {K_RESULT, "result-range"},
-            {K_RESULT, "result-part"}};
+            {K_HEARTBEAT, "heartbeat"}, {K_RESULT, "result-part"}};
   char *doc, eb[FERRY_ERRLEN];
   long n;
   size_t i;
@@ -1128,7 +1241,7 @@ static void test_docs_examples(void **state) {
     } else if (i == 6) {
       msg_result_t r = ex_result_range();
       want = msg_result_encode(&r);
-    } else if (i == 7) {
+    } else if (i == 8) {
       want = ex_result_part();
     } else {
       want = encode_example(ex[i].k);
@@ -1176,6 +1289,8 @@ int main(void) {
       cmocka_unit_test(test_result_parts_split),
       cmocka_unit_test(test_result_parts_too_small),
       cmocka_unit_test(test_result_parts_decode_bad),
+      cmocka_unit_test(test_heartbeat),
+      cmocka_unit_test(test_segment_limits),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,11 +1,17 @@
-/* Unit tests for lib/xfer/ratelimit: token bucket over a simulated clock. */
+/* Unit tests for lib/xfer/ratelimit (token bucket), tasklimit (each task's
+ * own limits in one engine) and fleetshare (a task's limit shared by the
+ * workers on it), over a simulated clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+
+#include "xfer/fleetshare.h"
 #include "xfer/ratelimit.h"
+#include "xfer/tasklimit.h"
 
 #define S 1000000LL /* microseconds per second */
 
@@ -201,13 +207,13 @@ static void test_fairness_exact(void **state) {
   assert_int_equal(got, burst + (uint64_t)now * rate / S);
 }
 
-/* Two workers with shares of one fleet rate, served by one simulated event
- * loop each: each gets its share within one burst, and together they stay
- * within the fleet rate. */
+/* Two buckets with shares of one fleet rate (3/4 and 1/4), served by one
+ * simulated event loop each: each gets its share within one burst, and
+ * together they stay within the fleet rate. */
 static void test_fairness_shares(void **state) {
   ratelimit_t a, b;
   uint64_t fleet = 10000000, ga = 0, gb = 0;
-  uint64_t ra = rl_fleet_share(fleet, 48, 64), rb = rl_fleet_share(fleet, 16, 64);
+  uint64_t ra = fleet / 4 * 3, rb = fleet / 4;
   int64_t ta = 0, tb = 0, end = 30 * S;
   (void)state;
   assert_int_equal(ra, 7500000);
@@ -260,37 +266,278 @@ static void test_wait_is_exact(void **state) {
   }
 }
 
-static void test_fleet_share(void **state) {
-  uint64_t sum = 0;
-  int i;
+static void test_set_and_available(void **state) {
+  ratelimit_t rl;
   (void)state;
-  assert_int_equal(rl_fleet_share(1000, 3, 64), 46);
-  assert_int_equal(rl_fleet_share(1000, 64, 64), 1000);
-  assert_int_equal(rl_fleet_share(1000, 100, 64), 1000); /* clamped */
-  assert_int_equal(rl_fleet_share(0, 3, 64), 0);         /* unlimited stays so */
-  assert_int_equal(rl_fleet_share(1000, 0, 64), 1);      /* never "unlimited" */
-  assert_int_equal(rl_fleet_share(1000, -2, 64), 1);
-  assert_int_equal(rl_fleet_share(10, 1, 64), 1);
-  assert_int_equal(rl_fleet_share(1000, 5, 0), 1000);    /* unknown total */
-  assert_int_equal(rl_fleet_share(1000, 5, -1), 1000);
-  /* No overflow with the largest rates and partition counts. */
-  assert_int_equal(rl_fleet_share(UINT64_MAX, 63, 64), UINT64_MAX / 64 * 63 + 63 * 63 / 64);
-  assert_int_equal(rl_fleet_share(UINT64_MAX, 2147483646, 2147483647),
-                   UINT64_MAX / 2147483647 * 2147483646 +
-                       (UINT64_MAX % 2147483647) * 2147483646 / 2147483647);
-  /* Shares of a partition split never add up to more than the fleet rate. */
-  for (i = 0; i < 7; i++) sum += rl_fleet_share(1000003, i == 6 ? 4 : 10, 64);
-  assert_true(sum <= 1000003);
-  assert_true(sum >= 1000003 - 7);
+  rl_init(&rl, 0, 0, 0);
+  assert_int_equal(rl_available(&rl, 0), UINT64_MAX);
+  /* From unlimited: full at the new burst. */
+  rl_set(&rl, 100, 10, 0);
+  assert_int_equal(rl_available(&rl, 0), 10);
+  assert_int_equal(rl_take(&rl, 10, 0), 10);
+  assert_int_equal(rl_available(&rl, 0), 0);
+  assert_int_equal(rl_available(&rl, 50000), 5); /* 100/s: 5 in 50 ms */
+  assert_int_equal(rl_available(&rl, 0), 0);     /* const: nothing taken */
+  /* A new rate keeps what was saved (no fresh burst), clamped to the burst. */
+  rl_set(&rl, 1000, 4, 50000);
+  assert_int_equal(rl_available(&rl, 50000), 4);
+  rl_take(&rl, 4, 50000);
+  rl_set(&rl, 10, 2, 50000);
+  assert_int_equal(rl_available(&rl, 50000), 0);
+  assert_int_equal(rl_available(&rl, 150000), 1);
+  /* burst 0 follows the rate. */
+  rl_set(&rl, 7, 0, 150000);
+  assert_int_equal(rl.burst, 7);
 }
 
-static void test_min_rate(void **state) {
+/* A scheduler like the engine's: waiting requests of two tasks, in order;
+ * a task short of its own tokens is passed over, the worker's bucket short
+ * stops everyone. Returns the requests granted per task over `secs`. */
+static void simulate(tl_table_t *t, ratelimit_t *worker, int secs, uint64_t got[2]) {
+  tl_task_t *k[2] = {tl_get(t, "limited", 0), tl_get(t, "free", 0)};
+  int64_t now;
+  got[0] = got[1] = 0;
+  for (now = 0; now < (int64_t)secs * S; now += 1000) {
+    int i, round;
+    tl_pass_requests(t);
+    /* Each task has 5 requests waiting on every tick, limited first. */
+    for (round = 0; round < 5; round++) {
+      for (i = 0; i < 2; i++) {
+        int wshort = 0;
+        if (tl_take_requests(k[i], worker, 1, now, &wshort) == 0) got[i]++;
+        else if (wshort) break;
+      }
+    }
+  }
+}
+
+static void test_task_isolation(void **state) {
+  tl_table_t t;
+  ratelimit_t worker;
+  uint64_t got[2];
+  tl_task_t *lim;
   (void)state;
-  assert_int_equal(rl_min_rate(0, 0), 0);
-  assert_int_equal(rl_min_rate(0, 5), 5);
-  assert_int_equal(rl_min_rate(5, 0), 5);
-  assert_int_equal(rl_min_rate(5, 3), 3);
-  assert_int_equal(rl_min_rate(3, 5), 3);
+  tl_init(&t);
+  lim = tl_get(&t, "limited", 0);
+  tl_set_limits(lim, 10, 0, 0);
+  assert_true(tl_limited(lim));
+  assert_false(tl_limited(tl_get(&t, "free", 0)));
+  assert_ptr_equal(tl_get(&t, "limited", 0), lim);
+  assert_ptr_equal(tl_find(&t, "limited"), lim);
+  assert_null(tl_find(&t, "other"));
+  rl_init(&worker, 0, 0, 0);
+  simulate(&t, &worker, 10, got);
+  /* The limited task: 10/s for 10 s plus its burst (4), never more. */
+  assert_true(got[0] <= 10 * 10 + 4);
+  assert_true(got[0] >= 10 * 10 - 1);
+  /* The other: everything it asked for (5 per ms), limit or not beside it. */
+  assert_int_equal(got[1], 5 * 10000);
+  assert_int_equal(lim->requests, got[0]);
+  assert_int_equal(tl_get(&t, "free", 0)->requests, got[1]);
+  /* The worker's own limit applies to both: 1000/s shared by the two. */
+  tl_release(&t);
+  tl_init(&t);
+  tl_set_limits(tl_get(&t, "limited", 0), 10, 0, 0);
+  rl_init(&worker, 1000, 100, 0);
+  simulate(&t, &worker, 10, got);
+  assert_true(got[0] <= 104);
+  assert_true(got[0] + got[1] <= 1000 * 10 + 100);
+  assert_true(got[1] >= 1000 * 10 - 104);
+  tl_release(&t);
+}
+
+static void test_take_requests_flags(void **state) {
+  tl_table_t t;
+  tl_task_t *k;
+  ratelimit_t worker;
+  int wshort = -1;
+  (void)state;
+  tl_init(&t);
+  k = tl_get(&t, "a", 0);
+  tl_set_limits(k, 20, 0, 0); /* burst 5 */
+  assert_int_equal(k->qps.burst, 5);
+  rl_init(&worker, 100, 6, 0);
+  assert_int_equal(tl_take_requests(k, &worker, 5, 0, &wshort), 0);
+  assert_false(wshort);
+  assert_false(tl_held(k, 0));
+  /* The task is short (0 left), the worker not (1 left): 50 ms for one. */
+  assert_int_equal(tl_take_requests(k, &worker, 1, 0, &wshort), 50000);
+  assert_false(wshort);
+  assert_true(tl_held(k, 0));
+  assert_int_equal(rl_available(&worker, 0), 1); /* nothing taken */
+  tl_pass_requests(&t);
+  assert_false(tl_held(k, 0));
+  /* The worker short as well: flagged, the longer wait returned. */
+  rl_take(&worker, 1, 0);
+  assert_int_equal(tl_take_requests(k, &worker, 1, 0, &wshort), 50000);
+  assert_true(wshort);
+  /* NULL worker bucket: the task's alone. */
+  assert_int_equal(tl_take_requests(k, NULL, 1, 50000, &wshort), 0);
+  assert_false(wshort);
+  tl_release(&t);
+}
+
+static void test_take_bytes_held(void **state) {
+  tl_table_t t;
+  tl_task_t *k, *f;
+  (void)state;
+  tl_init(&t);
+  k = tl_get(&t, "a", 0);
+  f = tl_get(&t, "b", 0);
+  tl_set_limits(f, 0, 262144, 0); /* 256 KiB/s: burst TL_MIN_BYTE_BURST */
+  assert_int_equal(f->bw.burst, TL_MIN_BYTE_BURST);
+  tl_set_limits(f, 0, 0, 0);
+  tl_set_limits(k, 0, 1048576, 0); /* 1 MiB/s: a quarter second, 256 KiB */
+  assert_int_equal(k->bw.burst, 262144);
+  assert_int_equal(tl_take_bytes(k, NULL, 131072, 0), 0);
+  assert_int_equal(tl_take_bytes(k, NULL, 131072, 0), 0);
+  /* Empty: 64 KiB at 1 MiB/s is 62.5 ms; held until then. */
+  assert_int_equal(tl_take_bytes(k, NULL, 65536, 0), 62500);
+  assert_true(tl_held(k, 0));
+  assert_true(tl_held(k, 62499));
+  assert_false(tl_held(k, 62500));
+  assert_int_equal(k->bytes, 262144);
+  /* The other task is never held by it. */
+  assert_int_equal(tl_take_bytes(f, NULL, 1u << 30, 0), 0);
+  assert_false(tl_held(f, 0));
+  /* Large limits: a quarter of a second's worth. */
+  tl_set_limits(k, 0, 100u << 20, 62500);
+  assert_int_equal(k->bw.burst, (100u << 20) / 4);
+  tl_release(&t);
+}
+
+static void test_may_start_job(void **state) {
+  tl_table_t t;
+  tl_task_t *k, *f;
+  int i, n;
+  int wshort;
+  (void)state;
+  tl_init(&t);
+  k = tl_get(&t, "lim", 0);
+  f = tl_get(&t, "free", 0);
+  tl_set_limits(k, 10, 0, 0); /* burst 4 */
+  /* One pass: as many objects start as there are tokens, not more. */
+  tl_pass_jobs(&t);
+  for (n = 0, i = 0; i < 10; i++) n += tl_may_start_job(k, 0);
+  assert_int_equal(n, 4);
+  for (n = 0, i = 0; i < 100; i++) n += tl_may_start_job(f, 0);
+  assert_int_equal(n, 100);
+  /* Spent: none in the next pass until a token comes back. */
+  tl_take_requests(k, NULL, 4, 0, &wshort);
+  tl_pass_jobs(&t);
+  assert_false(tl_may_start_job(k, 0));
+  assert_true(tl_may_start_job(k, 100000));
+  /* Starved (a request of it waited): none, even with a token. */
+  tl_pass_jobs(&t);
+  tl_take_requests(k, NULL, 2, 100000, &wshort);
+  assert_true(tl_held(k, 100000));
+  assert_false(tl_may_start_job(k, 300000));
+  tl_pass_requests(&t);
+  assert_true(tl_may_start_job(k, 300000));
+  /* Bandwidth: none while a transfer waits for bytes, or none are left. */
+  tl_set_limits(k, 0, 1048576, 300000);
+  tl_pass_jobs(&t);
+  tl_take_bytes(k, NULL, 262144, 300000);
+  assert_false(tl_may_start_job(k, 300000));
+  assert_int_equal(tl_take_bytes(k, NULL, 65536, 300000), 62500);
+  assert_false(tl_may_start_job(k, 362499));
+  assert_true(tl_may_start_job(k, 362500));
+  /* Limits removed: unlimited again. */
+  tl_set_limits(k, 0, 0, 400000);
+  assert_false(tl_limited(k));
+  tl_release(&t);
+}
+
+static void test_fleet_share_equal(void **state) {
+  (void)state;
+  assert_int_equal(fs_share(0, 3, 0, 0, 1), 0);       /* unlimited */
+  assert_int_equal(fs_share(60, 0, 0, 0, 1), 60);     /* alone */
+  assert_int_equal(fs_share(60, 2, 0, 0, 1), 20);     /* three on it */
+  assert_int_equal(fs_share(2, 5, 5, 0, 1), 1);       /* never 0 */
+  assert_int_equal(fs_share(UINT64_MAX, 0, 0, 0, 1), UINT64_MAX);
+  /* The remainder: one each to the lowest ranks; the shares add up. */
+  assert_int_equal(fs_share(50, 2, 0, 0, 1), 17);
+  assert_int_equal(fs_share(50, 2, 1, 0, 1), 17);
+  assert_int_equal(fs_share(50, 2, 2, 0, 1), 16);
+  assert_int_equal(fs_share(50, 2, 1, 1, 1), 17); /* the estimate is no more */
+  assert_int_equal(fs_share(50, 2, 0, 1, 4), 12); /* warming: no remainder */
+  /* Warming: at least the group estimate divides. */
+  assert_int_equal(fs_share(64, 0, 0, 1, 32), 2);
+  assert_int_equal(fs_share(64, 0, 0, 0, 32), 64);
+  assert_int_equal(fs_share(64, 63, 0, 1, 32), 1);
+  assert_int_equal(fs_share(64, 0, 0, 1, 0), 64);
+  /* The estimate from partitions. */
+  assert_int_equal(fs_group_estimate(2, 64), 32);
+  assert_int_equal(fs_group_estimate(4, 12), 3);
+  assert_int_equal(fs_group_estimate(5, 12), 3);
+  assert_int_equal(fs_group_estimate(12, 12), 1);
+  assert_int_equal(fs_group_estimate(0, 12), 1);
+  assert_int_equal(fs_group_estimate(3, 0), 1);
+}
+
+static void test_fleet_peers(void **state) {
+  fleetshare_t fs;
+  const char *tw[] = {"t", "u"}, *t1[] = {"t"}, *u1[] = {"u"};
+  (void)state;
+  fs_init(&fs);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", 0, NULL), 0);
+  fs_heard(&fs, "a/1", 0, 1000, tw, 2, 0);
+  fs_heard(&fs, "b/1", 0, 1000, t1, 1, 0);
+  fs_heard(&fs, "me/1", 0, 1000, t1, 1, 0); /* our own, read back */
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", 0, NULL), 2);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "u", 0, NULL), 1);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "v", 0, NULL), 0);
+  /* The latest heartbeat replaces: b left t for u. */
+  fs_heard(&fs, "b/1", 500, 1000, u1, 1, 0);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", 500, NULL), 1);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "u", 500, NULL), 2);
+  /* One id, two processes: two peers. */
+  fs_heard(&fs, "a/2", 600, 1000, t1, 1, 0);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", 600, NULL), 2);
+  /* Leaving: forgotten at once. */
+  fs_heard(&fs, "a/2", 700, 1000, NULL, 0, 1);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", 700, NULL), 1);
+  /* Unheard for FS_MISSED intervals: gone (a crash). */
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", FS_MISSED * 1000 - 1, NULL), 1);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", FS_MISSED * 1000, NULL), 0);
+  assert_int_equal(fs_peers_on(&fs, "me/1", "u", 500 + FS_MISSED * 1000, NULL), 0);
+  fs_heard(&fs, "c/1", 10000, 0, t1, 1, 0); /* every 0: the default */
+  assert_int_equal(fs_peers_on(&fs, "me/1", "t", 10000 + FS_EVERY_MS * FS_MISSED - 1, NULL), 1);
+  assert_int_equal(fs.n, 1); /* the expired ones were dropped */
+  fs_release(&fs);
+}
+
+/* The issue's layout: a task's segments in 2 of 64 partitions, held by 2
+ * of 32 workers. Shares by partition gave each 1/32 of the limit (~3 % in
+ * all); by heartbeats the two on it share the whole limit, and all shares
+ * together never pass it. */
+static void test_fleet_layout(void **state) {
+  fleetshare_t fs[32];
+  const char *t1[] = {"t"};
+  char self[32][16];
+  int i, j;
+  uint64_t sum = 0;
+  (void)state;
+  for (i = 0; i < 32; i++) {
+    fs_init(&fs[i]);
+    snprintf(self[i], sizeof(self[i]), "w%d/1", i);
+  }
+  /* Workers 0 and 1 have the task; everyone hears everyone. */
+  for (i = 0; i < 32; i++)
+    for (j = 0; j < 2; j++) fs_heard(&fs[i], self[j], 0, 1000, t1, 1, 0);
+  for (i = 0; i < 2; i++) {
+    size_t rank;
+    size_t peers = fs_peers_on(&fs[i], self[i], "t", 2500, &rank);
+    uint64_t s = fs_share(6401, peers, rank, 0, fs_group_estimate(2, 64));
+    assert_int_equal(rank, (size_t)i);
+    assert_int_equal(peers, 1);
+    assert_int_equal(s, i == 0 ? 3201 : 3200);
+    sum += s;
+    /* While warming the estimate (32 workers) bounds it. */
+    assert_int_equal(fs_share(6401, peers, rank, 1, fs_group_estimate(2, 64)), 200);
+  }
+  assert_int_equal(sum, 6401);
+  for (i = 0; i < 32; i++) fs_release(&fs[i]);
 }
 
 int main(void) {
@@ -306,8 +553,14 @@ int main(void) {
       cmocka_unit_test(test_fairness_exact),
       cmocka_unit_test(test_fairness_shares),
       cmocka_unit_test(test_wait_is_exact),
-      cmocka_unit_test(test_fleet_share),
-      cmocka_unit_test(test_min_rate),
+      cmocka_unit_test(test_set_and_available),
+      cmocka_unit_test(test_task_isolation),
+      cmocka_unit_test(test_take_requests_flags),
+      cmocka_unit_test(test_take_bytes_held),
+      cmocka_unit_test(test_may_start_job),
+      cmocka_unit_test(test_fleet_share_equal),
+      cmocka_unit_test(test_fleet_peers),
+      cmocka_unit_test(test_fleet_layout),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,10 +76,15 @@ kill -TERM $W1; wait $W1 || fail "worker exit status $?"
 # the reason, its offset is committed, and the worker goes on with the next
 # run's segment.
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t t >>"$FERRY_RUN/lister.log" 2>&1 || fail "lister run 2"
-kill -HUP "$DEVBROKER_PID"
-sleep 0.5
 "$FERRY_BIN/ferry-worker" -c "$CONF" --id w2 >"$FERRY_RUN/w2.log" 2>&1 & W2=$!; track_pid $W2
+# The worker also produces heartbeats (ferry.workers), which may take a
+# refusal (harmlessly: they are not acknowledged): refuse the next Produce
+# request again until one of the segment's messages was the one refused.
 deadline=$((SECONDS + 60))
+while [ $SECONDS -lt $deadline ] && ! grep -q 'event=refused' "$FERRY_RUN/w2.log"; do
+  kill -HUP "$DEVBROKER_PID"
+  sleep 0.3
+done
 while [ $SECONDS -lt $deadline ]; do
   [ "$(kcat -b "$FERRY_BROKERS" -C -t ferry.dlq -o beginning -e -q 2>/dev/null | wc -l)" -ge 1 ] && break
   kill -0 $W2 2>/dev/null || break

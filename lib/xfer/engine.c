@@ -46,6 +46,7 @@
 #define FAC "xfer"
 #define RECV_CHUNK (64 * 1024)
 #define SMALL_RECV (16 * 1024)
+#define STALL_CHECK_US 250000  /* stalls are looked for this often */
 
 typedef struct job job_t;
 typedef struct pair pair_t;
@@ -83,6 +84,8 @@ struct xreq {
   int want_unpause;
   int want_pause;        /* GET: ring nearly full, pause after perform */
   int aborted;           /* a callback asked to stop this transfer */
+  int64_t moved_us;      /* last byte moved (or unpaused): the stall clock */
+  xreq_t *run_prev, *run_next;  /* e->running: the handles in the multi */
 };
 
 /* A GET streamed into a PUT (whole object or one part). */
@@ -219,6 +222,8 @@ struct xfer_engine {
   uint64_t rng;
   int completed_in_run;
   xfer_stats_t stats;
+  xreq_t *running;                  /* handles in the multi (stall checks) */
+  int64_t stall_check_us;           /* next stall scan */
   char **completing;                /* part ranges: uploads a job of ours completes */
   size_t n_completing, cap_completing;
 };
@@ -237,6 +242,7 @@ void xfer_conf_defaults(xfer_conf_t *c) {
   c->backoff_base_ms = 200;
   c->backoff_max_ms = 20000;
   c->stall_timeout_s = 30;
+  c->complete_timeout_s = 600;
 }
 
 static store_t *find_store(xfer_engine_t *e, const char *name) {
@@ -349,12 +355,20 @@ static const char *reason_of(const store_error_t *err) {
 /* ------------------------------------------------------------------------ */
 /* Requests. */
 
+/* Takes a handle out of the multi (and of the running list). */
+static void xreq_detach(xfer_engine_t *e, xreq_t *x) {
+  if (!x || !x->in_multi) return;
+  curl_multi_remove_handle(e->multi, x->easy);
+  x->in_multi = 0;
+  if (x->run_prev) x->run_prev->run_next = x->run_next;
+  else e->running = x->run_next;
+  if (x->run_next) x->run_next->run_prev = x->run_prev;
+  x->run_prev = x->run_next = NULL;
+}
+
 static void xreq_free(xfer_engine_t *e, xreq_t *x) {
   if (!x) return;
-  if (x->in_multi) {
-    curl_multi_remove_handle(e->multi, x->easy);
-    x->in_multi = 0;
-  }
+  xreq_detach(e, x);
   if (x->easy) curl_easy_cleanup(x->easy);
   curl_slist_free_all(x->hdrs);
   kvlist_release(&x->rhdrs);
@@ -399,8 +413,18 @@ static void bw_hold(xfer_engine_t *e, xreq_t *x) {
   e->bw_held[e->n_bw_held++] = x;
 }
 
+/* Every byte that arrives or leaves restarts the request's stall clock. */
+static void xreq_moved(xreq_t *x) { x->moved_us = ferry_now_us(); }
+
+static size_t hdr_cb(char *p, size_t sz, size_t n, void *ud) {
+  xreq_t *x = ud;
+  xreq_moved(x);
+  return store_hdr_cb(p, sz, n, &x->rhdrs);
+}
+
 static size_t body_cb(char *p, size_t sz, size_t n, void *ud) {
   xreq_t *x = ud;
+  xreq_moved(x);  /* whitespace before a Complete's answer included */
   if (fbuf_add(&x->body, p, sz * n) != FERRY_OK) return 0;  /* capped */
   return sz * n;
 }
@@ -430,8 +454,8 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
     return err;
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-  curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, store_hdr_cb);
-  curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, &x->rhdrs);
+  curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, hdr_cb);
+  curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->curl_err);
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, body_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
@@ -439,11 +463,11 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
    * body comes through it; the other requests' answers are a few headers
    * and a little XML, so they take libcurl's smallest sensible one. */
   curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)(x->kind == RQ_GET ? RECV_CHUNK : SMALL_RECV));
-  if (e->conf.stall_timeout_s > 0) {
-    curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, e->conf.stall_timeout_s);
-  }
-  if (e->conf.request_timeout_s > 0)
+  /* A body (GET, PUT, UploadPart) lasts as long as its bytes keep moving,
+   * however slow the link or the limits: only stall_check cuts it. Complete
+   * may merge for minutes: complete_timeout_s of silence (stall_check).
+   * The requests without a body also get a total cap. */
+  if (e->conf.request_timeout_s > 0 && !x->pair && x->kind != RQ_MPU_COMPLETE)
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, e->conf.request_timeout_s);
   return FERRY_OK;
 }
@@ -451,6 +475,11 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
 static void xreq_start(xfer_engine_t *e, xreq_t *x) {
   curl_multi_add_handle(e->multi, x->easy);
   x->in_multi = 1;
+  x->moved_us = ferry_now_us();
+  x->run_prev = NULL;
+  x->run_next = e->running;
+  if (e->running) e->running->run_prev = x;
+  e->running = x;
   e->stats.requests++;
 }
 
@@ -755,6 +784,7 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
   pair_t *p = x->pair;
   xfer_engine_t *e = p->job->e;
   size_t len = sz * n;
+  xreq_moved(x);
   if (p->failed || p->job->finishing) {
     p->failed = 1;
     return 0;
@@ -836,6 +866,7 @@ static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
     x->paused = 1;
     return CURL_READFUNC_PAUSE;
   }
+  xreq_moved(x);
   p->sent += k;
   e->stats.bytes_out += k;
   if (p->get && p->get->paused && !p->bw_wake_us &&
@@ -1310,6 +1341,16 @@ static void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const s
   queue_single(e, j, kind, ferry_now_us() + (int64_t)d * 1000);
 }
 
+/* The upload is no longer there (NoSuchUpload): what the destination holds
+ * decides (range_on_verify). After a Complete of ours was retried, it is the
+ * first attempt that completed it, so a wrong object is an integrity error. */
+static void complete_gone(xfer_engine_t *e, job_t *j) {
+  fx_free(j->upload_id);
+  j->upload_id = NULL;
+  if (!j->is_range) j->completed_here = 1;
+  range_verify(e, j);
+}
+
 /* A single request finished. */
 static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   job_t *j = x->job;
@@ -1368,11 +1409,11 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       ferry_err_t pe;
       store_error_clear(&perr);
       pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
-      if (pe == FERRY_ERR_STORE && j->is_range && !strcmp(perr.code, "NoSuchUpload")) {
-        /* Completed (or aborted) by another worker meanwhile. */
-        fx_free(j->upload_id);
-        j->upload_id = NULL;
-        range_verify(e, j);
+      if (pe == FERRY_ERR_STORE && !strcmp(perr.code, "NoSuchUpload") &&
+          (j->is_range || j->req_attempts > 1)) {
+        /* Completed (or aborted) by another worker meanwhile, or by our
+         * own earlier attempt whose answer was cut: verify the object. */
+        complete_gone(e, j);
         break;
       }
       if (pe == FERRY_ERR_STORE) {
@@ -1449,12 +1490,12 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
     return;
   }
-  if (j->is_range && !j->finishing && status == 404 &&
-      (kind == RQ_MPU_LIST_PARTS || kind == RQ_MPU_COMPLETE)) {
-    /* NoSuchUpload: completed by another worker, or aborted. */
-    fx_free(j->upload_id);
-    j->upload_id = NULL;
-    range_verify(e, j);
+  if (!j->finishing && status == 404 &&
+      ((j->is_range && kind == RQ_MPU_LIST_PARTS) ||
+       (kind == RQ_MPU_COMPLETE && (j->is_range || j->req_attempts > 1)))) {
+    /* NoSuchUpload: completed by another worker, or aborted; or completed
+     * by an earlier attempt of ours cut by complete_timeout_s. */
+    complete_gone(e, j);
     return;
   }
   if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
@@ -1582,14 +1623,8 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
 
 /* Cuts both transfers of a pair (one failed). */
 static void pair_cut(xfer_engine_t *e, pair_t *p) {
-  if (p->get && p->get->in_multi) {
-    curl_multi_remove_handle(e->multi, p->get->easy);
-    p->get->in_multi = 0;
-  }
-  if (p->put && p->put->in_multi) {
-    curl_multi_remove_handle(e->multi, p->put->easy);
-    p->put->in_multi = 0;
-  }
+  xreq_detach(e, p->get);
+  xreq_detach(e, p->put);
 }
 
 static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
@@ -1601,10 +1636,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   LOG_TRACE(FAC, "pair-done kind=%s cc=%d status=%ld got=%llu sent=%llu", rq_name[x->kind], (int)cc,
             status, (unsigned long long)p->got, (unsigned long long)p->sent);
   store_error_clear(&err);
-  if (x->in_multi) {
-    curl_multi_remove_handle(e->multi, x->easy);
-    x->in_multi = 0;
-  }
+  xreq_detach(e, x);
   if (x->kind == RQ_GET) {
     if (p->failed) {
       /* Our own callback stopped it: outcome already recorded. */
@@ -1954,7 +1986,7 @@ static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) 
     return;
   }
   j->out.status = ST_COPIED;
-  j->bytes = j->range_bytes;
+  j->bytes = j->is_range ? j->range_bytes : j->obj->size;
   job_finish(e, j);
 }
 
@@ -1986,6 +2018,7 @@ static void apply_unpauses(xfer_engine_t *e) {
     if (!x->paused || !x->in_multi) continue;
     if (x->pair && x == x->pair->get && x->pair->bw_wake_us) continue; /* on the bw timer */
     x->paused = 0;
+    x->moved_us = ferry_now_us();  /* time paused by us is not a stall */
     curl_easy_pause(x->easy, CURLPAUSE_CONT);
   }
   e->n_unpause = 0;
@@ -2031,6 +2064,42 @@ static void start_puts(xfer_engine_t *e) {
   e->n_put_pending = 0;
 }
 
+/* A request's stall limit: complete_timeout_s for Complete (the store may
+ * merge for minutes before it answers), else stall_timeout_s; 0 = none. */
+static long stall_limit_s(const xfer_engine_t *e, const xreq_t *x) {
+  return x->kind == RQ_MPU_COMPLETE ? e->conf.complete_timeout_s : e->conf.stall_timeout_s;
+}
+
+/* Cuts, as a timeout (retried like one), every running request that moved
+ * no byte for its limit. A request paused by the engine (flow control, the
+ * bandwidth limit) is not stalled: its clock restarts when it resumes; time
+ * waiting for a QPS token is spent before a request starts. libcurl's
+ * low-speed check is not used: it would need a byte a second, and S3 sends
+ * Complete's keep-alive whitespace more rarely. One request at a time: ending
+ * one may end others (its pair's other half). */
+static void stall_check(xfer_engine_t *e) {
+  int64_t now = ferry_now_us();
+  xreq_t *x;
+  if (now < e->stall_check_us) return;
+  e->stall_check_us = now + STALL_CHECK_US;
+again:
+  for (x = e->running; x; x = x->run_next) {
+    long lim = stall_limit_s(e, x);
+    if (x->paused || lim <= 0 || now - x->moved_us < (int64_t)lim * 1000000) continue;
+    snprintf(x->curl_err, sizeof(x->curl_err), "no byte moved for %ld s (worker.%s)", lim,
+             x->kind == RQ_MPU_COMPLETE ? "complete_timeout_s" : "stall_timeout_s");
+    LOG_INFO(FAC, "event=stall op=%s key=%s seconds=%ld", rq_name[x->kind],
+             FLOG_Q(x->job->obj->key), lim);
+    if (x->pair) {
+      pair_on_done(e, x, CURLE_OPERATION_TIMEDOUT);
+    } else {
+      xreq_detach(e, x);
+      job_on_req(e, x, CURLE_OPERATION_TIMEDOUT);
+    }
+    goto again;
+  }
+}
+
 static void handle_done(xfer_engine_t *e) {
   CURLMsg *m;
   int left;
@@ -2043,8 +2112,7 @@ static void handle_done(xfer_engine_t *e) {
       pair_on_done(e, x, m->data.result);
     } else {
       CURLcode cc = m->data.result;
-      curl_multi_remove_handle(e->multi, x->easy);
-      x->in_multi = 0;
+      xreq_detach(e, x);
       job_on_req(e, x, cc);
     }
   }
@@ -2061,6 +2129,7 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     wake = start_ready(e);
     curl_multi_perform(e->multi, &running);
     handle_done(e);
+    stall_check(e);
     start_puts(e);
     bw = bw_release(e);
     apply_pauses(e);
@@ -2076,6 +2145,7 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     wait_ms = (int)((deadline - now) / 1000);
     if (wake && (wake - now) / 1000 < wait_ms) wait_ms = (int)((wake - now) / 1000);
     if (bw && (bw - now) / 1000 < wait_ms) wait_ms = (int)((bw - now) / 1000);
+    if (e->running && wait_ms > STALL_CHECK_US / 1000) wait_ms = STALL_CHECK_US / 1000;
     if (wait_ms < 1 && (wake || bw)) wait_ms = 1;
     curl_multi_poll(e->multi, NULL, 0, wait_ms, NULL);
   }

@@ -26,8 +26,12 @@ typedef struct xfer_conf {
   int max_attempts;              /* per request, including the first (default 5) */
   long backoff_base_ms;          /* default 200 */
   long backoff_max_ms;           /* default 20000 */
-  long stall_timeout_s;          /* no byte for this long: cut and retry (default 30) */
-  long request_timeout_s;        /* whole request cap, 0 = none */
+  long stall_timeout_s;          /* no byte for this long: cut and retry (default 30); time
+                                  * paused by flow control or bandwidth does not count */
+  long request_timeout_s;        /* total cap of body-less requests, 0 = none; never
+                                  * applies to GET/PUT bodies or to Complete */
+  long complete_timeout_s;       /* Complete: no byte from the store for this long
+                                  * (default 600) */
   double qps_limit;              /* requests/s for this worker, 0 = unlimited */
   double bandwidth_limit;        /* bytes/s for this worker, 0 = unlimited */
   const kvlist_t *storage_class_map;  /* "SRC" -> "DST" names, borrowed, may be NULL */

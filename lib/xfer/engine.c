@@ -62,12 +62,15 @@ typedef enum rq_kind {
   RQ_MPU_COMPLETE,
   RQ_MPU_ABORT,
   RQ_MPU_LIST_PARTS,     /* part ranges (fan-out): ListParts of the shared upload */
-  RQ_VERIFY_DST          /* part ranges: HEAD of the completed object */
+  RQ_VERIFY_DST,         /* part ranges: HEAD of the completed object */
+  RQ_MPU_LIST_UPLOADS,   /* multipart: an upload of the key left open to continue? */
+  RQ_MPU_ABORT_STALE     /* multipart: abort another open upload of the key */
 } rq_kind_t;
 
 static const char *rq_name[] = {"head-dst", "head-src", "get", "put",
                                 "mpu-init", "mpu-complete", "mpu-abort",
-                                "mpu-list-parts", "verify-dst"};
+                                "mpu-list-parts", "verify-dst", "mpu-list-uploads",
+                                "mpu-abort-stale"};
 
 /* One HTTP transfer. */
 struct xreq {
@@ -111,6 +114,8 @@ struct pair {
   uint64_t put_crc;
   int64_t bw_wake_us;    /* bandwidth pause until */
   int put_queued;        /* on the engine's put_pending list */
+  int check;             /* a continued upload's part: GET only, its MD5 compared
+                          * with the listed part's ETag (resume_check_done) */
 };
 
 /* A scheduled unit: a single request or a pair. */
@@ -128,7 +133,8 @@ typedef struct part_state {
   char *etag;
   uint64_t crc;
   int attempts;
-  int listed;            /* part ranges: present, with its size, in the listing */
+  int listed;            /* present, with its size, in the upload's listing */
+  int check;             /* listed part of a continued upload, to verify by reading */
 } part_state_t;
 
 typedef enum job_phase {
@@ -188,6 +194,10 @@ struct job {
   int range_gone;        /* NoSuchUpload met while units ran: verify when they end */
   int completing;        /* registered in e->completing */
   uint64_t range_bytes;  /* bytes of parts this job uploaded */
+  /* Continuing an upload left open (shutdown, crash) for the same key. */
+  int resumed;           /* upload_id is one found open, not initiated here */
+  char **stale;          /* other open uploads of the key, to abort */
+  int n_stale;
 };
 
 typedef struct timer {
@@ -223,6 +233,7 @@ struct xfer_engine {
   int completed_in_run;
   xfer_stats_t stats;
   xreq_t *running;                  /* handles in the multi (stall checks) */
+  int keep_uploads;                 /* abandon: leave uploads open to be continued */
   int64_t stall_check_us;           /* next stall scan */
   char **completing;                /* part ranges: uploads a job of ours completes */
   size_t n_completing, cap_completing;
@@ -520,6 +531,8 @@ static void job_free(job_t *j) {
   fx_free(j->dst_key);
   if (j->have_src_head) store_head_release(&j->src_head);
   fx_free(j->upload_id);
+  while (j->n_stale > 0) fx_free(j->stale[--j->n_stale]);
+  fx_free(j->stale);
   if (j->parts) {
     for (i = 0; i < j->n_parts; i++) fx_free(j->parts[i].etag);
     fx_free(j->parts);
@@ -600,7 +613,8 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
   if (!j->finishing) set_fail(j, st, reason, err, msg);
   j->finishing = 1;
   if (j->units > 0) return;  /* the last unit to end finishes the job */
-  if (j->is_range && j->range_gone && j->out.reason && !strcmp(j->out.reason, "upload-aborted")) {
+  if ((j->is_range || j->resumed) && j->range_gone && j->out.reason &&
+      !strcmp(j->out.reason, "upload-aborted")) {
     /* Every part stopped: now ask the destination what became of it. */
     msg_outcome_t *o = &j->out;
     j->range_gone = 0;
@@ -616,6 +630,16 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
   }
   if (j->is_range && j->upload_id && j->out.reason && !strcmp(j->out.reason, "shutdown")) {
     /* A shared upload outlives this worker: its segment is redelivered. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+  }
+  if (!j->is_range && j->upload_id && j->phase != PH_ABORT && e->keep_uploads &&
+      j->parts_done > 0 && j->out.reason && !strcmp(j->out.reason, "shutdown")) {
+    /* The segment is redelivered: whoever copies the object next finds
+     * this upload and uploads only the parts it lacks (resume_*). */
+    LOG_INFO(FAC, "event=upload-left key=%s upload_id=%s parts=%d of=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), j->parts_done, j->n_parts);
+    e->stats.uploads_left++;
     fx_free(j->upload_id);
     j->upload_id = NULL;
   }
@@ -640,6 +664,12 @@ static void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x);
 static void range_verify(xfer_engine_t *e, job_t *j);
 static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x);
 static void range_parts_done(xfer_engine_t *e, job_t *j);
+static void resume_find(xfer_engine_t *e, job_t *j);
+static void resume_on_uploads(xfer_engine_t *e, job_t *j, xreq_t *x);
+static void resume_after_listing(xfer_engine_t *e, job_t *j);
+static void resume_check_done(xfer_engine_t *e, pair_t *p);
+static void mpu_init(xfer_engine_t *e, job_t *j);
+static void stale_done(xfer_engine_t *e, job_t *j, int aborted);
 
 /* ------------------------------------------------------------------------ */
 /* Pairs. */
@@ -698,7 +728,7 @@ static pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
  * the same time: two. A small object is read whole before its PUT starts,
  * so its two requests never overlap: one slot, which the PUT takes over
  * from the GET. (Counting two left half the slots idle on small objects.) */
-static int pair_slots(const pair_t *p) { return p->wait_whole ? 1 : 2; }
+static int pair_slots(const pair_t *p) { return p->wait_whole || p->check ? 1 : 2; }
 
 static int dst_wants_md5(job_t *j) {
   return store_conf(j->dst)->type == STORE_S3;
@@ -810,7 +840,7 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     p->failed = 1;
     return 0;
   }
-  if (p->cap - p->fill < len) {
+  if (!p->check && p->cap - p->fill < len) {
     x->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
   }
@@ -826,11 +856,12 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     rl_take(&e->bw, len, now);
   }
   LOG_TRACE(FAC, "get-write len=%zu fill=%zu got=%llu", len, p->fill, (unsigned long long)p->got);
-  ring_write(p, buf, len);
+  if (!p->check) ring_write(p, buf, len);
   p->crc = crc64_update(p->crc, buf, len);
   if (p->md5) EVP_DigestUpdate(p->md5, buf, len);
   p->got += len;
   e->stats.bytes_in += len;
+  if (p->check) return len;
   if (!p->wait_whole && flow_should_pause(p->cap, p->fill, p->len - p->got, RECV_CHUNK))
     want_pause(e, x);
   if (!p->wait_whole && !p->put_started) {
@@ -986,7 +1017,7 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   xreq_t *x = xreq_new(j, RQ_GET);
   x->pair = p;
   p->get = x;
-  pair_ring_take(e, p);
+  if (!p->check) pair_ring_take(e, p);  /* a check only hashes the bytes */
   store_req_init(&r, store_conf(j->src), "GET", j->seg->src.bucket, j->obj->key);
   if (p->part >= 0 || p->len != j->obj->size) {
     char range[64];
@@ -1014,7 +1045,7 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
    * are not hashed: an UploadPart is verified through the CRC-64 where the
    * stores give one, and its MD5 was never used. */
   p->md5_from_src = dst_wants_md5(j) && pair_md5_from_src(j, p);
-  if (dst_wants_md5(j) && p->part < 0 && !p->md5_from_src) {
+  if ((dst_wants_md5(j) && p->part < 0 && !p->md5_from_src) || p->check) {
     p->md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
   }
@@ -1059,6 +1090,23 @@ static void schedule(xfer_engine_t *e, unit_t *u) {
 
 static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind);
 
+/* Aborts still run for a failed job. */
+static int unit_survives_failure(const unit_t *u) {
+  return !u->pair && (u->kind == RQ_MPU_ABORT || u->kind == RQ_MPU_ABORT_STALE);
+}
+
+/* A unit of a failed job that will not run: the last one ends the job. */
+static void unit_drop(xfer_engine_t *e, unit_t *u) {
+  job_t *j = u->job;
+  j->units--;
+  if (u->pair) {
+    if (u->pair->part >= 0) j->parts_inflight--;
+    pair_free(e, u->pair);
+  }
+  fx_free(u);
+  if (j->units == 0) job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+}
+
 /* Starts ready units while slots and tokens allow. Returns the earliest time
  * a waiting unit could start (0 when none waits on time). */
 static int64_t start_ready(xfer_engine_t *e) {
@@ -1069,6 +1117,14 @@ static int64_t start_ready(xfer_engine_t *e) {
     int need = u->pair ? pair_slots(u->pair) : 1;
     int tokens = u->pair ? 2 : 1;
     job_t *j = u->job;
+    if (j->finishing && !unit_survives_failure(u)) {
+      /* The job failed meanwhile (or the worker shuts down): drop the
+       * unit, even one waiting out a backoff. */
+      *pp = u->next;
+      if (e->ready_tail == u) e->ready_tail = prev;
+      unit_drop(e, u);
+      continue;
+    }
     if (u->not_before_us > now) {
       if (!wake || u->not_before_us < wake) wake = u->not_before_us;
       prev = u;
@@ -1088,15 +1144,6 @@ static int64_t start_ready(xfer_engine_t *e) {
     *pp = u->next;
     if (e->ready_tail == u) e->ready_tail = prev;
     e->slots_used += need;
-    if (j->finishing && !(u->kind == RQ_MPU_ABORT && !u->pair)) {
-      /* The job failed meanwhile: drop the unit. */
-      e->slots_used -= need;
-      j->units--;
-      if (u->pair) pair_free(e, u->pair);
-      fx_free(u);
-      if (j->units == 0) job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
-      continue;
-    }
     if (u->pair) {
       if (pair_start_get(e, u->pair) != FERRY_OK) {
         e->slots_used -= need;
@@ -1112,6 +1159,8 @@ static int64_t start_ready(xfer_engine_t *e) {
       fx_free(u);
       if (u->kind == RQ_MPU_ABORT) {
         job_finish(e, j);
+      } else if (u->kind == RQ_MPU_ABORT_STALE) {
+        stale_done(e, j, 0);
       } else {
         job_fail(e, j, ST_FAILED, "internal", NULL, "could not start a request");
       }
@@ -1185,28 +1234,63 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
 /* ------------------------------------------------------------------------ */
 /* Single requests: HEAD dst/src, initiate, complete, abort. */
 
+/* The query of a single request on an upload (or the bucket's uploads). */
+static void single_query(job_t *j, rq_kind_t kind, store_req_t *r) {
+  char marker[16];
+  switch (kind) {
+  case RQ_MPU_COMPLETE:
+  case RQ_MPU_ABORT:
+    kvlist_add(&r->query, "uploadId", j->upload_id);
+    break;
+  case RQ_MPU_ABORT_STALE:
+    kvlist_add(&r->query, "uploadId", j->stale[j->n_stale - 1]);
+    break;
+  case RQ_MPU_LIST_PARTS:
+    kvlist_add(&r->query, "uploadId", j->upload_id);
+    kvlist_add(&r->query, "max-parts", "1000");
+    if (j->list_marker > 0) {
+      snprintf(marker, sizeof(marker), "%d", j->list_marker);
+      kvlist_add(&r->query, "part-number-marker", marker);
+    }
+    break;
+  case RQ_MPU_LIST_UPLOADS:
+    kvlist_add(&r->query, "uploads", "");
+    kvlist_add(&r->query, "prefix", j->dst_key);
+    kvlist_add(&r->query, "max-uploads", "1000");
+    break;
+  default:
+    break;
+  }
+}
+
+static const char *single_method(rq_kind_t kind) {
+  switch (kind) {
+  case RQ_MPU_LIST_PARTS:
+  case RQ_MPU_LIST_UPLOADS: return "GET";
+  case RQ_MPU_INIT:
+  case RQ_MPU_COMPLETE: return "POST";
+  case RQ_MPU_ABORT:
+  case RQ_MPU_ABORT_STALE: return "DELETE";
+  default: return "HEAD";
+  }
+}
+
 static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
   store_req_t r;
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = FERRY_OK;
   store_t *s = (kind == RQ_HEAD_SRC) ? j->src : j->dst;
-  char marker[16];
   const char *bucket = (kind == RQ_HEAD_SRC) ? j->seg->src.bucket : j->seg->dst.bucket;
   const char *key = (kind == RQ_HEAD_SRC) ? j->obj->key : j->dst_key;
-  const char *method = "HEAD";
   fbuf_t body;
   curl_off_t blen = -1;
   xreq_t *x;
   fbuf_init(&body, 0);
-  switch (kind) {
-  case RQ_MPU_LIST_PARTS: method = "GET"; break;
-  case RQ_MPU_INIT: method = "POST"; break;
-  case RQ_MPU_COMPLETE: method = "POST"; break;
-  case RQ_MPU_ABORT: method = "DELETE"; break;
-  default: break;
-  }
   x = xreq_new(j, kind);
-  store_req_init(&r, store_conf(s), method, bucket, key);
+  /* ListMultipartUploads is a bucket request, by prefix. */
+  store_req_init(&r, store_conf(s), single_method(kind), bucket,
+                 kind == RQ_MPU_LIST_UPLOADS ? NULL : key);
+  single_query(j, kind, &r);
   if (kind == RQ_MPU_INIT) {
     kvlist_add(&r.query, "uploads", "");
     err = dst_headers(j, &r, errbuf);
@@ -1215,15 +1299,6 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
       j->finishing = 1;
     }
     blen = 0;
-  } else if (kind == RQ_MPU_COMPLETE || kind == RQ_MPU_ABORT) {
-    kvlist_add(&r.query, "uploadId", j->upload_id);
-  } else if (kind == RQ_MPU_LIST_PARTS) {
-    kvlist_add(&r.query, "uploadId", j->upload_id);
-    kvlist_add(&r.query, "max-parts", "1000");
-    if (j->list_marker > 0) {
-      snprintf(marker, sizeof(marker), "%d", j->list_marker);
-      kvlist_add(&r.query, "part-number-marker", marker);
-    }
   }
   if (kind == RQ_MPU_COMPLETE) {
     store_part_t *parts = fx_calloc((size_t)j->n_parts, sizeof(*parts));
@@ -1312,9 +1387,7 @@ static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
   j->part_size = policy_part_size(store_conf(j->dst)->type, j->obj->size, e->conf.part_size);
   j->n_parts = (int)policy_part_count(j->obj->size, j->part_size);
   j->parts = fx_calloc((size_t)j->n_parts, sizeof(*j->parts));
-  j->phase = PH_MPU_INIT;
-  j->req_attempts = 0;
-  queue_single(e, j, RQ_MPU_INIT, 0);
+  resume_find(e, j);
 }
 
 /* Queues parts while the job has fewer than its share in flight. */
@@ -1326,9 +1399,11 @@ static void job_start_parts(xfer_engine_t *e, job_t *j) {
     if (j->parts[i].done) continue;  /* a part range's part already uploaded */
     uint64_t off = (uint64_t)i * j->part_size;
     uint64_t len = FERRY_MIN(j->part_size, j->obj->size - off);
+    pair_t *p = pair_new(j, i, off, len);
+    p->check = j->parts[i].check;
     j->parts[i].inflight = 1;
     j->parts_inflight++;
-    queue_pair(e, pair_new(j, i, off, len), 0);
+    queue_pair(e, p, 0);
   }
 }
 
@@ -1364,7 +1439,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   j->attempts_total++;
   store_error_clear(&err);
   if (cc == CURLE_OK && status >= 200 && status < 300 && j->finishing &&
-      kind != RQ_MPU_INIT && kind != RQ_MPU_ABORT) {
+      kind != RQ_MPU_INIT && kind != RQ_MPU_ABORT && kind != RQ_MPU_ABORT_STALE) {
     xreq_free(e, x);
     job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
     return;
@@ -1396,6 +1471,12 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     case RQ_MPU_LIST_PARTS:
       if (!j->finishing) range_on_list(e, j, x);
       break;
+    case RQ_MPU_LIST_UPLOADS:
+      if (!j->finishing) resume_on_uploads(e, j, x);
+      break;
+    case RQ_MPU_ABORT_STALE:
+      stale_done(e, j, 1);
+      break;
     case RQ_VERIFY_DST:
       if (!j->finishing) range_on_verify(e, j, status, x);
       break;
@@ -1410,7 +1491,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       store_error_clear(&perr);
       pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
       if (pe == FERRY_ERR_STORE && !strcmp(perr.code, "NoSuchUpload") &&
-          (j->is_range || j->req_attempts > 1)) {
+          (j->is_range || j->resumed || j->req_attempts > 1)) {
         /* Completed (or aborted) by another worker meanwhile, or by our
          * own earlier attempt whose answer was cut: verify the object. */
         complete_gone(e, j);
@@ -1470,6 +1551,9 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       break;
     }
     case RQ_MPU_ABORT:
+      LOG_INFO(FAC, "event=upload-aborted key=%s upload_id=%s", FLOG_Q(j->dst_key),
+               FLOG_V(j->upload_id));
+      e->stats.uploads_aborted++;
       fx_free(j->upload_id);
       j->upload_id = NULL;
       job_finish(e, j);
@@ -1492,10 +1576,17 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   if (!j->finishing && status == 404 &&
       ((j->is_range && kind == RQ_MPU_LIST_PARTS) ||
-       (kind == RQ_MPU_COMPLETE && (j->is_range || j->req_attempts > 1)))) {
+       (kind == RQ_MPU_COMPLETE && (j->is_range || j->resumed || j->req_attempts > 1)))) {
     /* NoSuchUpload: completed by another worker, or aborted; or completed
      * by an earlier attempt of ours cut by complete_timeout_s. */
     complete_gone(e, j);
+    return;
+  }
+  if (!j->is_range && kind == RQ_MPU_LIST_PARTS && status == 404 && !j->finishing) {
+    /* The upload to continue is gone meanwhile: a new one. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    mpu_init(e, j);
     return;
   }
   if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
@@ -1507,10 +1598,17 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       job_retry_single(e, j, kind, &err);
       return;
     }
-    /* Could not abort: say so, the upload is left for `--cleanup`. */
+    /* Could not abort: say so. The next copy of the key continues it
+     * (or aborts it); else it is left for `--cleanup`. */
     LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
              FLOG_V(j->upload_id), err.http_status);
+    e->stats.uploads_abort_failed++;
     job_finish(e, j);
+    return;
+  }
+  if (kind == RQ_MPU_ABORT_STALE) {
+    if (err.retryable && j->req_attempts < e->conf.max_attempts) job_retry_single(e, j, kind, &err);
+    else stale_done(e, j, err.http_status == 404);  /* 404: gone already */
     return;
   }
   if (j->finishing) {
@@ -1519,6 +1617,14 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   if (kind == RQ_HEAD_SRC && status == 404) {
     job_fail(e, j, ST_VANISHED, "vanished", &err, NULL);
+    return;
+  }
+  if (kind == RQ_MPU_LIST_UPLOADS && !(err.retryable && j->req_attempts < e->conf.max_attempts)) {
+    /* Continuing is a saving, not a condition of the copy: a store that
+     * does not list uploads (or refuses to) gets a new upload. */
+    LOG_WARN(FAC, "event=list-uploads-failed key=%s http=%d code=%s", FLOG_Q(j->dst_key),
+             err.http_status, FLOG_V(err.code[0] ? err.code : "-"));
+    mpu_init(e, j);
     return;
   }
   if (err.retryable && j->req_attempts < e->conf.max_attempts) {
@@ -1546,6 +1652,7 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
       ps->done = 1;
       ps->inflight = 0;
       ps->crc = p->crc;
+      fx_free(ps->etag);  /* a listed part's, uploaded again */
       ps->etag = p->put_etag;
       p->put_etag = NULL;
       j->parts_done++;
@@ -1590,7 +1697,7 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   }
   if (p->part >= 0) j->parts_inflight--;
   pair_free(e, p);
-  if (j->is_range && !j->finishing && err && err->http_status == 404 &&
+  if ((j->is_range || j->resumed) && !j->finishing && err && err->http_status == 404 &&
       !strcmp(err->code, "NoSuchUpload")) {
     /* The shared upload is gone: completed by another, or aborted. Parts
      * still in flight end first (the job waits for its units). */
@@ -1619,6 +1726,21 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   } else {
     job_fail(e, j, ST_FAILED, reason_of(err), err, NULL);
   }
+}
+
+/* Whether the MD5 of the bytes hashed in c (finalised here) is the hex
+ * digest etag (any case: OSS spells it in capitals). */
+static int md5_matches(EVP_MD_CTX *c, const char *etag) {
+  unsigned char md[16];
+  unsigned int l = 16;
+  fbuf_t hex;
+  int same;
+  EVP_DigestFinal_ex(c, md, &l);
+  fbuf_init(&hex, 0);
+  enc_hex(&hex, md, 16);
+  same = strcasecmp(fbuf_str(&hex), etag) == 0;
+  fbuf_release(&hex);
+  return same;
 }
 
 /* Cuts both transfers of a pair (one failed). */
@@ -1697,6 +1819,10 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
         return;
       }
     }
+    if (p->check) {
+      resume_check_done(e, p);
+      return;
+    }
     if (!p->put_started) {
       if (pair_start_put(e, p) != FERRY_OK) {
         pair_cut(e, p);
@@ -1765,14 +1891,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       return;
     }
     if (p->md5 && p->part < 0 && h.etag && policy_etag_is_md5(h.etag)) {
-      unsigned char md[16];
-      unsigned int l = 16;
-      fbuf_t hex;
-      EVP_DigestFinal_ex(p->md5, md, &l);
-      fbuf_init(&hex, 0);
-      enc_hex(&hex, md, 16);
-      if (strcasecmp(fbuf_str(&hex), h.etag) != 0) {
-        fbuf_release(&hex);
+      if (!md5_matches(p->md5, h.etag)) {
         store_head_release(&h);
         pair_cut(e, p);
         set_fail(j, ST_FAILED, "integrity", NULL, "destination ETag differs from the MD5 sent");
@@ -1780,7 +1899,6 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
         pair_end(e, p, 0, NULL, 0);
         return;
       }
-      fbuf_release(&hex);
     }
     p->put_etag = h.etag ? fx_strdup(h.etag) : NULL;
     store_head_release(&h);
@@ -1793,6 +1911,127 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   p->put_done = 1;
   pair_end(e, p, 1, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Continuing an upload left open (docs/worker.md, "Shutdown and continued
+ * uploads"). Before initiating, a multipart copy asks the destination for
+ * the open uploads of its key (ListMultipartUploads, prefix = the key). None:
+ * it initiates one. Else it continues the newest (the others are aborted,
+ * nobody else would finish them), lists its parts (ListParts, as part
+ * ranges do), and re-reads from the source each part present with its size
+ * and an MD5 ETag: the same MD5 keeps the part (no upload), any difference,
+ * or an ETag that is not an MD5, uploads it again. Every part's CRC-64 is
+ * then known, so the object is verified as any multipart copy. */
+
+static void mpu_init(xfer_engine_t *e, job_t *j) {
+  j->phase = PH_MPU_INIT;
+  j->req_attempts = 0;
+  j->resumed = 0;
+  queue_single(e, j, RQ_MPU_INIT, 0);
+}
+
+static void resume_find(xfer_engine_t *e, job_t *j) {
+  j->phase = PH_MPU_INIT;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_MPU_LIST_UPLOADS, 0);
+}
+
+/* Aborts the other open uploads of the key one at a time, then lists the
+ * parts of the one continued. */
+static void stale_next(xfer_engine_t *e, job_t *j) {
+  if (j->n_stale > 0) {
+    j->req_attempts = 0;
+    queue_single(e, j, RQ_MPU_ABORT_STALE, 0);
+    return;
+  }
+  if (j->finishing) {
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  range_list(e, j, 0);
+}
+
+static void stale_done(xfer_engine_t *e, job_t *j, int aborted) {
+  char *id = j->stale[--j->n_stale];
+  if (aborted) {
+    LOG_INFO(FAC, "event=upload-aborted key=%s upload_id=%s reason=another-continued",
+             FLOG_Q(j->dst_key), FLOG_V(id));
+    e->stats.uploads_aborted++;
+  } else {
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s", FLOG_Q(j->dst_key), FLOG_V(id));
+    e->stats.uploads_abort_failed++;
+  }
+  fx_free(id);
+  stale_next(e, j);
+}
+
+static void resume_on_uploads(xfer_engine_t *e, job_t *j, xreq_t *x) {
+  store_uploads_t ups;
+  char errbuf[FERRY_ERRLEN];
+  long best;
+  size_t i;
+  if (store_xml_parse_list_uploads(x->body.p ? x->body.p : "", x->body.len, &ups, errbuf)) {
+    LOG_WARN(FAC, "event=list-uploads-failed key=%s error=%s", FLOG_Q(j->dst_key),
+             FLOG_Q(errbuf));
+    mpu_init(e, j);
+    return;
+  }
+  best = policy_resume_pick(ups.uploads, ups.n, j->dst_key);
+  if (best < 0) {
+    store_uploads_release(&ups);
+    mpu_init(e, j);
+    return;
+  }
+  for (i = 0; i < ups.n; i++) {
+    if ((long)i == best || !policy_upload_is_of(&ups.uploads[i], j->dst_key)) continue;
+    j->stale = fx_realloc(j->stale, (size_t)(j->n_stale + 1) * sizeof(*j->stale));
+    j->stale[j->n_stale++] = fx_strdup(ups.uploads[i].upload_id);
+  }
+  j->upload_id = fx_strdup(ups.uploads[best].upload_id);
+  j->resumed = 1;
+  e->stats.uploads_resumed++;
+  LOG_INFO(FAC, "event=upload-found key=%s upload_id=%s others=%d", FLOG_Q(j->dst_key),
+           FLOG_V(j->upload_id), j->n_stale);
+  store_uploads_release(&ups);
+  stale_next(e, j);
+}
+
+/* The continued upload's parts are listed (range_on_list): those present
+ * with their size and an MD5 ETag are checked against the source, the rest
+ * uploaded. */
+static void resume_after_listing(xfer_engine_t *e, job_t *j) {
+  int i, present = 0;
+  for (i = 0; i < j->n_parts; i++) {
+    part_state_t *ps = &j->parts[i];
+    ps->check = ps->listed && ps->etag && policy_etag_is_md5(ps->etag);
+    present += ps->listed;
+  }
+  LOG_INFO(FAC, "event=upload-resumed key=%s upload_id=%s parts=%d present=%d",
+           FLOG_Q(j->dst_key), FLOG_V(j->upload_id), j->n_parts, present);
+  j->phase = PH_PARTS;
+  j->next_part = 0;
+  job_start_parts(e, j);
+}
+
+/* A present part was read back from the source: kept when its MD5 is the
+ * listed ETag, else uploaded again. */
+static void resume_check_done(xfer_engine_t *e, pair_t *p) {
+  job_t *j = p->job;
+  part_state_t *ps = &j->parts[p->part];
+  if (md5_matches(p->md5, ps->etag)) {
+    e->stats.parts_reused++;
+    p->put_etag = fx_strdup(ps->etag);
+    pair_end(e, p, 1, NULL, 0);
+    return;
+  }
+  LOG_INFO(FAC, "event=part-differs key=%s part=%d upload_id=%s", FLOG_Q(j->dst_key),
+           p->part + 1, FLOG_V(j->upload_id));
+  e->slots_used -= pair_slots(p);
+  j->units--;
+  p->check = ps->check = 0;
+  pair_reset(e, p);
+  queue_pair(e, p, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1872,6 +2111,10 @@ static void completing_del(xfer_engine_t *e, job_t *j) {
  * range will complete. */
 static void range_after_listing(xfer_engine_t *e, job_t *j) {
   int i, all = 1;
+  if (!j->is_range) {
+    resume_after_listing(e, j);
+    return;
+  }
   for (i = 0; i < j->n_parts && all; i++) all = j->parts[i].listed;
   if (j->list_pass == 0) {
     /* Before uploading: the parts of the range already there stay. */
@@ -2152,11 +2395,25 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
   return xfer_pending(e);
 }
 
-void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
-  /* Mark every active job failed; parts in flight are cut at once, uploads
-   * aborted by the normal path. */
+/* Cuts every running body transfer (its job is failing): the parts of an
+ * upload end at once, not when their bytes next move. One at a time, as
+ * ending one may free others. */
+static void abandon_cut_pairs(xfer_engine_t *e) {
+  xreq_t *x;
+again:
+  for (x = e->running; x; x = x->run_next) {
+    if (!x->pair) continue;
+    x->pair->failed = 1;
+    pair_on_done(e, x->pair->get ? x->pair->get : x, CURLE_ABORTED_BY_CALLBACK);
+    goto again;
+  }
+}
+
+void xfer_abandon_all(xfer_engine_t *e, int timeout_ms, int keep_uploads) {
+  /* Mark every job failed; uploads are left or aborted by job_fail. */
   int64_t deadline = ferry_now_us() + (int64_t)timeout_ms * 1000;
   job_t *j;
+  e->keep_uploads = keep_uploads;
   while (e->queue_head) {
     j = e->queue_head;
     e->queue_head = j->next;
@@ -2175,9 +2432,10 @@ void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
     if (!j->finishing) set_fail(j, ST_FAILED, "shutdown", NULL, "worker shut down mid-copy");
     j->finishing = 1;
   }
+  abandon_cut_pairs(e);
   while (xfer_pending(e) && ferry_now_us() < deadline) {
-    /* Jobs with no running unit finish (or abort) on the next event; force
-     * those without any unit now. */
+    /* Jobs with no unit left finish (or abort) now; queued units, those
+     * waiting out a backoff included, are dropped by the next run. */
     job_t *next;
     for (j = e->active; j; j = next) {
       next = j->next;
@@ -2185,6 +2443,8 @@ void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
     }
     xfer_run(e, 100);
   }
+  if (xfer_pending(e))
+    LOG_WARN(FAC, "event=abandon-timeout jobs=%zu", xfer_pending(e));
 }
 
 void xfer_engine_destroy(xfer_engine_t *e) {

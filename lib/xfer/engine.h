@@ -66,15 +66,23 @@ size_t xfer_pending(const xfer_engine_t *e);
 /* Changes the limits (fleet share recomputed on a rebalance); 0 = unlimited. */
 void xfer_set_limits(xfer_engine_t *e, double qps, double bandwidth);
 
-/* Abandons every job: transfers are cut, multipart uploads aborted (best
- * effort, bounded by timeout_ms), callbacks fire with status failed, reason
- * "shutdown". */
-void xfer_abandon_all(xfer_engine_t *e, int timeout_ms);
+/* Abandons every job: transfers are cut at once, units waiting (a backoff
+ * included) dropped, callbacks fire with status failed, reason "shutdown".
+ * A multipart upload with parts is left open when keep_uploads (its object
+ * is copied again by whoever gets the work, who continues it: the worker's
+ * segments are redelivered), else aborted; one without parts is aborted.
+ * Aborts are best effort, bounded by timeout_ms. */
+void xfer_abandon_all(xfer_engine_t *e, int timeout_ms, int keep_uploads);
 
 /* Counters for logs and benchmarks. */
 typedef struct xfer_stats {
   uint64_t requests, retries, bytes_in, bytes_out;
   uint64_t copied, skipped, failed;
+  uint64_t uploads_resumed;      /* open uploads of a key continued */
+  uint64_t parts_reused;         /* their parts kept (same MD5 as the source's bytes) */
+  uint64_t uploads_left;         /* left open at shutdown, to be continued */
+  uint64_t uploads_aborted;      /* aborted (failed copies, other uploads of a key) */
+  uint64_t uploads_abort_failed; /* could not be aborted: continued by the next copy */
 } xfer_stats_t;
 void xfer_get_stats(const xfer_engine_t *e, xfer_stats_t *out);
 

@@ -454,8 +454,9 @@ static const ckey_t worker_keys[] = {
      .def = "30",
      .min = 0,
      .max = 3600,
-     .doc = "On SIGTERM, time to finish running transfers before aborting them (their "
-            "segments are redelivered)."},
+     .doc = "On SIGTERM, time to finish running transfers before cutting them (their "
+            "segments are redelivered; a multipart upload with parts is left open and "
+            "continued by the next copy of its object)."},
     {.name = "windows",
      .type = KT_WINDOWS,
      AT(conf_worker_t, windows),

@@ -1427,6 +1427,146 @@ static void complete_gone(xfer_engine_t *e, job_t *j) {
 }
 
 /* A single request finished. */
+/* CompleteMultipartUpload answered 2xx (COS may still say <Error>). */
+static void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
+  rq_kind_t kind = RQ_MPU_COMPLETE;
+  char errbuf[FERRY_ERRLEN];
+  char *etag = NULL;
+  store_error_t perr;
+  store_head_t h;
+  uint64_t crc = 0;
+  int i;
+  ferry_err_t pe;
+  store_error_clear(&perr);
+  pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
+  if (pe == FERRY_ERR_STORE && !strcmp(perr.code, "NoSuchUpload") &&
+      (j->is_range || j->resumed || j->req_attempts > 1)) {
+    /* Completed (or aborted) by another worker meanwhile, or by our
+     * own earlier attempt whose answer was cut: verify the object. */
+    complete_gone(e, j);
+    return;
+  }
+  if (pe == FERRY_ERR_STORE) {
+    perr.http_status = (int)status;
+    store_error_classify(&perr);
+    if (perr.retryable && j->req_attempts < e->conf.max_attempts) {
+      job_retry_single(e, j, kind, &perr);
+      return;
+    }
+    job_fail(e, j, ST_FAILED, reason_of(&perr), &perr, NULL);
+    return;
+  }
+  if (pe) {
+    job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
+    return;
+  }
+  fx_free(etag);
+  /* Upload is complete: nothing to abort any more. */
+  fx_free(j->upload_id);
+  j->upload_id = NULL;
+  if (j->is_range) {
+    /* The parts' CRCs were computed by several workers: verify the
+     * object as a whole (HEAD: size, CRC-64 where the stores give it). */
+    j->completed_here = 1;
+    range_verify(e, j);
+    return;
+  }
+  for (i = 0; i < j->n_parts; i++) {
+    uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
+    crc = crc64_combine(crc, j->parts[i].crc, plen);
+  }
+  if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+    store_head_release(&h);
+    return;
+  }
+  if (h.has_crc64 && h.crc64 != crc) {
+    store_head_release(&h);
+    job_fail(e, j, ST_FAILED, "integrity", NULL,
+             "destination CRC64 of the completed upload differs from the bytes sent");
+    return;
+  }
+  store_head_release(&h);
+  {
+    int has_src = j->obj->has_crc64 || (j->have_src_head && j->src_head.has_crc64);
+    uint64_t src = j->obj->has_crc64 ? j->obj->crc64 : j->src_head.crc64;
+    if (has_src && src != crc) {
+      job_fail(e, j, ST_FAILED, "integrity", NULL,
+               "CRC64 of the bytes read differs from the source's");
+      return;
+    }
+  }
+  j->bytes = j->obj->size;
+  job_success(e, j);
+}
+
+/* A single request failed (err: what the store or libcurl said). */
+static void job_on_req_failed(xfer_engine_t *e, job_t *j, rq_kind_t kind, long status,
+                              const store_error_t *err) {
+  if (kind == RQ_HEAD_DST && status == 404) {
+    if (!j->finishing) job_start_copy(e, j);
+    else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (!j->finishing && status == 404 &&
+      ((j->is_range && kind == RQ_MPU_LIST_PARTS) ||
+       (kind == RQ_MPU_COMPLETE && (j->is_range || j->resumed || j->req_attempts > 1)))) {
+    /* NoSuchUpload: completed by another worker, or aborted; or completed
+     * by an earlier attempt of ours cut by complete_timeout_s. */
+    complete_gone(e, j);
+    return;
+  }
+  if (!j->is_range && kind == RQ_MPU_LIST_PARTS && status == 404 && !j->finishing) {
+    /* The upload to continue is gone meanwhile: a new one. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    mpu_init(e, j);
+    return;
+  }
+  if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
+    range_on_verify(e, j, status, NULL);
+    return;
+  }
+  if (kind == RQ_MPU_ABORT) {
+    if (err->retryable && j->req_attempts < e->conf.max_attempts) {
+      job_retry_single(e, j, kind, err);
+      return;
+    }
+    /* Could not abort: say so. The next copy of the key continues it
+     * (or aborts it); else it is left for `--cleanup`. */
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), err->http_status);
+    e->stats.uploads_abort_failed++;
+    job_finish(e, j);
+    return;
+  }
+  if (kind == RQ_MPU_ABORT_STALE) {
+    if (err->retryable && j->req_attempts < e->conf.max_attempts) job_retry_single(e, j, kind, err);
+    else stale_done(e, j, err->http_status == 404);  /* 404: gone already */
+    return;
+  }
+  if (j->finishing) {
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (kind == RQ_HEAD_SRC && status == 404) {
+    job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
+    return;
+  }
+  if (kind == RQ_MPU_LIST_UPLOADS && !(err->retryable && j->req_attempts < e->conf.max_attempts)) {
+    /* Continuing is a saving, not a condition of the copy: a store that
+     * does not list uploads (or refuses to) gets a new upload. */
+    LOG_WARN(FAC, "event=list-uploads-failed key=%s http=%d code=%s", FLOG_Q(j->dst_key),
+             err->http_status, FLOG_V(err->code[0] ? err->code : "-"));
+    mpu_init(e, j);
+    return;
+  }
+  if (err->retryable && j->req_attempts < e->conf.max_attempts) {
+    job_retry_single(e, j, kind, err);
+    return;
+  }
+  job_fail(e, j, ST_FAILED, reason_of(err), err, NULL);
+}
+
 static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   job_t *j = x->job;
   rq_kind_t kind = x->kind;
@@ -1480,76 +1620,9 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     case RQ_VERIFY_DST:
       if (!j->finishing) range_on_verify(e, j, status, x);
       break;
-    case RQ_MPU_COMPLETE: {
-      char errbuf[FERRY_ERRLEN];
-      char *etag = NULL;
-      store_error_t perr;
-      store_head_t h;
-      uint64_t crc = 0;
-      int i;
-      ferry_err_t pe;
-      store_error_clear(&perr);
-      pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
-      if (pe == FERRY_ERR_STORE && !strcmp(perr.code, "NoSuchUpload") &&
-          (j->is_range || j->resumed || j->req_attempts > 1)) {
-        /* Completed (or aborted) by another worker meanwhile, or by our
-         * own earlier attempt whose answer was cut: verify the object. */
-        complete_gone(e, j);
-        break;
-      }
-      if (pe == FERRY_ERR_STORE) {
-        perr.http_status = (int)status;
-        store_error_classify(&perr);
-        if (perr.retryable && j->req_attempts < e->conf.max_attempts) {
-          job_retry_single(e, j, kind, &perr);
-          break;
-        }
-        job_fail(e, j, ST_FAILED, reason_of(&perr), &perr, NULL);
-        break;
-      }
-      if (pe) {
-        job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
-        break;
-      }
-      fx_free(etag);
-      /* Upload is complete: nothing to abort any more. */
-      fx_free(j->upload_id);
-      j->upload_id = NULL;
-      if (j->is_range) {
-        /* The parts' CRCs were computed by several workers: verify the
-         * object as a whole (HEAD: size, CRC-64 where the stores give it). */
-        j->completed_here = 1;
-        range_verify(e, j);
-        break;
-      }
-      for (i = 0; i < j->n_parts; i++) {
-        uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
-        crc = crc64_combine(crc, j->parts[i].crc, plen);
-      }
-      if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
-        store_head_release(&h);
-        break;
-      }
-      if (h.has_crc64 && h.crc64 != crc) {
-        store_head_release(&h);
-        job_fail(e, j, ST_FAILED, "integrity", NULL,
-                 "destination CRC64 of the completed upload differs from the bytes sent");
-        break;
-      }
-      store_head_release(&h);
-      {
-        int has_src = j->obj->has_crc64 || (j->have_src_head && j->src_head.has_crc64);
-        uint64_t src = j->obj->has_crc64 ? j->obj->crc64 : j->src_head.crc64;
-        if (has_src && src != crc) {
-          job_fail(e, j, ST_FAILED, "integrity", NULL,
-                   "CRC64 of the bytes read differs from the source's");
-          break;
-        }
-      }
-      j->bytes = j->obj->size;
-      job_success(e, j);
+    case RQ_MPU_COMPLETE:
+      if (!j->finishing) on_complete(e, j, x, status);
       break;
-    }
     case RQ_MPU_ABORT:
       LOG_INFO(FAC, "event=upload-aborted key=%s upload_id=%s", FLOG_Q(j->dst_key),
                FLOG_V(j->upload_id));
@@ -1569,69 +1642,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
                             x->body.len, cc, x->curl_err);
   store_error_name_store(&err, kind == RQ_HEAD_SRC ? j->src : j->dst);
   xreq_free(e, x);
-  if (kind == RQ_HEAD_DST && status == 404) {
-    if (!j->finishing) job_start_copy(e, j);
-    else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
-    return;
-  }
-  if (!j->finishing && status == 404 &&
-      ((j->is_range && kind == RQ_MPU_LIST_PARTS) ||
-       (kind == RQ_MPU_COMPLETE && (j->is_range || j->resumed || j->req_attempts > 1)))) {
-    /* NoSuchUpload: completed by another worker, or aborted; or completed
-     * by an earlier attempt of ours cut by complete_timeout_s. */
-    complete_gone(e, j);
-    return;
-  }
-  if (!j->is_range && kind == RQ_MPU_LIST_PARTS && status == 404 && !j->finishing) {
-    /* The upload to continue is gone meanwhile: a new one. */
-    fx_free(j->upload_id);
-    j->upload_id = NULL;
-    mpu_init(e, j);
-    return;
-  }
-  if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
-    range_on_verify(e, j, status, NULL);
-    return;
-  }
-  if (kind == RQ_MPU_ABORT) {
-    if (err.retryable && j->req_attempts < e->conf.max_attempts) {
-      job_retry_single(e, j, kind, &err);
-      return;
-    }
-    /* Could not abort: say so. The next copy of the key continues it
-     * (or aborts it); else it is left for `--cleanup`. */
-    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
-             FLOG_V(j->upload_id), err.http_status);
-    e->stats.uploads_abort_failed++;
-    job_finish(e, j);
-    return;
-  }
-  if (kind == RQ_MPU_ABORT_STALE) {
-    if (err.retryable && j->req_attempts < e->conf.max_attempts) job_retry_single(e, j, kind, &err);
-    else stale_done(e, j, err.http_status == 404);  /* 404: gone already */
-    return;
-  }
-  if (j->finishing) {
-    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
-    return;
-  }
-  if (kind == RQ_HEAD_SRC && status == 404) {
-    job_fail(e, j, ST_VANISHED, "vanished", &err, NULL);
-    return;
-  }
-  if (kind == RQ_MPU_LIST_UPLOADS && !(err.retryable && j->req_attempts < e->conf.max_attempts)) {
-    /* Continuing is a saving, not a condition of the copy: a store that
-     * does not list uploads (or refuses to) gets a new upload. */
-    LOG_WARN(FAC, "event=list-uploads-failed key=%s http=%d code=%s", FLOG_Q(j->dst_key),
-             err.http_status, FLOG_V(err.code[0] ? err.code : "-"));
-    mpu_init(e, j);
-    return;
-  }
-  if (err.retryable && j->req_attempts < e->conf.max_attempts) {
-    job_retry_single(e, j, kind, &err);
-    return;
-  }
-  job_fail(e, j, ST_FAILED, reason_of(&err), &err, NULL);
+  job_on_req_failed(e, j, kind, status, &err);
 }
 
 /* ------------------------------------------------------------------------ */

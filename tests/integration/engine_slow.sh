@@ -83,3 +83,16 @@ grep -q 'event=stall op=mpu-complete' "$FERRY_RUN/e4" || fail "the silent Comple
 grep -q 'event=retry op=mpu-complete' "$FERRY_RUN/e4" || fail "the cut Complete was not retried"
 node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst --prefix late/ --dst-prefix late/ || fail "retried complete differs"
 ok "a Complete silent for complete_timeout_s is cut and retried"
+
+# 5. A Complete that answers 200 at once and then sends a space every
+# 250 ms for 4 s (as S3 does while it merges) is not silent: it is waited
+# for with complete_timeout_s = 1, and the answer after the spaces is read.
+clear_faults
+fault '{"match":{"op":"complete"},"action":"delay","ms":4000,"whitespace_ms":250,"count":1}'
+"$W" -c "$FERRY_RUN/c4" --segments-from "$FERRY_RUN/s3" >"$FERRY_RUN/o5" 2>"$FERRY_RUN/e5" || { rc=$?; tail "$FERRY_RUN/e5"; fail "whitespace complete exited $rc"; }
+assert_eq "$(count_status "$FERRY_RUN/o5" copied)" 1 "whitespace complete"
+if grep -q 'event=stall\|event=retry' "$FERRY_RUN/e5"; then grep 'event=stall\|event=retry' "$FERRY_RUN/e5"; fail "a Complete sending whitespace was cut"; fi
+[ "$(curl -sf "$FERRY_PROXY_S3P_ADMIN/faults" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).rules[0].fired))")" = 1 ] ||
+  fail "the whitespace rule did not fire"
+node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst --prefix late/ --dst-prefix late/ || fail "whitespace complete differs"
+ok "a Complete sending whitespace for 4 s is waited for (complete_timeout_s = 1)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Slow transfers are bounded by lack of progress, never by their total time
-# (issue 11 item 1): under a bandwidth limit a single PUT and a multipart
+# Slow transfers are bounded by lack of progress, never by their total time:
+# under a bandwidth limit a single PUT and a multipart
 # copy each last several times request_timeout_s (2 s) and are copied and
 # verified; pauses of the bandwidth limit longer than stall_timeout_s are not
 # stalls; a CompleteMultipartUpload that takes longer than request_timeout_s

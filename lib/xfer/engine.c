@@ -658,9 +658,11 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
     j->upload_id = NULL;
   }
   if (!j->is_range && j->upload_id && j->phase != PH_ABORT && e->keep_uploads &&
-      j->parts_done > 0 && j->out.reason && !strcmp(j->out.reason, "shutdown")) {
+      (j->parts_done > 0 || j->resumed) && j->out.reason &&
+      !strcmp(j->out.reason, "shutdown")) {
     /* The segment is redelivered: whoever copies the object next finds
-     * this upload and uploads only the parts it lacks (resume_*). */
+     * this upload and uploads only the parts it lacks (resume_*). One
+     * continued here may hold parts not yet verified here: kept too. */
     LOG_INFO(FAC, "event=upload-left key=%s upload_id=%s parts=%d of=%d", FLOG_Q(j->dst_key),
              FLOG_V(j->upload_id), j->parts_done, j->n_parts);
     e->stats.uploads_left++;

@@ -1134,9 +1134,9 @@ static void test_example_shows_defaults(void **state) {
     if (sscanf(line, " %63[a-z_] = %255[^;#]", name, value) != 2) continue;
     squeeze(value);
     if (!strcmp(section, "stores") || !strcmp(section, "tasks"))
-      snprintf(kp, sizeof kp, "%.60s[].%.60s", section, name);
+      snprintf(kp, sizeof kp, "%s[].%s", section, name);
     else if (section[0])
-      snprintf(kp, sizeof kp, "%.60s.%.60s", section, name);
+      snprintf(kp, sizeof kp, "%s.%s", section, name);
     else
       snprintf(kp, sizeof kp, "%s", name);
     doc_default(fbuf_str(&gen), kp, def, sizeof def);

@@ -29,6 +29,11 @@ seg() { node "$TOOLS/segments.js" "$FERRY_S3_MAIN" ferry-seed src dst ferry-dst 
 fault() { curl -sf -XPOST "$FERRY_PROXY_S3P_ADMIN/faults" -d "$1" >/dev/null || fail "fault rule: $1"; }
 clear_faults() { curl -sf -XDELETE "$FERRY_PROXY_S3P_ADMIN/faults" >/dev/null; }
 now_ms() { date +%s%3N; }
+# cut LOG: the lines saying a transfer was cut for time: a stall, or a retry
+# after no answer (http=0: a timeout; on the old code, request_timeout_s).
+# Other retries (a 502 when the proxy's kept-alive upstream socket closes
+# under it) are not what these steps are about.
+cut() { grep 'event=stall\|event=retry.* http=0 ' "$1"; }
 
 node "$TOOLS/fill.js" "$FERRY_S3_MAIN" ferry-seed key:slow/single.bin:6291456 \
   key:slow/multi.bin:11534336 key:paused/p.bin:163840 key:late/m.bin:9437184
@@ -45,8 +50,8 @@ assert_eq "$rc" 0 "slow copy exit status"
 assert_eq "$(count_status "$FERRY_RUN/o1" copied)" 2 "slow copies"
 node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst --prefix slow/ --dst-prefix slow/ || fail "slow copies differ"
 [ "$secs" -ge 6 ] || fail "the copy took $secs s: the bandwidth limit did not hold, the test proves nothing"
-if grep -q 'event=retry' "$FERRY_RUN/e1"; then grep 'event=retry' "$FERRY_RUN/e1"; fail "a slow transfer was retried"; fi
-ok "single PUT and multipart copied and verified in $secs s (request_timeout_s = 2), no retry"
+if cut "$FERRY_RUN/e1"; then fail "a slow transfer was cut"; fi
+ok "single PUT and multipart copied and verified in $secs s (request_timeout_s = 2), none cut"
 
 # 2. A streamed object under an 8 KiB/s limit: after the first burst each
 # chunk waits ~2 s for its tokens, the GET paused and the PUT with nothing to
@@ -59,7 +64,7 @@ secs=$(( ($(now_ms) - t0) / 1000 ))
 assert_eq "$(count_status "$FERRY_RUN/o2" copied)" 1 "paused copy"
 node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst --prefix paused/ --dst-prefix paused/ || fail "paused copy differs"
 [ "$secs" -ge 2 ] || fail "the copy took $secs s: no pause longer than stall_timeout_s happened"
-if grep -q 'event=stall\|event=retry' "$FERRY_RUN/e2"; then grep 'event=stall\|event=retry' "$FERRY_RUN/e2"; fail "a paused transfer was cut"; fi
+if cut "$FERRY_RUN/e2"; then fail "a paused transfer was cut"; fi
 ok "pauses of the bandwidth limit longer than stall_timeout_s are not stalls ($secs s)"
 
 # 3. Complete answers after 4 s (> request_timeout_s 2 s): waited for.
@@ -69,7 +74,7 @@ seg late/ >"$FERRY_RUN/s3"
 "$W" -c "$FERRY_RUN/c3" --segments-from "$FERRY_RUN/s3" >"$FERRY_RUN/o3" 2>"$FERRY_RUN/e3" || { rc=$?; tail "$FERRY_RUN/e3"; fail "late complete exited $rc"; }
 assert_eq "$(count_status "$FERRY_RUN/o3" copied)" 1 "late complete"
 node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst --prefix late/ --dst-prefix late/ || fail "late complete differs"
-if grep -q 'event=retry' "$FERRY_RUN/e3"; then fail "the slow Complete was retried"; fi
+if cut "$FERRY_RUN/e3"; then fail "the slow Complete was cut"; fi
 ok "a Complete answering after 4 s is waited for"
 
 # 4. ... but a Complete silent for longer than complete_timeout_s (1 s) is
@@ -91,7 +96,7 @@ clear_faults
 fault '{"match":{"op":"complete"},"action":"delay","ms":4000,"whitespace_ms":250,"count":1}'
 "$W" -c "$FERRY_RUN/c4" --segments-from "$FERRY_RUN/s3" >"$FERRY_RUN/o5" 2>"$FERRY_RUN/e5" || { rc=$?; tail "$FERRY_RUN/e5"; fail "whitespace complete exited $rc"; }
 assert_eq "$(count_status "$FERRY_RUN/o5" copied)" 1 "whitespace complete"
-if grep -q 'event=stall\|event=retry' "$FERRY_RUN/e5"; then grep 'event=stall\|event=retry' "$FERRY_RUN/e5"; fail "a Complete sending whitespace was cut"; fi
+if cut "$FERRY_RUN/e5"; then fail "a Complete sending whitespace was cut"; fi
 [ "$(curl -sf "$FERRY_PROXY_S3P_ADMIN/faults" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).rules[0].fired))")" = 1 ] ||
   fail "the whitespace rule did not fire"
 node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst --prefix late/ --dst-prefix late/ || fail "whitespace complete differs"

@@ -1122,7 +1122,7 @@ static void test_example_shows_defaults(void **state) {
   conf_doc_markdown(&gen);
   assert_non_null(text);
   for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    char name[64], value[256], kp[128], def[128];
+    char name[64], value[256], kp[192], def[128];
     const char *hash = strchr(line, '#');
     int col = 0;
     if (sscanf(line, " %63[a-z_] = %n", name, &col) == 1 && col > 0 &&
@@ -1134,9 +1134,9 @@ static void test_example_shows_defaults(void **state) {
     if (sscanf(line, " %63[a-z_] = %255[^;#]", name, value) != 2) continue;
     squeeze(value);
     if (!strcmp(section, "stores") || !strcmp(section, "tasks"))
-      snprintf(kp, sizeof kp, "%.60s[].%.60s", section, name);
+      snprintf(kp, sizeof kp, "%s[].%s", section, name);
     else if (section[0])
-      snprintf(kp, sizeof kp, "%.60s.%.60s", section, name);
+      snprintf(kp, sizeof kp, "%s.%s", section, name);
     else
       snprintf(kp, sizeof kp, "%s", name);
     doc_default(fbuf_str(&gen), kp, def, sizeof def);

@@ -466,7 +466,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       if (w.fatal || ferry_now_us() > stop_at) {
         LOG_WARN(FAC, "event=abandon segments=%zu objects=%zu", w.n_runs, xfer_pending(w.e));
         w.abandoning = 1;
-        xfer_abandon_all(w.e, 10000);
+        xfer_abandon_all(w.e, 10000, 1);
         /* Whatever is left waits on deliveries; give them a moment. */
         bus_producer_flush(w.prod, 5000, errbuf);
         break;
@@ -484,9 +484,9 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     LOG_INFO(FAC,
              "event=summary segments=%" PRIu64 " objects=%" PRIu64 " copied=%" PRIu64
              " skipped=%" PRIu64 " failed=%" PRIu64 " dlq=%" PRIu64 " requests=%" PRIu64
-             " retries=%" PRIu64 " bytes=%" PRIu64 "%s",
+             " retries=%" PRIu64 " bytes=%" PRIu64 " %s%s",
              w.segs_done, w.objs_done, st.copied, st.skipped, st.failed, w.dlq, st.requests,
-             st.retries, st.bytes_out, w.fatal ? " fatal=1" : "");
+             st.retries, st.bytes_out, worker_uploads_summary(&st), w.fatal ? " fatal=1" : "");
     worker_log_task_totals(w.e);
   }
   rc = w.fatal ? 1 : 0;

@@ -413,15 +413,27 @@ static const ckey_t worker_keys[] = {
      .def = "60",
      .min = 1,
      .max = 3600,
-     .doc = "A transfer that moves no byte for this long is aborted and retried."},
+     .doc = "A transfer that moves no byte for this long is aborted and retried. Time a "
+            "transfer spends paused by ferry (flow control between its GET and PUT, "
+            "bandwidth_limit) is not counted."},
     {.name = "request_timeout_s",
      .type = KT_DUR_S,
      AT(conf_worker_t, request_timeout_s),
      .def = "30",
      .min = 1,
      .max = 3600,
-     .doc = "Total time allowed to requests without a body stream (HEAD, list, "
-            "initiate, complete). Data transfers are bounded by stall_timeout_s."},
+     .doc = "Total time allowed to requests without a body (HEAD, list, initiate, "
+            "abort). Data transfers are bounded by stall_timeout_s only, never by their "
+            "total time."},
+    {.name = "complete_timeout_s",
+     .type = KT_DUR_S,
+     AT(conf_worker_t, complete_timeout_s),
+     .def = "600",
+     .min = 1,
+     .max = 3600,
+     .doc = "CompleteMultipartUpload is cut and retried after this long without a byte "
+            "from the store (merging a large upload can take minutes; the whitespace S3 "
+            "sends meanwhile counts as a byte)."},
     {.name = "qps_limit",
      .type = KT_INT,
      AT(conf_worker_t, qps_limit),
@@ -454,8 +466,9 @@ static const ckey_t worker_keys[] = {
      .def = "30",
      .min = 0,
      .max = 3600,
-     .doc = "On SIGTERM, time to finish running transfers before aborting them (their "
-            "segments are redelivered)."},
+     .doc = "On SIGTERM, time to finish running transfers before cutting them (their "
+            "segments are redelivered; a multipart upload with parts is left open and "
+            "continued by the next copy of its object)."},
     {.name = "windows",
      .type = KT_WINDOWS,
      AT(conf_worker_t, windows),

@@ -103,6 +103,20 @@ static const char *etag_span(const char *etag, size_t *len) {
   return etag;
 }
 
+int policy_upload_is_of(const store_upload_t *u, const char *key) {
+  return u->key && u->upload_id && key && strcmp(u->key, key) == 0;
+}
+
+long policy_resume_pick(const store_upload_t *u, size_t n, const char *key) {
+  long best = -1;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (!policy_upload_is_of(&u[i], key)) continue;
+    if (best < 0 || u[i].initiated >= u[best].initiated) best = (long)i;
+  }
+  return best;
+}
+
 int policy_etag_is_md5(const char *etag) {
   size_t n, i;
   const char *e;

@@ -101,6 +101,15 @@ policy_action_t policy_decide(msg_policy_t p, const msg_obj_t *src,
  * content, as single-part PUTs give. */
 int policy_etag_is_md5(const char *etag);
 
+/* Continuing an upload left open (docs/worker.md): 1 when the listed upload
+ * u is one of exactly key (a listing by prefix also gives longer keys). */
+int policy_upload_is_of(const store_upload_t *u, const char *key);
+
+/* Of the n open uploads listed, the one a copy of key continues: the newest
+ * initiated of that key (the later listed on a tie, unknown times oldest), or
+ * -1 when there is none. The others of key are aborted. */
+long policy_resume_pick(const store_upload_t *u, size_t n, const char *key);
+
 /* 1 when etag is 32 hex digits AND the response headers hdrs (of a GET,
  * HEAD or PUT of that object, names case-insensitive) guarantee that it is
  * the MD5 of the bytes, for a store of type t. A listing carries no

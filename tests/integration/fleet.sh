@@ -8,12 +8,12 @@
 # counted twice).
 source "$(dirname "$0")/../lib/itest.sh"
 
-devbroker_start --partitions 8
+broker_start --partitions 8
 s3_start src ferry-src
 s3_start dst ferry-dst
 CONF="$FERRY_RUN/ferry.conf"
 write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
-sed -i 's|^kafka = {|kafka = { consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"];|' "$CONF"
+mock_short_sessions "$CONF"
 sed -i 's|lister = { segment_max_objects = 100; };|lister = { segment_max_objects = 20; };|' "$CONF"
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);const t=Array.isArray(j)?j[0]:(j.tasks?j.tasks[0]:j);console.log($1)})"; }
 

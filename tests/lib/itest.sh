@@ -53,6 +53,30 @@ itest_exit() {
 trap itest_exit EXIT
 trap 'exit 143' INT TERM
 
+# broker_start [ferry-devbroker args...]: the test's Kafka. The dev broker,
+# or with FERRY_TEST_BROKER=kafka a real three-node Apache Kafka cluster
+# (scripts/kafka.sh; the devbroker args are then ignored: topics get the
+# partition counts ferry asks for). Either way $FERRY_RUN/bootstrap and
+# FERRY_BROKERS name it.
+broker_start() {
+  if broker_is_real; then
+    # shellcheck source=../../scripts/kafka.sh
+    source "$FERRY_SRC/scripts/kafka.sh"
+    kafka_start
+  else
+    devbroker_start "$@"
+  fi
+}
+broker_is_real() { [ "${FERRY_TEST_BROKER:-devbroker}" = kafka ]; }
+
+# mock_short_sessions CONF: short consumer sessions, for the dev broker only
+# (the mock cluster makes a re-join wait for departed members); a real
+# cluster runs with its defaults (45 s sessions, the real coordinator).
+mock_short_sessions() {
+  broker_is_real && return 0
+  sed -i 's|^kafka = {|kafka = { consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"];|' "$1"
+}
+
 fail() {
   echo "FAIL: $*" >&2
   [ -n "${ITEST_DUMPED:-}" ] || { ITEST_DUMPED=1; itest_dump_logs >&2; }
@@ -64,9 +88,12 @@ assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 # write_conf FILE SRC_ENDPOINT DST_ENDPOINT [extra worker lines]
 write_conf() {
   local f="$1" se="$2" de="$3" extra="${4:-}"
+  local rf=""
+  # On the real cluster topics are replicated as docs/deploy.md says.
+  [ "${FERRY_TEST_BROKER:-}" = kafka ] && rf=" replication_factor = 3;"
   cat >"$f" <<CONF
 log_level = "info";
-kafka = { brokers = ""; bootstrap_file = "$FERRY_RUN/bootstrap"; segments_partitions = 8; };
+kafka = { brokers = ""; bootstrap_file = "$FERRY_RUN/bootstrap"; segments_partitions = 8;$rf };
 stores = (
   { name = "src"; type = "s3"; endpoint = "$se"; region = "us-east-1"; path_style = true; },
   { name = "dst"; type = "s3"; endpoint = "$de"; region = "us-east-1"; path_style = true; }

@@ -68,11 +68,16 @@ _kafka_free_port() {
   return 1
 }
 
+# _kafka_java ARGS: java with the broker's class path. `exec`: started in the
+# background, the recorded pid is then the JVM's own (a signal to a subshell
+# would leave the JVM running).
 _kafka_java() {
   local libs; libs="$(kafka_libs)"
-  java -Xmx"${KAFKA_HEAP:-384m}" -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+  if [ "${_KAFKA_EXEC:-0}" = 1 ]; then set -- exec "$@"; else set -- command "$@"; fi
+  "$1" java -Xmx"${KAFKA_HEAP:-384m}" -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$KDIR/log4j2.properties" \
-    -cp "$libs/*" "$@"
+    -Dlog4j.configuration="file:$KDIR/log4j.properties" \
+    -cp "$libs/*" "${@:2}"
 }
 
 # _kafka_write_config KDIR N SASL EXTRA_PROPS_FILE: node N's server.properties.
@@ -140,6 +145,11 @@ logger.kafka.level=INFO
 logger.state.name=state.change.logger
 logger.state.level=WARN
 L4J
+  # Kafka 3.x logs through log4j 1 (reload4j).
+  printf '%s\n' 'log4j.rootLogger=INFO, out' 'log4j.appender.out=org.apache.log4j.ConsoleAppender' \
+    'log4j.appender.out.layout=org.apache.log4j.PatternLayout' \
+    'log4j.appender.out.layout.ConversionPattern=[%d] %p %m (%c)%n' \
+    'log4j.logger.state.change.logger=WARN' >"$KDIR/log4j.properties"
   local scram=()
   if [ "$sasl" = 1 ]; then
     # shellcheck source=../tests/lib/tls.sh
@@ -174,7 +184,7 @@ L4J
 # _kafka_node_launch N: starts node N in the background; its pid in $KDIR/nodeN/pid.
 _kafka_node_launch() {
   local n="$1"
-  _kafka_java kafka.Kafka "$KDIR/node$n/server.properties" >>"$KDIR/node$n/server.log" 2>&1 &
+  _KAFKA_EXEC=1 _kafka_java kafka.Kafka "$KDIR/node$n/server.properties" >>"$KDIR/node$n/server.log" 2>&1 &
   echo $! >"$KDIR/node$n/pid"
   if declare -F track_pid >/dev/null && [ -n "${FERRY_RUN:-}" ]; then track_pid $!; fi
 }
@@ -289,6 +299,11 @@ kafka_node_start() {
 kafka_leader() {
   kcat -b "$KAFKA_INTERNAL" -L -t "$1" -J 2>/dev/null |
     jq -r --argjson p "$2" '.topics[0].partitions[] | select(.partition == $p) | .leader'
+}
+
+# kafka_acl_class: the ACL tool's class (Scala before Kafka 4).
+kafka_acl_class() {
+  case "$KAFKA_VERSION" in 3.*) echo kafka.admin.AclCommand ;; *) echo org.apache.kafka.tools.AclCommand ;; esac
 }
 
 kafka_admin() {

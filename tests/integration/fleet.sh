@@ -44,7 +44,7 @@ kill -KILL "$W1"
 W3=$(start_worker w3)
 ok "worker w1 killed with SIGKILL after $n results; w3 started"
 
-rc=0; "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --wait --timeout 180 >"$FERRY_RUN/wait1" 2>&1 || rc=$?
+rc=0; "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --wait --timeout "${FLEET_WAIT_S:-180}" >"$FERRY_RUN/wait1" 2>&1 || rc=$?
 assert_eq "$rc" "3" "reporter --wait: completed with failures"
 "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --once --json >"$FERRY_RUN/st1.json"
 read -r copied skipped failed objs <<<"$(json 't.copied+" "+t.skipped+" "+t.failed+" "+t.total_objects' <"$FERRY_RUN/st1.json")"

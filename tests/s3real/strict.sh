@@ -8,7 +8,11 @@
 #     the destination, and a 1023-byte key (path segments under 255 bytes:
 #     the posix backend stores keys as paths);
 #  3. If-Match on GET: an object changed after listing is reported `changed`
-#     (the server answers the listed ETag with 412).
+#     (the server answers the listed ETag with 412);
+#  4. Content-MD5: the source read through the test proxy (s3 dialect) with one
+#     GET body corrupted; the server refuses the PUT (BadDigest), the object
+#     is reported failed with that code (ferry treats a 400 as final: it is
+#     not retried), and the destination keeps the true bytes.
 source "$(dirname "$0")/../lib/itest.sh"
 source "$FERRY_SRC/scripts/s3real.sh"
 s3real_start main ferry-src ferry-dst
@@ -58,11 +62,27 @@ u.request('$S3','HEAD','/ferry-dst/'+u.encKey(process.argv[1])).then(r=>process.
 ok "copy of $total objects verified; multipart ETag $etag; the $KEYLEN-byte key copied"
 
 # 3. Changed after listing: If-Match on the GET.
-node "$TOOLS/segments.js" "$S3" ferry-src src dst ferry-dst --per 20 --policy overwrite --prefix small/00/ >"$FERRY_RUN/segs3"
+node "$TOOLS/segments.js" "$S3" ferry-src src dst ferry-dst --per 20 --policy overwrite --prefix small/00/ --dst-prefix small/00/ >"$FERRY_RUN/segs3"
 node -e "require('$TOOLS/s3util').put('$S3','ferry-src','small/00/obj-000000.bin',Buffer.from('changed content'))"
 rc=0; "$W" -c "$CONF" --segments-from "$FERRY_RUN/segs3" >"$FERRY_RUN/out3" 2>"$FERRY_RUN/err3" || rc=$?
 assert_eq "$rc" "3" "exit status with a changed object"
 grep '"key":"small/00/obj-000000.bin"' "$FERRY_RUN/out3" | grep -q '"status":"changed"' ||
   fail "changed object not reported as changed: $(grep 'obj-000000.bin' "$FERRY_RUN/out3")"
-ok "changed after listing: reported changed (If-Match answered 412 by the server)"
+grep '"key":"small/00/obj-000000.bin"' "$FERRY_RUN/out3" | grep -q '"http_status":412' ||
+  fail "the change was not found by the server's If-Match (412): $(grep 'obj-000000.bin' "$FERRY_RUN/out3")"
+ok "changed after listing: the server answered If-Match with 412; reported changed"
+# 4. Corrupted bytes on the way: Content-MD5 -> BadDigest -> retried.
+proxy_start src --upstream "$S3" --dialect s3
+write_conf "$CONF" "$FERRY_PROXY_SRC" "$S3"
+node "$TOOLS/segments.js" "$S3" ferry-src src dst ferry-dst --per 20 --policy overwrite --prefix small/01/ --dst-prefix small/01/ >"$FERRY_RUN/segs4"
+curl -fsS -XPOST "$FERRY_PROXY_SRC_ADMIN/faults" -d '{"match":{"op":"get","key_prefix":"small/01/"},"action":"corrupt","offset":10,"count":1}' >/dev/null
+rc=0; "$W" -c "$CONF" --segments-from "$FERRY_RUN/segs4" >"$FERRY_RUN/out4" 2>"$FERRY_RUN/err4" || rc=$?
+assert_eq "$rc" "3" "exit status with one object refused"
+fired=$(curl -fsS "$FERRY_PROXY_SRC_ADMIN/faults" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).rules[0].fired))")
+assert_eq "$fired" "1" "corrupt rule fired"
+assert_eq "$(count_status "$FERRY_RUN/out4" failed)" "1" "objects failed"
+grep '"status":"failed"' "$FERRY_RUN/out4" | grep -q '"code":"BadDigest"' || fail "the failed object does not carry BadDigest: $(grep failed "$FERRY_RUN/out4")"
+node "$TOOLS/compare.js" "$S3" ferry-src "$S3" ferry-dst --prefix small/01/ --dst-prefix small/01/ ||
+  fail "destination differs after the corrupted GET"
+ok "a corrupted GET body: the server refused the PUT with BadDigest, the object is failed with that code, the destination kept the true bytes"
 echo "strict: all passed"

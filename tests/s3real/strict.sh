@@ -12,7 +12,13 @@
 #  4. Content-MD5: the source read through the test proxy (s3 dialect) with one
 #     GET body corrupted; the server refuses the PUT (BadDigest), the object
 #     is reported failed with that code (ferry treats a 400 as final: it is
-#     not retried), and the destination keeps the true bytes.
+#     not retried), and the destination keeps the true bytes;
+#  5. ListMultipartUploads + AbortMultipartUpload: `ferry-lister --cleanup
+#     --older-than 0` aborts the open uploads under the destination (one with
+#     a stored part), which the server then no longer lists (ListParts: 404);
+#  6. parts under 5 MiB: the server refuses a Complete whose non-last part is
+#     1 MiB (EntityTooSmall, by a raw upload); ferry configured with
+#     part_size = 1M raises it to 5 MiB (3-part ETags) and copies.
 source "$(dirname "$0")/../lib/itest.sh"
 source "$FERRY_SRC/scripts/s3real.sh"
 s3real_start main ferry-src ferry-dst
@@ -85,4 +91,52 @@ grep '"status":"failed"' "$FERRY_RUN/out4" | grep -q '"code":"BadDigest"' || fai
 node "$TOOLS/compare.js" "$S3" ferry-src "$S3" ferry-dst --prefix small/01/ --dst-prefix small/01/ ||
   fail "destination differs after the corrupted GET"
 ok "a corrupted GET body: the server refused the PUT with BadDigest, the object is failed with that code, the destination kept the true bytes"
+# 5. --cleanup against the server's ListMultipartUploads.
+write_conf "$CONF" "$S3" "$S3"
+node -e "
+const u=require('$TOOLS/s3util');
+(async()=>{const ids=[];
+for (const k of ['orphan/a.bin','orphan/b.bin','orphan/c.bin']) {
+  const r=await u.request('$S3','POST','/ferry-dst/'+u.encKey(k)+'?uploads',null);
+  const id=/<UploadId>([^<]+)</.exec(r.body.toString())[1]; ids.push(k+' '+id);
+}
+const [k,id]=ids[0].split(' ');
+const p=await u.request('$S3','PUT','/ferry-dst/'+u.encKey(k)+'?partNumber=1&uploadId='+encodeURIComponent(id),u.bytes(7,5<<20));
+if (p.status!==200) throw new Error('UploadPart '+p.status);
+require('fs').writeFileSync('$FERRY_RUN/uploads.txt',ids.join('\n')+'\n');})().catch(e=>{console.error(e);process.exit(1)})" || fail "could not open uploads"
+open_uploads() { node -e "require('$TOOLS/s3util').request('$S3','GET','/ferry-dst?uploads',null).then(r=>console.log((r.body.toString().match(/<Upload>/g)||[]).length))"; }
+assert_eq "$(open_uploads)" "3" "open uploads before the cleanup"
+"$FERRY_BIN/ferry-lister" -c "$CONF" -t t --cleanup --older-than 0 2>"$FERRY_RUN/cleanup.log" || fail "cleanup exited $?: $(tail -3 "$FERRY_RUN/cleanup.log")"
+grep -q "3 open uploads aborted" "$FERRY_RUN/cleanup.log" || fail "cleanup: $(tail -2 "$FERRY_RUN/cleanup.log")"
+assert_eq "$(open_uploads)" "0" "open uploads after the cleanup"
+read -r k id < "$FERRY_RUN/uploads.txt"
+st=$(node -e "const u=require('$TOOLS/s3util');u.request('$S3','GET','/ferry-dst/'+u.encKey('$k')+'?uploadId='+encodeURIComponent('$id'),null).then(r=>console.log(r.status))")
+assert_eq "$st" "404" "ListParts of an aborted upload"
+ok "--cleanup: 3 open uploads (one with a 5 MiB part) listed and aborted; ListParts then 404"
+
+# 6. Parts under 5 MiB.
+write_conf "$CONF" "$S3" "$S3"
+sed -i 's|multipart_threshold = "8M";|multipart_threshold = "2M";|; s|part_size = "5M";|part_size = "1M";|' "$CONF"
+node "$TOOLS/segments.js" "$S3" ferry-src src dst ferry-dst --per 20 --policy overwrite --prefix large/ --dst-prefix small1m/ >"$FERRY_RUN/segs6"
+rc=0; "$W" -c "$CONF" --segments-from "$FERRY_RUN/segs6" >"$FERRY_RUN/out6" 2>"$FERRY_RUN/err6" || rc=$?
+etag6=$(node -e "
+const u=require('$TOOLS/s3util');
+u.request('$S3','HEAD','/ferry-dst/small1m/big-0.bin').then(r=>console.log(r.status, r.headers.etag))")
+assert_eq "$rc" "0" "exit status with part_size 1M"
+assert_eq "$(count_status "$FERRY_RUN/out6" copied)" "2" "copied with part_size 1M"
+echo "$etag6" | grep -Eq '^200 "[0-9a-f]{32}-3"$' || fail "12 MiB with part_size 1M: ETag $etag6, expected 3 parts of 5 MiB"
+node "$TOOLS/compare.js" "$S3" ferry-src "$S3" ferry-dst --prefix large/ --dst-prefix small1m/ || fail "part_size 1M: destination differs"
+code=$(node -e "
+const u=require('$TOOLS/s3util');
+(async()=>{const k='raw/small-parts.bin';
+const r=await u.request('$S3','POST','/ferry-dst/'+k+'?uploads',null);
+const id=encodeURIComponent(/<UploadId>([^<]+)</.exec(r.body.toString())[1]);
+const e=[];
+for (const n of [1,2]) { const p=await u.request('$S3','PUT','/ferry-dst/'+k+'?partNumber='+n+'&uploadId='+id,u.bytes(n,1<<20)); e.push(p.headers.etag); }
+const x='<CompleteMultipartUpload>'+e.map((t,i)=>'<Part><PartNumber>'+(i+1)+'</PartNumber><ETag>'+t+'</ETag></Part>').join('')+'</CompleteMultipartUpload>';
+const c=await u.request('$S3','POST','/ferry-dst/'+k+'?uploadId='+id,x);
+console.log(c.status, (/<Code>([^<]+)</.exec(c.body.toString())||[])[1]);
+await u.request('$S3','DELETE','/ferry-dst/'+k+'?uploadId='+id,null);})()")
+assert_eq "$code" "400 EntityTooSmall" "the server's answer to a Complete with a 1 MiB non-last part"
+ok "parts under 5 MiB: the server refuses them (400 EntityTooSmall); ferry with part_size 1M used 5 MiB parts ($etag6)"
 echo "strict: all passed"

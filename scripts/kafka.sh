@@ -36,6 +36,8 @@ FERRY_TESTBED_CACHE="${FERRY_TESTBED_CACHE:-/var/cache/ferry-testbed}"
 # shellcheck source=../tests/kafka/versions.env
 source "$FERRY_SRC/tests/kafka/versions.env"
 KAFKA_VERSION="${FERRY_KAFKA_VERSION:-$KAFKA_VERSION}"
+# free_port, track_pid
+declare -F free_port >/dev/null || source "$FERRY_SRC/scripts/servers.sh"
 
 kafka_libs() { echo "$FERRY_TESTBED_CACHE/kafka-${1:-$KAFKA_VERSION}/libs"; }
 
@@ -56,16 +58,6 @@ kafka_fetch() {
       -DincludeScope=runtime -DoutputDirectory="$libs" >&2 || exit 1
     touch "$libs/.complete"
   ) 9>"$FERRY_TESTBED_CACHE/.kafka-fetch.lock"
-}
-
-_kafka_free_port() {
-  if declare -F free_port >/dev/null; then free_port; return; fi
-  local p
-  for _ in $(seq 1 200); do
-    p=$(( (RANDOM % 20000) + 20000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
 }
 
 # _kafka_java ARGS: java with the broker's class path. `exec`: started in the
@@ -129,7 +121,7 @@ _kafka_prepare() {
     esac
   done
   local ports=() k
-  for k in $(seq 1 9); do ports+=("$(_kafka_free_port)"); done
+  for k in $(seq 1 9); do ports+=("$(free_port)"); done
   echo "${ports[*]}" >"$KDIR/ports"
   echo "127.0.0.1:${ports[0]},127.0.0.1:${ports[3]},127.0.0.1:${ports[6]}" >"$KDIR/bootstrap"
   echo "127.0.0.1:${ports[2]},127.0.0.1:${ports[5]},127.0.0.1:${ports[8]}" >"$KDIR/bootstrap-internal"

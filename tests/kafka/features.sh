@@ -12,12 +12,7 @@
 # A task runs through lister + worker + reporter first, on the cluster's
 # defaults (ferry's topics created by the lister with replication 3).
 source "$(dirname "$0")/../lib/itest.sh"
-export FERRY_TEST_BROKER=kafka
-broker_start
-s3_start src ferry-src
-s3_start dst ferry-dst
-CONF="$FERRY_RUN/ferry.conf"
-write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
+real_kafka_setup
 node "$TOOLS/fill.js" "$FERRY_S3_SRC" ferry-src small:300:1:8 large:1:10
 total=$(node -e "require('$TOOLS/s3util').list('$FERRY_S3_SRC','ferry-src').then(l=>console.log(l.length))")
 

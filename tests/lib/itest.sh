@@ -113,5 +113,36 @@ CONF
   chmod 600 "$f"
 }
 
+# real_kafka_setup: the start of a tests/kafka scenario: the real cluster
+# (kafka_start args, e.g. --prop k=v), buckets src/ferry-src and dst with
+# ferry-dst plus any extra destination buckets in REAL_DST_BUCKETS, and
+# $CONF written for them (topics replicated 3 times).
+real_kafka_setup() {
+  export FERRY_TEST_BROKER=kafka
+  # shellcheck source=../../scripts/kafka.sh
+  source "$FERRY_SRC/scripts/kafka.sh"
+  kafka_start "$@"
+  s3_start src ferry-src
+  # shellcheck disable=SC2086
+  s3_start dst ferry-dst ${REAL_DST_BUCKETS:-}
+  CONF="$FERRY_RUN/ferry.conf"
+  write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
+}
+
+# task_complete TASK TOTAL DST_BUCKET: waits (600 s) for TASK to complete, then
+# checks the reporter's accounting (TOTAL objects, none failed, each counted
+# once) and the destination against the source; sets COPIED and SKIPPED.
+task_complete() {
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task "$1" --wait --timeout 600 >"$FERRY_RUN/wait-$1" 2>&1 ||
+    fail "task $1 did not complete cleanly ($?)"
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task "$1" --once --json >"$FERRY_RUN/st-$1.json"
+  local failed objs
+  read -r COPIED SKIPPED failed objs <<<"$(node -e "const j=JSON.parse(require('fs').readFileSync('$FERRY_RUN/st-$1.json'));const t=Array.isArray(j)?j[0]:(j.tasks?j.tasks[0]:j);console.log(t.copied,t.skipped,t.failed,t.total_objects)")"
+  assert_eq "$objs" "$2" "task $1: reporter total = source listing"
+  assert_eq "$failed" "0" "task $1: objects failed"
+  assert_eq "$((COPIED + SKIPPED))" "$2" "task $1: every object counted exactly once"
+  node "$TOOLS/compare.js" "$FERRY_S3_SRC" ferry-src "$FERRY_S3_DST" "$3" || fail "task $1: destination differs"
+}
+
 # count_status FILE STATUS: outcome lines with that status
 count_status() { grep -c "\"status\":\"$2\"" "$1" || true; }

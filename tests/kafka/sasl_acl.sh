@@ -50,7 +50,7 @@ missing=""
 for t in ferry.tasks ferry.segments ferry.results ferry.failed ferry.dlq; do
   grep -q "$t" "$FERRY_RUN/lister-denied.log" || missing="$missing $t"
 done
-# KNOWN OPEN DEFECT (reported with issue 14): the error names the first topic
+# KNOWN OPEN DEFECT: the error names the first topic
 # whose creation was refused, not all of them. Shown, not hidden.
 if [ -n "$missing" ]; then
   echo "KNOWN DEFECT: the lister's error does not name$missing: $(grep -i authoriz "$FERRY_RUN/lister-denied.log" | tail -1)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KNOWN OPEN DEFECT (reported with issue 14; label known_defect, not in CI):
+# KNOWN OPEN DEFECT (label known_defect, not in CI):
 # sasl_acl.sh with SCRAM-SHA-512 on Kafka 4 (tests/kafka/versions.env). Debian's
 # librdkafka 2.0.2 cannot log in with SCRAM to Kafka 4 brokers (every attempt:
 # "invalid credentials"; fixed in librdkafka 2.6.1), which docs/deploy.md

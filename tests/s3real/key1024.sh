@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KNOWN OPEN DEFECT (reported with issue 14; label known_defect, not in CI):
+# KNOWN OPEN DEFECT (label known_defect, not in CI):
 # strict.sh with a 1024-byte key, the longest S3 allows. ferry refuses keys
 # over 1023 bytes for every store type (lib/store/request.c KEY_MAX, which is
 # OSS's limit), and the worker reports it as `failed reason=internal "could

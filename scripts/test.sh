@@ -33,17 +33,16 @@ JOBS="${FERRY_TEST_JOBS:-3}"
 rc=0
 # The fault suite (whole fleets, minutes each) runs once, in the sanitizer
 # build, where it also finds memory errors; everything else runs in both.
+# The WAN bed's tests (label wan: network namespaces, minutes each) run
+# after both, in the plain build only, and only their CI subset (wan_ci);
+# the rest by hand: ctest --test-dir build -L wan (docs/testing.md).
 # The real-server suites (labels kafka and s3real: a three-node Apache Kafka
-# and versitygw, docs/testing.md "Real servers") run in the plain build only,
-# after it: on a whole run only the CI subset below, gated by
-# FERRY_REAL_SERVERS (0 skips it); `scripts/test.sh -L kafka` runs one alone.
+# and versitygw, docs/testing.md "Real servers") likewise: on a whole run
+# only the CI subset REAL_CI below, gated by FERRY_REAL_SERVERS (0 skips
+# it); `scripts/test.sh -L kafka -LE known_defect` runs one suite alone.
 # known_defect: tests that show an open ferry defect, run by hand.
-PLAIN_ARGS=("$@")
-ASAN_ARGS=("$@")
-if [ $# -eq 0 ]; then
-  PLAIN_ARGS=(-LE 'fault|kafka|s3real|known_defect')
-  ASAN_ARGS=(-LE 'kafka|s3real|known_defect')
-fi
+PLAIN_ARGS=("$@") ASAN_ARGS=("$@")
+[ $# -eq 0 ] && PLAIN_ARGS=(-LE 'fault|wan|kafka|s3real|known_defect') ASAN_ARGS=(-LE 'wan|kafka|s3real|known_defect')
 REAL_CI='^(kafka\.features|kafka\.sasl_acl|s3real\.strict)$'
 # A test that fails is run once more, alone, before the build counts as
 # failed: whole fleets on a 2-CPU machine running three tests at once have
@@ -72,6 +71,10 @@ echo "== ctest (build) =="
 run_ctest "$ROOT/build" "${PLAIN_ARGS[@]}" || rc=1
 echo "== ctest (build-asan: ASan+UBSan) =="
 run_ctest "$ROOT/build-asan" "${ASAN_ARGS[@]}" || rc=1
+if [ $# -eq 0 ]; then
+  echo "== ctest (build): the WAN bed's CI subset (label wan_ci) =="
+  run_ctest "$ROOT/build" -L wan_ci || rc=1
+fi
 if [ $# -eq 0 ] && [ "${FERRY_REAL_SERVERS:-1}" != 0 ]; then
   echo "== real servers (build; CI subset: $REAL_CI) =="
   t0=$SECONDS

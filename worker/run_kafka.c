@@ -500,12 +500,18 @@ done:
   wd_beat(wd, "leave-group");
   bus_consumer_destroy(w.cons);   /* leaves the group */
   wd_stop(wd);
+  /* The producer first: destroying it reports its unsent messages as failed,
+   * and those reports (on_delivery) reach the runs they belong to. Freed the
+   * other way round, a worker that stopped with results still queued (two of
+   * three brokers down, min.insync.replicas=2: tests/kafka/min_isr.sh) used
+   * the freed runs and freed them again ("double free or corruption",
+   * SIGABRT, on both workers). */
+  bus_producer_destroy(w.prod);
   while (w.runs) {
     segrun_t *r = w.runs;
     w.runs = r->next;
     segrun_destroy(r);
   }
-  bus_producer_destroy(w.prod);
   wfleet_destroy(w.fleet);
   wmetrics_stop(wm);   /* before the engine it reads */
   xfer_engine_destroy(w.e);

@@ -434,7 +434,9 @@ typedef struct shard {
 static pthread_mutex_t shard_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t shard_data = PTHREAD_COND_INITIALIZER; /* to main */
 static pthread_cond_t shard_room = PTHREAD_COND_INITIALIZER; /* to shards */
-static volatile int shard_abort;
+/* Set by whichever thread fails first, read by every shard thread outside
+ * shard_mu (their listing loops): atomic, not volatile (a data race). */
+static _Atomic int shard_abort;
 
 static uint64_t total_segments(const lrun_t *r) {
   uint64_t n = 0;

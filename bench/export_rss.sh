@@ -12,22 +12,33 @@
 # is refused (503: at most 4 exports run at once); while they read, one more
 # result is published and the time until the reporter counts it is taken.
 # RSS (VmRSS) is sampled every 0.1 s. Every download must hold every failed
-# key once, sorted.
+# key once, sorted. The list must be much larger than what loopback sockets
+# buffer (several MiB per connection): a response that fits there leaves
+# the server at once, whatever the server holds it in.
 #
 # usage: FERRY_BIN=build bench/export_rss.sh
-# Environment: EXPORT_FAILED=300000  EXPORT_CLIENTS=4  EXPORT_RATE=4M
+# Environment: EXPORT_FAILED=300000  EXPORT_CLIENTS=4  EXPORT_RATE=2M
+#   EXPORT_KEY_PAD=0     bytes added to every key (longer rows: a larger list
+#                        for fewer objects)
 #   FERRY_KEEP_RUN=1 keeps the run directory.
 # Prints last:
-#   RESULT export_rss_growth_mib=G failed=N clients=C export_s=S consume_during_export_ms=M
-# (G: peak RSS during the downloads minus RSS before them; M: from publishing
-# a result during the downloads to the reporter counting it.)
+#   RESULT export_rss_growth_mib=G failed=N clients=C export_s=S consume_idle_ms=I consume_during_export_ms=M
+# (G: peak RSS during the downloads minus RSS before them; I and M: from
+# publishing a result, before and during the downloads, to the reporter
+# counting it, polled every 0.1 s; "after-export" when not before the
+# downloads ended.)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
 N="${EXPORT_FAILED:-300000}"
 C="${EXPORT_CLIENTS:-4}"
-RATE="${EXPORT_RATE:-4M}"
+RATE="${EXPORT_RATE:-2M}"
+PAD="${EXPORT_KEY_PAD:-0}"
 PER=1000   # outcomes per result
+# Failed objects per published batch: about 2 MB of results, which the
+# reporter reads before the next (the dev broker keeps only the newest few
+# MB of a partition).
+BATCH=$(( (2000000 / (250 + PAD) + PER - 1) / PER * PER ))
 for b in ferry-devbroker ferry-reporter; do
   [ -x "$FERRY_BIN/$b" ] || { echo "export_rss.sh: $FERRY_BIN/$b missing (build it)" >&2; exit 2; }
 done
@@ -78,9 +89,10 @@ pub() { timeout 60 kcat -b "$B" -P -t "ferry.$1" -k t; }
 # (COUNT outcomes in all, keys numbered from KEY); a copied-only segment when
 # COUNT is 0.
 gen() {
-  python3 - "$1" "$2" "${3:-0}" "$PER" <<'PY'
+  python3 - "$1" "$2" "${3:-0}" "$PER" "$PAD" <<'PY'
 import json, sys, time
-first, count, key0, per = (int(a) for a in sys.argv[1:5])
+first, count, key0, per, pad = (int(a) for a in sys.argv[1:6])
+dirs = "data/2024/12/07/" + ("p" * (pad - 1) + "/" if pad else "")
 now = int(time.time() * 1000)
 if count == 0:
     print(json.dumps({"v": 1, "task": "t", "segment": "1-%06d" % first, "run": 1, "worker": "b",
@@ -90,7 +102,7 @@ if count == 0:
 seg, done = first, 0
 while done < count:
     n = min(per, count - done)
-    oc = [{"key": "data/2024/12/07/object-%07d.bin" % (key0 + done + i), "size": 1048576,
+    oc = [{"key": dirs + "object-%07d.bin" % (key0 + done + i), "size": 1048576,
            "status": "failed", "reason": "http-503", "bytes": 0, "attempts": 5,
            "duration_ms": 30000, "http_status": 503, "code": "SlowDown",
            "message": "Please reduce your request rate."} for i in range(n)]
@@ -113,13 +125,12 @@ wait_for() {  # wait_for FUNC VALUE SECONDS
   die "$1 did not reach $2 in $3 s (at $("$1"))"
 }
 
-NSEG=$(((N + PER - 1) / PER + 1))
-jq -nc --argjson o "$((N + PER))" --argjson s "$NSEG" \
+NSEG=$(((N + PER - 1) / PER + 2))   # the failed ones, then two copied-only
+jq -nc --argjson o "$((N + 2 * PER))" --argjson s "$NSEG" \
   '{v:1, task:"t", run:1, src:{store:"src", bucket:"a", prefix:""},
     dst:{store:"dst", bucket:"b", prefix:""}, policy:"skip-if-same",
     state:"listed", listed_objects:$o, listed_bytes:0, segments:$s, updated_ms:0}' | pub tasks
 t0=$(date +%s.%N)
-BATCH=20000
 for ((first = 0; first < N; first += BATCH)); do
   n=$((N - first < BATCH ? N - first : BATCH))
   gen $((first / PER + 1)) "$n" "$first" | pub results
@@ -129,6 +140,13 @@ t1=$(date +%s.%N)
 echo "export_rss.sh: the reporter counts $N failed objects ($(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s to publish and read)" >&2
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$REP/status"; }
+# The consume loop without exports: from publishing one copied-only result
+# to the reporter counting it.
+before=$(done_now)
+tp=$(date +%s%3N)
+gen $((NSEG - 1)) 0 | pub results
+wait_for done_now $((before + PER)) 60
+idle=$(($(date +%s%3N) - tp))
 sleep 1
 BASE=$(rss_kib)
 PEAK=$BASE
@@ -167,16 +185,17 @@ for p in "${CURLS[@]}"; do wait "$p" || die "a download failed"; done
 [ -n "$consumed" ] || consumed="after-export"
 for i in $(seq 1 "$C"); do
   [ "$(cat "$W/dl$i.code")" = 200 ] || die "download $i: HTTP $(cat "$W/dl$i.code")"
-  python3 - "$W/dl$i.csv" "$N" <<'PY' || die "download $i is not the failed list"
+  python3 - "$W/dl$i.csv" "$N" "$PAD" <<'PY' || die "download $i is not the failed list"
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 keys = [r[0] for r in rows[1:]]
-n = int(sys.argv[2])
-want = ["data/2024/12/07/object-%07d.bin" % i for i in range(n)]
+n, pad = int(sys.argv[2]), int(sys.argv[3])
+dirs = "data/2024/12/07/" + ("p" * (pad - 1) + "/" if pad else "")
+want = [dirs + "object-%07d.bin" % i for i in range(n)]
 if rows[0][0] != "key" or keys != want:
     sys.exit("%d rows, first %r, want %d sorted keys" % (len(keys), keys[:2], n))
 PY
 done
 GROWTH=$(awk -v p="$PEAK" -v b="$BASE" 'BEGIN { printf "%.1f", (p - b) / 1024 }')
 echo "export_rss.sh: RSS $((BASE / 1024)) MiB before, peak $((PEAK / 1024)) MiB during $C downloads of $N rows ($(du -m "$W/dl1.csv" | cut -f1) MiB each)" >&2
-echo "RESULT export_rss_growth_mib=$GROWTH failed=$N clients=$C export_s=$(awk -v a="$ts" -v b="$te" 'BEGIN{printf "%.1f", b-a}') consume_during_export_ms=$consumed"
+echo "RESULT export_rss_growth_mib=$GROWTH failed=$N list_mib=$(du -m "$W/dl1.csv" | cut -f1) clients=$C export_s=$(awk -v a="$ts" -v b="$te" 'BEGIN{printf "%.1f", b-a}') consume_idle_ms=$idle consume_during_export_ms=$consumed"

@@ -149,7 +149,16 @@ wait_for done_now $((before + PER)) 60
 idle=$(($(date +%s%3N) - tp))
 sleep 1
 BASE=$(rss_kib)
-PEAK=$BASE
+# The peak, sampled every 0.05 s from before the first request to after the
+# last byte: a server that renders the whole list does so at the request.
+( peak=$BASE
+  while [ ! -e "$W/sampler.stop" ]; do
+    r=$(rss_kib) || break
+    [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$W/peak"; }
+    sleep 0.05
+  done ) &
+SAMPLER=$!
+PIDS+=("$SAMPLER")
 CURLS=()
 ts=$(date +%s.%N)
 for i in $(seq 1 "$C"); do
@@ -158,7 +167,7 @@ for i in $(seq 1 "$C"); do
   CURLS+=($!)
 done
 sleep 0.5
-extra=$(curl -s -o "$W/extra.json" -w '%{http_code}' "${URL}api/tasks/t/failed.csv" -D "$W/extra.hdr")
+extra=$(curl -s -m 30 -o "$W/extra.json" -w '%{http_code}' "${URL}api/tasks/t/failed.csv" -D "$W/extra.hdr")
 if [ "$C" -ge 4 ]; then
   [ "$extra" = 503 ] || die "export $((C + 1)) while $C run: HTTP $extra, want 503"
   grep -qi '^retry-after:' "$W/extra.hdr" || die "the 503 has no Retry-After"
@@ -169,8 +178,6 @@ tp=$(date +%s%3N)
 gen $((NSEG)) 0 | pub results
 consumed=""
 while :; do
-  r=$(rss_kib)
-  [ "$r" -gt "$PEAK" ] && PEAK=$r
   if [ -z "$consumed" ] && [ "$(done_now)" -ge $((before + PER)) ]; then
     consumed=$(($(date +%s%3N) - tp))
   fi
@@ -180,6 +187,9 @@ while :; do
   sleep 0.1
 done
 te=$(date +%s.%N)
+touch "$W/sampler.stop"
+wait "$SAMPLER" 2>/dev/null || true
+PEAK=$(cat "$W/peak" 2>/dev/null || echo "$BASE")
 for p in "${CURLS[@]}"; do wait "$p" || die "a download failed"; done
 [ -n "$consumed" ] || wait_for done_now $((before + PER)) 30
 [ -n "$consumed" ] || consumed="after-export"

@@ -883,8 +883,10 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       unsigned long pages = 0;
       size_t done = 0;
       last_log = ferry_now_us();
+      pthread_mutex_lock(&shard_mu); /* the shard threads count pages under it */
       for (i = 0; i < r->n_sh; i++)
         pages += r->sh[i].pages, done += (size_t)r->sh[i].done;
+      pthread_mutex_unlock(&shard_mu);
       LOG_INFO(FAC,
                "task=%s run=%d shards=%zu shards_done=%zu pages=%lu objects=%" PRIu64
                " segments=%" PRIu64,

@@ -2359,13 +2359,15 @@ static void check_task_overlaps(ctx_t *c, const task_raw_t *raws, size_t i,
           t->dst.prefix, ends_slash(t->src.prefix) ? "k1" : "/k1");
   for (j = 0; j < i; j++) {
     if (!loc_id(&raws[j].t.dst, sraws, ns, &other)) continue;
-    if (same_bucket(&dst, &other) && prefixes_nest(t->dst.prefix, raws[j].t.dst.prefix))
+    if (same_bucket(&dst, &other) && prefixes_nest(t->dst.prefix, raws[j].t.dst.prefix)) {
       cwarn(c, member_or(r->grp, "destination"), path,
             "task \"%s\" also writes there (%s:%s/%s, line %d): the two tasks may "
             "overwrite each other's objects",
             raws[j].t.name ? raws[j].t.name : "?", raws[j].t.dst.store,
             raws[j].t.dst.bucket, raws[j].t.dst.prefix,
             (int)config_setting_source_line(raws[j].grp));
+      break; /* the first one is enough */
+    }
   }
 }
 

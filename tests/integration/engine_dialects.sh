@@ -125,6 +125,18 @@ clean_copies "$FERRY_RUN/o7"
 clear_faults
 ok "COS 200-with-Error on Complete: detected and retried"
 
+# 7b. A PUT answered 200 before its body was sent (the rule answers at once):
+# "destination PUT ended before all bytes were sent", retried, copied. The
+# copied outcome must not keep that failed attempt's reason and message.
+fault "$FERRY_PROXY_COS_ADMIN" '{"match":{"op":"put","key_prefix":"3mb"},"action":"status","status":200,"code":"InternalError","count":1}'
+seg ferry-src oss cos ferry-dst-1250000000 --prefix medium/ >"$FERRY_RUN/s7b"
+"$W" -c "$CONF" --segments-from "$FERRY_RUN/s7b" >"$FERRY_RUN/o7b" 2>"$FERRY_RUN/e7b" || { tail "$FERRY_RUN/e7b"; fail "early-200 run exited $?"; }
+assert_eq "$(count_status "$FERRY_RUN/o7b" copied)" "1" "copied after an early 200"
+grep -q '"attempts":2' "$FERRY_RUN/o7b" || fail "the early 200 was not retried: $(cat "$FERRY_RUN/o7b")"
+clean_copies "$FERRY_RUN/o7b"
+clear_faults
+ok "a PUT answered before its body was sent: retried, copied, no stale reason"
+
 # 8. A wrong COS secret: every object fails fast with SignatureDoesNotMatch.
 rc=0; FERRY_COS_SECRET_KEY=wrong-secret-xyzzy "$W" -c "$CONF" --segments-from "$FERRY_RUN/s2" >"$FERRY_RUN/o8" 2>"$FERRY_RUN/e8" || rc=$?
 assert_eq "$rc" "3" "exit status with a wrong secret"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fan-out of one huge object across workers (docs/fanout.md; issue 5, "a
+# Fan-out of one huge object across workers (docs/fanout.md: "a
 # 4 GiB object fanned out to 4 workers vs copied by one"). The source and the
 # destination are ferry-synths3 (bench/synths3.c, BENCH-ONLY: a synthetic S3
 # server serving one generated object and sinking what is written, ListParts

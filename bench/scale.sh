@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ferry at 10 million objects on one machine (issue 5, "Measured at scale"):
+# ferry at 10 million objects on one machine ("measured at scale"):
 # the lister's peak RSS and listing + publishing rate, one listing and
 # sharded, and the reporter's peak RSS and ingest rate, at 1 M and 10 M
 # objects. The source is ferry-synths3 (bench/synths3.c, BENCH-ONLY: a

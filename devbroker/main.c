@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/msg.h"
 #include "core/log.h"
 
 #define FAC "devbroker"
@@ -48,6 +49,7 @@ static void usage(FILE *f) {
           "  --topic-prefix X     topic name prefix (default \"ferry.\")\n"
           "  --log-level L        error|warn|info|debug|trace (default info)\n"
           "  --exit-with-parent   stop when the parent process dies (tests)\n"
+          "  --version            print the version and exit\n"
           "Prints the bootstrap list on stdout and runs until SIGTERM/SIGINT.\n"
           "Fault injection: SIGUSR1 takes the highest-numbered broker down (its\n"
           "connections are closed and refused), SIGUSR2 brings it back.\n",
@@ -112,6 +114,7 @@ int main(int argc, char **argv) {
       {"log-level", required_argument, NULL, 'l'},
       {"exit-with-parent", no_argument, NULL, 'e'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   int n_brokers = 1, partitions = BUS_DEFAULT_SEGMENTS_PARTITIONS, opt, t, rc = 1;
   const char *bootstrap_file = NULL;
@@ -151,6 +154,7 @@ int main(int argc, char **argv) {
       if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1) goto out;
       break;
     case 'h': usage(stdout); rc = 0; goto out;
+    case 'V': printf("ferry-devbroker %s (messages v%d)\n", ferry_version(), MSG_VERSION); rc = 0; goto out;
     default: usage(stderr); rc = 2; goto out;
     }
   }

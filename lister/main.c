@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus/msg.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "lister.h"
@@ -60,6 +61,7 @@ static void usage(FILE *f) {
           "                         ago (\"30m\", \"2h\", seconds; default 24h; 0 = all)\n"
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
           "  -h, --help\n"
+          "      --version          print the version and exit\n"
           "Exit status: 0 all published and delivered (or nothing to retry; --verify:\n"
           "in step); 1 store, broker or file error, interrupted, or entries not\n"
           "published; 2 bad arguments, bad config, unknown task; 3 --verify found\n"
@@ -100,6 +102,7 @@ int main(int argc, char **argv) {
       {"rate-from-json", required_argument, NULL, 'J'},
       {"rate-workers", required_argument, NULL, 'M'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 256},
       {NULL, 0, NULL, 0}};
   lister_opts_t lo;
   const char *conf_path = NULL, *level = NULL;
@@ -185,6 +188,7 @@ int main(int argc, char **argv) {
       break;
     }
     case 'h': usage(stdout); return 0;
+    case 256: printf("ferry-lister %s (messages v%d)\n", ferry_version(), MSG_VERSION); return 0;
     default: usage(stderr); return 2;
     }
   }

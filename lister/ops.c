@@ -393,7 +393,10 @@ static int run_verify(const ferry_conf_t *conf, const task_conf_t *t, const list
     }
     counts[kd]++;
     if (kd == SD_SAME) continue;
-    diffs++;
+    /* An extra object (at the destination only: deleted at the source, or
+     * written by someone else) is reported but is no difference: ferry never
+     * deletes, so it would keep a cut-over loop waiting for exit 0 for ever. */
+    if (kd != SD_EXTRA) diffs++;
     if (have_out) {
       char ss[32] = "", ds[32] = "", st[40], dt[40];
       char *dk = fx_asprintf("%s%s", dprefix, rel);
@@ -433,8 +436,9 @@ static int run_verify(const ferry_conf_t *conf, const task_conf_t *t, const list
     fprintf(sf, "%s: %" PRIu64 "\n", k == SD_SAME ? "in-step" : sd_kind_str((sd_kind_t)k),
             counts[k]);
   rc = diffs ? LISTER_EXIT_DIFF : LISTER_EXIT_OK;
-  fprintf(sf, "result: %s (%" PRIu64 " difference%s)%s%s\n", diffs ? "NOT in step" : "in step",
-          diffs, diffs == 1 ? "" : "s", have_out ? "; report: " : "",
+  fprintf(sf, "result: %s (%" PRIu64 " difference%s%s%" PRIu64 " extra at the destination)%s%s\n",
+          diffs ? "NOT in step" : "in step", diffs, diffs == 1 ? "" : "s", "; ",
+          counts[SD_EXTRA], have_out ? "; report: " : "",
           have_out ? (strcmp(o->out, "-") ? o->out : "stdout") : "");
   fflush(sf);
   return rc;

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/msg.h"
 #include "bus/tally.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -66,7 +67,8 @@ static void usage(FILE *f) {
           "  --once                print the status once, caught up with the topics\n"
           "  --watch               refresh the status every reporter.refresh_s until Ctrl-C\n"
           "  --wait                block until --task completes: exit 0 completed,\n"
-          "                        3 completed with failures (with --watch: show progress)\n"
+          "                        3 completed with failures, 1 the listing failed or\n"
+          "                        interrupted (with --watch: show progress)\n"
           "  --json                print JSON instead of text\n"
           "  --timeout S           give up after S seconds (exit 4)\n"
           "  --export-failed T     write T's still-failed objects to --out\n"
@@ -76,6 +78,7 @@ static void usage(FILE *f) {
           "                        (overrides reporter.listen; :PORT = 127.0.0.1,\n"
           "                        port 0 = any free port, \"\" = no server)\n"
           "  --log-level L         error|warn|info|debug|trace (overrides the config)\n"
+          "  --version             print the version and exit\n"
           "Without --once, --watch, --wait or --export-failed: follow the topics,\n"
           "log every task's state changes and serve HTTP until SIGTERM.\n"
           "Exit: 0 ok, 1 error, 2 bad arguments or config, 3 completed with failures,\n"
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
       {"log-level", required_argument, NULL, O_LOGLEVEL},
       {"listen", required_argument, NULL, O_LISTEN},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   int c;
   memset(o, 0, sizeof(*o));
@@ -155,6 +159,7 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
       break;
     }
     case 'h': usage(stdout); exit(EX_OK);
+    case 'V': printf("ferry-reporter %s (messages v%d)\n", ferry_version(), MSG_VERSION); exit(EX_OK);
     case ':': return bad("%s: needs a value", argv[optind - 1]);
     default:
       return bad("unknown option \"%s\"", argv[optind - 1]);
@@ -376,7 +381,9 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
   char eb[FERRY_ERRLEN];
   size_t got = 1;   /* records read by the last poll; the state is new */
   int rc = catch_up(f, deadline);
-  if (rc) return rc >= 130 ? EX_OK : rc;
+  /* Interrupted: the end of a --watch, but no answer for a --wait (which
+   * must not exit 0 as if the task had completed). */
+  if (rc) return rc >= 130 && !o->wait ? EX_OK : rc;
   for (;;) {
     int64_t now = mono_ms();
     ferry_err_t e;
@@ -414,7 +421,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
       }
       tally_view_release(&v);
     }
-    if (stop) return EX_OK;
+    if (stop) return o->wait ? 130 : EX_OK;
     if (deadline >= 0 && now >= deadline) {
       fprintf(stderr, "ferry-reporter: task %s: not completed within %.0f s\n",
               o->task ? o->task : "-", o->timeout_s);

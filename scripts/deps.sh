@@ -8,7 +8,8 @@ PKGS=(build-essential cmake pkg-config clang
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
       libcmocka-dev libexpat1-dev libisal-dev libmicrohttpd-dev
       kcat rclone nodejs npm curl python3 iproute2 procps docker-compose jq chromium
-      gdb)  # gdb: thread stacks of a stalled worker in test logs (FERRY_STALL_GDB)
+      gdb   # thread stacks of a stalled worker in test logs (FERRY_STALL_GDB)
+      prometheus)  # promtool: tests/integration/alerts.sh checks the alert rules
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -6,8 +6,7 @@
  *                                              ("-" = stdin), outcomes as JSON
  *                                              lines on stdout
  *
- * Exit status: 0 all copied or skipped, 3 some failed, 2 bad config or
- * arguments, 1 other errors.
+ * Exit status: see usage().
  */
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "bus/msg.h"
 #include "core/log.h"
 #include "worker/worker.h"
 
@@ -26,7 +26,12 @@ static void usage(FILE *f) {
           "      --segments-from FILE read segments (JSON lines) from FILE instead of\n"
           "                           Kafka and print outcomes as JSON lines\n"
           "      --log-level LEVEL    error, warn, info, debug, trace\n"
-          "      --id ID              worker id (default: worker.id or host-pid)\n");
+          "      --id ID              worker id (default: worker.id or host-pid)\n"
+          "      --version            print the version and exit\n"
+          "Exit status: 0 stopped cleanly (Kafka mode) or all copied or skipped;\n"
+          "3 some objects failed (--segments-from); 2 bad arguments or config;\n"
+          "70 the watchdog found the loop stuck (unfinished segments are redelivered;\n"
+          "restart it); 1 other errors.\n");
 }
 
 int main(int argc, char **argv) {
@@ -36,6 +41,7 @@ int main(int argc, char **argv) {
       {"log-level", required_argument, NULL, 'l'},
       {"id", required_argument, NULL, 'i'},
       {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
   const char *conf_path = NULL, *from = NULL, *level = NULL, *id = NULL;
   ferry_conf_t *conf;
@@ -48,6 +54,7 @@ int main(int argc, char **argv) {
     case 'l': level = optarg; break;
     case 'i': id = optarg; break;
     case 'h': usage(stdout); return 0;
+    case 'V': printf("ferry-worker %s (messages v%d)\n", ferry_version(), MSG_VERSION); return 0;
     default: usage(stderr); return 2;
     }
   }

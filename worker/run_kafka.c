@@ -26,6 +26,7 @@
 #include "bus/offtrack.h"
 #include "core/log.h"
 #include "core/watchdog.h"
+#include "worker/metrics.h"
 #include "worker/segrun.h"
 #include "worker/window.h"
 #include "worker/worker.h"
@@ -139,6 +140,24 @@ static void set_limits(kworker_t *w) {
   xfer_set_limits(w->e, (double)qps, (double)bw);
   LOG_INFO(FAC, "event=limits assigned=%d total=%d qps=%" PRIu64 " bandwidth=%" PRIu64,
            w->assigned, w->total_parts, qps, bw);
+}
+
+/* The figures of worker.metrics_listen's /metrics (docs/worker.md). */
+static void publish_metrics(const kworker_t *w, wmetrics_t *wm, const wwin_t *win) {
+  static double started;
+  xmetrics_t m;
+  if (!started) started = (double)wall_ms() / 1000.0;
+  memset(&m, 0, sizeof(m));
+  m.worker_id = w->conf->worker.id;
+  m.version = ferry_version();
+  m.segments_in_flight = w->n_runs;
+  m.assigned_partitions = w->assigned;
+  m.total_partitions = w->total_parts;
+  m.limit_qps = (double)w->conf->worker.qps_limit;
+  m.limit_bytes_per_s = (double)w->conf->worker.bandwidth_limit;
+  m.paused_by_window = win->state == 0;
+  m.started_unix_s = started;
+  wmetrics_publish(wm, &m, w->e);
 }
 
 static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, void *ctx) {
@@ -331,6 +350,8 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   wd_t *wd = NULL;
   long stall_ms = WD_STALL_MS;
   wwin_t win = WWIN_INIT;
+  wmetrics_t *wm = NULL;
+  int64_t last_metrics = 0;
   int rc = 0;
   memset(&w, 0, sizeof(w));
   w.conf = conf;
@@ -344,6 +365,9 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   xfer_conf_from_config(&xc, conf);
   w.e = xfer_engine_new(&xc, conf->stores, conf->n_stores, errbuf);
   if (!w.e) goto fail;
+  if (conf->worker.metrics_listen &&
+      !(wm = wmetrics_start(conf->worker.metrics_listen, errbuf)))
+    goto fail;
   w.prod = bus_producer_new(&w.bc, on_delivery, &w, errbuf);
   if (!w.prod) goto fail;
   /* Held: segments wait in librdkafka's partition queues until the loop
@@ -378,6 +402,11 @@ int worker_run_kafka(const ferry_conf_t *conf) {
     int busy, room;
     ferry_err_t err;
     wd_beat(wd, "loop");
+    wmetrics_beat(wm);
+    if (wm && ferry_now_us() - last_metrics > 1000000) {
+      publish_metrics(&w, wm, &win);
+      last_metrics = ferry_now_us();
+    }
     if (worker_stop && !stop_at) {
       stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
       LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
@@ -467,6 +496,7 @@ done:
     segrun_destroy(r);
   }
   bus_producer_destroy(w.prod);
+  wmetrics_stop(wm);   /* before the engine it reads */
   xfer_engine_destroy(w.e);
   offtrack_release(&w.ot);
   fx_free(w.seg_topic);

@@ -10,6 +10,7 @@
  * become markup there either.
  */
 #include "bus/tallyweb.h"
+#include "web/promtext.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -93,23 +94,7 @@ bad:
   return -1;
 }
 
-void tallyweb_label_escape(fbuf_t *out, const char *s) {
-  const char *p, *run = s;
-  if (!s) return;
-  for (p = s; *p; p++) {
-    const char *esc;
-    switch (*p) {
-    case '\\': esc = "\\\\"; break;
-    case '"': esc = "\\\""; break;
-    case '\n': esc = "\\n"; break;
-    default: continue;
-    }
-    fbuf_add(out, run, (size_t)(p - run));
-    fbuf_adds(out, esc);
-    run = p + 1;
-  }
-  fbuf_add(out, run, (size_t)(p - run));
-}
+void tallyweb_label_escape(fbuf_t *out, const char *s) { prom_label_escape(out, s); }
 
 /* ---------- routes ---------- */
 

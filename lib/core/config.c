@@ -463,6 +463,15 @@ static const ckey_t worker_keys[] = {
      .def = "false",
      .doc = "Write the source ETag into destination user metadata (`ferry-src-etag`) "
             "so later runs can compare multipart objects."},
+    {.name = "metrics_listen",
+     .type = KT_STR,
+     AT(conf_worker_t, metrics_listen),
+     .def = "",
+     .flags = KF_EMPTY_NULL,
+     .check = check_listen,
+     .doc = "\"ADDR:PORT\" of the worker's own Prometheus /metrics (\":PORT\" = 127.0.0.1; "
+            "port 0 = any free port, logged); \"\" = none. Several workers on one host "
+            "need one port each."},
 };
 
 static const ckey_t lister_keys[] = {
@@ -2463,6 +2472,7 @@ void conf_destroy(ferry_conf_t *c) {
   fx_free(c->worker.windows.v);
   kvlist_release(&c->worker.storage_class_map);
   fx_free(c->reporter.listen);
+  fx_free(c->worker.metrics_listen);
   for (i = 0; i < c->n_tasks; i++) task_release(&c->tasks[i]);
   fx_free(c->tasks);
   fx_free(c);

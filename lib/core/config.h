@@ -92,6 +92,7 @@ typedef struct conf_worker {
   kvlist_t storage_class_map; /* "SRC=DST" pairs as policy_class_map_parse takes them;
                                  pass to policy_class_map (xfer/policy.h) */
   int record_source_etag;
+  char *metrics_listen; /* "host:port" of the worker's /metrics; NULL = none */
 } conf_worker_t;
 
 typedef struct conf_lister {

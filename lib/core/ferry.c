@@ -8,6 +8,12 @@
 
 static int (*alloc_hook)(size_t n);
 
+#ifndef FERRY_VERSION
+#define FERRY_VERSION "unknown" /* built outside CMake */
+#endif
+
+const char *ferry_version(void) { return FERRY_VERSION; }
+
 const char *ferry_err_str(ferry_err_t err) {
   switch (err) {
   case FERRY_OK: return "ok";

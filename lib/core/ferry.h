@@ -30,6 +30,9 @@ typedef enum ferry_err {
   FERRY_ERR__COUNT
 } ferry_err_t;
 
+/* The release, "X.Y.Z" (CMake's project version). */
+const char *ferry_version(void);
+
 /* Static string naming err; never NULL. */
 const char *ferry_err_str(ferry_err_t err);
 

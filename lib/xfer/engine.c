@@ -219,6 +219,7 @@ struct xfer_engine {
   uint64_t rng;
   int completed_in_run;
   xfer_stats_t stats;
+  uint64_t (*req_counts)[XFER_RC__N];  /* per store (n_stores), for /metrics */
   char **completing;                /* part ranges: uploads a job of ours completes */
   size_t n_completing, cap_completing;
 };
@@ -262,6 +263,7 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
   e->conf.storage_class_map = &e->class_map;
   e->stores = fx_calloc(n_stores + 1, sizeof(*e->stores));
+  e->req_counts = fx_calloc(n_stores + 1, sizeof(*e->req_counts));
   for (i = 0; i < n_stores; i++) {
     e->stores[i] = store_new(&stores[i], errbuf);
     if (!e->stores[i]) {
@@ -307,6 +309,28 @@ void xfer_set_limits(xfer_engine_t *e, double qps, double bandwidth) {
 }
 
 void xfer_get_stats(const xfer_engine_t *e, xfer_stats_t *out) { *out = e->stats; }
+
+size_t xfer_store_count(const xfer_engine_t *e) { return e->n_stores; }
+
+const char *xfer_store_name(const xfer_engine_t *e, size_t i) {
+  return i < e->n_stores ? store_conf(e->stores[i])->name : NULL;
+}
+
+void xfer_get_req_counts(const xfer_engine_t *e, size_t i, uint64_t out[XFER_RC__N]) {
+  memcpy(out, e->req_counts[i], sizeof(e->req_counts[i]));
+}
+
+/* Counts a finished request by its store and status class. */
+static void count_req(xfer_engine_t *e, const xreq_t *x, CURLcode cc) {
+  const store_t *s = x->kind == RQ_GET || x->kind == RQ_HEAD_SRC ? x->job->src : x->job->dst;
+  long status = 0;
+  int cls = XFER_RC_ERROR;
+  size_t i;
+  if (cc == CURLE_OK) curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 200 && status < 600) cls = (int)(status / 100) - 2;
+  for (i = 0; i < e->n_stores; i++)
+    if (e->stores[i] == s) e->req_counts[i][cls]++;
+}
 
 size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; }
 
@@ -2044,6 +2068,7 @@ static void handle_done(xfer_engine_t *e) {
     if (m->msg != CURLMSG_DONE) continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
     if (!x) continue;
+    count_req(e, x, m->data.result);
     if (x->pair) {
       pair_on_done(e, x, m->data.result);
     } else {
@@ -2140,6 +2165,7 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   if (e->multi) curl_multi_cleanup(e->multi);
   for (i = 0; i < e->n_stores; i++) store_destroy(e->stores[i]);
   fx_free(e->stores);
+  fx_free(e->req_counts);
   fx_free(e->unpause);
   fx_free(e->pause);
   fx_free(e->put_pending);

@@ -74,4 +74,12 @@ typedef struct xfer_stats {
 } xfer_stats_t;
 void xfer_get_stats(const xfer_engine_t *e, xfer_stats_t *out);
 
+/* Finished requests per store (index < xfer_store_count, named by
+ * xfer_store_name) and status class; a transfer that got no HTTP status
+ * (reset, timeout, TLS) is XFER_RC_ERROR. For a worker's /metrics. */
+enum { XFER_RC_2XX, XFER_RC_3XX, XFER_RC_4XX, XFER_RC_5XX, XFER_RC_ERROR, XFER_RC__N };
+size_t xfer_store_count(const xfer_engine_t *e);
+const char *xfer_store_name(const xfer_engine_t *e, size_t i);
+void xfer_get_req_counts(const xfer_engine_t *e, size_t i, uint64_t out[XFER_RC__N]);
+
 #endif

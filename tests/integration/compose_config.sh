@@ -16,8 +16,8 @@
 #     the Dockerfile installs, uses only options its --help lists, and gets
 #     past argument and configuration checks when run with the compose
 #     config (exit status other than 2) against closed loopback ports.
-#  4. The Dockerfile's runtime packages provide every library the binaries
-#     link directly.
+#  4. The Dockerfile installs ferry's .deb (whose Depends package_deb.sh
+#     checks).
 #
 # A part whose tool is missing prints "SKIP: ..." and the rest still runs;
 # scripts/deps.sh installs docker-compose. A binary missing from $FERRY_BIN
@@ -68,8 +68,10 @@ grep -q 'connect_to = "127.0.0.1:1"' "$T/ferry.conf" || fail "could not redirect
 grep -E '^[A-Z_][A-Z0-9_]*=' "$C/ferry.env.example" >"$T/env.example"
 ENV_NAMES="$(cut -d= -f1 "$T/env.example" | sort | tr '\n' ' ')"
 
-# Binaries the Dockerfile installs.
-DOCKER_BINS="$(grep -o '/build/ferry-[a-z]*' "$C/Dockerfile" | sed 's|/build/||' | sort -u | tr '\n' ' ')"
+# Binaries the Dockerfile builds (and installs with the .deb, which holds
+# every service: CMakeLists.txt's install(TARGETS)).
+DOCKER_BINS="$(grep -- '--target ' "$C/Dockerfile" | grep -o 'ferry-[a-z]*' | sort -u | tr '\n' ' ')"
+grep -q 'apt-get install.*\|/tmp/ferry_\*.deb' "$C/Dockerfile" || fail "compose/Dockerfile does not install the .deb"
 for b in ferry-worker ferry-lister ferry-reporter ferry-devbroker; do
   case " $DOCKER_BINS " in *" $b "*) ;; *) fail "Dockerfile does not install $b" ;; esac
 done
@@ -325,44 +327,10 @@ for spec in "ferry-worker@.service 1 $T/env.example" "ferry-reporter.service - "
   check_command "$u" "${envfile:-}" "${argv[@]}"
 done
 
-# ---------- 4. runtime packages cover the binaries' libraries ----------
-RUNTIME_PKGS="$(awk '/^FROM/ {n++} n==2' "$C/Dockerfile" |
-  awk '/apt-get install/ {f=1; next} f && /&&/ {f=0} f' | tr -d '\\' | tr -s ' \t' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')"
-if ! command -v readelf >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then
-  skip "readelf or dpkg not found: runtime packages not checked"
-elif [ ! -x "$FERRY_BIN/ferry-worker" ]; then
-  skip "$FERRY_BIN/ferry-worker not built: runtime packages not checked"
-elif [ "$(head -c 4 "$FERRY_BIN/ferry-worker" | od -An -c | tr -d ' ')" != '177ELF' ]; then
-  # FERRY_WRAP builds (scripts/valgrind.sh) give wrapper scripts as FERRY_BIN.
-  skip "$FERRY_BIN/ferry-worker is not a binary (a FERRY_WRAP wrapper): runtime packages not checked"
-elif readelf -d "$FERRY_BIN/ferry-worker" | grep -q 'libasan'; then
-  skip "sanitizer build ($FERRY_BIN): runtime packages checked on the plain build only"
-else
-  # One dpkg query for all the libraries (each query reads the whole database).
-  libs="$(for b in "$FERRY_BIN"/ferry-worker "$FERRY_BIN"/ferry-lister "$FERRY_BIN"/ferry-reporter \
-                   "$FERRY_BIN"/ferry-devbroker; do
-            [ -x "$b" ] && readelf -d "$b" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'
-          done | sort -u)"
-  # "pkg[:arch][, pkg...]: /path/lib" -> "lib pkg pkg..."
-  pats=()
-  for lib in $libs; do pats+=("*/$lib"); done
-  dpkg -S "${pats[@]}" 2>/dev/null |
-    sed -n 's|^\([^:]*\(:[a-z0-9]*\)\{0,1\}\(, [^:]*\(:[a-z0-9]*\)\{0,1\}\)*\): .*/\([^/]*\)$|\5 \1|p' |
-    sed 's/:[a-z0-9]*//g; s/,//g' >"$T/libpkgs" || true
-  missing=""
-  for lib in $libs; do
-    found=0
-    for p in $(awk -v l="$lib" '$1 == l { $1 = ""; print }' "$T/libpkgs"); do
-      case " $RUNTIME_PKGS libc6 " in *" $p "*) found=1 ;; esac
-    done
-    [ "$found" = 1 ] || missing="$missing $lib($(awk -v l="$lib" '$1 == l { $1 = ""; print }' "$T/libpkgs" | xargs))"
-  done
-  if [ -n "$missing" ]; then
-    fail "Dockerfile runtime stage lacks the packages of:$missing"
-  else
-    ok "Dockerfile runtime packages ($RUNTIME_PKGS) provide every library the binaries link"
-  fi
-fi
+# ---------- 4. runtime libraries ----------
+# The image installs ferry's .deb, whose Depends dpkg-shlibdeps derives from
+# the libraries the binaries link; tests/integration/package_deb.sh checks
+# them and installs the package.
 
 if [ "$fails" -ne 0 ]; then
   echo "compose_config: $fails failure(s)" >&2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ferry-lister checkpoints (issue 5): a lister killed with SIGKILL mid-listing
+# ferry-lister checkpoints: a lister killed with SIGKILL mid-listing
 # and started again with the same command resumes after its last checkpoint.
 # Checked with kcat: the union of the segments covers every key; a segment id
 # published twice has the same objects both times; the distinct segments are

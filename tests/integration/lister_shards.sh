@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sharded listings (lister.shards, issue 5) on s3rver and the dev broker:
+# Sharded listings (lister.shards) on s3rver and the dev broker:
 #  1. a 4-shard listing publishes exactly the objects of a one-listing run
 #     (each key once), with distinct, deterministic segment ids (the same as
 #     a sharded --segments-to run), and a final task record whose totals and

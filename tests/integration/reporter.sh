@@ -193,6 +193,17 @@ st rep --task slow --wait --timeout 2 >/dev/null
 [ "$rc" -eq 4 ] || fail "--wait on an unfinished task gave $rc, want 4 (timeout)"
 st rep --task nosuch --wait --timeout 1 >/dev/null
 [ "$rc" -eq 4 ] || fail "--wait on an unknown task gave $rc, want 4"
+# Interrupted before the task completed: no answer, so not 0 (a script
+# waiting for completion must not take a SIGTERM for success).
+rep --task slow --wait --timeout 40 >/dev/null &
+WPID=$!
+BG_PIDS+=("$WPID")
+sleep 2
+kill -TERM "$(pgrep -P "$WPID")"   # the reporter itself, not timeout(1) around it
+rc=0
+wait "$WPID" || rc=$?
+BG_PIDS=()
+[ "$rc" -eq 1 ] || fail "--wait interrupted before completion gave $rc, want 1"
 # Blocks until the last result arrives.
 rep --task slow --wait --timeout 40 >"$RUN/wait.out" &
 WPID=$!
@@ -205,7 +216,7 @@ wait "$WPID" || rc=$?
 BG_PIDS=()
 [ "$rc" -eq 0 ] || fail "--wait gave $rc once the task completed, want 0"
 grep -q 'state     completed' "$RUN/wait.out" || fail "--wait printed no final status"
-ok "--wait: exit 3 with failures, 0 completed, 4 on timeout, blocks until done"
+ok "--wait: exit 3 with failures, 0 completed, 4 on timeout, 1 interrupted, blocks until done"
 
 # --- export --------------------------------------------------------------------
 rep --export-failed demo --out "$RUN/failed.csv" || fail "--export-failed (csv) failed"

@@ -1181,6 +1181,90 @@ static void test_docs_reference(void **state) {
   fx_free(doc);
 }
 
+#define ENV_EXAMPLE FIXTURES_DIR "/../../compose/ferry.env.example"
+
+/* setenv() of every NAME=VALUE line of an env file (comments skipped). */
+static void setenv_from_example(const char *path) {
+  char *text = slurp(path), *line, *save = NULL;
+  int n = 0;
+  assert_non_null(text);
+  for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *eq = strchr(line, '=');
+    if (line[0] == '#' || !eq) continue;
+    *eq = '\0';
+    setenv(line, eq + 1, 1);
+    n++;
+  }
+  assert_true(n >= 4);
+  fx_free(text);
+}
+
+/* The default of key path kp as the generated reference shows it, without
+ * backticks ("32", "\"1M\"", "[]"); "" when it shows none (required, unset,
+ * another key's value). */
+static void doc_default(const char *gen, const char *kp, char *out, size_t n) {
+  char needle[160];
+  const char *p, *q;
+  out[0] = '\0';
+  snprintf(needle, sizeof needle, "| `%s` | ", kp);
+  if (!(p = strstr(gen, needle))) return;
+  p = strchr(p + strlen(needle), '|');          /* after the type column */
+  if (!p || strncmp(p, "| `", 3) != 0) return;
+  p += 3;
+  if (!(q = strchr(p, '`')) || (size_t)(q - p) >= n) return;
+  memcpy(out, p, (size_t)(q - p));
+  out[q - p] = '\0';
+}
+
+static void squeeze(char *s) {   /* drops blanks: "[ ]" and "[]" are one value */
+  char *w = s;
+  for (; *s; s++)
+    if (*s != ' ' && *s != '\t') *w++ = *s;
+  *w = '\0';
+}
+
+/* conf/ferry.conf says "Any key left out takes the default shown here": a
+ * value set there that is not the default must say the default in its
+ * comment, or a reader copying the file takes an example for a default. */
+static void test_example_shows_defaults(void **state) {
+  fbuf_t gen;
+  char *text = slurp(EXAMPLE), *line, *save = NULL, section[64] = "";
+  int bad = 0;
+  (void)state;
+  fbuf_init(&gen, 0);
+  conf_doc_markdown(&gen);
+  assert_non_null(text);
+  for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char name[64], value[256], kp[128], def[128];
+    const char *hash = strchr(line, '#');
+    int col = 0;
+    if (sscanf(line, " %63[a-z_] = %n", name, &col) == 1 && col > 0 &&
+        (line[col] == '{' || line[col] == '(')) {
+      snprintf(section, sizeof section, "%s", name);   /* "worker = {" */
+      continue;
+    }
+    if ((line[0] == '}' || line[0] == ')')) { section[0] = '\0'; continue; }
+    if (sscanf(line, " %63[a-z_] = %255[^;#]", name, value) != 2) continue;
+    squeeze(value);
+    if (!strcmp(section, "stores") || !strcmp(section, "tasks"))
+      snprintf(kp, sizeof kp, "%s[].%s", section, name);
+    else if (section[0])
+      snprintf(kp, sizeof kp, "%s.%s", section, name);
+    else
+      snprintf(kp, sizeof kp, "%s", name);
+    doc_default(fbuf_str(&gen), kp, def, sizeof def);
+    if (!def[0] || !strcmp(def, value)) continue;
+    if (!hash || !strstr(hash, "default")) {
+      print_error("conf/ferry.conf: %s = %s is not the default %s, and its comment "
+                  "does not say so\n", kp, value, def);
+      bad++;
+    }
+  }
+  fbuf_release(&gen);
+  fx_free(text);
+  assert_int_equal(bad, 0);
+}
+
 /* conf/ferry.conf sets (or shows commented) every key, and loads cleanly. */
 static void test_example_config(void **state) {
   char *text = slurp(EXAMPLE);
@@ -1205,11 +1289,10 @@ static void test_example_config(void **state) {
   }
   fx_free(text);
 
+  /* With the credentials compose's env example names, and nothing else:
+   * the example and the env file must agree on the variables. */
   setenv("FERRY_KAFKA_PASSWORD", "x", 1);
-  setenv("OSS_ACCESS_KEY_ID", "a", 1);
-  setenv("OSS_ACCESS_KEY_SECRET", "b", 1);
-  setenv("FERRY_COS_GZ_ACCESS_KEY", "c", 1);
-  setenv("FERRY_COS_GZ_SECRET_KEY", "d", 1);
+  setenv_from_example(ENV_EXAMPLE);
   c = conf_load(EXAMPLE, &errs, &warns);
   if (!c) fail_msg("%s", fbuf_str(&errs));
   assert_string_equal(fbuf_str(&warns), "");
@@ -1278,6 +1361,7 @@ int main(void) {
       cmocka_unit_test(test_load_or_exit),
       cmocka_unit_test(test_docs_reference),
       cmocka_unit_test_setup_teardown(test_example_config, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_example_shows_defaults, setup, teardown),
       cmocka_unit_test_setup_teardown(test_demo_config, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The reporter's memory while slow clients download a large failed list
-# (issue 12 item 6): GET /api/tasks/T/failed.csv is streamed in chunks, so
+# The reporter's memory while slow clients download a large failed list:
+# GET /api/tasks/T/failed.csv is streamed in chunks, so
 # the reporter's RSS may grow by at most 16 MiB whatever the list's length
 # and the number of clients, and its consume loop keeps reading meanwhile.
 #

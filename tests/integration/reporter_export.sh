@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reporter's failed-list export under load (issue 12 item 6), by
+# The reporter's failed-list export under load, by
 # bench/export_rss.sh at a test's size: 100 000 failed objects with ~290-byte
 # keys (a 40 MiB list: far more than loopback sockets buffer), 4 clients at
 # 4 MiB/s each, a fifth refused with 503. Asserts what the bench checks

@@ -658,7 +658,7 @@ static ferry_conf_t *load_pair(const char *store_a, const char *store_b, const c
   return load_str(text);
 }
 
-/* Issue 12 item 5: the overlap check compares what store names resolve to. */
+/* The overlap check compares what store names resolve to. */
 static void test_overlap_resolved(void **state) {
   static const struct {
     const char *a, *b;

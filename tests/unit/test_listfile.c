@@ -176,7 +176,7 @@ static void test_jsonl(void **state) {
   fclose(f);
 }
 
-/* Issue 12 item 7: what the export writes, --from-list reads back exactly,
+/* What the export writes, --from-list reads back exactly,
  * keys that a spreadsheet would run as formulas (marked with a quote by the
  * export) and keys that really begin with quotes included. */
 static void test_export_round_trip(void **state) {

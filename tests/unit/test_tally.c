@@ -880,7 +880,7 @@ static void test_export(void **state) {
   tally_destroy(t);
 }
 
-/* Issue 12 items 6 and 7: the export in chunks (a cursor, bounded memory)
+/* The export in chunks (a cursor, bounded memory)
  * gives what the whole export gives, survives changes between chunks, and
  * marks cells a spreadsheet would run as formulas. */
 static void test_export_chunks(void **state) {

@@ -1235,7 +1235,7 @@ static void test_example_shows_defaults(void **state) {
   conf_doc_markdown(&gen);
   assert_non_null(text);
   for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    char name[64], value[256], kp[128], def[128];
+    char name[64], value[256], kp[192], def[128];
     const char *hash = strchr(line, '#');
     int col = 0;
     if (sscanf(line, " %63[a-z_] = %n", name, &col) == 1 && col > 0 &&

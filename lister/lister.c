@@ -36,7 +36,7 @@
 
 #define FAC "lister"
 
-volatile int lister_stop;
+_Atomic int lister_stop;
 
 typedef struct lrun {
   const ferry_conf_t *conf;

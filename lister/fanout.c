@@ -70,14 +70,6 @@ static int again(lfan_t *f, const char *op, int attempt, const store_error_t *er
   return *werr == FERRY_OK;
 }
 
-static char *dst_key_of(const msg_loc_t *src, const msg_loc_t *dst, const msg_obj_t *o) {
-  const char *rel = o->key;
-  size_t plen = src->prefix ? strlen(src->prefix) : 0;
-  if (o->dst_key) return fx_strdup(o->dst_key);
-  if (plen && strncmp(rel, src->prefix, plen) == 0) rel += plen;
-  return fx_asprintf("%s%s", dst->prefix ? dst->prefix : "", rel);
-}
-
 static void whole(lfan_t *f, const msg_obj_t *o, const char *why) {
   f->whole++;
   fprintf(stderr, "ferry-lister: task %s: %s: %s; it goes whole to one worker\n", f->t->name,
@@ -156,7 +148,12 @@ ferry_err_t lfan_prepare(lfan_t *f, const msg_loc_t *src, const msg_loc_t *dst,
     return FERRY_OK;
   }
 
-  dkey = dst_key_of(src, dst, o);
+  if (policy_dst_key(src->prefix, dst->prefix, o->key, o->size, o->dst_key, &dkey) !=
+      POLICY_DK_OK) {
+    store_head_release(&h);
+    whole(f, o, "no destination key of its own");  /* the worker reports it */
+    return FERRY_OK;
+  }
   /* The same-name policy, decided once here: the ranges then overwrite. */
   if (policy != POLICY_OVERWRITE) {
     store_head_t dh;

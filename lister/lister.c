@@ -28,6 +28,7 @@
 #include "out.h"
 #include "source.h"
 #include "store/client.h"
+#include "store/listcur.h"
 #include "xfer/backoff.h"
 #include "xfer/listfile.h"
 #include "xfer/listplan.h"
@@ -266,17 +267,23 @@ static ferry_err_t retry_wait(lrun_t *r, const char *what, int attempt,
   return lout_wait(r->out, (int)ms, errbuf);
 }
 
-static ferry_err_t list_page(lrun_t *r, const char *start_after, const char *token,
-                             store_list_page_t *page, char *errbuf) {
+static int list_take(store_t *s, store_listcur_t *cur, const char *bucket, const char *prefix,
+                     int page_size, store_list_page_t *page, store_error_t *err,
+                     ferry_err_t *e, char *errbuf);
+
+/* One page of the walk cur (store/listcur.h), with retries. The page is
+ * taken by the cursor: a page that does not advance is an error naming the
+ * store, or (list_api = auto) the walk goes on with V1 and fetches again. */
+static ferry_err_t list_page(lrun_t *r, store_listcur_t *cur, store_list_page_t *page,
+                             char *errbuf) {
   store_error_t err;
-  int attempt;
+  int attempt, rc;
   ferry_err_t e;
   for (attempt = 1;; attempt++) {
     store_error_clear(&err);
-    e = store_list(r->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL,
-                   NULL, start_after, token, (int)r->conf->lister.page_size, page, &err);
-    if (e == FERRY_OK) return FERRY_OK;
-    store_list_page_release(page);
+    rc = list_take(r->store, cur, r->t->src.bucket, r->t->src.prefix,
+                   (int)r->conf->lister.page_size, page, &err, &e, errbuf);
+    if (rc >= 0) return rc ? FERRY_OK : e;
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop) {
       char msg[512];
       store_error_format(&err, msg, sizeof(msg));
@@ -312,34 +319,47 @@ static int head(lrun_t *r, const char *key, store_head_t *h, char *errbuf) {
 
 /* ---------- listing ---------- */
 
-/* Where the listing goes on after a truncated page: its continuation token,
- * or (a store that gives none) after its last key. */
-static ferry_err_t page_advance(const lrun_t *r, const store_list_page_t *page, char **token,
-                                char **after, char *errbuf) {
-  if (page->next_token && *page->next_token) {
-    fx_free(*token);
-    *token = fx_strdup(page->next_token);
-    return FERRY_OK;
-  }
-  if (page->n_objects > 0) {
-    fx_free(*token);
-    *token = NULL;
-    fx_free(*after);
-    *after = fx_strdup(page->objects[page->n_objects - 1].key);
-    return FERRY_OK;
-  }
-  return ferry_seterr(errbuf, FERRY_ERR_STORE,
-                      "listing %s:%s: a truncated page without a continuation token or keys",
-                      r->t->src.store, r->t->src.bucket);
+/* Fetches the next page of cur and lets the cursor take it (fetching again
+ * after a fall back to V1). Returns 1: use the page; 0: the store does not
+ * advance (*e = FERRY_ERR_STORE, errbuf says so); -1: store_list_ex failed
+ * (*e, and err to decide on a retry). The page is released unless 1. */
+static int list_take(store_t *s, store_listcur_t *cur, const char *bucket, const char *prefix,
+                     int page_size, store_list_page_t *page, store_error_t *err,
+                     ferry_err_t *e, char *errbuf) {
+  int use;
+  do {
+    memset(page, 0, sizeof(*page));
+    *e = store_list_ex(s, cur->api, bucket, prefix && *prefix ? prefix : NULL, NULL,
+                       store_listcur_after(cur), store_listcur_token(cur), page_size, page, err);
+    if (*e) {
+      store_list_page_release(page);
+      return -1;
+    }
+    use = store_listcur_take(cur, page, errbuf);
+    if (use <= 0) store_list_page_release(page);
+  } while (use == 0);
+  if (use > 0) return 1;
+  memset(page, 0, sizeof(*page));
+  *e = FERRY_ERR_STORE;
+  return 0;
+}
+
+static char *list_what(const lrun_t *r) {
+  return fx_asprintf("%s:%s%s%s", r->t->src.store, r->t->src.bucket,
+                     *r->t->src.prefix ? "/" : "", r->t->src.prefix);
 }
 
 static ferry_err_t list_source(lrun_t *r, char *errbuf) {
   const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
   size_t plen = strlen(prefix);
   long cp_pages = r->conf->lister.checkpoint_pages > 0 ? r->conf->lister.checkpoint_pages : 10;
-  char *token = NULL, *after = fx_strdup(r->plan.start_after);
+  store_listcur_t cur;
   ferry_err_t e = FERRY_OK;
   int64_t last_log = ferry_now_us();
+  char *what = list_what(r);
+  store_listcur_init(&cur, (store_list_api_t)store_conf(r->store)->list_api, r->plan.start_after,
+                     what);
+  fx_free(what);
   for (;;) {
     store_list_page_t page;
     msg_segment_t *ready;
@@ -349,7 +369,7 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
       break;
     }
     memset(&page, 0, sizeof(page));
-    e = list_page(r, token ? NULL : after, token, &page, errbuf);
+    e = list_page(r, &cur, &page, errbuf);
     if (e) break;
     for (i = 0; i < page.n_objects && !e; i++) {
       const store_object_t *o = &page.objects[i];
@@ -381,15 +401,10 @@ static ferry_err_t list_source(lrun_t *r, char *errbuf) {
                FLOG_V(r->def.task), r->plan.run, r->pages,
                r->objects + seg_pending_objects(r->seg), seg_count(r->seg));
     }
-    if (!e && page.truncated) e = page_advance(r, &page, &token, &after, errbuf);
-    {
-      int more = page.truncated;
-      store_list_page_release(&page);
-      if (e || !more) break;
-    }
+    store_list_page_release(&page);
+    if (e || cur.done) break;
   }
-  fx_free(token);
-  fx_free(after);
+  store_listcur_release(&cur);
   return e;
 }
 
@@ -499,12 +514,11 @@ static void shard_sleep(long ms) {
   }
 }
 
-static ferry_err_t shard_page(shard_t *x, const char *after, const char *token,
-                              store_list_page_t *page, backoff_t *bo, uint64_t *rng,
-                              char *errbuf) {
+static ferry_err_t shard_page(shard_t *x, store_listcur_t *cur, store_list_page_t *page,
+                              backoff_t *bo, uint64_t *rng, char *errbuf) {
   lrun_t *r = x->r;
   store_error_t err;
-  int attempt;
+  int attempt, rc;
   ferry_err_t e;
   for (attempt = 1;; attempt++) {
     char msg[512];
@@ -512,12 +526,9 @@ static ferry_err_t shard_page(shard_t *x, const char *after, const char *token,
     if (lister_stop || shard_abort)
       return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
     store_error_clear(&err);
-    memset(page, 0, sizeof(*page));
-    e = store_list(
-        x->store, r->t->src.bucket, *r->t->src.prefix ? r->t->src.prefix : NULL, NULL,
-        token ? NULL : after, token, (int)r->conf->lister.page_size, page, &err);
-    if (e == FERRY_OK) return FERRY_OK;
-    store_list_page_release(page);
+    rc = list_take(x->store, cur, r->t->src.bucket, r->t->src.prefix,
+                   (int)r->conf->lister.page_size, page, &err, &e, errbuf);
+    if (rc >= 0) return rc ? FERRY_OK : e;
     store_error_format(&err, msg, sizeof(msg));
     if (!backoff_should_retry(&err, attempt, r->max_attempts) || lister_stop)
       return ferry_seterr(errbuf, e, "listing %s:%s%s%s (shard %d) failed: %s",
@@ -580,20 +591,23 @@ static void *shard_main(void *arg) {
   lrun_t *r = x->r;
   const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
   size_t plen = strlen(prefix);
-  char *token = NULL, *after = x->after ? fx_strdup(x->after) : NULL;
+  store_listcur_t cur;
   ferry_err_t e = FERRY_OK;
   char eb[FERRY_ERRLEN];
   int end = 0;
+  char *what = list_what(r);
   uint64_t rejected = 0;
   backoff_t bo = r->bo;
   uint64_t rng;
   eb[0] = '\0';
   backoff_rng_seed(&rng, (uint64_t)ferry_now_us() ^ ((uint64_t)x->idx << 48));
+  store_listcur_init(&cur, (store_list_api_t)store_conf(x->store)->list_api, x->after, what);
+  fx_free(what);
   while (!end) {
     store_list_page_t page;
     size_t i;
     int more;
-    if ((e = shard_page(x, after, token, &page, &bo, &rng, eb))) break;
+    if ((e = shard_page(x, &cur, &page, &bo, &rng, eb))) break;
     for (i = 0; i < page.n_objects && !e && !end; i++) {
       const store_object_t *o = &page.objects[i];
       msg_segment_t *ready = NULL;
@@ -631,8 +645,7 @@ static void *shard_main(void *arg) {
     x->pages++;
     pthread_cond_signal(&shard_data);
     pthread_mutex_unlock(&shard_mu);
-    more = page.truncated;
-    if (!e && !end && more) e = page_advance(r, &page, &token, &after, eb);
+    more = !cur.done;
     store_list_page_release(&page);
     if (e) break;
     if (!more) end = 1;
@@ -643,8 +656,7 @@ static void *shard_main(void *arg) {
     if (last && shard_push(x, last))
       e = ferry_seterr(eb, FERRY_ERR_TIMEOUT, "interrupted by a signal");
   }
-  fx_free(token);
-  fx_free(after);
+  store_listcur_release(&cur);
   pthread_mutex_lock(&shard_mu);
   x->finished = 1;
   x->err = e;

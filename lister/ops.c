@@ -12,6 +12,7 @@
 #include "lister/scan.h"
 #include "lister/source.h"
 #include "xfer/estimate.h"
+#include "xfer/policy.h"
 #include "xfer/syncdiff.h"
 
 #define FAC "lister"
@@ -73,12 +74,12 @@ static void fmt_time(char *buf, size_t n, int64_t mtime) {
   else tally_fmt_time_ms(buf, n, mtime * 1000);
 }
 
+/* The destination key, or "" when the object has none (the worker skips
+ * or fails it: policy_dst_key). */
 static char *dst_key_of(const task_conf_t *t, const msg_obj_t *o) {
-  const char *sp = t->src.prefix ? t->src.prefix : "";
-  size_t n = strlen(sp);
-  if (o->dst_key) return fx_strdup(o->dst_key);
-  return fx_asprintf("%s%s", t->dst.prefix ? t->dst.prefix : "",
-                     strncmp(o->key, sp, n) == 0 ? o->key + n : o->key);
+  char *k = NULL;
+  policy_dst_key(t->src.prefix, t->dst.prefix, o->key, o->size, o->dst_key, &k);
+  return k ? k : fx_strdup("");
 }
 
 static void loc_str(char *buf, size_t n, const conf_loc_t *l) {

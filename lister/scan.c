@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "lister/lister.h"
+#include "store/listcur.h"
 #include "xfer/backoff.h"
 #include "xfer/syncdiff.h"
 
@@ -19,11 +20,12 @@ struct lscan {
   char *store_name, *bucket, *prefix;
   size_t plen;
   int page_size;
-  char *token, *after;
+  store_listcur_t cur;     /* token / start-after / marker, and the advance check */
   store_list_page_t page;
   size_t idx;
   int have_page, done;
   char *last_key;          /* last key of the previous page (order check) */
+  int unordered;           /* lscan_set_ordered(c, 0): no order check */
   unsigned long pages;
   backoff_t bo;
   uint64_t rng;
@@ -57,7 +59,11 @@ lscan_t *lscan_new(const ferry_conf_t *conf, const conf_loc_t *loc, const char *
   c->plen = strlen(c->prefix);
   c->page_size = conf->lister.page_size > 0 && conf->lister.page_size <= 1000
                      ? (int)conf->lister.page_size : 1000;
-  c->after = start_after ? fx_strdup(start_after) : NULL;
+  {
+    char *what = fx_asprintf("%s:%s%s%s", loc->store, loc->bucket, c->plen ? "/" : "", c->prefix);
+    store_listcur_init(&c->cur, (store_list_api_t)sc->list_api, start_after, what);
+    fx_free(what);
+  }
   backoff_init(&c->bo);
   if (conf->worker.backoff_base_ms > 0) c->bo.base_ms = conf->worker.backoff_base_ms;
   if (conf->worker.backoff_max_ms > 0) c->bo.cap_ms = conf->worker.backoff_max_ms;
@@ -73,11 +79,12 @@ void lscan_destroy(lscan_t *c) {
   fx_free(c->store_name);
   fx_free(c->bucket);
   fx_free(c->prefix);
-  fx_free(c->token);
-  fx_free(c->after);
+  store_listcur_release(&c->cur);
   fx_free(c->last_key);
   fx_free(c);
 }
+
+void lscan_set_ordered(lscan_t *c, int ordered) { c->unordered = !ordered; }
 
 void lscan_set_wait(lscan_t *c, lscan_wait_fn fn, void *ctx) {
   c->wait = fn;
@@ -116,9 +123,17 @@ static ferry_err_t fetch(lscan_t *c, char *errbuf) {
     if (lister_stop) return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
     store_error_clear(&err);
     memset(&c->page, 0, sizeof(c->page));
-    e = store_list(c->store, c->bucket, c->plen ? c->prefix : NULL, NULL,
-                   c->token ? NULL : c->after, c->token, c->page_size, &c->page, &err);
-    if (e == FERRY_OK) break;
+    e = store_list_ex(c->store, c->cur.api, c->bucket, c->plen ? c->prefix : NULL, NULL,
+                      store_listcur_after(&c->cur), store_listcur_token(&c->cur), c->page_size,
+                      &c->page, &err);
+    if (e == FERRY_OK) {
+      int use = store_listcur_take(&c->cur, &c->page, errbuf);
+      if (use > 0) break;
+      store_list_page_release(&c->page);
+      if (use < 0) return FERRY_ERR_STORE;
+      attempt = 0; /* fell back to V1: the same page again, with a marker */
+      continue;
+    }
     store_list_page_release(&c->page);
     store_error_format(&err, msg, sizeof(msg));
     if (!backoff_should_retry(&err, attempt, c->max_attempts) || lister_stop)
@@ -131,23 +146,7 @@ static ferry_err_t fetch(lscan_t *c, char *errbuf) {
   c->have_page = 1;
   c->idx = 0;
   c->pages++;
-  if (c->page.truncated) {
-    if (c->page.next_token && *c->page.next_token) {
-      fx_free(c->token);
-      c->token = fx_strdup(c->page.next_token);
-    } else if (c->page.n_objects > 0) {
-      /* No continuation token: go on after the last key of the page. */
-      fx_free(c->token);
-      c->token = NULL;
-      fx_free(c->after);
-      c->after = fx_strdup(c->page.objects[c->page.n_objects - 1].key);
-    } else {
-      return where(c, FERRY_ERR_STORE, "a truncated page without a continuation token or keys",
-                   errbuf);
-    }
-  } else {
-    c->done = 1;
-  }
+  c->done = c->cur.done;
   return FERRY_OK;
 }
 
@@ -162,7 +161,7 @@ ferry_err_t lscan_next(lscan_t *c, const store_object_t **o, const char **rel,
       const char *prev = c->idx ? c->page.objects[c->idx - 1].key : c->last_key;
       c->idx++;
       if (!x->key || strncmp(x->key, c->prefix, c->plen) != 0) continue;
-      if (prev && sd_key_cmp(prev, x->key) >= 0)
+      if (prev && !c->unordered && sd_key_cmp(prev, x->key) >= 0)
         return where(c, FERRY_ERR_STORE, "keys are not in increasing byte order; the "
                      "listings cannot be compared", errbuf);
       *o = x;

@@ -30,11 +30,16 @@ lscan_t *lscan_new(const ferry_conf_t *conf, const conf_loc_t *loc, const char *
                    char *errbuf);
 void lscan_destroy(lscan_t *c);
 void lscan_set_wait(lscan_t *c, lscan_wait_fn fn, void *ctx);
+/* ordered 1 (the default): keys out of increasing byte order are an error,
+ * as the merge-joins (--verify, --incremental) need. 0: taken as listed
+ * (--estimate, --dry-run count and list; s3rver lists `a-1` before `a`). */
+void lscan_set_ordered(lscan_t *c, int ordered);
 
 /*
  * The next object: *o (borrowed until the next call) and *rel, its key
  * relative to the prefix; *o is NULL at the end. Errors: the listing failed
- * after retries (errbuf names store, bucket and prefix), keys out of order
+ * after retries (errbuf names store, bucket and prefix), a store that does
+ * not advance (store/listcur.h), keys out of order when ordered
  * (FERRY_ERR_STORE), interrupted (lister_stop: FERRY_ERR_TIMEOUT).
  */
 ferry_err_t lscan_next(lscan_t *c, const store_object_t **o, const char **rel,

@@ -62,6 +62,8 @@ lsrc_t *lsrc_new(const ferry_conf_t *conf, const task_conf_t *t, lsrc_mode_t mod
     return s;
   }
   if (!(s->src = lscan_new(conf, &t->src, NULL, errbuf))) goto fail;
+  /* Only the merge-join needs the listing in byte order. */
+  lscan_set_ordered(s->src, mode == LSRC_INCREMENTAL);
   if (mode == LSRC_INCREMENTAL) {
     if (!(s->dst = lscan_new(conf, &t->dst, NULL, errbuf))) goto fail;
     ljoin_init(&s->join, s->src, s->dst);

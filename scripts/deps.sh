@@ -9,6 +9,7 @@ PKGS=(build-essential cmake pkg-config clang
       libcmocka-dev libexpat1-dev libisal-dev libmicrohttpd-dev
       kcat rclone nodejs npm curl python3 iproute2 procps docker-compose jq chromium
       gdb   # thread stacks of a stalled worker in test logs (FERRY_STALL_GDB)
+      iptables   # the WAN test bed (scripts/wan.sh): loss and cuts
       prometheus)  # promtool: tests/integration/alerts.sh checks the alert rules
 
 missing=()

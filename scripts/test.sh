@@ -34,8 +34,11 @@ JOBS="${FERRY_TEST_JOBS:-3}"
 rc=0
 # The fault suite (whole fleets, minutes each) runs once, in the sanitizer
 # build, where it also finds memory errors; everything else runs in both.
-PLAIN_ARGS=("$@")
-[ $# -eq 0 ] && PLAIN_ARGS=(-LE fault)
+# The WAN bed's tests (label wan: network namespaces, minutes each) run
+# after both, in the plain build only, and only their CI subset (wan_ci);
+# the rest by hand: ctest --test-dir build -L wan (docs/testing.md).
+PLAIN_ARGS=("$@") ASAN_ARGS=("$@")
+[ $# -eq 0 ] && PLAIN_ARGS=(-LE 'fault|wan') ASAN_ARGS=(-LE wan)
 # A test that fails is run once more, alone, before the build counts as
 # failed: whole fleets on a 2-CPU machine running three tests at once have
 # timing-sensitive checks. A test that passes only on the rerun is named in
@@ -62,7 +65,11 @@ run_ctest() {
 echo "== ctest (build) =="
 run_ctest "$ROOT/build" "${PLAIN_ARGS[@]}" || rc=1
 echo "== ctest (build-asan: ASan+UBSan) =="
-run_ctest "$ROOT/build-asan" "$@" || rc=1
+run_ctest "$ROOT/build-asan" "${ASAN_ARGS[@]}" || rc=1
+if [ $# -eq 0 ]; then
+  echo "== ctest (build): the WAN bed's CI subset (label wan_ci) =="
+  run_ctest "$ROOT/build" -L wan_ci || rc=1
+fi
 
 # ---- ThreadSanitizer (build-tsan: lister, reporter, dev broker only) ---------
 # The multithreaded parts under TSan, in a few chosen tests: the lister's

@@ -108,6 +108,8 @@ static const kenum_t store_types[] = {
 static const kenum_t signatures[] = {{"auto", SIGW_AUTO}, {"v4", SIGW_V4},
                                      {"v1", SIGW_V1},     {"cos", SIGW_COS},
                                      {"none", SIGW_NONE}, {NULL, 0}};
+static const kenum_t list_apis[] = {{"auto", STORE_LIST_AUTO}, {"v1", STORE_LIST_V1},
+                                    {"v2", STORE_LIST_V2}, {NULL, 0}};
 static const kenum_t policies[] = {{"overwrite", POLICY_OVERWRITE},
                                    {"skip", POLICY_SKIP},
                                    {"skip-if-same", POLICY_SKIP_IF_SAME},
@@ -314,6 +316,15 @@ static const ckey_t store_keys[] = {
      .min = 1,
      .max = 10000,
      .doc = "Most connections one process opens to this store's hosts."},
+    {.name = "list_api",
+     .type = KT_ENUM,
+     AT(store_raw_t, c.list_api),
+     .def = "auto",
+     .enums = list_apis,
+     .doc = "How the lister lists this store: `v2` (ListObjectsV2: continuation "
+            "token, start-after), `v1` (ListObjects: marker, for stores without V2), "
+            "`auto` (V2, and V1 for the rest of a listing when a V2 page does not "
+            "advance). A page that does not advance is an error naming the store."},
 };
 
 static const ckey_t worker_keys[] = {

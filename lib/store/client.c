@@ -805,6 +805,15 @@ ferry_err_t store_list(store_t *s, const char *bucket, const char *prefix,
                        const char *delimiter, const char *start_after,
                        const char *token, int max_keys, store_list_page_t *out,
                        store_error_t *err) {
+  return store_list_ex(s, STORE_LIST_V2, bucket, prefix, delimiter, start_after, token,
+                       max_keys, out, err);
+}
+
+ferry_err_t store_list_ex(store_t *s, store_list_api_t api, const char *bucket,
+                          const char *prefix, const char *delimiter, const char *after,
+                          const char *token, int max_keys, store_list_page_t *out,
+                          store_error_t *err) {
+  int v1 = api == STORE_LIST_V1;
   store_req_t r;
   xfer_t x;
   ferry_err_t rc;
@@ -814,22 +823,23 @@ ferry_err_t store_list(store_t *s, const char *bucket, const char *prefix,
   if (max_keys < 1 || max_keys > 1000)
     return local_error(err, FERRY_ERR_INVALID, "list: max_keys %d not in 1..1000",
                        max_keys);
-  store_req_init(&r, &s->conf, "GET", bucket, NULL);
-  kvlist_add(&r.query, "list-type", "2");
+  store_req_init_bucket(&r, &s->conf, "GET", bucket);
+  if (!v1) kvlist_add(&r.query, "list-type", "2");
   kvlist_add(&r.query, "encoding-type", "url");
   snprintf(mk, sizeof(mk), "%d", max_keys);
   kvlist_add(&r.query, "max-keys", mk);
   if (prefix && *prefix) kvlist_add(&r.query, "prefix", prefix);
   if (delimiter && *delimiter) kvlist_add(&r.query, "delimiter", delimiter);
-  if (start_after && *start_after) kvlist_add(&r.query, "start-after", start_after);
-  if (token && *token) kvlist_add(&r.query, "continuation-token", token);
+  if (after && *after) kvlist_add(&r.query, v1 ? "marker" : "start-after", after);
+  if (!v1 && token && *token) kvlist_add(&r.query, "continuation-token", token);
   xfer_init(&x, s);
   rc = perform(s, &r, NULL, -1, &x, err);
   if (rc == FERRY_OK) {
     if (store_xml_parse_list(x.doc.p ? x.doc.p : "", x.doc.len, out, eb) != FERRY_OK) {
       store_list_page_release(out);
       memset(out, 0, sizeof(*out));
-      rc = bad_answer(err, &x, "MalformedResponse", "ListObjectsV2: %s", eb);
+      rc = bad_answer(err, &x, "MalformedResponse", "%s: %s", v1 ? "ListObjects" : "ListObjectsV2",
+                      eb);
     }
   }
   xfer_release(&x);
@@ -1162,7 +1172,7 @@ ferry_err_t store_mpu_list_uploads(store_t *s, const char *bucket,
   char eb[FERRY_ERRLEN];
   memset(out, 0, sizeof(*out));
   if (!bucket || !*bucket) return local_error(err, FERRY_ERR_INVALID, "list uploads: no bucket");
-  store_req_init(&r, &s->conf, "GET", bucket, NULL);
+  store_req_init_bucket(&r, &s->conf, "GET", bucket);
   kvlist_add(&r.query, "uploads", "");
   kvlist_add(&r.query, "max-uploads", "1000");
   if (prefix && *prefix) kvlist_add(&r.query, "prefix", prefix);
@@ -1184,7 +1194,7 @@ ferry_err_t store_create_bucket(store_t *s, const char *bucket, store_error_t *e
   xfer_t x;
   ferry_err_t rc;
   if (!bucket || !*bucket) return local_error(err, FERRY_ERR_INVALID, "create bucket: no name");
-  store_req_init(&r, &s->conf, "PUT", bucket, NULL);
+  store_req_init_bucket(&r, &s->conf, "PUT", bucket);
   set_content_length(&r, 0);
   xfer_init(&x, s);
   rc = perform(s, &r, "", 0, &x, err);

@@ -125,6 +125,13 @@ ferry_err_t store_list(store_t *s, const char *bucket, const char *prefix,
                        const char *delimiter, const char *start_after,
                        const char *token, int max_keys, store_list_page_t *out,
                        store_error_t *err);
+/* store_list with the ListObjects flavour chosen: STORE_LIST_V1 sends no
+ * list-type, `after` as marker and no token; V2 (or AUTO) is store_list,
+ * `after` as start-after. The walk's state is store/listcur.h's. */
+ferry_err_t store_list_ex(store_t *s, store_list_api_t api, const char *bucket,
+                          const char *prefix, const char *delimiter, const char *after,
+                          const char *token, int max_keys, store_list_page_t *out,
+                          store_error_t *err);
 ferry_err_t store_head_object(store_t *s, const char *bucket, const char *key,
                               store_head_t *out, store_error_t *err);
 /* GET into memory (cap max_bytes, 0 = none; a larger body fails with

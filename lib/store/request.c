@@ -213,6 +213,7 @@ void store_req_init(store_req_t *r, const store_conf_t *conf, const char *method
   for (m = r->method; *m; m++) *m = (char)toupper((unsigned char)*m);
   r->bucket = is_empty(bucket) ? NULL : fx_strdup(bucket);
   r->key = is_empty(key) ? NULL : fx_strdup(key);
+  r->empty_key = key != NULL && !*key;
   kvlist_init(&r->query);
   kvlist_init(&r->headers);
   r->payload_hash = fx_strdup(UNSIGNED_PAYLOAD);
@@ -244,6 +245,11 @@ void store_req_init(store_req_t *r, const store_conf_t *conf, const char *method
   else
     r->host = fx_strndup(hostpart, hlen);
   kvlist_add(&r->headers, "Host", r->host);
+}
+
+void store_req_init_bucket(store_req_t *r, const store_conf_t *conf, const char *method,
+                           const char *bucket) {
+  store_req_init(r, conf, method, bucket, NULL);
 }
 
 void store_req_release(store_req_t *r) {
@@ -899,6 +905,11 @@ static ferry_err_t validate(const store_req_t *r, const store_conf_t *conf,
     if (!isupper((unsigned char)*p))
       return ferry_seterr(errbuf, FERRY_ERR_INVALID,
                           "store '%s': bad HTTP method '%.16s'", sname, r->method);
+  if (r->empty_key)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "store '%s': %s of an object with an empty key refused (it would "
+                        "address the bucket%s%s)",
+                        sname, r->method, r->bucket ? " " : "", r->bucket ? r->bucket : "");
   if (r->bucket) {
     size_t n = strlen(r->bucket);
     if (n > 255)

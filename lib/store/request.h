@@ -34,11 +34,15 @@ typedef struct store_req {
   char *url;           /* full URL, filled by store_req_sign (or store_req_url) (owned) */
   int path_style;      /* set by init: 1 when the bucket is the first path segment */
   int raw_url;         /* set by init for a STORE_HTTP store: the key is the whole URL */
+  int empty_key;       /* set by init: an object request was given "" as its key */
 } store_req_t;
 
 /* Fills host/scheme from conf (virtual-hosted unless conf->path_style or no
- * bucket). method (upper-cased), bucket and key are copied; an empty bucket or
- * key counts as NULL. conf->endpoint is "[scheme://]host[:port][/]"; no scheme
+ * bucket). method (upper-cased), bucket and key are copied; an empty bucket
+ * counts as NULL. key NULL makes a bucket-level (or service-level) request;
+ * an empty key "" is an object request without a key: init sets empty_key
+ * and store_req_sign refuses it (an empty key would address the bucket:
+ * a PUT would be CreateBucket, a HEAD would be HeadBucket). conf->endpoint is "[scheme://]host[:port][/]"; no scheme
  * means https; a port is kept in host (and so in the Host header). Adds the
  * "Host" header. payload_hash starts as "UNSIGNED-PAYLOAD". Never fails: a
  * missing endpoint gives an empty host, which store_req_sign rejects. */
@@ -49,6 +53,10 @@ void store_req_init(store_req_t *r, const store_conf_t *conf, const char *method
  * bucket is ignored, raw_url is set, and store_req_url uses the URL as
  * written (query parameters added to r->query are appended). Signing is
  * SIGN_NONE: nothing is added. */
+/* A bucket-level request (list, uploads, create): store_req_init without a
+ * key, spelled out so that no object request is built by accident. */
+void store_req_init_bucket(store_req_t *r, const store_conf_t *conf, const char *method,
+                           const char *bucket);
 void store_req_release(store_req_t *r);
 
 /* Builds r->url: scheme://host/[bucket/ if path-style]key-percent-encoded(keep '/')
@@ -72,8 +80,9 @@ void store_req_url(store_req_t *r);
  *           leading "oss-".
  *   COS:    key time now-60;now+3600, x-cos-security-token (sent, not signed).
  * S3V4 without conf->region signs for "us-east-1"; OSS V4 requires a region.
- * Fails with FERRY_ERR_INVALID (errbuf names the problem) on: no host, a bad
- * bucket name (allowed: A-Z a-z 0-9 . _ -), a key longer than the dialect allows (store_key_max), a
+ * Fails with FERRY_ERR_INVALID (errbuf names the problem) on: no host, an
+ * object request with an empty key (empty_key), a bad bucket name (allowed:
+ * A-Z a-z 0-9 . _ -), a key longer than the dialect allows (store_key_max), a
  * header name/value with CR, LF or (in names) ':' or spaces, missing
  * credentials for a signing dialect.
  *

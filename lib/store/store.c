@@ -117,7 +117,9 @@ static const char *const RETRY_CODES[] = {
     "InternalError",   "ServiceUnavailable",   "Throttling",
     "ThrottlingException", "RequestLimitExceeded", "TooManyRequests",
     "TotalQpsLimitExceeded", "MetaOperationQpsLimitExceeded",
-    "DownloadTrafficRateLimitExceeded", "UploadTrafficRateLimitExceeded"};
+    "DownloadTrafficRateLimitExceeded", "UploadTrafficRateLimitExceeded",
+    /* the body arrived damaged (or its Content-MD5 was wrong): send it again */
+    "BadDigest"};
 
 /* Codes that never succeed by repetition, even with a 5xx status. */
 static const char *const FATAL_CODES[] = {

@@ -56,7 +56,14 @@ typedef struct store_conf {
   char *ca_file;          /* private CA bundle, optional */
   long connect_timeout_ms;/* default 10000 */
   long max_host_conns;    /* cap of connections per host, default 64 */
+  int list_api;           /* store_list_api_t: which ListObjects the listers use */
 } store_conf_t;
+
+/* ListObjects flavour (store key `list_api`, docs/config.md): V2 (list-type=2,
+ * continuation-token / start-after) or V1 (marker). AUTO is V2, falling back
+ * to V1 for the rest of a listing when a V2 page does not advance (a store
+ * that ignores list-type=2 or start-after): store/listcur.h. */
+typedef enum store_list_api { STORE_LIST_AUTO = 0, STORE_LIST_V1, STORE_LIST_V2 } store_list_api_t;
 
 void store_conf_release(store_conf_t *c);
 /* Deep copy of src into dst (dst uninitialized). */

@@ -153,6 +153,8 @@ struct job {
   void *opaque;
   store_t *src, *dst;
   char *dst_key;
+  policy_dk_t dk;        /* how dst_key was made (POLICY_DK_OK: usable) */
+  int md5_distrust;      /* BadDigest met with the source's ETag as Content-MD5: hash */
   job_phase_t phase;
   int64_t start_us;
   int req_attempts;      /* attempts of the current single request */
@@ -706,9 +708,26 @@ static int dst_wants_md5(job_t *j) {
   return store_conf(j->dst)->type == STORE_S3;
 }
 
-/* A whole object whose listed ETag is a plain MD5 (single-part upload). */
-static int pair_md5_from_src(const job_t *j, const pair_t *p) {
-  return p->part < 0 && j->obj->etag && policy_etag_is_md5(j->obj->etag);
+/* How an S3 destination verifies this pair's bytes, decided when the GET's
+ * headers are in (a listing says nothing of encryption or object type):
+ *  - a whole object whose source ETag the GET's headers guarantee to be its
+ *    MD5 (policy_etag_md5_trusted): that ETag goes as Content-MD5 and the
+ *    bytes are not hashed (MD5 was half of the worker's CPU on large
+ *    objects), unless a BadDigest made the job distrust it;
+ *  - anything else, parts included: the bytes are hashed on the way. A
+ *    buffered object sends the digest as Content-MD5; a streamed object or
+ *    part (its PUT starts before the last byte is read) compares it with the
+ *    ETag the destination answers, when the answer's headers guarantee that
+ *    ETag to be the MD5 of what it stored. A mismatch is retried. */
+static void pair_md5_plan(pair_t *p, const kvlist_t *get_hdrs) {
+  job_t *j = p->job;
+  if (!dst_wants_md5(j)) return;
+  p->md5_from_src = p->part < 0 && !j->md5_distrust &&
+                    policy_etag_md5_trusted(store_conf(j->src)->type, get_hdrs, j->obj->etag);
+  if (!p->md5_from_src && !p->md5) {
+    p->md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  }
 }
 
 static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud);
@@ -770,6 +789,7 @@ static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
     store_head_release(&h);
     return -2;
   }
+  pair_md5_plan(p, &p->get->rhdrs);
   if (p->part < 0 && !j->have_src_head) {
     j->src_head = h;  /* metadata for the PUT */
     j->have_src_head = 1;
@@ -1006,18 +1026,8 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   if (err) return err;
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, get_write_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-  /* S3 destinations verify a whole-object PUT by its MD5 (Content-MD5, and
-   * the MD5 ETag it answers). When the listed source ETag is a plain MD5 it
-   * is that digest: it is sent as Content-MD5 and the answer is compared
-   * with it, so the bytes are not hashed here (MD5 was half of the worker's
-   * CPU on large objects). Otherwise the bytes are hashed on the way. Parts
-   * are not hashed: an UploadPart is verified through the CRC-64 where the
-   * stores give one, and its MD5 was never used. */
-  p->md5_from_src = dst_wants_md5(j) && pair_md5_from_src(j, p);
-  if (dst_wants_md5(j) && p->part < 0 && !p->md5_from_src) {
-    p->md5 = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
-  }
+  /* S3 destinations: pair_md5_plan, once the GET's headers are in. */
+  p->md5_from_src = 0;
   xreq_start(e, x);
   return FERRY_OK;
 }
@@ -1123,6 +1133,22 @@ static int64_t start_ready(xfer_engine_t *e) {
 }
 
 /* Starts queued jobs while fewer than `concurrency` jobs are active. */
+/* An object whose destination key would be empty (policy_dst_key): never a
+ * request with an empty key, which would address the bucket. */
+static void job_no_key(xfer_engine_t *e, job_t *j) {
+  if (j->dk == POLICY_DK_SKIP_MARKER) {
+    j->out.status = ST_SKIPPED;
+    j->out.reason = fx_strdup("prefix-marker");
+    j->out.message = fx_strdup("the folder marker of the task's source prefix: its copy would "
+                               "be the destination bucket's root, which needs no marker");
+    job_finish(e, j);
+    return;
+  }
+  job_fail(e, j, ST_FAILED, "empty-key", NULL,
+           "the destination key would be empty (the source key equals the task's source "
+           "prefix and the destination prefix is empty)");
+}
+
 static void start_jobs(xfer_engine_t *e) {
   while (e->queue_head && e->n_active < (size_t)e->conf.concurrency) {
     job_t *j = e->queue_head;
@@ -1140,7 +1166,9 @@ static void start_jobs(xfer_engine_t *e) {
                !j->src ? "unknown source store" : "unknown destination store");
       continue;
     }
-    if (j->is_range) {
+    if (j->dk != POLICY_DK_OK) {
+      job_no_key(e, j);
+    } else if (j->is_range) {
       range_start(e, j);
     } else if (j->seg->policy == POLICY_OVERWRITE) {
       job_start_copy(e, j);
@@ -1155,8 +1183,6 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
                  void *opaque) {
   job_t *j = fx_calloc(1, sizeof(*j));
   const msg_obj_t *o = &seg->objs[index];
-  const char *rel = o->key;
-  size_t plen = seg->src.prefix ? strlen(seg->src.prefix) : 0;
   j->e = e;
   j->seg = seg;
   j->index = index;
@@ -1165,12 +1191,9 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
   j->opaque = opaque;
   j->src = find_store(e, seg->src.store);
   j->dst = find_store(e, seg->dst.store);
-  if (o->dst_key) {
-    j->dst_key = fx_strdup(o->dst_key);
-  } else {
-    if (plen && strncmp(rel, seg->src.prefix, plen) == 0) rel += plen;
-    j->dst_key = fx_asprintf("%s%s", seg->dst.prefix ? seg->dst.prefix : "", rel);
-  }
+  j->dk = policy_dst_key(seg->src.prefix, seg->dst.prefix, o->key, o->size, o->dst_key,
+                         &j->dst_key);
+  if (!j->dst_key) j->dst_key = fx_strdup(""); /* never sent: start_jobs ends the job */
   j->out.key = fx_strdup(o->key);
   j->out.size = o->size;
   j->out.etag = o->etag ? fx_strdup(o->etag) : NULL;
@@ -1611,6 +1634,63 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   }
 }
 
+static void pair_cut(xfer_engine_t *e, pair_t *p);
+
+/* What a 2xx PUT (object or part) answered, checked against the bytes sent:
+ * the CRC-64 (OSS, COS), else the MD5 for S3 destinations (pair_md5_plan)
+ * when the answer's headers guarantee its ETag is one. NULL when it holds,
+ * else why not. */
+static const char *pair_put_digest_bad(pair_t *p, const kvlist_t *rhdrs, const store_head_t *h) {
+  job_t *j = p->job;
+  store_type_t dt = store_conf(j->dst)->type;
+  if (h->has_crc64) return h->crc64 == p->crc ? NULL : "destination CRC64 differs from the bytes sent";
+  if (!policy_etag_md5_trusted(dt, rhdrs, h->etag)) return NULL;
+  /* Not every server checks Content-MD5 (s3rver does not). */
+  if (p->md5_from_src)
+    return policy_etag_equal(h->etag, j->obj->etag)
+               ? NULL
+               : "destination ETag differs from the source's MD5 sent as Content-MD5";
+  if (p->md5) {
+    unsigned char md[16];
+    unsigned int l = 16;
+    fbuf_t hex;
+    int same;
+    EVP_DigestFinal_ex(p->md5, md, &l);
+    EVP_MD_CTX_free(p->md5);
+    p->md5 = NULL;
+    fbuf_init(&hex, 0);
+    enc_hex(&hex, md, 16);
+    same = strcasecmp(fbuf_str(&hex), h->etag) == 0;
+    fbuf_release(&hex);
+    if (!same)
+      return p->part >= 0 ? "destination part ETag differs from the MD5 of the bytes sent"
+                          : "destination ETag differs from the MD5 of the bytes sent";
+  }
+  return NULL;
+}
+
+/* The destination stored other bytes than those sent (or than the source's
+ * digest): never "copied". Retried like a transient failure (bytes damaged
+ * on the way); after the last attempt the object fails as "integrity". */
+static void pair_integrity(xfer_engine_t *e, pair_t *p, int status, const char *why) {
+  job_t *j = p->job;
+  store_error_t err;
+  pair_cut(e, p);
+  p->failed = 1;
+  if (!j->finishing && p->attempts + 1 < e->conf.max_attempts) {
+    store_error_clear(&err);
+    err.http_status = status;
+    snprintf(err.code, sizeof(err.code), "DigestMismatch");
+    snprintf(err.message, sizeof(err.message), "%s", why);
+    err.retryable = 1;
+    pair_end(e, p, 0, &err, 1);
+    return;
+  }
+  set_fail(j, ST_FAILED, "integrity", NULL, why);
+  j->finishing = 1;
+  pair_end(e, p, 0, NULL, 0);
+}
+
 /* Cuts both transfers of a pair (one failed). */
 static void pair_cut(xfer_engine_t *e, pair_t *p) {
   if (p->get && p->get->in_multi) {
@@ -1687,12 +1767,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
       store_head_release(&h);
       if (has_src && src != p->crc) {
-        pair_cut(e, p);
-        p->failed = 1;
-        set_fail(j, ST_FAILED, "integrity", NULL,
-                 "CRC64 of the bytes read differs from the source's");
-        j->finishing = 1;
-        pair_end(e, p, 0, NULL, 0);
+        pair_integrity(e, p, (int)status, "CRC64 of the bytes read differs from the source's");
         return;
       }
     }
@@ -1720,6 +1795,13 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                               x->body.len, cc, x->curl_err);
     store_error_name_store(&err, j->dst);
+    if (p->md5_from_src && !strcmp(err.code, "BadDigest") && !j->md5_distrust) {
+      /* The source's ETag, trusted as its MD5, was not the MD5 of the bytes
+       * the destination received: the next attempt hashes them. */
+      j->md5_distrust = 1;
+      LOG_WARN(FAC, "event=bad-digest key=%s etag=%s: hashing the bytes on the next attempt",
+               FLOG_Q(j->obj->key), FLOG_V(j->obj->etag));
+    }
     pair_cut(e, p);
     p->failed = 1;
     pair_end(e, p, 0, &err, err.retryable);
@@ -1741,45 +1823,13 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
       pair_end(e, p, 0, NULL, 0);
       return;
     }
-    if (h.has_crc64 && h.crc64 != p->crc) {
-      store_head_release(&h);
-      pair_cut(e, p);
-      set_fail(j, ST_FAILED, "integrity", NULL,
-               "destination CRC64 differs from the bytes sent");
-      j->finishing = 1;
-      pair_end(e, p, 0, NULL, 0);
-      return;
-    }
-    /* S3 destinations give no CRC: a single PUT's ETag is the MD5, which
-     * must be the one sent as Content-MD5 (not every server checks it;
-     * s3rver does not). */
-    if (p->md5_from_src && p->part < 0 && h.etag && policy_etag_is_md5(h.etag) &&
-        !policy_etag_equal(h.etag, j->obj->etag)) {
-      store_head_release(&h);
-      pair_cut(e, p);
-      set_fail(j, ST_FAILED, "integrity", NULL,
-               "destination ETag differs from the source's MD5 sent as Content-MD5");
-      j->finishing = 1;
-      pair_end(e, p, 0, NULL, 0);
-      return;
-    }
-    if (p->md5 && p->part < 0 && h.etag && policy_etag_is_md5(h.etag)) {
-      unsigned char md[16];
-      unsigned int l = 16;
-      fbuf_t hex;
-      EVP_DigestFinal_ex(p->md5, md, &l);
-      fbuf_init(&hex, 0);
-      enc_hex(&hex, md, 16);
-      if (strcasecmp(fbuf_str(&hex), h.etag) != 0) {
-        fbuf_release(&hex);
+    {
+      const char *bad = pair_put_digest_bad(p, &x->rhdrs, &h);
+      if (bad) {
         store_head_release(&h);
-        pair_cut(e, p);
-        set_fail(j, ST_FAILED, "integrity", NULL, "destination ETag differs from the MD5 sent");
-        j->finishing = 1;
-        pair_end(e, p, 0, NULL, 0);
+        pair_integrity(e, p, (int)status, bad);
         return;
       }
-      fbuf_release(&hex);
     }
     p->put_etag = h.etag ? fx_strdup(h.etag) : NULL;
     store_head_release(&h);

@@ -114,6 +114,56 @@ int policy_etag_is_md5(const char *etag) {
   return 1;
 }
 
+static int hdr_is(const kvlist_t *h, const char *name, const char *value) {
+  const char *v = kvlist_get(h, name);
+  return v && strcasecmp(v, value) == 0;
+}
+
+int policy_etag_md5_trusted(store_type_t t, const kvlist_t *h, const char *etag) {
+  const char *v;
+  if (!h || !policy_etag_is_md5(etag)) return 0;
+  switch (t) {
+  case STORE_S3:
+    v = kvlist_get(h, "x-amz-server-side-encryption");
+    if (v && strncasecmp(v, "aws:kms", 7) == 0) return 0;
+    return !kvlist_get(h, "x-amz-server-side-encryption-customer-algorithm") &&
+           !kvlist_get(h, "x-amz-server-side-encryption-customer-key-MD5");
+  case STORE_OSS:
+    return hdr_is(h, "x-oss-object-type", "Normal") &&
+           !hdr_is(h, "x-oss-server-side-encryption", "KMS");
+  case STORE_COS:
+    v = kvlist_get(h, "x-cos-object-type");
+    if (v && strcasecmp(v, "normal") != 0) return 0;
+    return !kvlist_get(h, "x-cos-server-side-encryption") &&
+           !kvlist_get(h, "x-cos-server-side-encryption-customer-algorithm");
+  default:
+    return 0;
+  }
+}
+
+policy_dk_t policy_dst_key(const char *src_prefix, const char *dst_prefix, const char *key,
+                           uint64_t size, const char *explicit_key, char **out) {
+  const char *rel = key ? key : "", *slash;
+  size_t plen = src_prefix ? strlen(src_prefix) : 0, klen;
+  *out = NULL;
+  if (explicit_key) {
+    if (!*explicit_key) return POLICY_DK_EMPTY;
+    *out = fx_strdup(explicit_key);
+    return POLICY_DK_OK;
+  }
+  if (plen && strncmp(rel, src_prefix, plen) == 0) rel += plen;
+  if (*rel || (dst_prefix && *dst_prefix)) {
+    *out = fx_asprintf("%s%s", dst_prefix ? dst_prefix : "", rel);
+    return POLICY_DK_OK;
+  }
+  klen = strlen(key ? key : "");
+  if (klen && key[klen - 1] == '/') return size == 0 ? POLICY_DK_SKIP_MARKER : POLICY_DK_EMPTY;
+  if (!klen) return POLICY_DK_EMPTY;
+  slash = strrchr(key, '/');
+  *out = fx_strdup(slash ? slash + 1 : key);
+  return POLICY_DK_OK;
+}
+
 int policy_etag_equal(const char *a, const char *b) {
   size_t na, nb;
   const char *ea, *eb;

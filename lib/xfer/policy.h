@@ -102,6 +102,44 @@ policy_action_t policy_decide(msg_policy_t p, const msg_obj_t *src,
  * content, as single-part PUTs give. */
 int policy_etag_is_md5(const char *etag);
 
+/* 1 when etag is 32 hex digits AND the response headers hdrs (of a GET,
+ * HEAD or PUT of that object, names case-insensitive) guarantee that it is
+ * the MD5 of the bytes, for a store of type t. A listing carries no
+ * encryption information, so only a response's headers can say:
+ *   S3:  no `x-amz-server-side-encryption: aws:kms` (or aws:kms:dsse), no
+ *        SSE-C header (x-amz-server-side-encryption-customer-algorithm /
+ *        -customer-key-MD5). SSE-S3 (AES256) keeps the MD5.
+ *   OSS: `x-oss-object-type: Normal` (Multipart and Appendable objects have
+ *        other ETags) and no `x-oss-server-side-encryption: KMS`.
+ *   COS: `x-cos-object-type` absent or `normal`, no
+ *        x-cos-server-side-encryption at all (COS says an encrypted object's
+ *        ETag differs) and no SSE-C header.
+ *   HTTP (URL lists): never; a web server's ETag is its own business.
+ * hdrs NULL: 0. */
+int policy_etag_md5_trusted(store_type_t t, const kvlist_t *hdrs, const char *etag);
+
+/* Where an object's copy goes (docs/worker.md "Destination keys").
+ * explicit_key (a URL list's dst_key) wins when given. Otherwise the key is
+ * dst_prefix + (key less src_prefix). When that is empty (the source key
+ * equals the source prefix and the destination prefix is empty):
+ *   - a zero-byte key ending in '/' is the folder marker of the source
+ *     prefix: its copy would be the destination bucket's root, which needs
+ *     no marker -> POLICY_DK_SKIP_MARKER (skipped, reason "prefix-marker");
+ *   - another object (content, or an empty file) goes under its own name,
+ *     the part of its key after the last '/', as `cp DIR/logs BUCKET/`
+ *     would -> POLICY_DK_OK with that name;
+ *   - a key ending in '/' with content has no such name ->
+ *     POLICY_DK_EMPTY (failed, reason "empty-key").
+ * An explicit key that is empty is POLICY_DK_EMPTY. *out is set (owned,
+ * fx_free) for POLICY_DK_OK only, else NULL. */
+typedef enum policy_dk {
+  POLICY_DK_OK = 0,
+  POLICY_DK_SKIP_MARKER,
+  POLICY_DK_EMPTY
+} policy_dk_t;
+policy_dk_t policy_dst_key(const char *src_prefix, const char *dst_prefix, const char *key,
+                           uint64_t size, const char *explicit_key, char **out);
+
 /* 1 when both ETags are given and equal, case-insensitively, surrounding
  * quotes tolerated on either. */
 int policy_etag_equal(const char *a, const char *b);

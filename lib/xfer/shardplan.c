@@ -80,7 +80,7 @@ static ferry_err_t level(shardplan_list_fn list, void *ctx, const char *prefix, 
   ferry_err_t err = FERRY_OK;
   for (;;) {
     store_list_page_t page;
-    size_t a = 0, b = 0;
+    size_t a = 0, b = 0, before = e->n;
     int more;
     memset(&page, 0, sizeof(page));
     if ((err = list(ctx, prefix, token, &page, errbuf))) {
@@ -106,6 +106,12 @@ static ferry_err_t level(shardplan_list_fn list, void *ctx, const char *prefix, 
       ents_push(e, s, !take_key);
     }
     more = page.truncated && !*cut;
+    if (more && e->n == before && page.n_objects + page.n_prefixes > 0) {
+      /* Nothing new on a full page: the store ignored the token (it would
+       * answer the same page for ever). The plan is only about balance. */
+      *cut = 1;
+      more = 0;
+    }
     fx_free(token);
     token = NULL;
     if (more) {

@@ -6,7 +6,7 @@
 #
 #   FAULT=name; source tests/lib/itest.sh; source tests/lib/faults.sh
 #   fault_setup [devbroker args]      # broker, s3rver, proxies "oss" (source) and "cos"
-#   fault_conf [worker.K=V|lister.K=V]...  # $CONF, task "t": oss:ferry-src -> cos:ferry-dst-1250000000
+#   fault_conf [worker.K=V|lister.K=V|task.K=V]...  # $CONF, task "t": oss:ferry-src -> cos:ferry-dst-1250000000
 #   fault_fill SPEC...                # fill.js specs into the source; $FERRY_RUN/snapshot.json, $TOTAL
 #   fault_rule oss|cos JSON           # install a proxy fault rule
 #   fault_lister [args]               # ferry-lister -t t in the foreground
@@ -75,42 +75,49 @@ _fault_proxy() {
   export "$var=http://127.0.0.1:$port" "${var}_ADMIN=http://127.0.0.1:$port/__proxy"
 }
 
-# fault_conf [worker.KEY=VALUE | lister.KEY=VALUE]...: small, quick settings,
+# fault_conf [worker.KEY=VALUE | lister.KEY=VALUE | task.KEY=VALUE]...: small, quick settings,
 # each overridable; short consumer sessions (the mock cluster makes a re-join
 # wait for departed members' sessions).
 fault_conf() {
   declare -A W=([concurrency]=8 [multipart_threshold]='"8M"' [part_size]='"5M"' [max_attempts]=6
     [backoff_base_ms]=50 [backoff_max_ms]=1000 [stall_timeout_s]=2)
   declare -A L=([segment_max_objects]=25)
+  declare -A T=()
   local kv k
   for kv in "$@"; do
     k=${kv%%=*}
     case "$k" in
       worker.*) W[${k#worker.}]=${kv#*=} ;;
       lister.*) L[${k#lister.}]=${kv#*=} ;;
+      task.*) T[${k#task.}]=${kv#*=} ;;
       *) fail "fault_conf: $kv" ;;
     esac
   done
-  local wl="" ll=""
+  local wl="" ll="" tl=""
   for k in "${!W[@]}"; do wl+="  $k = ${W[$k]};"$'\n'; done
+  for k in "${!T[@]}"; do tl+=" $k = ${T[$k]};"; done
   for k in "${!L[@]}"; do ll+="  $k = ${L[$k]};"$'\n'; done
+  # The proxies speak HTTPS when FAULT_CA_FILE names the CA that signed them
+  # (the WAN bed, tests/lib/wan.sh).
+  local scheme=http ca=""
+  [ -z "${FAULT_CA_FILE:-}" ] || { scheme=https; ca="ca_file = \"$FAULT_CA_FILE\";"; }
   CONF="$FERRY_RUN/ferry.conf"
   cat >"$CONF" <<CONF
 log_level = "${FAULT_LOG_LEVEL:-info}";
 kafka = { brokers = ""; bootstrap_file = "$FERRY_RUN/bootstrap"; segments_partitions = 8;
   consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"]; };
 stores = (
-  { name = "oss"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; region = "cn-hangzhou";
-    connect_to = "${FERRY_PROXY_OSS#http://}"; },
-  { name = "cos"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; region = "ap-guangzhou";
-    connect_to = "${FERRY_PROXY_COS#http://}"; }
+  { name = "oss"; type = "oss"; endpoint = "$scheme://oss-cn-hangzhou.aliyuncs.com"; region = "cn-hangzhou";
+    connect_to = "${FERRY_PROXY_OSS#*://}"; $ca },
+  { name = "cos"; type = "cos"; endpoint = "$scheme://cos.ap-guangzhou.myqcloud.com"; region = "ap-guangzhou";
+    connect_to = "${FERRY_PROXY_COS#*://}"; $ca }
 );
 worker = {
 $wl};
 lister = {
 $ll};
 reporter = { listen = ""; refresh_s = 1; };
-tasks = ( { name = "t"; source = "oss:$FAULT_SRC_BUCKET"; destination = "cos:$FAULT_DST_BUCKET"; } );
+tasks = ( { name = "t"; source = "oss:$FAULT_SRC_BUCKET"; destination = "cos:$FAULT_DST_BUCKET";$tl } );
 CONF
   chmod 600 "$CONF"
 }
@@ -218,7 +225,9 @@ fault_check() {
   "$FERRY_BIN/ferry-reporter" -c "$CONF" --export-failed t --format jsonl --out "$FERRY_RUN/failed.jsonl" || fail "export failed"
   "$FERRY_BIN/ferry-reporter" -c "$CONF" --export-failed t --out "$FERRY_RUN/failed.csv" || fail "CSV export failed"
   local out rc=0
-  out=$(node "$TOOLS/account.js" --snapshot "$FERRY_RUN/snapshot.json" --dst "$FERRY_S3_MAIN" "$FAULT_DST_BUCKET" \
+  # The destination bucket's own server: the one s3rver, or FERRY_S3_DST (the WAN bed's second).
+  local dst_s3="${FERRY_S3_DST:-$FERRY_S3_MAIN}"
+  out=$(node "$TOOLS/account.js" --snapshot "$FERRY_RUN/snapshot.json" --dst "$dst_s3" "$FAULT_DST_BUCKET" \
     --status "$FERRY_RUN/status.json" --export "$FERRY_RUN/failed.jsonl" --state "$state" \
     ${expect:+--expect-failed "$expect"} --missing-out "$FERRY_RUN/failed.keys") || rc=$?
   echo "$out"
@@ -229,7 +238,7 @@ fault_check() {
     const t=require('fs').readFileSync('$FERRY_RUN/failed.csv','utf8');let n=0,q=false;
     for(const c of t){if(c=='\"')q=!q;else if(c=='\n'&&!q)n++;}console.log(n)") - 1))" \
     "$(wc -l <"$FERRY_RUN/failed.keys")" "CSV export rows"
-  node "$TOOLS/compare.js" "$FERRY_S3_MAIN" "$FAULT_SRC_BUCKET" "$FERRY_S3_MAIN" "$FAULT_DST_BUCKET" \
+  node "$TOOLS/compare.js" "$FERRY_S3_MAIN" "$FAULT_SRC_BUCKET" "$dst_s3" "$FAULT_DST_BUCKET" \
     --allow-missing-file "$FERRY_RUN/failed.keys" >"$FERRY_RUN/compare.out" || { cat "$FERRY_RUN/compare.out"; fail "destination differs from the source"; }
   tail -1 "$FERRY_RUN/compare.out"
   read -r COPIED SKIPPED FAILED <<<"$(jget 'j.copied+" "+j.skipped+" "+j.failed' <"$FERRY_RUN/status.json")"

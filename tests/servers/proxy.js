@@ -5,6 +5,7 @@
 //                 [--state-dir DIR] [--seed N] [--max-skew SEC]
 //                 [--service-host HOST]... [--verbose]
 //                 [--tls-cert CERT.pem --tls-key KEY.pem]
+//                 [--fake-etags kms|plain] [--list-v1-only]
 //
 // Prints "ready P" on stdout when it listens; stops cleanly on SIGTERM/SIGINT.
 // With --tls-cert/--tls-key it listens with HTTPS (the upstream stays http).
@@ -40,7 +41,7 @@ function usage(msg) {
   process.stderr.write('usage: node proxy.js --port P --upstream http://127.0.0.1:PORT ' +
     '--dialect oss|cos|s3 [--ak AK --sk SK] [--region R] [--bucket-map a=b,...] ' +
     '[--state-dir DIR] [--seed N] [--max-skew SEC] [--service-host H]... [--verbose] ' +
-    '[--tls-cert CERT.pem --tls-key KEY.pem]\n');
+    '[--tls-cert CERT.pem --tls-key KEY.pem] [--fake-etags kms|plain] [--list-v1-only]\n');
   process.exit(2);
 }
 
@@ -76,6 +77,8 @@ function parseArgs(argv) {
       case '--bind': o.bind = val(); break;
       case '--tls-cert': o.tlsCert = val(); break;
       case '--tls-key': o.tlsKey = val(); break;
+      case '--fake-etags': o.fakeEtags = val(); break;
+      case '--list-v1-only': o.listV1Only = true; break;
       case '--verbose': case '-v': o.verbose = true; break;
       case '--help': case '-h': usage(); break;
       default: usage(`unknown argument '${a}'`);
@@ -92,6 +95,10 @@ function parseArgs(argv) {
   if (!o.region) o.region = o.dialect === 'oss' ? 'cn-hangzhou' : '';
   if (!Number.isInteger(o.maxSkew) || o.maxSkew < 0) usage('bad --max-skew');
   if (!o.tlsCert !== !o.tlsKey) usage('--tls-cert and --tls-key go together');
+  if (o.fakeEtags !== undefined && !['kms', 'plain'].includes(o.fakeEtags)) usage('--fake-etags must be kms or plain');
+  if ((o.fakeEtags || o.listV1Only) && o.dialect === 's3') {
+    usage('--fake-etags and --list-v1-only change signed requests: oss or cos dialect only');
+  }
   if (o.dialect !== 's3' && (!o.ak || !o.sk)) {
     process.stderr.write('proxy: warning: no --ak/--sk: signatures are NOT checked ' +
       '(an Authorization header is still required)\n');
@@ -258,7 +265,7 @@ let stats;
 function resetStats() {
   stats = { requests: 0, by_method: {}, by_op: {}, by_status: {}, by_op_status: {},
     auth: { ok: 0, refused: 0, missing: 0 }, faults: { total: 0, by_action: {}, by_rule: {} },
-    bytes_in: 0, bytes_out: 0, started: new Date().toISOString() };
+    bytes_in: 0, bytes_out: 0, bad_digest: 0, started: new Date().toISOString() };
 }
 resetStats();
 function bump(obj, k) { obj[k] = (obj[k] || 0) + 1; }
@@ -295,11 +302,13 @@ function validateRule(r) {
     id: nextRuleId++, action: r.action, match: m, ops, methods, re,
     status: num('status', 503), code: r.code, message: r.message, retry_after: r.retry_after,
     body: r.body, bytes: num('bytes', r.after_bytes), ms: num('ms', r.action === 'stall' ? 5000 : 1000),
-    offset: num('offset', 0), forward: !!r.forward,
+    offset: num('offset', 0), forward: !!r.forward, side: r.side === undefined ? 'response' : r.side,
     probability: num('probability', 1), count: num('count', undefined), for_ms: num('for_ms', undefined),
     installed: Date.now(), fired: 0, spec: r,
   };
   if (rule.probability > 1) throw new Error('probability must be within 0..1');
+  if (!['response', 'request'].includes(rule.side)) throw new Error("side must be 'response' or 'request'");
+  if (rule.side === 'request' && r.action !== 'corrupt') throw new Error("side 'request' is for corrupt only");
   if (r.action === 'header') {
     if (typeof r.name !== 'string' || !/^[A-Za-z0-9-]+$/.test(r.name)) throw new Error('header: name must be a header name');
     if (typeof r.value !== 'string' || /[\r\n]/.test(r.value)) throw new Error('header: value must be a one-line string');
@@ -668,12 +677,40 @@ function upBucket(b) {
   return opt.bucketMap.get(b) || b;
 }
 
+/* --list-v1-only: a store that knows only ListObjects V1. It ignores
+ * list-type=2 and with it start-after and continuation-token (it answers
+ * page one to each), and honours marker. */
+const V2_ONLY_PARAMS = new Set(['list-type', 'start-after', 'continuation-token', 'fetch-owner']);
+function upstreamQuery(ctx) {
+  if (!opt.listV1Only || ctx.op !== 'list' || !ctx.rawQuery) return ctx.rawQuery;
+  return ctx.rawQuery.split('&').filter((kv) => {
+    let name = kv.split('=')[0];
+    try { name = decodeURIComponent(name); } catch (e) { /* kept as sent */ }
+    return !V2_ONLY_PARAMS.has(name);
+  }).join('&');
+}
+
 function upstreamPath(ctx) {
   if (D === 's3' || !ctx.bucket) return ctx.rawPath + (ctx.rawQuery ? `?${ctx.rawQuery}` : '');
   const b = encodeURIComponent(upBucket(ctx.bucket));
   const rest = ctx.keyRaw ? `/${ctx.keyRaw}` : '';
-  return `/${b}${rest}${ctx.rawQuery ? `?${ctx.rawQuery}` : ''}`;
+  const q = upstreamQuery(ctx);
+  return `/${b}${rest}${q ? `?${q}` : ''}`;
 }
+
+/* --fake-etags: a store whose 32-hex ETags are not the MD5 of the bytes
+ * (OSS/COS KMS, S3 SSE-KMS/SSE-C). Each MD5 ETag is shown reversed, in
+ * listings and GET/HEAD answers, and turned back in If-Match/If-None-Match;
+ * with 'kms' the answers also carry the dialect's KMS encryption header,
+ * with 'plain' nothing says so (a store whose ETag lies). */
+function fakeEtag(e) {
+  return /^[0-9a-fA-F]{32}$/.test(e) ? e.split('').reverse().join('') : e;
+}
+function fakeEtagList(v) {
+  return String(v).replace(/[0-9a-fA-F]{32}/g, (h) => fakeEtag(h));
+}
+const KMS_HEADER = { oss: ['x-oss-server-side-encryption', 'KMS'], cos: ['x-cos-server-side-encryption', 'cos/kms'],
+  s3: ['x-amz-server-side-encryption', 'aws:kms'] }[D];
 
 function upstreamHeaders(ctx, req) {
   const out = {};
@@ -695,6 +732,7 @@ function upstreamHeaders(ctx, req) {
       continue;
     }
     if (k.startsWith(PFX)) continue; /* other dialect headers mean nothing to s3rver */
+    if (opt.fakeEtags && (k === 'if-match' || k === 'if-none-match')) { out[k] = fakeEtagList(v); continue; }
     out[k] = v;
   }
   if (D !== 's3') out.host = `${opt.upHost}:${opt.upPort}`;
@@ -786,7 +824,7 @@ function pump(src, res, rule, ctx) {
   if (stallAt === 0) { stallDone = true; startStall(null); }
   src.on('data', (chunk) => {
     if (done) return;
-    if (act === 'corrupt') {
+    if (act === 'corrupt' && rule.side === 'response') {
       const off = rule.offset;
       if (off >= sent && off < sent + chunk.length) {
         chunk = Buffer.from(chunk);
@@ -847,8 +885,13 @@ function forward(ctx, req, res, rule) {
   const crc = dialectual && ((ctx.op === 'put' && !isCopy) || ctx.op === 'upload-part') ? new Crc64() : null;
   /* small request bodies whose content the proxy needs */
   const bufferReq = dialectual && (ctx.op === 'complete' || (ctx.op === 'delete' && ctx.method === 'POST'));
-  const bufferRes = dialectual && (ctx.op === 'complete' || ctx.op === 'initiate' ||
-    (ctx.op === 'list' && ctx.qmap.get('encoding-type') === 'url'));
+  const urlListing = dialectual && ctx.op === 'list' && ctx.qmap.get('encoding-type') === 'url';
+  const bufferRes = (dialectual && (ctx.op === 'complete' || ctx.op === 'initiate')) || urlListing ||
+    (ctx.op === 'list' && !!opt.fakeEtags);
+  const digest = bodyDigest(ctx, req, rule);
+  if (digest && digest.invalid) {
+    return sendError(ctx, req, res, 400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
+  }
   let reqDone = false;
   let reqBody = null;
 
@@ -856,6 +899,7 @@ function forward(ctx, req, res, rule) {
     path: upstreamPath(ctx), headers: upstreamHeaders(ctx, req), agent });
 
   upReq.on('error', (e) => {
+    if (digest && digest.refused) return;
     log(`upstream error: ${e.message}`);
     if (!res.headersSent) sendError(ctx, req, res, 502, 'BadGateway', `upstream ${opt.upstream}: ${e.message}`);
     else destroySocket(res.socket, true);
@@ -871,15 +915,33 @@ function forward(ctx, req, res, rule) {
       upReq.end(buf);
     });
   } else {
-    req.on('data', (chunk) => {
-      stats.bytes_in += chunk.length;
-      if (crc) crc.update(chunk);
+    const up = (chunk) => {
       if (!upReq.write(chunk)) {
         req.pause();
         upReq.once('drain', () => req.resume());
       }
+    };
+    req.on('data', (chunk) => {
+      stats.bytes_in += chunk.length;
+      const c = digest ? digest.take(chunk) : chunk;
+      if (crc) crc.update(c);
+      if (!digest) { up(c); return; }
+      /* held until the digest is known: s3rver stores even a body cut
+       * short, so a body that does not match must not reach it at all */
+      digest.held.push(c);
     });
-    req.on('end', () => { reqDone = true; upReq.end(); });
+    req.on('end', () => {
+      if (digest && !digest.matches()) {
+        digest.refused = true;
+        stats.bad_digest++;
+        upReq.destroy();
+        sendError(ctx, req, res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what was received.');
+        return;
+      }
+      if (digest) upReq.write(Buffer.concat(digest.held));
+      reqDone = true;
+      upReq.end();
+    });
   }
 
   upReq.on('response', (upRes) => {
@@ -911,6 +973,8 @@ function forward(ctx, req, res, rule) {
             headers['x-oss-object-type'] = o && o.mp ? 'Multipart' : 'Normal';
             headers['x-oss-storage-class'] = 'Standard';
           }
+          if (opt.fakeEtags && headers.etag) headers.etag = fakeEtagList(headers.etag);
+          if (opt.fakeEtags === 'kms') headers[KMS_HEADER[0]] = KMS_HEADER[1];
         } else if (ctx.op === 'delete' && ok) {
           journal({ t: 'del', b: ctx.bucket, k: ctx.key });
         } else if (ctx.op === 'initiate' && ok && body) {
@@ -951,13 +1015,49 @@ function forward(ctx, req, res, rule) {
       bufferStream(upRes, SMALL_LIMIT, (err, buf) => {
         if (err) { destroySocket(res.socket, true); return; }
         let b = buf;
-        if (ok && ctx.op === 'list') b = Buffer.from(encodeListing(buf.toString('utf8')));
+        if (ok && urlListing) b = Buffer.from(encodeListing(b.toString('utf8')));
+        if (ok && ctx.op === 'list' && opt.fakeEtags) {
+          b = Buffer.from(b.toString('utf8').replace(/<ETag>([^<]*)<\/ETag>/g, (m, e) => `<ETag>${fakeEtagList(e)}</ETag>`));
+        }
         send(Readable.from([b]), b);
       });
     } else {
       send(upRes, null);
     }
   });
+}
+
+/* Content-MD5 of a PutObject / UploadPart body, checked as S3, OSS and COS
+ * do: a value that is not base64 of 16 bytes is 400 InvalidDigest at once;
+ * a body whose MD5 differs is 400 BadDigest, and is not stored. A rule
+ * {"action":"corrupt","side":"request","offset":N} flips byte N of the body
+ * on its way in (before the check: damage in flight). null when neither
+ * applies. */
+function bodyDigest(ctx, req, rule) {
+  const want = req.headers['content-md5'];
+  const corrupt = rule && rule.action === 'corrupt' && rule.side === 'request' ? rule.offset : -1;
+  if ((ctx.op !== 'put' && ctx.op !== 'upload-part') || (want === undefined && corrupt < 0)) return null;
+  const d = { held: [], refused: false, invalid: false, seen: 0 };
+  let md5 = null;
+  if (want !== undefined) {
+    const raw = Buffer.from(String(want), 'base64');
+    if (raw.length !== 16 || raw.toString('base64') !== String(want).trim()) return { invalid: true };
+    md5 = crypto.createHash('md5');
+    d.want = raw;
+  }
+  d.take = (chunk) => {
+    let c = chunk;
+    if (corrupt >= d.seen && corrupt < d.seen + c.length) {
+      c = Buffer.from(c);
+      c[corrupt - d.seen] ^= 0xff;
+      log(`corrupted byte ${corrupt} of the ${ctx.op} body of ${ctx.bucket}/${ctx.key}`);
+    }
+    d.seen += c.length;
+    if (md5) md5.update(c);
+    return c;
+  };
+  d.matches = () => !md5 || md5.digest().equals(d.want);
+  return d;
 }
 
 /* CompleteMultipartUpload succeeded upstream: combine the part CRCs in part

@@ -1,6 +1,8 @@
 // Starts one s3rver instance on loopback for ferry's tests.
 // usage: node s3.js PORT DIR [BUCKET ...]
 // Prints "ready PORT" on stdout once it listens. Stops on SIGTERM/SIGINT.
+// FERRY_S3_BIND: the address to listen on (default 127.0.0.1; the WAN bed's
+// hosts listen on their own, tests/lib/wan.sh).
 'use strict';
 const S3rver = require('s3rver');
 const fs = require('fs');
@@ -11,7 +13,7 @@ const buckets = process.argv.slice(4);
 fs.mkdirSync(dir, { recursive: true });
 
 const server = new S3rver({
-  address: '127.0.0.1',
+  address: process.env.FERRY_S3_BIND || '127.0.0.1',
   port,
   silent: true,
   directory: dir,

@@ -578,6 +578,34 @@ if (phase === 'main') {
     check(g.headers['x-amz-hash-crc64ecma'] === undefined, 'dialect s3 returns no CRC header');
   });
 
+  test('Content-MD5: a match is stored, a mismatch is 400 BadDigest and not stored, junk is InvalidDigest', async () => {
+    const key = `/${S3_BUCKET}/fault/md5.bin`;
+    const md5 = (b) => crypto.createHash('md5').update(b).digest('base64');
+    let r = await raw(E.s3p, 'PUT', key, { body: S3DATA, headers: { 'Content-MD5': md5(S3DATA) } });
+    eq(r.status, 200, 'matching Content-MD5');
+    const other = Buffer.from(S3DATA);
+    other[7] ^= 1;
+    r = await raw(E.s3p, 'PUT', key, { body: other, headers: { 'Content-MD5': md5(S3DATA) } });
+    eq(r.status, 400, 'mismatching Content-MD5');
+    eq(xmlCode(r.body), 'BadDigest', 'code');
+    let g = await raw(E.s3p, 'GET', key);
+    check(g.body.equals(S3DATA), 'the refused body replaced the object');
+    r = await raw(E.s3p, 'PUT', key, { body: S3DATA, headers: { 'Content-MD5': 'not-base64-of-16' } });
+    eq(r.status, 400, 'junk Content-MD5');
+    eq(xmlCode(r.body), 'InvalidDigest', 'code');
+    /* damage in flight: the request body's byte 5 is flipped before the check */
+    await faults(E.s3p, { match: { op: 'put', key_prefix: 'fault/md5' }, action: 'corrupt', side: 'request', offset: 5, count: 2 });
+    r = await raw(E.s3p, 'PUT', key, { body: S3DATA, headers: { 'Content-MD5': md5(S3DATA) } });
+    eq(xmlCode(r.body), 'BadDigest', 'corrupted in flight with Content-MD5');
+    r = await raw(E.s3p, 'PUT', key, { body: S3DATA });
+    eq(r.status, 200, 'corrupted in flight without Content-MD5');
+    g = await raw(E.s3p, 'GET', key);
+    check(!g.body.equals(S3DATA) && g.body[5] === (S3DATA[5] ^ 0xff), 'without Content-MD5 the damage is stored');
+    await adminReq(E.s3p, 'DELETE', '/faults');
+    const st = await adminReq(E.s3p, 'GET', '/stats');
+    check(st.json.bad_digest >= 2, `bad_digest ${st.json.bad_digest}`);
+  });
+
   test('fault status: 503 with Retry-After, count 1, then normal', async () => {
     await faults(E.s3p, { match: { op: 'get', key_prefix: 'fault/' }, action: 'status', status: 503, retry_after: 2, count: 1 });
     let r = await raw(E.s3p, 'GET', S3OBJ);

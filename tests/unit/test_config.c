@@ -1203,7 +1203,7 @@ static void setenv_from_example(const char *path) {
  * backticks ("32", "\"1M\"", "[]"); "" when it shows none (required, unset,
  * another key's value). */
 static void doc_default(const char *gen, const char *kp, char *out, size_t n) {
-  char needle[224];
+  char needle[256];
   const char *p, *q;
   out[0] = '\0';
   snprintf(needle, sizeof needle, "| `%s` | ", kp);

@@ -206,6 +206,99 @@ static void test_etag_is_md5(void **state) {
   assert_false(policy_etag_is_md5(NULL));
 }
 
+
+/* A 32-hex ETag is the MD5 only where the response's headers say so: not
+ * under SSE-KMS / SSE-C on S3, not for non-Normal or KMS objects on OSS, not
+ * under any encryption or for another object type on COS, never for a web
+ * server. */
+static int trusted(store_type_t t, const char *etag, const char *h1, const char *v1,
+                   const char *h2, const char *v2) {
+  kvlist_t h;
+  int r;
+  kvlist_init(&h);
+  if (h1) kvlist_add(&h, h1, v1);
+  if (h2) kvlist_add(&h, h2, v2);
+  r = policy_etag_md5_trusted(t, &h, etag);
+  kvlist_release(&h);
+  return r;
+}
+
+static void test_etag_md5_trusted(void **state) {
+  const char *md5 = "\"d41d8cd98f00b204e9800998ecf8427e\"";
+  (void)state;
+  assert_true(trusted(STORE_S3, md5, NULL, NULL, NULL, NULL));
+  assert_true(trusted(STORE_S3, md5, "x-amz-server-side-encryption", "AES256", NULL, NULL));
+  assert_false(trusted(STORE_S3, md5, "x-amz-server-side-encryption", "aws:kms", NULL, NULL));
+  assert_false(trusted(STORE_S3, md5, "X-Amz-Server-Side-Encryption", "aws:kms:dsse", NULL, NULL));
+  assert_false(trusted(STORE_S3, md5, "x-amz-server-side-encryption-customer-algorithm",
+                       "AES256", NULL, NULL));
+  assert_false(trusted(STORE_S3, md5, "x-amz-server-side-encryption-customer-key-MD5", "x",
+                       NULL, NULL));
+  assert_false(trusted(STORE_S3, "d41d8cd98f00b204e9800998ecf8427e-2", NULL, NULL, NULL, NULL));
+  assert_false(trusted(STORE_S3, NULL, NULL, NULL, NULL, NULL));
+  assert_false(policy_etag_md5_trusted(STORE_S3, NULL, md5));
+
+  assert_true(trusted(STORE_OSS, md5, "x-oss-object-type", "Normal", NULL, NULL));
+  assert_true(trusted(STORE_OSS, md5, "x-oss-object-type", "Normal",
+                      "x-oss-server-side-encryption", "AES256"));
+  assert_false(trusted(STORE_OSS, md5, NULL, NULL, NULL, NULL)); /* type unknown */
+  assert_false(trusted(STORE_OSS, md5, "x-oss-object-type", "Multipart", NULL, NULL));
+  assert_false(trusted(STORE_OSS, md5, "x-oss-object-type", "Appendable", NULL, NULL));
+  assert_false(trusted(STORE_OSS, md5, "x-oss-object-type", "Normal",
+                       "x-oss-server-side-encryption", "KMS"));
+
+  assert_true(trusted(STORE_COS, md5, NULL, NULL, NULL, NULL));
+  assert_true(trusted(STORE_COS, md5, "x-cos-object-type", "normal", NULL, NULL));
+  assert_false(trusted(STORE_COS, md5, "x-cos-object-type", "appendable", NULL, NULL));
+  assert_false(trusted(STORE_COS, md5, "x-cos-server-side-encryption", "cos/kms", NULL, NULL));
+  assert_false(trusted(STORE_COS, md5, "x-cos-server-side-encryption", "AES256", NULL, NULL));
+  assert_false(trusted(STORE_COS, md5, "x-cos-server-side-encryption-customer-algorithm",
+                       "AES256", NULL, NULL));
+
+  assert_false(trusted(STORE_HTTP, md5, NULL, NULL, NULL, NULL));
+}
+
+static policy_dk_t dk(const char *sp, const char *dp, const char *key, uint64_t size,
+                      const char *explicit_key, const char *want) {
+  char *out = (char *)0x1;
+  policy_dk_t r = policy_dst_key(sp, dp, key, size, explicit_key, &out);
+  if (want) {
+    assert_non_null(out);
+    assert_string_equal(out, want);
+  } else {
+    assert_null(out);
+  }
+  fx_free(out);
+  return r;
+}
+
+/* The destination key is never empty. */
+static void test_dst_key(void **state) {
+  (void)state;
+  assert_int_equal(dk("dir/", "", "dir/a/b", 3, NULL, "a/b"), POLICY_DK_OK);
+  assert_int_equal(dk("dir/", "new/", "dir/a", 3, NULL, "new/a"), POLICY_DK_OK);
+  assert_int_equal(dk("", "", "a", 3, NULL, "a"), POLICY_DK_OK);
+  assert_int_equal(dk(NULL, NULL, "a", 3, NULL, "a"), POLICY_DK_OK);
+  /* a key outside the prefix (URL lists, replays) keeps its whole name */
+  assert_int_equal(dk("dir/", "x/", "other", 3, NULL, "x/other"), POLICY_DK_OK);
+  /* the folder marker of the prefix */
+  assert_int_equal(dk("dir/", "", "dir/", 0, NULL, NULL), POLICY_DK_SKIP_MARKER);
+  assert_int_equal(dk("a/dir/", NULL, "a/dir/", 0, NULL, NULL), POLICY_DK_SKIP_MARKER);
+  /* ... under a destination prefix it is that prefix's marker */
+  assert_int_equal(dk("dir/", "new/", "dir/", 0, NULL, "new/"), POLICY_DK_OK);
+  /* a "marker" with content has no name of its own */
+  assert_int_equal(dk("dir/", "", "dir/", 5, NULL, NULL), POLICY_DK_EMPTY);
+  /* an object equal to the prefix goes under its own name */
+  assert_int_equal(dk("logs", "", "logs", 10, NULL, "logs"), POLICY_DK_OK);
+  assert_int_equal(dk("a/b/logs", "", "a/b/logs", 10, NULL, "logs"), POLICY_DK_OK);
+  assert_int_equal(dk("a/b/logs", "", "a/b/logs", 0, NULL, "logs"), POLICY_DK_OK);
+  assert_int_equal(dk("logs", "arch", "logs", 10, NULL, "arch"), POLICY_DK_OK);
+  /* explicit keys (URL lists) */
+  assert_int_equal(dk("", "", "http://h/x", 1, "p/x", "p/x"), POLICY_DK_OK);
+  assert_int_equal(dk("", "", "http://h/x", 1, "", NULL), POLICY_DK_EMPTY);
+  assert_int_equal(dk("", "", "", 0, NULL, NULL), POLICY_DK_EMPTY);
+}
+
 static void test_decide_overwrite_skip(void **state) {
   msg_obj_t o = {"k", 10, "d41d8cd98f00b204e9800998ecf8427e", 0, 1, 77, NULL};
   store_head_t h;
@@ -675,6 +768,8 @@ int main(void) {
       cmocka_unit_test(test_part_size_sweep),
       cmocka_unit_test(test_use_multipart),
       cmocka_unit_test(test_etag_is_md5),
+      cmocka_unit_test(test_etag_md5_trusted),
+      cmocka_unit_test(test_dst_key),
       cmocka_unit_test(test_decide_overwrite_skip),
       cmocka_unit_test(test_decide_skip_if_same),
       cmocka_unit_test(test_class_defaults),

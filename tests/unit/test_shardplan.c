@@ -21,6 +21,7 @@ typedef struct fake {
   size_t page;           /* entries per page */
   int no_root_delim;     /* answer nothing for a delimited root listing (s3rver) */
   int fail_at;           /* fail the fail_at-th call (1-based), 0 = never */
+  int ignore_token;      /* answer page one whatever the token (and still give one) */
   int calls;
 } fake_t;
 
@@ -57,7 +58,8 @@ static void push_prefix(store_list_page_t *p, const char *s, size_t n) {
 static ferry_err_t fake_list(void *ctx, const char *prefix, const char *token,
                              store_list_page_t *page, char *errbuf) {
   fake_t *f = ctx;
-  size_t i = token ? (size_t)strtoul(token, NULL, 10) : 0, plen = strlen(prefix), count = 0;
+  size_t i = token && !f->ignore_token ? (size_t)strtoul(token, NULL, 10) : 0;
+  size_t plen = strlen(prefix), count = 0;
   char last_cp[512] = "";
   f->calls++;
   if (f->fail_at && f->calls == f->fail_at)
@@ -327,6 +329,24 @@ static void test_discover_error(void **st) {
   freekeys(k, 30);
 }
 
+/* A store that ignores the continuation token (and gives one) answered the
+ * same page for ever: the plan stops at the first page that adds nothing. */
+static void test_discover_token_ignored(void **st) {
+  char **k = mkkeys(60, "t/p%02zu/x", 60, "");
+  fake_t f;
+  shardplan_t p;
+  char err[FERRY_ERRLEN];
+  (void)st;
+  fake_init(&f, k, 60, 5);
+  f.ignore_token = 1;
+  assert_int_equal(shardplan_discover(fake_list, &f, "t/", 4, 0, &p, err), FERRY_OK);
+  assert_true(f.calls < 20);
+  assert_int_equal(p.cut, 1);
+  check_partition(&p, k, 60);
+  shardplan_release(&p);
+  freekeys(k, 60);
+}
+
 /* The partition holds for a random namespace whatever the plan. */
 static void test_partition_random(void **st) {
   size_t n = 2000, i, round;
@@ -443,6 +463,7 @@ int main(void) {
       cmocka_unit_test(test_discover_mixed),
       cmocka_unit_test(test_discover_degenerate),
       cmocka_unit_test(test_discover_error),
+      cmocka_unit_test(test_discover_token_ignored),
       cmocka_unit_test(test_partition_random),
       cmocka_unit_test(test_task_record_shards),
   };

@@ -94,7 +94,9 @@ static void build_req(store_req_t *r, const json_t *v, const char *const *skip) 
   size_t i;
   json_t *pair;
   conf_init(&c, STORE_S3, SIGN_DEFAULT, jstr(v, "endpoint"), NULL, NULL, NULL);
-  store_req_init(r, &c, jstr(v, "method"), jstr(v, "bucket"), jstr(v, "key"));
+  const char *key = jstr(v, "key");
+  /* "" in the vectors is a bucket-level request (ListObjects). */
+  store_req_init(r, &c, jstr(v, "method"), jstr(v, "bucket"), key && *key ? key : NULL);
   json_array_foreach(json_object_get(v, "headers"), i, pair) {
     const char *n = json_string_value(json_array_get(pair, 0));
     if (!in_list(n, skip)) kvlist_add(&r->headers, n, json_string_value(json_array_get(pair, 1)));
@@ -464,7 +466,7 @@ static void test_url_addressing(void **state) {
 
   /* Virtual-hosted keeps the port after the bucket; scheme case-folded. */
   conf_init(&c, STORE_S3, SIGN_DEFAULT, "HTTP://s3.local:8080", NULL, NULL, NULL);
-  store_req_init(&r, &c, "GET", "b", "");
+  store_req_init_bucket(&r, &c, "GET", "b");
   assert_string_equal(r.host, "b.s3.local:8080");
   assert_null(r.key);
   store_req_url(&r);
@@ -765,6 +767,25 @@ static void test_sign_none_and_errors(void **state) {
   assert_int_equal(store_req_sign(&r, &c, 0, errbuf), FERRY_ERR_INVALID);
   assert_non_null(strstr(errbuf, "bucket"));
   store_req_release(&r);
+
+  /* An object request with an empty key would address the bucket (a PUT
+   * is CreateBucket, a HEAD is HeadBucket): refused, whatever the method.
+   * Bucket requests are store_req_init_bucket. */
+  {
+    static const char *const methods[] = {"PUT", "HEAD", "GET", "DELETE", "POST"};
+    size_t m;
+    for (m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+      store_req_init(&r, &c, methods[m], "b", "");
+      assert_true(r.empty_key);
+      assert_int_equal(store_req_sign(&r, &c, 0, errbuf), FERRY_ERR_INVALID);
+      assert_non_null(strstr(errbuf, "empty key"));
+      store_req_release(&r);
+    }
+    store_req_init_bucket(&r, &c, "PUT", "b");
+    assert_false(r.empty_key);
+    assert_int_equal(store_req_sign(&r, &c, 0, errbuf), FERRY_OK);
+    store_req_release(&r);
+  }
 
   /* No endpoint. */
   c.endpoint = NULL;

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The WAN bed's benchmarks (scripts/wan.sh, default profile scaled
+# by WAN_SCALE, HTTPS on every store endpoint). Run as root:
+#   bench/wan.sh [small] [large] [scaleout]     (default: all three)
+#
+#   small:    wan_small_vs_rclone — BENCH_SMALL (2000) objects of 1-64 KiB,
+#             ferry (one worker host, w1, concurrency 32 = its default) wall
+#             time / rclone's (`copy --transfers 32 --checkers 32`, also on
+#             w1, through plain S3 proxies with the same TLS on the same
+#             hosts). Goal <= 0.5.
+#   large:    wan_large_link_util — 4 x BENCH_LARGE_MB (default 32; the issue
+#             asks 256, scaled with the rates) MiB: bytes/s over the capacity
+#             of the narrowest link on the path; one host (its NIC) and four
+#             hosts (the inter-cloud link). Goal >= 0.9.
+#   scaleout: scaleout_4_hosts — the large dataset on 4 hosts / on 1 host
+#             (from the two runs above). Goal >= 3.5.
+# Beside each figure: the machine's CPU busy share (cpu_busy, 1.00 = both
+# CPUs saturated, by anything), each store proxy's and the forwarder's CPU
+# seconds per wall second (one thread each: near 1.0 means that process, not
+# the link, is the bottleneck).
+# Last line: RESULT name=value ... (each figure measured; misses included).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export FERRY_SRC="$ROOT" FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
+export WAN_PREFIX="${WAN_PREFIX:-fwb}" WAN_SCALE="${WAN_SCALE:-0.2}"
+export WAN_S3_PROXIES=1 WAN_DST_BUCKETS="rclone-dst"
+export BENCH_PARTS="${BENCH_PARTS:-${*:-small large scaleout}}"   # kept for the re-run on the broker host
+FAULT=bench_wan
+source "$ROOT/tests/lib/itest.sh"
+source "$ROOT/tests/lib/wan.sh"
+wan_enter "$ROOT/tests/wan/profiles/default.prof"
+
+SMALL="${BENCH_SMALL:-2000}" LARGE_MB="${BENCH_LARGE_MB:-32}"
+want() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
+now() { date +%s.%N; }
+rate_kbit() { wan show | awk -v h="$1" '$1 == h { sub(/rate=/, "", $3); sub(/kbit/, "", $3); print $3 }'; }
+# proxy_cpu NAME: its CPU seconds so far.
+proxy_cpu() {
+  local pid; pid=$(pgrep -f -- "--state-dir $FERRY_RUN/proxy-$1 " | head -1)
+  awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$pid/stat"
+}
+# fwd_cpu: ferry-wanfwd's CPU seconds so far (it moves every packet: near
+# 1.0 per wall second means the bed itself is the limit).
+fwd_cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$(cat "/run/ferry-wan-$WAN_PREFIX/fwd.pid")/stat"; }
+snap_cpu() {
+  wan_cpu_start; F0=$(fwd_cpu); P0=()
+  local p; for p in "$@"; do P0+=("$(proxy_cpu "$p")"); done; PN=("$@")
+}
+# report_cpu WALL: cpu_busy=... proxy_NAME=cpu_s/wall ...
+report_cpu() {
+  local out i
+  out="cpu_busy=$(wan_cpu_end) wanfwd_load=$(awk -v a="$F0" -v b="$(fwd_cpu)" -v w="$1" 'BEGIN{printf "%.2f", (b - a) / w}')"
+  for i in "${!PN[@]}"; do
+    out+=" ${PN[$i]}_load=$(awk -v a="${P0[$i]}" -v b="$(proxy_cpu "${PN[$i]}")" -v w="$1" 'BEGIN{printf "%.2f", (b - a) / w}')"
+  done
+  echo "$out"
+}
+
+wan_setup
+# ferry at its defaults (wan_conf: production retries; docs/config.md sizes),
+# except request_timeout_s: on main it still cuts body transfers (a known defect),
+# and at these per-transfer rates every streamed copy outlasts 30 s.
+wan_conf lister.segment_max_objects=100 worker.multipart_threshold='"64M"' worker.part_size='"16M"' \
+  worker.request_timeout_s="${BENCH_REQUEST_TIMEOUT_S:-900}" \
+  ${BENCH_SEGMENT_MAX_BYTES:+lister.segment_max_bytes=\"$BENCH_SEGMENT_MAX_BYTES\"}
+# One task per measured run, each into its own prefix of the destination.
+add_task() { sed -i "s|^tasks = ( |tasks = ( { name = \"$1\"; source = \"oss:$FAULT_SRC_BUCKET/$2/\"; destination = \"cos:$FAULT_DST_BUCKET/$1/\"; }, |" "$CONF"; }
+for t in small large1 large4; do add_task "$t" "${t%%[0-9]*}"; done
+# ferry_run TASK HOSTS...: workers on those hosts, the task, its wall time in WALL.
+ferry_run() {
+  local task="$1"; shift
+  local n
+  for n in "$@"; do wan_worker "$n"; done
+  sleep 8   # the group settles before the clock starts
+  local t0; t0=$(now)
+  "$FERRY_BIN/ferry-lister" -c "$CONF" -t "$task" 2>>"$FERRY_RUN/lister.log" || fail "lister $task"
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task "$task" --wait --timeout 1800 >"$FERRY_RUN/wait-$task.out" 2>&1 ||
+    fail "task $task did not complete: $(tail -2 "$FERRY_RUN/wait-$task.out")"
+  WALL=$(echo "$(now) - $t0" | bc)
+  fault_stop_workers
+  WPID=()
+}
+# verify PREFIX DST_BUCKET DST_PREFIX: the copy equals the source.
+verify() {
+  node "$TOOLS/compare.js" "$FERRY_S3_MAIN" "$FAULT_SRC_BUCKET" "$FERRY_S3_DST" "$2" --prefix "$1/" --dst-prefix "$3/" \
+    >"$FERRY_RUN/compare-$3.out" 2>&1 || { tail -5 "$FERRY_RUN/compare-$3.out"; fail "$3: the copy differs from the source"; }
+}
+RESULT=()
+if want small; then
+  wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "small:$SMALL:1:64" >/dev/null
+  snap_cpu oss cos
+  ferry_run small 1
+  fw=$WALL; echo "small: ferry (w1) wall_s=$fw $(report_cpu "$fw")"
+  printf '[src]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\nendpoint = https://%s:9444\nregion = us-east-1\nforce_path_style = true\n\n[dst]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\nendpoint = https://%s:9444\nregion = us-east-1\nforce_path_style = true\n' \
+    "$SRC_IP" "$DST_IP" >"$FERRY_RUN/rclone.conf"
+  snap_cpu s3src s3dst
+  t0=$(now)
+  # AWS_CA_BUNDLE (set on some machines) breaks rclone 1.60.1's S3 transport
+  # ("unsupported transport"); --ca-cert gives it the test CA.
+  wan exec w1 env -u AWS_CA_BUNDLE rclone --config "$FERRY_RUN/rclone.conf" --ca-cert "$FAULT_CA_FILE" copy "src:$FAULT_SRC_BUCKET/small" \
+    "dst:rclone-dst/small" --transfers 32 --checkers 32 >"$FERRY_RUN/rclone.log" 2>&1 || { tail "$FERRY_RUN/rclone.log"; fail rclone; }
+  rw=$(echo "$(now) - $t0" | bc); echo "small: rclone (w1) wall_s=$rw $(report_cpu "$rw")"
+  verify small "$FAULT_DST_BUCKET" small
+  verify small rclone-dst small
+  bytes=$(node -e "let s=0;for(const o of require('$FERRY_RUN/snapshot.json'))if(o.key.startsWith('small/'))s+=o.size;console.log(s)" 2>/dev/null || echo 0)
+  RESULT+=("wan_small_vs_rclone=$(awk -v a="$fw" -v b="$rw" 'BEGIN{printf "%.2f", a / b}')")
+fi
+if want large || want scaleout; then
+  wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "large:4:$LARGE_MB" >/dev/null
+  bytes=$((4 * LARGE_MB * 1048576))
+  w_kbit=$(rate_kbit w1) d_kbit=$(rate_kbit dst)
+  snap_cpu oss cos
+  ferry_run large1 1
+  u1=$(awk -v b="$bytes" -v w="$WALL" -v k="$w_kbit" 'BEGIN{printf "%.2f", b * 8 / w / (k * 1000)}')
+  r1=$(awk -v b="$bytes" -v w="$WALL" 'BEGIN{printf "%.3f", b / w / 1048576}')
+  echo "large, 1 host: wall_s=$WALL MiB_s=$r1 narrowest=w1 NIC ${w_kbit} kbit/s util=$u1 $(report_cpu "$WALL")"
+  verify large "$FAULT_DST_BUCKET" large1
+  snap_cpu oss cos
+  ferry_run large4 1 2 3 4
+  u4=$(awk -v b="$bytes" -v w="$WALL" -v k="$d_kbit" 'BEGIN{printf "%.2f", b * 8 / w / (k * 1000)}')
+  r4=$(awk -v b="$bytes" -v w="$WALL" 'BEGIN{printf "%.3f", b / w / 1048576}')
+  echo "large, 4 hosts: wall_s=$WALL MiB_s=$r4 narrowest=inter-cloud ${d_kbit} kbit/s util=$u4 $(report_cpu "$WALL")"
+  verify large "$FAULT_DST_BUCKET" large4
+  want large && RESULT+=("wan_large_link_util_1host=$u1" "wan_large_link_util_4hosts=$u4")
+  want scaleout && RESULT+=("scaleout_4_hosts=$(awk -v a="$r4" -v b="$r1" 'BEGIN{printf "%.2f", a / b}')")
+fi
+echo "RESULT ${RESULT[*]} scale=$WAN_SCALE"

@@ -17,6 +17,10 @@
 #include "bus/msg.h"
 #include "bus/tally.h"
 
+/* The export's CSV header row. */
+#define CSV_HEAD                                                              \
+  "key,size,status,reason,http_status,code,message,attempts,last_attempt,run,segment," \
+  "etag\n"
 #define OBJ_SIZE 100   /* size of every object not listed in outcomes */
 #define T0 1700000000000LL
 #define LATER (T0 + 86400000LL)   /* a clock long after everything: rates 0 */
@@ -939,8 +943,7 @@ static void test_export_chunks(void **state) {
   assert_int_equal(tally_export_next(x, t, 10, SIZE_MAX, &parts), 1);
   assert_int_equal(tally_export_next(x, t, 10, SIZE_MAX, &parts), 0);
   assert_string_equal(fbuf_str(&parts),
-                      "key,size,status,reason,http_status,code,message,attempts,"
-                      "last_attempt,run,segment,etag\n");
+                      CSV_HEAD);
   tally_export_free(x);
   fbuf_release(&whole);
   fbuf_release(&parts);
@@ -966,8 +969,7 @@ static void test_export_formulas(void **state) {
   tally_export_failed(t, "t", TALLY_EXPORT_CSV, &b, &rows);
   assert_int_equal(rows, 2);
   assert_string_equal(fbuf_str(&b),
-                      "key,size,status,reason,http_status,code,message,attempts,"
-                      "last_attempt,run,segment,etag\n"
+                      CSV_HEAD
                       "\"'=HYPERLINK(\"\"http://x\"\")\",1,failed,\"'-r\",403,"
                       "\"'+cmd|' /C calc'!A0\",Access Denied.,3,"
                       "2023-11-14T22:13:21.234Z,1,1-1,\n"

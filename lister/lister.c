@@ -4,8 +4,8 @@
  *
  * Memory: one listing page, the segment being filled, and a bounded
  * number of messages in flight (out.c) — nothing grows with the bucket. A
- * --retry-failed replay holds the still-failed set (one entry per failed
- * object of one run), since it must be de-duplicated and sorted.
+ * --retry-failed replay holds the task's still-failed set (retry.c: the
+ * reporter's tally of the task and one object per still-failed key).
  */
 #include "lister.h"
 
@@ -21,11 +21,13 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/lease.h"
 #include "bus/scan.h"
 #include "core/log.h"
 #include "fanout.h"
 #include "ops.h"
 #include "out.h"
+#include "retry.h"
 #include "source.h"
 #include "store/client.h"
 #include "store/listcur.h"
@@ -61,6 +63,7 @@ typedef struct lrun {
   uint64_t rng;
   int max_attempts;
   lfan_t *fan;             /* fan-out of huge objects, opened on first use */
+  bus_lease_t *lease;      /* the task's lease (Kafka only): one lister per task */
   /* A sharded listing (lister.shards > 1; shards.c-like section below). */
   struct shard *sh; /* n_sh shards, or NULL */
   size_t n_sh;
@@ -131,6 +134,17 @@ static int drain_timeout(const lrun_t *r) {
 
 /* ---------- task records ---------- */
 
+/* Every task record goes out through here: only while this lister still
+ * holds the task's lease, so a lister that lost it (stalled for a session,
+ * cut off from the coordinator) cannot record a position over its
+ * successor's. */
+static ferry_err_t put_record(lrun_t *r, const msg_task_t *rec, char *errbuf) {
+  if (r->lease && !bus_lease_held(r->lease))
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "lost the lease of task %s (another lister "
+                        "may have taken it over): stopping", r->def.task);
+  return lout_task(r->out, rec, errbuf);
+}
+
 static void shard_record(lrun_t *r, msg_task_t *rec);
 
 static void fill_record(lrun_t *r, msg_task_t *rec, const char *state,
@@ -158,7 +172,7 @@ static ferry_err_t checkpoint(lrun_t *r, char *errbuf) {
   if (total_segments(r) == r->cp_segments || !lout_is_kafka(r->out)) return FERRY_OK;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   fill_record(r, &rec, "listing", r->last_key);
-  if ((e = lout_task(r->out, &rec, errbuf))) return e;
+  if ((e = put_record(r, &rec, errbuf))) return e;
   if ((e = lout_drain(r->out, drain_timeout(r), errbuf))) return e;
   r->cp_segments = total_segments(r);
   LOG_DEBUG(FAC,
@@ -1006,83 +1020,20 @@ static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
   return e;
 }
 
-typedef struct failed_set {
-  const char *task;
-  int run;
-  msg_obj_t *objs;
-  int64_t *at;
-  size_t n, cap;
-  uint64_t bad;
-} failed_set_t;
-
-static int on_failed(const bus_msg_t *m, void *ctx) {
-  failed_set_t *fs = ctx;
-  msg_failed_t f;
-  char eb[FERRY_ERRLEN];
-  size_t tl = strlen(fs->task);
-  /* The key is the task name: skip other tasks without decoding. */
-  if (m->key && (m->key_len != tl || memcmp(m->key, fs->task, tl) != 0)) return 0;
-  if (!m->value) return 0;
-  if (msg_failed_decode(m->value, m->len, &f, eb)) {
-    LOG_WARN(FAC,
-             "topic=%s partition=%d offset=%" PRId64
-             " msg=\"undecodable failed "
-             "record skipped\" err=%s",
-             FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(eb));
-    fs->bad++;
-    return 0;
-  }
-  if (strcmp(f.task, fs->task) == 0 && f.run == fs->run) {
-    if (fs->n == fs->cap) {
-      fs->cap = fs->cap ? fs->cap * 2 : 64;
-      fs->objs = fx_realloc(fs->objs, fs->cap * sizeof(*fs->objs));
-      fs->at = fx_realloc(fs->at, fs->cap * sizeof(*fs->at));
-    }
-    fs->objs[fs->n] = f.obj;  /* moved out of f */
-    memset(&f.obj, 0, sizeof(f.obj));
-    fs->at[fs->n] = f.at_ms;
-    fs->n++;
-  }
-  msg_failed_release(&f);
-  return 0;
-}
-
-typedef struct fidx {
-  msg_obj_t *o;
-  int64_t at;
-} fidx_t;
-
-static int fidx_cmp(const void *a, const void *b) {
-  const fidx_t *x = a, *y = b;
-  int c = strcmp(x->o->key, y->o->key);
-  if (c) return c;
-  return x->at < y->at ? -1 : x->at > y->at;
-}
-
-static ferry_err_t replay_failed(lrun_t *r, failed_set_t *fs, char *errbuf) {
-  fidx_t *ix = fx_calloc(fs->n ? fs->n : 1, sizeof(*ix));
-  size_t i, n = 0;
+/* --retry-failed: the still-failed set, sorted by key (retry.c), so a redone
+ * retry run has the same segment ids. */
+static ferry_err_t replay_failed(lrun_t *r, lretry_t *rs, char *errbuf) {
+  size_t i;
   ferry_err_t e = FERRY_OK;
-  for (i = 0; i < fs->n; i++) {
-    ix[i].o = &fs->objs[i];
-    ix[i].at = fs->at[i];
-  }
-  /* Sorted by key, the latest record of a key last: the replay is the same
-   * whatever the order of the failed topic's partitions, so a redone retry
-   * run has the same segment ids. */
-  qsort(ix, fs->n, sizeof(*ix), fidx_cmp);
-  for (i = 0; i < fs->n && !e; i++) {
-    if (i + 1 < fs->n && strcmp(ix[i].o->key, ix[i + 1].o->key) == 0) continue;
+  for (i = 0; i < rs->n && !e; i++) {
     if (lister_stop) {
       e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
       break;
     }
-    n++;
-    e = replay_one(r, ix[i].o, errbuf);
+    e = replay_one(r, &rs->objs[i], errbuf);
   }
-  LOG_INFO(FAC, "task=%s run=%d base_run=%d failed_records=%zu replayed=%zu",
-           FLOG_V(r->def.task), r->plan.run, r->plan.base_run, fs->n, n);
-  fx_free(ix);
+  LOG_INFO(FAC, "task=%s run=%d base_run=%d replayed=%zu", FLOG_V(r->def.task),
+           r->plan.run, rs->base_run, i);
   return e;
 }
 
@@ -1180,7 +1131,7 @@ static void record_stop(lrun_t *r, ferry_err_t why) {
   }
   /* Everything handed out is delivered: the position is exact. */
   fill_record(r, &rec, state_for(why), r->kind == LISTPLAN_LIST ? r->last_key : NULL);
-  if (lout_task(r->out, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
+  if (put_record(r, &rec, eb) || lout_drain(r->out, drain_timeout(r), eb))
     LOG_ERROR(FAC, "task=%s msg=\"task record not delivered\" err=%s",
               FLOG_V(r->def.task), FLOG_Q(eb));
 }
@@ -1221,6 +1172,55 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
   return e;
 }
 
+/* One lister per task (docs/lister.md): the run is decided, and every
+ * record written, only under the task's lease. */
+static int take_lease(lrun_t *r, char *eb) {
+  char *group = fx_asprintf("%slister.%s", r->bc.topic_prefix ? r->bc.topic_prefix : "",
+                            r->def.task);
+  ferry_err_t e = bus_lease_acquire(&r->bc, group, kafka_timeout(r), 0, &r->lease, eb);
+  int rc = LISTER_EXIT_OK;
+  if (e == FERRY_ERR_NOTFOUND) {
+    /* A fresh cluster: create the topics (a no-op where they exist). */
+    LOG_INFO(FAC, "msg=\"tasks topic missing; creating the topics\"");
+    e = bus_topics_create(&r->bc, eb);
+    if (!e) e = bus_lease_acquire(&r->bc, group, kafka_timeout(r), 0, &r->lease, eb);
+  }
+  if (e) {
+    fprintf(stderr, "ferry-lister: task %s: %s\n", r->def.task, eb);
+    rc = LISTER_EXIT_FAIL;
+  } else if (!r->lease) {
+    fprintf(stderr, "ferry-lister: task %s: another ferry-lister is working on this task (it "
+            "holds the task's lease, kafka group %s); nothing done: run this command again "
+            "once it has finished\n", r->def.task, group);
+    rc = LISTER_EXIT_BUSY;
+  }
+  fx_free(group);
+  return rc;
+}
+
+/* Before a retry run: refused while a run is at work (its later failures
+ * would be missed), nothing to do when nothing is still failed. Returns an
+ * exit status to end with, or -1 to go on and replay rs. */
+static int retry_verdict(const lrun_t *r, const lretry_t *rs) {
+  if (*rs->busy) {
+    fprintf(stderr, "ferry-lister: task %s: %s; a retry now would miss the failures still "
+            "to come: wait until it is done (ferry-reporter --task %s --wait) and retry "
+            "then\n", r->def.task, rs->busy, r->def.task);
+    return LISTER_EXIT_BUSY;
+  }
+  if (rs->base_run != r->plan.retry_of)
+    LOG_WARN(FAC, "task=%s base_run=%d retry_of=%d msg=\"the records disagree on the "
+             "latest full run\"", FLOG_V(r->def.task), rs->base_run, r->plan.retry_of);
+  if (rs->n == 0) {
+    fprintf(stderr, "ferry-lister: task %s: no object is still failed since run %d (every "
+            "one is copied or skipped): nothing to retry\n", r->def.task, rs->base_run);
+    return LISTER_EXIT_OK;
+  }
+  fprintf(stderr, "ferry-lister: task %s: %zu object%s still failed since run %d (%s)\n",
+          r->def.task, rs->n, rs->n == 1 ? "" : "s", rs->base_run, fbuf_str(&rs->labels));
+  return -1;
+}
+
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
   va_list ap;
@@ -1236,15 +1236,16 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   lrun_t r;
   char eb[FERRY_ERRLEN];
   const store_conf_t *sc;
-  failed_set_t fs;
+  lretry_t rs;
   listfile_t *lf = NULL;
   store_conf_t urls_conf;
   int have_urls_conf = 0;
   ferry_err_t e = FERRY_OK;
-  int rc = LISTER_EXIT_FAIL, i;
+  int rc = LISTER_EXIT_FAIL;
 
   memset(&r, 0, sizeof(r));
-  memset(&fs, 0, sizeof(fs));
+  memset(&rs, 0, sizeof(rs));
+  fbuf_init(&rs.labels, 0);
   eb[0] = '\0';
   r.conf = conf;
   r.opts = o;
@@ -1333,6 +1334,8 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     if ((e = bus_conf_from_kafka(&r.bc, &conf->kafka, eb))) goto fail;
     r.have_bc = 1;
     if ((e = bus_conf_check(&r.bc, eb))) goto fail;
+    if ((rc = take_lease(&r, eb)) != LISTER_EXIT_OK) goto out;
+    rc = LISTER_EXIT_FAIL;
     if ((e = setup_plan(&r, eb))) {
       if (e == FERRY_ERR_NOTFOUND && r.kind == LISTPLAN_RETRY) {
         /* No run at all: nothing is failed. */
@@ -1343,16 +1346,11 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
       goto fail;
     }
     if (r.kind == LISTPLAN_RETRY) {
-      fs.task = r.def.task;
-      fs.run = r.plan.base_run;
-      if ((e = bus_scan(&r.bc, BUS_FAILED, kafka_timeout(&r), on_failed, &fs, NULL, eb)))
+      lretry_release(&rs);
+      if ((e = lretry_load(&r.bc, kafka_timeout(&r), r.def.task, r.plan.run, &rs, eb)))
         goto fail;
-      if (fs.n == 0) {
-        fprintf(stderr, "ferry-lister: task %s: run %d has no failed objects: nothing to "
-                "retry\n", r.def.task, r.plan.base_run);
-        rc = LISTER_EXIT_OK;
-        goto out;
-      }
+      if ((rc = retry_verdict(&r, &rs)) >= 0) goto out;
+      rc = LISTER_EXIT_FAIL;
     }
   }
 
@@ -1432,7 +1430,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   {
     msg_task_t rec;
     fill_record(&r, &rec, "listing", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
-    if ((e = lout_task(r.out, &rec, eb))) goto fail;
+    if ((e = put_record(&r, &rec, eb))) goto fail;
     /* A sharded run's ranges are stored before anything is listed, so that
      * a restart lists the same ranges (and gives the same segment ids). */
     if (r.sh && lout_is_kafka(r.out) && (e = lout_drain(r.out, drain_timeout(&r), eb)))
@@ -1445,7 +1443,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
         : r.sh                         ? list_sharded(&r, eb)
                                        : list_source(&r, eb);
     break;
-  case LISTPLAN_RETRY: e = replay_failed(&r, &fs, eb); break;
+  case LISTPLAN_RETRY: e = replay_failed(&r, &rs, eb); break;
   case LISTPLAN_FROM_LIST: e = replay_file(&r, lf, eb); break;
   case LISTPLAN_INCREMENTAL: e = list_stream(&r, eb); break;
   }
@@ -1458,7 +1456,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
   if (!e) {
     msg_task_t rec;
     fill_record(&r, &rec, "listed", r.kind == LISTPLAN_LIST ? r.last_key : NULL);
-    e = lout_task(r.out, &rec, eb);
+    e = put_record(&r, &rec, eb);
   }
   if (!e) e = lout_drain(r.out, drain_timeout(&r), eb);
   if (e) goto fail;
@@ -1502,6 +1500,13 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     fprintf(stderr, "ferry-lister: task %s run %d: %" PRIu64 " entr%s not published (see "
             "above)\n", r.def.task, r.plan.run, r.rejected, r.rejected == 1 ? "y" : "ies");
     rc = LISTER_EXIT_FAIL;
+  } else if (r.kind == LISTPLAN_RETRY && rs.n && rs.permanent == rs.n) {
+    /* A script that retries until done stops here: another retry cannot
+     * copy these until someone fixes their cause. */
+    fprintf(stderr, "ferry-lister: task %s run %d: every replayed object had already "
+            "failed permanently in a retry (%s): retrying again will not copy them until "
+            "their cause is fixed\n", r.def.task, r.plan.run, fbuf_str(&rs.labels));
+    rc = LISTER_EXIT_PERMANENT;
   } else {
     rc = LISTER_EXIT_OK;
   }
@@ -1522,9 +1527,8 @@ out:
   listfile_close(lf);
   lsrc_destroy(r.stream);
   if (have_urls_conf) store_conf_release(&urls_conf);
-  for (i = 0; i < (int)fs.n; i++) msg_obj_release(&fs.objs[i]);
-  fx_free(fs.objs);
-  fx_free(fs.at);
+  lretry_release(&rs);
+  bus_lease_release(r.lease);
   lfan_destroy(r.fan);
   shards_free(&r);
   msg_shards_release(r.resume_sh, r.n_resume_sh);

@@ -4,7 +4,8 @@
  * One call lists (or replays) one task and publishes its segments and task
  * records (docs/lister.md). Everything it prints is on stderr: one summary
  * line on success, one line per error. One thread, but for a sharded listing
- * (lister.shards > 1): one listing thread per shard, the main thread publishing.
+ * (lister.shards > 1): one listing thread per shard, the main thread publishing;
+ * and with Kafka the task's lease (bus/lease.h) is served by a thread of its own.
  */
 #ifndef FERRY_LISTER_H
 #define FERRY_LISTER_H
@@ -16,7 +17,14 @@ enum {
   LISTER_EXIT_OK = 0,       /* every segment and record delivered / written */
   LISTER_EXIT_FAIL = 1,     /* store, broker or file error; interrupted; some
                                objects could not be replayed */
-  LISTER_EXIT_USAGE = 2     /* bad arguments, bad config, unknown task */
+  LISTER_EXIT_USAGE = 2,    /* bad arguments, bad config, unknown task */
+  /* 3 is --verify's "not in step" (ops.h). */
+  LISTER_EXIT_PERMANENT = 4, /* --retry-failed: published, but every object in
+                               it had already failed permanently (vanished,
+                               access denied, ...) in a retry: retrying again
+                               will not help */
+  LISTER_EXIT_BUSY = 5      /* refused: a run of the task is still at work
+                               (--retry-failed), or another lister holds it */
 };
 
 typedef struct lister_opts {

@@ -62,10 +62,14 @@ static void usage(FILE *f) {
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
           "  -h, --help\n"
           "      --version          print the version and exit\n"
-          "Exit status: 0 all published and delivered (or nothing to retry; --verify:\n"
-          "in step); 1 store, broker or file error, interrupted, or entries not\n"
-          "published; 2 bad arguments, bad config, unknown task; 3 --verify found\n"
-          "differences.\n");
+          "Exit status: 0 all published and delivered (--retry-failed: also nothing\n"
+          "still failed, \"nothing to retry\"; --verify: in step); 1 store, broker or\n"
+          "file error, interrupted, or entries not published; 2 bad arguments, bad\n"
+          "config, unknown task; 3 --verify found differences; 4 --retry-failed\n"
+          "published, but every object in it had already failed permanently\n"
+          "(vanished, access denied, ...) in a retry: retrying again will not help;\n"
+          "5 refused, nothing published: another lister holds the task, or\n"
+          "--retry-failed while a run of the task is still at work.\n");
 }
 
 /* 1..100000; 0 on success. */

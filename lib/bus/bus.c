@@ -3,6 +3,7 @@
  * librdkafka. The contract (ownership, threads, guarantees) is in bus.h.
  */
 #include "bus/bus.h"
+#include "bus/busint.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -227,6 +228,11 @@ static rd_kafka_conf_t *make_conf(const bus_conf_t *c, const char *const *base,
     return NULL;
   }
   return conf;
+}
+
+rd_kafka_conf_t *bus_consumer_conf(const bus_conf_t *c, const char *const *forced,
+                                   char *errbuf) {
+  return make_conf(c, NULL, "consumer", &c->consumer, managed_consumer, forced, errbuf);
 }
 
 static int64_t wall_ms(void) {

@@ -972,7 +972,13 @@ static tally_state_t run_state(const ttask_t *tk, const trun_t *x) {
   if (x->has_rec) {
     if (x->rec_state == REC_FAILED) return TALLY_LISTING_FAILED;
     if (x->rec_state == REC_LISTING) return TALLY_LISTING;
+    /* Every segment has a result and the results cover exactly the objects
+     * listed. More than listed means results of segments this listing did
+     * not publish (two listers took one run number, as they could before
+     * the lister's lease): a segment of the listing may still lack its
+     * result, so the run is not done. */
     if (x->segs_done < x->segments || x->fo_open) return TALLY_RUNNING;
+    if (x->rec_state == REC_LISTED && x->objects != x->listed_objects) return TALLY_RUNNING;
   } else if (!later_record(tk, x->run)) {
     /* Results before any record of this run: the lister is at work. */
     return x->segs_done ? TALLY_LISTING : TALLY_PENDING;
@@ -1006,6 +1012,11 @@ static void run_figures(const ttask_t *tk, const trun_t *x, tally_figures_t *f,
   }
   f->segments_done = x->segs_done;
   f->done_objects = x->objects;
+  if (f->totals_known && f->done_objects > f->total_objects) {
+    /* Never more done than listed: the excess is shown apart. */
+    f->overcount = f->done_objects - f->total_objects;
+    f->done_objects = f->total_objects;
+  }
   f->done_bytes = x->bytes_done;
   f->copied = x->copied;
   f->skipped = x->skipped;
@@ -1067,14 +1078,15 @@ static int is_retry_of_base(const ttask_t *tk, const tally_kind_t *kinds,
 }
 
 /* For key's observations: the base run's (confirmed) and the latest
- * confirmed retry of the base after it; either may be NULL. */
+ * confirmed retry of the base after it and before run upto; either may be
+ * NULL. */
 static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
-                    const int *retry_of, const tobs_t *list, const tobs_t **of,
-                    const tobs_t **ol) {
+                    const int *retry_of, const tobs_t *list, int upto,
+                    const tobs_t **of, const tobs_t **ol) {
   const tobs_t *o;
   *of = *ol = NULL;
   for (o = list; o; o = o->next) {   /* descending by run */
-    if (!o->confirmed) continue;
+    if (!o->confirmed || o->run >= upto) continue;
     if (o->run == tk->base) {
       *of = o;
     } else if (o->run > tk->base && !*ol &&
@@ -1082,6 +1094,20 @@ static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
       *ol = o;
     }
   }
+}
+
+/* THE definition of "still failed" (docs/reporter.md): a key of the base
+ * run whose latest outcome over the base run and its retries before run
+ * upto is a failure. The view's failed count, the export and the lister's
+ * --retry-failed all come from here. Returns that outcome, or NULL. */
+static const tobs_t *key_still_failed(const ttask_t *tk, const tally_kind_t *kinds,
+                                      const int *retry_of, const tobs_t *list,
+                                      int upto) {
+  const tobs_t *of, *ol, *eff;
+  key_obs(tk, kinds, retry_of, list, upto, &of, &ol);
+  if (!of) return NULL;
+  eff = ol ? ol : of;
+  return failing(eff->status) ? eff : NULL;
 }
 
 static void figures_steal_reasons(tally_figures_t *f, rcount_t *rs, rcount_t *rf) {
@@ -1168,7 +1194,7 @@ ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
     hent_t *e;
     for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
       const tobs_t *of, *ol;
-      key_obs(tk, kinds, retry_of, e->val, &of, &ol);
+      key_obs(tk, kinds, retry_of, e->val, INT32_MAX, &of, &ol);
       if (!of || !ol) continue;
       obs_apply(f, &rs, &rf, of, -1);
       obs_apply(f, &rs, &rf, ol, +1);
@@ -1268,6 +1294,7 @@ static void figures_json(json_t *o, const tally_figures_t *f) {
   json_object_set_new(o, "segments_done", jsize(f->segments_done));
   json_object_set_new(o, "done_objects", jsize(f->done_objects));
   json_object_set_new(o, "done_bytes", jsize(f->done_bytes));
+  if (f->overcount) json_object_set_new(o, "overcount", jsize(f->overcount));
   json_object_set_new(o, "copied", jsize(f->copied));
   json_object_set_new(o, "bytes_copied", jsize(f->bytes_copied));
   json_object_set_new(o, "skipped", jsize(f->skipped));
@@ -1521,6 +1548,9 @@ void tally_view_line(const tally_view_t *v, fbuf_t *out) {
                  ", failed %" PRIu64 ", ETA ",
             f->objects_per_s, f->copied, f->skipped, f->failed);
   tally_fmt_duration(out, f->eta_s);
+  if (f->overcount)
+    fbuf_addf(out, "; results for %" PRIu64 " objects more than listed (two listings of one "
+              "run?)", f->overcount);
 }
 
 /* ---------- export ---------- */
@@ -1576,6 +1606,69 @@ void tally_fmt_time_ms(char *buf, size_t n, int64_t ms) {
   snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
+static int row_cmp(const void *a, const void *b) {
+  return strcmp(((const tally_failed_row_t *)a)->key, ((const tally_failed_row_t *)b)->key);
+}
+
+int tally_label_permanent(const char *label) {
+  static const char *const perm[] = {"vanished",   "access-denied", "no-such-bucket",
+                                     "credentials", "signature",    "http-403",
+                                     "http-404"};
+  size_t i;
+  if (!label) return 0;
+  for (i = 0; i < FERRY_ARRAY_LEN(perm); i++)
+    if (strcmp(label, perm[i]) == 0) return 1;
+  return 0;
+}
+
+static void row_fill(tally_failed_row_t *r, const char *key, const tobs_t *o) {
+  r->key = key;
+  r->size = o->size;
+  r->status = o->status;
+  r->label = obs_label(o);
+  r->reason = o->reason;
+  r->code = o->code;
+  r->message = o->message;
+  r->segment = o->segment;
+  r->etag = o->etag;
+  r->run = o->run;
+  r->attempts = o->attempts;
+  r->http_status = o->http_status;
+  r->at_ms = o->at_ms;
+  r->permanent = tally_label_permanent(r->label);
+}
+
+size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
+                          tally_failed_row_t **rows) {
+  const ttask_t *tk = hmap_get(&t->tasks, task);
+  tally_kind_t *kinds;
+  int *retry_of;
+  size_t n = 0, it = 0;
+  hent_t *e;
+  *rows = NULL;
+  if (!tk || !tk->keys.n) return 0;
+  if (upto_run <= 0) upto_run = INT32_MAX;
+  kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
+  retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
+  run_kinds(tk, kinds, retry_of);
+  *rows = fx_calloc(tk->keys.n, sizeof(**rows));
+  for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
+    const tobs_t *eff = key_still_failed(tk, kinds, retry_of, e->val, upto_run);
+    if (eff) row_fill(&(*rows)[n++], e->key, eff);
+  }
+  fx_free(kinds);
+  fx_free(retry_of);
+  if (!n) {
+    fx_free(*rows);
+    *rows = NULL;
+  } else {
+    qsort(*rows, n, sizeof(**rows), row_cmp);
+  }
+  return n;
+}
+
+/* A row of a chunk of the streamed export: the key and its outcome, both
+ * borrowed from the tally while its lock is held. */
 typedef struct xrow {
   const char *key;
   const tobs_t *o;
@@ -1623,13 +1716,11 @@ static size_t select_failed(const ttask_t *tk, const char *after, xrow_t *rows,
   hent_t *e;
   run_kinds(tk, kinds, retry_of);
   for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
-    const tobs_t *of, *ol, *eff;
+    const tobs_t *eff;
     if (after && strcmp(e->key, after) <= 0) continue;
     if (n == cap && strcmp(e->key, rows[0].key) >= 0) continue;
-    key_obs(tk, kinds, retry_of, e->val, &of, &ol);
-    if (!of) continue;
-    eff = ol ? ol : of;
-    if (!failing(eff->status)) continue;
+    /* the one definition of "still failed", as tally_still_failed */
+    if (!(eff = key_still_failed(tk, kinds, retry_of, e->val, INT32_MAX))) continue;
     if (n < cap) {
       rows[n].key = e->key;
       rows[n].o = eff;

@@ -120,7 +120,11 @@ typedef struct tally_figures {
   uint64_t listed_objects, listed_bytes;  /* so far (= totals when known) */
   uint64_t segments_total;    /* published so far (final when totals_known) */
   uint64_t segments_done;     /* distinct segment results counted */
-  uint64_t done_objects, done_bytes;      /* copied + skipped + failed */
+  uint64_t done_objects, done_bytes;      /* copied + skipped + failed; never
+                                             more than total_objects */
+  uint64_t overcount;         /* objects in counted results beyond the listing's
+                                 total (results of segments it did not publish:
+                                 the run is then not done); 0 normally */
   uint64_t copied, skipped, failed;
   uint64_t bytes_copied;
   tally_reason_t *skipped_by; /* owned, sorted by reason */
@@ -188,6 +192,40 @@ void tally_view_line(const tally_view_t *v, fbuf_t *out);
 void tally_fmt_bytes(fbuf_t *out, double bytes);
 void tally_fmt_duration(fbuf_t *out, int64_t s);
 
+/* ---------- still-failed objects ---------- */
+
+/* One still-failed object: its key and its latest outcome. Strings are
+ * borrowed from the tally (valid until its next add or destroy). */
+typedef struct tally_failed_row {
+  const char *key;
+  uint64_t size;
+  msg_status_t status;
+  const char *label;          /* tally_outcome_label of the outcome */
+  const char *reason, *code, *message, *segment, *etag;   /* may be NULL */
+  int run;                    /* the run of that outcome */
+  int attempts, http_status;
+  int64_t at_ms;              /* last attempt, 0 unknown */
+  int permanent;              /* tally_label_permanent(label) */
+} tally_failed_row_t;
+
+/*
+ * THE still-failed set of task, shared by the view's `failed`, the export
+ * and ferry-lister --retry-failed: every key of the base run (the latest
+ * full run) whose latest outcome over the base run and the retries of it
+ * before run upto_run is a failure (docs/reporter.md). upto_run <= 0: every
+ * run. *rows is a new array sorted by key (fx_free; NULL when none); returns
+ * its length. Pure.
+ */
+size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
+                          tally_failed_row_t **rows);
+
+/* 1 when a failure labelled so will fail again however often it is
+ * retried, until someone fixes its cause: "vanished" (source deleted),
+ * "access-denied", "no-such-bucket", "credentials", "signature", "http-403",
+ * "http-404". Everything else (5xx, timeouts, "changed", "integrity", ...)
+ * may succeed on a retry. */
+int tally_label_permanent(const char *label);
+
 /* ---------- export of still-failed objects ---------- */
 
 typedef enum tally_export_fmt { TALLY_EXPORT_CSV = 0, TALLY_EXPORT_JSONL } tally_export_fmt_t;
@@ -196,8 +234,9 @@ typedef enum tally_export_fmt { TALLY_EXPORT_CSV = 0, TALLY_EXPORT_JSONL } tally
 int tally_export_fmt_parse(const char *s, tally_export_fmt_t *out);
 
 /*
- * Appends to out the objects of task that are still failed (exactly those
- * the task view counts in `failed`), sorted by key. CSV: a header row, then
+ * Appends to out the objects of task that are still failed
+ * (tally_still_failed: exactly those the task view counts in `failed`),
+ * sorted by key. CSV: a header row, then
  * key,size,status,reason,http_status,code,message,attempts,last_attempt,
  * run,segment,etag (RFC 4180 quoting). JSONL: one object per line with the
  * same members (last_attempt_ms too). *n_rows gets the number of objects.

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "bus/lease.h"
 #include "core/log.h"
 
 #define PARTS 4
@@ -558,6 +559,52 @@ static void test_poll_zero_never_blocks(void **state) {
   bus_conf_release(&c);
 }
 
+/* ---------- the single-actor lease ---------- */
+
+/* One holder per name: a second acquirer in the group is told another holds
+ * it (and gets no lease), another name is independent, and a release hands
+ * the lease on to the next acquirer. */
+static void test_lease(void **state) {
+  bus_conf_t c;
+  bus_lease_t *a = NULL, *b = NULL, *x = NULL;
+  char eb[FERRY_ERRLEN] = "";
+  (void)state;
+  conf_for(&c, NULL);
+  assert_int_equal(bus_lease_acquire(&c, "itest.lease.t", 10000, 30000, &a, eb), FERRY_OK);
+  assert_non_null(a);
+  assert_true(bus_lease_held(a));
+  assert_int_equal(bus_lease_acquire(&c, "itest.lease.t", 10000, 30000, &b, eb), FERRY_OK);
+  assert_null(b);                  /* another member holds it */
+  assert_true(bus_lease_held(a));  /* and keeps it through the rebalance */
+  assert_int_equal(bus_lease_acquire(&c, "itest.lease.other", 10000, 30000, &x, eb), FERRY_OK);
+  assert_non_null(x);
+  bus_lease_release(a);
+  assert_int_equal(bus_lease_acquire(&c, "itest.lease.t", 10000, 30000, &b, eb), FERRY_OK);
+  assert_non_null(b);
+  assert_true(bus_lease_held(b));
+  bus_lease_release(b);
+  bus_lease_release(x);
+  bus_lease_release(NULL);
+  assert_false(bus_lease_held(NULL));
+  bus_conf_release(&c);
+}
+
+/* Unreachable brokers: a clear error within the connect time, no lease. */
+static void test_lease_unreachable(void **state) {
+  bus_conf_t c;
+  bus_lease_t *l = NULL;
+  char eb[FERRY_ERRLEN] = "";
+  int64_t t0 = ferry_now_us();
+  (void)state;
+  bus_conf_init(&c);
+  c.brokers = fx_strdup("127.0.0.1:1");
+  assert_int_equal(bus_lease_acquire(&c, "itest.lease.down", 1500, 30000, &l, eb), FERRY_ERR_KAFKA);
+  assert_null(l);
+  assert_non_null(strstr(eb, "unreachable within 1500 ms"));
+  assert_true(ferry_now_us() - t0 < 10 * 1000000LL);
+  bus_conf_release(&c);
+}
+
 /* ---------- dead letters ---------- */
 
 static void test_dlq(void **state) {
@@ -654,6 +701,8 @@ int main(void) {
       cmocka_unit_test(test_poll_zero_never_blocks),
       cmocka_unit_test(test_dlq),
       cmocka_unit_test(test_delivery_failure_reported),
+      cmocka_unit_test(test_lease),
+      cmocka_unit_test(test_lease_unreachable),
   };
   flog_set_level(FLOG_WARN);
   return cmocka_run_group_tests(tests, start_broker, stop_broker);

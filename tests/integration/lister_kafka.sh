@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ferry-lister publishing to ferry-devbroker, read back with kcat: segments
 # (count, every key once), the task record (listed, totals), a re-run (run 2),
-# --retry-failed from hand-made failed records (run 3), and the errors: missing
+# --retry-failed from hand-made results and failed records (run 3; refused
+# while run 2 has no results), and the errors: missing
 # bucket (task record "failed"), unknown task (rc 2), broker unreachable.
 # Starts s3rver and the dev broker itself and stops them on exit.
 set -euo pipefail
@@ -29,6 +30,10 @@ export FERRY_SRC_ACCESS_KEY=S3RVER FERRY_SRC_SECRET_KEY=S3RVER
 export FERRY_DST_ACCESS_KEY=S3RVER FERRY_DST_SECRET_KEY=S3RVER
 
 $U fill "$FERRY_S3_SRC" ferry-src p/ 1185 --odd >"$R/keys.txt"
+# One more, deleted after run 2's listing (a retry then finds it vanished).
+head -c 77 /dev/zero | curl -sf -X PUT --data-binary @- "$FERRY_S3_SRC/ferry-src/p/gone/vanished.bin" >/dev/null ||
+  fail "PUT p/gone/vanished.bin"
+echo '"p/gone/vanished.bin"' >>"$R/keys.txt"
 NKEYS=$(wc -l <"$R/keys.txt")
 
 cat >"$R/k.conf" <<CONF
@@ -80,14 +85,23 @@ read -r run state objs _ < <($U task "$R/tasks.txt" t)
 [ "$run $state $objs" = "2 listed $NKEYS" ] || fail "run 2 record: $run $state $objs"
 ok "re-run: run 2, $NKEYS objects again"
 
-# 3. --retry-failed: run 2 had no failures -> nothing to retry, no new run.
-"$L" -c "$R/k.conf" -t t --retry-failed 2>"$R/3.err" || { cat "$R/3.err"; fail "empty retry rc"; }
-grep -q "nothing to retry" "$R/3.err" || fail "empty retry message"
-ok "--retry-failed without failures: nothing to retry, rc 0"
+curl -sf -X DELETE "$FERRY_S3_SRC/ferry-src/p/gone/vanished.bin" >/dev/null || fail "DELETE"
 
-# Hand-made failed records: two for one key (deduplicated), one for a key
-# that vanished since, one of run 1 (not still failed: run 2 retried it) and
-# one of another task (ignored).
+# 3. --retry-failed while run 2 has no result yet: refused (exit 5), no new run.
+rc=0; "$L" -c "$R/k.conf" -t t --retry-failed 2>"$R/3.err" || rc=$?
+[ "$rc" = 5 ] || { cat "$R/3.err"; fail "retry during run 2: rc=$rc"; }
+grep -q "run 2 is still running" "$R/3.err" || { cat "$R/3.err"; fail "busy message"; }
+tasks >"$R/tasks.txt"
+read -r run _ < <($U task "$R/tasks.txt" t)
+[ "$run" = 2 ] || fail "a refused retry published run $run"
+ok "--retry-failed while run 2 runs: refused, rc 5"
+
+# Worker-shaped results of run 2: every object copied but two, which failed
+# (one with two failed records: deduplicated; one vanished since). Failed
+# records also of run 1 (not still failed: run 2 is a full run) and of
+# another task (ignored).
+$U results "$R/s2.jsonl" "p/obj/03/key-000003.bin=failed:http-503" \
+  "p/gone/vanished.bin=vanished:vanished" | kcat -b "$BR" -P -t ferry.results -K '|' 2>/dev/null
 failed_rec() {  # task run key size etag
   printf '%s|{"v":1,"task":"%s","segment":"%s-000001","run":%s,"src":{"store":"src","bucket":"ferry-src","prefix":"p/"},"dst":{"store":"dst","bucket":"ferry-dst","prefix":""},"obj":{"key":"%s","size":%s,"etag":"%s","mtime":1705307300},"outcome":{"key":"%s","size":%s,"status":"failed","reason":"http-503","bytes":0,"attempts":5,"duration_ms":30512,"http_status":503,"code":"SlowDown","message":"Please reduce your request rate."},"at_ms":1705307419870}\n' \
     "$1" "$1" "$2" "$2" "$3" "$4" "$5" "$3" "$4"
@@ -118,6 +132,12 @@ read -r run state objs _ _ kind rof _ < <($U task "$R/tasks.txt" t)
 [ "$run $state $objs $kind $rof" = "3 listed 2 retry 2" ] ||
   fail "retry record: $run $state $objs $kind retry_of=$rof (expected 3 listed 2 retry 2)"
 ok "--retry-failed: run 3 replays the 2 still-failed objects (deduplicated, ETag re-read, vanished kept)"
+
+# Run 3's results: both copied. Nothing is still failed: nothing to retry, rc 0.
+$U results "$R/s3.jsonl" | kcat -b "$BR" -P -t ferry.results -K '|' 2>/dev/null
+"$L" -c "$R/k.conf" -t t --retry-failed 2>"$R/3n.err" || { cat "$R/3n.err"; fail "empty retry rc"; }
+grep -q "nothing to retry" "$R/3n.err" || { cat "$R/3n.err"; fail "empty retry message"; }
+ok "--retry-failed once everything is copied: nothing to retry, rc 0"
 
 # A mistyped --from-list file publishes nothing (no unfinished run left).
 rc=0; "$L" -c "$R/k.conf" -t t --from-list "$R/no-such-export.csv" 2>"$R/4b.err" || rc=$?

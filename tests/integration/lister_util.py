@@ -17,6 +17,12 @@
       prints the latest task record of TASK (kcat -f '%k\\t%s\\n' output) as
       "run state listed_objects listed_bytes segments kind retry_of checkpoint".
 
+  lister_util.py results SEGMENTS_JSONL [KEY=STATUS:REASON ...]
+      prints a worker-shaped result record per segment (kcat -K '|' input:
+      "task|json"): every object copied, but the KEYs given, which end with
+      that STATUS (failed, vanished, ...) and REASON. Copies are listed in
+      the outcomes for runs after 1, as the worker does.
+
 Exit status 1 with a one-line FAIL message on any mismatch.
 """
 import concurrent.futures
@@ -179,6 +185,34 @@ def task(lines_path, name):
           last.get("checkpoint", ""))
 
 
+def results(seg_path, specs):
+    fails = {}
+    for spec in specs:
+        key, _, st = spec.rpartition("=")
+        status, _, reason = st.partition(":")
+        fails[key] = (status, reason)
+    for seg in load_segments(seg_path):
+        outcomes, copied, nbytes = [], 0, 0
+        for o in seg["objs"]:
+            if o["key"] in fails:
+                status, reason = fails[o["key"]]
+                outcomes.append({"key": o["key"], "size": o["size"], "status": status,
+                                 "reason": reason, "bytes": 0, "attempts": 3,
+                                 "duration_ms": 5, "http_status": 503 if status == "failed" else 404})
+            else:
+                copied += 1
+                nbytes += o["size"]
+                if seg["run"] > 1:  # as the worker does: a retry may be undoing a failure
+                    outcomes.append({"key": o["key"], "size": o["size"], "status": "copied",
+                                     "bytes": o["size"], "attempts": 1, "duration_ms": 5,
+                                     "http_status": 200})
+        r = {"v": 1, "task": seg["task"], "segment": seg["id"], "run": seg["run"],
+             "worker": "w-test", "n_objects": len(seg["objs"]), "n_copied": copied,
+             "n_skipped": 0, "n_failed": len(seg["objs"]) - copied, "bytes": nbytes,
+             "started_ms": 1705307412345, "finished_ms": 1705307419876, "outcomes": outcomes}
+        print(seg["task"] + "|" + json.dumps(r, separators=(",", ":")))
+
+
 def main():
     a = sys.argv[1:]
     if not a:
@@ -191,6 +225,8 @@ def main():
         resume(a[1], a[2], a[3], int(a[4]))
     elif a[0] == "task":
         task(a[1], a[2])
+    elif a[0] == "results":
+        results(a[1], a[2:])
     else:
         fail(f"unknown command {a[0]}")
 

@@ -61,6 +61,16 @@ fail() {
 ok() { echo "ok: $*"; }
 assert_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
 
+# small_fleet: a dev broker (4 segment partitions), s3rver src (ferry-src)
+# and dst (ferry-dst), and CONF=$FERRY_RUN/ferry.conf written for them.
+small_fleet() {
+  devbroker_start --partitions 4
+  s3_start src ferry-src
+  s3_start dst ferry-dst
+  CONF="$FERRY_RUN/ferry.conf"
+  write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
+}
+
 # write_conf FILE SRC_ENDPOINT DST_ENDPOINT [extra worker lines]
 write_conf() {
   local f="$1" se="$2" de="$3" extra="${4:-}"

@@ -401,6 +401,121 @@ static void test_retry_moves_failed(void **state) {
   tally_destroy(t);
 }
 
+/* The still-failed set is the latest outcome over every run
+ * since the base, whatever replayed a key. Run 1 (full) leaves 5 failed; run
+ * 2 (a --from-list retry of 1) copies 2 of them; run 3 (--retry-failed)
+ * replays the 3 others: one copied, one failed again (transient), one
+ * vanished. The view, the export and tally_still_failed agree at every step,
+ * and upto_run leaves later runs out (a redone retry sees what it saw). */
+static void test_still_failed_all_runs(void **state) {
+  tally_t *t = tally_new(NULL);
+  msg_outcome_t r1[] = {oc("k1", 10, ST_FAILED, "http-503"), oc("k2", 10, ST_FAILED, "http-503"),
+                        oc("k3", 10, ST_FAILED, "http-503"), oc("k4", 10, ST_FAILED, "access-denied"),
+                        oc("k5", 10, ST_VANISHED, NULL)};
+  msg_outcome_t r2[] = {oc("k1", 10, ST_COPIED, NULL), oc("k2", 10, ST_COPIED, NULL)};
+  msg_outcome_t r3[] = {oc("k3", 10, ST_COPIED, NULL), oc("k4", 10, ST_FAILED, "access-denied"),
+                        oc("k5", 10, ST_VANISHED, NULL)};
+  tally_failed_row_t *rows;
+  tally_view_t v;
+  fbuf_t b;
+  size_t n, xr;
+  (void)state;
+  add_task(t, mk_task("t", 1, 0, "listed", 20, 2000, 1, T0));
+  add_result(t, mk_result("t", "1-1", 1, 20, T0, T0 + 1000, r1, 5));
+  add_task(t, mk_task("t", 2, 1, "listed", 2, 20, 1, T0 + 2000));
+  add_result(t, mk_result("t", "2-1", 2, 2, T0 + 2000, T0 + 3000, r2, 2));
+  n = tally_still_failed(t, "t", 0, &rows);
+  assert_int_equal(n, 3);   /* the old lister saw run 2's failures only: none */
+  assert_string_equal(rows[0].key, "k3");
+  assert_string_equal(rows[1].key, "k4");
+  assert_string_equal(rows[2].key, "k5");
+  assert_int_equal(rows[0].run, 1);
+  assert_false(rows[0].permanent);
+  assert_true(rows[1].permanent);
+  assert_true(rows[2].permanent);
+  assert_string_equal(rows[2].label, "vanished");
+  fx_free(rows);
+  v = view_at(t, "t", LATER);
+  assert_int_equal(v.f.failed, 3);
+  tally_view_release(&v);
+  /* Before run 2 (a redo of run 2 replays what run 2 was given). */
+  n = tally_still_failed(t, "t", 2, &rows);
+  assert_int_equal(n, 5);
+  fx_free(rows);
+
+  add_task(t, mk_task("t", 3, 1, "listed", 3, 30, 1, T0 + 4000));
+  add_result(t, mk_result("t", "3-1", 3, 3, T0 + 4000, T0 + 5000, r3, 3));
+  n = tally_still_failed(t, "t", 0, &rows);
+  assert_int_equal(n, 2);
+  assert_string_equal(rows[0].key, "k4");
+  assert_int_equal(rows[0].run, 3);
+  assert_string_equal(rows[1].key, "k5");
+  assert_true(rows[0].permanent && rows[1].permanent);
+  fx_free(rows);
+  v = view_at(t, "t", LATER);
+  assert_int_equal(v.f.failed, 2);
+  assert_int_equal(v.f.state, TALLY_COMPLETED_FAILURES);
+  tally_view_release(&v);
+  fbuf_init(&b, 0);
+  tally_export_failed(t, "t", TALLY_EXPORT_CSV, &b, &xr);
+  assert_int_equal(xr, 2);
+  assert_non_null(strstr(fbuf_str(&b), "\nk4,10,failed,access-denied,"));
+  fbuf_release(&b);
+  /* A new full run starts afresh: nothing of runs 1-3 is still failed. */
+  add_task(t, mk_task("t", 4, 0, "listed", 20, 2000, 1, T0 + 6000));
+  add_result(t, mk_result("t", "4-1", 4, 20, T0 + 6000, T0 + 7000, NULL, 0));
+  assert_int_equal(tally_still_failed(t, "t", 0, &rows), 0);
+  assert_null(rows);
+  assert_int_equal(tally_still_failed(t, "nosuch", 0, &rows), 0);
+  tally_destroy(t);
+}
+
+/* Two listers that both took run 2 (before the lease existed). The
+ * record kept says 7 objects in 1 segment; the results counted are those of
+ * the other listing's 3 segments (30 objects), its 2-000001 shadowing this
+ * listing's. Never "done 30/7 (428.6%)", and never completed: a segment of
+ * the kept listing may still lack its result. */
+static void test_collision_never_done(void **state) {
+  tally_t *t = tally_new(NULL);
+  tally_view_t v;
+  fbuf_t b;
+  (void)state;
+  add_task(t, mk_task("t", 1, 0, "listed", 7, 700, 1, T0));
+  add_result(t, mk_result("t", "1-000001", 1, 7, T0, T0 + 1000, NULL, 0));
+  add_task(t, mk_task("t", 2, 0, "listed", 7, 700, 1, T0 + 2000));
+  add_result(t, mk_result("t", "2-000001", 2, 10, T0 + 2000, T0 + 3000, NULL, 0));
+  add_result(t, mk_result("t", "2-000002", 2, 10, T0 + 2000, T0 + 3000, NULL, 0));
+  add_result(t, mk_result("t", "2-000003", 2, 10, T0 + 2000, T0 + 3000, NULL, 0));
+  v = view_at(t, "t", LATER);
+  assert_int_equal(v.base_run, 2);
+  assert_int_equal(v.f.total_objects, 7);
+  assert_int_equal(v.f.done_objects, 7);
+  assert_int_equal(v.f.overcount, 23);
+  assert_int_equal(v.f.state, TALLY_RUNNING);
+  assert_int_equal(v.runs[1].f.state, TALLY_RUNNING);
+  fbuf_init(&b, 0);
+  tally_view_line(&v, &b);
+  assert_null(strstr(fbuf_str(&b), "428.6%"));
+  assert_non_null(strstr(fbuf_str(&b), "7/7 objects (100.0%)"));
+  assert_non_null(strstr(fbuf_str(&b), "23 objects more than listed"));
+  fbuf_release(&b);
+  tally_view_release(&v);
+  tally_destroy(t);
+}
+
+static void test_label_permanent(void **state) {
+  (void)state;
+  assert_true(tally_label_permanent("vanished"));
+  assert_true(tally_label_permanent("access-denied"));
+  assert_true(tally_label_permanent("no-such-bucket"));
+  assert_true(tally_label_permanent("http-403"));
+  assert_false(tally_label_permanent("http-503"));
+  assert_false(tally_label_permanent("changed"));
+  assert_false(tally_label_permanent("integrity"));
+  assert_false(tally_label_permanent("timeout"));
+  assert_false(tally_label_permanent(NULL));
+}
+
 static void test_retry_in_progress(void **state) {
   tally_t *t = tally_new(NULL);
   msg_outcome_t r1[] = {oc("a", 10, ST_FAILED, "access-denied"),
@@ -1117,6 +1232,9 @@ int main(void) {
       cmocka_unit_test(test_reasons),
       cmocka_unit_test(test_retry_moves_failed),
       cmocka_unit_test(test_retry_in_progress),
+      cmocka_unit_test(test_still_failed_all_runs),
+      cmocka_unit_test(test_label_permanent),
+      cmocka_unit_test(test_collision_never_done),
       cmocka_unit_test(test_fresh_rerun),
       cmocka_unit_test(test_order_independent),
       cmocka_unit_test(test_compacted),

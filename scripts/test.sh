@@ -11,6 +11,7 @@ cd "$ROOT"
 "$ROOT/scripts/deps.sh"
 "$ROOT/scripts/build.sh"
 "$ROOT/scripts/build.sh" --sanitize
+"$ROOT/scripts/build.sh" --tsan
 
 export FERRY_SRC="$ROOT"
 # shellcheck source=servers.sh
@@ -83,6 +84,18 @@ if [ $# -eq 0 ] && [ "${FERRY_REAL_SERVERS:-1}" != 0 ]; then
   # One at a time: each Kafka test runs three JVMs on the 2 CPUs.
   JOBS=1 run_ctest "$ROOT/build" -R "$REAL_CI" || rc=1
   echo "real servers: $((SECONDS - t0)) s in all"
+fi
+
+# ---- ThreadSanitizer (build-tsan: lister, reporter, dev broker only) ---------
+# The multithreaded parts under TSan, in a few chosen tests: the lister's
+# shard threads (lister_shards) and the reporter's HTTP thread against its
+# consume loop (reporter_export: streamed exports). A race report ends the
+# process with status 66, which fails the test. Only on a whole run
+# (no ctest arguments); FERRY_TSAN=0 skips. About 3 min.
+if [ $# -eq 0 ] && [ "${FERRY_TSAN:-1}" != 0 ]; then
+  echo "== ctest (build-tsan: ThreadSanitizer, chosen tests) =="
+  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp ${TSAN_OPTIONS:-}" \
+    run_ctest "$ROOT/build-tsan" -R '^integration\.(lister_shards|reporter_export)$' || rc=1
 fi
 
 # ---- fuzz (tests/fuzz, docs/testing.md "Fuzzing") ----------------------------

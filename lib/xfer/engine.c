@@ -384,6 +384,19 @@ size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; 
 /* ------------------------------------------------------------------------ */
 /* Outcome helpers. */
 
+/* The job's object is copied: whatever an attempt that failed before (and
+ * was retried) wrote into the outcome goes, so that a copied object never
+ * carries a failure's reason, code or message. reason: NULL, or "parts". */
+static void set_copied(job_t *j, const char *reason) {
+  msg_outcome_t *o = &j->out;
+  o->status = ST_COPIED;
+  o->http_status = 0;
+  fx_free(o->reason), o->reason = reason ? fx_strdup(reason) : NULL;
+  fx_free(o->code), o->code = NULL;
+  fx_free(o->request_id), o->request_id = NULL;
+  fx_free(o->message), o->message = NULL;
+}
+
 static void set_fail(job_t *j, msg_status_t st, const char *reason, const store_error_t *err,
                      const char *msg) {
   msg_outcome_t *o = &j->out;
@@ -671,15 +684,9 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
   if ((j->is_range || j->resumed) && j->range_gone && j->out.reason &&
       !strcmp(j->out.reason, "upload-aborted")) {
     /* Every part stopped: now ask the destination what became of it. */
-    msg_outcome_t *o = &j->out;
     j->range_gone = 0;
     j->finishing = 0;
-    o->status = ST_COPIED;
-    o->http_status = 0;
-    fx_free(o->reason), o->reason = NULL;
-    fx_free(o->code), o->code = NULL;
-    fx_free(o->request_id), o->request_id = NULL;
-    fx_free(o->message), o->message = NULL;
+    set_copied(j, NULL);
     range_verify(e, j);
     return;
   }
@@ -710,7 +717,7 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
 }
 
 static void job_success(xfer_engine_t *e, job_t *j) {
-  j->out.status = ST_COPIED;
+  set_copied(j, NULL);
   job_finish(e, j);
 }
 
@@ -2293,9 +2300,7 @@ static void range_after_listing(xfer_engine_t *e, job_t *j) {
   }
   fx_free(j->upload_id);  /* not ours to abort any more */
   j->upload_id = NULL;
-  j->out.status = ST_COPIED;
-  fx_free(j->out.reason);
-  j->out.reason = fx_strdup("parts");
+  set_copied(j, "parts");
   j->bytes = j->range_bytes;
   job_finish(e, j);
 }
@@ -2373,7 +2378,7 @@ static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) 
     job_fail(e, j, ST_FAILED, j->completed_here ? "integrity" : "upload-aborted", NULL, why);
     return;
   }
-  j->out.status = ST_COPIED;
+  set_copied(j, NULL);
   j->bytes = j->is_range ? j->range_bytes : j->obj->size;
   job_finish(e, j);
 }

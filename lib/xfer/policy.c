@@ -86,7 +86,7 @@ int policy_part_range(uint64_t object_size, uint64_t part_size, uint32_t part_no
 }
 
 int policy_use_multipart(store_type_t dst, uint64_t object_size, uint64_t threshold) {
-  if (threshold > 0 && object_size > threshold) return 1;
+  if (threshold > 0 && object_size >= threshold) return 1;  /* "from this size" */
   return object_size > policy_limits(dst)->max_put;
 }
 

@@ -75,8 +75,9 @@ uint32_t policy_part_count(uint64_t object_size, uint64_t part_size);
 int policy_part_range(uint64_t object_size, uint64_t part_size, uint32_t part_no,
                       uint64_t *offset, uint64_t *len);
 
-/* 1 when an object should go as a multipart upload: above threshold
- * (0 = never by choice) or too large for one PUT at dst. */
+/* 1 when an object should go as a multipart upload: of threshold bytes or
+ * more (0 = never by choice; as worker.multipart_threshold is documented, and
+ * like lister.fanout_threshold) or too large for one PUT at dst. */
 int policy_use_multipart(store_type_t dst, uint64_t object_size, uint64_t threshold);
 
 /* ---- Same-name decision ------------------------------------------------ */

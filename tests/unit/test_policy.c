@@ -181,8 +181,9 @@ static void test_part_size_sweep(void **state) {
 
 static void test_use_multipart(void **state) {
   (void)state;
-  assert_false(policy_use_multipart(STORE_COS, 100 * MIB, 100 * MIB));
-  assert_true(policy_use_multipart(STORE_COS, 100 * MIB + 1, 100 * MIB));
+  /* "Objects of this size and above" (docs/config.md) */
+  assert_false(policy_use_multipart(STORE_COS, 100 * MIB - 1, 100 * MIB));
+  assert_true(policy_use_multipart(STORE_COS, 100 * MIB, 100 * MIB));
   assert_false(policy_use_multipart(STORE_COS, 5 * GIB, 0));
   assert_true(policy_use_multipart(STORE_COS, 5 * GIB + 1, 0));
   assert_true(policy_use_multipart(STORE_S3, 5 * GIB + 1, 10 * GIB));

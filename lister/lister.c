@@ -39,7 +39,7 @@
 
 #define FAC "lister"
 
-volatile int lister_stop;
+_Atomic int lister_stop;
 
 typedef struct lrun {
   const ferry_conf_t *conf;
@@ -463,7 +463,9 @@ typedef struct shard {
 static pthread_mutex_t shard_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t shard_data = PTHREAD_COND_INITIALIZER; /* to main */
 static pthread_cond_t shard_room = PTHREAD_COND_INITIALIZER; /* to shards */
-static volatile int shard_abort;
+/* Set by whichever thread fails first, read by every shard thread outside
+ * shard_mu (their listing loops): atomic, not volatile (a data race). */
+static _Atomic int shard_abort;
 
 static uint64_t total_segments(const lrun_t *r) {
   uint64_t n = 0;
@@ -907,8 +909,10 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
       unsigned long pages = 0;
       size_t done = 0;
       last_log = ferry_now_us();
+      pthread_mutex_lock(&shard_mu); /* the shard threads count pages under it */
       for (i = 0; i < r->n_sh; i++)
         pages += r->sh[i].pages, done += (size_t)r->sh[i].done;
+      pthread_mutex_unlock(&shard_mu);
       LOG_INFO(FAC,
                "task=%s run=%d shards=%zu shards_done=%zu pages=%lu objects=%" PRIu64
                " segments=%" PRIu64,

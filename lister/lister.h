@@ -56,7 +56,9 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o);
 int lister_cleanup(const ferry_conf_t *conf, const char *task, int64_t older_than_ms);
 
 /* Set by the signal handler (SIGINT, SIGTERM): stop after the current
- * page, record the checkpoint, exit LISTER_EXIT_FAIL. */
-extern volatile int lister_stop;
+ * page, record the checkpoint, exit LISTER_EXIT_FAIL. Atomic, not volatile:
+ * the shard threads read it while the handler writes it (TSan: a data race);
+ * a lock-free atomic store is safe in a handler. */
+extern _Atomic int lister_stop;
 
 #endif

@@ -32,11 +32,15 @@
 
 #define FAC "http"
 
-/* Bounds: what one response may cost. A failed list larger than this is
- * for `ferry-reporter --export-failed`, which streams to a file. */
+/* Bounds: what one response may cost. The failed lists are streamed in
+ * chunks (tally_export_next), each taken under the lock when the client
+ * has read the previous one: an export holds at most one chunk, and at
+ * most MAX_EXPORTS run at once (503 beyond), whatever the list's length. */
 #define MAX_BODY ((size_t)64 << 20)            /* page, JSON, metrics */
-#define MAX_EXPORT_ROWS 1000000
-#define MAX_EXPORT_BYTES ((size_t)256 << 20)
+#define MAX_EXPORTS 4
+#define EXPORT_CHUNK_ROWS 4096
+#define EXPORT_CHUNK_BYTES ((size_t)1 << 20)
+#define EXPORT_BLOCK ((size_t)64 << 10)        /* libmicrohttpd's read size */
 #define MAX_CONNECTIONS 64
 #define CONN_TIMEOUT_S 30
 #define CONN_MEMORY ((size_t)32 << 10)         /* request line and headers */
@@ -49,6 +53,7 @@ struct http {
   char url[128];
   char start_err[200];   /* libmicrohttpd's last word while starting */
   _Atomic int starting;  /* set while MHD_start_daemon runs */
+  _Atomic int exports;   /* failed-list responses not yet finished */
 };
 
 static int64_t wall_ms(void) {
@@ -125,6 +130,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
   }
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
     MHD_add_response_header(r, "Allow", "GET, HEAD");
+  if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, "Retry-After", "5");
   ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
@@ -288,44 +294,83 @@ static char *disposition(const char *task, const char *ext) {
   return fx_asprintf("attachment; filename=\"%s-failed.%s\"", o ? name : "task", ext);
 }
 
-static enum MHD_Result get_failed(const http_t *h, struct MHD_Connection *c,
-                                  const char *url, const char *task,
-                                  tally_export_fmt_t fmt) {
+/* One failed-list response being sent: the cursor and its current chunk. */
+typedef struct export_stream {
+  http_t *h;
+  tally_export_t *x;
+  fbuf_t chunk;
+  size_t off;       /* of chunk already sent */
+} export_stream_t;
+
+static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  export_stream_t *s = cls;
+  size_t n;
+  (void)pos;
+  while (s->off == s->chunk.len) {
+    int more;
+    fbuf_reset(&s->chunk);
+    s->off = 0;
+    pthread_mutex_lock(s->h->lock);
+    more = tally_export_next(s->x, s->h->t, EXPORT_CHUNK_ROWS, EXPORT_CHUNK_BYTES,
+                             &s->chunk);
+    pthread_mutex_unlock(s->h->lock);
+    if (!more) return MHD_CONTENT_READER_END_OF_STREAM;
+  }
+  n = FERRY_MIN(max, s->chunk.len - s->off);
+  memcpy(buf, s->chunk.p + s->off, n);
+  s->off += n;
+  return (ssize_t)n;
+}
+
+static void export_done(void *cls) {
+  export_stream_t *s = cls;
+  LOG_DEBUG(FAC, "export rows=%zu msg=\"failed list sent\"", tally_export_rows(s->x));
+  s->h->exports--;
+  tally_export_free(s->x);
+  fbuf_release(&s->chunk);
+  fx_free(s);
+}
+
+static enum MHD_Result get_failed(http_t *h, struct MHD_Connection *c, const char *url,
+                                  const char *task, tally_export_fmt_t fmt) {
   tally_view_t v;
   ferry_err_t e;
-  fbuf_t b;
-  size_t rows = 0;
-  uint64_t failed;
+  export_stream_t *s;
+  struct MHD_Response *r;
   char *disp;
   enum MHD_Result ret;
-  fbuf_init(&b, 0);
   pthread_mutex_lock(h->lock);
   e = tally_view(h->t, task, wall_ms(), &v);
-  failed = v.f.failed;
-  if (e == FERRY_OK && failed <= MAX_EXPORT_ROWS)
-    tally_export_failed(h->t, task, fmt, &b, &rows);
   pthread_mutex_unlock(h->lock);
   tally_view_release(&v);
-  if (e == FERRY_ERR_NOTFOUND) {
-    fbuf_release(&b);
-    return send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
-  }
-  if (failed > MAX_EXPORT_ROWS || b.len > MAX_EXPORT_BYTES) {
-    fbuf_release(&b);
+  if (e == FERRY_ERR_NOTFOUND) return send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
+  if (++h->exports > MAX_EXPORTS) {
+    h->exports--;
     /* The path, not the decoded name: it cannot break the log line. */
-    LOG_WARN(FAC, "path=%s failed=%" PRIu64 " msg=\"failed list over the HTTP limit\"",
-             FLOG_Q(url), failed);
+    LOG_WARN(FAC, "path=%s msg=\"%d failed-list exports already running\"", FLOG_Q(url),
+             MAX_EXPORTS);
     return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                      "the failed list is too large for HTTP: use ferry-reporter "
-                      "--export-failed",
-                      task);
+                      "too many failed-list exports at once: try again later", task);
   }
+  s = fx_calloc(1, sizeof(*s));
+  s->h = h;
+  s->x = tally_export_new(task, fmt);
+  fbuf_init(&s->chunk, 0);
+  r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, EXPORT_BLOCK, export_read, s,
+                                        export_done);
+  if (!r) {
+    export_done(s);
+    return MHD_NO;
+  }
+  common_headers(r);
+  MHD_add_response_header(r, "Content-Type", fmt == TALLY_EXPORT_CSV
+                                                 ? "text/csv; charset=utf-8"
+                                                 : "application/x-ndjson; charset=utf-8");
   disp = disposition(task, fmt == TALLY_EXPORT_CSV ? "csv" : "jsonl");
-  ret = send_buf(c, MHD_HTTP_OK,
-                 fmt == TALLY_EXPORT_CSV ? "text/csv; charset=utf-8"
-                                         : "application/x-ndjson; charset=utf-8",
-                 &b, disp, 0);
+  MHD_add_response_header(r, "Content-Disposition", disp);
   fx_free(disp);
+  ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
   return ret;
 }
 
@@ -334,7 +379,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
   static int seen;   /* its address marks a request whose headers are in */
-  const http_t *h = cls;
+  http_t *h = cls;
   char *task = NULL;
   tallyweb_route_t r;
   enum MHD_Result ret;

@@ -10,7 +10,8 @@ PKGS=(build-essential cmake pkg-config clang
       kcat rclone nodejs npm curl python3 iproute2 procps docker-compose jq chromium
       gdb   # thread stacks of a stalled worker in test logs (FERRY_STALL_GDB)
       iptables   # the WAN test bed (scripts/wan.sh): loss and cuts
-      prometheus)  # promtool: tests/integration/alerts.sh checks the alert rules
+      prometheus   # promtool: tests/integration/alerts.sh checks the alert rules
+      maven openjdk-17-jre-headless)  # the real Kafka of tests/kafka (scripts/kafka.sh)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -11,6 +11,7 @@ cd "$ROOT"
 "$ROOT/scripts/deps.sh"
 "$ROOT/scripts/build.sh"
 "$ROOT/scripts/build.sh" --sanitize
+"$ROOT/scripts/build.sh" --tsan
 
 export FERRY_SRC="$ROOT"
 # shellcheck source=servers.sh
@@ -36,8 +37,14 @@ rc=0
 # The WAN bed's tests (label wan: network namespaces, minutes each) run
 # after both, in the plain build only, and only their CI subset (wan_ci);
 # the rest by hand: ctest --test-dir build -L wan (docs/testing.md).
+# The real-server suites (labels kafka and s3real: a three-node Apache Kafka
+# and versitygw, docs/testing.md "Real servers") likewise: on a whole run
+# only the CI subset REAL_CI below, gated by FERRY_REAL_SERVERS (0 skips
+# it); `scripts/test.sh -L kafka -LE known_defect` runs one suite alone.
+# known_defect: tests that show an open ferry defect, run by hand.
 PLAIN_ARGS=("$@") ASAN_ARGS=("$@")
-[ $# -eq 0 ] && PLAIN_ARGS=(-LE 'fault|wan') ASAN_ARGS=(-LE wan)
+[ $# -eq 0 ] && PLAIN_ARGS=(-LE 'fault|wan|kafka|s3real|known_defect') ASAN_ARGS=(-LE 'wan|kafka|s3real|known_defect')
+REAL_CI='^(kafka\.features|kafka\.sasl_acl|s3real\.strict)$'
 # A test that fails is run once more, alone, before the build counts as
 # failed: whole fleets on a 2-CPU machine running three tests at once have
 # timing-sensitive checks. A test that passes only on the rerun is named in
@@ -68,6 +75,27 @@ run_ctest "$ROOT/build-asan" "${ASAN_ARGS[@]}" || rc=1
 if [ $# -eq 0 ]; then
   echo "== ctest (build): the WAN bed's CI subset (label wan_ci) =="
   run_ctest "$ROOT/build" -L wan_ci || rc=1
+fi
+if [ $# -eq 0 ] && [ "${FERRY_REAL_SERVERS:-1}" != 0 ]; then
+  echo "== real servers (build; CI subset: $REAL_CI) =="
+  t0=$SECONDS
+  "$ROOT/scripts/kafka.sh" fetch && "$ROOT/scripts/s3real.sh" fetch || rc=1
+  echo "real servers: fetched and built in $((SECONDS - t0)) s (cached in ${FERRY_TESTBED_CACHE:-/var/cache/ferry-testbed})"
+  # One at a time: each Kafka test runs three JVMs on the 2 CPUs.
+  JOBS=1 run_ctest "$ROOT/build" -R "$REAL_CI" || rc=1
+  echo "real servers: $((SECONDS - t0)) s in all"
+fi
+
+# ---- ThreadSanitizer (build-tsan: lister, reporter, dev broker only) ---------
+# The multithreaded parts under TSan, in a few chosen tests: the lister's
+# shard threads (lister_shards) and the reporter's HTTP thread against its
+# consume loop (reporter_export: streamed exports). A race report ends the
+# process with status 66, which fails the test. Only on a whole run
+# (no ctest arguments); FERRY_TSAN=0 skips. About 3 min.
+if [ $# -eq 0 ] && [ "${FERRY_TSAN:-1}" != 0 ]; then
+  echo "== ctest (build-tsan: ThreadSanitizer, chosen tests) =="
+  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$ROOT/tests/tsan.supp ${TSAN_OPTIONS:-}" \
+    run_ctest "$ROOT/build-tsan" -R '^integration\.(lister_shards|reporter_export)$' || rc=1
 fi
 
 # ---- fuzz (tests/fuzz, docs/testing.md "Fuzzing") ----------------------------

@@ -35,6 +35,16 @@ void worker_install_signals(void) {
   sigaction(SIGINT, &sa, NULL);
 }
 
+const char *worker_uploads_summary(const xfer_stats_t *st) {
+  static char buf[192];
+  snprintf(buf, sizeof(buf),
+           "uploads_resumed=%" PRIu64 " parts_reused=%" PRIu64 " uploads_left=%" PRIu64
+           " uploads_aborted=%" PRIu64 " uploads_abort_failed=%" PRIu64,
+           st->uploads_resumed, st->parts_reused, st->uploads_left, st->uploads_aborted,
+           st->uploads_abort_failed);
+  return buf;
+}
+
 typedef struct file_run {
   uint64_t failed, copied, skipped, bytes, bad_lines;
 } file_run_t;
@@ -119,7 +129,7 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
     if (xfer_pending(e) == 0 && (worker_stop || feof(f) || ferror(f))) break;
     if (worker_stop) {
       LOG_WARN(FAC, "event=stopping pending=%zu", xfer_pending(e));
-      xfer_abandon_all(e, (int)conf->worker.shutdown_timeout_s * 1000);
+      xfer_abandon_all(e, (int)conf->worker.shutdown_timeout_s * 1000, 0);
       break;
     }
     xfer_run(e, 1000);
@@ -133,9 +143,9 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
     LOG_INFO(FAC,
              "event=summary copied=%" PRIu64 " skipped=%" PRIu64 " failed=%" PRIu64
              " bad_lines=%" PRIu64 " bytes=%" PRIu64 " seconds=%.3f requests=%" PRIu64
-             " retries=%" PRIu64,
+             " retries=%" PRIu64 " %s",
              fr.copied, fr.skipped, fr.failed, fr.bad_lines, fr.bytes, secs, st.requests,
-             st.retries);
+             st.retries, worker_uploads_summary(&st));
   }
   worker_log_task_totals(e);
   wfleet_destroy(fleet);

@@ -266,6 +266,65 @@ static int ms_left(int64_t deadline) {
 
 /* ---------- topic creation ---------- */
 
+/* 1 when md shows every ferry topic with partitions that all have a leader. */
+static int topics_known(const bus_conf_t *c, const struct rd_kafka_metadata *md) {
+  int t, j, p, found;
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    char *name = bus_topic_name(c, (bus_topic_t)t);
+    found = 0;
+    for (j = 0; j < md->topic_cnt && !found; j++) {
+      const rd_kafka_metadata_topic_t *mt = &md->topics[j];
+      if (strcmp(mt->topic, name) != 0 || mt->err || mt->partition_cnt < 1) continue;
+      found = 1;
+      for (p = 0; p < mt->partition_cnt; p++)
+        if (mt->partitions[p].err || mt->partitions[p].leader < 0) found = 0;
+    }
+    fx_free(name);
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+/*
+ * After CreateTopics: wait until every broker answers metadata requests with
+ * the new topics. A broker that has not caught up with the controller yet
+ * answers "unknown topic or partition", and librdkafka 2.0.2 then sets the
+ * topic's partition count to 0 and fails the messages already queued for it
+ * ("Local: Unknown partition"): the lister's first segments, seen on a real
+ * three-broker Kafka 4.1 cluster (tests/kafka). One short-lived client per
+ * broker, bootstrapped with that broker alone, so that its metadata comes
+ * from it. Not fatal after 30 s: a send that still fails is reported.
+ */
+static void wait_topics_everywhere(const bus_conf_t *c,
+                                   const struct rd_kafka_metadata *md) {
+  int b;
+  for (b = 0; b < md->broker_cnt; b++) {
+    char addr[300], errstr[512], eb[FERRY_ERRLEN];
+    const struct rd_kafka_metadata *m = NULL;
+    rd_kafka_conf_t *conf = make_conf(c, NULL, NULL, NULL, managed_producer, NULL, eb);
+    rd_kafka_t *rk;
+    int64_t deadline = mono_ms() + 30000;
+    int known = 0;
+    if (!conf) return;
+    snprintf(addr, sizeof(addr), "%s:%d", md->brokers[b].host, md->brokers[b].port);
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", addr, errstr, sizeof(errstr)) ||
+        !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)))) {
+      rd_kafka_conf_destroy(conf);
+      return;
+    }
+    while (!known && ms_left(deadline) > 0) {
+      if (rd_kafka_metadata(rk, 1, NULL, &m, META_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        known = topics_known(c, m);
+        rd_kafka_metadata_destroy(m);
+      }
+      if (!known) nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
+    }
+    if (!known)
+      LOG_WARN(FAC, "broker=%s msg=\"does not know the new topics after 30 s\"", FLOG_V(addr));
+    rd_kafka_destroy(rk);
+  }
+}
+
 /* A short-lived client for metadata and admin requests. */
 static rd_kafka_t *admin_client(const bus_conf_t *c, char *errbuf) {
   char errstr[512];
@@ -392,6 +451,7 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
     if (ev) rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_queue_destroy(q);
+    if (!e) wait_topics_everywhere(c, md);
   }
 out:
   rd_kafka_NewTopic_destroy_array(newt, n_new);

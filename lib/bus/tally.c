@@ -1588,16 +1588,25 @@ int tally_export_fmt_parse(const char *s, tally_export_fmt_t *out) {
   return -1;
 }
 
+/* A text cell a spreadsheet would run as a formula (OWASP "CSV injection"),
+ * or one that begins with the quote that marks such a cell. */
+int tally_csv_neutralised(const char *s) {
+  return s && *s && strchr("=+-@\t\r'", *s) != NULL;
+}
+
 void tally_csv_field(fbuf_t *out, const char *s) {
   size_t n;
   const char *p;
+  int mark;
   if (!s) return;
   n = strlen(s);
-  if (!strpbrk(s, ",\"\r\n") && !(n && (s[0] == ' ' || s[n - 1] == ' '))) {
+  mark = tally_csv_neutralised(s);
+  if (!mark && !strpbrk(s, ",\"\r\n") && !(n && (s[0] == ' ' || s[n - 1] == ' '))) {
     fbuf_add(out, s, n);
     return;
   }
   fbuf_addc(out, '"');
+  if (mark) fbuf_addc(out, '\'');
   for (p = s; *p; p++) {
     if (*p == '"') fbuf_addc(out, '"');
     fbuf_addc(out, *p);
@@ -1679,61 +1688,185 @@ size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
   return n;
 }
 
+/* A row of a chunk of the streamed export: the key and its outcome, both
+ * borrowed from the tally while its lock is held. */
+typedef struct xrow {
+  const char *key;
+  const tobs_t *o;
+} xrow_t;
+
+static int xrow_cmp(const void *a, const void *b) {
+  return strcmp(((const xrow_t *)a)->key, ((const xrow_t *)b)->key);
+}
+
+/* A max-heap of rows by key: the chunk being selected keeps the smallest. */
+static void heap_swap(xrow_t *h, size_t i, size_t j) {
+  xrow_t x = h[i];
+  h[i] = h[j];
+  h[j] = x;
+}
+
+static void heap_up(xrow_t *h, size_t i) {
+  while (i && strcmp(h[(i - 1) / 2].key, h[i].key) < 0) {
+    heap_swap(h, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+}
+
+static void heap_down(xrow_t *h, size_t n, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && strcmp(h[l].key, h[m].key) > 0) m = l;
+    if (r < n && strcmp(h[r].key, h[m].key) > 0) m = r;
+    if (m == i) return;
+    heap_swap(h, i, m);
+    i = m;
+  }
+}
+
+/*
+ * The still-failed keys of tk after `after` (all when NULL), the cap
+ * smallest, into rows sorted by key; returns how many. One pass over the
+ * task's keys; memory O(cap) whatever their number.
+ */
+static size_t select_failed(const ttask_t *tk, const char *after, xrow_t *rows,
+                            size_t cap) {
+  tally_kind_t *kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
+  int *retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
+  size_t it = 0, n = 0;
+  hent_t *e;
+  run_kinds(tk, kinds, retry_of);
+  for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
+    const tobs_t *eff;
+    if (after && strcmp(e->key, after) <= 0) continue;
+    if (n == cap && strcmp(e->key, rows[0].key) >= 0) continue;
+    /* the one definition of "still failed", as tally_still_failed */
+    if (!(eff = key_still_failed(tk, kinds, retry_of, e->val, INT32_MAX))) continue;
+    if (n < cap) {
+      rows[n].key = e->key;
+      rows[n].o = eff;
+      heap_up(rows, n++);
+    } else {
+      rows[0].key = e->key;
+      rows[0].o = eff;
+      heap_down(rows, n, 0);
+    }
+  }
+  fx_free(kinds);
+  fx_free(retry_of);
+  qsort(rows, n, sizeof(*rows), xrow_cmp);
+  return n;
+}
+
 static void jset_opt(json_t *o, const char *k, const char *s) {
   json_object_set_new(o, k, s ? json_string(s) : json_null());
 }
 
-void tally_export_failed(const tally_t *t, const char *task,
-                         tally_export_fmt_t fmt, fbuf_t *out, size_t *n_rows) {
-  tally_failed_row_t *rows = NULL;
-  size_t n, i;
-  if (fmt == TALLY_EXPORT_CSV)
+static void export_row(fbuf_t *out, tally_export_fmt_t fmt, const char *key,
+                       const tobs_t *o) {
+  char when[40];
+  json_t *j;
+  char *s;
+  tally_fmt_time_ms(when, sizeof(when), o->at_ms);
+  if (fmt == TALLY_EXPORT_CSV) {
+    tally_csv_field(out, key);
+    fbuf_addf(out, ",%" PRIu64 ",%s,", o->size, msg_status_str(o->status));
+    tally_csv_field(out, o->reason);
+    fbuf_addf(out, ",%d,", o->http_status);
+    tally_csv_field(out, o->code);
+    fbuf_addc(out, ',');
+    tally_csv_field(out, o->message);
+    fbuf_addf(out, ",%d,%s,%d,", o->attempts, when, o->run);
+    tally_csv_field(out, o->segment);
+    fbuf_addc(out, ',');
+    tally_csv_field(out, o->etag);
+    fbuf_addc(out, '\n');
+    return;
+  }
+  j = json_object();
+  json_object_set_new(j, "key", json_string(key));
+  json_object_set_new(j, "size", jsize(o->size));
+  json_object_set_new(j, "status", json_string(msg_status_str(o->status)));
+  jset_opt(j, "reason", o->reason);
+  json_object_set_new(j, "http_status", json_integer(o->http_status));
+  jset_opt(j, "code", o->code);
+  jset_opt(j, "message", o->message);
+  json_object_set_new(j, "attempts", json_integer(o->attempts));
+  jset_opt(j, "last_attempt", *when ? when : NULL);
+  json_object_set_new(j, "last_attempt_ms",
+                      o->at_ms > 0 ? json_integer(o->at_ms) : json_null());
+  json_object_set_new(j, "run", json_integer(o->run));
+  jset_opt(j, "segment", o->segment);
+  jset_opt(j, "etag", o->etag);
+  s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  if (s) {
+    fbuf_adds(out, s);
+    fbuf_addc(out, '\n');
+    free(s);
+  }
+}
+
+struct tally_export {
+  char *task;
+  tally_export_fmt_t fmt;
+  char *after;    /* the last key written; NULL before the first */
+  int started, done;
+  size_t rows;
+};
+
+tally_export_t *tally_export_new(const char *task, tally_export_fmt_t fmt) {
+  tally_export_t *x = fx_calloc(1, sizeof(*x));
+  x->task = fx_strdup(task);
+  x->fmt = fmt;
+  return x;
+}
+
+void tally_export_free(tally_export_t *x) {
+  if (!x) return;
+  fx_free(x->task);
+  fx_free(x->after);
+  fx_free(x);
+}
+
+size_t tally_export_rows(const tally_export_t *x) { return x->rows; }
+
+int tally_export_next(tally_export_t *x, const tally_t *t, size_t max_rows,
+                      size_t max_bytes, fbuf_t *out) {
+  const ttask_t *tk;
+  xrow_t *rows;
+  size_t n, i = 0, start = out->len;
+  if (x->done) return 0;
+  if (!x->started && x->fmt == TALLY_EXPORT_CSV)
     fbuf_adds(out, "key,size,status,reason,http_status,code,message,attempts,"
                    "last_attempt,run,segment,etag\n");
-  n = tally_still_failed(t, task, 0, &rows);
-  for (i = 0; i < n; i++) {
-    const tally_failed_row_t *o = &rows[i];
-    char when[40];
-    tally_fmt_time_ms(when, sizeof(when), o->at_ms);
-    if (fmt == TALLY_EXPORT_CSV) {
-      tally_csv_field(out, rows[i].key);
-      fbuf_addf(out, ",%" PRIu64 ",%s,", o->size, msg_status_str(o->status));
-      tally_csv_field(out, o->reason);
-      fbuf_addf(out, ",%d,", o->http_status);
-      tally_csv_field(out, o->code);
-      fbuf_addc(out, ',');
-      tally_csv_field(out, o->message);
-      fbuf_addf(out, ",%d,%s,%d,", o->attempts, when, o->run);
-      tally_csv_field(out, o->segment);
-      fbuf_addc(out, ',');
-      tally_csv_field(out, o->etag);
-      fbuf_addc(out, '\n');
-    } else {
-      json_t *j = json_object();
-      char *s;
-      json_object_set_new(j, "key", json_string(rows[i].key));
-      json_object_set_new(j, "size", jsize(o->size));
-      json_object_set_new(j, "status", json_string(msg_status_str(o->status)));
-      jset_opt(j, "reason", o->reason);
-      json_object_set_new(j, "http_status", json_integer(o->http_status));
-      jset_opt(j, "code", o->code);
-      jset_opt(j, "message", o->message);
-      json_object_set_new(j, "attempts", json_integer(o->attempts));
-      jset_opt(j, "last_attempt", *when ? when : NULL);
-      json_object_set_new(j, "last_attempt_ms",
-                          o->at_ms > 0 ? json_integer(o->at_ms) : json_null());
-      json_object_set_new(j, "run", json_integer(o->run));
-      jset_opt(j, "segment", o->segment);
-      jset_opt(j, "etag", o->etag);
-      s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-      json_decref(j);
-      if (s) {
-        fbuf_adds(out, s);
-        fbuf_addc(out, '\n');
-        free(s);
-      }
-    }
+  x->started = 1;
+  tk = hmap_get(&t->tasks, x->task);
+  if (!tk || !tk->keys.n || !max_rows) {
+    x->done = 1;
+    return 1;
   }
+  rows = fx_calloc(FERRY_MIN(max_rows, tk->keys.n), sizeof(*rows));
+  n = select_failed(tk, x->after, rows, FERRY_MIN(max_rows, tk->keys.n));
+  while (i < n && (i == 0 || out->len - start < max_bytes)) {
+    export_row(out, x->fmt, rows[i].key, rows[i].o);
+    i++;
+  }
+  if (i) {
+    fx_free(x->after);
+    x->after = fx_strdup(rows[i - 1].key);
+  }
+  x->rows += i;
+  if (n < max_rows && i == n) x->done = 1;
   fx_free(rows);
-  if (n_rows) *n_rows = n;
+  return 1;
+}
+
+void tally_export_failed(const tally_t *t, const char *task,
+                         tally_export_fmt_t fmt, fbuf_t *out, size_t *n_rows) {
+  tally_export_t *x = tally_export_new(task, fmt);
+  while (tally_export_next(x, t, 65536, SIZE_MAX, out)) {
+  }
+  if (n_rows) *n_rows = x->rows;
+  tally_export_free(x);
 }

@@ -252,9 +252,36 @@ int tally_export_fmt_parse(const char *s, tally_export_fmt_t *out);
 void tally_export_failed(const tally_t *t, const char *task,
                          tally_export_fmt_t fmt, fbuf_t *out, size_t *n_rows);
 
+/*
+ * The same export in chunks, for a server that must not hold the tally's
+ * lock, nor the whole list in memory, while a client reads it: a cursor
+ * (the last key written) that each call moves on. The caller holds whatever
+ * guards t during each call only; between calls t may change. Every key is
+ * written at most once and in key order, with its outcome as of the call
+ * that writes it; a key that fails after the cursor passed it is not
+ * written. Memory O(max_rows); one pass over the task's keys per call.
+ */
+typedef struct tally_export tally_export_t;
+tally_export_t *tally_export_new(const char *task, tally_export_fmt_t fmt);
+void tally_export_free(tally_export_t *x);
+/* Appends the next chunk (the CSV header first): up to max_rows rows, and
+ * no more once the chunk has reached max_bytes (at least one row). Returns
+ * 1 when it appended something or may still, 0 once the export is complete
+ * (nothing appended). */
+int tally_export_next(tally_export_t *x, const tally_t *t, size_t max_rows,
+                      size_t max_bytes, fbuf_t *out);
+/* Rows written so far. */
+size_t tally_export_rows(const tally_export_t *x);
+
 /* One CSV field, RFC 4180: quoted when it holds a comma, a quote, CR or LF,
- * or starts or ends with a space; quotes doubled. NULL writes nothing. */
+ * or starts or ends with a space; quotes doubled. A value that begins with
+ * '=', '+', '-', '@', TAB or CR (a formula to a spreadsheet: OWASP's "CSV
+ * injection") or with a single quote is written quoted with a single quote
+ * before it ("'=1+2"), so that a reader (listfile.h) removes exactly one
+ * leading quote to get it back. NULL writes nothing. */
 void tally_csv_field(fbuf_t *out, const char *s);
+/* Whether tally_csv_field marks s with a leading single quote. */
+int tally_csv_neutralised(const char *s);
 
 /* "2024-01-15T08:30:19.870Z"; empty for ms <= 0. buf >= 32 bytes. */
 void tally_fmt_time_ms(char *buf, size_t n, int64_t ms);

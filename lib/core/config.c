@@ -413,15 +413,27 @@ static const ckey_t worker_keys[] = {
      .def = "60",
      .min = 1,
      .max = 3600,
-     .doc = "A transfer that moves no byte for this long is aborted and retried."},
+     .doc = "A transfer that moves no byte for this long is aborted and retried. Time a "
+            "transfer spends paused by ferry (flow control between its GET and PUT, "
+            "bandwidth_limit) is not counted."},
     {.name = "request_timeout_s",
      .type = KT_DUR_S,
      AT(conf_worker_t, request_timeout_s),
      .def = "30",
      .min = 1,
      .max = 3600,
-     .doc = "Total time allowed to requests without a body stream (HEAD, list, "
-            "initiate, complete). Data transfers are bounded by stall_timeout_s."},
+     .doc = "Total time allowed to requests without a body (HEAD, list, initiate, "
+            "abort). Data transfers are bounded by stall_timeout_s only, never by their "
+            "total time."},
+    {.name = "complete_timeout_s",
+     .type = KT_DUR_S,
+     AT(conf_worker_t, complete_timeout_s),
+     .def = "600",
+     .min = 1,
+     .max = 3600,
+     .doc = "CompleteMultipartUpload is cut and retried after this long without a byte "
+            "from the store (merging a large upload can take minutes; the whitespace S3 "
+            "sends meanwhile counts as a byte)."},
     {.name = "qps_limit",
      .type = KT_INT,
      AT(conf_worker_t, qps_limit),
@@ -454,8 +466,9 @@ static const ckey_t worker_keys[] = {
      .def = "30",
      .min = 0,
      .max = 3600,
-     .doc = "On SIGTERM, time to finish running transfers before aborting them (their "
-            "segments are redelivered)."},
+     .doc = "On SIGTERM, time to finish running transfers before cutting them (their "
+            "segments are redelivered; a multipart upload with parts is left open and "
+            "continued by the next copy of its object)."},
     {.name = "windows",
      .type = KT_WINDOWS,
      AT(conf_worker_t, windows),
@@ -2032,7 +2045,8 @@ static char *region_from_endpoint(store_type_t type, const char *ep) {
     return fx_strndup(host + 4, rl);
   }
   if (type == STORE_COS) {
-    /* cos.ap-guangzhou.myqcloud.com, cos-internal.ap-guangzhou.tencentcos.cn */
+    /* cos.ap-guangzhou.myqcloud.com, cos-internal.ap-guangzhou.tencentcos.cn; not
+     * cos.accelerate.myqcloud.com, which names no region */
     const char *p = NULL, *dot;
     if (strncmp(host, "cos.", 4) == 0)
       p = host + 4;
@@ -2041,6 +2055,7 @@ static char *region_from_endpoint(store_type_t type, const char *ep) {
     if (!p) return NULL;
     dot = strchr(p, '.');
     if (!dot || dot == p) return NULL;
+    if (strncmp(p, "accelerate.", 11) == 0) return NULL; /* cos.accelerate.myqcloud.com */
     if (strcmp(dot, ".myqcloud.com") != 0 && strcmp(dot, ".tencentcos.cn") != 0)
       return NULL;
     return fx_strndup(p, (size_t)(dot - p));
@@ -2268,6 +2283,133 @@ static void check_loc_store(ctx_t *c, const task_raw_t *r, const char *path,
   fbuf_release(&known);
 }
 
+/*
+ * What a store location resolves to, for the overlap checks: two store names
+ * (say separate read and write keys for one account) may name one bucket.
+ * For the public clouds the provider comes from the endpoint's domain, so
+ * -internal, accelerate and S3-compatible endpoints of one provider, and an
+ * endpoint that already carries the bucket (virtual-host form), are equal;
+ * the region counts only where both sides know it (named by the endpoint or
+ * set explicitly: an accelerate endpoint names none). Any other server is
+ * identified by host and port, whatever the scheme, dialect or path style.
+ */
+typedef struct bucket_id {
+  char provider[280]; /* "oss", "cos", "s3", or "host:port" */
+  const char *region; /* NULL: unknown */
+  const char *bucket;
+} bucket_id_t;
+
+static int host_ends(const char *host, const char *suffix) {
+  size_t h = strlen(host), s = strlen(suffix);
+  return h >= s && strcmp(host + h - s, suffix) == 0 && (h == s || host[h - s - 1] == '.');
+}
+
+static void bucket_id(const store_raw_t *r, const char *bucket, bucket_id_t *out) {
+  const store_conf_t *sc = &r->c;
+  const char *ep = sc->endpoint ? sc->endpoint : "", *p = strstr(ep, "://"), *port;
+  const char *h;
+  char host[256];
+  char *derived;
+  size_t bl = strlen(bucket);
+  endpoint_host(ep, host, sizeof(host));
+  h = host;
+  if (strncmp(h, bucket, bl) == 0 && h[bl] == '.') h += bl + 1; /* bucket.endpoint */
+  out->bucket = bucket;
+  out->region = was_set(r->present, &sections[SEC_STORES], "region") && sc->region &&
+                        *sc->region
+                    ? sc->region
+                    : NULL;
+  derived = region_from_endpoint(sc->type, ep);
+  if (derived) { /* the endpoint names it: the same string post_store set */
+    if (!out->region) out->region = sc->region;
+    fx_free(derived);
+  }
+  if (host_ends(h, "aliyuncs.com")) {
+    snprintf(out->provider, sizeof(out->provider), "oss");
+  } else if (host_ends(h, "myqcloud.com") || host_ends(h, "tencentcos.cn")) {
+    snprintf(out->provider, sizeof(out->provider), "cos");
+  } else if (host_ends(h, "amazonaws.com") || host_ends(h, "amazonaws.com.cn")) {
+    snprintf(out->provider, sizeof(out->provider), "s3");
+  } else {
+    p = p ? p + 3 : ep;
+    port = strchr(p, ':');
+    if (port && strchr(port, '/')) port = NULL;
+    snprintf(out->provider, sizeof(out->provider), "%s:%s", h,
+             port ? port + 1
+                  : strncmp(ep, "http://", 7) == 0 ? "80" : "443");
+    out->region = NULL; /* one server: its region is only a signing parameter */
+  }
+}
+
+static int same_bucket(const bucket_id_t *a, const bucket_id_t *b) {
+  return strcmp(a->provider, b->provider) == 0 && strcmp(a->bucket, b->bucket) == 0 &&
+         (!a->region || !b->region || strcmp(a->region, b->region) == 0);
+}
+
+/* Listing one prefix lists the other's keys. */
+static int prefixes_nest(const char *a, const char *b) {
+  return strncmp(a, b, strlen(a)) == 0 || strncmp(b, a, strlen(b)) == 0;
+}
+
+/* The bucket a store location resolves to; 0 when it is not a valid location
+ * of a known store. */
+static int loc_id(const conf_loc_t *l, const store_raw_t *sraws, size_t ns,
+                  bucket_id_t *out) {
+  const store_raw_t *s;
+  if (l->kind != CONF_LOC_STORE || !l->store || !l->bucket || !l->prefix) return 0;
+  s = find_raw(sraws, ns, l->store);
+  if (!s) return 0;
+  bucket_id(s, l->bucket, out);
+  return 1;
+}
+
+static int ends_slash(const char *prefix) {
+  return !*prefix || prefix[strlen(prefix) - 1] == '/';
+}
+
+/*
+ * A destination that the source lists again (each run would copy its own
+ * output one level deeper), a prefix pair that glues keys badly, and two
+ * tasks writing one place.
+ */
+static void check_task_overlaps(ctx_t *c, const task_raw_t *raws, size_t i,
+                                const store_raw_t *sraws, size_t ns) {
+  const task_raw_t *r = &raws[i];
+  const task_conf_t *t = &r->t;
+  bucket_id_t src, dst, other;
+  char path[256];
+  size_t j;
+  snprintf(path, sizeof(path), "tasks[%zu].destination", i);
+  if (!loc_id(&t->dst, sraws, ns, &dst)) return;
+  if (loc_id(&t->src, sraws, ns, &src)) {
+    if (same_bucket(&src, &dst) && prefixes_nest(t->src.prefix, t->dst.prefix))
+      cerr(c, member_or(r->grp, "destination"), path,
+           "overlaps the source: stores \"%s\" and \"%s\" resolve to the same bucket "
+           "\"%s\" and the prefixes \"%s\" and \"%s\" nest, so copies would be listed "
+           "again",
+           t->src.store, t->dst.store, t->dst.bucket, t->src.prefix, t->dst.prefix);
+  }
+  if (t->src.kind == CONF_LOC_STORE && t->src.prefix && t->dst.prefix &&
+      ends_slash(t->src.prefix) != ends_slash(t->dst.prefix))
+    cwarn(c, member_or(r->grp, "destination"), path,
+          "exactly one of the prefixes \"%s\" (source) and \"%s\" (destination) ends in "
+          "'/': a source key \"%s%s\" is written as \"%s%s\"",
+          t->src.prefix, t->dst.prefix, t->src.prefix, ends_slash(t->src.prefix) ? "k1" : "/k1",
+          t->dst.prefix, ends_slash(t->src.prefix) ? "k1" : "/k1");
+  for (j = 0; j < i; j++) {
+    if (!loc_id(&raws[j].t.dst, sraws, ns, &other)) continue;
+    if (same_bucket(&dst, &other) && prefixes_nest(t->dst.prefix, raws[j].t.dst.prefix)) {
+      cwarn(c, member_or(r->grp, "destination"), path,
+            "task \"%s\" also writes there (%s:%s/%s, line %d): the two tasks may "
+            "overwrite each other's objects",
+            raws[j].t.name ? raws[j].t.name : "?", raws[j].t.dst.store,
+            raws[j].t.dst.bucket, raws[j].t.dst.prefix,
+            (int)config_setting_source_line(raws[j].grp));
+      break; /* the first one is enough */
+    }
+  }
+}
+
 static void post_task(ctx_t *c, ferry_conf_t *conf, task_raw_t *raws, size_t i,
                       const store_raw_t *sraws, size_t ns) {
   const section_t *sec = &sections[SEC_TASKS];
@@ -2291,14 +2433,7 @@ static void post_task(ctx_t *c, ferry_conf_t *conf, task_raw_t *raws, size_t i,
     cerr(c, member_or(r->grp, "destination"), path,
          "must be a store location \"STORE:BUCKET/PREFIX\", not a URL list");
   check_loc_store(c, r, path, "destination", &t->dst, sraws, ns);
-  if (t->src.kind == CONF_LOC_STORE && t->dst.kind == CONF_LOC_STORE && t->src.store &&
-      t->dst.store && strcmp(t->src.store, t->dst.store) == 0 &&
-      strcmp(t->src.bucket, t->dst.bucket) == 0 &&
-      (strncmp(t->src.prefix, t->dst.prefix, strlen(t->src.prefix)) == 0 ||
-       strncmp(t->dst.prefix, t->src.prefix, strlen(t->dst.prefix)) == 0))
-    cerr(c, member_or(r->grp, "destination"), path,
-         "overlaps the source (same bucket, nested prefixes): copies would be listed "
-         "again");
+  check_task_overlaps(c, raws, i, sraws, ns);
   if (t->max_size && t->min_size > t->max_size) {
     path_join(path, sizeof(path), pfx, "min_size");
     cerr(c, member_or(r->grp, "min_size"), path, "is larger than max_size");

@@ -84,6 +84,7 @@ typedef struct conf_worker {
   long backoff_max_ms;
   long stall_timeout_s;
   long request_timeout_s;
+  long complete_timeout_s;  /* CompleteMultipartUpload: no byte from the store for this long */
   uint64_t qps_limit;       /* requests/s of this worker, 0 = unlimited */
   uint64_t bandwidth_limit; /* bytes/s of this worker, 0 = unlimited */
   long segments_in_flight;

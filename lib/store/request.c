@@ -17,7 +17,6 @@
 #include "core/enc.h"
 
 #define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
-#define KEY_MAX 1023
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -937,10 +936,11 @@ static ferry_err_t validate(const store_req_t *r, const store_conf_t *conf,
                                 "is not allowed)", sname)
                  : ferry_seterr(errbuf, FERRY_ERR_INVALID,
                                 "store '%s': bad character in host '%.128s'", sname, r->host);
-  if (r->key && strlen(r->key) > KEY_MAX && !r->raw_url)
+  if (r->key && !r->raw_url && strlen(r->key) > store_key_max(conf ? conf->type : STORE_S3))
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "store '%s': object key is %zu bytes, the limit is %d", sname,
-                        strlen(r->key), KEY_MAX);
+                        "store '%s': object key is %zu bytes, the %s limit is %zu", sname,
+                        strlen(r->key), store_type_str(conf ? conf->type : STORE_S3),
+                        store_key_max(conf ? conf->type : STORE_S3));
   for (i = 0; i < r->headers.n; i++) {
     const kv_t *kv = &r->headers.v[i];
     if (kv->name[0] == '\0')

@@ -81,7 +81,8 @@ void store_req_url(store_req_t *r);
  *   COS:    key time now-60;now+3600, x-cos-security-token (sent, not signed).
  * S3V4 without conf->region signs for "us-east-1"; OSS V4 requires a region.
  * Fails with FERRY_ERR_INVALID (errbuf names the problem) on: no host, an
- * object request with an empty key (empty_key), a bad bucket name (allowed: A-Z a-z 0-9 . _ -), a key longer than 1023 bytes, a
+ * object request with an empty key (empty_key), a bad bucket name (allowed:
+ * A-Z a-z 0-9 . _ -), a key longer than the dialect allows (store_key_max), a
  * header name/value with CR, LF or (in names) ':' or spaces, missing
  * credentials for a signing dialect.
  *

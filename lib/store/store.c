@@ -55,6 +55,10 @@ store_sign_alg_t store_conf_sign(const store_conf_t *c) {
   return SIGN_S3V4;
 }
 
+size_t store_key_max(store_type_t t) {
+  return t == STORE_S3 || t == STORE_HTTP ? 1024 : 1023;
+}
+
 const char *store_type_str(store_type_t t) {
   switch (t) {
   case STORE_S3: return "s3";

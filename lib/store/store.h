@@ -6,6 +6,7 @@
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -71,6 +72,13 @@ void store_conf_copy(store_conf_t *dst, const store_conf_t *src);
 store_sign_alg_t store_conf_sign(const store_conf_t *c);
 const char *store_type_str(store_type_t t);        /* "s3", "oss", "cos", "http" */
 int store_type_parse(const char *s, store_type_t *out);  /* 0 ok, -1 unknown */
+/* The longest object key, in bytes, a store of type t accepts: S3 1024
+ * (its documented limit), OSS 1023 ("less than 1024 bytes",
+ * /work/shared/docs/protocol.md 5.2), COS 1023 (not stated there: kept at
+ * OSS's). STORE_KEY_MAX is the largest of them, for parsers that do not know
+ * the dialect. */
+#define STORE_KEY_MAX 1024
+size_t store_key_max(store_type_t t);
 
 /* Fills out (uninitialized) with the built-in URL store: name
  * STORE_URLS_NAME, type STORE_HTTP, SIGN_NONE, no endpoint. Release it with

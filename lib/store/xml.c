@@ -37,7 +37,7 @@
 #define XML_DEFAULT_MAX ((size_t)16 << 20)
 #define XML_MAX_DEPTH 32
 #define XML_MAX_TEXT (16 * 1024)
-#define XML_KEY_MAX 1023
+#define XML_KEY_MAX STORE_KEY_MAX /* the dialect's own limit is checked per request */
 #define XML_NAME_MAX 48
 #define XML_FEED_CHUNK ((size_t)1 << 20)
 /* expat reports namespaced names as "URI<sep>local"; '|' cannot occur in

@@ -19,7 +19,7 @@
  *   NextMarker and NextKeyMarker are form-decoded (%XX, and '+' as space,
  *   as the OSS/COS/AWS SDKs do); NextContinuationToken is decoded for %XX
  *   only (a raw base64 '+' stays); upload ids are never decoded. A decoded
- *   NUL byte, an empty key or one over 1023 bytes is FERRY_ERR_PARSE.
+ *   NUL byte, an empty key or one over 1024 bytes (STORE_KEY_MAX) is FERRY_ERR_PARSE.
  * - Lists require IsTruncated; a Contents needs Key and Size, a Part
  *   PartNumber and ETag, an Upload Key and UploadId. Unparseable dates give
  *   mtime / initiated -1. ETags lose their quotes.

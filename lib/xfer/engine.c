@@ -48,6 +48,7 @@
 #define RECV_CHUNK (64 * 1024)
 _Static_assert(TL_MIN_BYTE_BURST >= 2 * RECV_CHUNK, "a held GET must fit a task's byte burst");
 #define SMALL_RECV (16 * 1024)
+#define STALL_CHECK_US 250000  /* stalls are looked for this often */
 
 typedef struct job job_t;
 typedef struct pair pair_t;
@@ -63,12 +64,15 @@ typedef enum rq_kind {
   RQ_MPU_COMPLETE,
   RQ_MPU_ABORT,
   RQ_MPU_LIST_PARTS,     /* part ranges (fan-out): ListParts of the shared upload */
-  RQ_VERIFY_DST          /* part ranges: HEAD of the completed object */
+  RQ_VERIFY_DST,         /* part ranges: HEAD of the completed object */
+  RQ_MPU_LIST_UPLOADS,   /* multipart: an upload of the key left open to continue? */
+  RQ_MPU_ABORT_STALE     /* multipart: abort another open upload of the key */
 } rq_kind_t;
 
 static const char *rq_name[] = {"head-dst", "head-src", "get", "put",
                                 "mpu-init", "mpu-complete", "mpu-abort",
-                                "mpu-list-parts", "verify-dst"};
+                                "mpu-list-parts", "verify-dst", "mpu-list-uploads",
+                                "mpu-abort-stale"};
 
 /* One HTTP transfer. */
 struct xreq {
@@ -85,6 +89,8 @@ struct xreq {
   int want_unpause;
   int want_pause;        /* GET: ring nearly full, pause after perform */
   int aborted;           /* a callback asked to stop this transfer */
+  int64_t moved_us;      /* last byte moved (or unpaused): the stall clock */
+  xreq_t *run_prev, *run_next;  /* e->running: the handles in the multi */
 };
 
 /* A GET streamed into a PUT (whole object or one part). */
@@ -110,6 +116,8 @@ struct pair {
   uint64_t put_crc;
   int64_t bw_wake_us;    /* bandwidth pause until */
   int put_queued;        /* on the engine's put_pending list */
+  int check;             /* a continued upload's part: GET only, its MD5 compared
+                          * with the listed part's ETag (resume_check_done) */
 };
 
 /* A scheduled unit: a single request or a pair. */
@@ -127,7 +135,8 @@ typedef struct part_state {
   char *etag;
   uint64_t crc;
   int attempts;
-  int listed;            /* part ranges: present, with its size, in the listing */
+  int listed;            /* present, with its size, in the upload's listing */
+  int check;             /* listed part of a continued upload, to verify by reading */
 } part_state_t;
 
 typedef enum job_phase {
@@ -190,6 +199,10 @@ struct job {
   int range_gone;        /* NoSuchUpload met while units ran: verify when they end */
   int completing;        /* registered in e->completing */
   uint64_t range_bytes;  /* bytes of parts this job uploaded */
+  /* Continuing an upload left open (shutdown, crash) for the same key. */
+  int resumed;           /* upload_id is one found open, not initiated here */
+  char **stale;          /* other open uploads of the key, to abort */
+  int n_stale;
 };
 
 typedef struct timer {
@@ -225,6 +238,9 @@ struct xfer_engine {
   uint64_t rng;
   int completed_in_run;
   xfer_stats_t stats;
+  xreq_t *running;                  /* handles in the multi (stall checks) */
+  int keep_uploads;                 /* abandon: leave uploads open to be continued */
+  int64_t stall_check_us;           /* next stall scan */
   uint64_t (*req_counts)[XFER_RC__N];  /* per store (n_stores), for /metrics */
   char **completing;                /* part ranges: uploads a job of ours completes */
   size_t n_completing, cap_completing;
@@ -244,6 +260,7 @@ void xfer_conf_defaults(xfer_conf_t *c) {
   c->backoff_base_ms = 200;
   c->backoff_max_ms = 20000;
   c->stall_timeout_s = 30;
+  c->complete_timeout_s = 600;
 }
 
 static store_t *find_store(xfer_engine_t *e, const char *name) {
@@ -367,6 +384,19 @@ size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; 
 /* ------------------------------------------------------------------------ */
 /* Outcome helpers. */
 
+/* The job's object is copied: whatever an attempt that failed before (and
+ * was retried) wrote into the outcome goes, so that a copied object never
+ * carries a failure's reason, code or message. reason: NULL, or "parts". */
+static void set_copied(job_t *j, const char *reason) {
+  msg_outcome_t *o = &j->out;
+  o->status = ST_COPIED;
+  o->http_status = 0;
+  fx_free(o->reason), o->reason = reason ? fx_strdup(reason) : NULL;
+  fx_free(o->code), o->code = NULL;
+  fx_free(o->request_id), o->request_id = NULL;
+  fx_free(o->message), o->message = NULL;
+}
+
 static void set_fail(job_t *j, msg_status_t st, const char *reason, const store_error_t *err,
                      const char *msg) {
   msg_outcome_t *o = &j->out;
@@ -403,12 +433,20 @@ static const char *reason_of(const store_error_t *err) {
 /* ------------------------------------------------------------------------ */
 /* Requests. */
 
+/* Takes a handle out of the multi (and of the running list). */
+static void xreq_detach(xfer_engine_t *e, xreq_t *x) {
+  if (!x || !x->in_multi) return;
+  curl_multi_remove_handle(e->multi, x->easy);
+  x->in_multi = 0;
+  if (x->run_prev) x->run_prev->run_next = x->run_next;
+  else e->running = x->run_next;
+  if (x->run_next) x->run_next->run_prev = x->run_prev;
+  x->run_prev = x->run_next = NULL;
+}
+
 static void xreq_free(xfer_engine_t *e, xreq_t *x) {
   if (!x) return;
-  if (x->in_multi) {
-    curl_multi_remove_handle(e->multi, x->easy);
-    x->in_multi = 0;
-  }
+  xreq_detach(e, x);
   if (x->easy) curl_easy_cleanup(x->easy);
   curl_slist_free_all(x->hdrs);
   kvlist_release(&x->rhdrs);
@@ -453,8 +491,18 @@ static void bw_hold(xfer_engine_t *e, xreq_t *x) {
   e->bw_held[e->n_bw_held++] = x;
 }
 
+/* Every byte that arrives or leaves restarts the request's stall clock. */
+static void xreq_moved(xreq_t *x) { x->moved_us = ferry_now_us(); }
+
+static size_t hdr_cb(char *p, size_t sz, size_t n, void *ud) {
+  xreq_t *x = ud;
+  xreq_moved(x);
+  return store_hdr_cb(p, sz, n, &x->rhdrs);
+}
+
 static size_t body_cb(char *p, size_t sz, size_t n, void *ud) {
   xreq_t *x = ud;
+  xreq_moved(x);  /* whitespace before a Complete's answer included */
   if (fbuf_add(&x->body, p, sz * n) != FERRY_OK) return 0;  /* capped */
   return sz * n;
 }
@@ -484,8 +532,8 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
     return err;
   }
   curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-  curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, store_hdr_cb);
-  curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, &x->rhdrs);
+  curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, hdr_cb);
+  curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
   curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->curl_err);
   curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, body_cb);
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
@@ -493,11 +541,11 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
    * body comes through it; the other requests' answers are a few headers
    * and a little XML, so they take libcurl's smallest sensible one. */
   curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, (long)(x->kind == RQ_GET ? RECV_CHUNK : SMALL_RECV));
-  if (e->conf.stall_timeout_s > 0) {
-    curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(x->easy, CURLOPT_LOW_SPEED_TIME, e->conf.stall_timeout_s);
-  }
-  if (e->conf.request_timeout_s > 0)
+  /* A body (GET, PUT, UploadPart) lasts as long as its bytes keep moving,
+   * however slow the link or the limits: only stall_check cuts it. Complete
+   * may merge for minutes: complete_timeout_s of silence (stall_check).
+   * The requests without a body also get a total cap. */
+  if (e->conf.request_timeout_s > 0 && !x->pair && x->kind != RQ_MPU_COMPLETE)
     curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, e->conf.request_timeout_s);
   return FERRY_OK;
 }
@@ -505,6 +553,11 @@ static ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req
 static void xreq_start(xfer_engine_t *e, xreq_t *x) {
   curl_multi_add_handle(e->multi, x->easy);
   x->in_multi = 1;
+  x->moved_us = ferry_now_us();
+  x->run_prev = NULL;
+  x->run_next = e->running;
+  if (e->running) e->running->run_prev = x;
+  e->running = x;
   e->stats.requests++;
 }
 
@@ -545,6 +598,8 @@ static void job_free(job_t *j) {
   fx_free(j->dst_key);
   if (j->have_src_head) store_head_release(&j->src_head);
   fx_free(j->upload_id);
+  while (j->n_stale > 0) fx_free(j->stale[--j->n_stale]);
+  fx_free(j->stale);
   if (j->parts) {
     for (i = 0; i < j->n_parts; i++) fx_free(j->parts[i].etag);
     fx_free(j->parts);
@@ -626,22 +681,29 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
   if (!j->finishing) set_fail(j, st, reason, err, msg);
   j->finishing = 1;
   if (j->units > 0) return;  /* the last unit to end finishes the job */
-  if (j->is_range && j->range_gone && j->out.reason && !strcmp(j->out.reason, "upload-aborted")) {
+  if ((j->is_range || j->resumed) && j->range_gone && j->out.reason &&
+      !strcmp(j->out.reason, "upload-aborted")) {
     /* Every part stopped: now ask the destination what became of it. */
-    msg_outcome_t *o = &j->out;
     j->range_gone = 0;
     j->finishing = 0;
-    o->status = ST_COPIED;
-    o->http_status = 0;
-    fx_free(o->reason), o->reason = NULL;
-    fx_free(o->code), o->code = NULL;
-    fx_free(o->request_id), o->request_id = NULL;
-    fx_free(o->message), o->message = NULL;
+    set_copied(j, NULL);
     range_verify(e, j);
     return;
   }
   if (j->is_range && j->upload_id && j->out.reason && !strcmp(j->out.reason, "shutdown")) {
     /* A shared upload outlives this worker: its segment is redelivered. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+  }
+  if (!j->is_range && j->upload_id && j->phase != PH_ABORT && e->keep_uploads &&
+      (j->parts_done > 0 || j->resumed) && j->out.reason &&
+      !strcmp(j->out.reason, "shutdown")) {
+    /* The segment is redelivered: whoever copies the object next finds
+     * this upload and uploads only the parts it lacks (resume_*). One
+     * continued here may hold parts not yet verified here: kept too. */
+    LOG_INFO(FAC, "event=upload-left key=%s upload_id=%s parts=%d of=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), j->parts_done, j->n_parts);
+    e->stats.uploads_left++;
     fx_free(j->upload_id);
     j->upload_id = NULL;
   }
@@ -655,7 +717,7 @@ static void job_fail(xfer_engine_t *e, job_t *j, msg_status_t st, const char *re
 }
 
 static void job_success(xfer_engine_t *e, job_t *j) {
-  j->out.status = ST_COPIED;
+  set_copied(j, NULL);
   job_finish(e, j);
 }
 
@@ -666,6 +728,12 @@ static void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x);
 static void range_verify(xfer_engine_t *e, job_t *j);
 static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x);
 static void range_parts_done(xfer_engine_t *e, job_t *j);
+static void resume_find(xfer_engine_t *e, job_t *j);
+static void resume_on_uploads(xfer_engine_t *e, job_t *j, xreq_t *x);
+static void resume_after_listing(xfer_engine_t *e, job_t *j);
+static void resume_check_done(xfer_engine_t *e, pair_t *p);
+static void mpu_init(xfer_engine_t *e, job_t *j);
+static void stale_done(xfer_engine_t *e, job_t *j, int aborted);
 
 /* ------------------------------------------------------------------------ */
 /* Pairs. */
@@ -724,7 +792,7 @@ static pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
  * the same time: two. A small object is read whole before its PUT starts,
  * so its two requests never overlap: one slot, which the PUT takes over
  * from the GET. (Counting two left half the slots idle on small objects.) */
-static int pair_slots(const pair_t *p) { return p->wait_whole ? 1 : 2; }
+static int pair_slots(const pair_t *p) { return p->wait_whole || p->check ? 1 : 2; }
 
 static int dst_wants_md5(job_t *j) {
   return store_conf(j->dst)->type == STORE_S3;
@@ -828,6 +896,7 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
   pair_t *p = x->pair;
   xfer_engine_t *e = p->job->e;
   size_t len = sz * n;
+  xreq_moved(x);
   if (p->failed || p->job->finishing) {
     p->failed = 1;
     return 0;
@@ -853,7 +922,7 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     p->failed = 1;
     return 0;
   }
-  if (p->cap - p->fill < len) {
+  if (!p->check && p->cap - p->fill < len) {
     x->paused = 1;
     return CURL_WRITEFUNC_PAUSE;
   }
@@ -868,11 +937,12 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     }
   }
   LOG_TRACE(FAC, "get-write len=%zu fill=%zu got=%llu", len, p->fill, (unsigned long long)p->got);
-  ring_write(p, buf, len);
+  if (!p->check) ring_write(p, buf, len);
   p->crc = crc64_update(p->crc, buf, len);
   if (p->md5) EVP_DigestUpdate(p->md5, buf, len);
   p->got += len;
   e->stats.bytes_in += len;
+  if (p->check) return len;
   if (!p->wait_whole && flow_should_pause(p->cap, p->fill, p->len - p->got, RECV_CHUNK))
     want_pause(e, x);
   if (!p->wait_whole && !p->put_started) {
@@ -908,6 +978,7 @@ static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
     x->paused = 1;
     return CURL_READFUNC_PAUSE;
   }
+  xreq_moved(x);
   p->sent += k;
   e->stats.bytes_out += k;
   if (p->get && p->get->paused && !p->bw_wake_us &&
@@ -1027,7 +1098,7 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   xreq_t *x = xreq_new(j, RQ_GET);
   x->pair = p;
   p->get = x;
-  pair_ring_take(e, p);
+  if (!p->check) pair_ring_take(e, p);  /* a check only hashes the bytes */
   store_req_init(&r, store_conf(j->src), "GET", j->seg->src.bucket, j->obj->key);
   if (p->part >= 0 || p->len != j->obj->size) {
     char range[64];
@@ -1049,6 +1120,10 @@ static ferry_err_t pair_start_get(xfer_engine_t *e, pair_t *p) {
   curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
   /* S3 destinations: pair_md5_plan, once the GET's headers are in. */
   p->md5_from_src = 0;
+  if (p->check) {  /* a continued upload's part, read back: its MD5 */
+    p->md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(p->md5, EVP_md5(), NULL);
+  }
   xreq_start(e, x);
   return FERRY_OK;
 }
@@ -1090,6 +1165,23 @@ static void schedule(xfer_engine_t *e, unit_t *u) {
 
 static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind);
 
+/* Aborts still run for a failed job. */
+static int unit_survives_failure(const unit_t *u) {
+  return !u->pair && (u->kind == RQ_MPU_ABORT || u->kind == RQ_MPU_ABORT_STALE);
+}
+
+/* A unit of a failed job that will not run: the last one ends the job. */
+static void unit_drop(xfer_engine_t *e, unit_t *u) {
+  job_t *j = u->job;
+  j->units--;
+  if (u->pair) {
+    if (u->pair->part >= 0) j->parts_inflight--;
+    pair_free(e, u->pair);
+  }
+  fx_free(u);
+  if (j->units == 0) job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+}
+
 /* Starts ready units while slots and tokens allow. Returns the earliest time
  * a waiting unit could start (0 when none waits on time). */
 static int64_t start_ready(xfer_engine_t *e) {
@@ -1101,6 +1193,14 @@ static int64_t start_ready(xfer_engine_t *e) {
     int need = u->pair ? pair_slots(u->pair) : 1;
     int tokens = u->pair ? 2 : 1;
     job_t *j = u->job;
+    if (j->finishing && !unit_survives_failure(u)) {
+      /* The job failed meanwhile (or the worker shuts down): drop the
+       * unit, even one waiting out a backoff. */
+      *pp = u->next;
+      if (e->ready_tail == u) e->ready_tail = prev;
+      unit_drop(e, u);
+      continue;
+    }
     if (u->not_before_us > now) {
       if (!wake || u->not_before_us < wake) wake = u->not_before_us;
       prev = u;
@@ -1124,15 +1224,6 @@ static int64_t start_ready(xfer_engine_t *e) {
     *pp = u->next;
     if (e->ready_tail == u) e->ready_tail = prev;
     e->slots_used += need;
-    if (j->finishing && !(u->kind == RQ_MPU_ABORT && !u->pair)) {
-      /* The job failed meanwhile: drop the unit. */
-      e->slots_used -= need;
-      j->units--;
-      if (u->pair) pair_free(e, u->pair);
-      fx_free(u);
-      if (j->units == 0) job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
-      continue;
-    }
     if (u->pair) {
       if (pair_start_get(e, u->pair) != FERRY_OK) {
         e->slots_used -= need;
@@ -1148,6 +1239,8 @@ static int64_t start_ready(xfer_engine_t *e) {
       fx_free(u);
       if (u->kind == RQ_MPU_ABORT) {
         job_finish(e, j);
+      } else if (u->kind == RQ_MPU_ABORT_STALE) {
+        stale_done(e, j, 0);
       } else {
         job_fail(e, j, ST_FAILED, "internal", NULL, "could not start a request");
       }
@@ -1254,28 +1347,64 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
 /* ------------------------------------------------------------------------ */
 /* Single requests: HEAD dst/src, initiate, complete, abort. */
 
+/* The query of a single request on an upload (or the bucket's uploads). */
+static void single_query(job_t *j, rq_kind_t kind, store_req_t *r) {
+  char marker[16];
+  switch (kind) {
+  case RQ_MPU_COMPLETE:
+  case RQ_MPU_ABORT:
+    kvlist_add(&r->query, "uploadId", j->upload_id);
+    break;
+  case RQ_MPU_ABORT_STALE:
+    kvlist_add(&r->query, "uploadId", j->stale[j->n_stale - 1]);
+    break;
+  case RQ_MPU_LIST_PARTS:
+    kvlist_add(&r->query, "uploadId", j->upload_id);
+    kvlist_add(&r->query, "max-parts", "1000");
+    if (j->list_marker > 0) {
+      snprintf(marker, sizeof(marker), "%d", j->list_marker);
+      kvlist_add(&r->query, "part-number-marker", marker);
+    }
+    break;
+  case RQ_MPU_LIST_UPLOADS:
+    kvlist_add(&r->query, "uploads", "");
+    kvlist_add(&r->query, "prefix", j->dst_key);
+    kvlist_add(&r->query, "max-uploads", "1000");
+    break;
+  default:
+    break;
+  }
+}
+
+static const char *single_method(rq_kind_t kind) {
+  switch (kind) {
+  case RQ_MPU_LIST_PARTS:
+  case RQ_MPU_LIST_UPLOADS: return "GET";
+  case RQ_MPU_INIT:
+  case RQ_MPU_COMPLETE: return "POST";
+  case RQ_MPU_ABORT:
+  case RQ_MPU_ABORT_STALE: return "DELETE";
+  default: return "HEAD";
+  }
+}
+
 static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
   store_req_t r;
   char errbuf[FERRY_ERRLEN];
   ferry_err_t err = FERRY_OK;
   store_t *s = (kind == RQ_HEAD_SRC) ? j->src : j->dst;
-  char marker[16];
   const char *bucket = (kind == RQ_HEAD_SRC) ? j->seg->src.bucket : j->seg->dst.bucket;
   const char *key = (kind == RQ_HEAD_SRC) ? j->obj->key : j->dst_key;
-  const char *method = "HEAD";
   fbuf_t body;
   curl_off_t blen = -1;
   xreq_t *x;
   fbuf_init(&body, 0);
-  switch (kind) {
-  case RQ_MPU_LIST_PARTS: method = "GET"; break;
-  case RQ_MPU_INIT: method = "POST"; break;
-  case RQ_MPU_COMPLETE: method = "POST"; break;
-  case RQ_MPU_ABORT: method = "DELETE"; break;
-  default: break;
-  }
   x = xreq_new(j, kind);
-  store_req_init(&r, store_conf(s), method, bucket, key);
+  if (kind == RQ_MPU_LIST_UPLOADS)  /* a bucket request, by prefix */
+    store_req_init_bucket(&r, store_conf(s), single_method(kind), bucket);
+  else
+    store_req_init(&r, store_conf(s), single_method(kind), bucket, key);
+  single_query(j, kind, &r);
   if (kind == RQ_MPU_INIT) {
     kvlist_add(&r.query, "uploads", "");
     err = dst_headers(j, &r, errbuf);
@@ -1284,15 +1413,6 @@ static ferry_err_t start_single(xfer_engine_t *e, job_t *j, rq_kind_t kind) {
       j->finishing = 1;
     }
     blen = 0;
-  } else if (kind == RQ_MPU_COMPLETE || kind == RQ_MPU_ABORT) {
-    kvlist_add(&r.query, "uploadId", j->upload_id);
-  } else if (kind == RQ_MPU_LIST_PARTS) {
-    kvlist_add(&r.query, "uploadId", j->upload_id);
-    kvlist_add(&r.query, "max-parts", "1000");
-    if (j->list_marker > 0) {
-      snprintf(marker, sizeof(marker), "%d", j->list_marker);
-      kvlist_add(&r.query, "part-number-marker", marker);
-    }
   }
   if (kind == RQ_MPU_COMPLETE) {
     store_part_t *parts = fx_calloc((size_t)j->n_parts, sizeof(*parts));
@@ -1381,9 +1501,7 @@ static void on_head_src(xfer_engine_t *e, job_t *j, xreq_t *x) {
   j->part_size = policy_part_size(store_conf(j->dst)->type, j->obj->size, e->conf.part_size);
   j->n_parts = (int)policy_part_count(j->obj->size, j->part_size);
   j->parts = fx_calloc((size_t)j->n_parts, sizeof(*j->parts));
-  j->phase = PH_MPU_INIT;
-  j->req_attempts = 0;
-  queue_single(e, j, RQ_MPU_INIT, 0);
+  resume_find(e, j);
 }
 
 /* Queues parts while the job has fewer than its share in flight. */
@@ -1395,9 +1513,11 @@ static void job_start_parts(xfer_engine_t *e, job_t *j) {
     if (j->parts[i].done) continue;  /* a part range's part already uploaded */
     uint64_t off = (uint64_t)i * j->part_size;
     uint64_t len = FERRY_MIN(j->part_size, j->obj->size - off);
+    pair_t *p = pair_new(j, i, off, len);
+    p->check = j->parts[i].check;
     j->parts[i].inflight = 1;
     j->parts_inflight++;
-    queue_pair(e, pair_new(j, i, off, len), 0);
+    queue_pair(e, p, 0);
   }
 }
 
@@ -1410,7 +1530,157 @@ static void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const s
   queue_single(e, j, kind, ferry_now_us() + (int64_t)d * 1000);
 }
 
+/* The upload is no longer there (NoSuchUpload): what the destination holds
+ * decides (range_on_verify). After a Complete of ours was retried, it is the
+ * first attempt that completed it, so a wrong object is an integrity error. */
+static void complete_gone(xfer_engine_t *e, job_t *j) {
+  fx_free(j->upload_id);
+  j->upload_id = NULL;
+  if (!j->is_range) j->completed_here = 1;
+  range_verify(e, j);
+}
+
 /* A single request finished. */
+/* CompleteMultipartUpload answered 2xx (COS may still say <Error>). */
+static void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
+  rq_kind_t kind = RQ_MPU_COMPLETE;
+  char errbuf[FERRY_ERRLEN];
+  char *etag = NULL;
+  store_error_t perr;
+  store_head_t h;
+  uint64_t crc = 0;
+  int i;
+  ferry_err_t pe;
+  store_error_clear(&perr);
+  pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
+  if (pe == FERRY_ERR_STORE && !strcmp(perr.code, "NoSuchUpload") &&
+      (j->is_range || j->resumed || j->req_attempts > 1)) {
+    /* Completed (or aborted) by another worker meanwhile, or by our
+     * own earlier attempt whose answer was cut: verify the object. */
+    complete_gone(e, j);
+    return;
+  }
+  if (pe == FERRY_ERR_STORE) {
+    perr.http_status = (int)status;
+    store_error_classify(&perr);
+    if (perr.retryable && j->req_attempts < e->conf.max_attempts) {
+      job_retry_single(e, j, kind, &perr);
+      return;
+    }
+    job_fail(e, j, ST_FAILED, reason_of(&perr), &perr, NULL);
+    return;
+  }
+  if (pe) {
+    job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
+    return;
+  }
+  fx_free(etag);
+  /* Upload is complete: nothing to abort any more. */
+  fx_free(j->upload_id);
+  j->upload_id = NULL;
+  if (j->is_range) {
+    /* The parts' CRCs were computed by several workers: verify the
+     * object as a whole (HEAD: size, CRC-64 where the stores give it). */
+    j->completed_here = 1;
+    range_verify(e, j);
+    return;
+  }
+  for (i = 0; i < j->n_parts; i++) {
+    uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
+    crc = crc64_combine(crc, j->parts[i].crc, plen);
+  }
+  if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
+    store_head_release(&h);
+    return;
+  }
+  if (h.has_crc64 && h.crc64 != crc) {
+    store_head_release(&h);
+    job_fail(e, j, ST_FAILED, "integrity", NULL,
+             "destination CRC64 of the completed upload differs from the bytes sent");
+    return;
+  }
+  store_head_release(&h);
+  {
+    int has_src = j->obj->has_crc64 || (j->have_src_head && j->src_head.has_crc64);
+    uint64_t src = j->obj->has_crc64 ? j->obj->crc64 : j->src_head.crc64;
+    if (has_src && src != crc) {
+      job_fail(e, j, ST_FAILED, "integrity", NULL,
+               "CRC64 of the bytes read differs from the source's");
+      return;
+    }
+  }
+  j->bytes = j->obj->size;
+  job_success(e, j);
+}
+
+/* A single request failed (err: what the store or libcurl said). */
+static void job_on_req_failed(xfer_engine_t *e, job_t *j, rq_kind_t kind, long status,
+                              const store_error_t *err) {
+  if (kind == RQ_HEAD_DST && status == 404) {
+    if (!j->finishing) job_start_copy(e, j);
+    else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (!j->finishing && status == 404 &&
+      ((j->is_range && kind == RQ_MPU_LIST_PARTS) ||
+       (kind == RQ_MPU_COMPLETE && (j->is_range || j->resumed || j->req_attempts > 1)))) {
+    /* NoSuchUpload: completed by another worker, or aborted; or completed
+     * by an earlier attempt of ours cut by complete_timeout_s. */
+    complete_gone(e, j);
+    return;
+  }
+  if (!j->is_range && kind == RQ_MPU_LIST_PARTS && status == 404 && !j->finishing) {
+    /* The upload to continue is gone meanwhile: a new one. */
+    fx_free(j->upload_id);
+    j->upload_id = NULL;
+    mpu_init(e, j);
+    return;
+  }
+  if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
+    range_on_verify(e, j, status, NULL);
+    return;
+  }
+  if (kind == RQ_MPU_ABORT) {
+    if (err->retryable && j->req_attempts < e->conf.max_attempts) {
+      job_retry_single(e, j, kind, err);
+      return;
+    }
+    /* Could not abort: say so. The next copy of the key continues it
+     * (or aborts it); else it is left for `--cleanup`. */
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
+             FLOG_V(j->upload_id), err->http_status);
+    e->stats.uploads_abort_failed++;
+    job_finish(e, j);
+    return;
+  }
+  if (kind == RQ_MPU_ABORT_STALE) {
+    if (err->retryable && j->req_attempts < e->conf.max_attempts) job_retry_single(e, j, kind, err);
+    else stale_done(e, j, err->http_status == 404);  /* 404: gone already */
+    return;
+  }
+  if (j->finishing) {
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  if (kind == RQ_HEAD_SRC && status == 404) {
+    job_fail(e, j, ST_VANISHED, "vanished", err, NULL);
+    return;
+  }
+  if (kind == RQ_MPU_LIST_UPLOADS && !(err->retryable && j->req_attempts < e->conf.max_attempts)) {
+    /* Continuing is a saving, not a condition of the copy: a store that
+     * does not list uploads (or refuses to) gets a new upload. */
+    LOG_WARN(FAC, "event=list-uploads-failed key=%s http=%d code=%s", FLOG_Q(j->dst_key),
+             err->http_status, FLOG_V(err->code[0] ? err->code : "-"));
+    mpu_init(e, j);
+    return;
+  }
+  if (err->retryable && j->req_attempts < e->conf.max_attempts) {
+    job_retry_single(e, j, kind, err);
+    return;
+  }
+  job_fail(e, j, ST_FAILED, reason_of(err), err, NULL);
+}
+
 static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   job_t *j = x->job;
   rq_kind_t kind = x->kind;
@@ -1423,7 +1693,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   j->attempts_total++;
   store_error_clear(&err);
   if (cc == CURLE_OK && status >= 200 && status < 300 && j->finishing &&
-      kind != RQ_MPU_INIT && kind != RQ_MPU_ABORT) {
+      kind != RQ_MPU_INIT && kind != RQ_MPU_ABORT && kind != RQ_MPU_ABORT_STALE) {
     xreq_free(e, x);
     job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
     return;
@@ -1455,80 +1725,22 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     case RQ_MPU_LIST_PARTS:
       if (!j->finishing) range_on_list(e, j, x);
       break;
+    case RQ_MPU_LIST_UPLOADS:
+      if (!j->finishing) resume_on_uploads(e, j, x);
+      break;
+    case RQ_MPU_ABORT_STALE:
+      stale_done(e, j, 1);
+      break;
     case RQ_VERIFY_DST:
       if (!j->finishing) range_on_verify(e, j, status, x);
       break;
-    case RQ_MPU_COMPLETE: {
-      char errbuf[FERRY_ERRLEN];
-      char *etag = NULL;
-      store_error_t perr;
-      store_head_t h;
-      uint64_t crc = 0;
-      int i;
-      ferry_err_t pe;
-      store_error_clear(&perr);
-      pe = store_xml_parse_complete(x->body.p ? x->body.p : "", x->body.len, &etag, &perr, errbuf);
-      if (pe == FERRY_ERR_STORE && j->is_range && !strcmp(perr.code, "NoSuchUpload")) {
-        /* Completed (or aborted) by another worker meanwhile. */
-        fx_free(j->upload_id);
-        j->upload_id = NULL;
-        range_verify(e, j);
-        break;
-      }
-      if (pe == FERRY_ERR_STORE) {
-        perr.http_status = (int)status;
-        store_error_classify(&perr);
-        if (perr.retryable && j->req_attempts < e->conf.max_attempts) {
-          job_retry_single(e, j, kind, &perr);
-          break;
-        }
-        job_fail(e, j, ST_FAILED, reason_of(&perr), &perr, NULL);
-        break;
-      }
-      if (pe) {
-        job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
-        break;
-      }
-      fx_free(etag);
-      /* Upload is complete: nothing to abort any more. */
-      fx_free(j->upload_id);
-      j->upload_id = NULL;
-      if (j->is_range) {
-        /* The parts' CRCs were computed by several workers: verify the
-         * object as a whole (HEAD: size, CRC-64 where the stores give it). */
-        j->completed_here = 1;
-        range_verify(e, j);
-        break;
-      }
-      for (i = 0; i < j->n_parts; i++) {
-        uint64_t plen = FERRY_MIN(j->part_size, j->obj->size - (uint64_t)i * j->part_size);
-        crc = crc64_combine(crc, j->parts[i].crc, plen);
-      }
-      if (head_parse(e, j, 0, &x->rhdrs, &h, 1)) {
-        store_head_release(&h);
-        break;
-      }
-      if (h.has_crc64 && h.crc64 != crc) {
-        store_head_release(&h);
-        job_fail(e, j, ST_FAILED, "integrity", NULL,
-                 "destination CRC64 of the completed upload differs from the bytes sent");
-        break;
-      }
-      store_head_release(&h);
-      {
-        int has_src = j->obj->has_crc64 || (j->have_src_head && j->src_head.has_crc64);
-        uint64_t src = j->obj->has_crc64 ? j->obj->crc64 : j->src_head.crc64;
-        if (has_src && src != crc) {
-          job_fail(e, j, ST_FAILED, "integrity", NULL,
-                   "CRC64 of the bytes read differs from the source's");
-          break;
-        }
-      }
-      j->bytes = j->obj->size;
-      job_success(e, j);
+    case RQ_MPU_COMPLETE:
+      if (!j->finishing) on_complete(e, j, x, status);
       break;
-    }
     case RQ_MPU_ABORT:
+      LOG_INFO(FAC, "event=upload-aborted key=%s upload_id=%s", FLOG_Q(j->dst_key),
+               FLOG_V(j->upload_id));
+      e->stats.uploads_aborted++;
       fx_free(j->upload_id);
       j->upload_id = NULL;
       job_finish(e, j);
@@ -1544,47 +1756,7 @@ static void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
                             x->body.len, cc, x->curl_err);
   store_error_name_store(&err, kind == RQ_HEAD_SRC ? j->src : j->dst);
   xreq_free(e, x);
-  if (kind == RQ_HEAD_DST && status == 404) {
-    if (!j->finishing) job_start_copy(e, j);
-    else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
-    return;
-  }
-  if (j->is_range && !j->finishing && status == 404 &&
-      (kind == RQ_MPU_LIST_PARTS || kind == RQ_MPU_COMPLETE)) {
-    /* NoSuchUpload: completed by another worker, or aborted. */
-    fx_free(j->upload_id);
-    j->upload_id = NULL;
-    range_verify(e, j);
-    return;
-  }
-  if (kind == RQ_VERIFY_DST && status == 404 && !j->finishing) {
-    range_on_verify(e, j, status, NULL);
-    return;
-  }
-  if (kind == RQ_MPU_ABORT) {
-    if (err.retryable && j->req_attempts < e->conf.max_attempts) {
-      job_retry_single(e, j, kind, &err);
-      return;
-    }
-    /* Could not abort: say so, the upload is left for `--cleanup`. */
-    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),
-             FLOG_V(j->upload_id), err.http_status);
-    job_finish(e, j);
-    return;
-  }
-  if (j->finishing) {
-    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
-    return;
-  }
-  if (kind == RQ_HEAD_SRC && status == 404) {
-    job_fail(e, j, ST_VANISHED, "vanished", &err, NULL);
-    return;
-  }
-  if (err.retryable && j->req_attempts < e->conf.max_attempts) {
-    job_retry_single(e, j, kind, &err);
-    return;
-  }
-  job_fail(e, j, ST_FAILED, reason_of(&err), &err, NULL);
+  job_on_req_failed(e, j, kind, status, &err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1605,6 +1777,7 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
       ps->done = 1;
       ps->inflight = 0;
       ps->crc = p->crc;
+      fx_free(ps->etag);  /* a listed part's, uploaded again */
       ps->etag = p->put_etag;
       p->put_etag = NULL;
       j->parts_done++;
@@ -1649,7 +1822,7 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   }
   if (p->part >= 0) j->parts_inflight--;
   pair_free(e, p);
-  if (j->is_range && !j->finishing && err && err->http_status == 404 &&
+  if ((j->is_range || j->resumed) && !j->finishing && err && err->http_status == 404 &&
       !strcmp(err->code, "NoSuchUpload")) {
     /* The shared upload is gone: completed by another, or aborted. Parts
      * still in flight end first (the job waits for its units). */
@@ -1680,6 +1853,21 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
   }
 }
 
+/* Whether the MD5 of the bytes hashed in c (finalised here) is the hex
+ * digest etag (any case: OSS spells it in capitals). */
+static int md5_matches(EVP_MD_CTX *c, const char *etag) {
+  unsigned char md[16];
+  unsigned int l = 16;
+  fbuf_t hex;
+  int same;
+  EVP_DigestFinal_ex(c, md, &l);
+  fbuf_init(&hex, 0);
+  enc_hex(&hex, md, 16);
+  same = strcasecmp(fbuf_str(&hex), etag) == 0;
+  fbuf_release(&hex);
+  return same;
+}
+
 static void pair_cut(xfer_engine_t *e, pair_t *p);
 
 /* What a 2xx PUT (object or part) answered, checked against the bytes sent:
@@ -1697,17 +1885,9 @@ static const char *pair_put_digest_bad(pair_t *p, const kvlist_t *rhdrs, const s
                ? NULL
                : "destination ETag differs from the source's MD5 sent as Content-MD5";
   if (p->md5) {
-    unsigned char md[16];
-    unsigned int l = 16;
-    fbuf_t hex;
-    int same;
-    EVP_DigestFinal_ex(p->md5, md, &l);
+    int same = md5_matches(p->md5, h->etag);
     EVP_MD_CTX_free(p->md5);
     p->md5 = NULL;
-    fbuf_init(&hex, 0);
-    enc_hex(&hex, md, 16);
-    same = strcasecmp(fbuf_str(&hex), h->etag) == 0;
-    fbuf_release(&hex);
     if (!same)
       return p->part >= 0 ? "destination part ETag differs from the MD5 of the bytes sent"
                           : "destination ETag differs from the MD5 of the bytes sent";
@@ -1739,14 +1919,8 @@ static void pair_integrity(xfer_engine_t *e, pair_t *p, int status, const char *
 
 /* Cuts both transfers of a pair (one failed). */
 static void pair_cut(xfer_engine_t *e, pair_t *p) {
-  if (p->get && p->get->in_multi) {
-    curl_multi_remove_handle(e->multi, p->get->easy);
-    p->get->in_multi = 0;
-  }
-  if (p->put && p->put->in_multi) {
-    curl_multi_remove_handle(e->multi, p->put->easy);
-    p->put->in_multi = 0;
-  }
+  xreq_detach(e, p->get);
+  xreq_detach(e, p->put);
 }
 
 static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
@@ -1758,10 +1932,7 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   LOG_TRACE(FAC, "pair-done kind=%s cc=%d status=%ld got=%llu sent=%llu", rq_name[x->kind], (int)cc,
             status, (unsigned long long)p->got, (unsigned long long)p->sent);
   store_error_clear(&err);
-  if (x->in_multi) {
-    curl_multi_remove_handle(e->multi, x->easy);
-    x->in_multi = 0;
-  }
+  xreq_detach(e, x);
   if (x->kind == RQ_GET) {
     if (p->failed) {
       /* Our own callback stopped it: outcome already recorded. */
@@ -1816,6 +1987,10 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
         pair_integrity(e, p, (int)status, "CRC64 of the bytes read differs from the source's");
         return;
       }
+    }
+    if (p->check) {
+      resume_check_done(e, p);
+      return;
     }
     if (!p->put_started) {
       if (pair_start_put(e, p) != FERRY_OK) {
@@ -1888,6 +2063,127 @@ static void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   p->put_done = 1;
   pair_end(e, p, 1, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Continuing an upload left open (docs/worker.md, "Shutdown and continued
+ * uploads"). Before initiating, a multipart copy asks the destination for
+ * the open uploads of its key (ListMultipartUploads, prefix = the key). None:
+ * it initiates one. Else it continues the newest (the others are aborted,
+ * nobody else would finish them), lists its parts (ListParts, as part
+ * ranges do), and re-reads from the source each part present with its size
+ * and an MD5 ETag: the same MD5 keeps the part (no upload), any difference,
+ * or an ETag that is not an MD5, uploads it again. Every part's CRC-64 is
+ * then known, so the object is verified as any multipart copy. */
+
+static void mpu_init(xfer_engine_t *e, job_t *j) {
+  j->phase = PH_MPU_INIT;
+  j->req_attempts = 0;
+  j->resumed = 0;
+  queue_single(e, j, RQ_MPU_INIT, 0);
+}
+
+static void resume_find(xfer_engine_t *e, job_t *j) {
+  j->phase = PH_MPU_INIT;
+  j->req_attempts = 0;
+  queue_single(e, j, RQ_MPU_LIST_UPLOADS, 0);
+}
+
+/* Aborts the other open uploads of the key one at a time, then lists the
+ * parts of the one continued. */
+static void stale_next(xfer_engine_t *e, job_t *j) {
+  if (j->n_stale > 0) {
+    j->req_attempts = 0;
+    queue_single(e, j, RQ_MPU_ABORT_STALE, 0);
+    return;
+  }
+  if (j->finishing) {
+    job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+    return;
+  }
+  range_list(e, j, 0);
+}
+
+static void stale_done(xfer_engine_t *e, job_t *j, int aborted) {
+  char *id = j->stale[--j->n_stale];
+  if (aborted) {
+    LOG_INFO(FAC, "event=upload-aborted key=%s upload_id=%s reason=another-continued",
+             FLOG_Q(j->dst_key), FLOG_V(id));
+    e->stats.uploads_aborted++;
+  } else {
+    LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s", FLOG_Q(j->dst_key), FLOG_V(id));
+    e->stats.uploads_abort_failed++;
+  }
+  fx_free(id);
+  stale_next(e, j);
+}
+
+static void resume_on_uploads(xfer_engine_t *e, job_t *j, xreq_t *x) {
+  store_uploads_t ups;
+  char errbuf[FERRY_ERRLEN];
+  long best;
+  size_t i;
+  if (store_xml_parse_list_uploads(x->body.p ? x->body.p : "", x->body.len, &ups, errbuf)) {
+    LOG_WARN(FAC, "event=list-uploads-failed key=%s error=%s", FLOG_Q(j->dst_key),
+             FLOG_Q(errbuf));
+    mpu_init(e, j);
+    return;
+  }
+  best = policy_resume_pick(ups.uploads, ups.n, j->dst_key);
+  if (best < 0) {
+    store_uploads_release(&ups);
+    mpu_init(e, j);
+    return;
+  }
+  for (i = 0; i < ups.n; i++) {
+    if ((long)i == best || !policy_upload_is_of(&ups.uploads[i], j->dst_key)) continue;
+    j->stale = fx_realloc(j->stale, (size_t)(j->n_stale + 1) * sizeof(*j->stale));
+    j->stale[j->n_stale++] = fx_strdup(ups.uploads[i].upload_id);
+  }
+  j->upload_id = fx_strdup(ups.uploads[best].upload_id);
+  j->resumed = 1;
+  e->stats.uploads_resumed++;
+  LOG_INFO(FAC, "event=upload-found key=%s upload_id=%s others=%d", FLOG_Q(j->dst_key),
+           FLOG_V(j->upload_id), j->n_stale);
+  store_uploads_release(&ups);
+  stale_next(e, j);
+}
+
+/* The continued upload's parts are listed (range_on_list): those present
+ * with their size and an MD5 ETag are checked against the source, the rest
+ * uploaded. */
+static void resume_after_listing(xfer_engine_t *e, job_t *j) {
+  int i, present = 0;
+  for (i = 0; i < j->n_parts; i++) {
+    part_state_t *ps = &j->parts[i];
+    ps->check = ps->listed && ps->etag && policy_etag_is_md5(ps->etag);
+    present += ps->listed;
+  }
+  LOG_INFO(FAC, "event=upload-resumed key=%s upload_id=%s parts=%d present=%d",
+           FLOG_Q(j->dst_key), FLOG_V(j->upload_id), j->n_parts, present);
+  j->phase = PH_PARTS;
+  j->next_part = 0;
+  job_start_parts(e, j);
+}
+
+/* A present part was read back from the source: kept when its MD5 is the
+ * listed ETag, else uploaded again. */
+static void resume_check_done(xfer_engine_t *e, pair_t *p) {
+  job_t *j = p->job;
+  part_state_t *ps = &j->parts[p->part];
+  if (md5_matches(p->md5, ps->etag)) {
+    e->stats.parts_reused++;
+    p->put_etag = fx_strdup(ps->etag);
+    pair_end(e, p, 1, NULL, 0);
+    return;
+  }
+  LOG_INFO(FAC, "event=part-differs key=%s part=%d upload_id=%s", FLOG_Q(j->dst_key),
+           p->part + 1, FLOG_V(j->upload_id));
+  e->slots_used -= pair_slots(p);
+  j->units--;
+  p->check = ps->check = 0;
+  pair_reset(e, p);
+  queue_pair(e, p, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1967,6 +2263,10 @@ static void completing_del(xfer_engine_t *e, job_t *j) {
  * range will complete. */
 static void range_after_listing(xfer_engine_t *e, job_t *j) {
   int i, all = 1;
+  if (!j->is_range) {
+    resume_after_listing(e, j);
+    return;
+  }
   for (i = 0; i < j->n_parts && all; i++) all = j->parts[i].listed;
   if (j->list_pass == 0) {
     /* Before uploading: the parts of the range already there stay. */
@@ -2000,9 +2300,7 @@ static void range_after_listing(xfer_engine_t *e, job_t *j) {
   }
   fx_free(j->upload_id);  /* not ours to abort any more */
   j->upload_id = NULL;
-  j->out.status = ST_COPIED;
-  fx_free(j->out.reason);
-  j->out.reason = fx_strdup("parts");
+  set_copied(j, "parts");
   j->bytes = j->range_bytes;
   job_finish(e, j);
 }
@@ -2080,8 +2378,8 @@ static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) 
     job_fail(e, j, ST_FAILED, j->completed_here ? "integrity" : "upload-aborted", NULL, why);
     return;
   }
-  j->out.status = ST_COPIED;
-  j->bytes = j->range_bytes;
+  set_copied(j, NULL);
+  j->bytes = j->is_range ? j->range_bytes : j->obj->size;
   job_finish(e, j);
 }
 
@@ -2113,6 +2411,7 @@ static void apply_unpauses(xfer_engine_t *e) {
     if (!x->paused || !x->in_multi) continue;
     if (x->pair && x == x->pair->get && x->pair->bw_wake_us) continue; /* on the bw timer */
     x->paused = 0;
+    x->moved_us = ferry_now_us();  /* time paused by us is not a stall */
     curl_easy_pause(x->easy, CURLPAUSE_CONT);
   }
   e->n_unpause = 0;
@@ -2158,6 +2457,43 @@ static void start_puts(xfer_engine_t *e) {
   e->n_put_pending = 0;
 }
 
+/* A request's stall limit: complete_timeout_s for Complete (the store may
+ * merge for minutes before it answers), else stall_timeout_s; 0 = none. */
+static long stall_limit_s(const xfer_engine_t *e, const xreq_t *x) {
+  return x->kind == RQ_MPU_COMPLETE ? e->conf.complete_timeout_s : e->conf.stall_timeout_s;
+}
+
+/* Cuts, as a timeout (retried like one), every running request that moved
+ * no byte for its limit. A request paused by the engine (flow control, the
+ * bandwidth limit) is not stalled: its clock restarts when it resumes; time
+ * waiting for a QPS token is spent before a request starts. libcurl's
+ * low-speed check is not used: it would need a byte a second, and S3 sends
+ * Complete's keep-alive whitespace more rarely. One request at a time: ending
+ * one may end others (its pair's other half). */
+static void stall_check(xfer_engine_t *e) {
+  int64_t now = ferry_now_us();
+  xreq_t *x;
+  if (now < e->stall_check_us) return;
+  e->stall_check_us = now + STALL_CHECK_US;
+again:
+  for (x = e->running; x; x = x->run_next) {
+    long lim = stall_limit_s(e, x);
+    if (x->paused || lim <= 0 || now - x->moved_us < (int64_t)lim * 1000000) continue;
+    snprintf(x->curl_err, sizeof(x->curl_err), "no byte moved for %ld s (worker.%s)", lim,
+             x->kind == RQ_MPU_COMPLETE ? "complete_timeout_s" : "stall_timeout_s");
+    LOG_INFO(FAC, "event=stall op=%s key=%s seconds=%ld", rq_name[x->kind],
+             FLOG_Q(x->job->obj->key), lim);
+    count_req(e, x, CURLE_OPERATION_TIMEDOUT);
+    if (x->pair) {
+      pair_on_done(e, x, CURLE_OPERATION_TIMEDOUT);
+    } else {
+      xreq_detach(e, x);
+      job_on_req(e, x, CURLE_OPERATION_TIMEDOUT);
+    }
+    goto again;
+  }
+}
+
 static void handle_done(xfer_engine_t *e) {
   CURLMsg *m;
   int left;
@@ -2171,8 +2507,7 @@ static void handle_done(xfer_engine_t *e) {
       pair_on_done(e, x, m->data.result);
     } else {
       CURLcode cc = m->data.result;
-      curl_multi_remove_handle(e->multi, x->easy);
-      x->in_multi = 0;
+      xreq_detach(e, x);
       job_on_req(e, x, cc);
     }
   }
@@ -2189,6 +2524,7 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     wake = start_ready(e);
     curl_multi_perform(e->multi, &running);
     handle_done(e);
+    stall_check(e);
     start_puts(e);
     bw = bw_release(e);
     apply_pauses(e);
@@ -2204,17 +2540,32 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     wait_ms = (int)((deadline - now) / 1000);
     if (wake && (wake - now) / 1000 < wait_ms) wait_ms = (int)((wake - now) / 1000);
     if (bw && (bw - now) / 1000 < wait_ms) wait_ms = (int)((bw - now) / 1000);
+    if (e->running && wait_ms > STALL_CHECK_US / 1000) wait_ms = STALL_CHECK_US / 1000;
     if (wait_ms < 1 && (wake || bw)) wait_ms = 1;
     curl_multi_poll(e->multi, NULL, 0, wait_ms, NULL);
   }
   return xfer_pending(e);
 }
 
-void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
-  /* Mark every active job failed; parts in flight are cut at once, uploads
-   * aborted by the normal path. */
+/* Cuts every running body transfer (its job is failing): the parts of an
+ * upload end at once, not when their bytes next move. One at a time, as
+ * ending one may free others. */
+static void abandon_cut_pairs(xfer_engine_t *e) {
+  xreq_t *x;
+again:
+  for (x = e->running; x; x = x->run_next) {
+    if (!x->pair) continue;
+    x->pair->failed = 1;
+    pair_on_done(e, x->pair->get ? x->pair->get : x, CURLE_ABORTED_BY_CALLBACK);
+    goto again;
+  }
+}
+
+void xfer_abandon_all(xfer_engine_t *e, int timeout_ms, int keep_uploads) {
+  /* Mark every job failed; uploads are left or aborted by job_fail. */
   int64_t deadline = ferry_now_us() + (int64_t)timeout_ms * 1000;
   job_t *j;
+  e->keep_uploads = keep_uploads;
   while (e->queue_head) {
     j = e->queue_head;
     e->queue_head = j->next;
@@ -2233,9 +2584,10 @@ void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
     if (!j->finishing) set_fail(j, ST_FAILED, "shutdown", NULL, "worker shut down mid-copy");
     j->finishing = 1;
   }
+  abandon_cut_pairs(e);
   while (xfer_pending(e) && ferry_now_us() < deadline) {
-    /* Jobs with no running unit finish (or abort) on the next event; force
-     * those without any unit now. */
+    /* Jobs with no unit left finish (or abort) now; queued units, those
+     * waiting out a backoff included, are dropped by the next run. */
     job_t *next;
     for (j = e->active; j; j = next) {
       next = j->next;
@@ -2243,6 +2595,8 @@ void xfer_abandon_all(xfer_engine_t *e, int timeout_ms) {
     }
     xfer_run(e, 100);
   }
+  if (xfer_pending(e))
+    LOG_WARN(FAC, "event=abandon-timeout jobs=%zu", xfer_pending(e));
 }
 
 void xfer_engine_destroy(xfer_engine_t *e) {

@@ -26,8 +26,12 @@ typedef struct xfer_conf {
   int max_attempts;              /* per request, including the first (default 5) */
   long backoff_base_ms;          /* default 200 */
   long backoff_max_ms;           /* default 20000 */
-  long stall_timeout_s;          /* no byte for this long: cut and retry (default 30) */
-  long request_timeout_s;        /* whole request cap, 0 = none */
+  long stall_timeout_s;          /* no byte for this long: cut and retry (default 30); time
+                                  * paused by flow control or bandwidth does not count */
+  long request_timeout_s;        /* total cap of body-less requests, 0 = none; never
+                                  * applies to GET/PUT bodies or to Complete */
+  long complete_timeout_s;       /* Complete: no byte from the store for this long
+                                  * (default 600) */
   double qps_limit;              /* requests/s for this worker, 0 = unlimited */
   double bandwidth_limit;        /* bytes/s for this worker, 0 = unlimited */
   const kvlist_t *storage_class_map;  /* "SRC" -> "DST" names, borrowed, may be NULL */
@@ -82,15 +86,23 @@ typedef struct xfer_task_stat {
  * there are. */
 size_t xfer_tasks(const xfer_engine_t *e, xfer_task_stat_t *out, size_t max);
 
-/* Abandons every job: transfers are cut, multipart uploads aborted (best
- * effort, bounded by timeout_ms), callbacks fire with status failed, reason
- * "shutdown". */
-void xfer_abandon_all(xfer_engine_t *e, int timeout_ms);
+/* Abandons every job: transfers are cut at once, units waiting (a backoff
+ * included) dropped, callbacks fire with status failed, reason "shutdown".
+ * A multipart upload with parts is left open when keep_uploads (its object
+ * is copied again by whoever gets the work, who continues it: the worker's
+ * segments are redelivered), else aborted; one without parts is aborted.
+ * Aborts are best effort, bounded by timeout_ms. */
+void xfer_abandon_all(xfer_engine_t *e, int timeout_ms, int keep_uploads);
 
 /* Counters for logs and benchmarks. */
 typedef struct xfer_stats {
   uint64_t requests, retries, bytes_in, bytes_out;
   uint64_t copied, skipped, failed;
+  uint64_t uploads_resumed;      /* open uploads of a key continued */
+  uint64_t parts_reused;         /* their parts kept (same MD5 as the source's bytes) */
+  uint64_t uploads_left;         /* left open at shutdown, to be continued */
+  uint64_t uploads_aborted;      /* aborted (failed copies, other uploads of a key) */
+  uint64_t uploads_abort_failed; /* could not be aborted: continued by the next copy */
 } xfer_stats_t;
 void xfer_get_stats(const xfer_engine_t *e, xfer_stats_t *out);
 

@@ -196,6 +196,11 @@ static char *bare_etag(const char *s) {
   return n ? fx_strdup(s) : NULL;
 }
 
+/* The export (tally_csv_field) writes a value beginning with a formula
+ * character or a single quote with one more single quote before it, so
+ * that a spreadsheet shows it as text: one leading quote is taken off. */
+static const char *unmark(const char *s) { return *s == '\'' ? s + 1 : s; }
+
 static ferry_err_t csv_next(listfile_t *lf, msg_obj_t *out, int *eof, char *errbuf) {
   ferry_err_t e;
   const char *key;
@@ -208,11 +213,11 @@ static ferry_err_t csv_next(listfile_t *lf, msg_obj_t *out, int *eof, char *errb
   if ((size_t)lf->col_key >= lf->nf)
     return ferry_seterr(errbuf, FERRY_ERR_PARSE, "%s:%ld: row has %zu field(s), no key",
                         lf->name, lf->entry_line, lf->nf);
-  key = fbuf_str(&lf->fields[lf->col_key]);
+  key = unmark(fbuf_str(&lf->fields[lf->col_key]));
   if (!*key)
     return ferry_seterr(errbuf, FERRY_ERR_PARSE, "%s:%ld: empty key", lf->name,
                         lf->entry_line);
-  if (strlen(key) != lf->fields[lf->col_key].len)
+  if (memchr(fbuf_str(&lf->fields[lf->col_key]), 0, lf->fields[lf->col_key].len))
     return ferry_seterr(errbuf, FERRY_ERR_PARSE, "%s:%ld: key holds a NUL byte", lf->name,
                         lf->entry_line);
   if (lf->col_size >= 0 && (size_t)lf->col_size < lf->nf) {
@@ -223,7 +228,7 @@ static ferry_err_t csv_next(listfile_t *lf, msg_obj_t *out, int *eof, char *errb
                           lf->entry_line, s);
   }
   if (lf->col_etag >= 0 && (size_t)lf->col_etag < lf->nf)
-    out->etag = bare_etag(fbuf_str(&lf->fields[lf->col_etag]));
+    out->etag = bare_etag(unmark(fbuf_str(&lf->fields[lf->col_etag])));
   out->key = fx_strdup(key);
   return FERRY_OK;
 }

@@ -11,6 +11,10 @@
  *     or LF). The first row is a header naming the columns; "key" is
  *     required, "size" and "etag" are used when present (names matched
  *     without regard to case or surrounding blanks). A UTF-8 BOM is skipped.
+ *     A key or etag that begins with a single quote loses that one quote:
+ *     the export writes values beginning with '=', '+', '-', '@', TAB, CR
+ *     or a quote with a quote before them (spreadsheet formula injection,
+ *     tally.h tally_csv_field), so "'=x" is the key "=x" and "''a" is "'a".
  * Keys are full source keys, raw UTF-8, as the export writes them.
  *
  * Entries come one at a time: memory is O(longest entry), whatever the

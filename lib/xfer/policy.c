@@ -86,7 +86,7 @@ int policy_part_range(uint64_t object_size, uint64_t part_size, uint32_t part_no
 }
 
 int policy_use_multipart(store_type_t dst, uint64_t object_size, uint64_t threshold) {
-  if (threshold > 0 && object_size > threshold) return 1;
+  if (threshold > 0 && object_size >= threshold) return 1;  /* "from this size" */
   return object_size > policy_limits(dst)->max_put;
 }
 
@@ -101,6 +101,20 @@ static const char *etag_span(const char *etag, size_t *len) {
   }
   *len = n;
   return etag;
+}
+
+int policy_upload_is_of(const store_upload_t *u, const char *key) {
+  return u->key && u->upload_id && key && strcmp(u->key, key) == 0;
+}
+
+long policy_resume_pick(const store_upload_t *u, size_t n, const char *key) {
+  long best = -1;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (!policy_upload_is_of(&u[i], key)) continue;
+    if (best < 0 || u[i].initiated >= u[best].initiated) best = (long)i;
+  }
+  return best;
 }
 
 int policy_etag_is_md5(const char *etag) {

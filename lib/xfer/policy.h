@@ -75,8 +75,9 @@ uint32_t policy_part_count(uint64_t object_size, uint64_t part_size);
 int policy_part_range(uint64_t object_size, uint64_t part_size, uint32_t part_no,
                       uint64_t *offset, uint64_t *len);
 
-/* 1 when an object should go as a multipart upload: above threshold
- * (0 = never by choice) or too large for one PUT at dst. */
+/* 1 when an object should go as a multipart upload: of threshold bytes or
+ * more (0 = never by choice; as worker.multipart_threshold is documented, and
+ * like lister.fanout_threshold) or too large for one PUT at dst. */
 int policy_use_multipart(store_type_t dst, uint64_t object_size, uint64_t threshold);
 
 /* ---- Same-name decision ------------------------------------------------ */
@@ -100,6 +101,15 @@ policy_action_t policy_decide(msg_policy_t p, const msg_obj_t *src,
 /* 1 when etag (surrounding quotes tolerated) is 32 hex digits: the MD5 of the
  * content, as single-part PUTs give. */
 int policy_etag_is_md5(const char *etag);
+
+/* Continuing an upload left open (docs/worker.md): 1 when the listed upload
+ * u is one of exactly key (a listing by prefix also gives longer keys). */
+int policy_upload_is_of(const store_upload_t *u, const char *key);
+
+/* Of the n open uploads listed, the one a copy of key continues: the newest
+ * initiated of that key (the later listed on a tie, unknown times oldest), or
+ * -1 when there is none. The others of key are aborted. */
+long policy_resume_pick(const store_upload_t *u, size_t n, const char *key);
 
 /* 1 when etag is 32 hex digits AND the response headers hdrs (of a GET,
  * HEAD or PUT of that object, names case-insensitive) guarantee that it is

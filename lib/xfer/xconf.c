@@ -15,6 +15,7 @@ void xfer_conf_from_config(xfer_conf_t *x, const ferry_conf_t *c) {
   x->backoff_max_ms = w->backoff_max_ms;
   x->stall_timeout_s = w->stall_timeout_s;
   x->request_timeout_s = w->request_timeout_s;
+  x->complete_timeout_s = w->complete_timeout_s;
   x->qps_limit = (double)w->qps_limit;
   x->bandwidth_limit = (double)w->bandwidth_limit;
   x->storage_class_map = &w->storage_class_map;

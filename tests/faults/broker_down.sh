@@ -27,4 +27,7 @@ fault_check completed
 segs=$(jget j.segments <"$FERRY_RUN/status.json")
 [ "$during" -lt "$segs" ] || fail "the run was over before the broker came back ($during of $segs results)"
 disc=$(cat "$FERRY_RUN"/w*.log | grep -c 'Disconnected\|Connection refused' || true)
+# The workers must have seen the outage (else the fault was not injected
+# and the run above proves nothing) and said so in their logs.
+[ "$disc" -ge 1 ] || fail "no worker logged a lost or refused broker connection during the outage"
 fault_survived "results_before_outage=$before results_when_back=$during segments=$segs kafka_disconnect_logs=$disc"

@@ -97,11 +97,11 @@ static void xml_check_one(xml_kind_t kind, ferry_err_t rc, const xml_out_t *o,
       }
       for (i = 0; i < o->list.n_objects; i++) {
         const char *k = o->list.objects[i].key;
-        FUZZ_CHECK(k && *k && strlen(k) <= 1023);
+        FUZZ_CHECK(k && *k && strlen(k) <= STORE_KEY_MAX);
       }
       for (i = 0; i < o->list.n_prefixes; i++) {
         const char *k = o->list.prefixes[i];
-        FUZZ_CHECK(k && *k && strlen(k) <= 1023);
+        FUZZ_CHECK(k && *k && strlen(k) <= STORE_KEY_MAX);
       }
       FUZZ_CHECK(o->list.truncated == 0 || o->list.truncated == 1);
       break;
@@ -141,7 +141,7 @@ static void xml_check_one(xml_kind_t kind, ferry_err_t rc, const xml_out_t *o,
       }
       for (i = 0; i < o->uploads.n; i++) {
         const char *k = o->uploads.uploads[i].key;
-        FUZZ_CHECK(k && *k && strlen(k) <= 1023);
+        FUZZ_CHECK(k && *k && strlen(k) <= STORE_KEY_MAX);
         FUZZ_CHECK(o->uploads.uploads[i].upload_id != NULL);
       }
       break;

@@ -157,7 +157,7 @@ else
     # The checks on the resolved file; prints FAIL lines, and one "CMD service
     # argv..." line (NUL-free, tab-separated) per ferry service.
     python3 - "$T/resolved.yml" "$PARTITIONS" "$PREFIX" "$SHUTDOWN_S" "$ENV_NAMES" "$RF" >"$T/py.out" <<'PY' || fail "compose checks crashed"
-import re, sys, yaml
+import os, re, sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
 partitions, prefix, shutdown_s, env_names = sys.argv[2], sys.argv[3], int(sys.argv[4]), set(sys.argv[5].split())
 svc = doc.get("services", {})
@@ -172,6 +172,11 @@ img = k.get("image", "")
 m = re.fullmatch(r"apache/kafka:(\d+)\.(\d+)\.(\d+)", img)
 if not m or (int(m.group(1)), int(m.group(2))) < (3, 7):
     fail(f"kafka image {img!r} is not a pinned apache/kafka >= 3.7")
+# The version the test bed runs (tests/kafka/versions.env, scripts/kafka.sh).
+kv = re.search(r"^KAFKA_VERSION=(\S+)", open(os.environ["FERRY_SRC"] + "/tests/kafka/versions.env").read(), re.M).group(1)
+for name in ("kafka", "topics"):
+    if svc.get(name, {}).get("image") != f"apache/kafka:{kv}":
+        fail(f"{name}: image {svc.get(name, {}).get('image')!r} is not apache/kafka:{kv}, the version of tests/kafka/versions.env")
 env = {a: str(b) for a, b in (k.get("environment") or {}).items()}
 roles = set(env.get("KAFKA_PROCESS_ROLES", "").split(","))
 if roles != {"broker", "controller"}: fail("kafka: KAFKA_PROCESS_ROLES is not broker,controller (KRaft combined)")

@@ -102,9 +102,16 @@ write_conf "$FERRY_RUN/qps.conf" "$SRC" "$DST" 'qps_limit = 40;'
 head -n 2 "$FERRY_RUN/segs" >"$FERRY_RUN/segs8"   # 100 small objects, 200 requests
 n8=$(grep -o '"key"' "$FERRY_RUN/segs8" | wc -l)
 t0=$(date +%s.%N)
-"$W" -c "$FERRY_RUN/qps.conf" --segments-from "$FERRY_RUN/segs8" >"$FERRY_RUN/out8" 2>"$FERRY_RUN/err8" || true
+# These segments hold the object changed and the one deleted in step 4: the
+# run ends "completed with failures" (3), those two reported, the rest copied.
+rc=0; "$W" -c "$FERRY_RUN/qps.conf" --segments-from "$FERRY_RUN/segs8" >"$FERRY_RUN/out8" 2>"$FERRY_RUN/err8" || rc=$?
 t=$(echo "$(date +%s.%N) - $t0" | bc)
+[ "$rc" = 3 ] || { tail "$FERRY_RUN/err8"; fail "qps run exited $rc, want 3"; }
+assert_eq "$(count_status "$FERRY_RUN/out8" copied)" "$((n8 - 2))" "qps run copied"
+assert_eq "$(count_status "$FERRY_RUN/out8" changed) $(count_status "$FERRY_RUN/out8" vanished)" "1 1" \
+  "qps run: the changed and the deleted object"
 reqs=$(sed -n 's/.*event=summary .*requests=\([0-9]*\).*/\1/p' "$FERRY_RUN/err8")
+[ -n "$reqs" ] && [ "$reqs" -ge "$n8" ] || fail "qps run: no request count (or fewer requests than objects) in its log: '$reqs'"
 min=$(echo "($reqs - 4) / 40" | bc -l)
 echo "$t $min" | awk '{ exit !($1 >= $2 * 0.9 && $1 <= $2 * 1.5 + 2) }' || fail "qps limit not held: $reqs requests in ${t}s at 40/s"
 ok "qps limit: $reqs requests in ${t}s at 40/s"

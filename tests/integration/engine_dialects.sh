@@ -37,6 +37,20 @@ chmod 600 "$CONF"
 seg() { node "$TOOLS/segments.js" "$FERRY_S3_MAIN" "$1" "$2" "$3" "$4" --per 40 "${@:5}"; }
 fault() { curl -sf -XPOST "$1/faults" -d "$2" >/dev/null; }
 clear_faults() { curl -sf -XDELETE "$FERRY_PROXY_OSS_ADMIN/faults" >/dev/null; curl -sf -XDELETE "$FERRY_PROXY_COS_ADMIN/faults" >/dev/null; }
+# clean_copies OUT: a copied object carries none of the diagnostics of the
+# attempts that failed before it (reason, code, message, http_status);
+# "parts" is a part range's reason, not a failure's.
+clean_copies() {
+  python3 - "$1" <<'PY' || fail "$1: a copied object kept a failed attempt's reason or message"
+import json, sys
+bad = [o for o in map(json.loads, open(sys.argv[1]))
+       if o["status"] == "copied" and (o.get("reason") not in (None, "parts") or o.get("code")
+                                       or o.get("message") or o.get("http_status"))]
+for o in bad[:5]:
+    print("copied with stale diagnostics:", json.dumps(o), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+}
 
 node "$TOOLS/fill.js" "$FERRY_S3_MAIN" ferry-seed small:120:1:48 large:2:12 odd key:empty.bin:0 key:medium/3mb.bin:3145728
 total=$(node -e "require('$TOOLS/s3util').list('$FERRY_S3_MAIN','ferry-seed').then(l=>console.log(l.length))")
@@ -74,6 +88,7 @@ reqs=$(curl -s "$FERRY_PROXY_COS_ADMIN/stats" | node -e "let s='';process.stdin.
 # Each write needs 1/(1-1/3) = 1.5 attempts on average; allow 2.5x the object count plus multipart overhead.
 [ "$reqs" -le $(( total * 5 / 2 + 40 )) ] || fail "retry storm: $reqs requests for $total objects"
 grep -q 'event=retry' "$FERRY_RUN/e4" || fail "no retries logged"
+clean_copies "$FERRY_RUN/o4"
 clear_faults
 ok "503 SlowDown on 1/3 of writes: all copied, $reqs requests for $total objects"
 
@@ -84,6 +99,7 @@ fault "$FERRY_PROXY_OSS_ADMIN" '{"match":{"op":"get","key_prefix":"small/0"},"ac
 "$W" -c "$CONF" --segments-from "$FERRY_RUN/s2" >"$FERRY_RUN/o5" 2>"$FERRY_RUN/e5" || { tail "$FERRY_RUN/e5"; fail "reset/stall run exited $?"; }
 assert_eq "$(count_status "$FERRY_RUN/o5" copied)" "$total" "copied despite resets and stalls"
 grep -q 'event=retry.*medium/3mb.bin' "$FERRY_RUN/e5" || fail "the stalled transfer was not retried"
+clean_copies "$FERRY_RUN/o5"
 clear_faults
 node "$TOOLS/compare.js" "$FERRY_S3_MAIN" ferry-seed "$FERRY_S3_MAIN" ferry-dst-1250000000 || fail "copy differs after faults"
 ok "resets mid-body and a stalled transfer: cut, retried, all copied and verified"
@@ -105,8 +121,21 @@ seg ferry-src oss cos ferry-dst-1250000000 --prefix large/ >"$FERRY_RUN/s7"
 "$W" -c "$CONF" --segments-from "$FERRY_RUN/s7" >"$FERRY_RUN/o7" 2>"$FERRY_RUN/e7" || { tail "$FERRY_RUN/e7"; fail "complete-200-error run exited $?"; }
 assert_eq "$(count_status "$FERRY_RUN/o7" copied)" "2" "multipart copied after a 200-with-error"
 grep -q 'event=retry op=mpu-complete' "$FERRY_RUN/e7" || fail "200-with-error Complete not retried"
+clean_copies "$FERRY_RUN/o7"
 clear_faults
 ok "COS 200-with-Error on Complete: detected and retried"
+
+# 7b. A PUT answered 200 before its body was sent (the rule answers at once):
+# "destination PUT ended before all bytes were sent", retried, copied. The
+# copied outcome must not keep that failed attempt's reason and message.
+fault "$FERRY_PROXY_COS_ADMIN" '{"match":{"op":"put","key_prefix":"3mb"},"action":"status","status":200,"code":"InternalError","count":1}'
+seg ferry-src oss cos ferry-dst-1250000000 --prefix medium/ >"$FERRY_RUN/s7b"
+"$W" -c "$CONF" --segments-from "$FERRY_RUN/s7b" >"$FERRY_RUN/o7b" 2>"$FERRY_RUN/e7b" || { tail "$FERRY_RUN/e7b"; fail "early-200 run exited $?"; }
+assert_eq "$(count_status "$FERRY_RUN/o7b" copied)" "1" "copied after an early 200"
+grep -q '"attempts":2' "$FERRY_RUN/o7b" || fail "the early 200 was not retried: $(cat "$FERRY_RUN/o7b")"
+clean_copies "$FERRY_RUN/o7b"
+clear_faults
+ok "a PUT answered before its body was sent: retried, copied, no stale reason"
 
 # 8. A wrong COS secret: every object fails fast with SignatureDoesNotMatch.
 rc=0; FERRY_COS_SECRET_KEY=wrong-secret-xyzzy "$W" -c "$CONF" --segments-from "$FERRY_RUN/s2" >"$FERRY_RUN/o8" 2>"$FERRY_RUN/e8" || rc=$?

@@ -8,12 +8,12 @@
 # counted twice).
 source "$(dirname "$0")/../lib/itest.sh"
 
-devbroker_start --partitions 8
+broker_start --partitions 8
 s3_start src ferry-src
 s3_start dst ferry-dst
 CONF="$FERRY_RUN/ferry.conf"
 write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
-sed -i 's|^kafka = {|kafka = { consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"];|' "$CONF"
+mock_short_sessions "$CONF"
 sed -i 's|lister = { segment_max_objects = 100; };|lister = { segment_max_objects = 20; };|' "$CONF"
 json() { node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);const t=Array.isArray(j)?j[0]:(j.tasks?j.tasks[0]:j);console.log($1)})"; }
 
@@ -44,7 +44,7 @@ kill -KILL "$W1"
 W3=$(start_worker w3)
 ok "worker w1 killed with SIGKILL after $n results; w3 started"
 
-rc=0; "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --wait --timeout 180 >"$FERRY_RUN/wait1" 2>&1 || rc=$?
+rc=0; "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --wait --timeout "${FLEET_WAIT_S:-180}" >"$FERRY_RUN/wait1" 2>&1 || rc=$?
 assert_eq "$rc" "3" "reporter --wait: completed with failures"
 "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --once --json >"$FERRY_RUN/st1.json"
 read -r copied skipped failed objs <<<"$(json 't.copied+" "+t.skipped+" "+t.failed+" "+t.total_objects' <"$FERRY_RUN/st1.json")"

@@ -53,6 +53,30 @@ itest_exit() {
 trap itest_exit EXIT
 trap 'exit 143' INT TERM
 
+# broker_start [ferry-devbroker args...]: the test's Kafka. The dev broker,
+# or with FERRY_TEST_BROKER=kafka a real three-node Apache Kafka cluster
+# (scripts/kafka.sh; the devbroker args are then ignored: topics get the
+# partition counts ferry asks for). Either way $FERRY_RUN/bootstrap and
+# FERRY_BROKERS name it.
+broker_start() {
+  if broker_is_real; then
+    # shellcheck source=../../scripts/kafka.sh
+    source "$FERRY_SRC/scripts/kafka.sh"
+    kafka_start
+  else
+    devbroker_start "$@"
+  fi
+}
+broker_is_real() { [ "${FERRY_TEST_BROKER:-devbroker}" = kafka ]; }
+
+# mock_short_sessions CONF: short consumer sessions, for the dev broker only
+# (the mock cluster makes a re-join wait for departed members); a real
+# cluster runs with its defaults (45 s sessions, the real coordinator).
+mock_short_sessions() {
+  broker_is_real && return 0
+  sed -i 's|^kafka = {|kafka = { consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"];|' "$1"
+}
+
 fail() {
   echo "FAIL: $*" >&2
   [ -n "${ITEST_DUMPED:-}" ] || { ITEST_DUMPED=1; itest_dump_logs >&2; }
@@ -74,9 +98,12 @@ small_fleet() {
 # write_conf FILE SRC_ENDPOINT DST_ENDPOINT [extra worker lines]
 write_conf() {
   local f="$1" se="$2" de="$3" extra="${4:-}"
+  local rf=""
+  # On the real cluster topics are replicated as docs/deploy.md says.
+  [ "${FERRY_TEST_BROKER:-}" = kafka ] && rf=" replication_factor = 3;"
   cat >"$f" <<CONF
 log_level = "info";
-kafka = { brokers = ""; bootstrap_file = "$FERRY_RUN/bootstrap"; segments_partitions = 8; };
+kafka = { brokers = ""; bootstrap_file = "$FERRY_RUN/bootstrap"; segments_partitions = 8;$rf };
 stores = (
   { name = "src"; type = "s3"; endpoint = "$se"; region = "us-east-1"; path_style = true; },
   { name = "dst"; type = "s3"; endpoint = "$de"; region = "us-east-1"; path_style = true; }
@@ -94,6 +121,37 @@ lister = { segment_max_objects = 100; };
 tasks = ( { name = "t"; source = "src:ferry-src"; destination = "dst:ferry-dst"; } );
 CONF
   chmod 600 "$f"
+}
+
+# real_kafka_setup: the start of a tests/kafka scenario: the real cluster
+# (kafka_start args, e.g. --prop k=v), buckets src/ferry-src and dst with
+# ferry-dst plus any extra destination buckets in REAL_DST_BUCKETS, and
+# $CONF written for them (topics replicated 3 times).
+real_kafka_setup() {
+  export FERRY_TEST_BROKER=kafka
+  # shellcheck source=../../scripts/kafka.sh
+  source "$FERRY_SRC/scripts/kafka.sh"
+  kafka_start "$@"
+  s3_start src ferry-src
+  # shellcheck disable=SC2086
+  s3_start dst ferry-dst ${REAL_DST_BUCKETS:-}
+  CONF="$FERRY_RUN/ferry.conf"
+  write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
+}
+
+# task_complete TASK TOTAL DST_BUCKET: waits (600 s) for TASK to complete, then
+# checks the reporter's accounting (TOTAL objects, none failed, each counted
+# once) and the destination against the source; sets COPIED and SKIPPED.
+task_complete() {
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task "$1" --wait --timeout 600 >"$FERRY_RUN/wait-$1" 2>&1 ||
+    fail "task $1 did not complete cleanly ($?)"
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task "$1" --once --json >"$FERRY_RUN/st-$1.json"
+  local failed objs
+  read -r COPIED SKIPPED failed objs <<<"$(node -e "const j=JSON.parse(require('fs').readFileSync('$FERRY_RUN/st-$1.json'));const t=Array.isArray(j)?j[0]:(j.tasks?j.tasks[0]:j);console.log(t.copied,t.skipped,t.failed,t.total_objects)")"
+  assert_eq "$objs" "$2" "task $1: reporter total = source listing"
+  assert_eq "$failed" "0" "task $1: objects failed"
+  assert_eq "$((COPIED + SKIPPED))" "$2" "task $1: every object counted exactly once"
+  node "$TOOLS/compare.js" "$FERRY_S3_SRC" ferry-src "$FERRY_S3_DST" "$3" || fail "task $1: destination differs"
 }
 
 # count_status FILE STATUS: outcome lines with that status

@@ -303,6 +303,7 @@ function validateRule(r) {
     status: num('status', 503), code: r.code, message: r.message, retry_after: r.retry_after,
     body: r.body, bytes: num('bytes', r.after_bytes), ms: num('ms', r.action === 'stall' ? 5000 : 1000),
     offset: num('offset', 0), forward: !!r.forward, side: r.side === undefined ? 'response' : r.side,
+    whitespace_ms: num('whitespace_ms', 0),
     probability: num('probability', 1), count: num('count', undefined), for_ms: num('for_ms', undefined),
     installed: Date.now(), fired: 0, spec: r,
   };
@@ -1000,6 +1001,11 @@ function forward(ctx, req, res, rule) {
         return;
       }
       if (res.destroyed) { src.resume(); return; }
+      if (res.headersSent) { /* the answer began early (delay with whitespace_ms) */
+        if (body) res.end(body);
+        else src.pipe(res);
+        return;
+      }
       if (body) { headers['content-length'] = String(body.length); }
       /* the answer is forwarded with one header set to the rule's value */
       if (rule && rule.action === 'header') headers[rule.name] = rule.value;
@@ -1269,7 +1275,17 @@ async function handle(req, res) {
       return destroySocket(req.socket, true);
     }
     if (rule.action === 'delay') {
+      /* whitespace_ms: as S3 does while it merges a CompleteMultipartUpload,
+       * answer 200 at once and send a space every whitespace_ms until the
+       * upstream answer (its body follows the spaces). */
+      let tick = null;
+      if (rule.whitespace_ms) {
+        res.writeHead(200, { 'Content-Type': 'application/xml', [REQID_HEADER]: ctx.reqId,
+          Date: new Date().toUTCString() });
+        tick = setInterval(() => { if (!res.destroyed) res.write(' '); }, rule.whitespace_ms);
+      }
       await new Promise((r) => setTimeout(r, rule.ms));
+      if (tick) clearInterval(tick);
       if (req.socket.destroyed) return undefined;
     }
   }

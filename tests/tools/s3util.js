@@ -1,5 +1,8 @@
 // Small S3 helpers for ferry's tests and demo, talking to a loopback S3
-// server anonymously (s3rver accepts unsigned requests). No dependencies.
+// server anonymously (s3rver accepts unsigned requests), or signed with AWS
+// Signature V4 (UNSIGNED-PAYLOAD, region us-east-1) when S3UTIL_ACCESS_KEY and
+// S3UTIL_SECRET_KEY are set (a real S3 server: scripts/s3real.sh). No
+// dependencies.
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -11,13 +14,41 @@ function encKey(key) {
     .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
+const rfc3986 = (s) => encodeURIComponent(s)
+  .replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
+const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
+
+// sigv4(host, method, path, headers): adds the Authorization of AWS
+// Signature V4 to headers (path: as sent, already percent-encoded).
+function sigv4(host, method, path, headers) {
+  const ak = process.env.S3UTIL_ACCESS_KEY, sk = process.env.S3UTIL_SECRET_KEY;
+  const now = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  const day = now.slice(0, 8), scope = `${day}/us-east-1/s3/aws4_request`;
+  const q = path.indexOf('?');
+  const uri = q < 0 ? path : path.slice(0, q);
+  const query = q < 0 ? '' : [...new URLSearchParams(path.slice(q + 1))]
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`).sort().join('&');
+  headers['x-amz-date'] = now;
+  headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  headers.host = host;
+  const names = Object.keys(headers).map((k) => k.toLowerCase()).sort();
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), String(v).trim()]));
+  const creq = [method, uri, query, ...names.map((k) => `${k}:${lower[k]}`), '', names.join(';'),
+    'UNSIGNED-PAYLOAD'].join('\n');
+  const sts = ['AWS4-HMAC-SHA256', now, scope, crypto.createHash('sha256').update(creq).digest('hex')].join('\n');
+  const key = hmac(hmac(hmac(hmac(`AWS4${sk}`, day), 'us-east-1'), 's3'), 'aws4_request');
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${ak}/${scope}, SignedHeaders=${names.join(';')}, ` +
+    `Signature=${hmac(key, sts).toString('hex')}`;
+}
+
 function request(endpoint, method, path, body, headers) {
   const u = new URL(endpoint);
+  const h = Object.assign({}, headers || {},
+    body != null ? { 'Content-Length': Buffer.byteLength(body) } : {});
+  if (process.env.S3UTIL_ACCESS_KEY) sigv4(u.host, method, path, h);
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: u.hostname, port: u.port, method, path, agent,
-      headers: Object.assign({}, headers || {},
-        body != null ? { 'Content-Length': Buffer.byteLength(body) } : {}),
+      host: u.hostname, port: u.port, method, path, agent, headers: h,
     }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));

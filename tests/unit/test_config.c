@@ -647,6 +647,119 @@ static void test_store_checks(void **state) {
   conf_destroy(c);
 }
 
+/* A config of two stores (a, b) and the given tasks; NULL when refused. */
+static ferry_conf_t *load_pair(const char *store_a, const char *store_b, const char *tasks) {
+  char text[2048];
+  snprintf(text, sizeof(text),
+           "stores = ( { name = \"a\"; access_key = \"k\"; secret_key = \"s\"; %s },\n"
+           "{ name = \"b\"; access_key = \"k\"; secret_key = \"s\"; %s } );\n"
+           "tasks = ( %s );",
+           store_a, store_b, tasks);
+  return load_str(text);
+}
+
+/* The overlap check compares what store names resolve to. */
+static void test_overlap_resolved(void **state) {
+  static const struct {
+    const char *a, *b;
+  } same[] = {
+      /* the guide's separate read and write keys: one endpoint, two names */
+      {"type = \"s3\"; endpoint = \"http://127.0.0.1:9000\"; path_style = true;",
+       "type = \"s3\"; endpoint = \"http://127.0.0.1:9000\";"},
+      {"type = \"s3\"; endpoint = \"https://minio.example\";",
+       "type = \"s3\"; endpoint = \"minio.example:443\";"},
+      {"type = \"oss\"; endpoint = \"https://oss-cn-hangzhou.aliyuncs.com\";",
+       "type = \"oss\"; endpoint = \"oss-cn-hangzhou-internal.aliyuncs.com\";"},
+      {"type = \"oss\"; endpoint = \"https://oss-cn-hangzhou.aliyuncs.com\";",
+       "type = \"oss\"; endpoint = \"https://oss-accelerate.aliyuncs.com\"; region = "
+       "\"cn-hangzhou\";"},
+      {"type = \"oss\"; endpoint = \"https://oss-cn-hangzhou.aliyuncs.com\";",
+       "type = \"oss\"; endpoint = \"https://oss-accelerate.aliyuncs.com\"; signature "
+       "= \"v1\";"},
+      {"type = \"oss\"; endpoint = \"https://oss-cn-hangzhou.aliyuncs.com\";",
+       "type = \"oss\"; endpoint = \"https://buck.oss-cn-hangzhou.aliyuncs.com\"; "
+       "region = \"cn-hangzhou\";"},
+      {"type = \"cos\"; endpoint = \"cos.ap-guangzhou.myqcloud.com\";",
+       "type = \"cos\"; endpoint = \"cos-internal.ap-guangzhou.tencentcos.cn\";"},
+      {"type = \"cos\"; endpoint = \"cos.ap-guangzhou.myqcloud.com\";",
+       "type = \"cos\"; endpoint = \"cos.accelerate.myqcloud.com\";"},
+      {"type = \"cos\"; endpoint = \"cos.ap-guangzhou.myqcloud.com\";",
+       "type = \"s3\"; endpoint = \"cos.ap-guangzhou.myqcloud.com\";"},
+      {"type = \"s3\"; endpoint = \"s3.us-west-2.amazonaws.com\";",
+       "type = \"s3\"; endpoint = \"s3-accelerate.amazonaws.com\";"},
+  };
+  static const struct {
+    const char *a, *b;
+  } differ[] = {
+      {"type = \"s3\"; endpoint = \"http://127.0.0.1:9000\";",
+       "type = \"s3\"; endpoint = \"http://127.0.0.1:9001\";"},
+      {"type = \"oss\"; endpoint = \"https://oss-cn-hangzhou.aliyuncs.com\";",
+       "type = \"oss\"; endpoint = \"https://oss-cn-beijing.aliyuncs.com\";"},
+      {"type = \"cos\"; endpoint = \"cos.ap-guangzhou.myqcloud.com\";",
+       "type = \"oss\"; endpoint = \"oss-cn-hangzhou.aliyuncs.com\";"},
+  };
+  ferry_conf_t *c;
+  size_t i;
+  (void)state;
+  for (i = 0; i < FERRY_ARRAY_LEN(same); i++) {
+    c = load_pair(same[i].a, same[i].b,
+                  "{ name = \"t\"; source = \"a:buck/s/\"; destination = "
+                  "\"b:buck/s/copy/\"; }");
+    if (c) fail_msg("case %zu: accepted", i);
+    assert_has(&errs,
+               "t.conf:3: tasks[0].destination: overlaps the source: stores \"a\" and "
+               "\"b\" resolve to the same bucket \"buck\"");
+    /* Disjoint prefixes in one bucket are fine; "s" lists "s2/" though. */
+    c = load_pair(same[i].a, same[i].b,
+                  "{ name = \"t\"; source = \"a:buck/s/\"; destination = \"b:buck/t/\"; }");
+    if (!c) fail_msg("case %zu: %s", i, fbuf_str(&errs));
+    conf_destroy(c);
+    c = load_pair(same[i].a, same[i].b,
+                  "{ name = \"t\"; source = \"a:buck/s\"; destination = \"b:buck/s2\"; }");
+    if (c) fail_msg("case %zu: s -> s2 accepted", i);
+    /* Another bucket of the same account is fine. */
+    c = load_pair(same[i].a, same[i].b,
+                  "{ name = \"t\"; source = \"a:buck/s/\"; destination = \"b:other/s/\"; }");
+    if (!c) fail_msg("case %zu: %s", i, fbuf_str(&errs));
+    conf_destroy(c);
+  }
+  for (i = 0; i < FERRY_ARRAY_LEN(differ); i++) {
+    c = load_pair(differ[i].a, differ[i].b,
+                  "{ name = \"t\"; source = \"a:buck/s/\"; destination = "
+                  "\"b:buck/s/copy/\"; }");
+    if (!c) fail_msg("case %zu: %s", i, fbuf_str(&errs));
+    conf_destroy(c);
+  }
+}
+
+/* Prefix pairs that glue keys badly, and two tasks writing one place. */
+static void test_overlap_warnings(void **state) {
+  const char *s3 = "type = \"s3\"; endpoint = \"http://127.0.0.1:9000\";";
+  const char *s3b = "type = \"s3\"; endpoint = \"http://127.0.0.1:9001\";";
+  ferry_conf_t *c;
+  (void)state;
+  c = load_pair(s3, s3b,
+                "{ name = \"t\"; source = \"a:x/r\"; destination = \"b:y/backup/\"; },\n"
+                "{ name = \"u\"; source = \"a:x/r/\"; destination = \"b:y/backup/\"; },\n"
+                "{ name = \"v\"; source = \"a:x/\"; destination = \"a:z/all\"; },\n"
+                "{ name = \"w\"; source = \"a:x/q/\"; destination = \"b:y/other/\"; }");
+  if (!c) fail_msg("%s", fbuf_str(&errs));
+  assert_has(&warns,
+             "t.conf:3: tasks[0].destination: warning: exactly one of the prefixes \"r\" "
+             "(source) and \"backup/\" (destination) ends in '/': a source key \"r/k1\" "
+             "is written as \"backup//k1\"");
+  assert_has(&warns,
+             "t.conf:5: tasks[2].destination: warning: exactly one of the prefixes \"\" "
+             "(source) and \"all\" (destination) ends in '/': a source key \"k1\" is "
+             "written as \"allk1\"");
+  assert_has(&warns,
+             "t.conf:4: tasks[1].destination: warning: task \"t\" also writes there "
+             "(b:y/backup/, line 3)");
+  assert_lacks(&warns, "tasks[3]");
+  assert_int_equal(count_lines(&warns), 3);
+  conf_destroy(c);
+}
+
 static void test_kafka_checks(void **state) {
   ferry_conf_t *c;
   (void)state;
@@ -1233,6 +1346,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stores_and_tasks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_every_error_formatted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_store_checks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlap_resolved, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlap_warnings, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kafka_checks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_class_map_agrees_with_policy, setup, teardown),
       cmocka_unit_test_setup_teardown(test_world_readable_warning, setup, teardown),

@@ -56,7 +56,9 @@ static void test_requests(void **state) {
   (void)state;
   est_init(&e, &p);
   assert_true(est_requests(&e, 0) == 2);
-  assert_true(est_requests(&e, 64ull << 20) == 2);
+  assert_true(est_requests(&e, (64ull << 20) - 1) == 2);
+  /* From the threshold (64 MiB) up, multipart: 4 parts -> 3 + 8. */
+  assert_true(est_requests(&e, 64ull << 20) == 3 + 8);
   /* 100 MiB in 16 MiB parts: 7 parts -> HEAD + init + 14 + complete. */
   assert_true(est_requests(&e, 100ull << 20) == 3 + 14);
   p.head_dst = 1;

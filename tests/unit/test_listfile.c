@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bus/tally.h"
 #include "xfer/listfile.h"
 
 /* Opens text as a list (fmemopen: the reader only needs a FILE*). */
@@ -175,6 +176,78 @@ static void test_jsonl(void **state) {
   fclose(f);
 }
 
+/* What the export writes, --from-list reads back exactly,
+ * keys that a spreadsheet would run as formulas (marked with a quote by the
+ * export) and keys that really begin with quotes included. */
+static void test_export_round_trip(void **state) {
+  static const char *keys[] = {
+      "=cmd|' /C calc'!A0", "+1", "-2", "@SUM(A1)", "\tTAB", "\rCR", "'quoted",
+      "''two", "'", "=", "plain/key", "a'b", "a=b", "x,\"y\"\nz", " lead", "-"};
+  tally_t *t = tally_new(NULL);
+  msg_outcome_t oc[FERRY_ARRAY_LEN(keys)];
+  msg_result_t r;
+  msg_task_t tk;
+  fbuf_t b;
+  char err[FERRY_ERRLEN];
+  size_t i, rows, n = 0;
+  int dup, seen[FERRY_ARRAY_LEN(keys)] = {0};
+  FILE *f;
+  listfile_t *lf;
+  (void)state;
+  memset(&tk, 0, sizeof(tk));
+  tk.task = "t";
+  tk.run = 1;
+  tk.state = "listed";
+  tk.listed_objects = FERRY_ARRAY_LEN(keys);
+  tk.src.store = tk.dst.store = "s";
+  tk.src.bucket = tk.dst.bucket = "b";
+  tk.src.prefix = "";
+  tk.dst.prefix = "d/";
+  assert_int_equal(tally_add_task(t, &tk, err), FERRY_OK);
+  memset(&r, 0, sizeof(r));
+  memset(oc, 0, sizeof(oc));
+  for (i = 0; i < FERRY_ARRAY_LEN(keys); i++) {
+    oc[i].key = (char *)keys[i];
+    oc[i].size = i + 1;
+    oc[i].status = ST_FAILED;
+    oc[i].reason = "-x";
+    oc[i].etag = i % 2 ? "'etag" : "=etag";
+  }
+  r.task = "t";
+  r.segment = "1-1";
+  r.run = 1;
+  r.worker = "w";
+  r.n_objects = r.n_failed = FERRY_ARRAY_LEN(keys);
+  r.outcomes = oc;
+  r.n_outcomes = FERRY_ARRAY_LEN(keys);
+  assert_int_equal(tally_add_result(t, &r, &dup, err), FERRY_OK);
+  fbuf_init(&b, 0);
+  tally_export_failed(t, "t", TALLY_EXPORT_CSV, &b, &rows);
+  assert_int_equal(rows, FERRY_ARRAY_LEN(keys));
+  lf = open_text(fbuf_str(&b), &f, err);
+  assert_non_null(lf);
+  for (;;) {
+    msg_obj_t o;
+    int eof;
+    assert_int_equal(listfile_next(lf, &o, &eof, err), FERRY_OK);
+    if (eof) break;
+    for (i = 0; i < FERRY_ARRAY_LEN(keys); i++)
+      if (strcmp(o.key, keys[i]) == 0) break;
+    if (i == FERRY_ARRAY_LEN(keys)) fail_msg("read back a key never exported: [%s]", o.key);
+    assert_false(seen[i]);
+    seen[i] = 1;
+    assert_int_equal(o.size, i + 1);
+    assert_string_equal(o.etag, oc[i].etag);
+    n++;
+    msg_obj_release(&o);
+  }
+  assert_int_equal(n, FERRY_ARRAY_LEN(keys));
+  listfile_close(lf);
+  fclose(f);
+  fbuf_release(&b);
+  tally_destroy(t);
+}
+
 static void test_open_missing(void **state) {
   char err[FERRY_ERRLEN];
   (void)state;
@@ -185,6 +258,7 @@ static void test_open_missing(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_csv_export),
+      cmocka_unit_test(test_export_round_trip),
       cmocka_unit_test(test_csv_header_variants),
       cmocka_unit_test(test_csv_bad_rows),
       cmocka_unit_test(test_jsonl),

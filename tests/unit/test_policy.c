@@ -181,8 +181,9 @@ static void test_part_size_sweep(void **state) {
 
 static void test_use_multipart(void **state) {
   (void)state;
-  assert_false(policy_use_multipart(STORE_COS, 100 * MIB, 100 * MIB));
-  assert_true(policy_use_multipart(STORE_COS, 100 * MIB + 1, 100 * MIB));
+  /* "Objects of this size and above" (docs/config.md) */
+  assert_false(policy_use_multipart(STORE_COS, 100 * MIB - 1, 100 * MIB));
+  assert_true(policy_use_multipart(STORE_COS, 100 * MIB, 100 * MIB));
   assert_false(policy_use_multipart(STORE_COS, 5 * GIB, 0));
   assert_true(policy_use_multipart(STORE_COS, 5 * GIB + 1, 0));
   assert_true(policy_use_multipart(STORE_S3, 5 * GIB + 1, 10 * GIB));
@@ -758,6 +759,29 @@ static void test_meta_bad_names_values(void **state) {
   kvlist_release(&out);
 }
 
+/* The upload a copy continues: the newest of exactly its key. */
+static void test_resume_pick(void **state) {
+  store_upload_t u[] = {
+      {.key = "a/b.bin", .upload_id = "u1", .initiated = 100},
+      {.key = "a/b.bin.tmp", .upload_id = "u2", .initiated = 900},  /* longer key */
+      {.key = "a/b.bin", .upload_id = "u3", .initiated = 300},
+      {.key = "a/b.bin", .upload_id = "u4", .initiated = 300},      /* tie: later listed */
+      {.key = "a/b.bin", .upload_id = NULL, .initiated = 999},      /* no id: ignored */
+      {.key = "c", .upload_id = "u5", .initiated = -1},
+  };
+  (void)state;
+  assert_int_equal(policy_resume_pick(u, 6, "a/b.bin"), 3);
+  assert_int_equal(policy_resume_pick(u, 3, "a/b.bin"), 2);
+  assert_int_equal(policy_resume_pick(u, 1, "a/b.bin"), 0);
+  assert_int_equal(policy_resume_pick(u, 6, "a/b"), -1);
+  assert_int_equal(policy_resume_pick(u, 0, "a/b.bin"), -1);
+  assert_int_equal(policy_resume_pick(u, 6, "c"), 5);
+  assert_true(policy_upload_is_of(&u[0], "a/b.bin"));
+  assert_false(policy_upload_is_of(&u[1], "a/b.bin"));
+  assert_false(policy_upload_is_of(&u[4], "a/b.bin"));
+  assert_false(policy_upload_is_of(&u[0], NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_limits),
@@ -779,6 +803,7 @@ int main(void) {
       cmocka_unit_test(test_meta_limits_cos),
       cmocka_unit_test(test_meta_limits_oss_s3),
       cmocka_unit_test(test_meta_bad_names_values),
+      cmocka_unit_test(test_resume_pick),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

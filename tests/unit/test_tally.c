@@ -17,6 +17,10 @@
 #include "bus/msg.h"
 #include "bus/tally.h"
 
+/* The export's CSV header row. */
+#define CSV_HEAD                                                              \
+  "key,size,status,reason,http_status,code,message,attempts,last_attempt,run,segment," \
+  "etag\n"
 #define OBJ_SIZE 100   /* size of every object not listed in outcomes */
 #define T0 1700000000000LL
 #define LATER (T0 + 86400000LL)   /* a clock long after everything: rates 0 */
@@ -902,6 +906,17 @@ static void test_csv_quoting(void **state) {
       {"", ""},
       {"\xe6\x95\xb0\xe6\x8d\xae \xc3\xa9.txt", "\xe6\x95\xb0\xe6\x8d\xae \xc3\xa9.txt"},
       {"#%+=;'", "#%+=;'"},
+      /* spreadsheet formulas (OWASP CSV injection) and the quote that marks
+       * them: quoted, one quote before */
+      {"=1+2", "\"'=1+2\""},
+      {"+1", "\"'+1\""},
+      {"-1", "\"'-1\""},
+      {"@SUM(A1)", "\"'@SUM(A1)\""},
+      {"\tx", "\"'\tx\""},
+      {"\rx", "\"'\rx\""},
+      {"'q", "\"''q\""},
+      {"=a,\"b\"", "\"'=a,\"\"b\"\"\""},
+      {"a=b", "a=b"},
   };
   size_t i;
   fbuf_t b;
@@ -981,6 +996,112 @@ static void test_export(void **state) {
   assert_int_equal(rows, 0);
   assert_non_null(strstr(fbuf_str(&b), "key,size,"));
   fbuf_release(&b);
+  tally_destroy(t);
+}
+
+/* The export in chunks (a cursor, bounded memory)
+ * gives what the whole export gives, survives changes between chunks, and
+ * marks cells a spreadsheet would run as formulas. */
+static void test_export_chunks(void **state) {
+  tally_t *t = tally_new(NULL);
+  msg_outcome_t f[300], g[2];
+  char keys[300][16];
+  fbuf_t whole, parts, chunk;
+  tally_export_t *x;
+  size_t i, rows, calls = 0, max_chunk = 0;
+  (void)state;
+  for (i = 0; i < 300; i++) {
+    snprintf(keys[i], sizeof(keys[i]), "k%03zu", (i * 7) % 300);  /* unsorted */
+    f[i] = oc(keys[i], i, ST_FAILED, "access-denied");
+  }
+  add_task(t, mk_task("t", 1, 0, "listed", 302, 1000, 2, T0));
+  add_result(t, mk_result("t", "1-1", 1, 300, T0, T0 + 1, f, 300));
+  fbuf_init(&whole, 0);
+  fbuf_init(&parts, 0);
+  fbuf_init(&chunk, 0);
+  tally_export_failed(t, "t", TALLY_EXPORT_CSV, &whole, &rows);
+  assert_int_equal(rows, 300);
+  x = tally_export_new("t", TALLY_EXPORT_CSV);
+  while (tally_export_next(x, t, 7, 200, &chunk)) {
+    calls++;
+    max_chunk = chunk.len > max_chunk ? chunk.len : max_chunk;
+    fbuf_add(&parts, chunk.p, chunk.len);
+    fbuf_reset(&chunk);
+  }
+  assert_int_equal(tally_export_rows(x), 300);
+  assert_string_equal(fbuf_str(&parts), fbuf_str(&whole));
+  /* 200 bytes hold fewer than 7 rows of ~100 bytes: the byte bound cut. */
+  assert_true(calls > 300 / 7 + 1);
+  assert_true(max_chunk < 200 + 200);
+  tally_export_free(x);
+
+  /* Keys that fail between chunks: after the cursor they are written, before
+   * it not; none twice, in order. */
+  fbuf_reset(&parts);
+  x = tally_export_new("t", TALLY_EXPORT_JSONL);
+  assert_int_equal(tally_export_next(x, t, 10, SIZE_MAX, &parts), 1);
+  assert_int_equal(tally_export_rows(x), 10);
+  g[0] = oc("a-early", 1, ST_FAILED, "access-denied");
+  g[1] = oc("z-late", 1, ST_FAILED, "access-denied");
+  add_result(t, mk_result("t", "1-2", 1, 2, T0, T0 + 1, g, 2));
+  while (tally_export_next(x, t, 10, SIZE_MAX, &parts)) {
+  }
+  assert_int_equal(tally_export_rows(x), 301);
+  assert_null(strstr(fbuf_str(&parts), "a-early"));
+  assert_non_null(strstr(fbuf_str(&parts), "\"key\":\"z-late\""));
+  assert_true(strstr(fbuf_str(&parts), "\"k299\"") < strstr(fbuf_str(&parts), "z-late"));
+  tally_export_free(x);
+
+  /* A task that goes away between chunks ends the export. */
+  x = tally_export_new("nope", TALLY_EXPORT_CSV);
+  fbuf_reset(&parts);
+  assert_int_equal(tally_export_next(x, t, 10, SIZE_MAX, &parts), 1);
+  assert_int_equal(tally_export_next(x, t, 10, SIZE_MAX, &parts), 0);
+  assert_string_equal(fbuf_str(&parts),
+                      CSV_HEAD);
+  tally_export_free(x);
+  fbuf_release(&whole);
+  fbuf_release(&parts);
+  fbuf_release(&chunk);
+  tally_destroy(t);
+}
+
+static void test_export_formulas(void **state) {
+  tally_t *t = tally_new(NULL);
+  msg_outcome_t f[] = {oc("=HYPERLINK(\"http://x\")", 1, ST_FAILED, "-r"),
+                       oc("@SUM(A1)", 2, ST_FAILED, "x")};
+  fbuf_t b;
+  size_t rows;
+  char *line, *save = NULL, *copy;
+  json_error_t je;
+  json_t *j;
+  (void)state;
+  f[0].code = "+cmd|' /C calc'!A0";
+  f[1].message = "\tinvisible";
+  add_task(t, mk_task("t", 1, 0, "listed", 2, 10, 1, T0));
+  add_result(t, mk_result("t", "1-1", 1, 2, T0, T0 + 1234, f, 2));
+  fbuf_init(&b, 0);
+  tally_export_failed(t, "t", TALLY_EXPORT_CSV, &b, &rows);
+  assert_int_equal(rows, 2);
+  assert_string_equal(fbuf_str(&b),
+                      CSV_HEAD
+                      "\"'=HYPERLINK(\"\"http://x\"\")\",1,failed,\"'-r\",403,"
+                      "\"'+cmd|' /C calc'!A0\",Access Denied.,3,"
+                      "2023-11-14T22:13:21.234Z,1,1-1,\n"
+                      "\"'@SUM(A1)\",2,failed,x,403,AccessDenied,\"'\tinvisible\",3,"
+                      "2023-11-14T22:13:21.234Z,1,1-1,\n");
+  /* JSON lines stay exact. */
+  fbuf_reset(&b);
+  tally_export_failed(t, "t", TALLY_EXPORT_JSONL, &b, &rows);
+  copy = fbuf_steal(&b);
+  line = strtok_r(copy, "\n", &save);
+  j = json_loads(line, 0, &je);
+  assert_non_null(j);
+  assert_string_equal(json_string_value(json_object_get(j, "key")), f[0].key);
+  assert_string_equal(json_string_value(json_object_get(j, "code")), f[0].code);
+  assert_string_equal(json_string_value(json_object_get(j, "reason")), "-r");
+  json_decref(j);
+  free(copy);
   tally_destroy(t);
 }
 
@@ -1123,6 +1244,8 @@ int main(void) {
       cmocka_unit_test(test_eta_math),
       cmocka_unit_test(test_csv_quoting),
       cmocka_unit_test(test_export),
+      cmocka_unit_test(test_export_chunks),
+      cmocka_unit_test(test_export_formulas),
       cmocka_unit_test(test_render),
       cmocka_unit_test(test_names_sorted),
       cmocka_unit_test(test_memory_bound),

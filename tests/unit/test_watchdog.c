@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -47,17 +48,48 @@ static void test_beats_keep_it_quiet_then_it_fires_once(void **state) {
   wd_stop(w);
 }
 
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* wd_limit: a longer limit holds; and then a stop ends the watchdog before
+ * the longer limit passes: it never fires. */
 static void test_longer_limit_and_stop(void **state) {
   seen_t s;
   wd_t *w;
+  int64_t t0;
   (void)state;
   memset(&s, 0, sizeof(s));
   w = wd_start(200, on_expire, &s);
   assert_non_null(w);
-  wd_limit(w, 5000, "shutdown"); /* e.g. while leaving the group */
+  wd_limit(w, 1000, "shutdown"); /* e.g. while leaving the group */
   usleep(700 * 1000);
   assert_int_equal(atomic_load(&s.fired), 0);
+  t0 = now_ms();
   wd_stop(w);
+  /* The thread is joined within one of its 100 ms turns, not at the limit. */
+  assert_true(now_ms() - t0 < 500);
+  usleep(800 * 1000); /* well past the 1000 ms limit of the stopped watchdog */
+  assert_int_equal(atomic_load(&s.fired), 0);
+}
+
+/* A loop that stopped beating, but is stopped itself before the limit (a
+ * clean shutdown): no stall is reported, then or later. And NULL (no
+ * watchdog: the thread could not start) is accepted everywhere. */
+static void test_stop_before_the_limit(void **state) {
+  seen_t s;
+  wd_t *w;
+  (void)state;
+  memset(&s, 0, sizeof(s));
+  w = wd_start(400, on_expire, &s);
+  assert_non_null(w);
+  usleep(250 * 1000); /* no beat */
+  wd_stop(w);
+  usleep(500 * 1000);
+  assert_int_equal(atomic_load(&s.fired), 0);
+  assert_null(atomic_load(&s.where));
   wd_stop(NULL);
   wd_beat(NULL, "x");
   wd_limit(NULL, 1, "x");
@@ -67,6 +99,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_beats_keep_it_quiet_then_it_fires_once),
       cmocka_unit_test(test_longer_limit_and_stop),
+      cmocka_unit_test(test_stop_before_the_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

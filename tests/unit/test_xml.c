@@ -395,33 +395,33 @@ static void test_list_key_length(void **state) {
   char eb[FERRY_ERRLEN];
   size_t i;
   (void)state;
-  /* 1023 raw bytes pass, 1024 fail. */
-  memset(key, 'k', 1023);
-  key[1023] = '\0';
+  /* 1024 raw bytes (S3's limit, the largest) pass, 1025 fail. */
+  memset(key, 'k', 1024);
+  key[1024] = '\0';
   snprintf(doc, 8192,
            LIST_HEAD "<Contents><Key>%s</Key><Size>1</Size></Contents>" LIST_TAIL, key);
   assert_int_equal(parse_list_str(doc, &pg, eb), FERRY_OK);
-  assert_int_equal(strlen(pg.objects[0].key), 1023);
+  assert_int_equal(strlen(pg.objects[0].key), 1024);
   store_list_page_release(&pg);
   snprintf(doc, 8192,
            LIST_HEAD OBJ(
                "ok", "1") "<Contents><Key>%sK</Key><Size>1</Size></Contents>" LIST_TAIL,
            key);
-  expect_list_error(doc, "ListBucketResult/Contents[2]/Key: longer than 1023 bytes");
-  /* The limit applies to the decoded key: 1023 x "%41" is fine. */
-  for (i = 0; i < 1023; i++) memcpy(key + 3 * i, "%41", 3);
-  key[3 * 1023] = '\0';
+  expect_list_error(doc, "ListBucketResult/Contents[2]/Key: longer than 1024 bytes");
+  /* The limit applies to the decoded key: 1024 x "%41" is fine. */
+  for (i = 0; i < 1024; i++) memcpy(key + 3 * i, "%41", 3);
+  key[3 * 1024] = '\0';
   snprintf(doc, 8192,
            LIST_HEAD_URL "<Contents><Key>%s</Key><Size>1</Size></Contents>" LIST_TAIL,
            key);
   assert_int_equal(parse_list_str(doc, &pg, eb), FERRY_OK);
-  assert_int_equal(strlen(pg.objects[0].key), 1023);
-  assert_int_equal(pg.objects[0].key[1022], 'A');
+  assert_int_equal(strlen(pg.objects[0].key), 1024);
+  assert_int_equal(pg.objects[0].key[1023], 'A');
   store_list_page_release(&pg);
   snprintf(doc, 8192,
            LIST_HEAD_URL "<Contents><Key>%s%%41</Key><Size>1</Size></Contents>" LIST_TAIL,
            key);
-  expect_list_error(doc, "Contents[1]/Key: longer than 1023 bytes");
+  expect_list_error(doc, "Contents[1]/Key: longer than 1024 bytes");
   free(doc);
   free(key);
 }

@@ -12,47 +12,33 @@
  */
 #include "http.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-
-#include <microhttpd.h>
 
 #include "bus/tallyweb.h"
 #include "core/log.h"
+#include "web/httpd.h"
 
 #define FAC "http"
 
-/* Bounds: what one response may cost. The failed lists are streamed in
- * chunks (tally_export_next), each taken under the lock when the client
- * has read the previous one: an export holds at most one chunk, and at
- * most MAX_EXPORTS run at once (503 beyond), whatever the list's length. */
-#define MAX_BODY ((size_t)64 << 20)            /* page, JSON, metrics */
+/* Bounds: what one response may cost (the page, JSON and metrics at most
+ * HTTPD_MAX_BODY). The failed lists are streamed in chunks
+ * (tally_export_next), each taken under the lock when the client has read
+ * the previous one: an export holds at most one chunk, and at most
+ * MAX_EXPORTS run at once (503 beyond), whatever the list's length. */
 #define MAX_EXPORTS 4
 #define EXPORT_CHUNK_ROWS 4096
 #define EXPORT_CHUNK_BYTES ((size_t)1 << 20)
 #define EXPORT_BLOCK ((size_t)64 << 10)        /* libmicrohttpd's read size */
-#define MAX_CONNECTIONS 64
-#define CONN_TIMEOUT_S 30
-#define CONN_MEMORY ((size_t)32 << 10)         /* request line and headers */
 
 struct http {
-  struct MHD_Daemon *d;
+  httpd_t *d;
   const tally_t *t;
   const feed_t *feed;
   pthread_mutex_t *lock;
-  char url[128];
-  char start_err[200];   /* libmicrohttpd's last word while starting */
-  _Atomic int starting;  /* set while MHD_start_daemon runs */
   _Atomic int exports;   /* failed-list responses not yet finished */
 };
 
@@ -60,123 +46,6 @@ static int64_t wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---------- listen address ---------- */
-
-ferry_err_t http_parse_listen(const char *listen, char **host, int *port, char *errbuf) {
-  const char *colon, *h = listen, *hend;
-  char *end;
-  long v;
-  *host = NULL;
-  *port = -1;
-  if (!listen || !*listen)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "listen: empty address");
-  if (listen[0] == '[') {
-    const char *rb = strchr(listen, ']');
-    if (!rb || rb == listen + 1 || rb[1] != ':')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "listen \"%s\": expected [IPV6]:PORT", listen);
-    h = listen + 1;
-    hend = rb;
-    colon = rb + 1;
-  } else {
-    colon = strrchr(listen, ':');
-    if (!colon || memchr(listen, ':', (size_t)(colon - listen)))
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "listen \"%s\": expected ADDR:PORT, :PORT or [IPV6]:PORT",
-                          listen);
-    hend = colon;
-  }
-  errno = 0;
-  v = strtol(colon + 1, &end, 10);
-  if (!colon[1] || *end || errno || v < 0 || v > 65535 || colon[1] == '-' ||
-      colon[1] == '+' || colon[1] == ' ')
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "listen \"%s\": the port must be 0..65535 (0: any free port)",
-                        listen);
-  *host = hend > h ? fx_strndup(h, (size_t)(hend - h)) : fx_strdup("127.0.0.1");
-  *port = (int)v;
-  return FERRY_OK;
-}
-
-/* ---------- responses ---------- */
-
-static void common_headers(struct MHD_Response *r) {
-  MHD_add_response_header(r, "Cache-Control", "no-store");
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-}
-
-/* Sends body (emptied: its memory goes to the response) with status. */
-static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status,
-                                const char *ctype, fbuf_t *body,
-                                const char *disposition, int page) {
-  size_t len = body->len;
-  char *p = fbuf_steal(body);
-  struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(
-      len, p, fx_free);
-  enum MHD_Result ret;
-  if (!r) {
-    fx_free(p);
-    return MHD_NO;
-  }
-  common_headers(r);
-  MHD_add_response_header(r, "Content-Type", ctype);
-  if (disposition) MHD_add_response_header(r, "Content-Disposition", disposition);
-  if (page) {
-    MHD_add_response_header(r, "Content-Security-Policy", tallyweb_page_csp());
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-  }
-  if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-    MHD_add_response_header(r, "Allow", "GET, HEAD");
-  if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, "Retry-After", "5");
-  ret = MHD_queue_response(c, status, r);
-  MHD_destroy_response(r);
-  return ret;
-}
-
-static int dump_cb(const char *buf, size_t size, void *data) {
-  return fbuf_add((fbuf_t *)data, buf, size) ? -1 : 0;
-}
-
-/* Sends j (stolen) as JSON, or a 500 when it would exceed MAX_BODY. */
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j);
-
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status,
-                                  const char *msg, const char *task) {
-  json_t *j = json_object();
-  json_object_set_new(j, "error", json_string(msg));
-  if (task) json_object_set_new(j, "task", json_string(task));
-  return send_json(c, status, j);
-}
-
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j) {
-  fbuf_t b;
-  int rc;
-  fbuf_init(&b, MAX_BODY);
-  rc = j ? json_dump_callback(j, dump_cb, &b, JSON_COMPACT | JSON_PRESERVE_ORDER) : -1;
-  json_decref(j);
-  if (rc == 0) rc = fbuf_addc(&b, '\n') ? -1 : 0;
-  if (rc != 0) {
-    fbuf_release(&b);
-    if (status == MHD_HTTP_INTERNAL_SERVER_ERROR) return MHD_NO;   /* no loop */
-    LOG_WARN(FAC, "msg=\"JSON response over the limit\" max_bytes=%zu", MAX_BODY);
-    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "response too large", NULL);
-  }
-  return send_buf(c, status, "application/json; charset=utf-8", &b, NULL, 0);
-}
-
-/* Sends a rendered text body, or a 500 when it grew past MAX_BODY. */
-static enum MHD_Result send_text(struct MHD_Connection *c, const char *ctype, fbuf_t *b,
-                                 int page) {
-  if (b->len > MAX_BODY) {
-    LOG_WARN(FAC, "msg=\"response over the limit\" bytes=%zu max_bytes=%zu", b->len,
-             MAX_BODY);
-    fbuf_release(b);
-    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "response too large", NULL);
-  }
-  return send_buf(c, MHD_HTTP_OK, ctype, b, NULL, page);
 }
 
 /* ---------- snapshots (under the lock) ---------- */
@@ -220,6 +89,14 @@ static void snap_release(snap_t *s) {
 
 /* ---------- handlers ---------- */
 
+/* The page's own headers: its script and style only, never in a frame. */
+static const char *const *page_headers(void) {
+  static const char *hdrs[] = {"Content-Security-Policy", NULL, "X-Frame-Options", "DENY",
+                               NULL};
+  hdrs[1] = tallyweb_page_csp();
+  return hdrs;
+}
+
 static enum MHD_Result get_page(const http_t *h, struct MHD_Connection *c) {
   snap_t s;
   fbuf_t b;
@@ -227,7 +104,7 @@ static enum MHD_Result get_page(const http_t *h, struct MHD_Connection *c) {
   fbuf_init(&b, 0);
   tallyweb_page(s.views, s.n, &s.st, &b);
   snap_release(&s);
-  return send_text(c, "text/html; charset=utf-8", &b, 1);
+  return httpd_send_text(c, "text/html; charset=utf-8", &b, page_headers());
 }
 
 static enum MHD_Result get_metrics(const http_t *h, struct MHD_Connection *c) {
@@ -237,7 +114,7 @@ static enum MHD_Result get_metrics(const http_t *h, struct MHD_Connection *c) {
   fbuf_init(&b, 0);
   tallyweb_metrics(s.views, s.n, &s.st, &b);
   snap_release(&s);
-  return send_text(c, "text/plain; version=0.0.4; charset=utf-8", &b, 0);
+  return httpd_send_text(c, "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
 }
 
 static enum MHD_Result get_tasks(const http_t *h, struct MHD_Connection *c) {
@@ -247,7 +124,7 @@ static enum MHD_Result get_tasks(const http_t *h, struct MHD_Connection *c) {
   snap_take(h, &s);
   for (i = 0; i < s.n; i++) json_array_append_new(a, tally_view_json(&s.views[i]));
   snap_release(&s);
-  return send_json(c, MHD_HTTP_OK, a);
+  return httpd_send_json(c, MHD_HTTP_OK, a);
 }
 
 static enum MHD_Result get_reporter(const http_t *h, struct MHD_Connection *c) {
@@ -259,7 +136,7 @@ static enum MHD_Result get_reporter(const http_t *h, struct MHD_Connection *c) {
   n = tally_task_names(h->t, &names);
   pthread_mutex_unlock(h->lock);
   fx_free(names);
-  return send_json(c, MHD_HTTP_OK, tallyweb_stats_json(&st, n));
+  return httpd_send_json(c, MHD_HTTP_OK, tallyweb_stats_json(&st, n));
 }
 
 static enum MHD_Result get_task(const http_t *h, struct MHD_Connection *c,
@@ -272,11 +149,11 @@ static enum MHD_Result get_task(const http_t *h, struct MHD_Connection *c,
   pthread_mutex_unlock(h->lock);
   if (e == FERRY_ERR_NOTFOUND) {
     tally_view_release(&v);
-    return send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
+    return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
   }
   j = tally_view_json(&v);
   tally_view_release(&v);
-  return send_json(c, MHD_HTTP_OK, j);
+  return httpd_send_json(c, MHD_HTTP_OK, j);
 }
 
 /* attachment; filename="<task>-failed.csv", the name reduced to safe bytes. */
@@ -343,13 +220,13 @@ static enum MHD_Result get_failed(http_t *h, struct MHD_Connection *c, const cha
   e = tally_view(h->t, task, wall_ms(), &v);
   pthread_mutex_unlock(h->lock);
   tally_view_release(&v);
-  if (e == FERRY_ERR_NOTFOUND) return send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
+  if (e == FERRY_ERR_NOTFOUND) return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
   if (++h->exports > MAX_EXPORTS) {
     h->exports--;
     /* The path, not the decoded name: it cannot break the log line. */
     LOG_WARN(FAC, "path=%s msg=\"%d failed-list exports already running\"", FLOG_Q(url),
              MAX_EXPORTS);
-    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+    return httpd_send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
                       "too many failed-list exports at once: try again later", task);
   }
   s = fx_calloc(1, sizeof(*s));
@@ -362,7 +239,7 @@ static enum MHD_Result get_failed(http_t *h, struct MHD_Connection *c, const cha
     export_done(s);
     return MHD_NO;
   }
-  common_headers(r);
+  httpd_common_headers(r);
   MHD_add_response_header(r, "Content-Type", fmt == TALLY_EXPORT_CSV
                                                  ? "text/csv; charset=utf-8"
                                                  : "application/x-ndjson; charset=utf-8");
@@ -375,47 +252,19 @@ static enum MHD_Result get_failed(http_t *h, struct MHD_Connection *c, const cha
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
-  static int seen;   /* its address marks a request whose headers are in */
+                                  int get) {
   http_t *h = cls;
   char *task = NULL;
   tallyweb_route_t r;
   enum MHD_Result ret;
-  int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-            strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-  (void)version;
-  (void)upload_data;
-  /* The first call has the headers only. A GET or HEAD is answered on the
-   * next, when libmicrohttpd has seen that no body follows and can keep
-   * the connection open. Anything else is refused at once, as is a GET
-   * that announces a body: libmicrohttpd then closes the connection
-   * instead of reading a body nobody wants. */
-  if (*con_cls == NULL) {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (get && (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
-                (cl && strcmp(cl, "0") != 0)))
-      return send_error(c, MHD_HTTP_BAD_REQUEST, "a GET has no body", NULL);
-    if (get) {
-      *con_cls = &seen;
-      return MHD_YES;
-    }
-  }
-  if (*upload_data_size) {   /* announced no body, yet sent one */
-    *upload_data_size = 0;
-    return MHD_NO;
-  }
   r = tallyweb_route(url, &task);
-  LOG_DEBUG(FAC, "method=%s path=%s route=%d", method, FLOG_Q(url), (int)r);
+  LOG_DEBUG(FAC, "path=%s route=%d", FLOG_Q(url), (int)r);
   if (r == TALLYWEB_NOT_FOUND) {
-    ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
+    ret = httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
   } else if (r == TALLYWEB_BAD_PATH) {
-    ret = send_error(c, MHD_HTTP_BAD_REQUEST, "bad %-escape in the path", NULL);
+    ret = httpd_send_error(c, MHD_HTTP_BAD_REQUEST, "bad %-escape in the path", NULL);
   } else if (!get) {
-    ret = send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL);
+    ret = httpd_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL);
   } else {
     switch (r) {
     case TALLYWEB_PAGE: ret = get_page(h, c); break;
@@ -429,111 +278,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case TALLYWEB_FAILED_JSONL:
       ret = get_failed(h, c, url, task, TALLY_EXPORT_JSONL);
       break;
-    default: ret = send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL); break;
+    default: ret = httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL); break;
     }
   }
   fx_free(task);
   return ret;
 }
 
-/* The path as sent: tallyweb_route splits it into segments before it
- * decodes them, so an encoded '/' stays inside a task name. */
-static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
-  (void)cls;
-  (void)c;
-  return strlen(s);
-}
-
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  http_t *h = cls;
-  char line[200];
-  size_t n;
-  vsnprintf(line, sizeof(line), fmt, ap);
-  n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-  if (h->starting) snprintf(h->start_err, sizeof(h->start_err), "%s", line);
-  LOG_WARN(FAC, "microhttpd=%s", FLOG_Q(line));
-}
-
 /* ---------- life cycle ---------- */
 
 http_t *http_new(const char *listen, const tally_t *t, const feed_t *f,
                  pthread_mutex_t *lock, char *errbuf) {
-  http_t *h;
-  char *host = NULL, portstr[8];
-  int port, gai;
-  struct addrinfo hints, *ai = NULL;
-  const union MHD_DaemonInfo *info;
-  sigset_t block, old;
-  char addr[INET6_ADDRSTRLEN];
-  if (http_parse_listen(listen, &host, &port, errbuf)) return NULL;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  snprintf(portstr, sizeof(portstr), "%d", port);
-  gai = getaddrinfo(host, portstr, &hints, &ai);
-  if (gai != 0 || !ai) {
-    ferry_seterr(errbuf, FERRY_ERR_INVALID, "listen \"%s\": %s", listen,
-                 gai ? gai_strerror(gai) : "no address");
-    fx_free(host);
-    return NULL;
-  }
-  fx_free(host);
-  h = fx_calloc(1, sizeof(*h));
+  http_t *h = fx_calloc(1, sizeof(*h));
   h->t = t;
   h->feed = f;
   h->lock = lock;
-  h->starting = 1;
-  /* The server's thread inherits this mask: SIGINT and SIGTERM go to the
-   * main thread, whose loop watches the flag the handler sets. */
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
-  h->d = MHD_start_daemon(
-      MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-          (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-      0, NULL, NULL, on_request, h,
-      /* The logger first, so that every later option's complaint reaches it. */
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-      MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONN_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY,
-      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-      MHD_OPTION_END);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  h->starting = 0;
+  h->d = httpd_new("reporter", listen, on_request, h, errbuf);
   if (!h->d) {
-    ferry_seterr(errbuf, FERRY_ERR_IO, "listen \"%s\": cannot serve HTTP there%s%s",
-                 listen, h->start_err[0] ? ": " : "", h->start_err);
-    freeaddrinfo(ai);
     fx_free(h);
     return NULL;
   }
-  info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-  if (ai->ai_family == AF_INET6) {
-    inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, addr,
-              sizeof(addr));
-    snprintf(h->url, sizeof(h->url), "http://[%s]:%u/", addr,
-             info ? (unsigned)info->port : (unsigned)port);
-  } else {
-    inet_ntop(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, addr,
-              sizeof(addr));
-    snprintf(h->url, sizeof(h->url), "http://%s:%u/", addr,
-             info ? (unsigned)info->port : (unsigned)port);
-  }
-  freeaddrinfo(ai);
-  LOG_INFO(FAC, "listening %s port=%u", h->url,
-           info ? (unsigned)info->port : (unsigned)port);
   return h;
 }
 
 void http_destroy(http_t *h) {
   if (!h) return;
-  MHD_stop_daemon(h->d);
+  httpd_destroy(h->d);
   fx_free(h);
 }
 
-const char *http_url(const http_t *h) { return h->url; }
+const char *http_url(const http_t *h) { return httpd_url(h->d); }

@@ -23,15 +23,7 @@
 typedef struct http http_t;
 
 /*
- * Parses a listen address: "ADDR:PORT", "[IPV6]:PORT", or ":PORT" (the
- * loopback address 127.0.0.1). ADDR is numeric or a host name. PORT 0..65535;
- * 0 picks a free port. *host is new (fx_free). FERRY_ERR_INVALID with
- * errbuf otherwise.
- */
-ferry_err_t http_parse_listen(const char *listen, char **host, int *port, char *errbuf);
-
-/*
- * Starts serving on listen (see http_parse_listen), answering from t and f
+ * Starts serving on listen (see httpd_parse_listen in web/httpd.h), answering from t and f
  * (borrowed; must outlive the server) under lock (borrowed). Logs
  * "listening http://ADDR:PORT/" with the port actually bound. NULL with
  * errbuf when the address is bad (FERRY_ERR_INVALID) or cannot be bound

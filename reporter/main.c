@@ -32,6 +32,7 @@
 #include "core/log.h"
 #include "feed.h"
 #include "http.h"
+#include "web/httpd.h"
 
 #define FAC "reporter"
 
@@ -152,7 +153,7 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
     case O_LISTEN: {
       char eb[FERRY_ERRLEN], *host = NULL;
       int port;
-      if (*optarg && http_parse_listen(optarg, &host, &port, eb))
+      if (*optarg && httpd_parse_listen(optarg, &host, &port, eb))
         return bad("--listen: %s", eb);
       fx_free(host);
       o->listen = optarg;

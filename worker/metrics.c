@@ -17,10 +17,11 @@ struct wmetrics {
   _Atomic int64_t beat_us;  /* ferry_now_us() of the last loop turn */
 };
 
-static enum MHD_Result on_get(void *cls, struct MHD_Connection *c, const char *url) {
+static enum MHD_Result on_get(void *cls, struct MHD_Connection *c, const char *url, int get) {
   wmetrics_t *wm = cls;
   fbuf_t b;
   if (strcmp(url, "/metrics") != 0) return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
+  if (!get) return httpd_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL);
   fbuf_init(&b, HTTPD_MAX_BODY);
   pthread_mutex_lock(&wm->lock);
   if (wm->text) fbuf_add(&b, wm->text, wm->len);

@@ -77,6 +77,12 @@ ferry_err_t httpd_parse_listen(const char *listen, char **host, int *port, char 
 
 /* ---------- responses ---------- */
 
+void httpd_common_headers(struct MHD_Response *r) {
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
+
 enum MHD_Result httpd_send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
                                fbuf_t *body, const char *disposition,
                                const char *const *extra) {
@@ -89,15 +95,15 @@ enum MHD_Result httpd_send_buf(struct MHD_Connection *c, unsigned status, const 
     fx_free(p);
     return MHD_NO;
   }
-  MHD_add_response_header(r, "Cache-Control", "no-store");
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  httpd_common_headers(r);
   MHD_add_response_header(r, "Content-Type", ctype);
   if (disposition) MHD_add_response_header(r, "Content-Disposition", disposition);
   for (; extra && extra[0] && extra[1]; extra += 2)
     MHD_add_response_header(r, extra[0], extra[1]);
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
     MHD_add_response_header(r, "Allow", "GET, HEAD");
+  /* A bound reached (e.g. the reporter's concurrent exports): come back soon. */
+  if (status == MHD_HTTP_SERVICE_UNAVAILABLE) MHD_add_response_header(r, "Retry-After", "5");
   ret = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ret;
@@ -176,8 +182,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_NO;
   }
   LOG_DEBUG(FAC, "method=%s path=%s", method, FLOG_Q(url));
-  if (!get) return httpd_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL);
-  return h->fn(h->cls, c, url);
+  return h->fn(h->cls, c, url, get);
 }
 
 /* The path as sent: handlers split it into segments before they decode
@@ -276,7 +281,7 @@ httpd_t *httpd_new(const char *what, const char *listen, httpd_handler_fn fn, vo
   port = info ? (unsigned)info->port : 0;
   set_url(h, ai, port);
   freeaddrinfo(ai);
-  LOG_INFO(FAC, "server=%s listening %s port=%u", what, h->url, port);
+  LOG_INFO(FAC, "listening %s port=%u server=%s", h->url, port, what);
   return h;
 }
 

@@ -6,9 +6,9 @@
  * It owns what every such endpoint needs and none should redo: the listen
  * address ("ADDR:PORT", "[IPV6]:PORT", ":PORT" = loopback, port 0 = any
  * free one), bounds (connections, idle time, header size), GET and HEAD only
- * (anything else 405 with Allow, a GET announcing a body 400), JSON errors,
- * and the headers every answer carries (no-store, nosniff, no-referrer).
- * The handler sees only GET/HEAD requests that passed those checks.
+ * (a GET announcing a body 400; the handler answers other methods 405, so
+ * that an unknown path stays 404 whatever the method), JSON errors, and the
+ * headers every answer carries (no-store, nosniff, no-referrer).
  *
  * Threads: the handler runs on the server's thread, one request at a time;
  * it must take its own lock around what the service's main thread changes.
@@ -25,9 +25,11 @@
 
 typedef struct httpd httpd_t;
 
-/* Answers one GET/HEAD for url (the path as sent, not decoded). */
+/* Answers one request for url (the path as sent, not decoded); get is 0
+ * for a method other than GET and HEAD, which a known path answers with
+ * httpd_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, ...). */
 typedef enum MHD_Result (*httpd_handler_fn)(void *cls, struct MHD_Connection *c,
-                                            const char *url);
+                                            const char *url, int get);
 
 /* Parses a listen address (above). *host is new (fx_free). FERRY_ERR_INVALID
  * with errbuf naming the address otherwise. */
@@ -48,6 +50,8 @@ const char *httpd_url(const httpd_t *h);
 
 /* Sends body (emptied: its memory goes to the response). disposition and
  * extra (a NULL-terminated name, value, ... list) may be NULL. */
+/* The headers every answer carries, for a response built elsewhere. */
+void httpd_common_headers(struct MHD_Response *r);
 enum MHD_Result httpd_send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
                                fbuf_t *body, const char *disposition,
                                const char *const *extra);

@@ -18,8 +18,8 @@ export FERRY_DST_ACCESS_KEY=S3RVER FERRY_DST_SECRET_KEY=S3RVER
 node "$TOOLS/fill.js" "$FERRY_S3_SRC" ferry-src small:30:1:8
 
 "$FERRY_BIN/ferry-worker" -c "$CONF" --id wm >"$FERRY_RUN/w.log" 2>&1 & W=$!; track_pid $W
-wait_line "$FERRY_RUN/w.log" "server=worker-metrics listening" 20 || fail "no metrics listener"
-URL=$(sed -n 's/.*server=worker-metrics listening \(http[^ ]*\) .*/\1/p' "$FERRY_RUN/w.log" | head -1)
+wait_line "$FERRY_RUN/w.log" "listening http.* server=worker-metrics" 20 || fail "no metrics listener"
+URL=$(sed -n 's/.* listening \(http[^ ]*\) .*server=worker-metrics.*/\1/p' "$FERRY_RUN/w.log" | head -1)
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t t >"$FERRY_RUN/l.log" 2>&1 || { cat "$FERRY_RUN/l.log"; fail "lister"; }
 "$FERRY_BIN/ferry-reporter" -c "$CONF" --task t --wait --timeout 120 >/dev/null || fail "task did not complete"
 

@@ -44,7 +44,7 @@ rc=0
 # known_defect: tests that show an open ferry defect, run by hand.
 PLAIN_ARGS=("$@") ASAN_ARGS=("$@")
 [ $# -eq 0 ] && PLAIN_ARGS=(-LE 'fault|wan|kafka|s3real|known_defect') ASAN_ARGS=(-LE 'wan|kafka|s3real|known_defect')
-REAL_CI='^(kafka\.features|kafka\.sasl_acl|s3real\.strict)$'
+REAL_CI='^(kafka\.features|s3real\.strict)$'
 # A test that fails is run once more, alone, before the build counts as
 # failed: whole fleets on a 2-CPU machine running three tests at once have
 # timing-sensitive checks. A test that passes only on the rerun is named in

@@ -17,14 +17,15 @@ L="$FERRY_BIN/ferry-lister"
 REP="$FERRY_BIN/ferry-reporter"
 node "$TOOLS/fill.js" "$FERRY_S3_SRC" ferry-src small:70:1:2
 
-# Each listing page is delayed 1.5 s by a proxy: a listing lasts ~12 s,
-# longer than the mock cluster takes to answer a second lister (up to a
-# session timeout, 6 s). (A second lister
+# Each listing page is delayed 3.5 s by a proxy: a listing lasts ~28 s,
+# longer than the mock cluster takes to answer a second lister (a session
+# timeout, 6 s, when idle; 16 s was seen in a CI run on the loaded 2-CPU
+# machine, when a 12 s listing let the second run after it). (A second lister
 # whose answer comes after the first has finished gets the lease then and
 # runs after it: serialized, never together.)
 proxy_start slow --upstream "$FERRY_S3_SRC" --dialect s3
 curl -sf -X POST "$FERRY_PROXY_SLOW/__proxy/faults" -H 'content-type: application/json' \
-  -d '{"match":{"op":"list"},"action":"delay","ms":1500}' >/dev/null || fail "fault rule"
+  -d '{"match":{"op":"list"},"action":"delay","ms":3500}' >/dev/null || fail "fault rule"
 sed "s|endpoint = \"$FERRY_S3_SRC\"; region = \"us-east-1\"; path_style = true; },|endpoint = \"$FERRY_PROXY_SLOW\"; region = \"us-east-1\"; path_style = true; },|" "$CONF" >"$FERRY_RUN/slow.conf"
 chmod 600 "$FERRY_RUN/slow.conf"
 grep -q "$FERRY_PROXY_SLOW" "$FERRY_RUN/slow.conf" || fail "slow.conf"

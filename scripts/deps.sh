@@ -5,6 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 PKGS=(build-essential cmake pkg-config clang
+      libclang-rt-14-dev   # libFuzzer and the sanitizer runtimes clang links (scripts/fuzz.sh)
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
       libcmocka-dev libexpat1-dev libisal-dev libmicrohttpd-dev
       kcat rclone nodejs npm curl python3 iproute2 procps docker-compose jq chromium

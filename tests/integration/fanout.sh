@@ -47,7 +47,11 @@ console.log(l.filter(r=>r.n_copied===1).length)")
 [ "$completions" -ge 1 ] || fail "no range reported the object complete"
 ok "$nranges part ranges copied by $workers workers; $completions result(s) saw the object complete"
 done_ok=$(pstat cos 'j.by_op_status["complete 200"]||0')
-assert_eq "$done_ok" "1" "successful CompleteMultipartUpload"
+# One Complete is the rule; a second is the documented race (docs/fanout.md: a
+# Complete slower than the pause, seen on a CI machine at load 30), harmless
+# because both name the same parts — s3rver answers it 200 where S3 says
+# NoSuchUpload. More than two would mean the pause does not work.
+[ "$done_ok" -ge 1 ] && [ "$done_ok" -le 2 ] || fail "successful CompleteMultipartUpload: $done_ok, want 1 (2 under load)"
 assert_eq "$(pstat cos 'j.by_op_status["initiate 200"]||0')" "1" "uploads initiated (by the lister)"
 assert_eq "$(curl -sf "$COS_ADMIN/uploads" | jget 'j.uploads.length')" "0" "uploads left open"
 # The reporter counts the object once: copied = every object of the source.

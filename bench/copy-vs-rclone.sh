@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # ferry's copy engine against `rclone copy`, both between two s3rver
-# instances on loopback (see bench/README.md for what is measured and how).
+# instances on loopback (see bench/README.md for what is measured and how),
+# or with --server versitygw between two instances of the real S3 server of
+# the test bed (scripts/s3real.sh), where the server is not the bottleneck.
 #
-# usage: bench/copy-vs-rclone.sh
+# usage: bench/copy-vs-rclone.sh [--server s3rver|versitygw]
 # Needs scripts/deps.sh to have run once; builds with scripts/build.sh
 # (RelWithDebInfo, into build/) when build/ferry-worker is missing.
 # Environment:
@@ -16,15 +18,28 @@
 #   BENCH_CONCURRENCY, BENCH_BUFFER_SIZE, BENCH_SMALL_THRESHOLD,
 #   BENCH_MULTIPART_THRESHOLD, BENCH_PART_SIZE: ferry worker settings
 #                            (defaults and the reasons for them: bench/README.md)
+#   BENCH_SERVER=versitygw   the same as --server versitygw
 # The last line of the output is machine-readable (medians of the runs):
 #   RESULT small_wall_ratio=... small_cpu_ratio=... large_wall_ratio=... large_rss_mib=...
+# or, with --server versitygw (no 4 x 1 GiB run unless BENCH_HUGE=1):
+#   RESULT real_s3_small_wall_ratio=... real_s3_small_cpu_ratio=... real_s3_large_wall_ratio=...
+#          real_s3_large_cpu_ratio=... server=versitygw-VERSION
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FERRY_SRC="$ROOT"
 FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
 export FERRY_SRC FERRY_BIN
+SERVER="${BENCH_SERVER:-s3rver}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --server) SERVER="${2:-}"; shift 2 || { echo "bench: --server needs a value" >&2; exit 2; } ;;
+    *) echo "usage: bench/copy-vs-rclone.sh [--server s3rver|versitygw]" >&2; exit 2 ;;
+  esac
+done
+case "$SERVER" in s3rver|versitygw) ;; *) echo "bench: unknown server '$SERVER' (s3rver, versitygw)" >&2; exit 2 ;; esac
 RUNS="${BENCH_RUNS:-3}"
-HUGE="${BENCH_HUGE:-1}"
+# The huge run measures ferry's memory, not the server: s3rver's figure stands.
+if [ "$SERVER" = versitygw ]; then HUGE="${BENCH_HUGE:-0}"; else HUGE="${BENCH_HUGE:-1}"; fi
 HUGE_RUNS="${BENCH_HUGE_RUNS:-$RUNS}"
 RCLONE_DEFAULT="${BENCH_RCLONE_DEFAULT:-1}"
 TOOLS="$ROOT/tests/tools"
@@ -40,7 +55,10 @@ PAR=32
 F_CONC="${BENCH_CONCURRENCY:-$((2 * PAR))}"
 F_BUF="${BENCH_BUFFER_SIZE:-1M}"
 F_SMALL="${BENCH_SMALL_THRESHOLD:-256K}"
-F_MPT="${BENCH_MULTIPART_THRESHOLD:-64M}"
+# Above the large set's 64 MiB, as rclone's upload_cutoff (200M): since the
+# threshold counts "from this size", 64M made each 64 MiB object 4 parts,
+# each hashed (MD5) on the way, where rclone sends one PUT.
+F_MPT="${BENCH_MULTIPART_THRESHOLD:-200M}"
 F_PART="${BENCH_PART_SIZE:-16M}"
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -65,14 +83,32 @@ fi
 source "$ROOT/scripts/servers.sh"
 servers_init
 trap servers_stop EXIT INT TERM
-export FERRY_SRC_ACCESS_KEY=S3RVER FERRY_SRC_SECRET_KEY=S3RVER
-export FERRY_DST_ACCESS_KEY=S3RVER FERRY_DST_SECRET_KEY=S3RVER
+# CURL_AUTH: how the raw-limit curl signs (s3rver takes anonymous requests;
+# versitygw wants SigV4 with x-amz-content-sha256, which curl 7.88 leaves to us).
+CURL_AUTH=()
+if [ "$SERVER" = versitygw ]; then
+  # shellcheck source=../scripts/s3real.sh
+  source "$ROOT/scripts/s3real.sh"
+  s3real_fetch || die "could not build versitygw (scripts/s3real.sh fetch)"
+  # One random key pair for every server of this run.
+  S3REAL_ACCESS_KEY="AKR$(openssl rand -hex 8 | tr '[:lower:]' '[:upper:]')"
+  S3REAL_SECRET_KEY="$(openssl rand -hex 20)"
+  export S3REAL_ACCESS_KEY S3REAL_SECRET_KEY
+  AK="$S3REAL_ACCESS_KEY" SK="$S3REAL_SECRET_KEY"
+  # tests/tools (fill, list, compare) sign with SigV4 when these are set.
+  export S3UTIL_ACCESS_KEY="$AK" S3UTIL_SECRET_KEY="$SK"
+  CURL_AUTH=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+else
+  AK=S3RVER SK=S3RVER
+fi
+export FERRY_SRC_ACCESS_KEY="$AK" FERRY_SRC_SECRET_KEY="$SK"
+export FERRY_DST_ACCESS_KEY="$AK" FERRY_DST_SECRET_KEY="$SK"
 RUNS_TSV="$FERRY_RUN/runs.tsv" RAW_TSV="$FERRY_RUN/raw.tsv"
 : >"$RUNS_TSV"
 : >"$RAW_TSV"
 
 # ---------------------------------------------------------------- servers
-# The destination is a fresh s3rver (new directory) for every copy, so each
+# The destination is a fresh server (new directory) for every copy, so each
 # run starts from an empty bucket and no run pays for another's files.
 DST_PID="" DST_N=0
 dst_fresh() {
@@ -81,20 +117,30 @@ dst_fresh() {
     wait "$DST_PID" 2>/dev/null || true
     grep -vx "$DST_PID" "$FERRY_RUN/pids" >"$FERRY_RUN/pids.tmp" || true
     mv "$FERRY_RUN/pids.tmp" "$FERRY_RUN/pids"
-    rm -rf "$FERRY_RUN/s3-dst$DST_N"
+    rm -rf "$FERRY_RUN/s3-dst$DST_N" "$FERRY_RUN/s3r-dst$DST_N"
   fi
   local try
   for try in 1 2 3; do
     DST_N=$((DST_N + 1))
-    # The port free_port found may be taken before s3rver binds it (other
+    # The port free_port found may be taken before the server binds it (other
     # programs start servers on this machine too): then try another one.
-    s3_start "dst$DST_N" bench-dst >/dev/null 2>&1 || true
-    DST_PID="$(tail -n 1 "$FERRY_RUN/pids")"
-    if grep -q '^ready' "$FERRY_RUN/s3-dst$DST_N.log" 2>/dev/null; then
-      DST="$(eval echo "\$FERRY_S3_DST$DST_N")"
-      return 0
+    if [ "$SERVER" = versitygw ]; then
+      if s3real_start "dst$DST_N" bench-dst >/dev/null 2>&1; then
+        DST_PID="$(tail -n 1 "$FERRY_RUN/pids")"
+        DST="$(eval echo "\$FERRY_S3R_DST$DST_N")"
+        return 0
+      fi
+      DST_PID="$(tail -n 1 "$FERRY_RUN/pids")"
+      echo "bench: destination server $DST_N did not start (try $try): $(tail -n 3 "$FERRY_RUN/s3r-dst$DST_N.log" | tr '\n' ' ')" >&2
+    else
+      s3_start "dst$DST_N" bench-dst >/dev/null 2>&1 || true
+      DST_PID="$(tail -n 1 "$FERRY_RUN/pids")"
+      if grep -q '^ready' "$FERRY_RUN/s3-dst$DST_N.log" 2>/dev/null; then
+        DST="$(eval echo "\$FERRY_S3_DST$DST_N")"
+        return 0
+      fi
+      echo "bench: destination server $DST_N did not start (try $try): $(tail -n 3 "$FERRY_RUN/s3-dst$DST_N.log" | tr '\n' ' ')" >&2
     fi
-    echo "bench: destination server $DST_N did not start (try $try): $(tail -n 3 "$FERRY_RUN/s3-dst$DST_N.log" | tr '\n' ' ')" >&2
     kill "$DST_PID" 2>/dev/null || true
     wait "$DST_PID" 2>/dev/null || true
     grep -vx "$DST_PID" "$FERRY_RUN/pids" >"$FERRY_RUN/pids.tmp" || true
@@ -104,8 +150,13 @@ dst_fresh() {
   die "could not start a destination server"
 }
 
-s3_start src bench-small bench-large bench-huge
-SRC="$FERRY_S3_SRC"
+if [ "$SERVER" = versitygw ]; then
+  s3real_start src bench-small bench-large bench-huge || die "could not start versitygw"
+  SRC="$FERRY_S3R_SRC"
+else
+  s3_start src bench-small bench-large bench-huge
+  SRC="$FERRY_S3_SRC"
+fi
 
 # ---------------------------------------------------------------- datasets
 echo "bench: filling the source (seeded): 2000 objects of 1-64 KiB, 4 of 64 MiB"
@@ -171,8 +222,8 @@ write_rclone_conf() { # FILE
 [src]
 type = s3
 provider = Other
-access_key_id = S3RVER
-secret_access_key = S3RVER
+access_key_id = $AK
+secret_access_key = $SK
 endpoint = $SRC
 region = us-east-1
 force_path_style = true
@@ -180,8 +231,8 @@ force_path_style = true
 [dst]
 type = s3
 provider = Other
-access_key_id = S3RVER
-secret_access_key = S3RVER
+access_key_id = $AK
+secret_access_key = $SK
 endpoint = $DST
 region = us-east-1
 force_path_style = true
@@ -271,7 +322,7 @@ raw_limit() {
     printf 'url = "%s/bench-%s/%s"\noutput = "%s/a/%d"\n' "$SRC" "$ds" "$key" "$d" "$i" >>"$d/get-a"
     printf 'url = "%s/bench-%s/%s"\noutput = "%s/b/%d"\n' "$SRC" "$ds" "$key" "$d" "$i" >>"$d/get-b"
   done <"$d/keys"
-  local curl=(curl -Z --parallel-max "$PAR" -sSf --no-progress-meter -H "Expect:")
+  local curl=(curl -Z --parallel-max "$PAR" -sSf --no-progress-meter -H "Expect:" "${CURL_AUTH[@]}")
   measure "$d/t-get" "${curl[@]}" -K "$d/get-a" || die "raw GET failed"
   dst_fresh
   put_cfg() { # DIR
@@ -320,6 +371,7 @@ bench_dataset() {
   if [ "$RCLONE_DEFAULT" = 1 ]; then run_rclone "$ds" 1 0 default; fi
 }
 
+echo "bench: servers: $SERVER$([ "$SERVER" = versitygw ] && echo " $VERSITYGW_VERSION (posix backend; MinIO cannot be installed here: docs/testing.md)")"
 echo "bench: machine: $(nproc) CPUs ($(lscpu | sed -n 's/^Model name: *//p' | head -n 1)), $(free -g | awk '/^Mem:/ { print $2 }') GiB memory, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "bench: ferry $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (concurrency=$F_CONC buffer_size=$F_BUF small_object_threshold=$F_SMALL multipart_threshold=$F_MPT part_size=$F_PART; listing by $LISTER), $(rclone version 2>/dev/null | head -n 1) (--transfers $PAR --checkers $PAR)"
 for ds in $SETS; do
@@ -352,4 +404,8 @@ if [ "$HUGE" = 1 ]; then
 fi
 
 [ -n "${BENCH_KEEP:-}" ] && mkdir -p "$BENCH_KEEP" && cp "$RUNS_TSV" "$RAW_TSV" "$BENCH_KEEP/"
-python3 "$BENCH/summarize.py" "$RUNS_TSV" "$RAW_TSV"
+if [ "$SERVER" = versitygw ]; then
+  python3 "$BENCH/summarize.py" "$RUNS_TSV" "$RAW_TSV" --real-s3 "versitygw-$VERSITYGW_VERSION"
+else
+  python3 "$BENCH/summarize.py" "$RUNS_TSV" "$RAW_TSV"
+fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarizes bench/copy-vs-rclone.sh measurements.
 
-usage: summarize.py RUNS.tsv RAW.tsv
+usage: summarize.py RUNS.tsv RAW.tsv [--real-s3 SERVER]
 
 RUNS.tsv, one line per measured copy:
   dataset tool round wall_s cpu_s rss_kib objects bytes list_wall_s list_cpu_s
@@ -14,7 +14,10 @@ Prints a Markdown table per dataset (one row per run, ratios against the
 tuned rclone run of the same round), the raw limits, and as the last line
   RESULT small_wall_ratio=... small_cpu_ratio=... large_wall_ratio=... large_rss_mib=...
 with the medians of the per-round ratios (large_rss_mib: the median peak RSS
-of ferry-worker over the huge, 4 x 1 GiB, runs).
+of ferry-worker over the huge, 4 x 1 GiB, runs). With --real-s3 SERVER (the
+copies ran between two real S3 servers, bench/copy-vs-rclone.sh --server):
+  RESULT real_s3_small_wall_ratio=... real_s3_small_cpu_ratio=...
+         real_s3_large_wall_ratio=... real_s3_large_cpu_ratio=... server=SERVER
 """
 import statistics
 import sys
@@ -97,6 +100,12 @@ def main():
                 f"{w} {float(s):.2f} s ({rate(int(o) / float(s))} objects/s, "
                 f"{int(b) / 1e6 / float(s):.1f} MB/s)" for _, w, s, o, b in rw))
     print("\n".join(out))
+    if len(sys.argv) > 4 and sys.argv[3] == "--real-s3":
+        print("\nRESULT real_s3_small_wall_ratio=%s real_s3_small_cpu_ratio=%s "
+              "real_s3_large_wall_ratio=%s real_s3_large_cpu_ratio=%s server=%s" % (
+                  fmt(medians.get(("small", "wall"))), fmt(medians.get(("small", "cpu"))),
+                  fmt(medians.get(("large", "wall"))), fmt(medians.get(("large", "cpu"))), sys.argv[4]))
+        return
     print("\nRESULT small_wall_ratio=%s small_cpu_ratio=%s large_wall_ratio=%s large_rss_mib=%s" % (
         fmt(medians.get(("small", "wall"))), fmt(medians.get(("small", "cpu"))),
         fmt(medians.get(("large", "wall"))), fmt(medians.get(("huge", "rss_mib")), 1)))

@@ -581,89 +581,120 @@ static void pair_cut(xfer_engine_t *e, pair_t *p) {
   xreq_detach(e, p->put);
 }
 
-void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
-  pair_t *p = x->pair;
+/* The bytes of a whole-object GET must match the source's CRC64 when the
+ * store gives it (OSS/COS: whole-object CRC, so not for parts). Returns 0
+ * when they do or nothing tells, else 1 after pair_integrity. */
+static int pair_get_crc_bad(xfer_engine_t *e, pair_t *p, xreq_t *x, long status) {
   job_t *j = p->job;
-  long status = 0;
+  store_head_t h;
+  int has_src;
+  uint64_t src;
+  if (p->part >= 0) return 0;
+  /* Its headers passed head_parse in pair_validate_get. */
+  store_head_from_headers(&h, store_conf(j->src)->type, &x->rhdrs);
+  has_src = j->obj->has_crc64 || h.has_crc64;
+  src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
+  store_head_release(&h);
+  if (has_src && src != p->crc) {
+    pair_integrity(e, p, (int)status, "CRC64 of the bytes read differs from the source's");
+    return 1;
+  }
+  return 0;
+}
+
+/* The pair's GET finished: an error, a short or unexpected answer, or all
+ * bytes read; then the PUT starts (small object) or goes on. */
+static void pair_on_get_done(xfer_engine_t *e, pair_t *p, xreq_t *x, CURLcode cc, long status) {
+  job_t *j = p->job;
   store_error_t err;
-  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-  LOG_TRACE(FAC, "pair-done kind=%s cc=%d status=%ld got=%llu sent=%llu", rq_name[x->kind], (int)cc,
-            status, (unsigned long long)p->got, (unsigned long long)p->sent);
   store_error_clear(&err);
-  xreq_detach(e, x);
-  if (x->kind == RQ_GET) {
-    if (p->failed) {
-      /* Our own callback stopped it: outcome already recorded. */
-      pair_cut(e, p);
-      j->finishing = 1;
-      pair_end(e, p, 0, NULL, 0);
-      return;
-    }
-    if (cc != CURLE_OK || (status != 200 && status != 206)) {
-      store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
-                                x->body.len, cc, x->curl_err);
-      store_error_name_store(&err, j->src);
-      if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
-      /* 416: a ranged GET beyond the object's end: it is shorter than listed. */
-      if (status == 404 || status == 412 || status == 416) err.retryable = 0;
-      pair_cut(e, p);
-      p->failed = 1;
-      pair_end(e, p, 0, &err, err.retryable);
-      return;
-    }
-    if (!p->validated) {
-      int rc = pair_validate_get(e, p);
-      if (rc < 0) {
-        pair_cut(e, p);
-        p->failed = 1;
-        j->finishing = 1;
-        pair_end(e, p, 0, NULL, 0);
-        return;
-      }
-    }
-    if (p->got != p->len) {
-      pair_cut(e, p);
-      p->failed = 1;
-      set_fail(j, ST_CHANGED, "changed", NULL, "source returned fewer bytes than listed");
-      j->finishing = 1;
-      pair_end(e, p, 0, NULL, 0);
-      return;
-    }
-    p->get_done = 1;
-    /* The bytes read must match the source's CRC64 when the store gives it
-     * (OSS/COS: whole-object CRC, so only for whole-object GETs here). */
-    if (p->part < 0) {
-      store_head_t h;
-      int has_src;
-      uint64_t src;
-      /* Its headers passed head_parse in pair_validate_get. */
-      store_head_from_headers(&h, store_conf(j->src)->type, &x->rhdrs);
-      has_src = j->obj->has_crc64 || h.has_crc64;
-      src = j->obj->has_crc64 ? j->obj->crc64 : h.crc64;
-      store_head_release(&h);
-      if (has_src && src != p->crc) {
-        pair_integrity(e, p, (int)status, "CRC64 of the bytes read differs from the source's");
-        return;
-      }
-    }
-    if (p->check) {
-      resume_check_done(e, p);
-      return;
-    }
-    if (!p->put_started) {
-      if (pair_start_put(e, p) != FERRY_OK) {
-        pair_cut(e, p);
-        p->failed = 1;
-        j->finishing = 1;
-        if (!j->out.reason) set_fail(j, ST_FAILED, "internal", NULL, "could not start PUT");
-        pair_end(e, p, 0, NULL, 0);
-      }
-      return;
-    }
-    want_unpause(e, p->put);
+  if (p->failed) {
+    /* Our own callback stopped it: outcome already recorded. */
+    pair_cut(e, p);
+    j->finishing = 1;
+    pair_end(e, p, 0, NULL, 0);
     return;
   }
-  /* PUT finished. */
+  if (cc != CURLE_OK || (status != 200 && status != 206)) {
+    store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
+                              x->body.len, cc, x->curl_err);
+    store_error_name_store(&err, j->src);
+    if (status == 404 && !err.code[0]) snprintf(err.code, sizeof(err.code), "NoSuchKey");
+    /* 416: a ranged GET beyond the object's end: it is shorter than listed. */
+    if (status == 404 || status == 412 || status == 416) err.retryable = 0;
+    pair_cut(e, p);
+    p->failed = 1;
+    pair_end(e, p, 0, &err, err.retryable);
+    return;
+  }
+  if (!p->validated) {
+    int rc = pair_validate_get(e, p);
+    if (rc < 0) {
+      pair_cut(e, p);
+      p->failed = 1;
+      j->finishing = 1;
+      pair_end(e, p, 0, NULL, 0);
+      return;
+    }
+  }
+  if (p->got != p->len) {
+    pair_cut(e, p);
+    p->failed = 1;
+    set_fail(j, ST_CHANGED, "changed", NULL, "source returned fewer bytes than listed");
+    j->finishing = 1;
+    pair_end(e, p, 0, NULL, 0);
+    return;
+  }
+  p->get_done = 1;
+  if (pair_get_crc_bad(e, p, x, status)) return;
+  if (p->check) {
+    resume_check_done(e, p);
+    return;
+  }
+  if (!p->put_started) {
+    if (pair_start_put(e, p) != FERRY_OK) {
+      pair_cut(e, p);
+      p->failed = 1;
+      j->finishing = 1;
+      if (!j->out.reason) set_fail(j, ST_FAILED, "internal", NULL, "could not start PUT");
+      pair_end(e, p, 0, NULL, 0);
+    }
+    return;
+  }
+  want_unpause(e, p->put);
+}
+
+/* The answer of a 2xx PUT: its headers must parse and its digest match the
+ * bytes sent; the ETag is kept (a part's goes into Complete). Returns 0, or
+ * -1 after the pair ended. */
+static int pair_put_answer(xfer_engine_t *e, pair_t *p, xreq_t *x, long status) {
+  job_t *j = p->job;
+  store_head_t h;
+  const char *bad;
+  if (head_parse(e, j, 0, &x->rhdrs, &h, 0)) {
+    store_head_release(&h);
+    pair_cut(e, p);
+    j->finishing = 1;
+    pair_end(e, p, 0, NULL, 0);
+    return -1;
+  }
+  bad = pair_put_digest_bad(p, &x->rhdrs, &h);
+  if (bad) {
+    store_head_release(&h);
+    pair_integrity(e, p, (int)status, bad);
+    return -1;
+  }
+  p->put_etag = h.etag ? fx_strdup(h.etag) : NULL;
+  store_head_release(&h);
+  return 0;
+}
+
+/* The pair's PUT finished: an error (retried or not), or stored, checked
+ * and done. */
+static void pair_on_put_done(xfer_engine_t *e, pair_t *p, xreq_t *x, CURLcode cc, long status) {
+  job_t *j = p->job;
+  store_error_t err;
+  store_error_clear(&err);
   if (cc != CURLE_OK || status < 200 || status >= 300) {
     if (cc == CURLE_ABORTED_BY_CALLBACK && p->failed) {
       pair_cut(e, p);
@@ -693,26 +724,7 @@ void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
     pair_end(e, p, 0, &err, 1);
     return;
   }
-  {
-    store_head_t h;
-    if (head_parse(e, j, 0, &x->rhdrs, &h, 0)) {
-      store_head_release(&h);
-      pair_cut(e, p);
-      j->finishing = 1;
-      pair_end(e, p, 0, NULL, 0);
-      return;
-    }
-    {
-      const char *bad = pair_put_digest_bad(p, &x->rhdrs, &h);
-      if (bad) {
-        store_head_release(&h);
-        pair_integrity(e, p, (int)status, bad);
-        return;
-      }
-    }
-    p->put_etag = h.etag ? fx_strdup(h.etag) : NULL;
-    store_head_release(&h);
-  }
+  if (pair_put_answer(e, p, x, status)) return;
   if (p->part >= 0 && !p->put_etag) {
     set_fail(j, ST_FAILED, "protocol", NULL, "UploadPart answered without an ETag");
     j->finishing = 1;
@@ -721,4 +733,15 @@ void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   }
   p->put_done = 1;
   pair_end(e, p, 1, NULL, 0);
+}
+
+void pair_on_done(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
+  pair_t *p = x->pair;
+  long status = 0;
+  curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+  LOG_TRACE(FAC, "pair-done kind=%s cc=%d status=%ld got=%llu sent=%llu", rq_name[x->kind], (int)cc,
+            status, (unsigned long long)p->got, (unsigned long long)p->sent);
+  xreq_detach(e, x);
+  if (x->kind == RQ_GET) pair_on_get_done(e, p, x, cc, status);
+  else pair_on_put_done(e, p, x, cc, status);
 }

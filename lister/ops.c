@@ -292,16 +292,27 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
               100.0 * (double)est->count[i] / (double)est->objects, c);
     }
   }
-  fprintf(f, "fleet: %d worker%s x concurrency %d (%d copies in flight each)\n", p.workers,
-          p.workers == 1 ? "" : "s", p.concurrency, p.concurrency / 2);
+  /* Each input says where it comes from: "measured" (this listing, a trial's
+   * rate), "given" (the command line), "config", or "assumed" (a default
+   * that nobody measured: the estimate is only as good as those). */
+  fprintf(f, "inputs (measured | given | config | assumed = a default, not measured):\n");
+  fprintf(f, "  objects, bytes, sizes: measured (this listing)\n");
+  fprintf(f, "  workers: %d (%s)\n", p.workers, o->workers > 0 ? "given: --workers" : "assumed: --workers");
+  fprintf(f, "  concurrency: %d per worker, %d copies in flight each (config: worker.concurrency)\n",
+          p.concurrency, p.concurrency / 2);
   rate_str(a, sizeof(a), p.src_rate);
-  rate_str(b, sizeof(b), p.dst_rate);
-  fprintf(f, "assumed per worker: source read %s, destination write %s, %.1f ms per request\n",
-          a, b, p.request_s * 1000);
+  fprintf(f, "  source read per worker: %s (%s)\n", a, o->src_rate > 0 ? "given: --src-rate" : "assumed: --src-rate");
+  rate_str(a, sizeof(a), p.dst_rate);
+  fprintf(f, "  destination write per worker: %s (%s)\n", a,
+          o->dst_rate > 0 ? "given: --dst-rate" : "assumed: --dst-rate");
+  fprintf(f, "  per request: %.1f ms (%s)\n", p.request_s * 1000,
+          o->request_ms > 0 ? "given: --request-ms" : "assumed: --request-ms");
+  fprintf(f, "  rate of a trial: %s\n", o->rate_from_json ? "measured (--rate-from-json, below)"
+                                                            : "none (--rate-from-json)");
   rate_str(a, sizeof(a), p.task_bw);
   rate_str(b, sizeof(b), p.worker_bw);
-  fprintf(f, "limits: task qps %.0f, task bandwidth %s, worker qps %.0f, worker bandwidth %s "
-          "(0 / unbounded = none)\n", p.task_qps, a, p.worker_qps, b);
+  fprintf(f, "  limits: task qps %.0f, task bandwidth %s, worker qps %.0f, worker bandwidth %s "
+          "(config; 0 / unbounded = none)\n", p.task_qps, a, p.worker_qps, b);
   fprintf(f, "requests: %.0f (%.2f per object%s)\n", est->requests,
           est->objects ? est->requests / (double)est->objects : 0.0,
           p.head_dst ? ", a HEAD of the destination included" : "");

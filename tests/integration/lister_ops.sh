@@ -77,7 +77,7 @@ val() { sed -n "s/.*\\<$1=\\([^ ]*\\).*/\\1/p" "$2" | tail -1; }
 "$L" -c "$C" -t t --estimate >"$R/e1.out" 2>"$R/e1.err" || { cat "$R/e1.err"; fail "estimate"; }
 assert_eq "$(val objects "$R/e1.out")" 55 "estimate objects"
 B=$(val bytes "$R/e1.out")
-hsum=$(awk '/^size histogram/{h=1;next} h&&/^  \[|^  0 B/{n+=$(NF-3)} /^fleet:/{h=0} END{print n}' "$R/e1.out")
+hsum=$(awk '/^size histogram/{h=1;next} h&&/^  \[|^  0 B/{n+=$(NF-3)} /^inputs/{h=0} END{print n}' "$R/e1.out")
 assert_eq "$hsum" 55 "histogram rows sum to the objects"
 grep -q "^  \[16 B, 32 B) " "$R/e1.out" || { cat "$R/e1.out"; fail "histogram buckets"; }
 # 55 objects x (HEAD destination + GET + PUT) = 165 requests at 20 ms over 4
@@ -85,8 +85,16 @@ grep -q "^  \[16 B, 32 B) " "$R/e1.out" || { cat "$R/e1.out"; fail "histogram bu
 assert_eq "$(val requests "$R/e1.out")" 165 "requests"
 assert_eq "$(val estimate_seconds "$R/e1.out")" 0.825 "model: 165 x 0.020 / 4"
 grep -q "bound: request overhead" "$R/e1.out" || fail "bound"
+# Every input says where it comes from: with no options the rates, the
+# request time and the fleet are defaults nobody measured.
+for w in "objects, bytes, sizes: measured" "workers: 1 (assumed" "source read per worker: 100 MiB/s (assumed" \
+  "destination write per worker: 100 MiB/s (assumed" "per request: 20.0 ms (assumed" "rate of a trial: none"; do
+  grep -qF "  $w" "$R/e1.out" || { cat "$R/e1.out"; fail "--estimate does not label: $w"; }
+done
 "$L" -c "$C" -t t --estimate --workers 5 --request-ms 40 >"$R/e2.out" 2>/dev/null
 assert_eq "$(val estimate_seconds "$R/e2.out")" 0.330 "model: 165 x 0.040 / (5 x 4)"
+grep -qF "  per request: 40.0 ms (given: --request-ms)" "$R/e2.out" || fail "--request-ms not labelled given"
+grep -qF "  workers: 5 (given: --workers)" "$R/e2.out" || fail "--workers not labelled given"
 # A slow destination makes the transfer the bound: B / (W x r_dst).
 "$L" -c "$C" -t t --estimate --workers 2 --dst-rate 1K >"$R/e3.out" 2>/dev/null
 exp=$($PY -c "print('%.3f' % ($B / 2048))")
@@ -101,10 +109,11 @@ echo '{"task":"t","objects_per_s":5,"bytes_per_s":1000000000}' >"$R/rate1.json"
 "$L" -c "$C" -t t --estimate --rate-from-json "$R/rate1.json" >"$R/e5.out" 2>/dev/null
 assert_eq "$(val estimate_seconds "$R/e5.out")" 11.000 "measured: 55 / 5"
 grep -q "bound: measured rate" "$R/e5.out" || fail "measured bound named"
+grep -qF "  rate of a trial: measured" "$R/e5.out" || fail "--rate-from-json not labelled measured"
 echo '{"tasks":[{"task":"other","objects_per_s":1},{"task":"t","objects_per_s":20,"bytes_per_s":null}]}' >"$R/rate2.json"
 "$L" -c "$C" -t t --estimate --rate-from-json "$R/rate2.json" --rate-workers 2 --workers 4 >"$R/e6.out" 2>/dev/null
 assert_eq "$(val estimate_seconds "$R/e6.out")" 1.375 "measured: 55 / (4 x 20/2)"
-ok "--estimate: 55 objects, histogram, model bounds (requests, transfer, qps), measured rates"
+ok "--estimate: 55 objects, histogram, model bounds (requests, transfer, qps), measured rates, inputs labelled"
 
 rc=0; "$L" -c "$C" -t t --estimate --workers 0 2>"$R/x.err" || rc=$?; assert_eq $rc 2 "--workers 0"
 rc=0; "$L" -c "$C" -t t --estimate --verify 2>"$R/x.err" || rc=$?; assert_eq $rc 2 "--estimate --verify"

@@ -44,14 +44,28 @@ track_pid() { echo "$1" >>"$FERRY_RUN/pids"; }
 
 s3_start() {
   local name="$1"; shift
-  local port; port="$(free_port)"
+  local port try i
   local dir="$FERRY_RUN/s3-$name"
-  # s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3
-  # only has in its legacy provider: without it every truncated page is a 500.
-  node --openssl-legacy-provider "$FERRY_SRC/tests/servers/s3.js" "$port" "$dir" "$@" \
-    >"$FERRY_RUN/s3-$name.log" 2>&1 &
-  track_pid $!
-  wait_line "$FERRY_RUN/s3-$name.log" "^ready" 20
+  # A free port can be taken by a parallel test before s3rver binds it (seen
+  # in CI: EADDRINUSE): on that, try another one, as proxy_start does.
+  for try in 1 2 3 4 5; do
+    port="$(free_port)"
+    # s3rver makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3
+    # only has in its legacy provider: without it every truncated page is a 500.
+    node --openssl-legacy-provider "$FERRY_SRC/tests/servers/s3.js" "$port" "$dir" "$@" \
+      >"$FERRY_RUN/s3-$name.log" 2>&1 &
+    track_pid $!
+    for i in $(seq 1 200); do
+      grep -q "^ready" "$FERRY_RUN/s3-$name.log" 2>/dev/null && break 2
+      grep -q EADDRINUSE "$FERRY_RUN/s3-$name.log" 2>/dev/null && break
+      sleep 0.1
+    done
+    if [ "$try" = 5 ] || ! grep -q EADDRINUSE "$FERRY_RUN/s3-$name.log" 2>/dev/null; then
+      wait_line "$FERRY_RUN/s3-$name.log" "^ready" 1 && break
+      return 1
+    fi
+    echo "s3 $name: port $port was taken, trying another" >&2
+  done
   local var="FERRY_S3_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')"
   export "$var=http://127.0.0.1:$port"
   echo "$var=http://127.0.0.1:$port" >>"$FERRY_RUN/env"

@@ -82,12 +82,16 @@ expect_tls_fail() {
   assert_eq "$rc" "3" "$n: exit status"
   assert_eq "$(count_status "$FERRY_RUN/o-$n" failed)" "$total" "$n: objects failed"
   assert_eq "$(grep -c '"reason":"tls"' "$FERRY_RUN/o-$n")" "$total" "$n: reason tls"
-  assert_eq "$(grep -c '"attempts":1,' "$FERRY_RUN/o-$n")" "$total" "$n: one attempt each"
+  # A verification failure is never retried. A handshake that timed out is
+  # (seen at load 30 in CI: a few objects took 2 attempts, the second one
+  # refused): those retries, and only those, are allowed for.
+  local other
+  if grep 'event=retry' "$FERRY_RUN/e-$n" | grep -q 'SSL\|certificate'; then fail "$n: retried a TLS verification failure"; fi
+  other=$(grep -c 'event=retry' "$FERRY_RUN/e-$n" || true)
+  [ "$(( $(grep -c '"attempts":1,' "$FERRY_RUN/o-$n") + other ))" -ge "$total" ] || fail "$n: objects took more than one attempt beyond $other timed-out handshakes"
   assert_eq "$(grep -c "\"message\":\"store [a-z0-9]*: $4" "$FERRY_RUN/o-$n")" "$total" "$n: message names the store and the problem"
-  grep -q 'retries=0' "$FERRY_RUN/e-$n" || fail "$n: retried a TLS verification failure"
-  if grep -q 'event=retry' "$FERRY_RUN/e-$n"; then fail "$n: retried a TLS verification failure"; fi
   reqs=$(sed -n 's/.*event=summary.* requests=\([0-9]*\).*/\1/p' "$FERRY_RUN/e-$n")
-  [ -n "$reqs" ] && [ "$reqs" -le "$((2 * total))" ] || fail "$n: $reqs requests for $total objects"
+  [ -n "$reqs" ] && [ "$reqs" -le "$((2 * total + other))" ] || fail "$n: $reqs requests for $total objects"
 }
 
 # 3. No ca_file, no insecure: verification is on by default, the test CA is

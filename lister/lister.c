@@ -23,6 +23,7 @@
 #include "bus/bus.h"
 #include "bus/lease.h"
 #include "bus/scan.h"
+#include "core/enc.h"
 #include "core/log.h"
 #include "fanout.h"
 #include "ops.h"
@@ -73,38 +74,6 @@ typedef struct lrun {
 } lrun_t;
 
 static uint64_t total_segments(const lrun_t *r);
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* 1 when s is well-formed UTF-8 (no overlongs, surrogates, or > U+10FFFF):
- * anything else cannot go into a JSON message. */
-static int utf8_ok(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  while (*p) {
-    unsigned c = *p, n, i, cp;
-    if (c < 0x80) {
-      p++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
-    else return 0;
-    for (i = 1; i <= n; i++) {
-      if ((p[i] & 0xC0) != 0x80) return 0;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return 0;
-    p += n + 1;
-  }
-  return 1;
-}
 
 static void loc_from_conf(msg_loc_t *m, const conf_loc_t *c) {
   if (c->kind == CONF_LOC_URLS) {
@@ -157,7 +126,7 @@ static void fill_record(lrun_t *r, msg_task_t *rec, const char *state,
   rec->segments = total_segments(r);
   rec->checkpoint = r->sh ? NULL : (char *)checkpoint;
   if (r->sh) shard_record(r, rec);
-  rec->updated_ms = wall_ms();
+  rec->updated_ms = ferry_wall_ms();
   rec->kind = r->kind == LISTPLAN_LIST ? NULL : (char *)listplan_kind_str(r->kind);
   rec->retry_of = r->plan.retry_of;
 }
@@ -256,7 +225,7 @@ static ferry_err_t add_obj(lrun_t *r, msg_obj_t *o, char *errbuf) {
 
 /* A key that cannot travel in a message is reported, never dropped silently. */
 static int key_ok(lrun_t *r, const char *key) {
-  if (utf8_ok(key)) return 1;
+  if (enc_utf8_valid(key, strlen(key))) return 1;
   fprintf(stderr, "ferry-lister: task %s: key is not valid UTF-8, not published: ",
           r->def.task);
   {
@@ -498,10 +467,8 @@ static void shard_record(lrun_t *r, msg_task_t *rec) {
 static int shard_push(shard_t *x, msg_segment_t *s) {
   pthread_mutex_lock(&shard_mu);
   while (x->qn == SHARD_QUEUE && !shard_abort && !lister_stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 100000000L;
-    if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    int64_t until = ferry_wall_ms() + 100;
+    struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
     pthread_cond_timedwait(&shard_room, &shard_mu, &ts);
   }
   if (shard_abort || lister_stop) {
@@ -634,7 +601,7 @@ static void *shard_main(void *arg) {
         break;
       }
       if (!conf_task_filter(r->t, o->key + plen, o->size, (int64_t)o->mtime)) continue;
-      if (!utf8_ok(o->key)) {
+      if (!enc_utf8_valid(o->key, strlen(o->key))) {
         const unsigned char *p;
         flockfile(stderr);
         fprintf(stderr, "ferry-lister: task %s: key is not valid UTF-8, not published: ",
@@ -862,10 +829,8 @@ static ferry_err_t list_sharded(lrun_t *r, char *errbuf) {
     }
     if (active && since >= active * (unsigned long)cp_pages) want_cp = 1;
     if (!e && !x && !all_done && !want_cp) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 20000000L;
-      if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+      int64_t until = ferry_wall_ms() + 20;
+      struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
       pthread_cond_timedwait(&shard_data, &shard_mu, &ts);
     }
     pthread_mutex_unlock(&shard_mu);

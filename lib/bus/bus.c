@@ -726,7 +726,7 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
     char *name = bus_topic_name(c, (bus_topic_t)t);
     rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(p->rk);
-    /* zstd on segments only: they are the bulk (DESIGN.md); the other
+    /* zstd on segments only: they are the bulk of what is produced; the other
      * topics follow the producer's compression.type. */
     if (t == BUS_SEGMENTS &&
         rd_kafka_topic_conf_set(tc, "compression.type", "zstd", errstr,

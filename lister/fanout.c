@@ -76,31 +76,124 @@ static void whole(lfan_t *f, const msg_obj_t *o, const char *why) {
           o->key, why);
 }
 
+/* Opens the destination store on first use; a failure is said once. */
+static void open_dst(lfan_t *f, const msg_loc_t *dst) {
+  char eb[FERRY_ERRLEN];
+  const store_conf_t *dc;
+  if (f->dst || f->dst_failed) return;
+  dc = conf_store(f->conf, dst->store);
+  f->dst = dc ? store_new(dc, eb) : NULL;
+  if (!f->dst) {
+    f->dst_failed = 1;
+    fprintf(stderr, "ferry-lister: task %s: destination store %s cannot be opened (%s); "
+            "huge objects go whole\n", f->t->name, dst->store,
+            dc ? eb : "not in the config");
+  }
+}
+
+/* HEAD of the source object, with retries, into h; o takes its current
+ * ETag, size, date and CRC64. 1 found; 0 not (o goes whole, said; or
+ * *werr when waiting failed). */
+static int head_src(lfan_t *f, const msg_loc_t *src, msg_obj_t *o, store_head_t *h,
+                    ferry_err_t *werr, char *errbuf) {
+  store_error_t err;
+  char msg[512];
+  int attempt;
+  memset(h, 0, sizeof(*h));
+  for (attempt = 1;; attempt++) {
+    store_error_clear(&err);
+    if (store_head_object(f->src, src->bucket, o->key, h, &err) == FERRY_OK) break;
+    store_head_release(h);
+    if (err.http_status == 404 || !again(f, "fanout-head", attempt, &err, werr, errbuf)) {
+      if (*werr) return 0;
+      store_error_format(&err, msg, sizeof(msg));
+      whole(f, o, err.http_status == 404 ? "vanished at the source" : msg);
+      return 0;
+    }
+  }
+  if (h->etag && (!o->etag || strcasecmp(h->etag, o->etag) != 0)) {
+    fx_free(o->etag);
+    o->etag = fx_strdup(h->etag);
+  }
+  o->size = h->size;
+  if (h->mtime >= 0) o->mtime = (int64_t)h->mtime;
+  if (h->has_crc64) {
+    o->has_crc64 = 1;
+    o->crc64 = h->crc64;
+  }
+  return 1;
+}
+
+/* The same-name policy, decided once here (the ranges then overwrite): 1
+ * when a worker is to decide instead (the object goes whole), 0 to go on,
+ * or *werr when waiting failed. */
+static int dst_decides(lfan_t *f, const msg_loc_t *dst, const char *dkey, msg_policy_t policy,
+                       const msg_obj_t *o, ferry_err_t *werr, char *errbuf) {
+  store_head_t dh;
+  store_error_t err;
+  int attempt, present = 0, failed = 0;
+  if (policy == POLICY_OVERWRITE) return 0;
+  memset(&dh, 0, sizeof(dh));
+  for (attempt = 1;; attempt++) {
+    store_error_clear(&err);
+    if (store_head_object(f->dst, dst->bucket, dkey, &dh, &err) == FERRY_OK) {
+      present = 1;
+      break;
+    }
+    store_head_release(&dh);
+    if (err.http_status == 404) break;
+    if (!again(f, "fanout-head-dst", attempt, &err, werr, errbuf)) {
+      failed = 1;
+      break;
+    }
+  }
+  if (*werr) return 0;
+  if (failed || (present && policy_decide(policy, o, &dh, NULL) == POLICY_ACT_SKIP)) {
+    /* A worker decides (and reports the skip) as for any object. */
+    store_head_release(&dh);
+    f->whole++;
+    return 1;
+  }
+  store_head_release(&dh);
+  return 0;
+}
+
+/* Initiates the upload, with retries: its id in *upload_id, or NULL (the
+ * object goes whole, said; or *werr when waiting failed). */
+static void initiate(lfan_t *f, const msg_loc_t *dst, const char *dkey, const kvlist_t *hdrs,
+                     const msg_obj_t *o, char **upload_id, ferry_err_t *werr, char *errbuf) {
+  store_error_t err;
+  char msg[512];
+  int attempt;
+  for (attempt = 1;; attempt++) {
+    char *id = NULL;
+    store_error_clear(&err);
+    if (store_mpu_init(f->dst, dst->bucket, dkey, hdrs, &id, &err) == FERRY_OK) {
+      *upload_id = id;
+      return;
+    }
+    fx_free(id);
+    if (!again(f, "fanout-initiate", attempt, &err, werr, errbuf)) break;
+  }
+  if (*werr) return;
+  store_error_format(&err, msg, sizeof(msg));
+  whole(f, o, msg);
+}
+
 ferry_err_t lfan_prepare(lfan_t *f, const msg_loc_t *src, const msg_loc_t *dst,
                          msg_policy_t policy, msg_obj_t *o, char **upload_id,
                          fanout_plan_t *plan, char *errbuf) {
   store_head_t h;
-  store_error_t err;
   ferry_err_t werr = FERRY_OK;
   store_type_t dtype;
   kvlist_t hdrs;
   policy_meta_opts_t mo;
-  char eb[FERRY_ERRLEN], msg[512];
+  char eb[FERRY_ERRLEN];
   char *dkey = NULL;
-  int attempt, found = 0;
 
   *upload_id = NULL;
   memset(plan, 0, sizeof(*plan));
-  if (!f->dst && !f->dst_failed) {
-    const store_conf_t *dc = conf_store(f->conf, dst->store);
-    f->dst = dc ? store_new(dc, eb) : NULL;
-    if (!f->dst) {
-      f->dst_failed = 1;
-      fprintf(stderr, "ferry-lister: task %s: destination store %s cannot be opened (%s); "
-              "huge objects go whole\n", f->t->name, dst->store,
-              dc ? eb : "not in the config");
-    }
-  }
+  open_dst(f, dst);
   if (!f->dst) {
     f->whole++;
     return FERRY_OK;
@@ -109,33 +202,7 @@ ferry_err_t lfan_prepare(lfan_t *f, const msg_loc_t *src, const msg_loc_t *dst,
 
   /* The source's current version: the ranges must all copy the same bytes,
    * and its metadata goes on the upload. */
-  memset(&h, 0, sizeof(h));
-  for (attempt = 1;; attempt++) {
-    store_error_clear(&err);
-    if (store_head_object(f->src, src->bucket, o->key, &h, &err) == FERRY_OK) {
-      found = 1;
-      break;
-    }
-    store_head_release(&h);
-    if (err.http_status == 404) break;
-    if (!again(f, "fanout-head", attempt, &err, &werr, errbuf)) break;
-  }
-  if (werr) return werr;
-  if (!found) {
-    store_error_format(&err, msg, sizeof(msg));
-    whole(f, o, err.http_status == 404 ? "vanished at the source" : msg);
-    return FERRY_OK;
-  }
-  if (h.etag && (!o->etag || strcasecmp(h.etag, o->etag) != 0)) {
-    fx_free(o->etag);
-    o->etag = fx_strdup(h.etag);
-  }
-  o->size = h.size;
-  if (h.mtime >= 0) o->mtime = (int64_t)h.mtime;
-  if (h.has_crc64) {
-    o->has_crc64 = 1;
-    o->crc64 = h.crc64;
-  }
+  if (!head_src(f, src, o, &h, &werr, errbuf)) return werr;
   if (!fanout_wanted(f->conf->lister.fanout_threshold, o->size)) {
     store_head_release(&h);
     whole(f, o, "now below lister.fanout_threshold");
@@ -154,38 +221,10 @@ ferry_err_t lfan_prepare(lfan_t *f, const msg_loc_t *src, const msg_loc_t *dst,
     whole(f, o, "no destination key of its own");  /* the worker reports it */
     return FERRY_OK;
   }
-  /* The same-name policy, decided once here: the ranges then overwrite. */
-  if (policy != POLICY_OVERWRITE) {
-    store_head_t dh;
-    int present = 0, failed = 0;
-    memset(&dh, 0, sizeof(dh));
-    for (attempt = 1;; attempt++) {
-      store_error_clear(&err);
-      if (store_head_object(f->dst, dst->bucket, dkey, &dh, &err) == FERRY_OK) {
-        present = 1;
-        break;
-      }
-      store_head_release(&dh);
-      if (err.http_status == 404) break;
-      if (!again(f, "fanout-head-dst", attempt, &err, &werr, errbuf)) {
-        failed = 1;
-        break;
-      }
-    }
-    if (werr) {
-      store_head_release(&h);
-      fx_free(dkey);
-      return werr;
-    }
-    if (failed || (present && policy_decide(policy, o, &dh, NULL) == POLICY_ACT_SKIP)) {
-      /* A worker decides (and reports the skip) as for any object. */
-      store_head_release(&dh);
-      store_head_release(&h);
-      fx_free(dkey);
-      f->whole++;
-      return FERRY_OK;
-    }
-    store_head_release(&dh);
+  if (dst_decides(f, dst, dkey, policy, o, &werr, errbuf) || werr) {
+    store_head_release(&h);
+    fx_free(dkey);
+    return werr;
   }
 
   kvlist_init(&hdrs);
@@ -200,26 +239,11 @@ ferry_err_t lfan_prepare(lfan_t *f, const msg_loc_t *src, const msg_loc_t *dst,
     return FERRY_OK;
   }
   store_head_release(&h);
-  for (attempt = 1;; attempt++) {
-    char *id = NULL;
-    store_error_clear(&err);
-    if (store_mpu_init(f->dst, dst->bucket, dkey, &hdrs, &id, &err) == FERRY_OK) {
-      *upload_id = id;
-      break;
-    }
-    fx_free(id);
-    if (!again(f, "fanout-initiate", attempt, &err, &werr, errbuf)) break;
-  }
+  initiate(f, dst, dkey, &hdrs, o, upload_id, &werr, errbuf);
   kvlist_release(&hdrs);
-  if (werr) {
+  if (werr || !*upload_id) {
     fx_free(dkey);
     return werr;
-  }
-  if (!*upload_id) {
-    store_error_format(&err, msg, sizeof(msg));
-    whole(f, o, msg);
-    fx_free(dkey);
-    return FERRY_OK;
   }
   f->uploads++;
   LOG_INFO(FAC, "task=%s event=fanout key=%s dst_key=%s size=%" PRIu64

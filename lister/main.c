@@ -83,6 +83,64 @@ static int parse_count(const char *s, long *out) {
   return 0;
 }
 
+/* The options with a number (--run, --workers, --rate-workers, --src-rate,
+ * --dst-rate, --request-ms) into lo; 0, or 2 (exit status) on a bad one. */
+static int parse_numeric(int opt, const char *arg, lister_opts_t *lo) {
+  switch (opt) {
+  case 'n': {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 1000000000) {
+      fprintf(stderr, "ferry-lister: --run: \"%s\" is not a run number >= 1\n", arg);
+      return 2;
+    }
+    lo->run = (int)v;
+    break;
+  }
+  case 'W':
+  case 'M': {
+    long v;
+    if (parse_count(arg, &v)) {
+      fprintf(stderr, "ferry-lister: --%s: \"%s\" is not a number from 1 to 100000\n",
+              opt == 'W' ? "workers" : "rate-workers", arg);
+      return 2;
+    }
+    if (opt == 'W') lo->workers = (int)v;
+    else lo->rate_workers = (int)v;
+    break;
+  }
+  case 'S':
+  case 'T': {
+    uint64_t v;
+    char eb[FERRY_ERRLEN];
+    if (conf_parse_size(arg, &v, eb) || v == 0) {
+      fprintf(stderr, "ferry-lister: --%s: \"%s\" is not a rate in bytes per second "
+              "(e.g. 100M)\n", opt == 'S' ? "src-rate" : "dst-rate", arg);
+      return 2;
+    }
+    if (opt == 'S') lo->src_rate = (double)v;
+    else lo->dst_rate = (double)v;
+    break;
+  }
+  case 'Q': {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v > 0) || v > 600000) {
+      fprintf(stderr, "ferry-lister: --request-ms: \"%s\" is not a duration in ms\n",
+              arg);
+      return 2;
+    }
+    lo->request_ms = v;
+    break;
+  }
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static const struct option opts[] = {
       {"config", required_argument, NULL, 'c'},
@@ -124,18 +182,14 @@ int main(int argc, char **argv) {
     case 's': lo.segments_to = optarg; break;
     case 'r': lo.retry_failed = 1; break;
     case 'f': lo.from_list = optarg; break;
-    case 'n': {
-      char *end;
-      long v;
-      errno = 0;
-      v = strtol(optarg, &end, 10);
-      if (errno || end == optarg || *end || v < 1 || v > 1000000000) {
-        fprintf(stderr, "ferry-lister: --run: \"%s\" is not a run number >= 1\n", optarg);
-        return 2;
-      }
-      lo.run = (int)v;
+    case 'n':
+    case 'W':
+    case 'M':
+    case 'S':
+    case 'T':
+    case 'Q':
+      if (parse_numeric(opt, optarg, &lo)) return 2;
       break;
-    }
     case 'l': level = optarg; break;
     case 'I': lo.incremental = 1; break;
     case 'E': lo.estimate = 1; break;
@@ -143,44 +197,6 @@ int main(int argc, char **argv) {
     case 'V': lo.verify = 1; break;
     case 'o': lo.out = optarg; break;
     case 'J': lo.rate_from_json = optarg; break;
-    case 'W':
-    case 'M': {
-      long v;
-      if (parse_count(optarg, &v)) {
-        fprintf(stderr, "ferry-lister: --%s: \"%s\" is not a number from 1 to 100000\n",
-                opt == 'W' ? "workers" : "rate-workers", optarg);
-        return 2;
-      }
-      if (opt == 'W') lo.workers = (int)v;
-      else lo.rate_workers = (int)v;
-      break;
-    }
-    case 'S':
-    case 'T': {
-      uint64_t v;
-      char eb[FERRY_ERRLEN];
-      if (conf_parse_size(optarg, &v, eb) || v == 0) {
-        fprintf(stderr, "ferry-lister: --%s: \"%s\" is not a rate in bytes per second "
-                "(e.g. 100M)\n", opt == 'S' ? "src-rate" : "dst-rate", optarg);
-        return 2;
-      }
-      if (opt == 'S') lo.src_rate = (double)v;
-      else lo.dst_rate = (double)v;
-      break;
-    }
-    case 'Q': {
-      char *end;
-      double v;
-      errno = 0;
-      v = strtod(optarg, &end);
-      if (errno || end == optarg || *end || !(v > 0) || v > 600000) {
-        fprintf(stderr, "ferry-lister: --request-ms: \"%s\" is not a duration in ms\n",
-                optarg);
-        return 2;
-      }
-      lo.request_ms = v;
-      break;
-    }
     case 'C': cleanup = 1; break;
     case 'G': {
       char eb[FERRY_ERRLEN];

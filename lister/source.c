@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/urllist.h"
 #include "lister/lister.h"
-#include "lister/urls.h"
 #include "xfer/backoff.h"
 
 struct lsrc {
@@ -124,7 +124,7 @@ static int url_head(lsrc_t *s, const char *url, store_head_t *h, char *errbuf) {
     store_head_release(h);
     store_error_format(&err, msg, sizeof(msg));
     if (!backoff_should_retry(&err, attempt, s->max_attempts) || lister_stop) {
-      char *shown = lurl_redact(url);
+      char *shown = urllist_redact(url);
       fprintf(stderr, "ferry-lister: %s:%ld: HEAD %s failed (%s); published with size 0, "
               "so the run records it as failed\n", s->t->src.path, s->lineno, shown, msg);
       fx_free(shown);
@@ -145,10 +145,12 @@ static ferry_err_t next_url(lsrc_t *s, const msg_obj_t **out, char *errbuf) {
   const char *dprefix = s->t->dst.prefix ? s->t->dst.prefix : "";
   for (;;) {
     ssize_t n;
-    lurl_t ent;
+    urllist_entry_t ent;
     char eb[FERRY_ERRLEN];
     store_head_t h;
-    int rc;
+    const char *p;
+    size_t len;
+    int is_entry;
     if (lister_stop) return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
     errno = 0;
     n = getline(&s->line, &s->cap, s->f);
@@ -159,14 +161,17 @@ static ferry_err_t next_url(lsrc_t *s, const msg_obj_t **out, char *errbuf) {
       return FERRY_OK;
     }
     s->lineno++;
-    rc = lurl_parse(s->line, (size_t)n, &ent, eb);
-    if (rc == 0) continue;
-    if (rc < 0) {
-      fprintf(stderr, "ferry-lister: %s:%ld: %s; entry not published\n", s->t->src.path,
-              s->lineno, eb);
+    p = s->line;
+    len = (size_t)n;
+    if (len && p[len - 1] == '\n') len--;
+    /* A byte order mark from a Windows editor is not part of the first URL. */
+    if (s->lineno == 1 && len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3, len -= 3;
+    if (urllist_parse_line(p, len, s->t->src.path, s->lineno, &ent, &is_entry, eb)) {
+      fprintf(stderr, "ferry-lister: %s; entry not published\n", eb);
       s->st.bad++;
       continue;
     }
+    if (!is_entry) continue;
     s->st.examined++;
     memset(&h, 0, sizeof(h));
     if (url_head(s, ent.url, &h, errbuf)) {
@@ -181,13 +186,14 @@ static ferry_err_t next_url(lsrc_t *s, const msg_obj_t **out, char *errbuf) {
     }
     if (!conf_task_filter(s->t, ent.key, s->cur.size, s->cur.mtime)) {
       s->st.filtered++;
-      lurl_release(&ent);
+      urllist_entry_release(&ent);
       cur_release(s);
       continue;
     }
     s->cur.key = ent.url;
+    ent.url = NULL;
     s->cur.dst_key = fx_asprintf("%s%s", dprefix, ent.key);
-    fx_free(ent.key);
+    urllist_entry_release(&ent);
     *out = &s->cur;
     return FERRY_OK;
   }

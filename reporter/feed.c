@@ -46,18 +46,14 @@ static void mark_incomplete(feed_t *f, const char *why) {
   if (f->lock) pthread_mutex_unlock(f->lock);
 }
 
-static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
-
 /* A client group id no other process uses (host, pid, time): the reader
  * joins no group and commits nothing, but the name shows in broker logs. */
 static char *own_group_id(void) {
   char host[128];
-  struct timespec ts;
   if (gethostname(host, sizeof(host)) != 0) snprintf(host, sizeof(host), "host");
   host[sizeof(host) - 1] = '\0';
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return fx_asprintf("ferry-reporter-%s-%d-%lld%03ld", host, (int)getpid(),
-                     (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+  return fx_asprintf("ferry-reporter-%s-%d-%lld", host, (int)getpid(),
+                     (long long)ferry_wall_ms());
 }
 
 feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
@@ -233,10 +229,10 @@ static void behind(const feed_t *f, char *errbuf, ferry_err_t err, int64_t ms) {
 
 ferry_err_t feed_catch_up(feed_t *f, int timeout_ms, volatile sig_atomic_t *stop,
                           char *errbuf) {
-  int64_t t0 = mono_ms(), deadline = timeout_ms < 0 ? INT64_MAX : t0 + timeout_ms;
+  int64_t t0 = ferry_mono_ms(), deadline = timeout_ms < 0 ? INT64_MAX : t0 + timeout_ms;
   ferry_err_t e;
   while (!feed_caught_up(f)) {
-    int64_t now = mono_ms();
+    int64_t now = ferry_mono_ms();
     if (stop && *stop) return ferry_seterr(errbuf, FERRY_ERR_INVALID, "interrupted");
     if (now >= deadline) {
       behind(f, errbuf, FERRY_ERR_TIMEOUT, now - t0);
@@ -247,6 +243,6 @@ ferry_err_t feed_catch_up(feed_t *f, int timeout_ms, volatile sig_atomic_t *stop
   }
   LOG_INFO(FAC, "caught up records=%" PRIu64 " rejected=%" PRIu64 " duplicates=%" PRIu64
                 " ms=%" PRId64,
-           f->records, f->rejected, tally_duplicates(f->t), mono_ms() - t0);
+           f->records, f->rejected, tally_duplicates(f->t), ferry_mono_ms() - t0);
   return FERRY_OK;
 }

@@ -42,12 +42,6 @@ struct http {
   _Atomic int exports;   /* failed-list responses not yet finished */
 };
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---------- snapshots (under the lock) ---------- */
 
 typedef struct snap {
@@ -71,7 +65,7 @@ static void stats_locked(const http_t *h, tallyweb_stats_t *st, int64_t now) {
 static void snap_take(const http_t *h, snap_t *s) {
   const char **names;
   size_t i;
-  int64_t now = wall_ms();
+  int64_t now = ferry_wall_ms();
   pthread_mutex_lock(h->lock);
   stats_locked(h, &s->st, now);
   s->n = tally_task_names(h->t, &names);
@@ -132,7 +126,7 @@ static enum MHD_Result get_reporter(const http_t *h, struct MHD_Connection *c) {
   const char **names;
   size_t n;
   pthread_mutex_lock(h->lock);
-  stats_locked(h, &st, wall_ms());
+  stats_locked(h, &st, ferry_wall_ms());
   n = tally_task_names(h->t, &names);
   pthread_mutex_unlock(h->lock);
   fx_free(names);
@@ -145,7 +139,7 @@ static enum MHD_Result get_task(const http_t *h, struct MHD_Connection *c,
   ferry_err_t e;
   json_t *j;
   pthread_mutex_lock(h->lock);
-  e = tally_view(h->t, task, wall_ms(), &v);
+  e = tally_view(h->t, task, ferry_wall_ms(), &v);
   pthread_mutex_unlock(h->lock);
   if (e == FERRY_ERR_NOTFOUND) {
     tally_view_release(&v);
@@ -217,7 +211,7 @@ static enum MHD_Result get_failed(http_t *h, struct MHD_Connection *c, const cha
   char *disp;
   enum MHD_Result ret;
   pthread_mutex_lock(h->lock);
-  e = tally_view(h->t, task, wall_ms(), &v);
+  e = tally_view(h->t, task, ferry_wall_ms(), &v);
   pthread_mutex_unlock(h->lock);
   tally_view_release(&v);
   if (e == FERRY_ERR_NOTFOUND) return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);

@@ -183,14 +183,6 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
   return -1;
 }
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
-
 /* Writes the whole buffer to stdout; -1 on error (a closed pipe). */
 static int put_out(const fbuf_t *b) {
   if (b->len && fwrite(b->p, 1, b->len, stdout) != b->len) return -1;
@@ -265,7 +257,7 @@ static void render(const tally_t *t, const opts_t *o, int64_t now, int compact_j
 
 /* ms left before the --timeout deadline; INT_MAX-ish when none. */
 static int64_t left_ms(int64_t deadline) {
-  return deadline < 0 ? INT32_MAX : deadline - mono_ms();
+  return deadline < 0 ? INT32_MAX : deadline - ferry_mono_ms();
 }
 
 static int catch_up(feed_t *f, int64_t deadline) {
@@ -284,7 +276,7 @@ static int mode_once(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadl
   int rc = catch_up(f, deadline);
   if (rc) return rc;
   fbuf_init(&b, 0);
-  render(t, o, wall_ms(), 0, &b);
+  render(t, o, ferry_wall_ms(), 0, &b);
   rc = put_out(&b) ? EX_ERR : EX_OK;
   fbuf_release(&b);
   return rc;
@@ -336,7 +328,7 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
  * per task per refresh, or compact JSON. */
 static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
   fbuf_t b;
-  int64_t now = wall_ms();
+  int64_t now = ferry_wall_ms();
   fbuf_init(&b, 0);
   if (o->json) {
     render(t, o, now, 1, &b);
@@ -386,7 +378,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
    * must not exit 0 as if the task had completed). */
   if (rc) return rc >= 130 && !o->wait ? EX_OK : rc;
   for (;;) {
-    int64_t now = mono_ms();
+    int64_t now = ferry_mono_ms();
     ferry_err_t e;
     if (o->watch && now >= next_draw) {
       draw(t, o, tty, url);
@@ -397,7 +389,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     if (o->wait && got) {
       tally_view_t v;
       tally_state_t st;
-      tally_view(t, o->task, wall_ms(), &v);
+      tally_view(t, o->task, ferry_wall_ms(), &v);
       st = v.f.state;
       if (st == TALLY_COMPLETED || st == TALLY_COMPLETED_FAILURES ||
           st == TALLY_LISTING_FAILED) {
@@ -451,7 +443,7 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
   size_t n_last = 0, i, got = 1;
   if (rc) return rc >= 130 ? EX_OK : rc;
   while (!stop) {
-    int64_t now = mono_ms();
+    int64_t now = ferry_mono_ms();
     int periodic = now >= next_log;
     const char **names = NULL;
     size_t n = (got || periodic) ? tally_task_names(t, &names) : 0;
@@ -460,7 +452,7 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
       const char *st;
       size_t k;
       int changed;
-      tally_view(t, names[i], wall_ms(), &v);
+      tally_view(t, names[i], ferry_wall_ms(), &v);
       st = tally_state_str(v.f.state);
       for (k = 0; k < n_last && strcmp(last_name[k], names[i]) != 0; k++)
         ;
@@ -544,7 +536,7 @@ int main(int argc, char **argv) {
   rc = parse_args(argc, argv, &o, &log_level);
   if (rc >= 0) return rc;
   if (o.export_task && !o.have_format) o.format = TALLY_EXPORT_CSV;
-  if (o.timeout_s > 0) deadline = mono_ms() + (int64_t)(o.timeout_s * 1000);
+  if (o.timeout_s > 0) deadline = ferry_mono_ms() + (int64_t)(o.timeout_s * 1000);
 
   conf = conf_load_or_exit(o.config, CONF_SKIP_CREDENTIALS);   /* exit 2 on errors */
   if (log_level) flog_set_level_str(log_level);

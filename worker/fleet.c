@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "core/buf.h"
@@ -49,17 +48,9 @@ struct wfleet {
   int assigned, total;
 };
 
-static int64_t now_ms(void) { return ferry_now_us() / 1000; }
-
-static int64_t wall_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 static void open_reader(wfleet_t *f) {
   char errbuf[FERRY_ERRLEN];
-  f->reader_retry_ms = now_ms() + READER_RETRY_MS;
+  f->reader_retry_ms = ferry_mono_ms() + READER_RETRY_MS;
   f->reader = bus_reader_new_tail(f->bc, BUS_WORKERS, HB_TAIL, errbuf);
   if (!f->reader)
     LOG_WARN(FAC, "event=heartbeats-unread error=%s msg=\"task limits are shared by the "
@@ -132,7 +123,7 @@ static void apply_share(wfleet_t *f, xfer_engine_t *e, wtask_t *t, int64_t now) 
 
 void wfleet_segment(wfleet_t *f, xfer_engine_t *e, const msg_segment_t *seg) {
   wtask_t *t = task_get(f, seg->task);
-  int64_t now = now_ms();
+  int64_t now = ferry_mono_ms();
   if (seg->has_limits) {
     t->qps = seg->qps_limit;
     t->bw = seg->bandwidth_limit;
@@ -149,7 +140,7 @@ void wfleet_segment(wfleet_t *f, xfer_engine_t *e, const msg_segment_t *seg) {
 static void read_heartbeats(wfleet_t *f) {
   int k;
   if (!f->reader) {
-    if (f->bc && now_ms() >= f->reader_retry_ms) open_reader(f);
+    if (f->bc && ferry_mono_ms() >= f->reader_retry_ms) open_reader(f);
     return;
   }
   for (k = 0; k < 512; k++) {
@@ -175,10 +166,10 @@ static void read_heartbeats(wfleet_t *f) {
         wtask_t *t = task_find(f, hb.tasks[i].task);
         if (t && t->since_ms) t->echoed = 1;
       }
-    } else if (wall_ms() - hb.at_ms < hb.every_ms * FS_MISSED + 5000) {
+    } else if (ferry_wall_ms() - hb.at_ms < hb.every_ms * FS_MISSED + 5000) {
       n = hb.n_tasks < MAX_TASKS ? hb.n_tasks : MAX_TASKS;
       for (i = 0; i < n; i++) names[i] = hb.tasks[i].task;
-      fs_heard(&f->peers, who, now_ms(), hb.every_ms, names, n, hb.leaving);
+      fs_heard(&f->peers, who, ferry_mono_ms(), hb.every_ms, names, n, hb.leaving);
     }
     fx_free(who);
     msg_heartbeat_release(&hb);
@@ -190,7 +181,7 @@ static void publish(wfleet_t *f, bus_producer_t *p, msg_heartbeat_t *hb) {
   char *json;
   hb->worker = f->conf->worker.id ? f->conf->worker.id : "";
   hb->instance = f->instance;
-  hb->at_ms = wall_ms();
+  hb->at_ms = ferry_wall_ms();
   hb->every_ms = FS_EVERY_MS;
   json = msg_heartbeat_encode(hb);
   if (!json || bus_producer_send(p, BUS_WORKERS, hb->worker, json, strlen(json), NULL,
@@ -232,7 +223,7 @@ static char *task_set(wfleet_t *f, xfer_engine_t *e, msg_hb_task_t *out, size_t 
 void wfleet_turn(wfleet_t *f, xfer_engine_t *e, bus_producer_t *p) {
   msg_hb_task_t named[MAX_TASKS];
   msg_heartbeat_t hb;
-  int64_t now = now_ms();
+  int64_t now = ferry_mono_ms();
   size_t i;
   char *set;
   read_heartbeats(f);

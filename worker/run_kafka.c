@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "bus/bus.h"
 #include "bus/offtrack.h"
@@ -77,12 +76,6 @@ static dlq_tok_t *tok_new(segrun_t *run, int32_t partition, int64_t offset) {
   t->partition = partition;
   t->offset = offset;
   return t;
-}
-
-static int64_t wall_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 static void run_unlink(kworker_t *w, segrun_t *r) {
@@ -146,7 +139,7 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
 static void publish_metrics(const kworker_t *w, wmetrics_t *wm, const wwin_t *win) {
   static double started;
   xmetrics_t m;
-  if (!started) started = (double)wall_ms() / 1000.0;
+  if (!started) started = (double)ferry_wall_ms() / 1000.0;
   memset(&m, 0, sizeof(m));
   m.worker_id = w->conf->worker.id;
   m.version = ferry_version();
@@ -273,7 +266,7 @@ static void send_failed(kworker_t *w, segrun_t *r) {
       f.obj.mtime = -1;
     }
     f.outcome = *o;
-    f.at_ms = wall_ms();
+    f.at_ms = ferry_wall_ms();
     json = msg_failed_encode(&f);
     send_for(w, r, BUS_FAILED, json, "failed record");
     fx_free(json);

@@ -2,13 +2,6 @@
 #include "worker/segrun.h"
 
 #include <string.h>
-#include <sys/time.h>
-
-static int64_t wall_ms(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 segrun_t *segrun_new(msg_segment_t *seg, const char *worker_id) {
   segrun_t *r = fx_calloc(1, sizeof(*r));
@@ -20,7 +13,7 @@ segrun_t *segrun_new(msg_segment_t *seg, const char *worker_id) {
   r->result.run = r->seg.run;
   r->result.worker = fx_strdup(worker_id);
   r->result.n_objects = r->seg.n_objs;
-  r->result.started_ms = wall_ms();
+  r->result.started_ms = ferry_wall_ms();
   if (r->seg.range.present && r->seg.n_objs == 1) {
     /* A part range (docs/fanout.md): the result names the object. */
     r->result.range.present = 1;
@@ -72,6 +65,6 @@ int segrun_add(segrun_t *r, const msg_outcome_t *o) {
     d->etag = dup_or_null(o->etag);
   }
   if (r->remaining) r->remaining--;
-  if (r->remaining == 0) res->finished_ms = wall_ms();
+  if (r->remaining == 0) res->finished_ms = ferry_wall_ms();
   return r->remaining == 0;
 }

@@ -245,22 +245,14 @@ rd_kafka_conf_t *bus_consumer_conf(const bus_conf_t *c, const char *const *force
   return make_conf(c, NULL, "consumer", &c->consumer, managed_consumer, forced, errbuf);
 }
 
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void) { return ferry_now_us() / 1000; }
-
 /* Milliseconds until deadline, never negative: a negative wait means "no
- * limit" to librdkafka. (This was FERRY_MAX(0, deadline - mono_ms()), which
+ * limit" to librdkafka. (This was FERRY_MAX(0, deadline - ferry_mono_ms()), which
  * reads the clock twice: when the millisecond turned between the two reads
  * the wait came out as -1, and a poll meant to return at once waited for the
  * next event, which an idle worker never gets — the worker "blocked inside
  * consumer poll" seen since the first session, caught by the watchdog.) */
 static int ms_left(int64_t deadline) {
-  int64_t left = deadline - mono_ms();
+  int64_t left = deadline - ferry_mono_ms();
   return left > 0 ? (int)FERRY_MIN(left, INT32_MAX) : 0;
 }
 
@@ -303,7 +295,7 @@ static void wait_topics_everywhere(const bus_conf_t *c,
     const struct rd_kafka_metadata *m = NULL;
     rd_kafka_conf_t *conf = make_conf(c, NULL, NULL, NULL, managed_producer, NULL, eb);
     rd_kafka_t *rk;
-    int64_t deadline = mono_ms() + 30000;
+    int64_t deadline = ferry_mono_ms() + 30000;
     int known = 0;
     if (!conf) return;
     snprintf(addr, sizeof(addr), "%s:%d", md->brokers[b].host, md->brokers[b].port);
@@ -734,7 +726,7 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
     char *name = bus_topic_name(c, (bus_topic_t)t);
     rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(p->rk);
-    /* zstd on segments only: they are the bulk (DESIGN.md); the other
+    /* zstd on segments only: they are the bulk of what is produced; the other
      * topics follow the producer's compression.type. */
     if (t == BUS_SEGMENTS &&
         rd_kafka_topic_conf_set(tc, "compression.type", "zstd", errstr,
@@ -778,7 +770,7 @@ static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key
                            size_t klen, const void *value, size_t len,
                            rd_kafka_headers_t *hdrs, size_t hdr_len, void *opaque,
                            char *errbuf) {
-  int64_t deadline = mono_ms() + p->queue_wait_ms;
+  int64_t deadline = ferry_mono_ms() + p->queue_wait_ms;
   rd_kafka_resp_err_t err;
   if ((unsigned)topic >= BUS_TOPIC__COUNT) {
     if (hdrs) rd_kafka_headers_destroy(hdrs);
@@ -808,7 +800,7 @@ static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key
                               RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     }
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-    if (mono_ms() >= deadline) {
+    if (ferry_mono_ms() >= deadline) {
       if (hdrs) rd_kafka_headers_destroy(hdrs);
       return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
                           "kafka send to %s: local queue stayed full",
@@ -876,7 +868,7 @@ ferry_err_t bus_dlq_send(bus_producer_t *p, const char *orig_topic,
   snprintf(num, sizeof(num), "%" PRId64, offset);
   add_header(h, &hb, "ferry-dlq-offset", num);
   add_header(h, &hb, "ferry-dlq-reason", reason ? reason : "");
-  snprintf(num, sizeof(num), "%" PRId64, wall_ms());
+  snprintf(num, sizeof(num), "%" PRId64, ferry_wall_ms());
   add_header(h, &hb, "ferry-dlq-at-ms", num);
   /* The dead letter must get through even when its value does not fit
    * the dlq topic: the value is cut, and the header says so. */
@@ -1153,12 +1145,12 @@ void bus_msg_destroy(bus_msg_t *m) {
 /* Serves the results of our commits for up to timeout_ms (0: only those
  * already there): a failure is logged, the count of outstanding ones kept. */
 static void serve_commits(bus_consumer_t *c, int timeout_ms) {
-  int64_t deadline = mono_ms() + timeout_ms;
+  int64_t deadline = ferry_mono_ms() + timeout_ms;
   while (c->commitq && c->commits_out > 0) {
     int wait = ms_left(deadline);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(c->commitq, wait);
     if (!ev) {
-      if (mono_ms() >= deadline) return;
+      if (ferry_mono_ms() >= deadline) return;
       continue;
     }
     if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
@@ -1251,7 +1243,7 @@ static int read_held(bus_consumer_t *c, bus_msg_t **out, char *errbuf) {
 ferry_err_t bus_consumer_poll_ex(bus_consumer_t *c, int timeout_ms, int want,
                                  bus_msg_t **out, char *errbuf) {
   int held = (c->flags & BUS_CONSUMER_HELD) != 0;
-  int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+  int64_t deadline = ferry_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
   *out = NULL;
   serve_commits(c, 0);
   for (;;) {
@@ -1275,7 +1267,7 @@ ferry_err_t bus_consumer_poll_ex(bus_consumer_t *c, int timeout_ms, int want,
       if (r > 0) return FERRY_OK;
       if (r < 0) return FERRY_ERR_KAFKA;
     }
-    if (timeout_ms >= 0 && mono_ms() >= deadline) {
+    if (timeout_ms >= 0 && ferry_mono_ms() >= deadline) {
       if (held && want) {
         r = read_held(c, out, errbuf);
         if (r > 0) return FERRY_OK;

@@ -4,7 +4,8 @@
  * explicit per-partition commits and rebalance events, topic creation, and
  * the dead-letter helper.
  *
- * Guarantees the services build on (DESIGN.md, "nothing is lost"):
+ * Guarantees the services build on (every object is accounted for, so
+ * nothing may be lost on the way; docs/architecture.md):
  *   - the producer is idempotent (enable.idempotence=true: acks=all, no
  *     duplicates or reordering from retries); every send gets exactly one
  *     delivery report, delivered or failed, through the caller's callback;

@@ -157,15 +157,9 @@ static ferry_err_t start(bus_lease_t *l, const bus_conf_t *c, int connect_ms, ch
 
 /* Waits for the first answer; FERRY_OK with l->held set, or an error. */
 static ferry_err_t await_answer(bus_lease_t *l, int wait_ms, char *errbuf) {
-  struct timespec dl;
+  int64_t until = ferry_wall_ms() + wait_ms; /* pthread_cond_timedwait's clock */
+  struct timespec dl = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
   ferry_err_t e = FERRY_OK;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_sec += wait_ms / 1000;
-  dl.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000L;
-  }
   pthread_mutex_lock(&l->mu);
   while (!l->answered && !*l->fatal)
     if (pthread_cond_timedwait(&l->cv, &l->mu, &dl) != 0) break;

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/enc.h"
+
 /* ------------------------------------------------------------------------ */
 /* Tables                                                                     */
 
@@ -945,37 +947,16 @@ static int has_ctl_or_space(const char *s) {
 
 /* Valid UTF-8 (no overlongs, no surrogates) without ASCII control characters. */
 static int utf8_ok(const char *s, const char **bad) {
-  const unsigned char *p = (const unsigned char *)s;
-  while (*p) {
-    unsigned c = *p;
-    int n, i;
-    unsigned cp;
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) goto fail;
-      p++;
-      continue;
+  size_t n = strlen(s), i, k;
+  for (i = 0; i < n; i += k) {
+    unsigned char c = (unsigned char)s[i];
+    k = c < 0x20 || c == 0x7f ? 0 : enc_utf8_char(s + i, n - i);
+    if (!k) {
+      if (bad) *bad = s + i;
+      return 0;
     }
-    if (c >= 0xc2 && c <= 0xdf)
-      n = 1, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-      n = 2, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-      n = 3, cp = c & 0x07;
-    else
-      goto fail;
-    for (i = 1; i <= n; i++) {
-      if ((p[i] & 0xc0) != 0x80) goto fail;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      goto fail;
-    p += n + 1;
   }
   return 1;
-fail:
-  if (bad) *bad = (const char *)p;
-  return 0;
 }
 
 static void human_size(char *out, size_t n, int64_t v) {

@@ -104,4 +104,12 @@ int64_t ferry_now_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t ferry_mono_ms(void) { return ferry_now_us() / 1000; }
+
 int64_t ferry_wall_s(void) { return (int64_t)time(NULL); }
+
+int64_t ferry_wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

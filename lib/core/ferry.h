@@ -63,8 +63,12 @@ ferry_err_t ferry_seterr(char *errbuf, ferry_err_t err, const char *fmt, ...)
 #define FERRY_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FERRY_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Monotonic clock in microseconds, and wall clock in seconds. */
+/* The clocks: monotonic (intervals, deadlines) in microseconds and in
+ * milliseconds; wall clock (timestamps in messages and logs) in seconds and
+ * in milliseconds since the epoch. */
 int64_t ferry_now_us(void);
+int64_t ferry_mono_ms(void);
 int64_t ferry_wall_s(void);
+int64_t ferry_wall_ms(void);
 
 #endif

@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "core/enc.h"
 
 int flog_level_cur = FLOG_INFO;
 static const char *service = "ferry";
@@ -28,33 +29,6 @@ int flog_set_level_str(const char *name) {
 }
 
 void flog_set_service(const char *name) { service = name; }
-
-/* The length of the valid UTF-8 sequence (2..4 bytes) at p, or 0: no
- * overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *p) {
-  unsigned c = p[0];
-  size_t len, i;
-  unsigned long cp;
-  if (c >= 0xc2 && c <= 0xdf) {
-    len = 2;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    len = 3;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  for (i = 1; i < len; i++) {
-    if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
-    cp = (cp << 6) | (p[i] & 0x3f);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
-  if (cp >= 0xd800 && cp <= 0xdfff) return 0;
-  return len;
-}
 
 /* The escape of byte c (a control character or a byte of invalid UTF-8)
  * into e[5]; returns its length. */
@@ -115,7 +89,7 @@ static const char *quote(char *out, size_t n, const char *s, int always) {
     } else if (*p < 0x80) {
       src = (const char *)p;
       len = 1;
-    } else if ((u = utf8_seq(p)) != 0) {
+    } else if ((u = enc_utf8_char((const char *)p, 4)) != 0) { /* the NUL ends a cut one */
       src = (const char *)p;
       len = u;
     } else {
@@ -168,7 +142,7 @@ static size_t fmt_line(char *out, size_t n, const char *msg, int cut) {
       src = e;
       adv = 1;
     } else if (*p >= 0x80) {
-      adv = utf8_seq(p);
+      adv = enc_utf8_char((const char *)p, 4);
       if (adv) {
         len = adv;
       } else {
@@ -209,15 +183,15 @@ size_t flog_format(char *out, size_t n, const char *msg) {
 
 void flog_vwrite(flog_level_t lvl, const char *fac, const char *fmt, va_list ap) {
   char line[4096], msg[4096];
-  struct timeval tv;
+  int64_t now = ferry_wall_ms();
+  time_t sec = (time_t)(now / 1000);
   struct tm tm;
   int n, m;
-  gettimeofday(&tv, NULL);
-  gmtime_r(&tv.tv_sec, &tm);
+  gmtime_r(&sec, &tm);
   n = snprintf(line, sizeof(line),
                "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s[%d] %s: ",
                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-               tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
+               tm.tm_min, tm.tm_sec, (int)(now % 1000),
                names[lvl <= FLOG_TRACE ? lvl : FLOG_TRACE], service,
                (int)getpid(), fac);
   if (n < 0 || n > 512) return;

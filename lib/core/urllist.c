@@ -27,6 +27,12 @@ static int is_hex(int c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+/* A C1 control character (U+0080..U+009F, "\xC2\x80".."\xC2\x9F") starts at s,
+ * a valid character of k bytes: text with one is damage, as with C0. */
+static int is_c1(const char *s, size_t k) {
+  return k == 2 && (unsigned char)s[0] == 0xC2 && (unsigned char)s[1] < 0xA0;
+}
+
 static int hex_val(int c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -147,7 +153,7 @@ static ferry_err_t check_target(const char *t, size_t n, const char *name, long 
     unsigned char c = (unsigned char)t[i];
     if (c == '#')
       return line_err(errbuf, name, lineno,
-                      "URL has a fragment ('#'), which is never sent to a server; "
+                      "a fragment ('#') in the URL, which is never sent to a server; "
                       "write '#' in a path as %%23: '%s'",
                       snip_url(t, n, sn));
     if (c <= 0x20 || c == 0x7f)
@@ -166,6 +172,9 @@ static ferry_err_t check_target(const char *t, size_t n, const char *name, long 
       if (!k)
         return line_err(errbuf, name, lineno, "URL is not valid UTF-8: '%s'",
                         snip_url(t, n, sn));
+      if (is_c1(t + i, k))
+        return line_err(errbuf, name, lineno, "control character U+%04X in URL '%s'",
+                        (unsigned char)t[i + 1], snip_url(t, n, sn));
       i += k;
       continue;
     }
@@ -215,6 +224,18 @@ static char *derive_key(const char *target, const char *name, long lineno, char 
     line_err(errbuf, name, lineno, "the URL path does not decode to valid UTF-8");
     return NULL;
   }
+  for (i = 0; i < o; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (c < 0x20 || c == 0x7f || is_c1(key + i, 2)) {
+      unsigned cp = c == 0xC2 ? (unsigned char)key[i + 1] : c;
+      fx_free(key);
+      line_err(errbuf, name, lineno,
+               "the URL path decodes to a control character (U+%04X); give the "
+               "destination key after the URL",
+               cp);
+      return NULL;
+    }
+  }
   return key;
 }
 
@@ -235,6 +256,11 @@ static ferry_err_t check_key(const char *k, size_t n, const char *name, long lin
   if (!enc_utf8_valid(k, n))
     return line_err(errbuf, name, lineno, "destination key is not valid UTF-8: '%s'",
                     snip(k, n, sn));
+  for (i = 0; i + 1 < n; i++)
+    if (is_c1(k + i, 2))
+      return line_err(errbuf, name, lineno,
+                      "control character U+%04X in destination key '%s'",
+                      (unsigned char)k[i + 1], snip(k, n, sn));
   return FERRY_OK;
 }
 
@@ -280,7 +306,7 @@ ferry_err_t urllist_parse_line(const char *line, size_t len, const char *name,
   if (memchr(auth, '@', (size_t)(auth_end - auth))) {
     out->https = 0;
     return line_err(errbuf, name, lineno,
-                    "the URL carries a user name or password, which is not supported "
+                    "a user name or password in the URL, which is not supported "
                     "(credentials belong in the config)");
   }
   rc = check_authority(auth, (size_t)(auth_end - auth), name, lineno, &out->host,
@@ -319,6 +345,12 @@ ferry_err_t urllist_parse_line(const char *line, size_t len, const char *name,
   out->line = lineno;
   *is_entry = 1;
   return FERRY_OK;
+}
+
+char *urllist_redact(const char *url) {
+  const char *q = strchr(url, '?');
+  if (!q) return fx_strdup(url);
+  return fx_asprintf("%.*s?\xE2\x80\xA6", (int)(q - url), url);
 }
 
 void urllist_cursor_init(urllist_cursor_t *c, const char *buf, size_t len,

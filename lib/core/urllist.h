@@ -1,6 +1,7 @@
 /*
  * urllist.h: the URL-list file format, for a task source "urls:/path/to/list"
- * (docs/config.md). Pure parsing over memory; the caller reads the file.
+ * (docs/lister.md, "URL lists"). Pure parsing over memory; the caller reads
+ * the file (ferry-lister: lister/source.c, a line at a time).
  *
  * The format, one entry per line (LF or CRLF):
  *
@@ -13,17 +14,18 @@
  *   brackets), an optional ":PORT" (1-65535), then the path and query.
  *   At most URLLIST_URL_MAX bytes. A URL holds no blanks or control bytes;
  *   '%' must start a %XX escape; bytes above 0x7F must be valid UTF-8 (pasted
- *   file names). Refused: user names or passwords ("user:pw@host": secrets
- *   belong in the config, and error text never repeats them) and fragments
- *   ('#': never sent to a server; write %23).
+ *   file names) without C1 control characters (U+0080..U+009F). Refused:
+ *   user names or passwords ("user:pw@host": secrets belong in the config,
+ *   and error text never repeats them) and fragments ('#': never sent to a
+ *   server; write %23).
  * - Optionally, after blanks (spaces or tabs), the destination key: the rest
  *   of the line, trailing blanks removed, so it may hold inner spaces. Raw
- *   UTF-8, at most URLLIST_KEY_MAX bytes, no control bytes (a raw control
- *   byte in a text file is damage, not intent).
+ *   UTF-8, at most URLLIST_KEY_MAX bytes, no control characters (C0, DEL, C1:
+ *   a raw control byte in a text file is damage, not intent).
  * - Without one, the destination key is the URL's path without its leading
  *   '/' and without the query, percent-decoded ('+' stays '+'); it must
- *   then be non-empty, valid UTF-8 without NUL, at most URLLIST_KEY_MAX
- *   bytes. (Control bytes written as %XX are kept: that is deliberate.)
+ *   then be non-empty, valid UTF-8 without control characters (C0, DEL, C1,
+ *   written as %XX or not), at most URLLIST_KEY_MAX bytes.
  * - Blank lines and comment lines are skipped; a UTF-8 byte order mark at
  *   the start of the buffer is skipped.
  *
@@ -67,6 +69,10 @@ void urllist_entry_release(urllist_entry_t *e);
 ferry_err_t urllist_parse_line(const char *line, size_t len, const char *name,
                                long lineno, urllist_entry_t *out, int *is_entry,
                                char *errbuf);
+
+/* The URL for messages: without its query string (shown as "?…"), which may
+ * hold a presigned signature. New string. */
+char *urllist_redact(const char *url);
 
 /* Walks a whole buffer line by line. The buffer and name are borrowed and
  * must outlive the cursor. */

@@ -22,12 +22,6 @@ struct wd {
   void *ctx;
 };
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void default_expire(int64_t stalled_ms, const char *where, void *ctx) {
   (void)ctx;
   LOG_ERROR("watchdog", "event=stalled stalled_ms=%" PRId64 " where=%s action=exit status=70",
@@ -47,7 +41,7 @@ static void default_expire(int64_t stalled_ms, const char *where, void *ctx) {
 static void *run(void *arg) {
   wd_t *w = arg;
   while (!atomic_load(&w->stop)) {
-    int64_t now = mono_ms(), beat = atomic_load(&w->beat_ms);
+    int64_t now = ferry_mono_ms(), beat = atomic_load(&w->beat_ms);
     int64_t limit = atomic_load(&w->limit_ms);
     if (limit > 0 && now - beat > limit) {
       w->cb(now - beat, atomic_load(&w->where), w->ctx);
@@ -60,7 +54,7 @@ static void *run(void *arg) {
 
 wd_t *wd_start(int64_t limit_ms, wd_expire_cb *cb, void *ctx) {
   wd_t *w = fx_calloc(1, sizeof(*w));
-  atomic_store(&w->beat_ms, mono_ms());
+  atomic_store(&w->beat_ms, ferry_mono_ms());
   atomic_store(&w->limit_ms, limit_ms);
   atomic_store(&w->where, "start");
   w->cb = cb ? cb : default_expire;
@@ -75,7 +69,7 @@ wd_t *wd_start(int64_t limit_ms, wd_expire_cb *cb, void *ctx) {
 void wd_beat(wd_t *w, const char *where) {
   if (!w) return;
   atomic_store(&w->where, where);
-  atomic_store(&w->beat_ms, mono_ms());
+  atomic_store(&w->beat_ms, ferry_mono_ms());
 }
 
 void wd_limit(wd_t *w, int64_t limit_ms, const char *where) {

@@ -1,6 +1,7 @@
 /*
  * request.c: pure request building (host, URL) and the four signing dialects
- * (AWS SigV4, OSS V1, OSS V4, COS). Formulas and vectors: protocol.md 1-4.
+ * (AWS SigV4, OSS V1, OSS V4, COS), as each vendor documents it; the published
+ * vectors are in tests/fixtures/signing_vectors.json (tests/unit/test_sign.c).
  *
  * Every dialect works from the decoded key and query in the store_req_t; the
  * URL is built from the same values by store_req_url, so what is signed and
@@ -438,8 +439,8 @@ ferry_err_t sign_s3v4_presign(store_req_t *r, const char *ak, const char *sk,
 
 /* ----------------------------------------------------------------- OSS V1 */
 
-/* Sub-resources signed in the V1 canonical resource (protocol.md 1.2): the
- * union of the documented list and the Go v2 / Python SDK lists. Sorted for
+/* Sub-resources signed in the V1 canonical resource: the union of the
+ * list in OSS's signature documentation and the Go v2 / Python SDK lists. Sorted for
  * bsearch (strcmp order). Case matters: "uploadId", not "uploadid". */
 static const char *const OSS_SUBRESOURCES[] = {
     "acl", "append", "asyncFetch", "bucketInfo", "callback", "callback-var",
@@ -512,7 +513,7 @@ static void oss_v1_sts(const store_req_t *r, const char *date_line, fbuf_t *out)
   if (date_line) {
     date = fx_strdup(date_line);
   } else {
-    /* x-oss-date wins over Date (protocol.md 1.1). */
+    /* x-oss-date wins over Date (as OSS documents for V1). */
     date = hdr_trimmed(&r->headers, "x-oss-date");
     if (!*date) {
       fx_free(date);

@@ -117,8 +117,8 @@ ferry_err_t sign_s3v4(const store_req_t *r, const char *ak, const char *sk,
                       const char *region, time_t now, fbuf_t *out, fbuf_t *sts_out);
 /* OSS V1 signs Content-MD5, Content-Type, the date (x-oss-date if present,
  * else Date), every x-oss-* header, and the canonical resource with the
- * sub-resources of protocol.md 1.2 (plus every query name starting with
- * "x-oss-", and resourceGroup). */
+ * sub-resources OSS documents (OSS_SUBRESOURCES in request.c; plus every
+ * query name starting with "x-oss-", and resourceGroup). */
 ferry_err_t sign_oss_v1(const store_req_t *r, const char *ak, const char *sk,
                         fbuf_t *out, fbuf_t *sts_out);
 /* additional: ';'-separated header names to sign in addition (may be NULL;

@@ -1,5 +1,5 @@
 /* store.c: store configuration helpers, listed objects, and the typed store
- * error with its retry classification (protocol.md 5.5 and 5.10). */
+ * error with its retry classification (store_error_classify in store.h). */
 #include "store/store.h"
 
 #include <stdio.h>

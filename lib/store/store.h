@@ -73,9 +73,8 @@ store_sign_alg_t store_conf_sign(const store_conf_t *c);
 const char *store_type_str(store_type_t t);        /* "s3", "oss", "cos", "http" */
 int store_type_parse(const char *s, store_type_t *out);  /* 0 ok, -1 unknown */
 /* The longest object key, in bytes, a store of type t accepts: S3 1024
- * (its documented limit), OSS 1023 ("less than 1024 bytes",
- * /work/shared/docs/protocol.md 5.2), COS 1023 (not stated there: kept at
- * OSS's). STORE_KEY_MAX is the largest of them, for parsers that do not know
+ * (its documented limit), OSS 1023 (OSS documents "less than 1024 bytes"),
+ * COS 1023 (COS states no limit: kept at OSS's). STORE_KEY_MAX is the largest of them, for parsers that do not know
  * the dialect. */
 #define STORE_KEY_MAX 1024
 size_t store_key_max(store_type_t t);
@@ -110,7 +109,7 @@ typedef struct store_error {
 } store_error_t;
 
 void store_error_clear(store_error_t *e);
-/* Sets retryable from status/code/curl_code (the classification of protocol.md:
+/* Sets retryable from status/code/curl_code (the vendors' documented error codes:
  * 5xx, 408, 429, RequestTimeout, RequestTimeTooSkewed, SlowDown, transport
  * resets and timeouts retry; AccessDenied, NoSuchBucket, NoSuchKey,
  * SignatureDoesNotMatch, InvalidAccessKeyId, other 4xx do not). */

@@ -1,7 +1,7 @@
 /*
  * policy.h: the copy engine's decisions that need no I/O.
  *
- *  - store limits and multipart part sizing (protocol.md §5.11);
+ *  - store limits and multipart part sizing (as each vendor documents them);
  *  - the same-name decision: copy or skip, given the task's policy, the
  *    listed source object and the destination's HEAD;
  *  - metadata mapping: the request headers that carry a source object's
@@ -29,7 +29,7 @@
 
 /* ---- Limits ------------------------------------------------------------ */
 
-/* What a store type accepts (protocol.md §5.7, §5.8, §5.11). */
+/* What a store type accepts (its vendor's documented multipart limits). */
 typedef struct policy_limits {
   const char *name;        /* "S3", "OSS", "COS", for messages */
   uint64_t min_part;       /* smallest part except the last: OSS 100 KiB,

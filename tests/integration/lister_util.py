@@ -2,10 +2,8 @@
 """Helpers of the lister's integration tests (tests/integration/lister_*.sh).
 
   lister_util.py fill ENDPOINT BUCKET PREFIX N [--odd] [--big] > keys.txt
-      PUTs N small objects under PREFIX (anonymous, s3rver accepts it), plus
-      keys with odd characters when --odd, plus 12 objects of 300-700 KiB and
-      one of 1.5 MiB when --big; prints every key written (one JSON string per
-      line, so keys holding newlines stay one line).
+      ops_util.py's fill (the one bucket filler of these tests), for the
+      scripts that call it here.
   lister_util.py check SEGMENTS_JSONL KEYS_FILE MAX_OBJECTS MAX_BYTES [RUN]
       every key exactly once across the segments, every segment within the
       limits (a single larger object alone), ids unique, run as given.
@@ -25,70 +23,15 @@
 
 Exit status 1 with a one-line FAIL message on any mismatch.
 """
-import concurrent.futures
-import http.client
 import json
 import sys
-import threading
-import urllib.parse
+
+from ops_util import fill
 
 
 def fail(msg):
     print("FAIL: " + msg, file=sys.stderr)
     sys.exit(1)
-
-
-# No control characters other than tab: s3rver ignores encoding-type=url (so
-# raw \x01 breaks its XML), and its continuation token loses a "\n" (the
-# key is listed twice).
-ODD = [
-    "with space.txt", "plus+sign.txt", "percent%20lit.txt", "hash#frag.txt",
-    "q?mark&amp=1.txt", "tilde~quote'\"<>.txt", "unicode/数据/ファイル/файл-ü.txt",
-    "emoji-😀.txt", "a/b/c/d/e/f/g/h/i/j/deep.txt", "semi;colon,comma=eq@at$dollar.txt",
-    "back\\slash.txt", "tab\there.txt",
-    "trailing-dot.", "caret^pipe|brace{}[]`.txt", "x" * 200 + "/" + "y" * 200 + ".bin",
-]
-
-
-def fill(endpoint, bucket, prefix, n, odd, big):
-    u = urllib.parse.urlparse(endpoint)
-    keys = [f"{prefix}obj/{i % 37:02d}/key-{i:06d}.bin" for i in range(n)]
-    if odd:
-        keys += [prefix + "odd/" + k for k in ODD]
-    sizes = {}
-    if big:
-        for j in range(12):
-            sizes[f"{prefix}obj/big-{j:02d}.bin"] = (300 + 37 * j) * 1024
-        sizes[f"{prefix}obj/huge.bin"] = 1536 * 1024
-        keys += sorted(sizes)
-    local = threading.local()
-
-    def put(item):
-        i, k = item
-        if k in sizes:
-            body = bytes([i % 251]) * sizes[k]
-        else:
-            body = (f"{k}|{i}|" * (1 + i % 5)).encode()
-        path = "/" + bucket + "/" + urllib.parse.quote(k, safe="/~")
-        for _ in range(3):
-            try:
-                if not hasattr(local, "conn"):
-                    local.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-                local.conn.request("PUT", path, body=body,
-                                   headers={"Content-Type": "application/octet-stream"})
-                r = local.conn.getresponse()
-                r.read()
-                return k, r.status
-            except (http.client.HTTPException, OSError):
-                local.conn.close()
-                del local.conn
-        return k, 0
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
-        for k, status in ex.map(put, enumerate(keys)):
-            if status != 200:
-                fail(f"PUT {k!r}: HTTP {status}")
-            print(json.dumps(k))
 
 
 def load_keys(path):

@@ -12,8 +12,8 @@ source "$FERRY_SRC/tests/fixtures/fake_credentials.sh"
 servers_init
 trap servers_stop EXIT INT TERM
 
-# The keys below are the selftest's own (selftest.js) and protocol.md's
-# published vector keys; none is a real credential.
+# The keys below are the selftest's own (selftest.js) and the vendors'
+# published signing-vector keys; none is a real credential.
 s3_start st ferry-oss ferry-cos-1250000000 ferry-s3 vec-oss vec-cos
 proxy_start oss --upstream "$FERRY_S3_ST" --dialect oss --region cn-hangzhou \
   --ak LTAI-ferry-selftest --sk ferry-selftest-oss-secret --seed 7

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Secrets never leak (DESIGN.md principle 6): whole tasks run at the most
+# Secrets never leak (docs/security.md): whole tasks run at the most
 # verbose log level (log_level = "trace" and --log-level trace, librdkafka
 # debug contexts on) with recognisable secrets -- store secret keys and STS
 # session tokens through the environment and inline in the config, a wrong

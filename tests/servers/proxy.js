@@ -477,7 +477,7 @@ function classify(ctx, req) {
 
 /* ------------------------------------------------------------------ signatures */
 
-/* OSS V1 sub-resources (protocol.md §1.2: the documented list, plus what the
+/* OSS V1 sub-resources (OSS's documented list, plus what the
  * official SDKs sign, e.g. continuation-token and versionId). Query names
  * starting with x-oss- are signed as well. */
 const OSS_SUBRES = new Set(['acl', 'uploads', 'location', 'cors', 'logging', 'website', 'referer',

@@ -1,5 +1,5 @@
 // Self-test of proxy.js with the OFFICIAL SDK clients (ali-oss V1 and V4,
-// cos-nodejs-sdk-v5), raw HTTP for the protocol.md signing vectors and the
+// cos-nodejs-sdk-v5), raw HTTP for the published signing vectors and the
 // fault actions. It starts nothing: tests/integration/proxy_selftest.sh starts
 // s3rver and the proxies and passes their addresses in the environment:
 //
@@ -7,9 +7,9 @@
 //   FERRY_PROXY_OSS      --dialect oss --ak OSS_AK --sk OSS_SK (see below)
 //   FERRY_PROXY_COS      --dialect cos --ak COS_AK --sk COS_SK
 //   FERRY_PROXY_S3       --dialect s3
-//   FERRY_PROXY_OSSVEC   --dialect oss, protocol.md's ali-oss vector keys, --max-skew 0,
+//   FERRY_PROXY_OSSVEC   --dialect oss, the ali-oss vector keys, --max-skew 0,
 //                        --bucket-map examplebucket=vec-oss
-//   FERRY_PROXY_COSVEC   --dialect cos, protocol.md's COS-4.. vector keys, --max-skew 0,
+//   FERRY_PROXY_COSVEC   --dialect cos, the COS vector keys, --max-skew 0,
 //                        --bucket-map examplebucket-1250000000=vec-cos
 //   FERRY_SELFTEST_STATE a file where the main phase leaves what the restart phase checks
 //
@@ -478,7 +478,7 @@ if (phase === 'main') {
   /* ------------------------------------------------------------------ vectors */
 
   const VH_OSS = 'examplebucket.oss-cn-hangzhou.aliyuncs.com';
-  // protocol.md's vector keys, from tests/fixtures/fake_credentials.sh
+  // the published vectors' keys, from tests/fixtures/fake_credentials.sh
   // (exported by proxy_selftest.sh).
   const VEC_OSS_AK = process.env.VEC_OSS_AK, VEC_COS_AK = process.env.VEC_COS_AK;
   if (!VEC_OSS_AK || !VEC_COS_AK) throw new Error('VEC_OSS_AK / VEC_COS_AK not set: run through tests/integration/proxy_selftest.sh');

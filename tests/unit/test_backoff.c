@@ -194,8 +194,8 @@ static void test_should_retry(void **state) {
   assert_false(backoff_should_retry(&e, 0, -1));
 }
 
-/* With the store client's own classification: what protocol.md §5.5/§5.10
- * says to retry is retried, the rest is not. */
+/* With the store client's own classification: what the vendors' error
+ * documentation says to retry is retried, the rest is not. */
 static void test_should_retry_classified(void **state) {
   static const struct {
     int status;

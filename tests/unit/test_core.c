@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
@@ -88,11 +89,23 @@ static void test_time(void **state) {
   assert_int_equal(enc_time_parse("garbage"), -1);
 }
 
+/* The clock helpers every service uses: the wall clock in ms agrees with
+ * time(), the monotonic one in ms with the one in us, and never goes back. */
+static void test_clocks(void **state) {
+  int64_t w0 = (int64_t)time(NULL), wms = ferry_wall_ms(), w1 = (int64_t)time(NULL);
+  int64_t m0 = ferry_now_us() / 1000, mms = ferry_mono_ms(), m1 = ferry_now_us() / 1000;
+  (void)state;
+  assert_true(wms / 1000 >= w0 && wms / 1000 <= w1);
+  assert_true(ferry_wall_s() >= w0);
+  assert_true(mms >= m0 && mms <= m1);
+  assert_true(ferry_mono_ms() >= mms);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buf_cap), cmocka_unit_test(test_kv),
       cmocka_unit_test(test_pct),     cmocka_unit_test(test_b64_hex),
-      cmocka_unit_test(test_time),
+      cmocka_unit_test(test_time),    cmocka_unit_test(test_clocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

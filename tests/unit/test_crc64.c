@@ -1,4 +1,4 @@
-/* Unit tests for lib/core/crc64: the vectors of protocol.md section 6,
+/* Unit tests for lib/core/crc64: CRC-64/XZ check values (the OSS/COS CRC64),
  * incremental updates, combine, and strict parsing of header values. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /*
- * Unit tests for lib/store/request.c: every signing vector of protocol.md
- * (sections 1.4, 2.4, 2.6, 3.2, 4), read from tests/fixtures/signing_vectors.json,
+ * Unit tests for lib/store/request.c: every vendor-published signing vector
+ * (OSS V1 and V4, COS, AWS SigV4), read from tests/fixtures/signing_vectors.json,
  * plus URL building and store_req_sign behaviour (odd keys, addressing,
  * ports, re-signing, validation).
  */

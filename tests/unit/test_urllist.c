@@ -98,9 +98,10 @@ static void test_good_lines(void **state) {
   e = parse_ok("http://h//x");
   assert_string_equal(e.key, "/x");
   urllist_entry_release(&e);
-  /* Control bytes written as %XX are deliberate and kept. */
-  e = parse_ok("http://h/a%0Ab%7F");
-  assert_string_equal(e.key, "a\nb\x7f");
+  /* DEL and C1 written as %XX in a path given with a key: the URL is sent
+   * as written, only keys must be text. */
+  e = parse_ok("http://h/a%0Ab%7F%C2%85 k");
+  assert_string_equal(e.key, "k");
   urllist_entry_release(&e);
   /* Ports at both ends. */
   e = parse_ok("http://h:1/a");
@@ -152,8 +153,8 @@ static void test_bad_urls(void **state) {
   expect_err("http://[]/a", "bad IPv6 literal");
   expect_err("http://[g::1]/a", "bad IPv6 literal");
   expect_err("http://[::1]x/a", "unexpected text after the IPv6 literal");
-  expect_err("http://h/a#frag", "URL has a fragment");
-  expect_err("http://h#frag k", "URL has a fragment");
+  expect_err("http://h/a#frag", "a fragment ('#') in the URL");
+  expect_err("http://h#frag k", "a fragment ('#') in the URL");
   expect_err("http://h/a%2", "bad %XX escape");
   expect_err("http://h/a%zz", "bad %XX escape");
   expect_err("http://h/a%", "bad %XX escape");
@@ -187,7 +188,7 @@ static void test_credentials_not_echoed(void **state) {
     assert_int_equal(
         urllist_parse_line(lines[i], strlen(lines[i]), "list.txt", 3, &e, &is_entry, eb),
         FERRY_ERR_PARSE);
-    assert_non_null(strstr(eb, "list.txt:3: the URL carries a user name or password"));
+    assert_non_null(strstr(eb, "list.txt:3: a user name or password in the URL"));
     assert_null(strstr(eb, "S3cr3t"));
   }
   /* A query may hold a presigned signature: errors quote up to the '?'. */
@@ -284,7 +285,7 @@ static void test_url_length(void **state) {
 }
 
 /* Every byte value in a given key and in a path: printable ones pass,
- * control bytes are refused when raw and kept when percent-encoded. */
+ * control bytes are refused, raw or percent-encoded (a derived key). */
 static void test_every_byte(void **state) {
   char line[64];
   int c;
@@ -319,12 +320,48 @@ static void test_every_byte(void **state) {
     rc = urllist_parse_line(line, n, NULL, 1, &e, &is_entry, eb);
     if (c >= 0x80) {
       assert_int_equal(rc, FERRY_ERR_PARSE);
+    } else if (c < 0x20 || c == 0x7f) {
+      assert_int_equal(rc, FERRY_ERR_PARSE);
+      assert_non_null(strstr(eb, "decodes to a control character"));
     } else {
       if (rc != FERRY_OK) fail_msg("%%%02X: %s", c, eb);
       assert_int_equal((unsigned char)e.key[1], c);
       urllist_entry_release(&e);
     }
   }
+}
+
+/* C1 control characters (U+0080..U+009F, two bytes in UTF-8) are refused
+ * in a URL, a given key and a derived key; U+00A0 just above them passes. */
+static void test_c1_controls(void **state) {
+  urllist_entry_t e;
+  (void)state;
+  expect_err("http://h/a\xc2\x85" "b", "control character U+0085 in URL");
+  expect_err("http://h/a k\xc2\x80", "control character U+0080 in destination key");
+  expect_err("http://h/x a\xc2\x9f" "b", "control character U+009F in destination key");
+  expect_err("http://h/a%C2%9Bb", "decodes to a control character (U+009B)");
+  expect_err("http://h/a%0Ab", "decodes to a control character (U+000A)");
+  e = parse_ok("http://h/a\xc2\xa0" "b");
+  assert_string_equal(e.key, "a\xc2\xa0" "b");
+  urllist_entry_release(&e);
+  e = parse_ok("http://h/a%C2%A0b k\xc2\xa0");
+  assert_string_equal(e.key, "k\xc2\xa0");
+  urllist_entry_release(&e);
+}
+
+/* The URL shown in messages loses its query (a presigned signature). */
+static void test_redact(void **state) {
+  char *r;
+  (void)state;
+  r = urllist_redact("https://h/a.jpg?Signature=S3cr3t&x=1");
+  assert_string_equal(r, "https://h/a.jpg?\xe2\x80\xa6");
+  fx_free(r);
+  r = urllist_redact("https://h/a.jpg");
+  assert_string_equal(r, "https://h/a.jpg");
+  fx_free(r);
+  r = urllist_redact("http://h?");
+  assert_string_equal(r, "http://h?\xe2\x80\xa6");
+  fx_free(r);
 }
 
 static void test_cursor(void **state) {
@@ -430,6 +467,7 @@ int main(void) {
       cmocka_unit_test(test_bad_urls),     cmocka_unit_test(test_credentials_not_echoed),
       cmocka_unit_test(test_key_length),   cmocka_unit_test(test_url_length),
       cmocka_unit_test(test_every_byte),   cmocka_unit_test(test_cursor),
+      cmocka_unit_test(test_c1_controls),  cmocka_unit_test(test_redact),
       cmocka_unit_test(test_random_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1395,6 +1395,7 @@ int lister_run(const ferry_conf_t *conf, const lister_opts_t *o) {
     goto fail;
   }
   lout_set_limits(r.out, r.t->qps_limit, r.t->bandwidth_limit);
+  lout_set_audit(r.out, r.t->audit);
   /* An incremental run copies objects known to differ: overwrite them. */
   r.seg = seg_new(r.def.task, r.plan.run, &r.def.src, &r.def.dst,
                   r.kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r.def.policy,

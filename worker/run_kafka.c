@@ -280,6 +280,25 @@ static void send_failed(kworker_t *w, segrun_t *r) {
   }
 }
 
+/* The audit records of a task with audit on (docs/messages.md, "audit"): in
+ * parts under the audit topic's limit, like the result; none when nothing
+ * was written. Delivered before the offset is committed, as the result. */
+static void send_audit(kworker_t *w, segrun_t *r) {
+  char errbuf[FERRY_ERRLEN], **parts = NULL;
+  size_t n = 0, i;
+  msg_audit_t a;
+  if (!r->seg.audit || !r->n_audit) return;
+  segrun_audit_msg(r, &a);
+  if (msg_audit_encode_parts(&a, bus_producer_max_value(w->prod, BUS_AUDIT, strlen(r->seg.task)),
+                             &parts, &n, errbuf) != FERRY_OK) {
+    refuse(r, "audit", errbuf);
+    return;
+  }
+  for (i = 0; i < n && !r->refused && !r->delivery_failed; i++)
+    send_for(w, r, BUS_AUDIT, parts[i], "audit record");
+  msg_parts_free(parts, n);
+}
+
 /* The segment message itself to the dlq, with the reason its result could
  * not be published: the operator sees it there and in the log, and the
  * partition moves on (a redelivery would fail the same way). */
@@ -320,6 +339,7 @@ static void publish(kworker_t *w, segrun_t *r) {
   r->pending = 1; /* held until every send is queued */
   send_result(w, r);
   send_failed(w, r);
+  send_audit(w, r);
   if (--r->pending == 0) segment_sent(w, r);
 }
 
@@ -330,6 +350,12 @@ static void on_outcome(void *opaque, const msg_segment_t *seg, size_t index,
   (void)seg;
   (void)index;
   w->objs_done++;
+  if (r->seg.audit) {
+    const xfer_written_t *wr = xfer_done_written(w->e);
+    if (wr && wr->wrote)
+      segrun_audit(r, o, wr->dst_key, wr->has_crc64, wr->crc64, wr->dst_etag, wr->existed,
+                   wall_ms());
+  }
   if (segrun_add(r, o)) {
     if (w->abandoning) {
       /* Abandoned work is redone by whoever gets the partition next. */

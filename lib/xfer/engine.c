@@ -203,6 +203,11 @@ struct job {
   int resumed;           /* upload_id is one found open, not initiated here */
   char **stale;          /* other open uploads of the key, to abort */
   int n_stale;
+  /* What was written, for the audit trail (xfer_done_written). */
+  int dst_existed;       /* -1 unknown (no HEAD), 0 absent, 1 present */
+  int has_wcrc;
+  uint64_t wcrc;
+  char *dst_etag;
 };
 
 typedef struct timer {
@@ -212,6 +217,7 @@ typedef struct timer {
 
 struct xfer_engine {
   xfer_conf_t conf;
+  const xfer_written_t *written;   /* during a done callback only */
   kvlist_t class_map;
   CURLM *multi;
   store_t **stores;
@@ -380,6 +386,8 @@ static void count_req(xfer_engine_t *e, const xreq_t *x, CURLcode cc) {
 }
 
 size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; }
+
+const xfer_written_t *xfer_done_written(const xfer_engine_t *e) { return e->written; }
 
 /* ------------------------------------------------------------------------ */
 /* Outcome helpers. */
@@ -610,6 +618,7 @@ static void job_free(job_t *j) {
   fx_free(j->out.request_id);
   fx_free(j->out.message);
   fx_free(j->out.etag);
+  fx_free(j->dst_etag);
   fx_free(j);
 }
 
@@ -651,7 +660,18 @@ static void job_finish(xfer_engine_t *e, job_t *j) {
   j->lim->jobs--;
   active_remove(e, j);
   e->completed_in_run++;
-  j->cb(j->opaque, j->seg, j->index, o);
+  {
+    xfer_written_t w = {0};
+    w.wrote = o->status == ST_COPIED && (!j->is_range || j->completed_here);
+    w.dst_key = j->dst_key;
+    w.has_crc64 = j->has_wcrc;
+    w.crc64 = j->wcrc;
+    w.dst_etag = j->dst_etag;
+    w.existed = j->dst_existed;
+    e->written = &w;
+    j->cb(j->opaque, j->seg, j->index, o);
+    e->written = NULL;
+  }
   job_free(j);
 }
 
@@ -1320,6 +1340,7 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
                  void *opaque) {
   job_t *j = fx_calloc(1, sizeof(*j));
   const msg_obj_t *o = &seg->objs[index];
+  j->dst_existed = -1;
   j->e = e;
   j->seg = seg;
   j->index = index;
@@ -1451,6 +1472,7 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
   store_head_t h;
   const char *reason = NULL;
   if (status == 404) {
+    j->dst_existed = 0;
     job_start_copy(e, j);
     return;
   }
@@ -1458,6 +1480,7 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
     store_head_release(&h);
     return;
   }
+  j->dst_existed = 1;
   if (policy_decide(j->seg->policy, j->obj, &h, &reason) == POLICY_ACT_SKIP) {
     store_head_release(&h);
     j->out.status = ST_SKIPPED;
@@ -1574,7 +1597,8 @@ static void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
     job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
     return;
   }
-  fx_free(etag);
+  fx_free(j->dst_etag);
+  j->dst_etag = etag;   /* the completed object's ETag */
   /* Upload is complete: nothing to abort any more. */
   fx_free(j->upload_id);
   j->upload_id = NULL;
@@ -1610,6 +1634,8 @@ static void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
     }
   }
   j->bytes = j->obj->size;
+  j->has_wcrc = 1;
+  j->wcrc = crc;
   job_success(e, j);
 }
 
@@ -1617,6 +1643,7 @@ static void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
 static void job_on_req_failed(xfer_engine_t *e, job_t *j, rq_kind_t kind, long status,
                               const store_error_t *err) {
   if (kind == RQ_HEAD_DST && status == 404) {
+    j->dst_existed = 0;
     if (!j->finishing) job_start_copy(e, j);
     else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
     return;
@@ -1803,6 +1830,11 @@ static void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *e
       return;
     }
     j->bytes = p->len;
+    j->has_wcrc = 1;
+    j->wcrc = p->crc;
+    fx_free(j->dst_etag);
+    j->dst_etag = p->put_etag;
+    p->put_etag = NULL;
     pair_free(e, p);
     job_success(e, j);
     return;
@@ -2371,6 +2403,11 @@ static void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) 
       snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %d "
                "parts, not %d", atoi(dash + 1), j->n_parts);
       why = msg;
+    }
+    if (!why && h.etag && !j->dst_etag) j->dst_etag = fx_strdup(h.etag);
+    if (!why && h.has_crc64) {
+      j->has_wcrc = 1;
+      j->wcrc = h.crc64;
     }
     store_head_release(&h);
   }

@@ -355,7 +355,6 @@ static int mode_export_audit(const bus_conf_t *bc, const opts_t *o, int64_t dead
   int to_stdout = strcmp(o->out, "-") == 0;
   char *tmp = to_stdout ? NULL : fx_asprintf("%s.tmp.%d", o->out, (int)getpid());
   FILE *fp = to_stdout ? stdout : fopen(tmp, "wb");
-  int64_t left = left_ms(deadline);
   ferry_err_t e;
   int rc;
   if (!fp) {
@@ -363,8 +362,9 @@ static int mode_export_audit(const bus_conf_t *bc, const opts_t *o, int64_t dead
     fx_free(tmp);
     return EX_ERR;
   }
+  (void)deadline;   /* --timeout bounds each wait on the brokers, not the whole scan */
   e = audit_export(bc, o->export_task, o->format, fp,
-                   deadline < 0 ? 30000 : (int)FERRY_MIN(FERRY_MAX(left, 1), 30000), &st, eb);
+                   o->timeout_s > 0 ? (int)FERRY_MIN(o->timeout_s * 1000, 2e9) : 30000, &st, eb);
   if (e == FERRY_ERR_NOTFOUND)
     snprintf(eb, sizeof(eb), "the audit topic does not exist (a lister creates it with the "
              "other topics); no task has an audit trail yet");

@@ -7,7 +7,10 @@
  * delivered, the segment's offset is marked finished, and the partition's
  * commit advances over the finished prefix only (offtrack). A crash at any
  * point therefore redoes unfinished segments and never skips one; the
- * reporter counts a redelivered segment once.
+ * reporter counts a redelivered segment once. For a task with its audit on,
+ * the segment's audit records (one per object written) are produced and
+ * delivered first, then the result: a counted segment's records are in the
+ * audit topic.
  *
  * A message that does not decode goes to the dlq topic and counts as
  * finished once that is delivered. On a rebalance, revoked partitions are
@@ -287,7 +290,7 @@ static void send_audit(kworker_t *w, segrun_t *r) {
   char errbuf[FERRY_ERRLEN], **parts = NULL;
   size_t n = 0, i;
   msg_audit_t a;
-  if (!r->seg.audit || !r->n_audit) return;
+  if (!r->seg.audit || !r->n_audit) return;   /* nothing written: no message */
   segrun_audit_msg(r, &a);
   if (msg_audit_encode_parts(&a, bus_producer_max_value(w->prod, BUS_AUDIT, strlen(r->seg.task)),
                              &parts, &n, errbuf) != FERRY_OK) {
@@ -325,8 +328,17 @@ static void dead_letter(kworker_t *w, segrun_t *r) {
   fx_free(json);
 }
 
-/* Every send of r reported: finished, or on to the dlq. */
+static void publish(kworker_t *w, segrun_t *r);
+
+/* Every send of r reported: its audit records (then on to the result), or
+ * everything (finished, or on to the dlq). */
 static void segment_sent(kworker_t *w, segrun_t *r) {
+  if (r->audit_phase == 1 && !r->refused && !r->delivery_failed && !r->revoked &&
+      !w->abandoning) {
+    r->audit_phase = 2;
+    publish(w, r);
+    return;
+  }
   if (r->refused && !r->dead_lettered && !r->delivery_failed && !r->revoked &&
       !w->abandoning)
     dead_letter(w, r);
@@ -334,12 +346,19 @@ static void segment_sent(kworker_t *w, segrun_t *r) {
     run_finish(w, r);
 }
 
-/* Publishes the result and failed records of a finished segment. */
+/* Publishes the result and failed records of a finished segment. With the
+ * task's audit on, its audit records go first and the result only once they
+ * are delivered: a reporter that counts the segment finds its records in the
+ * audit topic (an export after the task completed is complete). */
 static void publish(kworker_t *w, segrun_t *r) {
   r->pending = 1; /* held until every send is queued */
-  send_result(w, r);
-  send_failed(w, r);
-  send_audit(w, r);
+  if (r->audit_phase == 0 && r->seg.audit && r->n_audit) {
+    r->audit_phase = 1;
+    send_audit(w, r);
+  } else {
+    send_result(w, r);
+    send_failed(w, r);
+  }
   if (--r->pending == 0) segment_sent(w, r);
 }
 

@@ -32,6 +32,8 @@ typedef struct segrun {
   msg_audit_rec_t *audit;   /* the task's audit is on: one record per object
                                written (bounded by the segment's objects) */
   size_t n_audit;
+  int audit_phase;       /* 1: its audit records are being sent (the result
+                            waits for them), 2: they are delivered */
 } segrun_t;
 
 /* Takes ownership of *seg's contents (seg is zeroed). */

@@ -8,22 +8,38 @@
 # the ETag the destination holds now and overwrote = yes for the replaced
 # keys, no for the others; a formula-like key neutralised in the CSV. A task
 # with audit off, and a run with the overwrite policy: no records for the
-# first, overwrote = unknown for the second (no HEAD made).
+# first, overwrote = unknown for the second (no HEAD made). A huge object
+# copied as part ranges (fan-out) has one record, from the worker that
+# completed its upload.
 source "$(dirname "$0")/../lib/itest.sh"
 
-small_fleet
+devbroker_start --partitions 4
+s3_start src ferry-src
+s3_start dst ferry-dst ferry-dst-1250000000
+CONF="$FERRY_RUN/ferry.conf"
+write_conf "$CONF" "$FERRY_S3_SRC" "$FERRY_S3_DST"
 mock_short_sessions "$CONF"
+# Part ranges need ListParts, which s3rver lacks: the fanned-out task writes
+# through the COS-dialect proxy in front of the same server.
+proxy_start cosd --upstream "$FERRY_S3_DST" --dialect cos --ak AKIDaudittest --sk cos-audit-secret
+export FERRY_COSD_ACCESS_KEY=AKIDaudittest FERRY_COSD_SECRET_KEY=cos-audit-secret
+sed -i "s|^stores = (|stores = (\\
+  { name = \"cosd\"; type = \"cos\"; endpoint = \"http://cos.ap-guangzhou.myqcloud.com\"; region = \"ap-guangzhou\"; connect_to = \"${FERRY_PROXY_COSD#*://}\"; },|" "$CONF"
+grep -q 'name = "cosd"' "$CONF" || fail "the test config has no cosd store"
 sed -i 's|^tasks = .*|tasks = (\
-  { name = "a"; source = "src:ferry-src"; destination = "dst:ferry-dst"; audit = true; },\
-  { name = "n"; source = "src:ferry-src"; destination = "dst:ferry-dst/noaudit/"; },\
-  { name = "o"; source = "src:ferry-src"; destination = "dst:ferry-dst/over/"; same_name = "overwrite"; audit = true; }\
+  { name = "a"; source = "src:ferry-src"; destination = "dst:ferry-dst"; audit = true; exclude = [ "huge/*" ]; },\
+  { name = "n"; source = "src:ferry-src"; destination = "dst:ferry-dst/noaudit/"; exclude = [ "huge/*" ]; },\
+  { name = "o"; source = "src:ferry-src"; destination = "dst:ferry-dst/over/"; same_name = "overwrite"; audit = true; exclude = [ "huge/*" ]; },\
+  { name = "f"; source = "src:ferry-src/huge/"; destination = "cosd:ferry-dst-1250000000/f/"; audit = true; }\
 );|' "$CONF"
+sed -i 's|^lister = { segment_max_objects = 100; };|lister = { segment_max_objects = 100; fanout_threshold = "16M"; segment_max_bytes = "1M"; };|' "$CONF"
+grep -q 'fanout_threshold = "16M"' "$CONF" || fail "the test config has no fanout_threshold"
 L="$FERRY_BIN/ferry-lister"
 R="$FERRY_BIN/ferry-reporter"
 
 # Source: 40 small objects, one 12 MiB (multipart above 8M), a formula-like key.
 node "$TOOLS/fill.js" "$FERRY_S3_SRC" ferry-src small:40:1:16 large:1:12 \
-  "key:=cmd|' /C calc'!A0,x.txt:77" >/dev/null
+  "key:=cmd|' /C calc'!A0,x.txt:77" key:huge/h.bin:26214400 >/dev/null
 # Destination: the first 5 small objects identical (same seeds: skipped), and
 # three keys holding other bytes (one of them the multipart object).
 node "$TOOLS/fill.js" "$FERRY_S3_DST" ferry-dst small:5:1:16 >/dev/null
@@ -42,6 +58,7 @@ run() {  # run TASK: list it and wait until the reporter says it completed
 run a
 run n
 run o
+run f
 
 timeout 120 "$R" -c "$CONF" --export-audit a --out "$FERRY_RUN/a.csv" 2>>"$FERRY_RUN/reporter.err" ||
   fail "export-audit a (csv) exited $?"
@@ -49,6 +66,8 @@ timeout 120 "$R" -c "$CONF" --export-audit a --out "$FERRY_RUN/a.jsonl" --format
   2>>"$FERRY_RUN/reporter.err" || fail "export-audit a (jsonl) exited $?"
 timeout 120 "$R" -c "$CONF" --export-audit o --out "$FERRY_RUN/o.jsonl" --format jsonl \
   2>>"$FERRY_RUN/reporter.err" || fail "export-audit o exited $?"
+timeout 120 "$R" -c "$CONF" --export-audit f --out "$FERRY_RUN/f.jsonl" --format jsonl \
+  2>>"$FERRY_RUN/reporter.err" || fail "export-audit f exited $?"
 timeout 120 "$R" -c "$CONF" --export-audit n --out "$FERRY_RUN/n.csv" 2>>"$FERRY_RUN/reporter.err" ||
   fail "export-audit n exited $?"
 
@@ -60,7 +79,7 @@ const { crc64 } = require(root + '/tests/servers/crc64');
 const fs = require('fs');
 (async () => {
   const rows = fs.readFileSync(run + '/a.jsonl', 'utf8').trim().split('\n').map(JSON.parse);
-  const srcObjs = await u.list(src, 'ferry-src');
+  const srcObjs = (await u.list(src, 'ferry-src')).filter((o) => !o.key.startsWith('huge/'));
   const dstObjs = new Map((await u.list(dst, 'ferry-dst')).map((o) => [o.key, o]));
   const skipped = new Set([0, 1, 2, 3, 4].map((i) =>
     `small/${String(i).padStart(2, '0')}/obj-${String(i).padStart(6, '0')}.bin`));
@@ -116,6 +135,34 @@ ok "audit off: no audit messages, the export is the header only"
 assert_eq "$(wc -l <"$FERRY_RUN/o.jsonl")" "$total" "records of the overwrite task"
 assert_eq "$(grep -c '"overwrote":"unknown"' "$FERRY_RUN/o.jsonl")" "$total" "overwrote unknown without a HEAD"
 ok "overwrite policy: $total records, overwrote unknown"
+
+# Part ranges: one record for the object (several ranges, one completes it),
+# overwrote unknown (no HEAD), its size, the ETag the destination holds.
+node - "$FERRY_S3_SRC" "$FERRY_S3_DST" "$FERRY_RUN" "$FERRY_SRC" <<'JS' || fail "the audit of the fanned-out object is wrong"
+const [src, dst, run, root] = process.argv.slice(2);
+const u = require(root + '/tests/tools/s3util');
+const { crc64 } = require(root + '/tests/servers/crc64');
+const fs = require('fs');
+(async () => {
+  const rows = fs.readFileSync(run + '/f.jsonl', 'utf8').trim().split('\n').map(JSON.parse);
+  const d = (await u.list(dst, 'ferry-dst-1250000000', 'f/')).find((o) => o.key === 'f/h.bin');
+  const body = (await u.get(src, 'ferry-src', 'huge/h.bin')).body;
+  const bad = [];
+  if (rows.length !== 1) bad.push(`${rows.length} records, want 1`);
+  const r = rows[0];
+  if (r.key !== 'huge/h.bin' || r.dst_key !== 'f/h.bin') bad.push(`keys ${r.key} ${r.dst_key}`);
+  if (r.size !== 26214400) bad.push(`size ${r.size}`);
+  if (r.overwrote !== 'unknown') bad.push(`overwrote ${r.overwrote}`);
+  if (!d || !r.dst_etag || r.dst_etag.toLowerCase() !== d.etag.toLowerCase())
+    bad.push(`dst_etag ${r.dst_etag}, destination ${d && d.etag}`);
+  // The COS dialect gives the object's CRC-64 on HEAD: the record carries it.
+  if (r.crc64 !== String(crc64(body))) bad.push(`crc64 ${r.crc64}, source ${crc64(body)}`);
+  if (bad.length) { console.error(bad.join('\n')); process.exit(1); }
+})().catch((e) => { console.error(e); process.exit(1); });
+JS
+segs_f=$(timeout 30 kcat -b "$FERRY_BROKERS" -C -t ferry.results -o beginning -e -q | grep -c '"task":"f".*"range"' || true)
+[ "$segs_f" -ge 2 ] || fail "the huge object went in $segs_f part range(s), want several"
+ok "fan-out: $segs_f part ranges, one record (from the range that completed it), overwrote unknown, size, ETag and CRC-64 right"
 
 # Bad arguments: exit 2 with usage.
 for args in "--export-audit a" "--export-audit a --export-failed a --out x" "--export-audit '' --out x"; do

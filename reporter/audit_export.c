@@ -87,8 +87,11 @@ static int on_msg(const bus_msg_t *m, void *arg) {
   char eb[FERRY_ERRLEN];
   msg_audit_t a;
   size_t tl = strlen(c->task);
-  /* Keyed by task: other tasks' records are not even decoded. */
-  if (!m->key || m->key_len != tl || memcmp(m->key, c->task, tl) != 0) return 0;
+  /* Keyed "TASK/SEGMENT" (task names hold no '/'): other tasks' records are
+   * not even decoded. */
+  if (!m->key || m->key_len <= tl || memcmp(m->key, c->task, tl) != 0 ||
+      ((const char *)m->key)[tl] != '/')
+    return 0;
   if (!m->value || msg_audit_decode(m->value, m->len, &a, eb) != FERRY_OK) {
     c->st->bad++;
     LOG_WARN(FAC, "event=audit-undecodable partition=%d offset=%" PRId64 " error=%s "

@@ -211,11 +211,11 @@ static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED
 
 /* One send of r's; a message refused before it left (too large) marks the
  * segment for the dlq, any other error stops the worker. */
-static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *json,
-                     const char *what) {
+static void send_keyed(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *key,
+                       const char *json, const char *what) {
   char errbuf[FERRY_ERRLEN];
   dlq_tok_t *tok = tok_new(r, 0, 0);
-  ferry_err_t e = json ? bus_producer_send(w->prod, topic, r->seg.task, json, strlen(json),
+  ferry_err_t e = json ? bus_producer_send(w->prod, topic, key, json, strlen(json),
                                            tok, errbuf)
                        : ferry_seterr(errbuf, FERRY_ERR_INVALID, "%s not encodable", what);
   if (e == FERRY_OK) {
@@ -231,6 +231,12 @@ static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *j
             bus_topic_suffix(topic), FLOG_V(r->seg.id), FLOG_Q(errbuf));
   r->delivery_failed = 1;
   w->fatal = 1;
+}
+
+/* A send keyed by the task's name (results, failed records). */
+static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *json,
+                     const char *what) {
+  send_keyed(w, r, topic, r->seg.task, json, what);
 }
 
 /* The result, split into parts that fit the results topic. */
@@ -290,16 +296,23 @@ static void send_audit(kworker_t *w, segrun_t *r) {
   char errbuf[FERRY_ERRLEN], **parts = NULL;
   size_t n = 0, i;
   msg_audit_t a;
+  char *key;
   if (!r->seg.audit || !r->n_audit) return;   /* nothing written: no message */
   segrun_audit_msg(r, &a);
-  if (msg_audit_encode_parts(&a, bus_producer_max_value(w->prod, BUS_AUDIT, strlen(r->seg.task)),
+  /* Keyed "TASK/SEGMENT": a task's records spread over the partitions (a
+   * task of 400 million objects is some 100 GB of them), and an export
+   * still skips other tasks' messages by their key alone. */
+  key = fx_asprintf("%s/%s", r->seg.task, r->seg.id);
+  if (msg_audit_encode_parts(&a, bus_producer_max_value(w->prod, BUS_AUDIT, strlen(key)),
                              &parts, &n, errbuf) != FERRY_OK) {
     refuse(r, "audit", errbuf);
+    fx_free(key);
     return;
   }
   for (i = 0; i < n && !r->refused && !r->delivery_failed; i++)
-    send_for(w, r, BUS_AUDIT, parts[i], "audit record");
+    send_keyed(w, r, BUS_AUDIT, key, parts[i], "audit record");
   msg_parts_free(parts, n);
+  fx_free(key);
 }
 
 /* The segment message itself to the dlq, with the reason its result could

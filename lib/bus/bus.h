@@ -41,7 +41,7 @@ typedef enum bus_topic {
   BUS_FAILED,        /* key: task name */
   BUS_DLQ,           /* key: the original key */
   BUS_WORKERS,       /* worker heartbeats, key: worker id; kept 1 hour */
-  BUS_AUDIT,         /* what workers wrote, for tasks with audit on; key: task name */
+  BUS_AUDIT,         /* what workers wrote, for tasks with audit on; key: "TASK/SEGMENT" */
   BUS_TOPIC__COUNT
 } bus_topic_t;
 
@@ -52,7 +52,7 @@ typedef enum bus_topic {
 #define BUS_FAILED_PARTITIONS 4
 #define BUS_DLQ_PARTITIONS 1
 #define BUS_WORKERS_PARTITIONS 1
-#define BUS_AUDIT_PARTITIONS 4
+#define BUS_AUDIT_PARTITIONS 8
 /* Heartbeats are only of use for seconds: the workers topic keeps an hour. */
 #define BUS_WORKERS_RETENTION_MS "3600000"
 #define BUS_DEFAULT_SEGMENTS_PARTITIONS 64

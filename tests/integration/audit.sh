@@ -127,7 +127,11 @@ ok "CSV export: same rows, formula-like key neutralised"
 assert_eq "$(cat "$FERRY_RUN/n.csv")" \
   "key,dst_store,dst_bucket,dst_key,size,crc64,src_etag,dst_etag,overwrote,written_at,written_at_ms,worker,run,segment" \
   "export of a task with audit off"
-n_keyed=$(timeout 30 kcat -b "$FERRY_BROKERS" -C -t ferry.audit -o beginning -e -q -f '%k\n' | grep -cx n || true)
+timeout 30 kcat -b "$FERRY_BROKERS" -C -t ferry.audit -o beginning -e -q -f '%k\n' >"$FERRY_RUN/audit.keys"
+n_keyed=$(grep -c '^n/' "$FERRY_RUN/audit.keys" || true)
+[ "$(grep -c '^a/1-' "$FERRY_RUN/audit.keys")" -ge 1 ] || fail "audit keys are not TASK/SEGMENT: $(head -3 "$FERRY_RUN/audit.keys")"
+[ "$(cut -d/ -f1 "$FERRY_RUN/audit.keys" | sort -u | tr '\n' ' ')" = "a f o " ] ||
+  fail "audit messages of other tasks than a, f, o: $(cut -d/ -f1 "$FERRY_RUN/audit.keys" | sort -u | tr '\n' ' ')"
 assert_eq "$n_keyed" "0" "audit messages of the task with audit off"
 ok "audit off: no audit messages, the export is the header only"
 

@@ -300,7 +300,7 @@ static void send_audit(kworker_t *w, segrun_t *r) {
   if (!r->seg.audit || !r->n_audit) return;   /* nothing written: no message */
   segrun_audit_msg(r, &a);
   /* Keyed "TASK/SEGMENT": a task's records spread over the partitions (a
-   * task of 400 million objects is some 100 GB of them), and an export
+   * task of 400 million objects is some 130 GB of them), and an export
    * still skips other tasks' messages by their key alone. */
   key = fx_asprintf("%s/%s", r->seg.task, r->seg.id);
   if (msg_audit_encode_parts(&a, bus_producer_max_value(w->prod, BUS_AUDIT, strlen(key)),

@@ -1150,6 +1150,20 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
     if ((e = bus_topics_create(&r->bc, errbuf))) return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
   } else if (e) {
     return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
+  } else if (r->t->audit) {
+    /* The audit topic came after the others: a cluster set up by an older
+     * release lacks it, and the workers must find it (a no-op where it is). */
+    if ((e = bus_topics_create(&r->bc, errbuf))) {
+      ferry_err_t e2 = e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
+      char *t = bus_topic_name(&r->bc, BUS_AUDIT);
+      char why[FERRY_ERRLEN];
+      snprintf(why, sizeof(why), "%s", errbuf);
+      ferry_seterr(errbuf, e2, "task %s has audit = true, but topic %s could not be "
+                   "checked or created (create it as docs/deploy.md says): %s", r->def.task, t,
+                   why);
+      fx_free(t);
+      return e2;
+    }
   }
   /* Retention that could delete a running migration's records. */
   if ((e = bus_topics_check(&r->bc, errbuf))) return e;

@@ -346,10 +346,16 @@ static void publish(kworker_t *w, segrun_t *r);
 /* Every send of r reported: its audit records (then on to the result), or
  * everything (finished, or on to the dlq). */
 static void segment_sent(kworker_t *w, segrun_t *r) {
-  if (r->audit_phase == 1 && !r->refused && !r->delivery_failed && !r->revoked &&
-      !w->abandoning) {
-    r->audit_phase = 2;
-    publish(w, r);
+  if (r->audit_phase == 1 && !r->refused) {
+    if (!r->delivery_failed && !r->revoked && !w->abandoning) {
+      r->audit_phase = 2;
+      publish(w, r);
+      return;
+    }
+    /* Its result was never sent (stopping, revoked): never commit it, so
+     * the segment is redone and counted. */
+    r->delivery_failed = 1;
+    run_finish(w, r);
     return;
   }
   if (r->refused && !r->dead_lettered && !r->delivery_failed && !r->revoked &&

@@ -443,6 +443,20 @@ static ferry_err_t setup_plan(lrun_t *r, char *errbuf) {
     if ((e = bus_topics_create(&r->bc, errbuf))) return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
   } else if (e) {
     return e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
+  } else if (r->t->audit) {
+    /* The audit topic came after the others: a cluster set up by an older
+     * release lacks it, and the workers must find it (a no-op where it is). */
+    if ((e = bus_topics_create(&r->bc, errbuf))) {
+      ferry_err_t e2 = e == FERRY_ERR_NOTFOUND ? FERRY_ERR_KAFKA : e;
+      char *t = bus_topic_name(&r->bc, BUS_AUDIT);
+      char why[FERRY_ERRLEN];
+      snprintf(why, sizeof(why), "%s", errbuf);
+      ferry_seterr(errbuf, e2, "task %s has audit = true, but topic %s could not be "
+                   "checked or created (create it as docs/deploy.md says): %s", r->def.task, t,
+                   why);
+      fx_free(t);
+      return e2;
+    }
   }
   /* Retention that could delete a running migration's records. */
   if ((e = bus_topics_check(&r->bc, errbuf))) return e;
@@ -726,6 +740,7 @@ static int run_open(lrun_t *r, ferry_err_t *e, char *eb) {
     return RUN_FAIL;
   }
   lout_set_limits(r->out, r->t->qps_limit, r->t->bandwidth_limit);
+  lout_set_audit(r->out, r->t->audit);
   /* An incremental run copies objects known to differ: overwrite them. */
   r->seg = seg_new(r->def.task, r->plan.run, &r->def.src, &r->def.dst,
                    r->kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r->def.policy,

@@ -39,6 +39,7 @@ struct lout {
   uint64_t seg_sent, seg_delivered;
   int has_limits;          /* stamped on every segment */
   uint64_t qps_limit, bandwidth_limit;
+  int audit;               /* stamped on every segment */
 };
 
 static void on_delivery(const bus_delivery_t *d, void *ctx) {
@@ -223,6 +224,8 @@ void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth) {
   o->bandwidth_limit = bandwidth;
 }
 
+void lout_set_audit(lout_t *o, int audit) { o->audit = audit; }
+
 ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf) {
   msg_segment_t c = *s;  /* shallow: the limits stamped, the rest borrowed */
   if (o->failed) return failed(o, errbuf);
@@ -231,6 +234,7 @@ ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf) {
     c.qps_limit = o->qps_limit;
     c.bandwidth_limit = o->bandwidth_limit;
   }
+  if (o->audit) c.audit = 1;
   return put_segment(o, &c, 0, errbuf);
 }
 

@@ -45,6 +45,8 @@ ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf);
 /* The task's own limits, written into every segment from now on (workers
  * take a task's limits from its segments, not from their config). */
 void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth);
+/* The task's audit switch, stamped on every segment (member "audit"). */
+void lout_set_audit(lout_t *o, int audit);
 
 /* Sends a task record (Kafka only; a file drops it). */
 ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf);

@@ -7,6 +7,7 @@
  *   ferry-reporter -c CONF [--task T] --watch    refresh every reporter.refresh_s
  *   ferry-reporter -c CONF --task T --wait       block until T completes
  *   ferry-reporter -c CONF --export-failed T --out FILE [--format csv|jsonl]
+ *   ferry-reporter -c CONF --export-audit T --out FILE [--format csv|jsonl]
  *
  * The logic is lib/bus/tally.c; reading Kafka is feed.c; the HTTP server
  * is http.c (with --watch too); this file parses arguments and runs one of
@@ -30,6 +31,7 @@
 #include "bus/tally.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "audit_export.h"
 #include "feed.h"
 #include "http.h"
 #include "web/httpd.h"
@@ -50,6 +52,7 @@ typedef struct opts {
   const char *task;
   int once, watch, wait, json;
   const char *export_task;
+  int audit;          /* export_task is --export-audit's */
   const char *out;
   tally_export_fmt_t format;
   int have_format;
@@ -63,6 +66,8 @@ static void usage(FILE *f) {
           "                      [--json] [--timeout S] [--listen ADDR:PORT]\n"
           "       ferry-reporter [-c CONF] --export-failed T --out FILE\n"
           "                      [--format csv|jsonl] [--timeout S]\n"
+          "       ferry-reporter [-c CONF] --export-audit T --out FILE\n"
+          "                      [--format csv|jsonl] [--timeout S]\n"
           "  -c, --config CONF     configuration file (default $FERRY_CONFIG)\n"
           "  --task T              only task T\n"
           "  --once                print the status once, caught up with the topics\n"
@@ -73,6 +78,8 @@ static void usage(FILE *f) {
           "  --json                print JSON instead of text\n"
           "  --timeout S           give up after S seconds (exit 4)\n"
           "  --export-failed T     write T's still-failed objects to --out\n"
+          "  --export-audit T      write every object written for T (its audit trail)\n"
+          "                        to --out\n"
           "  --out FILE            export file (\"-\" = standard output)\n"
           "  --format csv|jsonl    export format (default csv)\n"
           "  --listen ADDR:PORT    serve the status page, API and metrics there\n"
@@ -80,7 +87,7 @@ static void usage(FILE *f) {
           "                        port 0 = any free port, \"\" = no server)\n"
           "  --log-level L         error|warn|info|debug|trace (overrides the config)\n"
           "  --version             print the version and exit\n"
-          "Without --once, --watch, --wait or --export-failed: follow the topics,\n"
+          "Without --once, --watch, --wait or an export: follow the topics,\n"
           "log every task's state changes and serve HTTP until SIGTERM.\n"
           "Exit: 0 ok, 1 error, 2 bad arguments or config, 3 completed with failures,\n"
           "4 timeout.\n");
@@ -96,7 +103,7 @@ static int bad(const char *fmt, const char *arg) {
 
 static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) {
   enum { O_TASK = 256, O_ONCE, O_WATCH, O_WAIT, O_JSON, O_TIMEOUT, O_EXPORT, O_OUT,
-         O_FORMAT, O_LOGLEVEL, O_LISTEN };
+         O_FORMAT, O_LOGLEVEL, O_LISTEN, O_AUDIT };
   static const struct option lopts[] = {
       {"config", required_argument, NULL, 'c'},
       {"task", required_argument, NULL, O_TASK},
@@ -106,6 +113,7 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
       {"json", no_argument, NULL, O_JSON},
       {"timeout", required_argument, NULL, O_TIMEOUT},
       {"export-failed", required_argument, NULL, O_EXPORT},
+      {"export-audit", required_argument, NULL, O_AUDIT},
       {"out", required_argument, NULL, O_OUT},
       {"format", required_argument, NULL, O_FORMAT},
       {"log-level", required_argument, NULL, O_LOGLEVEL},
@@ -137,8 +145,13 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
       break;
     }
     case O_EXPORT:
-      if (!*optarg) return bad("--export-failed: empty task name%s", "");
+    case O_AUDIT:
+      if (!*optarg)
+        return bad(c == O_AUDIT ? "--export-audit: empty task name%s"
+                                : "--export-failed: empty task name%s", "");
+      if (o->export_task) return bad("give one of --export-failed, --export-audit%s", "");
       o->export_task = optarg;
+      o->audit = c == O_AUDIT;
       break;
     case O_OUT: o->out = optarg; break;
     case O_FORMAT:
@@ -167,17 +180,20 @@ static int parse_args(int argc, char **argv, opts_t *o, const char **log_level) 
     }
   }
   if (optind < argc) return bad("unexpected argument \"%s\"", argv[optind]);
-  if (o->once + o->watch + (o->export_task != NULL) > 1 ||
-      (o->wait && (o->once || o->export_task)))
-    return bad("choose one of --once, --watch, --wait, --export-failed%s", "");
-  if (o->wait && !o->task) return bad("--wait needs --task%s", "");
-  if (o->export_task && !o->out) return bad("--export-failed needs --out FILE%s", "");
-  if (o->out && !o->export_task) return bad("--out goes with --export-failed%s", "");
-  if (o->have_format && !o->export_task)
-    return bad("--format goes with --export-failed%s", "");
-  if (o->export_task && o->task && strcmp(o->task, o->export_task) != 0)
-    return bad("--task and --export-failed name different tasks%s", "");
-  if (o->export_task && o->json) return bad("--json does not apply to --export-failed%s", "");
+  {
+    const char *x = o->audit ? "--export-audit" : "--export-failed";
+    if (o->once + o->watch + (o->export_task != NULL) > 1 ||
+        (o->wait && (o->once || o->export_task)))
+      return bad("choose one of --once, --watch, --wait, --export-failed, --export-audit%s", "");
+    if (o->wait && !o->task) return bad("--wait needs --task%s", "");
+    if (o->export_task && !o->out) return bad("%s needs --out FILE", x);
+    if (o->out && !o->export_task) return bad("--out goes with --export-failed or --export-audit%s", "");
+    if (o->have_format && !o->export_task)
+      return bad("--format goes with --export-failed or --export-audit%s", "");
+    if (o->export_task && o->task && strcmp(o->task, o->export_task) != 0)
+      return bad("--task and %s name different tasks", x);
+    if (o->export_task && o->json) return bad("--json does not apply to %s", x);
+  }
   if (o->listen && (o->once || o->export_task || (o->wait && !o->watch)))
     return bad("--listen goes with the default mode or --watch%s", "");
   return -1;
@@ -320,6 +336,55 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     LOG_INFO(FAC, "task=%s exported=%zu out=%s format=%s", FLOG_V(o->export_task), rows,
              FLOG_V(o->out), o->format == TALLY_EXPORT_CSV ? "csv" : "jsonl");
   fbuf_release(&b);
+  return rc;
+}
+
+/* --export-audit: streamed from the audit topic to the file (written beside
+ * it and renamed, as the failed export), without the tally. */
+static int mode_export_audit(const bus_conf_t *bc, const opts_t *o, int64_t deadline) {
+  char eb[FERRY_ERRLEN];
+  audit_export_stats_t st;
+  int to_stdout = strcmp(o->out, "-") == 0;
+  char *tmp = to_stdout ? NULL : fx_asprintf("%s.tmp.%d", o->out, (int)getpid());
+  FILE *fp = to_stdout ? stdout : fopen(tmp, "wb");
+  ferry_err_t e;
+  int rc;
+  if (!fp) {
+    fprintf(stderr, "ferry-reporter: %s: %s\n", o->out, strerror(errno));
+    fx_free(tmp);
+    return EX_ERR;
+  }
+  (void)deadline;   /* --timeout bounds each wait on the brokers, not the whole scan */
+  e = audit_export(bc, o->export_task, o->format, fp,
+                   o->timeout_s > 0 ? (int)FERRY_MIN(o->timeout_s * 1000, 2e9) : 30000, &st, eb);
+  if (e == FERRY_ERR_NOTFOUND)
+    snprintf(eb, sizeof(eb), "the audit topic does not exist (a lister creates it with the "
+             "other topics); no task has an audit trail yet");
+  if (to_stdout) {
+    if (fflush(stdout) != 0 && !e) e = ferry_seterr(eb, FERRY_ERR_IO, "%s", strerror(errno));
+  } else {
+    int ok = fclose(fp) == 0;
+    if (!e && !ok) e = ferry_seterr(eb, FERRY_ERR_IO, "%s: %s", o->out, strerror(errno));
+    if (!e && rename(tmp, o->out) != 0)
+      e = ferry_seterr(eb, FERRY_ERR_IO, "%s: %s", o->out, strerror(errno));
+    if (e) unlink(tmp);
+  }
+  fx_free(tmp);
+  if (e) {
+    fprintf(stderr, "ferry-reporter: %s\n", eb);
+    rc = e == FERRY_ERR_TIMEOUT ? EX_TIMEOUT : EX_ERR;
+  } else {
+    if (!st.messages)
+      LOG_WARN(FAC, "task=%s msg=\"no audit records of this task: the export is empty\"",
+               FLOG_V(o->export_task));
+    if (st.bad)
+      LOG_WARN(FAC, "task=%s undecodable=%zu msg=\"audit messages skipped (logged above)\"",
+               FLOG_V(o->export_task), st.bad);
+    LOG_INFO(FAC, "task=%s exported=%zu messages=%zu out=%s format=%s kind=audit",
+             FLOG_V(o->export_task), st.rows, st.messages, FLOG_V(o->out),
+             o->format == TALLY_EXPORT_CSV ? "csv" : "jsonl");
+    rc = EX_OK;
+  }
   return rc;
 }
 
@@ -555,6 +620,13 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   if (conf->reporter.refresh_s < 1) conf->reporter.refresh_s = 1;
+  if (o.export_task && o.audit) {
+    /* No tally: the audit topic alone, streamed. */
+    rc = mode_export_audit(&bc, &o, deadline);
+    bus_conf_release(&bc);
+    conf_destroy(conf);
+    return rc;
+  }
   t = tally_new(NULL);
   f = feed_new(&bc, t, eb);
   if (!f) {

@@ -7,7 +7,10 @@
  * delivered, the segment's offset is marked finished, and the partition's
  * commit advances over the finished prefix only (offtrack). A crash at any
  * point therefore redoes unfinished segments and never skips one; the
- * reporter counts a redelivered segment once.
+ * reporter counts a redelivered segment once. For a task with its audit on,
+ * the segment's audit records (one per object written) are produced and
+ * delivered first, then the result: a counted segment's records are in the
+ * audit topic.
  *
  * A message that does not decode goes to the dlq topic and counts as
  * finished once that is delivered. On a rebalance, revoked partitions are
@@ -201,11 +204,11 @@ static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED
 
 /* One send of r's; a message refused before it left (too large) marks the
  * segment for the dlq, any other error stops the worker. */
-static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *json,
-                     const char *what) {
+static void send_keyed(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *key,
+                       const char *json, const char *what) {
   char errbuf[FERRY_ERRLEN];
   dlq_tok_t *tok = tok_new(r, 0, 0);
-  ferry_err_t e = json ? bus_producer_send(w->prod, topic, r->seg.task, json, strlen(json),
+  ferry_err_t e = json ? bus_producer_send(w->prod, topic, key, json, strlen(json),
                                            tok, errbuf)
                        : ferry_seterr(errbuf, FERRY_ERR_INVALID, "%s not encodable", what);
   if (e == FERRY_OK) {
@@ -221,6 +224,12 @@ static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *j
             bus_topic_suffix(topic), FLOG_V(r->seg.id), FLOG_Q(errbuf));
   r->delivery_failed = 1;
   w->fatal = 1;
+}
+
+/* A send keyed by the task's name (results, failed records). */
+static void send_for(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *json,
+                     const char *what) {
+  send_keyed(w, r, topic, r->seg.task, json, what);
 }
 
 /* The result, split into parts that fit the results topic. */
@@ -273,6 +282,32 @@ static void send_failed(kworker_t *w, segrun_t *r) {
   }
 }
 
+/* The audit records of a task with audit on (docs/messages.md, "audit"): in
+ * parts under the audit topic's limit, like the result; none when nothing
+ * was written. Delivered before the offset is committed, as the result. */
+static void send_audit(kworker_t *w, segrun_t *r) {
+  char errbuf[FERRY_ERRLEN], **parts = NULL;
+  size_t n = 0, i;
+  msg_audit_t a;
+  char *key;
+  if (!r->seg.audit || !r->n_audit) return;   /* nothing written: no message */
+  segrun_audit_msg(r, &a);
+  /* Keyed "TASK/SEGMENT": a task's records spread over the partitions (a
+   * task of 400 million objects is some 130 GB of them), and an export
+   * still skips other tasks' messages by their key alone. */
+  key = fx_asprintf("%s/%s", r->seg.task, r->seg.id);
+  if (msg_audit_encode_parts(&a, bus_producer_max_value(w->prod, BUS_AUDIT, strlen(key)),
+                             &parts, &n, errbuf) != FERRY_OK) {
+    refuse(r, "audit", errbuf);
+    fx_free(key);
+    return;
+  }
+  for (i = 0; i < n && !r->refused && !r->delivery_failed; i++)
+    send_keyed(w, r, BUS_AUDIT, key, parts[i], "audit record");
+  msg_parts_free(parts, n);
+  fx_free(key);
+}
+
 /* The segment message itself to the dlq, with the reason its result could
  * not be published: the operator sees it there and in the log, and the
  * partition moves on (a redelivery would fail the same way). */
@@ -299,8 +334,23 @@ static void dead_letter(kworker_t *w, segrun_t *r) {
   fx_free(json);
 }
 
-/* Every send of r reported: finished, or on to the dlq. */
+static void publish(kworker_t *w, segrun_t *r);
+
+/* Every send of r reported: its audit records (then on to the result), or
+ * everything (finished, or on to the dlq). */
 static void segment_sent(kworker_t *w, segrun_t *r) {
+  if (r->audit_phase == 1 && !r->refused) {
+    if (!r->delivery_failed && !r->revoked && !w->abandoning) {
+      r->audit_phase = 2;
+      publish(w, r);
+      return;
+    }
+    /* Its result was never sent (stopping, revoked): never commit it, so
+     * the segment is redone and counted. */
+    r->delivery_failed = 1;
+    run_finish(w, r);
+    return;
+  }
   if (r->refused && !r->dead_lettered && !r->delivery_failed && !r->revoked &&
       !w->abandoning)
     dead_letter(w, r);
@@ -308,11 +358,19 @@ static void segment_sent(kworker_t *w, segrun_t *r) {
     run_finish(w, r);
 }
 
-/* Publishes the result and failed records of a finished segment. */
+/* Publishes the result and failed records of a finished segment. With the
+ * task's audit on, its audit records go first and the result only once they
+ * are delivered: a reporter that counts the segment finds its records in the
+ * audit topic (an export after the task completed is complete). */
 static void publish(kworker_t *w, segrun_t *r) {
   r->pending = 1; /* held until every send is queued */
-  send_result(w, r);
-  send_failed(w, r);
+  if (r->audit_phase == 0 && r->seg.audit && r->n_audit) {
+    r->audit_phase = 1;
+    send_audit(w, r);
+  } else {
+    send_result(w, r);
+    send_failed(w, r);
+  }
   if (--r->pending == 0) segment_sent(w, r);
 }
 
@@ -323,6 +381,12 @@ static void on_outcome(void *opaque, const msg_segment_t *seg, size_t index,
   (void)seg;
   (void)index;
   w->objs_done++;
+  if (r->seg.audit) {
+    const xfer_written_t *wr = xfer_done_written(w->e);
+    if (wr && wr->wrote)
+      segrun_audit(r, o, wr->dst_key, wr->has_crc64, wr->crc64, wr->dst_etag, wr->existed,
+                   ferry_wall_ms());
+  }
   if (segrun_add(r, o)) {
     if (w->abandoning) {
       /* Abandoned work is redone by whoever gets the partition next. */

@@ -30,6 +30,8 @@ void segrun_destroy(segrun_t *r) {
   if (!r) return;
   msg_segment_release(&r->seg);
   msg_result_release(&r->result);
+  while (r->n_audit) msg_audit_rec_release(&r->audit[--r->n_audit]);
+  fx_free(r->audit);
   fx_free(r->refused);
   fx_free(r);
 }
@@ -67,4 +69,32 @@ int segrun_add(segrun_t *r, const msg_outcome_t *o) {
   if (r->remaining) r->remaining--;
   if (r->remaining == 0) res->finished_ms = ferry_wall_ms();
   return r->remaining == 0;
+}
+
+void segrun_audit(segrun_t *r, const msg_outcome_t *o, const char *dst_key, int has_crc64,
+                  uint64_t crc64, const char *dst_etag, int existed, int64_t at_ms) {
+  msg_audit_rec_t *a;
+  r->audit = fx_realloc(r->audit, (r->n_audit + 1) * sizeof(*r->audit));
+  a = &r->audit[r->n_audit++];
+  memset(a, 0, sizeof(*a));
+  a->key = fx_strdup(o->key);
+  a->dst_key = fx_strdup(dst_key && *dst_key ? dst_key : o->key);
+  a->size = o->size;
+  a->has_crc64 = has_crc64;
+  a->crc64 = crc64;
+  a->src_etag = dup_or_null(o->etag);
+  a->dst_etag = dup_or_null(dst_etag);
+  a->overwrote = existed < 0 ? OVERWROTE_UNKNOWN : existed ? OVERWROTE_YES : OVERWROTE_NO;
+  a->at_ms = at_ms;
+}
+
+void segrun_audit_msg(const segrun_t *r, msg_audit_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->task = r->seg.task;
+  out->segment = r->seg.id;
+  out->run = r->seg.run;
+  out->worker = r->result.worker;
+  out->dst = r->seg.dst;
+  out->recs = r->audit;
+  out->n_recs = r->n_audit;
 }

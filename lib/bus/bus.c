@@ -23,7 +23,7 @@
 #define ADMIN_TIMEOUT_MS 15000
 
 static const char *const suffixes[BUS_TOPIC__COUNT] = {
-    "tasks", "segments", "results", "failed", "dlq", "workers"};
+    "tasks", "segments", "results", "failed", "dlq", "workers", "audit"};
 
 /* ---------- configuration ---------- */
 
@@ -122,6 +122,7 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
   case BUS_FAILED: return BUS_FAILED_PARTITIONS;
   case BUS_DLQ: return BUS_DLQ_PARTITIONS;
   case BUS_WORKERS: return BUS_WORKERS_PARTITIONS;
+  case BUS_AUDIT: return BUS_AUDIT_PARTITIONS;
   case BUS_TOPIC__COUNT: break;
   }
   return 1;
@@ -494,7 +495,7 @@ static const char *no_controller(rd_kafka_t *rk) {
                  "has no DescribeConfigs";
 }
 
-/* DescribeConfigs of the five topics through rk. */
+/* DescribeConfigs of the topics through rk. */
 static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT]) {
   rd_kafka_ConfigResource_t *res[BUS_TOPIC__COUNT];
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);

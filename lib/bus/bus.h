@@ -34,7 +34,7 @@
 #include "core/ferry.h"
 #include "core/kv.h"
 
-/* The six topics; names are topic_prefix + suffix ("ferry.segments"). */
+/* The seven topics; names are topic_prefix + suffix ("ferry.segments"). */
 typedef enum bus_topic {
   BUS_TASKS = 0,     /* compacted (cleanup.policy=compact), key: task name */
   BUS_SEGMENTS,      /* key: segment id; zstd; segments_partitions partitions */
@@ -42,6 +42,7 @@ typedef enum bus_topic {
   BUS_FAILED,        /* key: task name */
   BUS_DLQ,           /* key: the original key */
   BUS_WORKERS,       /* worker heartbeats, key: worker id; kept 1 hour */
+  BUS_AUDIT,         /* what workers wrote, for tasks with audit on; key: "TASK/SEGMENT" */
   BUS_TOPIC__COUNT
 } bus_topic_t;
 
@@ -52,6 +53,7 @@ typedef enum bus_topic {
 #define BUS_FAILED_PARTITIONS 4
 #define BUS_DLQ_PARTITIONS 1
 #define BUS_WORKERS_PARTITIONS 1
+#define BUS_AUDIT_PARTITIONS 8
 /* Heartbeats are only of use for seconds: the workers topic keeps an hour. */
 #define BUS_WORKERS_RETENTION_MS "3600000"
 #define BUS_DEFAULT_SEGMENTS_PARTITIONS 64
@@ -91,7 +93,7 @@ char *bus_topic_name(const bus_conf_t *c, bus_topic_t t);
 int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
 
 /*
- * Creates the six topics with their partition counts (tasks compacted,
+ * Creates the seven topics with their partition counts (tasks compacted,
  * workers kept BUS_WORKERS_RETENTION_MS)
  * through the Admin API. Topics that already exist count as success (their
  * partition count is left alone; a mismatch is logged). Only missing topics
@@ -102,7 +104,7 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
 ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf);
 
 /*
- * Asks the broker (DescribeConfigs) for the settings of the five topics:
+ * Asks the broker (DescribeConfigs) for the settings of the topics:
  * out[t].state says whether each was read, denied or is unsupported (the
  * mock cluster of ferry-devbroker has no DescribeConfigs). FERRY_ERR_KAFKA
  * only when no client could be made or the brokers did not answer at all.

@@ -296,6 +296,7 @@ char *msg_segment_encode(const msg_segment_t *s) {
     bad |= put_u64(l, "bandwidth", s->bandwidth_limit);
     bad |= put(o, "limits", l);
   }
+  if (s->audit) bad |= put(o, "audit", json_true());
   for (i = 0; i < s->n_objs && !bad; i++) {
     json_t *ob = enc_obj(&s->objs[i]);
     bad |= ob ? json_array_append_new(a, ob) : -1;
@@ -823,6 +824,11 @@ static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
     s->has_limits = 1;
     TRY(get_u64(l, "segment.limits", "qps", &s->qps_limit, eb));
     TRY(get_u64(l, "segment.limits", "bandwidth", &s->bandwidth_limit, eb));
+  }
+  if (member(r, "audit")) {
+    if (!json_is_boolean(member(r, "audit")))
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "segment.audit: not a boolean");
+    s->audit = json_is_true(member(r, "audit"));
   }
   if (member(r, "range")) {
     const char *RP = "segment.range";

@@ -74,6 +74,9 @@ typedef struct msg_segment {
   int has_limits;
   uint64_t qps_limit;          /* requests/s, to source and destination */
   uint64_t bandwidth_limit;    /* bytes/s */
+  int audit;             /* the task's audit switch (member "audit", written
+                            only when 1): workers publish what they wrote
+                            to the audit topic (bus/audit.h) */
 } msg_segment_t;
 
 typedef enum msg_status {

@@ -663,6 +663,14 @@ static const ckey_t task_keys[] = {
      AT(task_raw_t, t.record_source_etag),
      .defdoc = "`worker.record_source_etag`",
      .doc = "Overrides worker.record_source_etag for this task."},
+    {.name = "audit",
+     .type = KT_BOOL,
+     AT(task_raw_t, t.audit),
+     .def = "false",
+     .doc = "Keep an audit trail: workers publish a record of every object they write "
+            "for this task (key, size, CRC-64, ETags, whether it replaced an existing "
+            "object) to the audit topic; `ferry-reporter --export-audit` writes it out. "
+            "Written into the task's segments by the lister."},
 };
 
 typedef struct section {

@@ -127,6 +127,7 @@ typedef struct task_conf {
   int64_t modified_after;  /* unix seconds, inclusive; 0 = no bound */
   int64_t modified_before; /* unix seconds, exclusive; 0 = no bound */
   int record_source_etag;
+  int audit;               /* publish what workers write (audit topic) */
 } task_conf_t;
 
 typedef struct ferry_conf {

@@ -173,6 +173,8 @@ static void count_req(xfer_engine_t *e, const xreq_t *x, CURLcode cc) {
 
 size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; }
 
+const xfer_written_t *xfer_done_written(const xfer_engine_t *e) { return e->written; }
+
 /* ------------------------------------------------------------------------ */
 /* Requests. */
 
@@ -465,6 +467,7 @@ void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_
                  void *opaque) {
   job_t *j = fx_calloc(1, sizeof(*j));
   const msg_obj_t *o = &seg->objs[index];
+  j->dst_existed = -1;
   j->e = e;
   j->seg = seg;
   j->index = index;

@@ -47,6 +47,25 @@ typedef struct xfer_engine xfer_engine_t;
 typedef void(xfer_done_cb)(void *opaque, const msg_segment_t *seg, size_t index,
                            const msg_outcome_t *outcome);
 
+/* What the engine wrote for the object whose callback is running (the audit
+ * trail, bus/audit.h). Only valid inside an xfer_done_cb call. */
+typedef struct xfer_written {
+  int wrote;             /* 1: this job wrote the object (outcome copied; for a
+                            part range: this job completed the upload) */
+  const char *dst_key;   /* the key at the destination */
+  int has_crc64;
+  uint64_t crc64;        /* CRC-64 of the bytes sent (whole objects and
+                            multipart), or the destination's for an object
+                            completed from part ranges */
+  const char *dst_etag;  /* the destination's answer (PUT, Complete, HEAD), may be NULL */
+  int existed;           /* -1: unknown (no HEAD of the destination was made),
+                            0: the key was absent, 1: it existed */
+} xfer_written_t;
+
+/* Inside an xfer_done_cb call: the written facts of that object; NULL
+ * outside a callback. */
+const xfer_written_t *xfer_done_written(const xfer_engine_t *e);
+
 /* New engine knowing the given stores (deep-copied) by name. */
 xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stores,
                                size_t n_stores, char *errbuf);

@@ -183,6 +183,11 @@ struct job {
   int resumed;           /* upload_id is one found open, not initiated here */
   char **stale;          /* other open uploads of the key, to abort */
   int n_stale;
+  /* What was written, for the audit trail (xfer_done_written). */
+  int dst_existed;       /* -1 unknown (no HEAD), 0 absent, 1 present */
+  int has_wcrc;
+  uint64_t wcrc;
+  char *dst_etag;
 };
 
 typedef struct timer {
@@ -192,6 +197,7 @@ typedef struct timer {
 
 struct xfer_engine {
   xfer_conf_t conf;
+  const xfer_written_t *written;   /* during a done callback only */
   kvlist_t class_map;
   CURLM *multi;
   store_t **stores;

@@ -81,6 +81,7 @@ void job_free(job_t *j) {
   fx_free(j->out.request_id);
   fx_free(j->out.message);
   fx_free(j->out.etag);
+  fx_free(j->dst_etag);
   fx_free(j);
 }
 
@@ -120,7 +121,18 @@ void job_finish(xfer_engine_t *e, job_t *j) {
   j->lim->jobs--;
   active_remove(e, j);
   e->completed_in_run++;
-  j->cb(j->opaque, j->seg, j->index, o);
+  {
+    xfer_written_t w = {0};
+    w.wrote = o->status == ST_COPIED && (!j->is_range || j->completed_here);
+    w.dst_key = j->dst_key;
+    w.has_crc64 = j->has_wcrc;
+    w.crc64 = j->wcrc;
+    w.dst_etag = j->dst_etag;
+    w.existed = j->dst_existed;
+    e->written = &w;
+    j->cb(j->opaque, j->seg, j->index, o);
+    e->written = NULL;
+  }
   job_free(j);
 }
 
@@ -336,6 +348,7 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
   store_head_t h;
   const char *reason = NULL;
   if (status == 404) {
+    j->dst_existed = 0;
     job_start_copy(e, j);
     return;
   }
@@ -343,6 +356,7 @@ static void on_head_dst(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
     store_head_release(&h);
     return;
   }
+  j->dst_existed = 1;
   if (policy_decide(j->seg->policy, j->obj, &h, &reason) == POLICY_ACT_SKIP) {
     store_head_release(&h);
     j->out.status = ST_SKIPPED;
@@ -379,6 +393,7 @@ void job_retry_single(xfer_engine_t *e, job_t *j, rq_kind_t kind, const store_er
 static void job_on_req_failed(xfer_engine_t *e, job_t *j, rq_kind_t kind, long status,
                               const store_error_t *err) {
   if (kind == RQ_HEAD_DST && status == 404) {
+    j->dst_existed = 0;
     if (!j->finishing) job_start_copy(e, j);
     else job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
     return;

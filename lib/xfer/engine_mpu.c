@@ -104,7 +104,8 @@ void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
     job_fail(e, j, ST_FAILED, "protocol", NULL, errbuf);
     return;
   }
-  fx_free(etag);
+  fx_free(j->dst_etag);
+  j->dst_etag = etag;   /* the completed object's ETag */
   /* Upload is complete: nothing to abort any more. */
   fx_free(j->upload_id);
   j->upload_id = NULL;
@@ -140,6 +141,8 @@ void on_complete(xfer_engine_t *e, job_t *j, xreq_t *x, long status) {
     }
   }
   j->bytes = j->obj->size;
+  j->has_wcrc = 1;
+  j->wcrc = crc;
   job_success(e, j);
 }
 
@@ -449,6 +452,11 @@ void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
       snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %d "
                "parts, not %d", atoi(dash + 1), j->n_parts);
       why = msg;
+    }
+    if (!why && h.etag && !j->dst_etag) j->dst_etag = fx_strdup(h.etag);
+    if (!why && h.has_crc64) {
+      j->has_wcrc = 1;
+      j->wcrc = h.crc64;
     }
     store_head_release(&h);
   }

@@ -461,6 +461,11 @@ void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *err, int
       return;
     }
     j->bytes = p->len;
+    j->has_wcrc = 1;
+    j->wcrc = p->crc;
+    fx_free(j->dst_etag);
+    j->dst_etag = p->put_etag;
+    p->put_etag = NULL;
     pair_free(e, p);
     job_success(e, j);
     return;

@@ -153,6 +153,10 @@ grep -q '^ferry_task' "$R/guide.out" || fail "no metrics"
 # The last incremental run copied the late object; verify said in step.
 grep -q "(incremental): listed 1 objects, 4321 bytes" "$R/guide.out" || { grep incremental "$R/guide.out"; fail "cut-over incremental"; }
 assert_eq "$(grep -c '^result: in step' "$R/guide.out")" 2 "verify results in step"
+# The audit trail, at section 9: every object in scope written once by then
+# (the three refused ones by the retry), each absent before: all "no".
+assert_eq "$(wc -l <"$W/photos-rollback.tsv")" "$IN_SCOPE" "rollback list rows"
+assert_eq "$(cut -f1 "$W/photos-rollback.tsv" | sort -u)" "no" "rollback actions"
 n=$(curl -s "$S3/photos-gz-1250000000?list-type=2&prefix=2024/" | grep -o '<Key>' | wc -l)
 assert_eq "$n" "$((IN_SCOPE + 1))" "objects at the destination"
 curl -sf -o /dev/null "$S3/photos-gz-1250000000/2024/04/late.jpg" || fail "late object missing"

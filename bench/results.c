@@ -32,8 +32,8 @@
 
 #include "bus/bus.h"
 #include "bus/msg.h"
-#include "bus/scan.h"
-#include "core/config.h"
+#include "bus/topicscan.h"
+#include "conf/config.h"
 #include "core/log.h"
 
 typedef struct ctx {

@@ -7,7 +7,7 @@
  * --retry-failed replay holds the task's still-failed set (retry.c: the
  * reporter's tally of the task and one object per still-failed key).
  */
-#include "lister.h"
+#include "lister/lister.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -22,20 +22,20 @@
 
 #include "bus/bus.h"
 #include "bus/lease.h"
-#include "bus/scan.h"
+#include "bus/topicscan.h"
 #include "core/log.h"
-#include "fanout.h"
-#include "ops.h"
-#include "out.h"
-#include "retry.h"
-#include "source.h"
+#include "lister/fanout.h"
+#include "lister/ops.h"
+#include "lister/out.h"
+#include "lister/retry.h"
+#include "lister/source.h"
 #include "store/client.h"
 #include "store/listcur.h"
 #include "xfer/backoff.h"
-#include "xfer/listfile.h"
-#include "xfer/listplan.h"
-#include "xfer/segmenter.h"
-#include "xfer/shardplan.h"
+#include "plan/listfile.h"
+#include "plan/listplan.h"
+#include "plan/segmenter.h"
+#include "plan/shardplan.h"
 
 #define FAC "lister"
 

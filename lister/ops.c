@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus/tally.h"
+#include "report/tally.h"
 #include "core/log.h"
 #include "lister/scan.h"
 #include "lister/source.h"
-#include "xfer/estimate.h"
+#include "plan/estimate.h"
 #include "xfer/policy.h"
-#include "xfer/syncdiff.h"
+#include "plan/syncdiff.h"
 
 #define FAC "lister"
 

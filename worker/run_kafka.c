@@ -32,7 +32,7 @@
 #include "worker/window.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
-#include "xfer/xconf.h"
+#include "conf/xconf.h"
 
 #define FAC "worker"
 /* A loop turn longer than this is a block inside a library (see wd_start). */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "core/log.h"
 
 #define FAC "bus"

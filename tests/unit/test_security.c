@@ -19,7 +19,7 @@
 
 #include "bus/bus.h"
 #include "core/buf.h"
-#include "core/config.h"
+#include "conf/config.h"
 #include "core/log.h"
 #include "store/client.h"
 #include "store/store.h"

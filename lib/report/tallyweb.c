@@ -9,7 +9,7 @@
  * calls and textContent only, never innerHTML, so record text cannot
  * become markup there either.
  */
-#include "bus/tallyweb.h"
+#include "report/tallyweb.h"
 #include "web/promtext.h"
 
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* scan.c: read a topic from the beginning to its high watermark, no group. */
-#include "bus/scan.h"
+#include "bus/topicscan.h"
 
 #include <librdkafka/rdkafka.h>
 #include <string.h>

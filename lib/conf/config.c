@@ -11,7 +11,7 @@
  * Secrets: values of secret keys, credential variables and Kafka properties
  * never enter a message; messages name the key or the variable instead.
  */
-#include "core/config.h"
+#include "conf/config.h"
 
 #include <ctype.h>
 #include <errno.h>

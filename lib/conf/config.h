@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/buf.h"
 #include "core/ferry.h"
 #include "core/kv.h"

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/ferry.h"
 #include "core/kv.h"
 #include "store/client.h"

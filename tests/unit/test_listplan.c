@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bus/msg.h"
 #include "plan/listplan.h"
 
 static msg_task_t def(void) {

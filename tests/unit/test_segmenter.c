@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "bus/msg.h"
 #include "plan/segmenter.h"
 
 static msg_loc_t SRC = {"oss-hz", "src-bucket", "photos/"};

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/msg.h"
 #include "bus/topicscan.h"
 #include "conf/config.h"

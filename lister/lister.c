@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/lease.h"
 #include "bus/topicscan.h"
 #include "core/log.h"

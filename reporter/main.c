@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/msg.h"
 #include "report/tally.h"
 #include "conf/config.h"

@@ -23,6 +23,7 @@
 #include <sys/time.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/offtrack.h"
 #include "core/log.h"
 #include "core/watchdog.h"

@@ -72,13 +72,7 @@ typedef struct bus_conf {
 /* Fills defaults; every string owned by the conf (fx_strdup'ed). */
 void bus_conf_init(bus_conf_t *c);
 void bus_conf_release(bus_conf_t *c);
-/* Fills out (uninitialized on entry; release it) from the config file's
- * kafka section, resolving brokers through kafka.bootstrap_file when
- * kafka.brokers is empty (FERRY_ERR_IO when the dev broker has not written
- * it yet; out is then released). */
-struct conf_kafka;
-ferry_err_t bus_conf_from_kafka(bus_conf_t *out, const struct conf_kafka *k,
-                                char *errbuf);
+/* From the config file's kafka section: bus_conf_from_kafka (conf/busconf.h). */
 /* Checks the numbers and names; FERRY_ERR_CONFIG naming the field. */
 ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf);
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "conf/config.h"
 #include "core/log.h"
 

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "core/buf.h"
 #include "conf/config.h"
 #include "core/log.h"

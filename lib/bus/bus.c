@@ -80,6 +80,22 @@ ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf) {
   return FERRY_OK;
 }
 
+/* A bus_propcheck_t is a scratch librdkafka conf, never used by a client. */
+bus_propcheck_t *bus_propcheck_new(void) { return (bus_propcheck_t *)rd_kafka_conf_new(); }
+
+int bus_prop_check(bus_propcheck_t *pc, const char *name, const char *value, char *errbuf,
+                   size_t n) {
+  switch (rd_kafka_conf_set((rd_kafka_conf_t *)pc, name, value, errbuf, n)) {
+    case RD_KAFKA_CONF_OK: return BUS_PROP_OK;
+    case RD_KAFKA_CONF_UNKNOWN: return BUS_PROP_UNKNOWN;
+    default: return BUS_PROP_INVALID;
+  }
+}
+
+void bus_propcheck_free(bus_propcheck_t *pc) {
+  if (pc) rd_kafka_conf_destroy((rd_kafka_conf_t *)pc);
+}
+
 const char *bus_topic_suffix(bus_topic_t t) {
   return (unsigned)t < BUS_TOPIC__COUNT ? suffixes[t] : "?";
 }

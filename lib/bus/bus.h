@@ -76,6 +76,18 @@ void bus_conf_release(bus_conf_t *c);
 /* Checks the numbers and names; FERRY_ERR_CONFIG naming the field. */
 ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf);
 
+/* Checks librdkafka property names and values without a client (the config
+ * loader's check of kafka.*properties). One checker remembers what it was
+ * given, as one client conf would. bus_prop_check returns BUS_PROP_OK,
+ * BUS_PROP_UNKNOWN (not a librdkafka property) or BUS_PROP_INVALID (errbuf,
+ * n bytes, says why; it may quote the value). */
+typedef struct bus_propcheck bus_propcheck_t;
+enum { BUS_PROP_OK = 0, BUS_PROP_UNKNOWN, BUS_PROP_INVALID };
+bus_propcheck_t *bus_propcheck_new(void);
+int bus_prop_check(bus_propcheck_t *pc, const char *name, const char *value, char *errbuf,
+                   size_t n);
+void bus_propcheck_free(bus_propcheck_t *pc);
+
 /* "tasks", "segments", ...; static. */
 const char *bus_topic_suffix(bus_topic_t t);
 /* topic_prefix + suffix; new string (fx_free). */

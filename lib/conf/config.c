@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <libconfig.h>
-#include <librdkafka/rdkafka.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +25,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bus/bus.h"
 
 /* ------------------------------------------------------------------------ */
 /* Tables                                                                     */
@@ -737,7 +738,7 @@ typedef struct ctx {
   size_t n_files;
   inline_secret_t *secrets;
   size_t n_secrets;
-  rd_kafka_conf_t *rk; /* scratch conf that checks Kafka property names */
+  bus_propcheck_t *rk; /* checks Kafka property names and values */
   cmsg_t *msgs;
   size_t n_msgs;
   uint64_t failed[7]; /* per group section: bit i = key i was rejected */
@@ -1601,11 +1602,11 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
     }
     /* plugin.library.paths would load code while we only check names. */
     if (strcmp(name, "plugin.library.paths") != 0) {
-      if (!c->rk) c->rk = rd_kafka_conf_new();
-      switch (rd_kafka_conf_set(c->rk, name, val, errstr, sizeof(errstr))) {
-        case RD_KAFKA_CONF_OK:
+      if (!c->rk) c->rk = bus_propcheck_new();
+      switch (bus_prop_check(c->rk, name, val, errstr, sizeof(errstr))) {
+        case BUS_PROP_OK:
           break;
-        case RD_KAFKA_CONF_UNKNOWN:
+        case BUS_PROP_UNKNOWN:
           cerr(c, s, path, "\"%s\" is not a librdkafka property", name);
           goto out;
         default:
@@ -2658,7 +2659,7 @@ static void ctx_release(ctx_t *c) {
     fx_free(c->secrets[i].path);
   }
   fx_free(c->secrets);
-  if (c->rk) rd_kafka_conf_destroy(c->rk);
+  bus_propcheck_free(c->rk);
   flush_msgs(c);
 }
 

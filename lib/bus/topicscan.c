@@ -78,20 +78,146 @@ typedef struct part_state {
   int done;
 } part_state_t;
 
+/* One scan's state, shared by the steps of bus_scan. */
+typedef struct scan {
+  const bus_conf_t *c;
+  rd_kafka_t *rk;
+  char *topic;
+  int timeout_ms;
+  part_state_t *ps;
+  int np, left, stop;
+  bus_scan_cb *cb;
+  void *ctx;
+  bus_scan_stats_t *stats;
+} scan_t;
+
+/* The topic's partition count from the brokers' metadata. */
+static ferry_err_t scan_partitions(scan_t *s, char *errbuf) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topic, NULL);
+  ferry_err_t e = FERRY_OK;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(s->rk, 0, rkt, &md, s->timeout_ms);
+  if (err) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                     "kafka brokers %s unreachable within %d ms (reading %s): %s",
+                     s->c->brokers ? s->c->brokers : "", s->timeout_ms, s->topic,
+                     rd_kafka_err2str(err));
+  } else if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
+    err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    e = ferry_seterr(errbuf, FERRY_ERR_NOTFOUND, "kafka topic %s: %s", s->topic,
+                     err ? rd_kafka_err2str(err) : "no partitions");
+  } else {
+    s->np = md->topics[0].partition_cnt;
+  }
+  if (md) rd_kafka_metadata_destroy(md);
+  if (rkt) rd_kafka_topic_destroy(rkt);
+  return e;
+}
+
+/* Each partition's watermarks; the non-empty ones go into assign from their
+ * start, and s->left counts them. */
+static ferry_err_t scan_watermarks(scan_t *s, rd_kafka_topic_partition_list_t *assign,
+                                   char *errbuf) {
+  int p;
+  for (p = 0; p < s->np; p++) {
+    part_state_t *ps = &s->ps[p];
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(s->rk, s->topic, p, &ps->lo, &ps->hi, s->timeout_ms);
+    if (err)
+      return ferry_seterr(errbuf, FERRY_ERR_KAFKA,
+                          "kafka %s partition %d: watermarks not available within %d ms: %s",
+                          s->topic, p, s->timeout_ms, rd_kafka_err2str(err));
+    if (ps->lo > 0)
+      /* ferry never deletes records: the broker's retention did, and the
+       * reader misses them. */
+      LOG_ERROR(FAC, "event=records-lost topic=%s partition=%d low=%" PRId64
+                " msg=\"the partition starts at offset %" PRId64 ": the broker deleted "
+                "records before they were read (retention.ms / retention.bytes)\"",
+                FLOG_V(s->topic), p, ps->lo, ps->lo);
+    if (ps->hi <= ps->lo) {
+      ps->done = 1;
+      continue;
+    }
+    rd_kafka_topic_partition_list_add(assign, s->topic, p)->offset = ps->lo;
+    s->left++;
+  }
+  return FERRY_OK;
+}
+
+static void part_done(scan_t *s, int p) {
+  if (p >= 0 && p < s->np && !s->ps[p].done) {
+    s->ps[p].done = 1;
+    s->left--;
+  }
+}
+
+/* Hands one record to the callback. */
+static void scan_record(scan_t *s, rd_kafka_message_t *m) {
+  int p = m->partition;
+  bus_msg_t bm;
+  rd_kafka_timestamp_type_t tt;
+  memset(&bm, 0, sizeof(bm));
+  bm.topic = s->topic;
+  bm.partition = p;
+  bm.offset = m->offset;
+  bm.key = m->key;
+  bm.key_len = m->key_len;
+  bm.value = m->payload;
+  bm.len = m->payload ? m->len : 0;
+  bm.timestamp_ms = rd_kafka_message_timestamp(m, &tt);
+  bm.rkm_ = m;
+  if (s->stats) s->stats->messages++;
+  if (s->cb(&bm, s->ctx)) s->stop = 1;
+  if (m->offset + 1 >= s->ps[p].hi) part_done(s, p);
+}
+
+/* Reads every assigned partition to its high watermark at the start. */
+static ferry_err_t scan_read(scan_t *s, char *errbuf) {
+  ferry_err_t e = FERRY_OK;
+  int64_t last_progress = ferry_now_us();
+  while (s->left > 0 && !s->stop) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, 200);
+    if (!m) {
+      if (ferry_now_us() - last_progress > (int64_t)s->timeout_ms * 1000) {
+        e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
+                         "kafka %s: no progress for %d ms before the end "
+                         "(%d partition(s) left)", s->topic, s->timeout_ms, s->left);
+        break;
+      }
+      continue;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      part_done(s, m->partition);
+      last_progress = ferry_now_us();
+    } else if (m->err) {
+      if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
+          m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+          m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+          m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: %s", s->topic,
+                         rd_kafka_message_errstr(m));
+        s->stop = 1;
+      } else {
+        LOG_WARN(FAC, "topic=%s err=%s", FLOG_V(s->topic),
+                 FLOG_Q(rd_kafka_message_errstr(m)));
+      }
+    } else if (m->partition >= 0 && m->partition < s->np && !s->ps[m->partition].done) {
+      scan_record(s, m);
+      last_progress = ferry_now_us();
+    }
+    rd_kafka_message_destroy(m);
+  }
+  return e;
+}
+
 ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
                      bus_scan_cb *cb, void *ctx, bus_scan_stats_t *stats,
                      char *errbuf) {
   char errstr[512];
   rd_kafka_conf_t *conf;
-  rd_kafka_t *rk = NULL;
-  rd_kafka_topic_t *rkt = NULL;
-  const struct rd_kafka_metadata *md = NULL;
   rd_kafka_topic_partition_list_t *assign = NULL;
-  part_state_t *ps = NULL;
-  char *topic = NULL;
-  int np = 0, p, left = 0, stop = 0;
-  int64_t last_progress;
-  ferry_err_t e = FERRY_OK;
+  scan_t s;
+  ferry_err_t e;
   rd_kafka_resp_err_t err;
 
   if (stats) memset(stats, 0, sizeof(*stats));
@@ -99,125 +225,36 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
   if ((unsigned)t >= BUS_TOPIC__COUNT)
     return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka scan: bad topic %d", (int)t);
   if (!(conf = make_conf(c, errbuf))) return FERRY_ERR_CONFIG;
-  rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-  if (!rk) {
+  memset(&s, 0, sizeof(s));
+  s.c = c;
+  s.timeout_ms = timeout_ms;
+  s.cb = cb;
+  s.ctx = ctx;
+  s.stats = stats;
+  s.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  if (!s.rk) {
     rd_kafka_conf_destroy(conf);
     return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer: %s", errstr);
   }
-  topic = bus_topic_name(c, t);
-  rkt = rd_kafka_topic_new(rk, topic, NULL);
-  err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-  if (err) {
-    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
-                     "kafka brokers %s unreachable within %d ms (reading %s): %s",
-                     c->brokers ? c->brokers : "", timeout_ms, topic,
+  s.topic = bus_topic_name(c, t);
+  if ((e = scan_partitions(&s, errbuf))) goto out;
+  if (stats) stats->partitions = s.np;
+  s.ps = fx_calloc((size_t)s.np, sizeof(*s.ps));
+  assign = rd_kafka_topic_partition_list_new(s.np);
+  if ((e = scan_watermarks(&s, assign, errbuf))) goto out;
+  LOG_DEBUG(FAC, "topic=%s partitions=%d nonempty=%d", FLOG_V(s.topic), s.np, s.left);
+  if (s.left == 0) goto out;
+  if ((err = rd_kafka_assign(s.rk, assign))) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: assign: %s", s.topic,
                      rd_kafka_err2str(err));
     goto out;
   }
-  if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt <= 0) {
-    err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-    e = ferry_seterr(errbuf, FERRY_ERR_NOTFOUND, "kafka topic %s: %s", topic,
-                     err ? rd_kafka_err2str(err) : "no partitions");
-    goto out;
-  }
-  np = md->topics[0].partition_cnt;
-  if (stats) stats->partitions = np;
-  ps = fx_calloc((size_t)np, sizeof(*ps));
-  assign = rd_kafka_topic_partition_list_new(np);
-  for (p = 0; p < np; p++) {
-    err = rd_kafka_query_watermark_offsets(rk, topic, p, &ps[p].lo, &ps[p].hi, timeout_ms);
-    if (err) {
-      e = ferry_seterr(errbuf, FERRY_ERR_KAFKA,
-                       "kafka %s partition %d: watermarks not available within %d ms: %s",
-                       topic, p, timeout_ms, rd_kafka_err2str(err));
-      goto out;
-    }
-    if (ps[p].lo > 0)
-      /* ferry never deletes records: the broker's retention did, and the
-       * reader misses them. */
-      LOG_ERROR(FAC, "event=records-lost topic=%s partition=%d low=%" PRId64
-                " msg=\"the partition starts at offset %" PRId64 ": the broker deleted "
-                "records before they were read (retention.ms / retention.bytes)\"",
-                FLOG_V(topic), p, ps[p].lo, ps[p].lo);
-    if (ps[p].hi <= ps[p].lo) {
-      ps[p].done = 1;
-      continue;
-    }
-    rd_kafka_topic_partition_list_add(assign, topic, p)->offset = ps[p].lo;
-    left++;
-  }
-  LOG_DEBUG(FAC, "topic=%s partitions=%d nonempty=%d", FLOG_V(topic), np, left);
-  if (left == 0) goto out;
-  if ((err = rd_kafka_assign(rk, assign))) {
-    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: assign: %s", topic,
-                     rd_kafka_err2str(err));
-    goto out;
-  }
-  last_progress = ferry_now_us();
-  while (left > 0 && !stop) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-    if (!m) {
-      if (ferry_now_us() - last_progress > (int64_t)timeout_ms * 1000) {
-        e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
-                         "kafka %s: no progress for %d ms before the end "
-                         "(%d partition(s) left)", topic, timeout_ms, left);
-        break;
-      }
-      continue;
-    }
-    p = m->partition;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (p >= 0 && p < np && !ps[p].done) {
-        ps[p].done = 1;
-        left--;
-      }
-      last_progress = ferry_now_us();
-    } else if (m->err) {
-      if (m->err == RD_KAFKA_RESP_ERR__FATAL ||
-          m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-          m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-          m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-        e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka %s: %s", topic,
-                         rd_kafka_message_errstr(m));
-        stop = 1;
-      } else {
-        LOG_WARN(FAC, "topic=%s err=%s", FLOG_V(topic),
-                 FLOG_Q(rd_kafka_message_errstr(m)));
-      }
-    } else if (p >= 0 && p < np && !ps[p].done) {
-      bus_msg_t bm;
-      memset(&bm, 0, sizeof(bm));
-      bm.topic = topic;
-      bm.partition = p;
-      bm.offset = m->offset;
-      bm.key = m->key;
-      bm.key_len = m->key_len;
-      bm.value = m->payload;
-      bm.len = m->payload ? m->len : 0;
-      {
-        rd_kafka_timestamp_type_t tt;
-        bm.timestamp_ms = rd_kafka_message_timestamp(m, &tt);
-      }
-      bm.rkm_ = m;
-      if (stats) stats->messages++;
-      if (cb(&bm, ctx)) stop = 1;
-      if (m->offset + 1 >= ps[p].hi) {
-        ps[p].done = 1;
-        left--;
-      }
-      last_progress = ferry_now_us();
-    }
-    rd_kafka_message_destroy(m);
-  }
+  e = scan_read(&s, errbuf);
 out:
   if (assign) rd_kafka_topic_partition_list_destroy(assign);
-  if (md) rd_kafka_metadata_destroy(md);
-  if (rkt) rd_kafka_topic_destroy(rkt);
-  if (rk) {
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
-  }
-  fx_free(ps);
-  fx_free(topic);
+  rd_kafka_consumer_close(s.rk);
+  rd_kafka_destroy(s.rk);
+  fx_free(s.ps);
+  fx_free(s.topic);
   return e;
 }

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "xfer/policy.h"
 
 /* ------------------------------------------------------------------------ */
 /* Tables                                                                     */
@@ -1213,194 +1214,6 @@ static ferry_err_t check_topic_prefix(const char *s, char *errbuf) {
 /* ------------------------------------------------------------------------ */
 /* Public parsers                                                             */
 
-ferry_err_t conf_parse_size(const char *s, uint64_t *out, char *errbuf) {
-  const char *p = s;
-  uint64_t v = 0, mul = 1;
-  int digits = 0;
-  while (*p == ' ') p++;
-  if (*p == '-')
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\": a size cannot be negative",
-                        s);
-  while (isdigit((unsigned char)*p)) {
-    if (v > (UINT64_MAX - 9) / 10) goto overflow;
-    v = v * 10 + (uint64_t)(*p - '0');
-    p++;
-    digits++;
-  }
-  if (!digits)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" is not a size (bytes, or a number with K, M, G, T, P)",
-                        s);
-  if (*p == '.' || *p == ',')
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": write a whole number (e.g. 1536M, not 1.5G)", s);
-  while (*p == ' ') p++;
-  if (*p) {
-    const char *u = strchr("kmgtp", tolower((unsigned char)*p));
-    if (u) {
-      int i, e = (int)(u - "kmgtp") + 1;
-      for (i = 0; i < e; i++) mul *= 1024;
-      p++;
-      if (*p == 'i' || *p == 'I') p++;
-      if (*p == 'B' || *p == 'b') p++;
-    } else if (*p == 'B' || *p == 'b') {
-      p++;
-    }
-    while (*p == ' ') p++;
-    if (*p)
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": unknown size suffix (use K, M, G, T or P; all are "
-                          "powers of 1024)",
-                          s);
-  }
-  if (v != 0 && mul > UINT64_MAX / v) goto overflow;
-  *out = v * mul;
-  return FERRY_OK;
-overflow:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" is too large", s);
-}
-
-ferry_err_t conf_parse_duration(const char *s, int64_t bare_unit_ms, int64_t *out_ms,
-                                char *errbuf) {
-  static const struct {
-    const char *u;
-    int64_t ms;
-  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-  const char *p = s;
-  int64_t v = 0, mul = bare_unit_ms;
-  int digits = 0;
-  size_t i;
-  while (*p == ' ') p++;
-  while (isdigit((unsigned char)*p)) {
-    if (v > (INT64_MAX - 9) / 10) goto overflow;
-    v = v * 10 + (*p - '0');
-    p++;
-    digits++;
-  }
-  if (!digits)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" is not a duration (a whole number, optionally with ms, "
-                        "s, m, h or d)",
-                        s);
-  while (*p == ' ') p++;
-  if (*p) {
-    size_t n = strlen(p);
-    while (n > 0 && p[n - 1] == ' ') n--;
-    for (i = 0; i < FERRY_ARRAY_LEN(units); i++)
-      if (strlen(units[i].u) == n && strncasecmp(p, units[i].u, n) == 0) break;
-    if (i == FERRY_ARRAY_LEN(units))
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": unknown unit (use ms, s, m, h or d)", s);
-    mul = units[i].ms;
-  }
-  if (v != 0 && mul > INT64_MAX / v) goto overflow;
-  *out_ms = v * mul;
-  return FERRY_OK;
-overflow:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" is too large", s);
-}
-
-/* Reads exactly n digits. */
-static int digits_n(const char **p, int n, int *out) {
-  int v = 0, i;
-  for (i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)(*p)[i])) return -1;
-    v = v * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *out = v;
-  return 0;
-}
-
-ferry_err_t conf_parse_time(const char *s, int64_t *out, char *errbuf) {
-  const char *p = s;
-  struct tm tm, chk;
-  int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
-  time_t t;
-  memset(&tm, 0, sizeof(tm));
-  if (digits_n(&p, 4, &y) || *p++ != '-' || digits_n(&p, 2, &mo) || *p++ != '-' ||
-      digits_n(&p, 2, &d))
-    goto bad;
-  if (*p == 'T' || *p == 't' || *p == ' ') {
-    p++;
-    if (digits_n(&p, 2, &h) || *p++ != ':' || digits_n(&p, 2, &mi)) goto bad;
-    if (*p == ':') {
-      p++;
-      if (digits_n(&p, 2, &sec)) goto bad;
-      if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++) {
-        }
-    }
-    if (*p == 'Z' || *p == 'z') {
-      p++;
-    } else if (*p == '+' || *p == '-') {
-      int sign = *p == '-' ? -1 : 1, oh, om;
-      p++;
-      if (digits_n(&p, 2, &oh)) goto bad;
-      if (*p == ':') p++;
-      if (digits_n(&p, 2, &om) || oh > 14 || om > 59) goto bad;
-      off = sign * (oh * 3600 + om * 60);
-    }
-  }
-  if (*p) goto bad;
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    goto bad;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  t = timegm(&tm);
-  /* timegm normalizes Feb 30 into March; a round trip catches it. */
-  if (!gmtime_r(&t, &chk) || chk.tm_mday != d || chk.tm_mon != mo - 1) goto bad;
-  if ((int64_t)t - off <= 0)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" is not after 1970-01-01", s);
-  *out = (int64_t)t - off;
-  return FERRY_OK;
-bad:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                      "\"%s\" is not a date: use \"YYYY-MM-DD\" or "
-                      "\"YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]\"",
-                      s);
-}
-
-ferry_err_t conf_parse_window(const char *s, conf_window_t *out, char *errbuf) {
-  const char *p = s;
-  int h1, m1, h2, m2;
-  if (digits_n(&p, 2, &h1) || *p++ != ':' || digits_n(&p, 2, &m1) || *p++ != '-' ||
-      digits_n(&p, 2, &h2) || *p++ != ':' || digits_n(&p, 2, &m2) || *p)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": expected \"HH:MM-HH:MM\" (e.g. \"22:00-06:00\")", s);
-  if (h1 > 23 || m1 > 59 || m2 > 59 || h2 > 24 || (h2 == 24 && m2 != 0))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": hours are 00..23 (24:00 only as an end), minutes "
-                        "00..59",
-                        s);
-  if (h1 * 60 + m1 == h2 * 60 + m2)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" is empty (start equals end); for all day write "
-                        "\"00:00-24:00\"",
-                        s);
-  out->start_min = h1 * 60 + m1;
-  out->end_min = h2 * 60 + m2;
-  return FERRY_OK;
-}
-
-int conf_windows_allow(const conf_windows_t *w, int minute_of_day) {
-  size_t i;
-  if (!w || w->n == 0) return 1;
-  for (i = 0; i < w->n; i++) {
-    const conf_window_t *x = &w->v[i];
-    if (x->start_min < x->end_min) {
-      if (minute_of_day >= x->start_min && minute_of_day < x->end_min) return 1;
-    } else if (minute_of_day >= x->start_min || minute_of_day < x->end_min) {
-      return 1;
-    }
-  }
-  return 0;
-}
-
 void conf_loc_release(conf_loc_t *l) {
   if (!l) return;
   fx_free(l->store);
@@ -1525,13 +1338,6 @@ static int set_int(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
   return 0;
 }
 
-static int class_name_ok(const char *s) {
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-  return 1;
-}
-
 /* Sensitive Kafka property names: their values are never printed. */
 static int kafka_secret_name(const char *name) {
   return strstr(name, "password") || strstr(name, "secret") ||
@@ -1567,8 +1373,7 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
   if (k->flags & KF_CLASSMAP) {
     /* The rule of policy_class_map_parse (xfer/policy.h), which the worker
      * applies to this list: DST may be empty (omit the class header). */
-    if (!(strcmp(name, "*") == 0 || class_name_ok(name)) ||
-        (*val && !class_name_ok(val))) {
+    if (!policy_class_name_ok(name, 1) || (*val && !policy_class_name_ok(val, 0))) {
       cerr(c, s, path,
            "\"%s\": expected \"SRC=DST\" with class names of letters, digits, '_' "
            "and '-' (SRC may be \"*\", DST empty)",
@@ -2017,53 +1822,6 @@ static void post_lister(ctx_t *c, ferry_conf_t *conf, const config_setting_t *gr
   }
 }
 
-/* The host of an endpoint, lower case, without scheme and port. */
-static void endpoint_host(const char *ep, char *out, size_t n) {
-  const char *h = strstr(ep, "://");
-  size_t i = 0;
-  h = h ? h + 3 : ep;
-  while (*h && *h != ':' && *h != '/' && i + 1 < n)
-    out[i++] = (char)tolower((unsigned char)*h++);
-  out[i] = 0;
-}
-
-/* The region named by a well-known endpoint host, or NULL. New string. */
-static char *region_from_endpoint(store_type_t type, const char *ep) {
-  char host[256];
-  size_t n;
-  endpoint_host(ep, host, sizeof(host));
-  n = strlen(host);
-  if (type == STORE_OSS) {
-    /* oss-cn-hangzhou.aliyuncs.com, oss-cn-hangzhou-internal.aliyuncs.com */
-    const char *suf = ".aliyuncs.com";
-    size_t sl = strlen(suf), rl;
-    if (n <= sl + 4 || strncmp(host, "oss-", 4) != 0 || strcmp(host + n - sl, suf) != 0)
-      return NULL;
-    rl = n - sl - 4;
-    if (rl > 9 && strncmp(host + 4 + rl - 9, "-internal", 9) == 0) rl -= 9;
-    if (memchr(host + 4, '.', rl) || rl == 0) return NULL;
-    if (strncmp(host + 4, "accelerate", 10) == 0) return NULL;
-    return fx_strndup(host + 4, rl);
-  }
-  if (type == STORE_COS) {
-    /* cos.ap-guangzhou.myqcloud.com, cos-internal.ap-guangzhou.tencentcos.cn; not
-     * cos.accelerate.myqcloud.com, which names no region */
-    const char *p = NULL, *dot;
-    if (strncmp(host, "cos.", 4) == 0)
-      p = host + 4;
-    else if (strncmp(host, "cos-internal.", 13) == 0)
-      p = host + 13;
-    if (!p) return NULL;
-    dot = strchr(p, '.');
-    if (!dot || dot == p) return NULL;
-    if (strncmp(p, "accelerate.", 11) == 0) return NULL; /* cos.accelerate.myqcloud.com */
-    if (strcmp(dot, ".myqcloud.com") != 0 && strcmp(dot, ".tencentcos.cn") != 0)
-      return NULL;
-    return fx_strndup(p, (size_t)(dot - p));
-  }
-  return NULL;
-}
-
 /* Index of key name in the stores table (for the present mask). */
 static int key_index(const section_t *sec, const char *name) {
   size_t i;
@@ -2200,7 +1958,7 @@ static void post_store(ctx_t *c, ferry_conf_t *conf, store_raw_t *raws, size_t i
 
   /* Region: given, derived from a well-known endpoint, or required. */
   if (!sc->region && sc->endpoint)
-    sc->region = region_from_endpoint(sc->type, sc->endpoint);
+    sc->region = store_region_from_endpoint(sc->type, sc->endpoint);
   if (!sc->region) {
     int needs =
         (sc->type == STORE_OSS && sc->sign != SIGN_OSS_V1 && sc->sign != SIGN_NONE) ||
@@ -2312,7 +2070,7 @@ static void bucket_id(const store_raw_t *r, const char *bucket, bucket_id_t *out
   char host[256];
   char *derived;
   size_t bl = strlen(bucket);
-  endpoint_host(ep, host, sizeof(host));
+  store_endpoint_host(ep, host, sizeof(host));
   h = host;
   if (strncmp(h, bucket, bl) == 0 && h[bl] == '.') h += bl + 1; /* bucket.endpoint */
   out->bucket = bucket;
@@ -2320,7 +2078,7 @@ static void bucket_id(const store_raw_t *r, const char *bucket, bucket_id_t *out
                         *sc->region
                     ? sc->region
                     : NULL;
-  derived = region_from_endpoint(sc->type, ep);
+  derived = store_region_from_endpoint(sc->type, ep);
   if (derived) { /* the endpoint names it: the same string post_store set */
     if (!out->region) out->region = sc->region;
     fx_free(derived);

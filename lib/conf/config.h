@@ -2,7 +2,7 @@
  * config.h: ferry's configuration file (libconfig syntax), loaded into plain
  * structs that every service reads.
  *
- * One table per section (in config.c) gives each key's type, default, range
+ * One table per section (in keys.c) gives each key's type, default, range
  * and doc line; the same tables drive parsing, validation and the reference
  * in docs/config.md (conf_doc_markdown), so the three cannot drift.
  *

@@ -2,6 +2,7 @@
 """layers.py: checks the code's layering and function length (ctest lint.layers).
 
 usage: tests/tools/layers.py [ROOT]
+       tests/tools/layers.py --selftest   (the check finds what it must, on a made-up tree)
 
 1. Includes. Every include of ferry's own headers names its directory
    ("store/client.h"), and a file may include only its own layer and the
@@ -153,9 +154,8 @@ def load_allow(root):
     return allow
 
 
-def main():
-    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
-                           os.path.join(os.path.dirname(__file__), "..", ".."))
+def check(root):
+    """Every problem of the tree at root, one line each."""
     problems = []
     allow = load_allow(root)
     used = set()
@@ -178,6 +178,50 @@ def main():
         if key not in used:
             problems.append(f"tests/tools/layers-allow.txt:{no}: {key} is no longer "
                             f"over {MAX_LINES} lines (or gone): remove it from the list")
+    return problems
+
+
+def selftest():
+    """A tree with one of each fault, and a clean one: each fault is found."""
+    import tempfile
+    body = "int f(void) {\n" + "  x++;\n" * 130 + "}\n"
+    files = {
+        "lib/core/a.c": '#include "conf/config.h"\n',           # upward include
+        "lib/store/b.c": "#include <librdkafka/rdkafka.h>\n",    # outside library
+        "lib/bus/c.c": '#include "c.h"\n',                       # no directory
+        "lister/d.c": '#include "worker/worker.h"\n',            # another service
+        "lib/xfer/e.c": body,                                     # too long
+        "lib/model/ok.c": '#include "core/ferry.h"\nint g(void) { return 0; }\n',
+        "tests/tools/layers-allow.txt": "lib/plan/gone.c:h\n",   # stale entry
+    }
+    want = ["lib/core/a.c:1: include \"conf/config.h\" runs against the layers",
+            "lib/store/b.c:1: include <librdkafka/rdkafka.h>",
+            "lib/bus/c.c:1: include \"c.h\" without its directory",
+            "lister/d.c:1: include \"worker/worker.h\" runs against the layers",
+            "lib/xfer/e.c:1: function f is 132 lines",
+            "tests/tools/layers-allow.txt:1: lib/plan/gone.c:h is no longer"]
+    with tempfile.TemporaryDirectory() as root:
+        for rel, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+            with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
+                f.write(text)
+        got = check(root)
+    missing = [w for w in want if not any(g.startswith(w) for g in got)]
+    extra = [g for g in got if not any(g.startswith(w) for w in want)]
+    for m in missing:
+        print(f"selftest: not found: {m}")
+    for e in extra:
+        print(f"selftest: unexpected: {e}")
+    print(f"layers.py --selftest: {'ok' if not missing and not extra else 'FAILED'}")
+    return 1 if missing or extra else 0
+
+
+def main():
+    if sys.argv[1:] == ["--selftest"]:
+        return selftest()
+    root = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                           os.path.join(os.path.dirname(__file__), "..", ".."))
+    problems = check(root)
     for p in problems:
         print(p)
     print(f"layers.py: {len(problems)} problem(s)")

@@ -31,9 +31,10 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/msg.h"
-#include "bus/scan.h"
-#include "core/config.h"
+#include "bus/topicscan.h"
+#include "conf/config.h"
 #include "core/log.h"
 
 typedef struct ctx {

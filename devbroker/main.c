@@ -169,7 +169,14 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
   FLOG(l, "kafka", "fac=%s msg=%s", FLOG_V(fac), FLOG_Q(buf));
 }
 
-int main(int argc, char **argv) {
+/* The command line. */
+typedef struct args {
+  int n_brokers, partitions;
+  const char *bootstrap_file;
+} args_t;
+
+/* Reads the options into a and bc; -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, args_t *a, bus_conf_t *bc) {
   static const struct option opts[] = {
       {"brokers", required_argument, NULL, 'b'},
       {"bootstrap-file", required_argument, NULL, 'f'},
@@ -180,64 +187,47 @@ int main(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, 'V'},
       {NULL, 0, NULL, 0}};
-  int n_brokers = 1, partitions = BUS_DEFAULT_SEGMENTS_PARTITIONS, opt, t, rc = 1;
-  const char *bootstrap_file = NULL;
-  char errstr[512], errbuf[FERRY_ERRLEN];
-  bus_conf_t bc;
-  rd_kafka_conf_t *conf;
-  rd_kafka_t *rk = NULL;
-  rd_kafka_mock_cluster_t *mc = NULL;
-  const char *bootstraps;
-  struct sigaction sa;
-  int wrote_file = 0;
-  watch_t watch;
-
-  flog_set_service("devbroker");
-  memset(&watch, 0, sizeof(watch));
-  bus_conf_init(&bc);
+  int opt;
   while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
     case 'b':
-      if (parse_int("--brokers", optarg, 1, 16, &n_brokers)) goto out;
+      if (parse_int("--brokers", optarg, 1, 16, &a->n_brokers)) return 1;
       break;
-    case 'f': bootstrap_file = optarg; break;
+    case 'f': a->bootstrap_file = optarg; break;
     case 'p':
-      if (parse_int("--partitions", optarg, 1, 10000, &partitions)) goto out;
+      if (parse_int("--partitions", optarg, 1, 10000, &a->partitions)) return 1;
       break;
     case 't':
-      fx_free(bc.topic_prefix);
-      bc.topic_prefix = fx_strdup(optarg);
+      fx_free(bc->topic_prefix);
+      bc->topic_prefix = fx_strdup(optarg);
       break;
     case 'l':
       if (flog_set_level_str(optarg)) {
         fprintf(stderr, "ferry-devbroker: --log-level: unknown level \"%s\"\n", optarg);
-        goto out;
+        return 1;
       }
       break;
     case 'e':
       /* A test that is killed outright must not leave a broker behind:
        * the kernel sends SIGTERM when the parent goes away. */
-      if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1) goto out;
+      if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1) return 1;
       break;
-    case 'h': usage(stdout); rc = 0; goto out;
-    case 'V': printf("ferry-devbroker %s (messages v%d)\n", ferry_version(), MSG_VERSION); rc = 0; goto out;
-    default: usage(stderr); rc = 2; goto out;
+    case 'h': usage(stdout); return 0;
+    case 'V': printf("ferry-devbroker %s (messages v%d)\n", ferry_version(), MSG_VERSION); return 0;
+    default: usage(stderr); return 2;
     }
   }
   if (optind < argc) {
     fprintf(stderr, "ferry-devbroker: unexpected argument \"%s\"\n", argv[optind]);
     usage(stderr);
-    rc = 2;
-    goto out;
+    return 2;
   }
-  bc.segments_partitions = partitions;
-  bc.brokers = fx_strdup("unused");   /* bus_conf_check wants one */
-  if (bus_conf_check(&bc, errbuf)) {
-    fprintf(stderr, "ferry-devbroker: %s\n", errbuf);
-    goto out;
-  }
+  return -1;
+}
 
-  /* The handler only sets a flag; the main loop does the shutdown. */
+/* The handler only sets a flag; the main loop does the shutdown. */
+static void install_signals(void) {
+  struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -247,59 +237,59 @@ int main(int argc, char **argv) {
   sigaction(SIGUSR2, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
+}
 
+/* Starts the mock cluster with ferry's topics; 0, or -1 (said on stderr).
+ * *rk and *mc are set as far as they were made, for the caller to free. */
+static int start_cluster(const bus_conf_t *bc, int n_brokers, rd_kafka_t **rk,
+                         rd_kafka_mock_cluster_t **mc) {
+  char errstr[512];
+  int t;
   /* The mock cluster needs an rd_kafka_t for bookkeeping; this throwaway
    * producer never produces. */
-  conf = rd_kafka_conf_new();
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
   rd_kafka_conf_set_log_cb(conf, log_cb);
   if (rd_kafka_conf_set(conf, "client.id", "ferry-devbroker", errstr,
                         sizeof(errstr)) != RD_KAFKA_CONF_OK) {
     fprintf(stderr, "ferry-devbroker: %s\n", errstr);
     rd_kafka_conf_destroy(conf);
-    goto out;
+    return -1;
   }
-  rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  if (!rk) {
+  *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (!*rk) {
     fprintf(stderr, "ferry-devbroker: %s\n", errstr);
     rd_kafka_conf_destroy(conf);
-    goto out;
+    return -1;
   }
-  mc = rd_kafka_mock_cluster_new(rk, n_brokers);
-  if (!mc) {
+  *mc = rd_kafka_mock_cluster_new(*rk, n_brokers);
+  if (!*mc) {
     fprintf(stderr, "ferry-devbroker: cannot start the mock cluster\n");
-    goto out;
+    return -1;
   }
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-    char *name = bus_topic_name(&bc, (bus_topic_t)t);
-    int np = bus_topic_partitions(&bc, (bus_topic_t)t);
-    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(mc, name, np, 1);
+    char *name = bus_topic_name(bc, (bus_topic_t)t);
+    int np = bus_topic_partitions(bc, (bus_topic_t)t);
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(*mc, name, np, 1);
     if (err) {
       fprintf(stderr, "ferry-devbroker: topic %s: %s\n", name, rd_kafka_err2str(err));
       fx_free(name);
-      goto out;
+      return -1;
     }
     LOG_INFO(FAC, "topic=%s partitions=%d", FLOG_V(name), np);
     fx_free(name);
   }
-  bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
-  if (bootstrap_file) {
-    if (write_atomic(bootstrap_file, bootstraps)) goto out;
-    wrote_file = 1;
-  }
-  printf("%s\n", bootstraps);
-  fflush(stdout);
-  LOG_INFO(FAC, "brokers=%d bootstrap=%s msg=\"ready\"", n_brokers, FLOG_V(bootstraps));
-  watch.rk = watch_client(bootstraps);
-  watch.bc = &bc;
-  watch.lost = fx_calloc(BUS_TOPIC__COUNT * 10000, 1);
+  return 0;
+}
 
+/* Serves until a stop signal, acting on the fault signals. */
+static void serve(rd_kafka_t *rk, rd_kafka_mock_cluster_t *mc, int n_brokers, watch_t *watch) {
   while (!stop) {
     rd_kafka_poll(rk, 200);
-    watch_check(&watch);
+    watch_check(watch);
     if (want_down) {
       want_down = 0;
       rd_kafka_mock_broker_set_down(mc, n_brokers);
-      watch.paused = 1;
+      watch->paused = 1;
       LOG_WARN(FAC, "broker=%d msg=\"down (SIGUSR1)\"", n_brokers);
     }
     if (want_refuse) {
@@ -311,15 +301,52 @@ int main(int argc, char **argv) {
     if (want_up) {
       want_up = 0;
       rd_kafka_mock_broker_set_up(mc, n_brokers);
-      watch.paused = 0;
+      watch->paused = 0;
       LOG_WARN(FAC, "broker=%d msg=\"up (SIGUSR2)\"", n_brokers);
     }
   }
+}
 
+int main(int argc, char **argv) {
+  args_t a = {1, BUS_DEFAULT_SEGMENTS_PARTITIONS, NULL};
+  int rc = 1;
+  char errbuf[FERRY_ERRLEN];
+  bus_conf_t bc;
+  rd_kafka_t *rk = NULL;
+  rd_kafka_mock_cluster_t *mc = NULL;
+  const char *bootstraps;
+  int wrote_file = 0;
+  watch_t watch;
+
+  flog_set_service("devbroker");
+  memset(&watch, 0, sizeof(watch));
+  bus_conf_init(&bc);
+  if ((rc = parse_args(argc, argv, &a, &bc)) >= 0) goto out;
+  rc = 1;
+  bc.segments_partitions = a.partitions;
+  bc.brokers = fx_strdup("unused");   /* bus_conf_check wants one */
+  if (bus_conf_check(&bc, errbuf)) {
+    fprintf(stderr, "ferry-devbroker: %s\n", errbuf);
+    goto out;
+  }
+  install_signals();
+  if (start_cluster(&bc, a.n_brokers, &rk, &mc)) goto out;
+  bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+  if (a.bootstrap_file) {
+    if (write_atomic(a.bootstrap_file, bootstraps)) goto out;
+    wrote_file = 1;
+  }
+  printf("%s\n", bootstraps);
+  fflush(stdout);
+  LOG_INFO(FAC, "brokers=%d bootstrap=%s msg=\"ready\"", a.n_brokers, FLOG_V(bootstraps));
+  watch.rk = watch_client(bootstraps);
+  watch.bc = &bc;
+  watch.lost = fx_calloc(BUS_TOPIC__COUNT * 10000, 1);
+  serve(rk, mc, a.n_brokers, &watch);
   LOG_INFO(FAC, "msg=\"shutting down\"");
   rc = 0;
 out:
-  if (wrote_file) unlink(bootstrap_file);
+  if (wrote_file) unlink(a.bootstrap_file);
   if (watch.rk) rd_kafka_destroy(watch.rk);
   fx_free(watch.lost);
   if (mc) rd_kafka_mock_cluster_destroy(mc);

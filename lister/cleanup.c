@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "lister.h"
+#include "lister/lister.h"
 #include "store/client.h"
 #include "xfer/backoff.h"
 

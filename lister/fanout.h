@@ -13,10 +13,10 @@
 #ifndef FERRY_LISTER_FANOUT_H
 #define FERRY_LISTER_FANOUT_H
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "lister/out.h"
 #include "store/client.h"
-#include "xfer/fanout.h"
+#include "plan/fanplan.h"
 
 typedef struct lfan lfan_t;
 

@@ -23,7 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bus/scan.h"
+#include "bus/topicscan.h"
+#include "conf/busconf.h"
 #include "core/enc.h"
 #include "core/log.h"
 #include "lister/ops.h"

@@ -10,7 +10,7 @@
 #ifndef FERRY_LISTER_H
 #define FERRY_LISTER_H
 
-#include "core/config.h"
+#include "conf/config.h"
 
 /* Exit statuses of ferry-lister. */
 enum {

@@ -20,10 +20,10 @@
 #include <string.h>
 
 #include "bus/msg.h"
-#include "core/config.h"
+#include "conf/config.h"
 #include "core/log.h"
-#include "lister.h"
-#include "ops.h"
+#include "lister/lister.h"
+#include "lister/ops.h"
 
 static void on_signal(int sig) {
   (void)sig;

@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus/tally.h"
+#include "report/tally.h"
 #include "core/log.h"
 #include "lister/scan.h"
 #include "lister/source.h"
-#include "xfer/estimate.h"
+#include "plan/estimate.h"
 #include "xfer/policy.h"
-#include "xfer/syncdiff.h"
+#include "plan/syncdiff.h"
 
 #define FAC "lister"
 
@@ -218,6 +218,33 @@ static void rate_str(char *buf, size_t n, double bps) {
   strncat(buf, "/s", n - strlen(buf) - 1);
 }
 
+/* Each input of --estimate says where it comes from: "measured" (this
+ * listing, a trial's rate), "given" (the command line), "config", or
+ * "assumed" (a default that nobody measured: the estimate is only as good
+ * as those). */
+static void print_inputs(FILE *f, const est_params_t *pp, const lister_opts_t *o) {
+  char a[64], b[64];
+  const est_params_t p = *pp;
+  fprintf(f, "inputs (measured | given | config | assumed = a default, not measured):\n");
+  fprintf(f, "  objects, bytes, sizes: measured (this listing)\n");
+  fprintf(f, "  workers: %d (%s)\n", p.workers, o->workers > 0 ? "given: --workers" : "assumed: --workers");
+  fprintf(f, "  concurrency: %d per worker, %d copies in flight each (config: worker.concurrency)\n",
+          p.concurrency, p.concurrency / 2);
+  rate_str(a, sizeof(a), p.src_rate);
+  fprintf(f, "  source read per worker: %s (%s)\n", a, o->src_rate > 0 ? "given: --src-rate" : "assumed: --src-rate");
+  rate_str(a, sizeof(a), p.dst_rate);
+  fprintf(f, "  destination write per worker: %s (%s)\n", a,
+          o->dst_rate > 0 ? "given: --dst-rate" : "assumed: --dst-rate");
+  fprintf(f, "  per request: %.1f ms (%s)\n", p.request_s * 1000,
+          o->request_ms > 0 ? "given: --request-ms" : "assumed: --request-ms");
+  fprintf(f, "  rate of a trial: %s\n", o->rate_from_json ? "measured (--rate-from-json, below)"
+                                                            : "none (--rate-from-json)");
+  rate_str(a, sizeof(a), p.task_bw);
+  rate_str(b, sizeof(b), p.worker_bw);
+  fprintf(f, "  limits: task qps %.0f, task bandwidth %s, worker qps %.0f, worker bandwidth %s "
+          "(config; 0 / unbounded = none)\n", p.task_qps, a, p.worker_qps, b);
+}
+
 static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const lister_opts_t *o,
                         lsrc_t *src) {
   est_params_t p;
@@ -292,27 +319,7 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
               100.0 * (double)est->count[i] / (double)est->objects, c);
     }
   }
-  /* Each input says where it comes from: "measured" (this listing, a trial's
-   * rate), "given" (the command line), "config", or "assumed" (a default
-   * that nobody measured: the estimate is only as good as those). */
-  fprintf(f, "inputs (measured | given | config | assumed = a default, not measured):\n");
-  fprintf(f, "  objects, bytes, sizes: measured (this listing)\n");
-  fprintf(f, "  workers: %d (%s)\n", p.workers, o->workers > 0 ? "given: --workers" : "assumed: --workers");
-  fprintf(f, "  concurrency: %d per worker, %d copies in flight each (config: worker.concurrency)\n",
-          p.concurrency, p.concurrency / 2);
-  rate_str(a, sizeof(a), p.src_rate);
-  fprintf(f, "  source read per worker: %s (%s)\n", a, o->src_rate > 0 ? "given: --src-rate" : "assumed: --src-rate");
-  rate_str(a, sizeof(a), p.dst_rate);
-  fprintf(f, "  destination write per worker: %s (%s)\n", a,
-          o->dst_rate > 0 ? "given: --dst-rate" : "assumed: --dst-rate");
-  fprintf(f, "  per request: %.1f ms (%s)\n", p.request_s * 1000,
-          o->request_ms > 0 ? "given: --request-ms" : "assumed: --request-ms");
-  fprintf(f, "  rate of a trial: %s\n", o->rate_from_json ? "measured (--rate-from-json, below)"
-                                                            : "none (--rate-from-json)");
-  rate_str(a, sizeof(a), p.task_bw);
-  rate_str(b, sizeof(b), p.worker_bw);
-  fprintf(f, "  limits: task qps %.0f, task bandwidth %s, worker qps %.0f, worker bandwidth %s "
-          "(config; 0 / unbounded = none)\n", p.task_qps, a, p.worker_qps, b);
+  print_inputs(f, &p, o);
   fprintf(f, "requests: %.0f (%.2f per object%s)\n", est->requests,
           est->objects ? est->requests / (double)est->objects : 0.0,
           p.head_dst ? ", a HEAD of the destination included" : "");

@@ -13,7 +13,7 @@
 #ifndef FERRY_LISTER_OPS_H
 #define FERRY_LISTER_OPS_H
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "lister/lister.h"
 
 /* Exit status of --verify when the destination is not in step. */

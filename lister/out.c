@@ -1,5 +1,5 @@
 /* out.c: the lister's output: Kafka with checked deliveries, or a file. */
-#include "out.h"
+#include "lister/out.h"
 
 #include <errno.h>
 #include <stdio.h>

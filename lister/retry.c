@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/scan.h"
-#include "bus/tally.h"
+#include "bus/topicscan.h"
+#include "report/tally.h"
 #include "core/log.h"
 
 #define FAC "lister"

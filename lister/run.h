@@ -19,9 +19,9 @@
 #include "store/client.h"
 #include "store/listcur.h"
 #include "xfer/backoff.h"
-#include "xfer/listfile.h"
-#include "xfer/listplan.h"
-#include "xfer/segmenter.h"
+#include "plan/listfile.h"
+#include "plan/listplan.h"
+#include "plan/segmenter.h"
 
 typedef struct lrun {
   const ferry_conf_t *conf;

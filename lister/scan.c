@@ -11,7 +11,7 @@
 #include "lister/lister.h"
 #include "store/listcur.h"
 #include "xfer/backoff.h"
-#include "xfer/syncdiff.h"
+#include "plan/syncdiff.h"
 
 #define FAC "lister"
 

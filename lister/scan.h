@@ -14,7 +14,7 @@
 #ifndef FERRY_LISTER_SCAN_H
 #define FERRY_LISTER_SCAN_H
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "store/client.h"
 
 typedef struct lscan lscan_t;

@@ -18,7 +18,7 @@
 #include "core/enc.h"
 #include "core/log.h"
 #include "lister/run.h"
-#include "xfer/shardplan.h"
+#include "plan/shardplan.h"
 
 #define FAC "lister"
 

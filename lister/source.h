@@ -4,7 +4,7 @@
  *   LSRC_LIST         the source listing (what a plain run publishes);
  *   LSRC_INCREMENTAL  the source objects that are missing or changed at the
  *                     destination, from a merge-join of both listings
- *                     (xfer/syncdiff.h says what "changed" means);
+ *                     (plan/syncdiff.h says what "changed" means);
  *   LSRC_URLS         a URL-list source (urls:/path): each URL is read with
  *                     HEAD for its size, ETag and date; the object's key is the
  *                     URL and its dst_key the destination prefix + the list's
@@ -20,9 +20,9 @@
 #include <stdint.h>
 
 #include "bus/msg.h"
-#include "core/config.h"
+#include "conf/config.h"
 #include "lister/scan.h"
-#include "xfer/syncdiff.h"
+#include "plan/syncdiff.h"
 
 typedef enum lsrc_mode { LSRC_LIST = 0, LSRC_INCREMENTAL, LSRC_URLS } lsrc_mode_t;
 

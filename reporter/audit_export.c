@@ -1,5 +1,5 @@
 /* audit_export.c: --export-audit (audit_export.h). */
-#include "audit_export.h"
+#include "reporter/audit_export.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bus/scan.h"
+#include "bus/topicscan.h"
 #include "core/log.h"
 
 #define FAC "reporter"

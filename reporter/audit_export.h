@@ -11,7 +11,7 @@
 
 #include "bus/audit.h"
 #include "bus/bus.h"
-#include "bus/tally.h"
+#include "report/tally.h"
 #include "core/buf.h"
 
 /* The rows of one audit message of task a->task, into out; CSV fields are

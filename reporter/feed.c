@@ -1,7 +1,7 @@
 /*
  * feed.c: Kafka → tally for the reporter. See feed.h.
  */
-#include "feed.h"
+#include "reporter/feed.h"
 
 #include <inttypes.h>
 #include <stdio.h>

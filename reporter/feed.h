@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "bus/tally.h"
+#include "report/tally.h"
 
 typedef struct feed feed_t;
 

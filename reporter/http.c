@@ -10,7 +10,7 @@
  * its own thread the server answers at once, and the lock is held only for
  * snapshots: the tally is never rendered or sent under it.
  */
-#include "http.h"
+#include "reporter/http.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bus/tallyweb.h"
+#include "report/tallyweb.h"
 #include "core/log.h"
 #include "web/httpd.h"
 

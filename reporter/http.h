@@ -1,7 +1,7 @@
 /*
  * http.h: the reporter's HTTP server (libmicrohttpd) — the status page,
  * /api/tasks, /api/tasks/{name}, the failed lists, /api/reporter and
- * /metrics (docs/reporter.md, "HTTP"). What it says is lib/bus/tallyweb.c;
+ * /metrics (docs/reporter.md, "HTTP"). What it says is lib/report/tallyweb.c;
  * this module is sockets, threads and locking.
  *
  * Threads: the server runs in libmicrohttpd's own thread, which answers
@@ -16,9 +16,9 @@
 
 #include <pthread.h>
 
-#include "bus/tally.h"
+#include "report/tally.h"
 #include "core/ferry.h"
-#include "feed.h"
+#include "reporter/feed.h"
 
 typedef struct http http_t;
 

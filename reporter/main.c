@@ -9,7 +9,7 @@
  *   ferry-reporter -c CONF --export-failed T --out FILE [--format csv|jsonl]
  *   ferry-reporter -c CONF --export-audit T --out FILE [--format csv|jsonl]
  *
- * The logic is lib/bus/tally.c; reading Kafka is feed.c; the HTTP server
+ * The logic is lib/report/tally.c; reading Kafka is feed.c; the HTTP server
  * is http.c (with --watch too); this file parses arguments and runs one of
  * the modes. Exit status: 0 ok (--wait: completed),
  * 1 runtime error (or --wait: the listing failed), 2 bad arguments or config,
@@ -27,13 +27,14 @@
 #include <unistd.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/msg.h"
-#include "bus/tally.h"
-#include "core/config.h"
+#include "report/tally.h"
+#include "conf/config.h"
 #include "core/log.h"
-#include "audit_export.h"
-#include "feed.h"
-#include "http.h"
+#include "reporter/audit_export.h"
+#include "reporter/feed.h"
+#include "reporter/http.h"
 #include "web/httpd.h"
 
 #define FAC "reporter"

@@ -15,7 +15,7 @@
 
 #include "bus/bus.h"
 #include "bus/msg.h"
-#include "core/config.h"
+#include "conf/config.h"
 #include "xfer/engine.h"
 
 typedef struct wfleet wfleet_t;

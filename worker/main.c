@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "bus/msg.h"
 #include "core/log.h"
 #include "worker/worker.h"

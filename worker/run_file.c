@@ -16,7 +16,7 @@
 #include "worker/segrun.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
-#include "xfer/xconf.h"
+#include "conf/xconf.h"
 
 #define FAC "worker"
 

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "bus/offtrack.h"
 #include "core/log.h"
 #include "core/watchdog.h"
@@ -34,7 +35,7 @@
 #include "worker/window.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
-#include "xfer/xconf.h"
+#include "conf/xconf.h"
 
 #define FAC "worker"
 /* A loop turn longer than this is a block inside a library (see wd_start). */
@@ -471,178 +472,215 @@ static void commit_ready(kworker_t *w) {
   }
 }
 
-int worker_run_kafka(const ferry_conf_t *conf) {
-  kworker_t w;
-  char errbuf[FERRY_ERRLEN];
+/* The main loop's own state, beside the worker's. */
+typedef struct kloop {
   xfer_conf_t xc;
-  bus_topic_t topics[1] = {BUS_SEGMENTS};
   size_t max_segs;
-  int64_t last_commit = 0, stop_at = 0;
-  wd_t *wd = NULL;
-  long stall_ms = WD_STALL_MS;
-  wwin_t win = WWIN_INIT;
-  wmetrics_t *wm = NULL;
-  int64_t last_metrics = 0;
-  int rc = 0;
-  memset(&w, 0, sizeof(w));
-  w.conf = conf;
-  offtrack_init(&w.ot);
-  if (bus_conf_from_kafka(&w.bc, &conf->kafka, errbuf) != FERRY_OK) {
-    fprintf(stderr, "ferry-worker: %s\n", errbuf);
-    return 1;
-  }
-  if (bus_topics_check(&w.bc, errbuf)) goto fail;
-  w.seg_topic = bus_topic_name(&w.bc, BUS_SEGMENTS);
-  w.total_parts = bus_topic_partitions(&w.bc, BUS_SEGMENTS);
-  xfer_conf_from_config(&xc, conf);
-  w.e = xfer_engine_new(&xc, conf->stores, conf->n_stores, errbuf);
-  if (!w.e) goto fail;
-  w.fleet = wfleet_new(conf, &w.bc);
+  int64_t last_commit, stop_at, last_metrics;
+  wd_t *wd;
+  long stall_ms;
+  wwin_t win;
+  wmetrics_t *wm;
+} kloop_t;
+
+/* Connects, creates the engine, the fleet, the metrics endpoint, the
+ * producer and the consumer. 0, or -1 with errbuf set. */
+static int kw_start(kworker_t *w, kloop_t *L, char *errbuf) {
+  const ferry_conf_t *conf = w->conf;
+  bus_topic_t topics[1] = {BUS_SEGMENTS};
+  int n = 0;
+  if (bus_topics_check(&w->bc, errbuf)) return -1;
+  w->seg_topic = bus_topic_name(&w->bc, BUS_SEGMENTS);
+  w->total_parts = bus_topic_partitions(&w->bc, BUS_SEGMENTS);
+  xfer_conf_from_config(&L->xc, conf);
+  w->e = xfer_engine_new(&L->xc, conf->stores, conf->n_stores, errbuf);
+  if (!w->e) return -1;
+  w->fleet = wfleet_new(conf, &w->bc);
   if (conf->worker.metrics_listen &&
-      !(wm = wmetrics_start(conf->worker.metrics_listen, errbuf)))
-    goto fail;
-  w.prod = bus_producer_new(&w.bc, on_delivery, &w, errbuf);
-  if (!w.prod) goto fail;
+      !(L->wm = wmetrics_start(conf->worker.metrics_listen, errbuf)))
+    return -1;
+  w->prod = bus_producer_new(&w->bc, on_delivery, w, errbuf);
+  if (!w->prod) return -1;
   /* Held: segments wait in librdkafka's partition queues until the loop
    * has room for one (no pause/resume, see bus.h). */
-  w.cons = bus_consumer_new_ex(&w.bc, topics, 1, on_rebalance, &w, BUS_CONSUMER_HELD, errbuf);
-  if (!w.cons) goto fail;
-  {
-    int n = 0;
-    if (bus_consumer_partition_count(w.cons, BUS_SEGMENTS, &n, errbuf) == FERRY_OK && n > 0)
-      w.total_parts = n;
+  w->cons = bus_consumer_new_ex(&w->bc, topics, 1, on_rebalance, w, BUS_CONSUMER_HELD, errbuf);
+  if (!w->cons) return -1;
+  if (bus_consumer_partition_count(w->cons, BUS_SEGMENTS, &n, errbuf) == FERRY_OK && n > 0)
+    w->total_parts = n;
+  wfleet_partitions(w->fleet, w->assigned, w->total_parts);
+  return 0;
+}
+
+/* Every turn of the loop is bounded (polls of at most 100 ms, the engine's
+ * 50 ms): a loop that has not turned for WD_STALL_MS is blocked (as it once
+ * was in the consumer poll, by a wait of -1 = no limit: see ms_left in
+ * lib/bus/bus.c). The worker keeps nothing a restart would lose, so the
+ * watchdog ends it (exit 70) for its supervisor to restart; its unfinished
+ * segments are redelivered. */
+static long stall_limit_ms(void) {
+  /* FERRY_STALL_MS: another limit, for diagnosis (with FERRY_STALL_GDB). */
+  const char *e = getenv("FERRY_STALL_MS");
+  return e && atol(e) >= 1000 ? atol(e) : WD_STALL_MS;
+}
+
+/* Starts fetched segments while there is room; returns whether room is left. */
+static int take_pending(kworker_t *w, kloop_t *L, int room) {
+  while (room && w->n_pending) {
+    bus_msg_t *m = w->pending[0];
+    memmove(w->pending, w->pending + 1, (w->n_pending - 1) * sizeof(*w->pending));
+    w->n_pending--;
+    take(w, m);
+    bus_msg_destroy(m);
+    room = has_room(w, L->max_segs, (size_t)L->xc.concurrency * 4);
   }
-  wfleet_partitions(w.fleet, w.assigned, w.total_parts);
-  worker_install_signals();
-  /* Every turn of the loop below is bounded (polls of at most 100 ms, the
-   * engine's 50 ms): a loop that has not turned for WD_STALL_MS is blocked
-   * (as it once was in the consumer poll, by a wait of -1 = no limit: see
-   * ms_left in lib/bus/bus.c). The worker keeps nothing a restart would
-   * lose, so the watchdog ends it (exit 70) for its supervisor to restart;
-   * its unfinished segments are redelivered. */
-  {
-    /* FERRY_STALL_MS: another limit, for diagnosis (with FERRY_STALL_GDB). */
-    const char *e = getenv("FERRY_STALL_MS");
-    if (e && atol(e) >= 1000) stall_ms = atol(e);
+  return room;
+}
+
+static void queue_fetched(kworker_t *w, bus_msg_t *m) {
+  if (w->n_pending == w->cap_pending) {
+    w->cap_pending = w->cap_pending ? w->cap_pending * 2 : 8;
+    w->pending = fx_realloc(w->pending, w->cap_pending * sizeof(*w->pending));
   }
-  wd = wd_start(stall_ms, NULL, NULL);
-  max_segs = (size_t)(conf->worker.segments_in_flight > 0 ? conf->worker.segments_in_flight : 4);
+  w->pending[w->n_pending++] = m;
+}
+
+/* While stopping: 1 when the loop ends (all done, or time is up and the
+ * rest is abandoned). */
+static int stop_done(kworker_t *w, kloop_t *L, char *errbuf) {
+  if (w->n_runs == 0 && xfer_pending(w->e) == 0) return 1;
+  if (!w->fatal && ferry_now_us() <= L->stop_at) return 0;
+  LOG_WARN(FAC, "event=abandon segments=%zu objects=%zu", w->n_runs, xfer_pending(w->e));
+  w->abandoning = 1;
+  xfer_abandon_all(w->e, 10000, 1);
+  /* Whatever is left waits on deliveries; give them a moment. */
+  bus_producer_flush(w->prod, 5000, errbuf);
+  return 1;
+}
+
+/* One turn of the main loop; 1 when the loop ends. */
+static int kw_turn(kworker_t *w, kloop_t *L) {
+  char errbuf[FERRY_ERRLEN];
+  const ferry_conf_t *conf = w->conf;
+  bus_msg_t *m = NULL;
+  int busy, room;
+  ferry_err_t err;
+  wd_beat(L->wd, "loop");
+  wmetrics_beat(L->wm);
+  if (L->wm && ferry_now_us() - L->last_metrics > 1000000) {
+    publish_metrics(w, L->wm, &L->win);
+    L->last_metrics = ferry_now_us();
+  }
+  if (worker_stop && !L->stop_at) {
+    L->stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
+    LOG_INFO(FAC, "event=stopping in_flight=%zu", w->n_runs);
+  }
+  /* Outside every worker.windows window the worker counts as full. */
+  room = !worker_stop && !w->fatal &&
+         has_room(w, L->max_segs, (size_t)L->xc.concurrency * 4) &&
+         wwin_open(&L->win, &conf->worker.windows);
+  room = take_pending(w, L, room);
+  busy = xfer_pending(w->e) > 0;
+  /* The consumer is polled on every turn, full or not, so rebalances and
+   * group membership are always served; a segment is taken only when
+   * there is room for it (the rest wait inside librdkafka). */
+  wd_beat(L->wd, "consumer-poll");
+  err = bus_consumer_poll_ex(w->cons, busy || !room ? 0 : 100, room, &m, errbuf);
+  wd_beat(L->wd, "loop");
+  if (err == FERRY_OK) {
+    if (!worker_stop && !w->fatal) {
+      queue_fetched(w, m);
+      return 0;
+    }
+    bus_msg_destroy(m); /* not taken, not committed: redelivered */
+  } else if (err == FERRY_ERR_KAFKA) {
+    LOG_ERROR(FAC, "event=consumer-fatal error=%s", FLOG_Q(errbuf));
+    w->fatal = 1;
+  }
+  wfleet_turn(w->fleet, w->e, w->fatal ? NULL : w->prod);
+  if (busy) xfer_run(w->e, 50);
+  else if (!room) bus_producer_poll(w->prod, 50);
+  bus_producer_poll(w->prod, 0);
+  if (ferry_now_us() - L->last_commit > 500000) {
+    commit_ready(w);
+    L->last_commit = ferry_now_us();
+  }
+  return (worker_stop || w->fatal) && stop_done(w, L, errbuf);
+}
+
+static void log_summary(kworker_t *w) {
+  xfer_stats_t st;
+  xfer_get_stats(w->e, &st);
   LOG_INFO(FAC,
-           "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
-           FLOG_V(conf->worker.id), FLOG_V(w.bc.group_id), FLOG_V(w.seg_topic), max_segs,
-           xc.concurrency);
-  for (;;) {
-    bus_msg_t *m = NULL;
-    int busy, room;
-    ferry_err_t err;
-    wd_beat(wd, "loop");
-    wmetrics_beat(wm);
-    if (wm && ferry_now_us() - last_metrics > 1000000) {
-      publish_metrics(&w, wm, &win);
-      last_metrics = ferry_now_us();
-    }
-    if (worker_stop && !stop_at) {
-      stop_at = ferry_now_us() + (int64_t)conf->worker.shutdown_timeout_s * 1000000;
-      LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
-    }
-    /* Outside every worker.windows window the worker counts as full. */
-    room = !worker_stop && !w.fatal && has_room(&w, max_segs, (size_t)xc.concurrency * 4) &&
-           wwin_open(&win, &conf->worker.windows);
-    /* Start fetched segments while there is room. */
-    while (room && w.n_pending) {
-      m = w.pending[0];
-      memmove(w.pending, w.pending + 1, (w.n_pending - 1) * sizeof(*w.pending));
-      w.n_pending--;
-      take(&w, m);
-      bus_msg_destroy(m);
-      room = has_room(&w, max_segs, (size_t)xc.concurrency * 4);
-    }
-    busy = xfer_pending(w.e) > 0;
-    /* The consumer is polled on every turn, full or not, so rebalances and
-     * group membership are always served; a segment is taken only when
-     * there is room for it (the rest wait inside librdkafka). */
-    wd_beat(wd, "consumer-poll");
-    err = bus_consumer_poll_ex(w.cons, busy || !room ? 0 : 100, room, &m, errbuf);
-    wd_beat(wd, "loop");
-    if (err == FERRY_OK) {
-      if (worker_stop || w.fatal) {
-        bus_msg_destroy(m); /* not taken, not committed: redelivered */
-      } else {
-        if (w.n_pending == w.cap_pending) {
-          w.cap_pending = w.cap_pending ? w.cap_pending * 2 : 8;
-          w.pending = fx_realloc(w.pending, w.cap_pending * sizeof(*w.pending));
-        }
-        w.pending[w.n_pending++] = m;
-        continue;
-      }
-    } else if (err == FERRY_ERR_KAFKA) {
-      LOG_ERROR(FAC, "event=consumer-fatal error=%s", FLOG_Q(errbuf));
-      w.fatal = 1;
-    }
-    wfleet_turn(w.fleet, w.e, w.fatal ? NULL : w.prod);
-    if (busy) xfer_run(w.e, 50);
-    else if (!room) bus_producer_poll(w.prod, 50);
-    bus_producer_poll(w.prod, 0);
-    if (ferry_now_us() - last_commit > 500000) {
-      commit_ready(&w);
-      last_commit = ferry_now_us();
-    }
-    if (worker_stop || w.fatal) {
-      if (w.n_runs == 0 && xfer_pending(w.e) == 0) break;
-      if (w.fatal || ferry_now_us() > stop_at) {
-        LOG_WARN(FAC, "event=abandon segments=%zu objects=%zu", w.n_runs, xfer_pending(w.e));
-        w.abandoning = 1;
-        xfer_abandon_all(w.e, 10000, 1);
-        /* Whatever is left waits on deliveries; give them a moment. */
-        bus_producer_flush(w.prod, 5000, errbuf);
-        break;
-      }
-    }
-  }
-  /* Leaving: flush (10 s), commit waits (5 s + 5 s) and the group leave. */
-  wd_limit(wd, stall_ms, "leaving");
-  wfleet_leave(w.fleet, w.fatal ? NULL : w.prod);
-  bus_producer_flush(w.prod, 10000, errbuf);
-  commit_ready(&w);
-  {
-    xfer_stats_t st;
-    xfer_get_stats(w.e, &st);
-    LOG_INFO(FAC,
-             "event=summary segments=%" PRIu64 " objects=%" PRIu64 " copied=%" PRIu64
-             " skipped=%" PRIu64 " failed=%" PRIu64 " dlq=%" PRIu64 " requests=%" PRIu64
-             " retries=%" PRIu64 " bytes=%" PRIu64 " %s%s",
-             w.segs_done, w.objs_done, st.copied, st.skipped, st.failed, w.dlq, st.requests,
-             st.retries, st.bytes_out, worker_uploads_summary(&st), w.fatal ? " fatal=1" : "");
-    worker_log_task_totals(w.e);
-  }
-  rc = w.fatal ? 1 : 0;
-  goto done;
-fail:
-  fprintf(stderr, "ferry-worker: %s\n", errbuf);
-  rc = 1;
-done:
-  while (w.n_pending) bus_msg_destroy(w.pending[--w.n_pending]);
-  fx_free(w.pending);
-  wd_beat(wd, "leave-group");
-  bus_consumer_destroy(w.cons);   /* leaves the group */
-  wd_stop(wd);
+           "event=summary segments=%" PRIu64 " objects=%" PRIu64 " copied=%" PRIu64
+           " skipped=%" PRIu64 " failed=%" PRIu64 " dlq=%" PRIu64 " requests=%" PRIu64
+           " retries=%" PRIu64 " bytes=%" PRIu64 " %s%s",
+           w->segs_done, w->objs_done, st.copied, st.skipped, st.failed, w->dlq, st.requests,
+           st.retries, st.bytes_out, worker_uploads_summary(&st), w->fatal ? " fatal=1" : "");
+  worker_log_task_totals(w->e);
+}
+
+static void kw_release(kworker_t *w, kloop_t *L) {
+  while (w->n_pending) bus_msg_destroy(w->pending[--w->n_pending]);
+  fx_free(w->pending);
+  wd_beat(L->wd, "leave-group");
+  bus_consumer_destroy(w->cons);   /* leaves the group */
+  wd_stop(L->wd);
   /* The producer first: destroying it reports its unsent messages as failed,
    * and those reports (on_delivery) reach the runs they belong to. Freed the
    * other way round, a worker that stopped with results still queued (two of
    * three brokers down, min.insync.replicas=2: tests/kafka/min_isr.sh) used
    * the freed runs and freed them again ("double free or corruption",
    * SIGABRT, on both workers). */
-  bus_producer_destroy(w.prod);
-  while (w.runs) {
-    segrun_t *r = w.runs;
-    w.runs = r->next;
+  bus_producer_destroy(w->prod);
+  while (w->runs) {
+    segrun_t *r = w->runs;
+    w->runs = r->next;
     segrun_destroy(r);
   }
-  wfleet_destroy(w.fleet);
-  wmetrics_stop(wm);   /* before the engine it reads */
-  xfer_engine_destroy(w.e);
-  offtrack_release(&w.ot);
-  fx_free(w.seg_topic);
-  bus_conf_release(&w.bc);
+  wfleet_destroy(w->fleet);
+  wmetrics_stop(L->wm);   /* before the engine it reads */
+  xfer_engine_destroy(w->e);
+  offtrack_release(&w->ot);
+  fx_free(w->seg_topic);
+  bus_conf_release(&w->bc);
+}
+
+int worker_run_kafka(const ferry_conf_t *conf) {
+  kworker_t w;
+  kloop_t L;
+  char errbuf[FERRY_ERRLEN];
+  int rc;
+  memset(&w, 0, sizeof(w));
+  memset(&L, 0, sizeof(L));
+  L.win = (wwin_t)WWIN_INIT;
+  w.conf = conf;
+  offtrack_init(&w.ot);
+  if (bus_conf_from_kafka(&w.bc, &conf->kafka, errbuf) != FERRY_OK) {
+    fprintf(stderr, "ferry-worker: %s\n", errbuf);
+    return 1;
+  }
+  if (kw_start(&w, &L, errbuf)) {
+    fprintf(stderr, "ferry-worker: %s\n", errbuf);
+    kw_release(&w, &L);
+    return 1;
+  }
+  worker_install_signals();
+  L.stall_ms = stall_limit_ms();
+  L.wd = wd_start(L.stall_ms, NULL, NULL);
+  L.max_segs = (size_t)(conf->worker.segments_in_flight > 0 ? conf->worker.segments_in_flight : 4);
+  LOG_INFO(FAC,
+           "event=start id=%s group=%s topic=%s segments_in_flight=%zu concurrency=%d",
+           FLOG_V(conf->worker.id), FLOG_V(w.bc.group_id), FLOG_V(w.seg_topic), L.max_segs,
+           L.xc.concurrency);
+  while (!kw_turn(&w, &L)) {
+  }
+  /* Leaving: flush (10 s), commit waits (5 s + 5 s) and the group leave. */
+  wd_limit(L.wd, L.stall_ms, "leaving");
+  wfleet_leave(w.fleet, w.fatal ? NULL : w.prod);
+  bus_producer_flush(w.prod, 10000, errbuf);
+  commit_ready(&w);
+  log_summary(&w);
+  rc = w.fatal ? 1 : 0;
+  kw_release(&w, &L);
   return rc;
 }

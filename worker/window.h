@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "core/config.h"
+#include "conf/config.h"
 
 typedef struct wwin {
   int state;              /* -1 not checked yet, 0 outside, 1 inside */

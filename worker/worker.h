@@ -2,7 +2,7 @@
 #ifndef FERRY_WORKER_H
 #define FERRY_WORKER_H
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "xfer/engine.h"
 
 /* Segments as JSON lines from path ("-" = stdin); outcomes as JSON lines on

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/config.h"
 #include "core/log.h"
 
 #define FAC "bus"
@@ -49,30 +48,6 @@ void bus_conf_release(bus_conf_t *c) {
   memset(c, 0, sizeof(*c));
 }
 
-ferry_err_t bus_conf_from_kafka(bus_conf_t *out, const struct conf_kafka *k,
-                                char *errbuf) {
-  ferry_err_t e;
-  bus_conf_init(out);
-  if ((e = conf_kafka_brokers(k, &out->brokers, errbuf))) {
-    bus_conf_release(out);
-    return e;
-  }
-  if (k->topic_prefix) {
-    fx_free(out->topic_prefix);
-    out->topic_prefix = fx_strdup(k->topic_prefix);
-  }
-  out->group_id = fx_strdup(k->group_id);
-  kvlist_copy(&out->properties, &k->properties);
-  kvlist_copy(&out->producer, &k->producer_properties);
-  kvlist_copy(&out->consumer, &k->consumer_properties);
-  /* The config loader range-checks these; clamp so an int never wraps. */
-  out->segments_partitions = (int)FERRY_MIN(FERRY_MAX(k->segments_partitions, 0), 100000);
-  out->replication_factor = (int)FERRY_MIN(FERRY_MAX(k->replication_factor, -1), 100);
-  out->delivery_timeout_ms =
-      (int)FERRY_MIN(FERRY_MAX(k->delivery_timeout_ms, 0), 2147483647L);
-  return FERRY_OK;
-}
-
 ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf) {
   const char *p;
   if (!c->brokers || !*c->brokers)
@@ -103,6 +78,22 @@ ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf) {
     return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
                         "bus.delivery_timeout_ms: negative");
   return FERRY_OK;
+}
+
+/* A bus_propcheck_t is a scratch librdkafka conf, never used by a client. */
+bus_propcheck_t *bus_propcheck_new(void) { return (bus_propcheck_t *)rd_kafka_conf_new(); }
+
+int bus_prop_check(bus_propcheck_t *pc, const char *name, const char *value, char *errbuf,
+                   size_t n) {
+  switch (rd_kafka_conf_set((rd_kafka_conf_t *)pc, name, value, errbuf, n)) {
+    case RD_KAFKA_CONF_OK: return BUS_PROP_OK;
+    case RD_KAFKA_CONF_UNKNOWN: return BUS_PROP_UNKNOWN;
+    default: return BUS_PROP_INVALID;
+  }
+}
+
+void bus_propcheck_free(bus_propcheck_t *pc) {
+  if (pc) rd_kafka_conf_destroy((rd_kafka_conf_t *)pc);
 }
 
 const char *bus_topic_suffix(bus_topic_t t) {

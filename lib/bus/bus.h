@@ -75,15 +75,21 @@ typedef struct bus_conf {
 /* Fills defaults; every string owned by the conf (fx_strdup'ed). */
 void bus_conf_init(bus_conf_t *c);
 void bus_conf_release(bus_conf_t *c);
-/* Fills out (uninitialized on entry; release it) from the config file's
- * kafka section, resolving brokers through kafka.bootstrap_file when
- * kafka.brokers is empty (FERRY_ERR_IO when the dev broker has not written
- * it yet; out is then released). */
-struct conf_kafka;
-ferry_err_t bus_conf_from_kafka(bus_conf_t *out, const struct conf_kafka *k,
-                                char *errbuf);
+/* From the config file's kafka section: bus_conf_from_kafka (conf/busconf.h). */
 /* Checks the numbers and names; FERRY_ERR_CONFIG naming the field. */
 ferry_err_t bus_conf_check(const bus_conf_t *c, char *errbuf);
+
+/* Checks librdkafka property names and values without a client (the config
+ * loader's check of kafka.*properties). One checker remembers what it was
+ * given, as one client conf would. bus_prop_check returns BUS_PROP_OK,
+ * BUS_PROP_UNKNOWN (not a librdkafka property) or BUS_PROP_INVALID (errbuf,
+ * n bytes, says why; it may quote the value). */
+typedef struct bus_propcheck bus_propcheck_t;
+enum { BUS_PROP_OK = 0, BUS_PROP_UNKNOWN, BUS_PROP_INVALID };
+bus_propcheck_t *bus_propcheck_new(void);
+int bus_prop_check(bus_propcheck_t *pc, const char *name, const char *value, char *errbuf,
+                   size_t n);
+void bus_propcheck_free(bus_propcheck_t *pc);
 
 /* "tasks", "segments", ...; static. */
 const char *bus_topic_suffix(bus_topic_t t);

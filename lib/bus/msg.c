@@ -25,142 +25,7 @@
 /* Part numbers of a multipart upload are 1..10000 in S3, OSS and COS. */
 #define MAX_PART 10000
 
-/* ---------- enums ---------- */
-
-static const char *const policy_names[] = {"overwrite", "skip", "skip-if-same"};
-static const char *const status_names[] = {"copied", "skipped", "failed",
-                                           "changed", "vanished"};
 static const char *const state_names[] = {"listing", "listed", "failed"};
-
-const char *msg_policy_str(msg_policy_t p) {
-  if ((unsigned)p < FERRY_ARRAY_LEN(policy_names)) return policy_names[p];
-  return "?";
-}
-
-int msg_policy_parse(const char *s, msg_policy_t *out) {
-  size_t i;
-  for (i = 0; s && i < FERRY_ARRAY_LEN(policy_names); i++) {
-    if (strcmp(s, policy_names[i]) == 0) {
-      *out = (msg_policy_t)i;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-const char *msg_status_str(msg_status_t s) {
-  if ((unsigned)s < FERRY_ARRAY_LEN(status_names)) return status_names[s];
-  return "?";
-}
-
-int msg_status_parse(const char *s, msg_status_t *out) {
-  size_t i;
-  for (i = 0; s && i < FERRY_ARRAY_LEN(status_names); i++) {
-    if (strcmp(s, status_names[i]) == 0) {
-      *out = (msg_status_t)i;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-/* ---------- release ---------- */
-
-void msg_loc_release(msg_loc_t *l) {
-  if (!l) return;
-  fx_free(l->store);
-  fx_free(l->bucket);
-  fx_free(l->prefix);
-  memset(l, 0, sizeof(*l));
-}
-
-void msg_obj_release(msg_obj_t *o) {
-  if (!o) return;
-  fx_free(o->key);
-  fx_free(o->etag);
-  fx_free(o->dst_key);
-  memset(o, 0, sizeof(*o));
-}
-
-void msg_outcome_release(msg_outcome_t *o) {
-  if (!o) return;
-  fx_free(o->key);
-  fx_free(o->reason);
-  fx_free(o->code);
-  fx_free(o->request_id);
-  fx_free(o->message);
-  fx_free(o->etag);
-  memset(o, 0, sizeof(*o));
-}
-
-void msg_segment_release(msg_segment_t *s) {
-  size_t i;
-  if (!s) return;
-  fx_free(s->task);
-  fx_free(s->id);
-  msg_loc_release(&s->src);
-  msg_loc_release(&s->dst);
-  for (i = 0; s->objs && i < s->n_objs; i++) msg_obj_release(&s->objs[i]);
-  fx_free(s->objs);
-  fx_free(s->range.upload_id);
-  memset(s, 0, sizeof(*s));
-}
-
-void msg_result_release(msg_result_t *r) {
-  size_t i;
-  if (!r) return;
-  fx_free(r->task);
-  fx_free(r->segment);
-  fx_free(r->worker);
-  for (i = 0; r->outcomes && i < r->n_outcomes; i++)
-    msg_outcome_release(&r->outcomes[i]);
-  fx_free(r->outcomes);
-  fx_free(r->range.key);
-  memset(r, 0, sizeof(*r));
-}
-
-void msg_failed_release(msg_failed_t *f) {
-  if (!f) return;
-  fx_free(f->task);
-  fx_free(f->segment);
-  msg_loc_release(&f->src);
-  msg_loc_release(&f->dst);
-  msg_obj_release(&f->obj);
-  msg_outcome_release(&f->outcome);
-  memset(f, 0, sizeof(*f));
-}
-
-void msg_shards_release(msg_shard_t *v, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    fx_free(v[i].lo);
-    fx_free(v[i].hi);
-    fx_free(v[i].checkpoint);
-  }
-  fx_free(v);
-}
-
-void msg_heartbeat_release(msg_heartbeat_t *h) {
-  size_t i;
-  if (!h) return;
-  fx_free(h->worker);
-  fx_free(h->instance);
-  for (i = 0; h->tasks && i < h->n_tasks; i++) fx_free(h->tasks[i].task);
-  fx_free(h->tasks);
-  memset(h, 0, sizeof(*h));
-}
-
-void msg_task_release(msg_task_t *t) {
-  if (!t) return;
-  fx_free(t->task);
-  fx_free(t->state);
-  msg_loc_release(&t->src);
-  msg_loc_release(&t->dst);
-  fx_free(t->checkpoint);
-  fx_free(t->kind);
-  msg_shards_release(t->shards, t->n_shards);
-  memset(t, 0, sizeof(*t));
-}
 
 /* ---------- encoding ---------- */
 
@@ -249,8 +114,8 @@ static json_t *enc_outcome(const msg_outcome_t *oc, int top) {
   if (top) bad |= put_i64(o, "v", MSG_VERSION);
   bad |= put_str(o, "key", oc->key);
   bad |= put_u64(o, "size", oc->size);
-  bad |= put_str(o, "status", (unsigned)oc->status < FERRY_ARRAY_LEN(status_names)
-                                  ? status_names[oc->status] : NULL);
+  bad |= put_str(o, "status", (unsigned)oc->status < FERRY_ARRAY_LEN(msg_status_names)
+                                  ? msg_status_names[oc->status] : NULL);
   bad |= put_opt_str(o, "reason", oc->reason);
   bad |= put_u64(o, "bytes", oc->bytes);
   bad |= put_i64(o, "attempts", oc->attempts);
@@ -268,7 +133,7 @@ static json_t *enc_outcome(const msg_outcome_t *oc, int top) {
 }
 
 static const char *policy_or_null(msg_policy_t p) {
-  return (unsigned)p < FERRY_ARRAY_LEN(policy_names) ? policy_names[p] : NULL;
+  return (unsigned)p < FERRY_ARRAY_LEN(msg_policy_names) ? msg_policy_names[p] : NULL;
 }
 
 /* Serializes and frees root; NULL root or bad != 0 gives NULL. */
@@ -776,7 +641,7 @@ static ferry_err_t dec_outcome(json_t *o, const char *path, msg_outcome_t *oc,
   ferry_err_t e;
   TRY(get_str(o, path, "key", REQ, 1, &oc->key, eb));
   TRY(get_u64(o, path, "size", &oc->size, eb));
-  TRY(get_enum(o, path, "status", status_names, FERRY_ARRAY_LEN(status_names),
+  TRY(get_enum(o, path, "status", msg_status_names, FERRY_ARRAY_LEN(msg_status_names),
                &st, eb));
   oc->status = (msg_status_t)st;
   TRY(get_str(o, path, "reason", OPT, 1, &oc->reason, eb));
@@ -802,7 +667,7 @@ static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
   TRY(get_int(r, P, "run", 1, INT_MAX, &s->run, eb));
   TRY(dec_loc(r, P, "src", &s->src, eb));
   TRY(dec_loc(r, P, "dst", &s->dst, eb));
-  TRY(get_enum(r, P, "policy", policy_names, FERRY_ARRAY_LEN(policy_names), &pol,
+  TRY(get_enum(r, P, "policy", msg_policy_names, FERRY_ARRAY_LEN(msg_policy_names), &pol,
                eb));
   s->policy = (msg_policy_t)pol;
   TRY(get_arr(r, P, "objs", &a, eb));
@@ -970,7 +835,7 @@ static ferry_err_t dec_task(json_t *r, msg_task_t *t, char *eb) {
   TRY(get_int(r, P, "run", 1, INT_MAX, &t->run, eb));
   TRY(dec_loc(r, P, "src", &t->src, eb));
   TRY(dec_loc(r, P, "dst", &t->dst, eb));
-  TRY(get_enum(r, P, "policy", policy_names, FERRY_ARRAY_LEN(policy_names), &pol,
+  TRY(get_enum(r, P, "policy", msg_policy_names, FERRY_ARRAY_LEN(msg_policy_names), &pol,
                eb));
   t->policy = (msg_policy_t)pol;
   TRY(get_enum(r, P, "state", state_names, FERRY_ARRAY_LEN(state_names), &st, eb));

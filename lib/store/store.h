@@ -121,4 +121,13 @@ int store_error_is_tls(const store_error_t *e);
 /* One line: "HTTP 403 AccessDenied: message (request-id=...)". */
 void store_error_format(const store_error_t *e, char *out, size_t n);
 
+/* The host of an endpoint ("https://h:443/x" -> "h"), lower case, into out
+ * (n bytes). */
+void store_endpoint_host(const char *endpoint, char *out, size_t n);
+/* The region a well-known endpoint host names (OSS "oss-cn-hangzhou
+ * [-internal].aliyuncs.com", COS "cos[-internal].ap-guangzhou.myqcloud.com"
+ * or ".tencentcos.cn"; accelerate endpoints name none), or NULL. A new
+ * string. region.c. */
+char *store_region_from_endpoint(store_type_t type, const char *endpoint);
+
 #endif

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/kv.h"
 #include "store/store.h"
 

@@ -262,7 +262,7 @@ static const char *const cos_out[TIER__N] = {"STANDARD", "STANDARD_IA", "ARCHIVE
 static const char *const s3_out[TIER__N] = {"STANDARD", "STANDARD_IA", "GLACIER",
                                             "DEEP_ARCHIVE", "DEEP_ARCHIVE"};
 
-static int class_name_ok(const char *s, int allow_star) {
+int policy_class_name_ok(const char *s, int allow_star) {
   const char *c;
   if (!s) return 0;
   if (allow_star && strcmp(s, "*") == 0) return 1;
@@ -287,7 +287,7 @@ ferry_err_t policy_class_map_parse(kvlist_t *map, const char *const *pairs, size
                           "storage class map entry %zu \"%s\": expected SRC=DST", i + 1, s);
     }
     src = fx_strndup(s, (size_t)(eq - s));
-    if (!class_name_ok(src, 1) || (eq[1] && !class_name_ok(eq + 1, 0))) {
+    if (!policy_class_name_ok(src, 1) || (eq[1] && !policy_class_name_ok(eq + 1, 0))) {
       fx_free(src);
       kvlist_release(&tmp);
       return ferry_seterr(errbuf, FERRY_ERR_CONFIG,
@@ -462,7 +462,7 @@ ferry_err_t policy_meta_map(const store_head_t *src, store_type_t src_type,
   }
   if (err == FERRY_OK) {
     cls = policy_class_map(src->storage_class, src_type, dst_type, opts);
-    if (cls && !class_name_ok(cls, 0))
+    if (cls && !policy_class_name_ok(cls, 0))
       err = ferry_seterr(errbuf, FERRY_ERR_INVALID, "metadata: %s: invalid class \"%s\"",
                          l->class_header, cls);
     else if (cls)

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/ferry.h"
 #include "core/kv.h"
 #include "store/client.h"
@@ -170,6 +170,10 @@ typedef struct policy_meta_opts {
 /* Parses "SRC=DST" strings (DST may be empty: omit) into map (appended).
  * Class names may hold letters, digits, '_' and '-'; SRC may also be "*".
  * FERRY_ERR_CONFIG naming the entry otherwise, and map is left unchanged. */
+/* A storage class name: letters, digits, '_' and '-'; "*" too when
+ * allow_star (a map's SRC). The one rule of the map's names, which the
+ * config loader checks with it. */
+int policy_class_name_ok(const char *s, int allow_star);
 ferry_err_t policy_class_map_parse(kvlist_t *map, const char *const *pairs, size_t n,
                                    char *errbuf);
 

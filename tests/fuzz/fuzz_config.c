@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the configuration loader, conf_load_string(), with
  * CONF_NO_INCLUDE so that no input can make it read a file (@include is
- * refused; lib/core/config.h). Each input is loaded twice, with and without
+ * refused; lib/conf/config.h). Each input is loaded twice, with and without
  * CONF_SKIP_CREDENTIALS (credentials then come from inline values or the
  * environment, where the fuzzer sets none).
  *
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "fuzz_util.h"
 
 static void load_once(const char *text, unsigned flags) {

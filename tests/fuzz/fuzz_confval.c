@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the config module's pure value parsers (sizes,
- * durations, dates, time windows, locations; lib/core/config.h), which the
+ * durations, dates, time windows, locations; lib/conf/config.h), which the
  * loader applies to every such key. The first byte picks the parser
  * ((byte - '0') mod 5: '0' size, '1' duration, '2' time, '3' window, '4'
  * location, as the seeds start); the rest, up to a NUL,
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

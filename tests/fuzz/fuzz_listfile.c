@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: the lister's reader of failed-object lists
- * (lib/xfer/listfile.h, `ferry-lister --from-list`): CSV with a header row
+ * (lib/plan/listfile.h, `ferry-lister --from-list`): CSV with a header row
  * or JSON lines, over the whole input as a file (fmemopen). These files
  * come back from exports that people edit. Checked: every entry has a
  * non-empty key without NUL and mtime -1; bad entries are skipped with
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "xfer/listfile.h"
+#include "plan/listfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

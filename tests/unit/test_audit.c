@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "audit_export.h"
+#include "reporter/audit_export.h"
 #include "bus/audit.h"
 #include "bus/msg.h"
 

@@ -12,7 +12,8 @@
 #include <cmocka.h>
 
 #include "bus/bus.h"
-#include "core/config.h"
+#include "conf/busconf.h"
+#include "conf/config.h"
 #include "core/log.h"
 
 static void base_conf(bus_conf_t *c) {

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/core/config: loading, every kind of invalid input (each
+ * Unit tests for lib/conf/config: loading, every kind of invalid input (each
  * reported as FILE:LINE: key.path: message), credentials from the environment,
  * the pure parsers, and the consistency of docs/config.md and conf/ferry.conf
  * with the key tables.
@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "xfer/policy.h"
 
 #define FIX(name) FIXTURES_DIR "/config/" name

@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/estimate: buckets, request counts, the duration
+/* Unit tests for lib/plan/estimate: buckets, request counts, the duration
  * model's three bounds, measured rates, formatting. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "xfer/estimate.h"
+#include "plan/estimate.h"
 
 #define MiB (1024.0 * 1024.0)
 

@@ -15,10 +15,10 @@
 #include <cmocka.h>
 
 #include "bus/msg.h"
-#include "bus/tally.h"
-#include "xfer/fanout.h"
+#include "report/tally.h"
+#include "plan/fanplan.h"
 #include "xfer/policy.h"
-#include "xfer/segmenter.h"
+#include "plan/segmenter.h"
 
 #define MiB (1024ull * 1024)
 #define GiB (1024ull * MiB)

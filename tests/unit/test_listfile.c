@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/listfile: CSV and JSONL failed-object lists. */
+/* Unit tests for lib/plan/listfile: CSV and JSONL failed-object lists. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "bus/tally.h"
-#include "xfer/listfile.h"
+#include "report/tally.h"
+#include "plan/listfile.h"
 
 /* Opens text as a list (fmemopen: the reader only needs a FILE*). */
 static listfile_t *open_text(const char *text, FILE **fp, char *err) {

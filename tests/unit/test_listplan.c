@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/listplan: which run a lister starts, from where;
+/* Unit tests for lib/plan/listplan: which run a lister starts, from where;
  * and the task record's optional "kind" through the codec. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "xfer/listplan.h"
+#include "bus/msg.h"
+#include "plan/listplan.h"
 
 static msg_task_t def(void) {
   msg_task_t t;

@@ -14,12 +14,12 @@
 #include <cmocka.h>
 
 #include "bus/msg.h"
-#include "core/config.h"
+#include "conf/config.h"
 #include "core/enc.h"
 #include "core/urllist.h"
 #include "store/client.h"
 #include "store/xml.h"
-#include "xfer/listfile.h"
+#include "plan/listfile.h"
 
 #define REGRESSIONS FIXTURES_DIR "/../fuzz/regressions"
 

@@ -18,8 +18,9 @@
 #include <curl/curl.h>
 
 #include "bus/bus.h"
+#include "conf/busconf.h"
 #include "core/buf.h"
-#include "core/config.h"
+#include "conf/config.h"
 #include "core/log.h"
 #include "store/client.h"
 #include "store/store.h"

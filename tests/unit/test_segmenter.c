@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/segmenter: boundaries, ids, determinism, resume. */
+/* Unit tests for lib/plan/segmenter: boundaries, ids, determinism, resume. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "xfer/segmenter.h"
+#include "bus/msg.h"
+#include "plan/segmenter.h"
 
 static msg_loc_t SRC = {"oss-hz", "src-bucket", "photos/"};
 static msg_loc_t DST = {"cos-gz", "dst-bucket-1250000000", NULL};

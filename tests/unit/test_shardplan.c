@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/shardplan: the shard plan of a sharded listing
+/* Unit tests for lib/plan/shardplan: the shard plan of a sharded listing
  * (degenerate namespaces included), the partition it gives, and the task
  * record's "shards" member through the codec. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "bus/msg.h"
-#include "xfer/shardplan.h"
+#include "plan/shardplan.h"
 
 /* ---- a fake bucket: sorted keys, delimited listings with paging ---- */
 

@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/syncdiff: the listing-only verdicts of --verify and
+/* Unit tests for lib/plan/syncdiff: the listing-only verdicts of --verify and
  * --incremental, and the key order of the merge-join. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "xfer/syncdiff.h"
+#include "plan/syncdiff.h"
 
 static store_object_t obj(uint64_t size, const char *etag, time_t mtime) {
   store_object_t o;

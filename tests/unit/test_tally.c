@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/bus/tally.c: de-duplication, state transitions, skip
+ * Unit tests for lib/report/tally.c: de-duplication, state transitions, skip
  * and failure reasons, retries moving keys from failed to copied, fresh
  * re-runs, compacted task records, order independence, rates and ETA, the
  * failed export (CSV quoting, JSON lines), rendering, and memory bounds.
@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "bus/msg.h"
-#include "bus/tally.h"
+#include "report/tally.h"
 
 /* The export's CSV header row. */
 #define CSV_HEAD                                                              \

@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/bus/tallyweb.c: HTML, URL and label escaping, %-decoding,
+ * Unit tests for lib/report/tallyweb.c: HTML, URL and label escaping, %-decoding,
  * the URL routes (no traversal, encoded slashes stay in names), the metrics
  * (every line in the exposition grammar, one family each, values from the
  * views, hostile task names escaped), the page (escaped names and reasons,
@@ -17,8 +17,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "bus/tally.h"
-#include "bus/tallyweb.h"
+#include "report/tally.h"
+#include "report/tallyweb.h"
 
 #define T0 1700000000000LL
 #define EVIL "a\"b\\c\nd<script>alert(1)</script>&'"

@@ -2,7 +2,7 @@
  * config.h: ferry's configuration file (libconfig syntax), loaded into plain
  * structs that every service reads.
  *
- * One table per section (in config.c) gives each key's type, default, range
+ * One table per section (in keys.c) gives each key's type, default, range
  * and doc line; the same tables drive parsing, validation and the reference
  * in docs/config.md (conf_doc_markdown), so the three cannot drift.
  *
@@ -21,11 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/buf.h"
 #include "core/ferry.h"
 #include "core/kv.h"
 #include "core/log.h"
+#include "core/units.h"
 #include "store/store.h"
 
 /* A list of strings (globs). */
@@ -33,18 +34,6 @@ typedef struct conf_strv {
   char **v; /* owned */
   size_t n;
 } conf_strv_t;
-
-/* A daily time window, local time, in minutes after midnight: [start, end).
- * end < start wraps past midnight ("22:00-06:00"); end may be 1440 ("24:00"). */
-typedef struct conf_window {
-  int start_min;
-  int end_min;
-} conf_window_t;
-
-typedef struct conf_windows {
-  conf_window_t *v; /* owned */
-  size_t n;         /* 0 = always allowed */
-} conf_windows_t;
 
 /* A task location: "store:bucket/prefix" or "urls:/path/to/list". */
 typedef enum conf_loc_kind { CONF_LOC_STORE = 0, CONF_LOC_URLS } conf_loc_kind_t;
@@ -194,22 +183,7 @@ ferry_err_t conf_kafka_brokers(const conf_kafka_t *k, char **out, char *errbuf);
  * success release it with conf_loc_release. */
 ferry_err_t conf_parse_location(const char *s, conf_loc_t *out, char *errbuf);
 void conf_loc_release(conf_loc_t *l);
-/* Bytes: "1048576", "64M", "64MiB", "64 MB", "1G". Suffixes K M G T P are
- * binary (1K = 1024), case-insensitive, optionally followed by "iB" or "B". */
-ferry_err_t conf_parse_size(const char *s, uint64_t *out, char *errbuf);
-/* A duration: "250ms", "30s", "5m", "2h", "1d"; a bare number counts in
- * bare_unit_ms (1 for *_ms keys, 1000 for *_s keys). Result in ms. */
-ferry_err_t conf_parse_duration(const char *s, int64_t bare_unit_ms, int64_t *out_ms,
-                                char *errbuf);
-/* "YYYY-MM-DD" (UTC midnight) or "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM]"
- * (no zone = UTC). Unix seconds. */
-ferry_err_t conf_parse_time(const char *s, int64_t *out, char *errbuf);
-/* "HH:MM-HH:MM". */
-ferry_err_t conf_parse_window(const char *s, conf_window_t *out, char *errbuf);
-
-/* 1 when minute_of_day (0..1439) falls inside one of the windows, or when
- * there are none. */
-int conf_windows_allow(const conf_windows_t *w, int minute_of_day);
+/* conf_parse_size, _duration, _time, _window, conf_windows_allow: core/units.h. */
 
 /* 1 when an object passes the task's filters: key_rel is the key relative to
  * the source prefix; mtime -1 = unknown (passes date bounds). */

@@ -1,5 +1,5 @@
 /* listfile.c: streaming reader of failed-object lists (CSV with header, JSONL). */
-#include "xfer/listfile.h"
+#include "plan/listfile.h"
 
 #include <ctype.h>
 #include <errno.h>

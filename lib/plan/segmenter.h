@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/ferry.h"
 #include "store/store.h"
 

@@ -28,7 +28,7 @@
 
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/ferry.h"
 
 typedef enum listplan_kind {

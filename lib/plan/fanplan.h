@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/ferry.h"
 #include "store/store.h"
 

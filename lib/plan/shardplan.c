@@ -1,5 +1,5 @@
 /* shardplan.c: the key ranges of a sharded listing (shardplan.h). */
-#include "xfer/shardplan.h"
+#include "plan/shardplan.h"
 
 #include <string.h>
 

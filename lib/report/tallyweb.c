@@ -4,12 +4,13 @@
  * The page is rendered twice over, on purpose: here in C (so it reads
  * without JavaScript, in curl or a text browser) and by its inline script
  * from api/tasks every 2 s. Both make the same markup — a row per task
- * with a bar whose fill has the state's colour class — so keep PAGE_JS's
- * row() and page_row() below in step. The script builds its rows with DOM
- * calls and textContent only, never innerHTML, so record text cannot
- * become markup there either.
+ * with a bar whose fill has the state's colour class — so keep row() in
+ * reporter/assets/page.js and page_row() below in step. The script builds
+ * its rows with DOM calls and textContent only, never innerHTML, so record
+ * text cannot become markup there either.
  */
-#include "bus/tallyweb.h"
+#include "report/tallyweb.h"
+#include "report/assets.h"
 #include "web/promtext.h"
 
 #include <inttypes.h>
@@ -372,167 +373,11 @@ void tallyweb_metrics(const tally_view_t *views, size_t n, const tallyweb_stats_
  * text never becomes markup. Links are relative, so the page also works
  * behind a proxy under a path prefix. Counts each successful refresh in
  * body[data-refreshes] (tests read it). */
-static const char PAGE_JS[] =
-    "(function () {\n"
-    "  'use strict';\n"
-    "  var UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];\n"
-    "  var COLORS = {'completed': 'green', 'completed-with-failures': 'yellow',\n"
-    "                'running': 'blue', 'listing-failed': 'red'};\n"
-    "  var refreshes = 0;\n"
-    "  function bytes(b) {\n"
-    "    var u = 0;\n"
-    "    b = b > 0 ? b : 0;\n"
-    "    while (b >= 1024 && u + 1 < UNITS.length) { b /= 1024; u++; }\n"
-    "    return u ? b.toFixed(1) + ' ' + UNITS[u] : Math.round(b) + ' B';\n"
-    "  }\n"
-    "  function dur(s) {\n"
-    "    var f = Math.floor;\n"
-    "    if (s === null || s === undefined || s < 0) return '-';\n"
-    "    if (s >= 86400) return f(s / 86400) + 'd' + f(s % 86400 / 3600) + 'h';\n"
-    "    if (s >= 3600)\n"
-    "      return f(s / 3600) + 'h' + f(s % 3600 / 60) + 'm' + s % 60 + 's';\n"
-    "    if (s >= 60) return f(s / 60) + 'm' + s % 60 + 's';\n"
-    "    return s + 's';\n"
-    "  }\n"
-    "  function seg(s) {\n"
-    "    return encodeURIComponent(s).replace(/[!'()*]/g, function (c) {\n"
-    "      return '%' + c.charCodeAt(0).toString(16).toUpperCase();\n"
-    "    });\n"
-    "  }\n"
-    "  function el(tag, cls, text) {\n"
-    "    var e = document.createElement(tag);\n"
-    "    if (cls) e.className = cls;\n"
-    "    if (text !== undefined) e.textContent = String(text);\n"
-    "    return e;\n"
-    "  }\n"
-    "  function reasons(o) {\n"
-    "    return Object.keys(o || {}).map(function (k) { return k + ' ' + o[k]; })\n"
-    "        .join(', ');\n"
-    "  }\n"
-    "  function loc(l) {\n"
-    "    return l.store + ':' + l.bucket + (l.prefix ? '/' + l.prefix : '');\n"
-    "  }\n"
-    "  function percent(t) {\n"
-    "    if (t.totals_known)\n"
-    "      return t.total_objects ? 100 * t.done_objects / t.total_objects : 100;\n"
-    "    return t.listed_objects ? 100 * t.done_objects / t.listed_objects : 0;\n"
-    "  }\n"
-    "  function row(t) {\n"
-    "    var tr = el('tr', 'task'), td, bar, fill, p = percent(t);\n"
-    "    tr.setAttribute('data-task', t.task);\n"
-    "    tr.setAttribute('data-state', t.state);\n"
-    "    td = el('td');\n"
-    "    td.appendChild(el('div', 'name', t.task));\n"
-    "    if (t.src && t.dst)\n"
-    "      td.appendChild(el('div', 'route', loc(t.src) + ' → ' + loc(t.dst)));\n"
-    "    tr.appendChild(td);\n"
-    "    tr.appendChild(el('td', 'state', t.state));\n"
-    "    td = el('td', 'progress');\n"
-    "    bar = el('div', 'bar');\n"
-    "    bar.setAttribute('data-percent', p.toFixed(1));\n"
-    "    fill = el('div', 'fill ' + (COLORS[t.state] || 'grey'));\n"
-    "    fill.style.width = Math.min(p, 100).toFixed(1) + '%';\n"
-    "    bar.appendChild(fill);\n"
-    "    td.appendChild(bar);\n"
-    "    td.appendChild(el('span', 'pct', t.totals_known ? p.toFixed(1) + '%' :\n"
-    "                                                   'listing…'));\n"
-    "    tr.appendChild(td);\n"
-    "    td = el('td', 'num objects',\n"
-    "            t.done_objects + ' / ' + (t.totals_known ? t.total_objects : '?'));\n"
-    "    td.appendChild(el('div', 'detail', 'copied ' + t.copied + ' · skipped ' +\n"
-    "                                       t.skipped + ' · failed ' + t.failed));\n"
-    "    tr.appendChild(td);\n"
-    "    tr.appendChild(el('td', 'num bytes', bytes(t.done_bytes) + ' / ' +\n"
-    "                      (t.totals_known ? bytes(t.total_bytes) : '?')));\n"
-    "    tr.appendChild(el('td', 'num rate', bytes(t.bytes_per_s) + '/s · ' +\n"
-    "                      t.objects_per_s.toFixed(1) + ' obj/s'));\n"
-    "    tr.appendChild(el('td', 'num eta', dur(t.eta_s)));\n"
-    "    td = el('td', 'failures', t.failed);\n"
-    "    if (t.failed)\n"
-    "      td.appendChild(el('div', 'reasons', reasons(t.failed_by_reason)));\n"
-    "    tr.appendChild(td);\n"
-    "    td = el('td', 'links');\n"
-    "    if (t.failed) {\n"
-    "      ['csv', 'jsonl'].forEach(function (f, i) {\n"
-    "        var a = el('a', f, f.toUpperCase());\n"
-    "        a.href = 'api/tasks/' + seg(t.task) + '/failed.' + f;\n"
-    "        if (i) td.appendChild(document.createTextNode(' '));\n"
-    "        td.appendChild(a);\n"
-    "      });\n"
-    "    } else {\n"
-    "      td.textContent = '—';\n"
-    "    }\n"
-    "    tr.appendChild(td);\n"
-    "    return tr;\n"
-    "  }\n"
-    "  function show(tasks) {\n"
-    "    var body = document.getElementById('tasks'), tr, td, i;\n"
-    "    while (body.firstChild) body.removeChild(body.firstChild);\n"
-    "    if (!tasks.length) {\n"
-    "      tr = el('tr');\n"
-    "      td = el('td', 'empty', 'No tasks yet.');\n"
-    "      td.colSpan = 9;\n"
-    "      tr.appendChild(td);\n"
-    "      body.appendChild(tr);\n"
-    "    }\n"
-    "    for (i = 0; i < tasks.length; i++) body.appendChild(row(tasks[i]));\n"
-    "  }\n"
-    "  function reporter(r) {\n"
-    "    document.getElementById('reporter').textContent =\n"
-    "        (r.caught_up ? 'caught up' : 'catching up') + ' · ' + r.records +\n"
-    "        ' records read' + (r.lag !== null ? ' · lag ' + r.lag : '') +\n"
-    "        (r.rejected ? ' · ' + r.rejected + ' rejected' : '');\n"
-    "  }\n"
-    "  function get(u) {\n"
-    "    return fetch(u, {cache: 'no-store'}).then(function (r) {\n"
-    "      if (!r.ok) throw new Error(u + ': HTTP ' + r.status);\n"
-    "      return r.json();\n"
-    "    });\n"
-    "  }\n"
-    "  function refresh() {\n"
-    "    var u = document.getElementById('updated');\n"
-    "    Promise.all([get('api/tasks'), get('api/reporter')]).then(function (v) {\n"
-    "      show(v[0]);\n"
-    "      reporter(v[1]);\n"
-    "      refreshes++;\n"
-    "      document.body.setAttribute('data-refreshes', String(refreshes));\n"
-    "      u.className = '';\n"
-    "      u.textContent = 'updated ' + new Date().toLocaleTimeString() +\n"
-    "                      ', every 2 s';\n"
-    "    }).catch(function (e) {\n"
-    "      u.className = 'stale';\n"
-    "      u.textContent = 'refresh failed (' + e.message +\n"
-    "                      '): the figures may be old';\n"
-    "    });\n"
-    "  }\n"
-    "  setInterval(refresh, 2000);\n"
-    "})();\n";
+/* reporter/assets/page.js, embedded at build time (report/assets.h). */
+#define PAGE_JS tallyweb_asset_page_js
 
-static const char PAGE_CSS[] =
-    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;"
-    "margin:1.5em;color:#222;background:#f7f7f7}"
-    "h1{font-size:1.35em;margin:0 0 .2em}"
-    "#reporter,#updated{color:#666;margin:.3em 0 1em}"
-    "#updated.stale{color:#b00}"
-    "table{border-collapse:collapse;width:100%;background:#fff;"
-    "box-shadow:0 1px 2px rgba(0,0,0,.08)}"
-    "th,td{padding:.5em .7em;border-bottom:1px solid #e4e4e4;text-align:left;"
-    "vertical-align:top}"
-    "th{font-weight:600;color:#555;background:#efefef;white-space:nowrap}"
-    ".num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}"
-    ".name{font-weight:600;overflow-wrap:anywhere}"
-    ".route,.detail,.reasons{color:#777;font-size:.85em;overflow-wrap:anywhere}"
-    "tbody td:first-child{min-width:11em}"
-    ".failures{min-width:8em}"
-    ".bar{width:12em;height:1.1em;background:#e3e3e3;border-radius:3px;overflow:hidden}"
-    ".fill{height:100%}"
-    ".fill.green{background:#2e9e44}"
-    ".fill.yellow{background:#e8b400}"
-    ".fill.blue{background:#2f74d0}"
-    ".fill.grey{background:#9a9a9a}"
-    ".fill.red{background:#cc3333}"
-    ".pct{font-size:.85em;color:#444}"
-    ".empty{color:#777}";
+/* reporter/assets/page.css, likewise. */
+#define PAGE_CSS tallyweb_asset_page_css
 
 static void loc_text(fbuf_t *out, const msg_loc_t *l) {
   tallyweb_html_escape(out, l->store);
@@ -661,7 +506,7 @@ static void csp_make(void) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-  if (!EVP_Digest(PAGE_JS, sizeof(PAGE_JS) - 1, md, &mdlen, EVP_sha256(), NULL)) {
+  if (!EVP_Digest(PAGE_JS, tallyweb_asset_page_js_len, md, &mdlen, EVP_sha256(), NULL)) {
     /* Without the hash no inline script may run: the page still reads. */
     snprintf(csp, sizeof(csp), "default-src 'none'");
     return;

@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "bus/tally.h"
+#include "report/tally.h"
 #include "core/buf.h"
 
 /* The reader's figures, beside the tasks: how far the reporter has read. */

@@ -1,5 +1,5 @@
 /* xconf.c: worker config -> engine settings. */
-#include "xfer/xconf.h"
+#include "conf/xconf.h"
 
 void xfer_conf_from_config(xfer_conf_t *x, const ferry_conf_t *c) {
   const conf_worker_t *w = &c->worker;

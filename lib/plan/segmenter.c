@@ -1,5 +1,5 @@
 /* segmenter.c: streaming cut of a listing into segments. */
-#include "xfer/segmenter.h"
+#include "plan/segmenter.h"
 
 #include <string.h>
 

@@ -14,7 +14,7 @@
  *  - Per key, only keys that failed (in a run at or after the base) and the
  *    retry outcomes of keys are kept: observations, one per (key, run).
  */
-#include "bus/tally.h"
+#include "report/tally.h"
 #include "bus/resjoin.h"
 
 #include <inttypes.h>

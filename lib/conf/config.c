@@ -11,13 +11,13 @@
  * Secrets: values of secret keys, credential variables and Kafka properties
  * never enter a message; messages name the key or the variable instead.
  */
-#include "core/config.h"
+#include "conf/config.h"
+#include "conf/confint.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <libconfig.h>
-#include <librdkafka/rdkafka.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,688 +29,8 @@
 
 #include "core/enc.h"
 
-/* ------------------------------------------------------------------------ */
-/* Tables                                                                     */
-
-typedef enum ktype {
-  KT_STR,    /* string */
-  KT_SECRET, /* string kept in a secret_t, never printed */
-  KT_BOOL,
-  KT_INT,     /* integer */
-  KT_SIZE,    /* bytes: integer or "64M" */
-  KT_DUR_MS,  /* milliseconds: integer or "30s" */
-  KT_DUR_S,   /* seconds: integer or "5m" */
-  KT_ENUM,    /* one word of a list */
-  KT_LOC,     /* "store:bucket/prefix" into a conf_loc_t */
-  KT_TIME,    /* ISO date into int64 unix seconds */
-  KT_STRLIST, /* list of strings into conf_strv_t */
-  KT_KVLIST,  /* list of "name=value" into kvlist_t */
-  KT_WINDOWS  /* list of "HH:MM-HH:MM" into conf_windows_t */
-} ktype_t;
-
-typedef struct kenum {
-  const char *word;
-  int value;
-} kenum_t;
-
-typedef ferry_err_t (*check_fn)(const char *s, char *errbuf);
-
-enum {
-  KF_REQUIRED = 1 << 0,
-  KF_ZERO_OK = 1 << 1,    /* 0 is accepted besides [min, max] ("unlimited") */
-  KF_NONEMPTY = 1 << 2,   /* "" is an error */
-  KF_EMPTY_NULL = 1 << 3, /* "" means unset: stored as NULL */
-  KF_KAFKA = 1 << 4,      /* names checked by librdkafka; values may be secrets */
-  KF_CLASSMAP = 1 << 5    /* storage class map: both sides non-empty */
-};
-
-typedef struct ckey {
-  const char *name;
-  ktype_t type;
-  size_t off, size;     /* where the value goes in the section's struct */
-  const char *def;      /* default, written as in the file; NULL = none */
-  const char *defdoc;   /* documented default when def does not say it */
-  int64_t min, max;     /* integer kinds, in the key's unit */
-  const kenum_t *enums; /* KT_ENUM, {NULL} terminated */
-  check_fn check;       /* strings and list elements */
-  unsigned flags;
-  const char *doc;
-} ckey_t;
-
-#define AT(st, m) .off = offsetof(st, m), .size = sizeof(((st *)0)->m)
-#define KiB (1024LL)
-#define MiB (1024LL * 1024)
-#define GiB (1024LL * 1024 * 1024)
-#define TiB (1024LL * 1024 * 1024 * 1024)
-
-/* What a store section parses into before the cross-key checks. */
-typedef struct store_raw {
-  store_conf_t c;
-  int signature; /* SIGW_* */
-  char *access_key_env;
-  char *secret_key_env;
-  char *session_token_env;
-  const config_setting_t *grp;
-  uint64_t present; /* bit i: key i of store_keys was in the file */
-} store_raw_t;
-
-typedef struct task_raw {
-  task_conf_t t;
-  const config_setting_t *grp;
-  uint64_t present;
-} task_raw_t;
-
-enum { SIGW_AUTO = 0, SIGW_V4, SIGW_V1, SIGW_COS, SIGW_NONE };
-
-static const kenum_t log_levels[] = {{"error", FLOG_ERROR}, {"warn", FLOG_WARN},
-                                     {"info", FLOG_INFO},   {"debug", FLOG_DEBUG},
-                                     {"trace", FLOG_TRACE}, {NULL, 0}};
-static const kenum_t store_types[] = {
-    {"oss", STORE_OSS}, {"cos", STORE_COS}, {"s3", STORE_S3}, {NULL, 0}};
-static const kenum_t signatures[] = {{"auto", SIGW_AUTO}, {"v4", SIGW_V4},
-                                     {"v1", SIGW_V1},     {"cos", SIGW_COS},
-                                     {"none", SIGW_NONE}, {NULL, 0}};
-static const kenum_t list_apis[] = {{"auto", STORE_LIST_AUTO}, {"v1", STORE_LIST_V1},
-                                    {"v2", STORE_LIST_V2}, {NULL, 0}};
-static const kenum_t policies[] = {{"overwrite", POLICY_OVERWRITE},
-                                   {"skip", POLICY_SKIP},
-                                   {"skip-if-same", POLICY_SKIP_IF_SAME},
-                                   {NULL, 0}};
-
-static ferry_err_t check_name(const char *s, char *errbuf);
-static ferry_err_t check_endpoint(const char *s, char *errbuf);
-static ferry_err_t check_hostport(const char *s, char *errbuf);
-static ferry_err_t check_listen(const char *s, char *errbuf);
-static ferry_err_t check_envname(const char *s, char *errbuf);
-static ferry_err_t check_brokers(const char *s, char *errbuf);
-static ferry_err_t check_topic_prefix(const char *s, char *errbuf);
-static ferry_err_t check_word(const char *s, char *errbuf);
-static ferry_err_t check_nonempty(const char *s, char *errbuf);
-
-static const ckey_t root_keys[] = {
-    {.name = "log_level",
-     .type = KT_ENUM,
-     AT(ferry_conf_t, log_level),
-     .def = "info",
-     .enums = log_levels,
-     .doc = "Log verbosity of the service: lines at this level and more severe are "
-            "written to stderr."},
-};
-
-static const ckey_t kafka_keys[] = {
-    {.name = "brokers",
-     .type = KT_STR,
-     AT(conf_kafka_t, brokers),
-     .def = "",
-     .check = check_brokers,
-     .doc = "Kafka bootstrap servers, \"host:port,host:port\". Empty: read them from "
-            "`bootstrap_file`, which `ferry-devbroker` writes when it starts."},
-    {.name = "bootstrap_file",
-     .type = KT_STR,
-     AT(conf_kafka_t, bootstrap_file),
-     .def = "/tmp/ferry-devbroker.bootstrap",
-     .doc = "File whose first line holds the bootstrap servers, used when `brokers` is "
-            "empty. The dev broker writes it; one machine, one dev broker."},
-    {.name = "topic_prefix",
-     .type = KT_STR,
-     AT(conf_kafka_t, topic_prefix),
-     .def = "ferry.",
-     .check = check_topic_prefix,
-     .doc = "Prefix of every topic name (`ferry.tasks`, `ferry.segments`, ...). Letters, "
-            "digits, `.`, `_`, `-`; lets several fleets share one cluster."},
-    {.name = "segments_partitions",
-     .type = KT_INT,
-     AT(conf_kafka_t, segments_partitions),
-     .def = "64",
-     .min = 1,
-     .max = 10000,
-     .doc = "Partitions of the segments topic when ferry creates it: the most workers "
-            "that can share one task's segments."},
-    {.name = "replication_factor",
-     .type = KT_INT,
-     AT(conf_kafka_t, replication_factor),
-     .def = "1",
-     .min = 1,
-     .max = 32,
-     .doc = "Replication factor of topics ferry creates. Use 3 on a production cluster."},
-    {.name = "properties",
-     .type = KT_KVLIST,
-     AT(conf_kafka_t, properties),
-     .flags = KF_KAFKA,
-     .doc = "librdkafka properties for every client, \"name=value\" (e.g. "
-            "\"security.protocol=SASL_SSL\"). A value written \"${VAR}\" is read from "
-            "environment variable VAR. Names are checked against librdkafka."},
-    {.name = "producer_properties",
-     .type = KT_KVLIST,
-     AT(conf_kafka_t, producer_properties),
-     .flags = KF_KAFKA,
-     .doc = "librdkafka properties for producers only, applied after `properties`."},
-    {.name = "consumer_properties",
-     .type = KT_KVLIST,
-     AT(conf_kafka_t, consumer_properties),
-     .flags = KF_KAFKA,
-     .doc = "librdkafka properties for consumers only, applied after `properties`."},
-    {.name = "group_id",
-     .type = KT_STR,
-     AT(conf_kafka_t, group_id),
-     .def = "ferry-workers",
-     .flags = KF_NONEMPTY,
-     .doc = "Consumer group of the workers on the segments topic; every worker of one "
-            "fleet must share it."},
-    {.name = "delivery_timeout_ms",
-     .type = KT_DUR_MS,
-     AT(conf_kafka_t, delivery_timeout_ms),
-     .def = "300000",
-     .min = 1000,
-     .max = INT_MAX,
-     .doc = "How long a produced message may wait for the broker's acknowledgement "
-            "before the send fails (librdkafka `delivery.timeout.ms`)."},
-};
-
-static const ckey_t store_keys[] = {
-    {.name = "name",
-     .type = KT_STR,
-     AT(store_raw_t, c.name),
-     .flags = KF_REQUIRED | KF_NONEMPTY,
-     .check = check_name,
-     .doc = "Name that tasks and messages use for this store: letters, digits, `.`, "
-            "`_`, `-`, at most 64 characters; unique. `urls` is reserved."},
-    {.name = "type",
-     .type = KT_ENUM,
-     AT(store_raw_t, c.type),
-     .flags = KF_REQUIRED,
-     .enums = store_types,
-     .doc = "Service dialect: `oss` (Alibaba Cloud OSS), `cos` (Tencent Cloud COS) or "
-            "`s3` (any S3-compatible store)."},
-    {.name = "endpoint",
-     .type = KT_STR,
-     AT(store_raw_t, c.endpoint),
-     .flags = KF_REQUIRED | KF_NONEMPTY,
-     .check = check_endpoint,
-     .doc = "Service endpoint without bucket: \"https://oss-cn-hangzhou.aliyuncs.com\", "
-            "\"cos.ap-guangzhou.myqcloud.com\", \"http://127.0.0.1:9000\". No scheme "
-            "means https."},
-    {.name = "region",
-     .type = KT_STR,
-     AT(store_raw_t, c.region),
-     .defdoc = "from endpoint",
-     .flags = KF_EMPTY_NULL,
-     .check = check_word,
-     .doc = "Signing region (\"cn-hangzhou\", \"ap-guangzhou\", \"us-east-1\"). When "
-            "unset: taken from an `oss-REGION.aliyuncs.com` or `cos.REGION.*` endpoint; "
-            "`us-east-1` for s3."},
-    {.name = "path_style",
-     .type = KT_BOOL,
-     AT(store_raw_t, c.path_style),
-     .def = "false",
-     .doc = "true: `endpoint/bucket/key` URLs (local S3 servers, MinIO); false: "
-            "`bucket.endpoint/key` (OSS and COS require it)."},
-    {.name = "connect_to",
-     .type = KT_STR,
-     AT(store_raw_t, c.connect_to),
-     .flags = KF_EMPTY_NULL,
-     .check = check_hostport,
-     .doc = "\"ADDR:PORT\" to connect to whatever the URL's host is (like curl "
-            "`--connect-to`): private lines, tests. Unset: normal DNS."},
-    {.name = "signature",
-     .type = KT_ENUM,
-     AT(store_raw_t, signature),
-     .def = "auto",
-     .enums = signatures,
-     .doc = "Request signing: `auto` (s3: AWS v4, oss: OSS v4, cos: COS), `v4` (s3 and "
-            "cos: AWS v4; oss: OSS v4), `v1` (oss only), `cos` (cos only), `none` "
-            "(anonymous)."},
-    {.name = "access_key",
-     .type = KT_STR,
-     AT(store_raw_t, c.access_key),
-     .flags = KF_EMPTY_NULL,
-     .doc = "Access key id, inline. Prefer `access_key_env` or the default variable."},
-    {.name = "access_key_env",
-     .type = KT_STR,
-     AT(store_raw_t, access_key_env),
-     .flags = KF_EMPTY_NULL,
-     .check = check_envname,
-     .doc = "Environment variable holding the access key id."},
-    {.name = "secret_key",
-     .type = KT_SECRET,
-     AT(store_raw_t, c.secret_key),
-     .doc = "Secret key, inline. Warned about when the file is readable by group or "
-            "others; prefer `secret_key_env`."},
-    {.name = "secret_key_env",
-     .type = KT_STR,
-     AT(store_raw_t, secret_key_env),
-     .flags = KF_EMPTY_NULL,
-     .check = check_envname,
-     .doc = "Environment variable holding the secret key."},
-    {.name = "session_token",
-     .type = KT_SECRET,
-     AT(store_raw_t, c.session_token),
-     .doc = "STS / temporary session token, inline (optional)."},
-    {.name = "session_token_env",
-     .type = KT_STR,
-     AT(store_raw_t, session_token_env),
-     .flags = KF_EMPTY_NULL,
-     .check = check_envname,
-     .doc = "Environment variable holding the session token."},
-    {.name = "insecure",
-     .type = KT_BOOL,
-     AT(store_raw_t, c.insecure),
-     .def = "false",
-     .doc = "true: do not verify the server's TLS certificate. Warned about; for tests "
-            "only."},
-    {.name = "ca_file",
-     .type = KT_STR,
-     AT(store_raw_t, c.ca_file),
-     .flags = KF_EMPTY_NULL,
-     .doc = "PEM bundle of private certificate authorities to trust (must be "
-            "readable). Unset: the system bundle."},
-    {.name = "connect_timeout_ms",
-     .type = KT_DUR_MS,
-     AT(store_raw_t, c.connect_timeout_ms),
-     .def = "10000",
-     .min = 100,
-     .max = 600000,
-     .doc = "Time allowed to open a connection (TCP and TLS)."},
-    {.name = "max_host_conns",
-     .type = KT_INT,
-     AT(store_raw_t, c.max_host_conns),
-     .defdoc = "`worker.max_host_conns`",
-     .min = 1,
-     .max = 10000,
-     .doc = "Most connections one process opens to this store's hosts."},
-    {.name = "list_api",
-     .type = KT_ENUM,
-     AT(store_raw_t, c.list_api),
-     .def = "auto",
-     .enums = list_apis,
-     .doc = "How the lister lists this store: `v2` (ListObjectsV2: continuation "
-            "token, start-after), `v1` (ListObjects: marker, for stores without V2), "
-            "`auto` (V2, and V1 for the rest of a listing when a V2 page does not "
-            "advance). A page that does not advance is an error naming the store."},
-};
-
-static const ckey_t worker_keys[] = {
-    {.name = "id",
-     .type = KT_STR,
-     AT(conf_worker_t, id),
-     .defdoc = "HOSTNAME-PID",
-     .flags = KF_EMPTY_NULL,
-     .check = check_word,
-     .doc = "Worker id written into results; must be unique in the fleet. Letters, "
-            "digits, `.`, `_`, `-`, `:`."},
-    {.name = "concurrency",
-     .type = KT_INT,
-     AT(conf_worker_t, concurrency),
-     .def = "32",
-     .min = 1,
-     .max = 4096,
-     .doc = "Requests a worker runs at once; a streamed copy (object or part) holds two, "
-            "its GET's and its PUT's. Memory is about concurrency / 2 x buffer_size "
-            "(docs/worker.md, \"Memory\")."},
-    {.name = "max_host_conns",
-     .type = KT_INT,
-     AT(conf_worker_t, max_host_conns),
-     .def = "64",
-     .min = 1,
-     .max = 10000,
-     .doc = "Most connections per store host, for stores that do not set their own."},
-    {.name = "buffer_size",
-     .type = KT_SIZE,
-     AT(conf_worker_t, buffer_size),
-     .def = "1M",
-     .min = 64 * KiB,
-     .max = 64 * MiB,
-     .doc = "Buffer between one transfer's GET and PUT. 1M holds ~10 ms at 100 MB/s, "
-            "enough to decouple the two connections, while 32 transfers stay at 32M."},
-    {.name = "small_object_threshold",
-     .type = KT_SIZE,
-     AT(conf_worker_t, small_object_threshold),
-     .def = "256K",
-     .min = 0,
-     .max = 64 * MiB,
-     .doc = "Objects up to this size are read whole before their PUT (one request "
-            "each way, checksum known up front). At most buffer_size."},
-    {.name = "multipart_threshold",
-     .type = KT_SIZE,
-     AT(conf_worker_t, multipart_threshold),
-     .def = "64M",
-     .min = 1 * MiB,
-     .max = 5 * GiB,
-     .doc = "Objects of this size and above are copied as multipart uploads. At least "
-            "part_size; a single PUT is limited to 5G."},
-    {.name = "part_size",
-     .type = KT_SIZE,
-     AT(conf_worker_t, part_size),
-     .def = "16M",
-     .min = 100 * KiB,
-     .max = 5 * GiB,
-     .doc = "Multipart part size. Raised per object when 10000 parts would not cover "
-            "it; checked against the destination's minimum (S3 5M, COS 1M, OSS 100K)."},
-    {.name = "max_attempts",
-     .type = KT_INT,
-     AT(conf_worker_t, max_attempts),
-     .def = "5",
-     .min = 1,
-     .max = 100,
-     .doc = "Tries per request before the object is reported failed (retryable errors "
-            "only)."},
-    {.name = "backoff_base_ms",
-     .type = KT_DUR_MS,
-     AT(conf_worker_t, backoff_base_ms),
-     .def = "200",
-     .min = 1,
-     .max = 600000,
-     .doc = "First retry delay; doubles per attempt, with jitter."},
-    {.name = "backoff_max_ms",
-     .type = KT_DUR_MS,
-     AT(conf_worker_t, backoff_max_ms),
-     .def = "30000",
-     .min = 1,
-     .max = 3600000,
-     .doc = "Longest retry delay (a server's Retry-After may ask for more). At least "
-            "backoff_base_ms."},
-    {.name = "stall_timeout_s",
-     .type = KT_DUR_S,
-     AT(conf_worker_t, stall_timeout_s),
-     .def = "60",
-     .min = 1,
-     .max = 3600,
-     .doc = "A transfer that moves no byte for this long is aborted and retried. Time a "
-            "transfer spends paused by ferry (flow control between its GET and PUT, "
-            "bandwidth_limit) is not counted."},
-    {.name = "request_timeout_s",
-     .type = KT_DUR_S,
-     AT(conf_worker_t, request_timeout_s),
-     .def = "30",
-     .min = 1,
-     .max = 3600,
-     .doc = "Total time allowed to requests without a body (HEAD, list, initiate, "
-            "abort). Data transfers are bounded by stall_timeout_s only, never by their "
-            "total time."},
-    {.name = "complete_timeout_s",
-     .type = KT_DUR_S,
-     AT(conf_worker_t, complete_timeout_s),
-     .def = "600",
-     .min = 1,
-     .max = 3600,
-     .doc = "CompleteMultipartUpload is cut and retried after this long without a byte "
-            "from the store (merging a large upload can take minutes; the whitespace S3 "
-            "sends meanwhile counts as a byte)."},
-    {.name = "qps_limit",
-     .type = KT_INT,
-     AT(conf_worker_t, qps_limit),
-     .def = "0",
-     .min = 1,
-     .max = 1000000,
-     .flags = KF_ZERO_OK,
-     .doc = "Requests per second of this worker over all tasks (to the source and the "
-            "destination together); 0 = unlimited. Each task's own limits apply on top, "
-            "to that task only."},
-    {.name = "bandwidth_limit",
-     .type = KT_SIZE,
-     AT(conf_worker_t, bandwidth_limit),
-     .def = "0",
-     .min = 1 * KiB,
-     .max = 1024 * GiB,
-     .flags = KF_ZERO_OK,
-     .doc = "Bytes per second this worker writes over all tasks (\"100M\" = 100 MiB/s); "
-            "0 = unlimited."},
-    {.name = "segments_in_flight",
-     .type = KT_INT,
-     AT(conf_worker_t, segments_in_flight),
-     .def = "4",
-     .min = 1,
-     .max = 1024,
-     .doc = "Segments a worker works on at once; their objects share `concurrency`."},
-    {.name = "shutdown_timeout_s",
-     .type = KT_DUR_S,
-     AT(conf_worker_t, shutdown_timeout_s),
-     .def = "30",
-     .min = 0,
-     .max = 3600,
-     .doc = "On SIGTERM, time to finish running transfers before cutting them (their "
-            "segments are redelivered; a multipart upload with parts is left open and "
-            "continued by the next copy of its object)."},
-    {.name = "windows",
-     .type = KT_WINDOWS,
-     AT(conf_worker_t, windows),
-     .doc = "Daily windows, local time, when workers copy, e.g. [\"22:00-06:00\"]; "
-            "outside them they pause. Empty: always."},
-    {.name = "storage_class_map",
-     .type = KT_KVLIST,
-     AT(conf_worker_t, storage_class_map),
-     .flags = KF_CLASSMAP,
-     .doc = "\"SRC=DST\": objects of source class SRC are written with class DST "
-            "(names as the stores spell them, matched case-insensitively; \"*=DST\" for "
-            "classes not listed; \"SRC=\" writes no class). Classes not listed follow "
-            "ferry's tier mapping (standard, IA, archive, ...)."},
-    {.name = "record_source_etag",
-     .type = KT_BOOL,
-     AT(conf_worker_t, record_source_etag),
-     .def = "false",
-     .doc = "Write the source ETag into destination user metadata (`ferry-src-etag`) "
-            "so later runs can compare multipart objects."},
-    {.name = "metrics_listen",
-     .type = KT_STR,
-     AT(conf_worker_t, metrics_listen),
-     .def = "",
-     .flags = KF_EMPTY_NULL,
-     .check = check_listen,
-     .doc = "\"ADDR:PORT\" of the worker's own Prometheus /metrics (\":PORT\" = 127.0.0.1; "
-            "port 0 = any free port, logged); \"\" = none. Several workers on one host "
-            "need one port each."},
-};
-
-static const ckey_t lister_keys[] = {
-    {.name = "page_size",
-     .type = KT_INT,
-     AT(conf_lister_t, page_size),
-     .def = "1000",
-     .min = 1,
-     .max = 1000,
-     .doc = "Keys asked for per list request (max-keys)."},
-    {.name = "segment_max_objects",
-     .type = KT_INT,
-     AT(conf_lister_t, segment_max_objects),
-     .def = "1000",
-     .min = 1,
-     .max = 100000,
-     .doc = "Most objects in one segment."},
-    {.name = "segment_max_bytes",
-     .type = KT_SIZE,
-     AT(conf_lister_t, segment_max_bytes),
-     .def = "1G",
-     .min = 1 * MiB,
-     .max = 1 * TiB,
-     .doc = "A segment is closed once its objects add up to this size."},
-    {.name = "checkpoint_pages",
-     .type = KT_INT,
-     AT(conf_lister_t, checkpoint_pages),
-     .def = "10",
-     .min = 1,
-     .max = 1000000,
-     .doc = "Listing pages between checkpoints in the tasks topic; a restarted lister "
-            "resumes from the last one."},
-    {.name = "shards",
-     .type = KT_INT,
-     AT(conf_lister_t, shards),
-     .def = "1",
-     .min = 1,
-     .max = 256,
-     .doc = "Listings run in parallel per task, each over a key range found by a delimited "
-            "listing at the task prefix (docs/lister.md, \"Sharded listing\"). Fixed for a run "
-            "when it starts; a resumed run keeps its ranges."},
-    {.name = "fanout_threshold",
-     .type = KT_SIZE,
-     AT(conf_lister_t, fanout_threshold),
-     .def = "4G",
-     .min = 1 * MiB,
-     .max = 1024 * TiB,
-     .flags = KF_ZERO_OK,
-     .doc = "Objects of this size and above are split into part-range segments that "
-            "several workers copy; 0 = never. At least worker.multipart_threshold."},
-};
-
-static const ckey_t reporter_keys[] = {
-    {.name = "listen",
-     .type = KT_STR,
-     AT(conf_reporter_t, listen),
-     .def = "127.0.0.1:8080",
-     .flags = KF_EMPTY_NULL,
-     .check = check_listen,
-     .doc = "\"ADDR:PORT\" of the status HTTP server (\":PORT\" = 127.0.0.1; port 0 = any "
-            "free port, logged); \"\" = none."},
-    {.name = "refresh_s",
-     .type = KT_DUR_S,
-     AT(conf_reporter_t, refresh_s),
-     .def = "5",
-     .min = 1,
-     .max = 3600,
-     .doc = "Seconds between status summaries."},
-};
-
-static const ckey_t task_keys[] = {
-    {.name = "name",
-     .type = KT_STR,
-     AT(task_raw_t, t.name),
-     .flags = KF_REQUIRED | KF_NONEMPTY,
-     .check = check_name,
-     .doc = "Task name, the key of its Kafka records: letters, digits, `.`, `_`, `-`, "
-            "at most 64 characters; unique."},
-    {.name = "source",
-     .type = KT_LOC,
-     AT(task_raw_t, t.src),
-     .flags = KF_REQUIRED,
-     .doc = "\"STORE:BUCKET/PREFIX\" (prefix optional) or \"urls:/path/to/list\" (one "
-            "URL per line)."},
-    {.name = "destination",
-     .type = KT_LOC,
-     AT(task_raw_t, t.dst),
-     .flags = KF_REQUIRED,
-     .doc = "\"STORE:BUCKET/PREFIX\"; a key's part after the source prefix is appended "
-            "to PREFIX."},
-    {.name = "same_name",
-     .type = KT_ENUM,
-     AT(task_raw_t, t.same_name),
-     .def = "skip-if-same",
-     .enums = policies,
-     .doc = "When the destination already has the key: `overwrite`, `skip`, or "
-            "`skip-if-same` (skip when size and CRC64, or single-part ETag, match)."},
-    {.name = "qps_limit",
-     .type = KT_INT,
-     AT(task_raw_t, t.qps_limit),
-     .def = "0",
-     .min = 1,
-     .max = 1000000,
-     .flags = KF_ZERO_OK,
-     .doc = "Requests per second of this task over the whole fleet, to the source and "
-            "the destination together (retries included); 0 = unlimited. Other tasks are "
-            "not affected. Written into the task's segments by the lister: workers need "
-            "not know the task."},
-    {.name = "bandwidth_limit",
-     .type = KT_SIZE,
-     AT(task_raw_t, t.bandwidth_limit),
-     .def = "0",
-     .min = 1 * KiB,
-     .max = 1024 * GiB,
-     .flags = KF_ZERO_OK,
-     .doc = "Bytes per second of this task over the whole fleet (bytes read from the "
-            "source, the same as written); 0 = unlimited. Other tasks are not affected. "
-            "Written into the task's segments by the lister."},
-    {.name = "storage_class_map",
-     .type = KT_KVLIST,
-     AT(task_raw_t, t.storage_class_map),
-     .defdoc = "`worker.storage_class_map`",
-     .flags = KF_CLASSMAP,
-     .doc = "Replaces worker.storage_class_map for this task (an empty list: the tier "
-            "mapping only)."},
-    {.name = "include",
-     .type = KT_STRLIST,
-     AT(task_raw_t, t.include),
-     .check = check_nonempty,
-     .doc = "Globs (`*`, `?`, `[...]`; `*` crosses `/`) on the key after the source "
-            "prefix; when given, only matching keys are copied."},
-    {.name = "exclude",
-     .type = KT_STRLIST,
-     AT(task_raw_t, t.exclude),
-     .check = check_nonempty,
-     .doc = "Globs of keys not to copy; wins over include."},
-    {.name = "min_size",
-     .type = KT_SIZE,
-     AT(task_raw_t, t.min_size),
-     .def = "0",
-     .min = 0,
-     .max = INT64_MAX,
-     .doc = "Copy only objects of at least this size."},
-    {.name = "max_size",
-     .type = KT_SIZE,
-     AT(task_raw_t, t.max_size),
-     .def = "0",
-     .min = 0,
-     .max = INT64_MAX,
-     .doc = "Copy only objects of at most this size; 0 = no bound."},
-    {.name = "modified_after",
-     .type = KT_TIME,
-     AT(task_raw_t, t.modified_after),
-     .doc = "Copy only objects modified at or after this time: \"2024-01-15\" (UTC) or "
-            "\"2024-01-15T08:00:00+08:00\"."},
-    {.name = "modified_before",
-     .type = KT_TIME,
-     AT(task_raw_t, t.modified_before),
-     .doc = "Copy only objects modified before this time (same forms)."},
-    {.name = "record_source_etag",
-     .type = KT_BOOL,
-     AT(task_raw_t, t.record_source_etag),
-     .defdoc = "`worker.record_source_etag`",
-     .doc = "Overrides worker.record_source_etag for this task."},
-    {.name = "audit",
-     .type = KT_BOOL,
-     AT(task_raw_t, t.audit),
-     .def = "false",
-     .doc = "Keep an audit trail: workers publish a record of every object they write "
-            "for this task (key, size, CRC-64, ETags, whether it replaced an existing "
-            "object) to the audit topic; `ferry-reporter --export-audit` writes it out. "
-            "Written into the task's segments by the lister."},
-};
-
-typedef struct section {
-  const char *name; /* NULL: the top level */
-  int is_list;      /* a list of groups */
-  const ckey_t *keys;
-  size_t n_keys;
-  size_t off; /* groups: offset of the struct in ferry_conf_t */
-  const char *doc;
-} section_t;
-
-#define KEYS(t) t, FERRY_ARRAY_LEN(t)
-
-static const section_t sections[] = {
-    {NULL, 0, KEYS(root_keys), 0, "Settings outside any group."},
-    {"kafka", 0, KEYS(kafka_keys), offsetof(ferry_conf_t, kafka),
-     "`kafka = { ... };` How every service reaches Kafka."},
-    {"stores", 1, KEYS(store_keys), 0,
-     "`stores = ( { ... }, ... );` Every object store a task may name; workers know "
-     "them all. Credentials: see below."},
-    {"worker", 0, KEYS(worker_keys), offsetof(ferry_conf_t, worker),
-     "`worker = { ... };` How a worker copies."},
-    {"lister", 0, KEYS(lister_keys), offsetof(ferry_conf_t, lister),
-     "`lister = { ... };` How the lister enumerates and cuts segments."},
-    {"reporter", 0, KEYS(reporter_keys), offsetof(ferry_conf_t, reporter),
-     "`reporter = { ... };` The status service."},
-    {"tasks", 1, KEYS(task_keys), 0,
-     "`tasks = ( { ... }, ... );` The migrations; unset keys take the worker's value "
-     "where one exists."},
-};
-
-enum {
-  SEC_ROOT = 0,
-  SEC_KAFKA,
-  SEC_STORES,
-  SEC_WORKER,
-  SEC_LISTER,
-  SEC_REPORTER,
-  SEC_TASKS
-};
+#include "bus/bus.h"
+#include "xfer/policy.h"
 
 /* ------------------------------------------------------------------------ */
 /* Loader context and messages                                               */
@@ -747,7 +67,7 @@ typedef struct ctx {
   size_t n_files;
   inline_secret_t *secrets;
   size_t n_secrets;
-  rd_kafka_conf_t *rk; /* scratch conf that checks Kafka property names */
+  bus_propcheck_t *rk; /* checks Kafka property names and values */
   cmsg_t *msgs;
   size_t n_msgs;
   uint64_t failed[7]; /* per group section: bit i = key i was rejected */
@@ -947,12 +267,6 @@ static const char *closest(const char *s, const char *const *names, size_t n) {
   return bd <= lim ? best : NULL;
 }
 
-static int has_ctl_or_space(const char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s <= 0x20 || *s == 0x7f) return 1;
-  return 0;
-}
-
 /* Valid UTF-8 (no overlongs, no surrogates) without ASCII control characters. */
 static int utf8_ok(const char *s, const char **bad) {
   size_t n = strlen(s), i, k;
@@ -987,7 +301,7 @@ static void fmt_value(char *out, size_t n, const ckey_t *k, int64_t v) {
     snprintf(out, n, "%lld", (long long)v);
 }
 
-static void range_str(char *out, size_t n, const ckey_t *k) {
+void conf_range_str(char *out, size_t n, const ckey_t *k) {
   char a[32], b[32];
   if (k->type != KT_INT && k->type != KT_SIZE && k->type != KT_DUR_MS &&
       k->type != KT_DUR_S) {
@@ -1046,348 +360,7 @@ static void kv_release_wipe(kvlist_t *l) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Value checks (strings)                                                     */
-
-static ferry_err_t check_name(const char *s, char *errbuf) {
-  const char *p;
-  size_t n = strlen(s);
-  if (n == 0) return ferry_seterr(errbuf, FERRY_ERR_INVALID, "must not be empty");
-  if (n > 64)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%.64s...\" is longer than 64", s);
-  if (!isalnum((unsigned char)s[0]))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" must start with a letter or digit", s);
-  for (p = s; *p; p++)
-    if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": only letters, digits, '.', '_' and '-' are allowed",
-                          s);
-  return FERRY_OK;
-}
-
-static ferry_err_t check_word(const char *s, char *errbuf) {
-  const char *p;
-  if (strlen(s) > 128)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "longer than 128 characters");
-  for (p = s; *p; p++)
-    if (!isalnum((unsigned char)*p) && !strchr("._-:", *p))
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": only letters, digits, '.', '_', '-' and ':' are "
-                          "allowed",
-                          s);
-  return FERRY_OK;
-}
-
-static ferry_err_t check_nonempty(const char *s, char *errbuf) {
-  if (!*s) return ferry_seterr(errbuf, FERRY_ERR_INVALID, "must not be empty");
-  return FERRY_OK;
-}
-
-static ferry_err_t check_envname(const char *s, char *errbuf) {
-  const char *p;
-  if (!isalpha((unsigned char)s[0]) && s[0] != '_') goto bad;
-  for (p = s; *p; p++)
-    if (!isalnum((unsigned char)*p) && *p != '_') goto bad;
-  return FERRY_OK;
-bad:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                      "\"%s\" is not an environment variable name (A-Z, 0-9, _)", s);
-}
-
-static ferry_err_t check_port(const char *p, const char *whole, char *errbuf) {
-  char *e;
-  long v;
-  if (!*p || !isdigit((unsigned char)*p)) goto bad;
-  errno = 0;
-  v = strtol(p, &e, 10);
-  if (*e || errno || v < 1 || v > 65535) goto bad;
-  return FERRY_OK;
-bad:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                      "\"%s\": expected ADDR:PORT with a port 1..65535", whole);
-}
-
-static ferry_err_t check_hostport(const char *s, char *errbuf) {
-  const char *colon;
-  if (has_ctl_or_space(s))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" contains a space", s);
-  if (s[0] == '[') {
-    const char *rb = strchr(s, ']');
-    if (!rb || rb == s + 1 || rb[1] != ':')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\": expected [IPV6]:PORT", s);
-    return check_port(rb + 2, s, errbuf);
-  }
-  colon = strrchr(s, ':');
-  if (!colon || colon == s || memchr(s, ':', (size_t)(colon - s)))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": expected ADDR:PORT (IPv6 as [ADDR]:PORT)", s);
-  return check_port(colon + 1, s, errbuf);
-}
-
-/* A listen address: ADDR:PORT as check_hostport, and also ":PORT" (the
- * loopback address) and port 0 (any free port; the server logs it). */
-static ferry_err_t check_listen(const char *s, char *errbuf) {
-  size_t n = strlen(s);
-  int any_port = n >= 2 && strcmp(s + n - 2, ":0") == 0;
-  char *t = fx_asprintf("%s%.*s%s", s[0] == ':' ? "127.0.0.1" : "",
-                        (int)(any_port ? n - 2 : n), s, any_port ? ":1" : "");
-  ferry_err_t e = check_hostport(t, NULL);
-  fx_free(t);
-  if (e)
-    return ferry_seterr(errbuf, e,
-                        "\"%s\": expected ADDR:PORT, :PORT or [IPV6]:PORT with a port "
-                        "0..65535",
-                        s);
-  return FERRY_OK;
-}
-
-static ferry_err_t check_endpoint(const char *s, char *errbuf) {
-  const char *h = s, *sep, *p;
-  if (!*s) return ferry_seterr(errbuf, FERRY_ERR_INVALID, "must not be empty");
-  if (has_ctl_or_space(s))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" contains a space", s);
-  sep = strstr(s, "://");
-  if (sep) {
-    if (!((sep - s == 4 && strncasecmp(s, "http", 4) == 0) ||
-          (sep - s == 5 && strncasecmp(s, "https", 5) == 0)))
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": the scheme must be http:// or https://", s);
-    h = sep + 3;
-  }
-  if (!*h || *h == '/' || *h == ':')
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" has no host", s);
-  for (p = h; *p; p++) {
-    if (*p == '@' || *p == '?' || *p == '#')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": an endpoint is scheme://host[:port] only (no user, "
-                          "query or fragment)",
-                          s);
-    if (*p == '/' && p[1])
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": an endpoint has no path; buckets go in tasks", s);
-  }
-  return FERRY_OK;
-}
-
-static ferry_err_t check_brokers(const char *s, char *errbuf) {
-  const char *p = s, *q;
-  if (!*s) return FERRY_OK;
-  if (has_ctl_or_space(s))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" contains a space", s);
-  for (;;) {
-    q = strchr(p, ',');
-    if ((q ? q : p + strlen(p)) == p)
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": empty entry in the comma-separated list", s);
-    if (!q) break;
-    p = q + 1;
-  }
-  return FERRY_OK;
-}
-
-static ferry_err_t check_topic_prefix(const char *s, char *errbuf) {
-  const char *p;
-  if (strlen(s) > 200)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "longer than 200 characters");
-  for (p = s; *p; p++)
-    if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-')
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": Kafka topic names allow letters, digits, '.', '_' "
-                          "and '-'",
-                          s);
-  return FERRY_OK;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Public parsers                                                             */
-
-ferry_err_t conf_parse_size(const char *s, uint64_t *out, char *errbuf) {
-  const char *p = s;
-  uint64_t v = 0, mul = 1;
-  int digits = 0;
-  while (*p == ' ') p++;
-  if (*p == '-')
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\": a size cannot be negative",
-                        s);
-  while (isdigit((unsigned char)*p)) {
-    if (v > (UINT64_MAX - 9) / 10) goto overflow;
-    v = v * 10 + (uint64_t)(*p - '0');
-    p++;
-    digits++;
-  }
-  if (!digits)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" is not a size (bytes, or a number with K, M, G, T, P)",
-                        s);
-  if (*p == '.' || *p == ',')
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": write a whole number (e.g. 1536M, not 1.5G)", s);
-  while (*p == ' ') p++;
-  if (*p) {
-    const char *u = strchr("kmgtp", tolower((unsigned char)*p));
-    if (u) {
-      int i, e = (int)(u - "kmgtp") + 1;
-      for (i = 0; i < e; i++) mul *= 1024;
-      p++;
-      if (*p == 'i' || *p == 'I') p++;
-      if (*p == 'B' || *p == 'b') p++;
-    } else if (*p == 'B' || *p == 'b') {
-      p++;
-    }
-    while (*p == ' ') p++;
-    if (*p)
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": unknown size suffix (use K, M, G, T or P; all are "
-                          "powers of 1024)",
-                          s);
-  }
-  if (v != 0 && mul > UINT64_MAX / v) goto overflow;
-  *out = v * mul;
-  return FERRY_OK;
-overflow:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" is too large", s);
-}
-
-ferry_err_t conf_parse_duration(const char *s, int64_t bare_unit_ms, int64_t *out_ms,
-                                char *errbuf) {
-  static const struct {
-    const char *u;
-    int64_t ms;
-  } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
-  const char *p = s;
-  int64_t v = 0, mul = bare_unit_ms;
-  int digits = 0;
-  size_t i;
-  while (*p == ' ') p++;
-  while (isdigit((unsigned char)*p)) {
-    if (v > (INT64_MAX - 9) / 10) goto overflow;
-    v = v * 10 + (*p - '0');
-    p++;
-    digits++;
-  }
-  if (!digits)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" is not a duration (a whole number, optionally with ms, "
-                        "s, m, h or d)",
-                        s);
-  while (*p == ' ') p++;
-  if (*p) {
-    size_t n = strlen(p);
-    while (n > 0 && p[n - 1] == ' ') n--;
-    for (i = 0; i < FERRY_ARRAY_LEN(units); i++)
-      if (strlen(units[i].u) == n && strncasecmp(p, units[i].u, n) == 0) break;
-    if (i == FERRY_ARRAY_LEN(units))
-      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                          "\"%s\": unknown unit (use ms, s, m, h or d)", s);
-    mul = units[i].ms;
-  }
-  if (v != 0 && mul > INT64_MAX / v) goto overflow;
-  *out_ms = v * mul;
-  return FERRY_OK;
-overflow:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" is too large", s);
-}
-
-/* Reads exactly n digits. */
-static int digits_n(const char **p, int n, int *out) {
-  int v = 0, i;
-  for (i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)(*p)[i])) return -1;
-    v = v * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *out = v;
-  return 0;
-}
-
-ferry_err_t conf_parse_time(const char *s, int64_t *out, char *errbuf) {
-  const char *p = s;
-  struct tm tm, chk;
-  int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
-  time_t t;
-  memset(&tm, 0, sizeof(tm));
-  if (digits_n(&p, 4, &y) || *p++ != '-' || digits_n(&p, 2, &mo) || *p++ != '-' ||
-      digits_n(&p, 2, &d))
-    goto bad;
-  if (*p == 'T' || *p == 't' || *p == ' ') {
-    p++;
-    if (digits_n(&p, 2, &h) || *p++ != ':' || digits_n(&p, 2, &mi)) goto bad;
-    if (*p == ':') {
-      p++;
-      if (digits_n(&p, 2, &sec)) goto bad;
-      if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++) {
-        }
-    }
-    if (*p == 'Z' || *p == 'z') {
-      p++;
-    } else if (*p == '+' || *p == '-') {
-      int sign = *p == '-' ? -1 : 1, oh, om;
-      p++;
-      if (digits_n(&p, 2, &oh)) goto bad;
-      if (*p == ':') p++;
-      if (digits_n(&p, 2, &om) || oh > 14 || om > 59) goto bad;
-      off = sign * (oh * 3600 + om * 60);
-    }
-  }
-  if (*p) goto bad;
-  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    goto bad;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  t = timegm(&tm);
-  /* timegm normalizes Feb 30 into March; a round trip catches it. */
-  if (!gmtime_r(&t, &chk) || chk.tm_mday != d || chk.tm_mon != mo - 1) goto bad;
-  if ((int64_t)t - off <= 0)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\" is not after 1970-01-01", s);
-  *out = (int64_t)t - off;
-  return FERRY_OK;
-bad:
-  return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                      "\"%s\" is not a date: use \"YYYY-MM-DD\" or "
-                      "\"YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]\"",
-                      s);
-}
-
-ferry_err_t conf_parse_window(const char *s, conf_window_t *out, char *errbuf) {
-  const char *p = s;
-  int h1, m1, h2, m2;
-  if (digits_n(&p, 2, &h1) || *p++ != ':' || digits_n(&p, 2, &m1) || *p++ != '-' ||
-      digits_n(&p, 2, &h2) || *p++ != ':' || digits_n(&p, 2, &m2) || *p)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": expected \"HH:MM-HH:MM\" (e.g. \"22:00-06:00\")", s);
-  if (h1 > 23 || m1 > 59 || m2 > 59 || h2 > 24 || (h2 == 24 && m2 != 0))
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\": hours are 00..23 (24:00 only as an end), minutes "
-                        "00..59",
-                        s);
-  if (h1 * 60 + m1 == h2 * 60 + m2)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                        "\"%s\" is empty (start equals end); for all day write "
-                        "\"00:00-24:00\"",
-                        s);
-  out->start_min = h1 * 60 + m1;
-  out->end_min = h2 * 60 + m2;
-  return FERRY_OK;
-}
-
-int conf_windows_allow(const conf_windows_t *w, int minute_of_day) {
-  size_t i;
-  if (!w || w->n == 0) return 1;
-  for (i = 0; i < w->n; i++) {
-    const conf_window_t *x = &w->v[i];
-    if (x->start_min < x->end_min) {
-      if (minute_of_day >= x->start_min && minute_of_day < x->end_min) return 1;
-    } else if (minute_of_day >= x->start_min || minute_of_day < x->end_min) {
-      return 1;
-    }
-  }
-  return 0;
-}
 
 void conf_loc_release(conf_loc_t *l) {
   if (!l) return;
@@ -1426,7 +399,7 @@ ferry_err_t conf_parse_location(const char *s, conf_loc_t *out, char *errbuf) {
                         "\"%s\": expected \"STORE:BUCKET/PREFIX\" (or \"urls:/path\")",
                         s);
   store = fx_strndup(s, (size_t)(colon - s));
-  if (check_name(store, eb) != FERRY_OK) {
+  if (conf_check_name(store, eb) != FERRY_OK) {
     ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%s\": store name %s", s, eb);
     fx_free(store);
     return FERRY_ERR_INVALID;
@@ -1504,20 +477,13 @@ static int set_int(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
   char r[80];
   if (!in_range(k, v)) {
     char vs[32];
-    range_str(r, sizeof(r), k);
+    conf_range_str(r, sizeof(r), k);
     fmt_value(vs, sizeof(vs), k, v);
     cerr(c, s, path, "%s is out of range %s", vs, r);
     return -1;
   }
   put_int(base, k, v);
   return 0;
-}
-
-static int class_name_ok(const char *s) {
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-') return 0;
-  return 1;
 }
 
 /* Sensitive Kafka property names: their values are never printed. */
@@ -1542,7 +508,7 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
   }
   name = fx_strndup(v, (size_t)(eq - v));
   val = eq + 1;
-  if (has_ctl_or_space(name)) {
+  if (conf_has_ctl_or_space(name)) {
     cerr(c, s, path, "the name before '=' contains a space");
     goto out;
   }
@@ -1555,8 +521,7 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
   if (k->flags & KF_CLASSMAP) {
     /* The rule of policy_class_map_parse (xfer/policy.h), which the worker
      * applies to this list: DST may be empty (omit the class header). */
-    if (!(strcmp(name, "*") == 0 || class_name_ok(name)) ||
-        (*val && !class_name_ok(val))) {
+    if (!policy_class_name_ok(name, 1) || (*val && !policy_class_name_ok(val, 0))) {
       cerr(c, s, path,
            "\"%s\": expected \"SRC=DST\" with class names of letters, digits, '_' "
            "and '-' (SRC may be \"*\", DST empty)",
@@ -1571,7 +536,7 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
       char *var = fx_strndup(val + 2, vl - 3);
       char eb[FERRY_ERRLEN];
       const char *e;
-      if (check_envname(var, eb) != FERRY_OK) {
+      if (conf_check_envname(var, eb) != FERRY_OK) {
         cerr(c, s, path, "%s: %s", name, eb);
         fx_free(var);
         goto out;
@@ -1590,11 +555,11 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
     }
     /* plugin.library.paths would load code while we only check names. */
     if (strcmp(name, "plugin.library.paths") != 0) {
-      if (!c->rk) c->rk = rd_kafka_conf_new();
-      switch (rd_kafka_conf_set(c->rk, name, val, errstr, sizeof(errstr))) {
-        case RD_KAFKA_CONF_OK:
+      if (!c->rk) c->rk = bus_propcheck_new();
+      switch (bus_prop_check(c->rk, name, val, errstr, sizeof(errstr))) {
+        case BUS_PROP_OK:
           break;
-        case RD_KAFKA_CONF_UNKNOWN:
+        case BUS_PROP_UNKNOWN:
           cerr(c, s, path, "\"%s\" is not a librdkafka property", name);
           goto out;
         default:
@@ -1688,7 +653,7 @@ static int set_from_string(ctx_t *c, const ckey_t *k, const config_setting_t *s,
       }
       if (x > INT64_MAX) {
         char r[80];
-        range_str(r, sizeof(r), k);
+        conf_range_str(r, sizeof(r), k);
         cerr(c, s, path, "\"%s\" is out of range %s", v, r);
         return -1;
       }
@@ -1871,11 +836,11 @@ static int set_value(ctx_t *c, const ckey_t *k, const config_setting_t *s,
 /* Where an unknown name belongs when it is a key of another section. */
 static const char *other_section(const char *name, const section_t *self) {
   size_t i, j;
-  for (i = 0; i < FERRY_ARRAY_LEN(sections); i++) {
-    if (&sections[i] == self) continue;
-    for (j = 0; j < sections[i].n_keys; j++)
-      if (strcmp(sections[i].keys[j].name, name) == 0)
-        return sections[i].name ? sections[i].name : "the top level";
+  for (i = 0; i < FERRY_ARRAY_LEN(conf_sections); i++) {
+    if (&conf_sections[i] == self) continue;
+    for (j = 0; j < conf_sections[i].n_keys; j++)
+      if (strcmp(conf_sections[i].keys[j].name, name) == 0)
+        return conf_sections[i].name ? conf_sections[i].name : "the top level";
   }
   return NULL;
 }
@@ -1945,8 +910,8 @@ static void parse_group(ctx_t *c, const config_setting_t *grp, const char *pfx,
 /* 1 when none of the named keys of group section sec was rejected. */
 static int keys_ok(const ctx_t *c, int sec, const char *a, const char *b) {
   size_t i;
-  for (i = 0; i < sections[sec].n_keys; i++) {
-    const char *n = sections[sec].keys[i].name;
+  for (i = 0; i < conf_sections[sec].n_keys; i++) {
+    const char *n = conf_sections[sec].keys[i].name;
     if ((strcmp(n, a) == 0 || (b && strcmp(n, b) == 0)) && (c->failed[sec] >> i) & 1)
       return 0;
   }
@@ -2003,53 +968,6 @@ static void post_lister(ctx_t *c, ferry_conf_t *conf, const config_setting_t *gr
     cerr(c, member_or(grp, "fanout_threshold"), "lister.fanout_threshold",
          "must be 0 or at least worker.multipart_threshold (%s)", b);
   }
-}
-
-/* The host of an endpoint, lower case, without scheme and port. */
-static void endpoint_host(const char *ep, char *out, size_t n) {
-  const char *h = strstr(ep, "://");
-  size_t i = 0;
-  h = h ? h + 3 : ep;
-  while (*h && *h != ':' && *h != '/' && i + 1 < n)
-    out[i++] = (char)tolower((unsigned char)*h++);
-  out[i] = 0;
-}
-
-/* The region named by a well-known endpoint host, or NULL. New string. */
-static char *region_from_endpoint(store_type_t type, const char *ep) {
-  char host[256];
-  size_t n;
-  endpoint_host(ep, host, sizeof(host));
-  n = strlen(host);
-  if (type == STORE_OSS) {
-    /* oss-cn-hangzhou.aliyuncs.com, oss-cn-hangzhou-internal.aliyuncs.com */
-    const char *suf = ".aliyuncs.com";
-    size_t sl = strlen(suf), rl;
-    if (n <= sl + 4 || strncmp(host, "oss-", 4) != 0 || strcmp(host + n - sl, suf) != 0)
-      return NULL;
-    rl = n - sl - 4;
-    if (rl > 9 && strncmp(host + 4 + rl - 9, "-internal", 9) == 0) rl -= 9;
-    if (memchr(host + 4, '.', rl) || rl == 0) return NULL;
-    if (strncmp(host + 4, "accelerate", 10) == 0) return NULL;
-    return fx_strndup(host + 4, rl);
-  }
-  if (type == STORE_COS) {
-    /* cos.ap-guangzhou.myqcloud.com, cos-internal.ap-guangzhou.tencentcos.cn; not
-     * cos.accelerate.myqcloud.com, which names no region */
-    const char *p = NULL, *dot;
-    if (strncmp(host, "cos.", 4) == 0)
-      p = host + 4;
-    else if (strncmp(host, "cos-internal.", 13) == 0)
-      p = host + 13;
-    if (!p) return NULL;
-    dot = strchr(p, '.');
-    if (!dot || dot == p) return NULL;
-    if (strncmp(p, "accelerate.", 11) == 0) return NULL; /* cos.accelerate.myqcloud.com */
-    if (strcmp(dot, ".myqcloud.com") != 0 && strcmp(dot, ".tencentcos.cn") != 0)
-      return NULL;
-    return fx_strndup(p, (size_t)(dot - p));
-  }
-  return NULL;
 }
 
 /* Index of key name in the stores table (for the present mask). */
@@ -2117,7 +1035,7 @@ static void resolve_cred(ctx_t *c, store_raw_t *r, const char *pfx, const char *
       from = conv;
     }
   }
-  if (has_ctl_or_space(v)) {
+  if (conf_has_ctl_or_space(v)) {
     cerr(c, member_or(r->grp, has_inline ? key : envkey), path,
          "the value (from %s) contains whitespace or a control character", from);
     if (!has_inline) {
@@ -2131,7 +1049,7 @@ static void resolve_cred(ctx_t *c, store_raw_t *r, const char *pfx, const char *
 }
 
 static void post_store(ctx_t *c, ferry_conf_t *conf, store_raw_t *raws, size_t i) {
-  const section_t *sec = &sections[SEC_STORES];
+  const section_t *sec = &conf_sections[SEC_STORES];
   store_raw_t *r = &raws[i];
   store_conf_t *sc = &r->c;
   char pfx[64], path[256];
@@ -2188,7 +1106,7 @@ static void post_store(ctx_t *c, ferry_conf_t *conf, store_raw_t *raws, size_t i
 
   /* Region: given, derived from a well-known endpoint, or required. */
   if (!sc->region && sc->endpoint)
-    sc->region = region_from_endpoint(sc->type, sc->endpoint);
+    sc->region = store_region_from_endpoint(sc->type, sc->endpoint);
   if (!sc->region) {
     int needs =
         (sc->type == STORE_OSS && sc->sign != SIGN_OSS_V1 && sc->sign != SIGN_NONE) ||
@@ -2300,15 +1218,15 @@ static void bucket_id(const store_raw_t *r, const char *bucket, bucket_id_t *out
   char host[256];
   char *derived;
   size_t bl = strlen(bucket);
-  endpoint_host(ep, host, sizeof(host));
+  store_endpoint_host(ep, host, sizeof(host));
   h = host;
   if (strncmp(h, bucket, bl) == 0 && h[bl] == '.') h += bl + 1; /* bucket.endpoint */
   out->bucket = bucket;
-  out->region = was_set(r->present, &sections[SEC_STORES], "region") && sc->region &&
+  out->region = was_set(r->present, &conf_sections[SEC_STORES], "region") && sc->region &&
                         *sc->region
                     ? sc->region
                     : NULL;
-  derived = region_from_endpoint(sc->type, ep);
+  derived = store_region_from_endpoint(sc->type, ep);
   if (derived) { /* the endpoint names it: the same string post_store set */
     if (!out->region) out->region = sc->region;
     fx_free(derived);
@@ -2401,7 +1319,7 @@ static void check_task_overlaps(ctx_t *c, const task_raw_t *raws, size_t i,
 
 static void post_task(ctx_t *c, ferry_conf_t *conf, task_raw_t *raws, size_t i,
                       const store_raw_t *sraws, size_t ns) {
-  const section_t *sec = &sections[SEC_TASKS];
+  const section_t *sec = &conf_sections[SEC_TASKS];
   task_raw_t *r = &raws[i];
   task_conf_t *t = &r->t;
   char pfx[64], path[256];
@@ -2527,7 +1445,7 @@ static void *parse_list(ctx_t *c, const config_setting_t *list, const section_t 
       cerr(c, g, pfx, "expected a group { ... }, found %s", setting_noun(g));
       g = NULL;
     }
-    if (sec == &sections[SEC_STORES]) {
+    if (sec == &conf_sections[SEC_STORES]) {
       store_raw_t *r = raw;
       r->grp = g ? g : list;
       parse_group(c, g, pfx, sec, r, &r->present, NULL);
@@ -2544,11 +1462,11 @@ static void *parse_list(ctx_t *c, const config_setting_t *list, const section_t 
 
 static ferry_conf_t *load(ctx_t *c, config_t *cfg, int read_ok) {
   ferry_conf_t *conf;
-  const config_setting_t *root, *sgrp[FERRY_ARRAY_LEN(sections)];
+  const config_setting_t *root, *sgrp[FERRY_ARRAY_LEN(conf_sections)];
   store_raw_t *sraws = NULL;
   task_raw_t *traws = NULL;
   size_t ns = 0, nt = 0, i;
-  const char *root_names[FERRY_ARRAY_LEN(root_keys) + FERRY_ARRAY_LEN(sections)];
+  const char *root_names[CONF_ROOT_KEYS_MAX + FERRY_ARRAY_LEN(conf_sections)];
   size_t n_root = 0;
 
   if (!read_ok) {
@@ -2574,19 +1492,19 @@ static ferry_conf_t *load(ctx_t *c, config_t *cfg, int read_ok) {
   root = config_root_setting(cfg);
 
   /* Unknown top-level names: neither a top-level key nor a section. */
-  for (i = 0; i < FERRY_ARRAY_LEN(root_keys); i++)
-    root_names[n_root++] = root_keys[i].name;
-  for (i = 1; i < FERRY_ARRAY_LEN(sections); i++) root_names[n_root++] = sections[i].name;
+  for (i = 0; i < conf_sections[SEC_ROOT].n_keys; i++)
+    root_names[n_root++] = conf_sections[SEC_ROOT].keys[i].name;
+  for (i = 1; i < FERRY_ARRAY_LEN(conf_sections); i++) root_names[n_root++] = conf_sections[i].name;
   for (i = 0; i < (size_t)config_setting_length(root); i++) {
     const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
     const char *name = config_setting_name(s);
     size_t j;
     for (j = 0; j < n_root; j++)
       if (strcmp(root_names[j], name) == 0) break;
-    if (j == n_root) unknown_key(c, s, name, name, root_names, n_root, &sections[0]);
+    if (j == n_root) unknown_key(c, s, name, name, root_names, n_root, &conf_sections[0]);
   }
-  for (i = 0; i < FERRY_ARRAY_LEN(root_keys); i++) {
-    const ckey_t *k = &root_keys[i];
+  for (i = 0; i < conf_sections[SEC_ROOT].n_keys; i++) {
+    const ckey_t *k = &conf_sections[SEC_ROOT].keys[i];
     const config_setting_t *s = config_setting_get_member(root, k->name);
     if (s)
       set_value(c, k, s, k->name, conf);
@@ -2594,16 +1512,16 @@ static ferry_conf_t *load(ctx_t *c, config_t *cfg, int read_ok) {
       set_from_string(c, k, NULL, k->name, conf, k->def);
   }
 
-  for (i = 1; i < FERRY_ARRAY_LEN(sections); i++)
-    sgrp[i] = section_setting(c, root, &sections[i]);
-  for (i = 1; i < FERRY_ARRAY_LEN(sections); i++) {
-    const section_t *sec = &sections[i];
+  for (i = 1; i < FERRY_ARRAY_LEN(conf_sections); i++)
+    sgrp[i] = section_setting(c, root, &conf_sections[i]);
+  for (i = 1; i < FERRY_ARRAY_LEN(conf_sections); i++) {
+    const section_t *sec = &conf_sections[i];
     if (sec->is_list) continue;
     parse_group(c, sgrp[i], sec->name, sec, (char *)conf + sec->off, NULL, &c->failed[i]);
   }
   sraws =
-      parse_list(c, sgrp[SEC_STORES], &sections[SEC_STORES], sizeof(store_raw_t), &ns);
-  traws = parse_list(c, sgrp[SEC_TASKS], &sections[SEC_TASKS], sizeof(task_raw_t), &nt);
+      parse_list(c, sgrp[SEC_STORES], &conf_sections[SEC_STORES], sizeof(store_raw_t), &ns);
+  traws = parse_list(c, sgrp[SEC_TASKS], &conf_sections[SEC_TASKS], sizeof(task_raw_t), &nt);
 
   post_kafka(c, &conf->kafka, sgrp[SEC_KAFKA]);
   post_worker(c, &conf->worker, sgrp[SEC_WORKER]);
@@ -2647,7 +1565,7 @@ static void ctx_release(ctx_t *c) {
     fx_free(c->secrets[i].path);
   }
   fx_free(c->secrets);
-  if (c->rk) rd_kafka_conf_destroy(c->rk);
+  bus_propcheck_free(c->rk);
   flush_msgs(c);
 }
 
@@ -2833,107 +1751,4 @@ int conf_task_filter(const task_conf_t *t, const char *key_rel, uint64_t size,
   for (i = 0; i < t->include.n && !inc; i++)
     if (fnmatch(t->include.v[i], key_rel, 0) == 0) inc = 1;
   return inc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Reference                                                                  */
-
-static void key_prefix(const section_t *sec, char *out, size_t n) {
-  if (!sec->name)
-    *out = 0;
-  else
-    snprintf(out, n, "%s%s.", sec->name, sec->is_list ? "[]" : "");
-}
-
-size_t conf_key_count(void) {
-  size_t i, n = 0;
-  for (i = 0; i < FERRY_ARRAY_LEN(sections); i++) n += sections[i].n_keys;
-  return n;
-}
-
-int conf_key_path(size_t idx, char *out, size_t n) {
-  size_t i;
-  char pfx[32];
-  for (i = 0; i < FERRY_ARRAY_LEN(sections); i++) {
-    if (idx < sections[i].n_keys) {
-      key_prefix(&sections[i], pfx, sizeof(pfx));
-      snprintf(out, n, "%s%s", pfx, sections[i].keys[idx].name);
-      return 0;
-    }
-    idx -= sections[i].n_keys;
-  }
-  return -1;
-}
-
-static const char *type_doc(const ckey_t *k, char *buf, size_t n) {
-  const kenum_t *e;
-  size_t len = 0;
-  switch (k->type) {
-    case KT_STR:
-      return "string";
-    case KT_SECRET:
-      return "string (secret)";
-    case KT_BOOL:
-      return "bool";
-    case KT_INT:
-      return "integer";
-    case KT_SIZE:
-      return "size";
-    case KT_DUR_MS:
-      return "duration (ms)";
-    case KT_DUR_S:
-      return "duration (s)";
-    case KT_LOC:
-      return "location";
-    case KT_TIME:
-      return "date";
-    case KT_STRLIST:
-      return "list of strings";
-    case KT_KVLIST:
-      return "list of \"k=v\"";
-    case KT_WINDOWS:
-      return "list of \"HH:MM-HH:MM\"";
-    case KT_ENUM:
-      for (e = k->enums; e->word; e++) {
-        int w = snprintf(buf + len, n - len, "%s`%s`", len ? ", " : "", e->word);
-        if (w < 0 || (size_t)w >= n - len) break;
-        len += (size_t)w;
-      }
-      return buf;
-  }
-  return "?";
-}
-
-void conf_doc_markdown(fbuf_t *out) {
-  size_t i, j;
-  for (i = 0; i < FERRY_ARRAY_LEN(sections); i++) {
-    const section_t *sec = &sections[i];
-    char pfx[32];
-    key_prefix(sec, pfx, sizeof(pfx));
-    fbuf_addf(out, "### %s\n\n%s\n\n", sec->name ? sec->name : "Top level", sec->doc);
-    fbuf_adds(out, "| key | type | default | range | meaning |\n");
-    fbuf_adds(out, "|---|---|---|---|---|\n");
-    for (j = 0; j < sec->n_keys; j++) {
-      const ckey_t *k = &sec->keys[j];
-      char tb[256], def[128], range[80];
-      if (k->flags & KF_REQUIRED)
-        snprintf(def, sizeof(def), "required");
-      else if (k->def && (k->type == KT_STR || k->type == KT_ENUM ||
-                          (k->type == KT_SIZE &&
-                           !isdigit((unsigned char)k->def[strlen(k->def) - 1]))))
-        snprintf(def, sizeof(def), "`\"%s\"`", k->def);
-      else if (k->def)
-        snprintf(def, sizeof(def), "`%s`", k->def);
-      else if (k->defdoc)
-        snprintf(def, sizeof(def), "%s", k->defdoc);
-      else if (k->type == KT_STRLIST || k->type == KT_KVLIST || k->type == KT_WINDOWS)
-        snprintf(def, sizeof(def), "`[]`");
-      else
-        snprintf(def, sizeof(def), "unset");
-      range_str(range, sizeof(range), k);
-      fbuf_addf(out, "| `%s%s` | %s | %s | %s | %s |\n", pfx, k->name,
-                type_doc(k, tb, sizeof(tb)), def, range, k->doc);
-    }
-    fbuf_adds(out, "\n");
-  }
 }

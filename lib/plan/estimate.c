@@ -1,5 +1,5 @@
 /* estimate.c: the duration model of estimate.h (docs/lister.md, "Estimate"). */
-#include "xfer/estimate.h"
+#include "plan/estimate.h"
 
 #include <math.h>
 #include <stdio.h>

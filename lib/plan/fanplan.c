@@ -1,5 +1,5 @@
 /* fanout.c: planning the fan-out of a huge object (docs/fanout.md). */
-#include "xfer/fanout.h"
+#include "plan/fanplan.h"
 
 #include <string.h>
 

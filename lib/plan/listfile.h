@@ -28,7 +28,7 @@
 
 #include <stdio.h>
 
-#include "bus/msg.h"
+#include "model/model.h"
 #include "core/ferry.h"
 
 typedef struct listfile listfile_t;

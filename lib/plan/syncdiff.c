@@ -1,5 +1,5 @@
 /* syncdiff.c: listing-only comparison of a source and a destination object. */
-#include "xfer/syncdiff.h"
+#include "plan/syncdiff.h"
 
 #include <string.h>
 #include <strings.h>

@@ -1,5 +1,5 @@
 /* listplan.c: which run a lister starts, and from where. */
-#include "xfer/listplan.h"
+#include "plan/listplan.h"
 
 #include <stdio.h>
 #include <string.h>

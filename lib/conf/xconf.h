@@ -4,7 +4,7 @@
 #ifndef FERRY_XFER_XCONF_H
 #define FERRY_XFER_XCONF_H
 
-#include "core/config.h"
+#include "conf/config.h"
 #include "xfer/engine.h"
 
 /* Fills x from c->worker; x borrows c's storage class map (c must outlive

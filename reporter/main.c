@@ -290,6 +290,20 @@ static int mode_once(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadl
   return rc;
 }
 
+/* The export in chunks (as the HTTP server sends it), so that its memory
+ * does not grow with the number of failed objects. 0, or -1 on a write error. */
+static int export_to(const tally_t *t, const opts_t *o, FILE *fp, fbuf_t *b, size_t *rows) {
+  tally_export_t *x = tally_export_new(o->export_task, o->format);
+  int rc = 0;
+  while (!rc && tally_export_next(x, t, 4096, (size_t)1 << 20, b)) {
+    if (b->len && fwrite(b->p, 1, b->len, fp) != b->len) rc = -1;
+    fbuf_reset(b);
+  }
+  *rows = tally_export_rows(x);
+  tally_export_free(x);
+  return rc;
+}
+
 static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadline) {
   fbuf_t b;
   size_t rows = 0;
@@ -305,15 +319,14 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     LOG_WARN(FAC, "task=%s msg=\"no records of this task: the export is empty\"",
              FLOG_V(o->export_task));
   fbuf_init(&b, 0);
-  tally_export_failed(t, o->export_task, o->format, &b, &rows);
   if (strcmp(o->out, "-") == 0) {
-    rc = put_out(&b) ? EX_ERR : EX_OK;
+    rc = export_to(t, o, stdout, &b, &rows) || fflush(stdout) ? EX_ERR : EX_OK;
   } else {
     /* Written beside the target and renamed: a reader never sees half. */
     char *tmp = fx_asprintf("%s.tmp.%d", o->out, (int)getpid());
     FILE *fp = fopen(tmp, "wb");
     int ok = fp != NULL;
-    if (ok && b.len) ok = fwrite(b.p, 1, b.len, fp) == b.len;
+    if (ok) ok = export_to(t, o, fp, &b, &rows) == 0;
     if (fp) ok = (fclose(fp) == 0) && ok;
     if (!ok || rename(tmp, o->out) != 0) {
       fprintf(stderr, "ferry-reporter: %s: %s\n", o->out, strerror(errno));
@@ -563,8 +576,11 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   if (conf->reporter.refresh_s < 1) conf->reporter.refresh_s = 1;
-  t = tally_new(NULL);
-  f = feed_new(&bc, t, eb);
+  {
+    tally_opts_t to = {0, conf->reporter.state_dir};
+    t = tally_open(&to, eb);
+  }
+  f = t ? feed_new(&bc, t, eb) : NULL;
   if (!f) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
     rc = EX_ERR;

@@ -20,9 +20,9 @@
 
 /* Changes per write transaction: bounds its dirty pages held in RAM. */
 #define FAILIDX_BATCH 2048
-/* Commits (or buckets scanned) between drops of the mapped pages. */
-#define FAILIDX_TRIM_COMMITS 16
-#define FAILIDX_TRIM_SCAN 65536
+/* Lookups, writes or buckets scanned between drops of the mapped pages:
+ * bounds the pages they leave mapped (a few per operation at most). */
+#define FAILIDX_TRIM_OPS 16384
 /* Address space reserved for the file (sparse: only what is used is on disk). */
 #define FAILIDX_MAP_SIZE ((size_t)256 << 30)
 
@@ -31,7 +31,8 @@ struct failidx {
   MDB_dbi dbi;
   MDB_txn *txn;          /* the open write transaction, NULL between batches */
   size_t changes;        /* in txn */
-  size_t commits;        /* since the last trim */
+  size_t ops;            /* since the last trim */
+  void *map;             /* where LMDB mapped the file; NULL unknown */
   size_t pfx;            /* object-key bytes in an LMDB key */
   char *dir;
   char err[160];
@@ -51,14 +52,42 @@ const char *failidx_dir(const failidx_t *x) { return x->dir; }
  * read-only shared file mapping, so nothing is lost. */
 static void trim(failidx_t *x) {
   MDB_envinfo info;
-  long pg = sysconf(_SC_PAGESIZE);
-  x->commits = 0;
-  if (mdb_env_info(x->env, &info) || !info.me_mapaddr || pg <= 0) return;
-  madvise(info.me_mapaddr, (info.me_last_pgno + 1) * (size_t)pg, MADV_DONTNEED);
+  MDB_stat st;
+  x->ops = 0;
+  if (!x->map || mdb_env_info(x->env, &info) || mdb_env_stat(x->env, &st)) return;
+  madvise(x->map, (info.me_last_pgno + 1) * (size_t)st.ms_psize, MADV_DONTNEED);
+}
+
+/* LMDB tells the map's address only for MDB_FIXEDMAP (mdb_env_info's
+ * me_mapaddr): find the mapping of our file in /proc/self/maps. */
+static void *find_map(const char *dir) {
+  char line[4096 + 128], want[4096 + 16];
+  FILE *f = fopen("/proc/self/maps", "r");
+  void *p = NULL;
+  size_t wl;
+  char *real = realpath(dir, NULL);   /* the maps name the file by its real path */
+  if (!f || !real) {
+    if (f) fclose(f);
+    free(real);
+    return NULL;
+  }
+  snprintf(want, sizeof(want), "%s/data.mdb", real);
+  free(real);
+  wl = strlen(want);
+  while (!p && fgets(line, sizeof(line), f)) {
+    size_t n = strcspn(line, "\n");
+    unsigned long lo;
+    line[n] = '\0';
+    if (n >= wl && strcmp(line + n - wl, want) == 0 && sscanf(line, "%lx-", &lo) == 1)
+      p = (void *)(uintptr_t)lo;
+  }
+  fclose(f);
+  return p;
 }
 
 static int txn(failidx_t *x) {
   int rc;
+  if (++x->ops >= FAILIDX_TRIM_OPS) trim(x);
   if (x->txn) return 0;
   rc = mdb_txn_begin(x->env, NULL, 0, &x->txn);
   if (rc) {
@@ -75,7 +104,6 @@ static int commit(failidx_t *x) {
   x->txn = NULL;
   x->changes = 0;
   if (rc) return fail(x, "commit", rc);
-  if (++x->commits >= FAILIDX_TRIM_COMMITS) trim(x);
   return 0;
 }
 
@@ -108,6 +136,7 @@ failidx_t *failidx_open(const char *parent, char *errbuf) {
     return NULL;
   }
   x->pfx = (size_t)mdb_env_get_maxkeysize(x->env) - 4;
+  x->map = find_map(x->dir);
   return x;
 }
 
@@ -258,7 +287,6 @@ int failidx_scan(failidx_t *x, uint32_t tid, const char *after, failidx_cb cb, v
   MDB_val k, b, nb;
   fbuf_t repl, last;
   const char *asuf = NULL;
-  size_t scanned = 0;
   int rc, ret = 0, first = 1, advance = 1;
   unsigned char id[4] = {(unsigned char)(tid >> 24), (unsigned char)(tid >> 16),
                          (unsigned char)(tid >> 8), (unsigned char)tid};
@@ -353,7 +381,7 @@ int failidx_scan(failidx_t *x, uint32_t tid, const char *after, failidx_cb cb, v
       advance = k.mv_size == last.len && memcmp(k.mv_data, last.p, last.len) == 0;
     }
     if (stop) break;
-    if (++scanned % FAILIDX_TRIM_SCAN == 0) trim(x);
+    if (++x->ops >= FAILIDX_TRIM_OPS) trim(x);
   }
   if (cur) mdb_cursor_close(cur);
   fbuf_release(&repl);

@@ -15,8 +15,8 @@
  *
  * RAM: one write transaction is kept open and committed every
  * FAILIDX_BATCH changes, so its dirty pages are bounded; the file's pages
- * mapped into the process are dropped from it (madvise) after every few
- * commits, so they stay in the page cache, not in the reporter's RSS.
+ * mapped into the process are dropped from it (madvise) every 16 384
+ * operations, so they stay in the page cache, not in the reporter's RSS.
  *
  * Not thread-safe: one owner.
  */

@@ -572,7 +572,7 @@ static const ckey_t reporter_keys[] = {
      .flags = KF_EMPTY_NULL,
      .doc = "Directory in which the reporter makes its on-disk index of failed keys (a "
             "directory of its own, removed at exit; rebuilt from the topics at every start); "
-            "\"\" = $TMPDIR, else /tmp. Disk: about 160 MB per million failed keys "
+            "\"\" = $TMPDIR, else /tmp. Disk: about 300 MB per million failed keys "
             "(docs/reporter.md, \"Memory\")."},
 };
 

@@ -208,11 +208,22 @@ static void json_out(fbuf_t *b, json_t *j) {
 }
 
 /* The status of --task, or of every task, as text or JSON, into b. */
+/* Set once the HTTP server runs: a view may update the tally's caches (the
+ * retries' adjustment, the key index's transaction), so the main thread's
+ * views take the lock the server's take. */
+static pthread_mutex_t *view_lock;
+
+static void locked_view(const tally_t *t, const char *task, int64_t now, tally_view_t *v) {
+  if (view_lock) pthread_mutex_lock(view_lock);
+  tally_view(t, task, now, v);
+  if (view_lock) pthread_mutex_unlock(view_lock);
+}
+
 static void render(const tally_t *t, const opts_t *o, int64_t now, int compact_json,
                    fbuf_t *b) {
   if (o->task) {
     tally_view_t v;
-    tally_view(t, o->task, now, &v);   /* unknown: a pending view */
+    locked_view(t, o->task, now, &v);   /* unknown: a pending view */
     if (o->json) {
       json_t *j = tally_view_json(&v);
       if (compact_json) {
@@ -234,7 +245,7 @@ static void render(const tally_t *t, const opts_t *o, int64_t now, int compact_j
     const char **names;
     size_t n = tally_task_names(t, &names), i;
     tally_view_t *views = fx_calloc(n + 1, sizeof(*views));
-    for (i = 0; i < n; i++) tally_view(t, names[i], now, &views[i]);
+    for (i = 0; i < n; i++) locked_view(t, names[i], now, &views[i]);
     if (o->json) {
       json_t *j = json_object(), *a = json_array();
       for (i = 0; i < n; i++) json_array_append_new(a, tally_view_json(&views[i]));
@@ -375,7 +386,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
     for (i = 0; i < n; i++) {
       tally_view_t v;
       if (o->task && strcmp(o->task, names[i]) != 0) continue;
-      tally_view(t, names[i], now, &v);
+      locked_view(t, names[i], now, &v);
       tally_view_line(&v, &b);
       fbuf_addc(&b, '\n');
       tally_view_release(&v);
@@ -410,7 +421,7 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     if (o->wait && got) {
       tally_view_t v;
       tally_state_t st;
-      tally_view(t, o->task, wall_ms(), &v);
+      locked_view(t, o->task, wall_ms(), &v);
       st = v.f.state;
       if (st == TALLY_COMPLETED || st == TALLY_COMPLETED_FAILURES ||
           st == TALLY_LISTING_FAILED) {
@@ -473,7 +484,7 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
       const char *st;
       size_t k;
       int changed;
-      tally_view(t, names[i], wall_ms(), &v);
+      locked_view(t, names[i], wall_ms(), &v);
       st = tally_state_str(v.f.state);
       for (k = 0; k < n_last && strcmp(last_name[k], names[i]) != 0; k++)
         ;
@@ -527,6 +538,7 @@ static int start_http(const opts_t *o, const ferry_conf_t *conf, const tally_t *
   *out = NULL;
   if (!listen || !*listen) return EX_OK;
   feed_set_lock(f, lock);
+  view_lock = lock;
   *out = http_new(listen, t, f, lock, eb);
   if (*out) return EX_OK;
   /* --watch is often run beside the reporter that already serves

@@ -18,7 +18,9 @@
  * mapped into the process are dropped from it (madvise) every 16 384
  * operations, so they stay in the page cache, not in the reporter's RSS.
  *
- * Not thread-safe: one owner.
+ * Not thread-safe: one owner at a time, under the caller's lock (the
+ * reporter's tally mutex). Without LMDB's lock (MDB_NOLOCK) no transaction
+ * is tied to the thread that began it, so threads may take turns.
  */
 #ifndef FERRY_BUS_FAILIDX_H
 #define FERRY_BUS_FAILIDX_H

@@ -215,6 +215,7 @@ typedef struct trun {
   /* run_kind, kept current by refresh_kinds */
   tally_kind_t kind;
   int kretry_of;
+  int has_obs;                /* a key's counted outcome of this run was stored */
 } trun_t;
 
 /* What the part ranges of one object said so far, in rising order of
@@ -647,7 +648,9 @@ static void refresh_kinds(ttask_t *tk) {
     if (k != r->kind || ro != r->kretry_of) {
       r->kind = k;
       r->kretry_of = ro;
-      tk->agg_valid = 0;
+      /* Only counted outcomes of this run took its kind into the sum: a
+       * retry's record before its results costs no pass. */
+      if (r->has_obs) tk->agg_valid = 0;
     }
   }
 }
@@ -702,6 +705,10 @@ static void update_base(tally_t *t, ttask_t *tk) {
     tk->base = base;
     tk->agg_valid = 0;
     prune_keys(t, tk);
+    if (!tk->n_keys) {   /* a new full run before its results: nothing to sum */
+      adj_release(&tk->adj);
+      tk->agg_valid = 1;
+    }
   }
 }
 
@@ -912,6 +919,7 @@ static void fan_decide(tally_t *t, ttask_t *tk, trun_t *r, tfan_t *f, const msg_
     ob = obs_get(&head, m->run);
     obs_fill(ob, &oc, m->segment);
     ob->confirmed = 1;
+    r->has_obs = 1;
     ob->at_ms = ob->rec_at_ms ? ob->rec_at_ms : m->finished_ms;
     kstore(t, tk, oc.key, head, exists);
   }
@@ -1056,6 +1064,7 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
     ob = obs_get(&head, m->run);
     obs_fill(ob, o, m->segment);
     ob->confirmed = 1;
+    r->has_obs = 1;
     ob->at_ms = ob->rec_at_ms ? ob->rec_at_ms : m->finished_ms;
     kstore(t, tk, o->key, head, exists);
   }

@@ -1,6 +1,7 @@
 /*
  * tally.h: the reporter's state — per-task and per-run status built from the
- * tasks, results and failed topics — as pure functions over memory.
+ * tasks, results and failed topics — in memory, with the failed keys in an
+ * on-disk index (failidx.h).
  *
  * Records may arrive in any order across the three topics, more than once
  * (at-least-once delivery, a replay from the beginning after a restart), and

@@ -416,8 +416,8 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
       draw(t, o, tty, url);
       next_draw = now + refresh_s * 1000;
     }
-    /* A view walks the task's failed keys: make one only when records
-     * came in. */
+    /* A view may sum the key index again (docs/reporter.md "Memory"):
+     * make one only when records came in. */
     if (o->wait && got) {
       tally_view_t v;
       tally_state_t st;

@@ -1056,7 +1056,8 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
     if (m->run < tk->base) continue;   /* superseded: counters only */
     /* Failures are always kept; copies and skips only where they can change
      * a failure: in retries, and for keys already known. That keeps a full
-     * run's millions of copies out of memory. */
+     * run's millions of copies out of the index (and off its lookups while
+     * no key failed). */
     keep = failing(o->status) || kind == TALLY_KIND_RETRY;
     if (!keep && !tk->n_keys) continue;
     head = kload(t, tk, o->key, &exists);

@@ -148,7 +148,12 @@ ferry_err_t lretry_load(const bus_conf_t *bc, int timeout_ms, const char *task, 
   memset(&f, 0, sizeof(f));
   f.task = task;
   f.tl = strlen(task);
-  f.t = tally_new(NULL);
+  /* its key index goes to $TMPDIR (docs/reporter.md, "Memory") */
+  f.t = tally_open(NULL, errbuf);
+  if (!f.t) {
+    fbuf_release(&out->labels);
+    return FERRY_ERR_IO;
+  }
   f.upto = upto_run;
   for (i = 0; i < FERRY_ARRAY_LEN(order) && !e; i++) {
     f.src = order[i].src;
@@ -162,7 +167,7 @@ ferry_err_t lretry_load(const bus_conf_t *bc, int timeout_ms, const char *task, 
              "without_record=%zu skipped_records=%" PRIu64, FLOG_V(task), out->base_run, n,
              out->permanent, f.n, out->no_record, f.bad);
   }
-  fx_free(rows);
+  tally_failed_rows_free(rows, n);
   for (i = 0; i < f.n; i++) msg_obj_release(&f.objs[i].o);
   fx_free(f.objs);
   tally_destroy(f.t);

@@ -217,11 +217,22 @@ static void json_out(fbuf_t *b, json_t *j) {
 }
 
 /* The status of --task, or of every task, as text or JSON, into b. */
+/* Set once the HTTP server runs: a view may update the tally's caches (the
+ * retries' adjustment, the key index's transaction), so the main thread's
+ * views take the lock the server's take. */
+static pthread_mutex_t *view_lock;
+
+static void locked_view(const tally_t *t, const char *task, int64_t now, tally_view_t *v) {
+  if (view_lock) pthread_mutex_lock(view_lock);
+  tally_view(t, task, now, v);
+  if (view_lock) pthread_mutex_unlock(view_lock);
+}
+
 static void render(const tally_t *t, const opts_t *o, int64_t now, int compact_json,
                    fbuf_t *b) {
   if (o->task) {
     tally_view_t v;
-    tally_view(t, o->task, now, &v);   /* unknown: a pending view */
+    locked_view(t, o->task, now, &v);   /* unknown: a pending view */
     if (o->json) {
       json_t *j = tally_view_json(&v);
       if (compact_json) {
@@ -243,7 +254,7 @@ static void render(const tally_t *t, const opts_t *o, int64_t now, int compact_j
     const char **names;
     size_t n = tally_task_names(t, &names), i;
     tally_view_t *views = fx_calloc(n + 1, sizeof(*views));
-    for (i = 0; i < n; i++) tally_view(t, names[i], now, &views[i]);
+    for (i = 0; i < n; i++) locked_view(t, names[i], now, &views[i]);
     if (o->json) {
       json_t *j = json_object(), *a = json_array();
       for (i = 0; i < n; i++) json_array_append_new(a, tally_view_json(&views[i]));
@@ -299,6 +310,20 @@ static int mode_once(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadl
   return rc;
 }
 
+/* The export in chunks (as the HTTP server sends it), so that its memory
+ * does not grow with the number of failed objects. 0, or -1 on a write error. */
+static int export_to(const tally_t *t, const opts_t *o, FILE *fp, fbuf_t *b, size_t *rows) {
+  tally_export_t *x = tally_export_new(o->export_task, o->format);
+  int rc = 0;
+  while (!rc && tally_export_next(x, t, 4096, (size_t)1 << 20, b)) {
+    if (b->len && fwrite(b->p, 1, b->len, fp) != b->len) rc = -1;
+    fbuf_reset(b);
+  }
+  *rows = tally_export_rows(x);
+  tally_export_free(x);
+  return rc;
+}
+
 static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t deadline) {
   fbuf_t b;
   size_t rows = 0;
@@ -314,15 +339,14 @@ static int mode_export(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
     LOG_WARN(FAC, "task=%s msg=\"no records of this task: the export is empty\"",
              FLOG_V(o->export_task));
   fbuf_init(&b, 0);
-  tally_export_failed(t, o->export_task, o->format, &b, &rows);
   if (strcmp(o->out, "-") == 0) {
-    rc = put_out(&b) ? EX_ERR : EX_OK;
+    rc = export_to(t, o, stdout, &b, &rows) || fflush(stdout) ? EX_ERR : EX_OK;
   } else {
     /* Written beside the target and renamed: a reader never sees half. */
     char *tmp = fx_asprintf("%s.tmp.%d", o->out, (int)getpid());
     FILE *fp = fopen(tmp, "wb");
     int ok = fp != NULL;
-    if (ok && b.len) ok = fwrite(b.p, 1, b.len, fp) == b.len;
+    if (ok) ok = export_to(t, o, fp, &b, &rows) == 0;
     if (fp) ok = (fclose(fp) == 0) && ok;
     if (!ok || rename(tmp, o->out) != 0) {
       fprintf(stderr, "ferry-reporter: %s: %s\n", o->out, strerror(errno));
@@ -420,7 +444,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
     for (i = 0; i < n; i++) {
       tally_view_t v;
       if (o->task && strcmp(o->task, names[i]) != 0) continue;
-      tally_view(t, names[i], now, &v);
+      locked_view(t, names[i], now, &v);
       tally_view_line(&v, &b);
       fbuf_addc(&b, '\n');
       tally_view_release(&v);
@@ -450,12 +474,12 @@ static int mode_follow(feed_t *f, const tally_t *t, const opts_t *o, int64_t dea
       draw(t, o, tty, url);
       next_draw = now + refresh_s * 1000;
     }
-    /* A view walks the task's failed keys: make one only when records
-     * came in. */
+    /* A view may sum the key index again (docs/reporter.md "Memory"):
+     * make one only when records came in. */
     if (o->wait && got) {
       tally_view_t v;
       tally_state_t st;
-      tally_view(t, o->task, ferry_wall_ms(), &v);
+      locked_view(t, o->task, ferry_wall_ms(), &v);
       st = v.f.state;
       if (st == TALLY_COMPLETED || st == TALLY_COMPLETED_FAILURES ||
           st == TALLY_LISTING_FAILED) {
@@ -518,7 +542,7 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
       const char *st;
       size_t k;
       int changed;
-      tally_view(t, names[i], ferry_wall_ms(), &v);
+      locked_view(t, names[i], ferry_wall_ms(), &v);
       st = tally_state_str(v.f.state);
       for (k = 0; k < n_last && strcmp(last_name[k], names[i]) != 0; k++)
         ;
@@ -572,6 +596,7 @@ static int start_http(const opts_t *o, const ferry_conf_t *conf, const tally_t *
   *out = NULL;
   if (!listen || !*listen) return EX_OK;
   feed_set_lock(f, lock);
+  view_lock = lock;
   *out = http_new(listen, t, f, lock, eb);
   if (*out) return EX_OK;
   /* --watch is often run beside the reporter that already serves
@@ -628,8 +653,11 @@ int main(int argc, char **argv) {
     conf_destroy(conf);
     return rc;
   }
-  t = tally_new(NULL);
-  f = feed_new(&bc, t, eb);
+  {
+    tally_opts_t to = {0, conf->reporter.state_dir};
+    t = tally_open(&to, eb);
+  }
+  f = t ? feed_new(&bc, t, eb) : NULL;
   if (!f) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
     rc = EX_ERR;

@@ -8,6 +8,7 @@ PKGS=(build-essential cmake pkg-config clang
       libclang-rt-14-dev   # libFuzzer and the sanitizer runtimes clang links (scripts/fuzz.sh)
       librdkafka-dev libcurl4-openssl-dev libssl-dev libjansson-dev libconfig-dev
       libcmocka-dev libexpat1-dev libisal-dev libmicrohttpd-dev
+      liblmdb-dev   # the reporter's on-disk index of failed keys (docs/reporter.md, "Memory")
       kcat rclone nodejs npm curl python3 iproute2 procps docker-compose jq chromium
       gdb   # thread stacks of a stalled worker in test logs (FERRY_STALL_GDB)
       iptables   # the WAN test bed (scripts/wan.sh): loss and cuts

@@ -1409,6 +1409,7 @@ void conf_destroy(ferry_conf_t *c) {
   fx_free(c->worker.windows.v);
   kvlist_release(&c->worker.storage_class_map);
   fx_free(c->reporter.listen);
+  fx_free(c->reporter.state_dir);
   fx_free(c->worker.metrics_listen);
   for (i = 0; i < c->n_tasks; i++) task_release(&c->tasks[i]);
   fx_free(c->tasks);

@@ -97,6 +97,7 @@ typedef struct conf_lister {
 typedef struct conf_reporter {
   char *listen; /* "host:port"; NULL = no HTTP server */
   long refresh_s;
+  char *state_dir; /* parent of the key index's directory; NULL = $TMPDIR or /tmp */
 } conf_reporter_t;
 
 /* One task (`tasks = ( { name = ...; ... } )`). Values are effective: where the

@@ -465,6 +465,15 @@ static const ckey_t reporter_keys[] = {
      .min = 1,
      .max = 3600,
      .doc = "Seconds between status summaries."},
+    {.name = "state_dir",
+     .type = KT_STR,
+     AT(conf_reporter_t, state_dir),
+     .def = "",
+     .flags = KF_EMPTY_NULL,
+     .doc = "Directory in which the reporter makes its on-disk index of failed keys (a "
+            "directory of its own, removed at exit; rebuilt from the topics at every start); "
+            "\"\" = $TMPDIR, else /tmp. Disk: about 300 MB per million failed keys "
+            "(docs/reporter.md, \"Memory\")."},
 };
 
 static const ckey_t task_keys[] = {

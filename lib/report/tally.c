@@ -12,9 +12,13 @@
  *    its outcome in the base run. So a key counts exactly once, whatever the
  *    order in which the topics were read.
  *  - Per key, only keys that failed (in a run at or after the base) and the
- *    retry outcomes of keys are kept: observations, one per (key, run).
+ *    retry outcomes of keys are kept: observations, one per (key, run). They
+ *    live on disk (failidx.h), loaded one key at a time; what the retries
+ *    change in the task's counters is summed as keys change (adj_t), so
+ *    memory does not grow with failures (docs/reporter.md, "Memory").
  */
 #include "report/tally.h"
+#include "report/failidx.h"
 #include "bus/resjoin.h"
 
 #include <inttypes.h>
@@ -90,22 +94,6 @@ static hent_t *hmap_put(hmap_t *m, const char *k, void *v) {
   m->b[e->h & (m->nb - 1)] = e;
   m->n++;
   return e;
-}
-
-static void hmap_del(hmap_t *m, const char *k) {
-  hent_t **pp, *e;
-  uint64_t h;
-  if (!m->nb) return;
-  h = hash_str(k);
-  for (pp = &m->b[h & (m->nb - 1)]; (e = *pp); pp = &e->next) {
-    if (e->h == h && strcmp(e->key, k) == 0) {
-      *pp = e->next;
-      fx_free(e->key);
-      fx_free(e);
-      m->n--;
-      return;
-    }
-  }
 }
 
 static void hmap_release(hmap_t *m, void (*freeval)(void *)) {
@@ -224,6 +212,10 @@ typedef struct trun {
    * whose part ranges reported in this run; fo_open of them undecided. */
   hmap_t fo;
   uint64_t fo_open;
+  /* run_kind, kept current by refresh_kinds */
+  tally_kind_t kind;
+  int kretry_of;
+  int has_obs;                /* a key's counted outcome of this run was stored */
 } trun_t;
 
 /* What the part ranges of one object said so far, in rising order of
@@ -264,11 +256,29 @@ typedef struct sample {
   uint64_t objects, bytes_done, bytes_copied;
 } sample_t;
 
+/* Signed counts by reason. */
+typedef struct sreason {
+  char *reason;
+  int64_t n;
+} sreason_t;
+
+/* What the retries change in the base run's counters, summed over keys:
+ * for every key with a base-run outcome and a later retry outcome, minus the
+ * first plus the second. */
+typedef struct adj {
+  int64_t copied, skipped, failed, bytes_copied;
+  sreason_t *sk, *fl;
+  size_t n_sk, n_fl;
+} adj_t;
+
 typedef struct ttask {
   char *name;
   trun_t **runs;              /* ascending by run */
   size_t n_runs;
-  hmap_t keys;                /* key -> tobs_t list */
+  uint32_t id;                /* its keys' prefix in the index */
+  size_t n_keys;              /* keys in the index: tobs_t lists */
+  int agg_valid;              /* adj is the sum over the index's keys */
+  adj_t adj;
   int base;                   /* the latest full run (>= 1) */
   int has_def, def_run;
   int64_t def_ms;
@@ -283,6 +293,9 @@ typedef struct ttask {
 
 struct tally {
   hmap_t tasks;               /* name -> ttask_t */
+  failidx_t *idx;             /* the keys' observations, on disk */
+  uint32_t next_id;
+  fbuf_t vb;                  /* scratch: a key's encoded observations */
   resjoin_t *join;            /* split results waiting for their other parts */
   char *incomplete;           /* tally_set_incomplete */
   int64_t window_ms;
@@ -346,6 +359,148 @@ static void obs_list_free(void *p) {
   }
 }
 
+/* ---------- the retries' adjustment ---------- */
+
+static void sr_add(sreason_t **v, size_t *n, const char *reason, int64_t d) {
+  size_t i;
+  for (i = 0; i < *n; i++) {
+    if (strcmp((*v)[i].reason, reason) == 0) {
+      (*v)[i].n += d;
+      return;
+    }
+  }
+  *v = fx_realloc(*v, (*n + 1) * sizeof(**v));
+  (*v)[*n].reason = fx_strdup(reason);
+  (*v)[*n].n = d;
+  (*n)++;
+}
+
+static void adj_release(adj_t *a) {
+  size_t i;
+  for (i = 0; i < a->n_sk; i++) fx_free(a->sk[i].reason);
+  for (i = 0; i < a->n_fl; i++) fx_free(a->fl[i].reason);
+  fx_free(a->sk);
+  fx_free(a->fl);
+  memset(a, 0, sizeof(*a));
+}
+
+static const char *obs_label(const tobs_t *o);
+
+/* One observation's share in the counters, sign +1 or -1. */
+static void adj_obs(adj_t *a, const tobs_t *o, int64_t sign) {
+  if (o->status == ST_COPIED) {
+    a->copied += sign;
+    a->bytes_copied += sign * (int64_t)o->bytes;
+  } else if (o->status == ST_SKIPPED) {
+    a->skipped += sign;
+    sr_add(&a->sk, &a->n_sk, obs_label(o), sign);
+  } else {
+    a->failed += sign;
+    sr_add(&a->fl, &a->n_fl, obs_label(o), sign);
+  }
+}
+
+/* ---------- a key's observations, encoded for the index ---------- */
+
+static void enc_u32(fbuf_t *b, uint32_t v) { fbuf_add(b, &v, 4); }
+static void enc_u64(fbuf_t *b, uint64_t v) { fbuf_add(b, &v, 8); }
+
+static void enc_str(fbuf_t *b, const char *s) {
+  size_t n = s ? strlen(s) + 1 : 0;
+  enc_u32(b, (uint32_t)n);
+  if (n > 1) fbuf_add(b, s, n - 1);
+}
+
+static void obs_encode(const tobs_t *list, fbuf_t *b) {
+  const tobs_t *o;
+  fbuf_reset(b);
+  for (o = list; o; o = o->next) {
+    unsigned char fl[2] = {(unsigned char)o->confirmed, (unsigned char)o->status};
+    enc_u32(b, (uint32_t)o->run);
+    fbuf_add(b, fl, 2);
+    enc_u64(b, o->size);
+    enc_u64(b, o->bytes);
+    enc_u32(b, (uint32_t)o->attempts);
+    enc_u32(b, (uint32_t)o->http_status);
+    enc_u64(b, (uint64_t)o->at_ms);
+    enc_u64(b, (uint64_t)o->rec_at_ms);
+    enc_str(b, o->reason);
+    enc_str(b, o->code);
+    enc_str(b, o->message);
+    enc_str(b, o->etag);
+    enc_str(b, o->segment);
+  }
+}
+
+typedef struct dec {
+  const unsigned char *p;
+  size_t n, off;
+  int bad;
+} dec_t;
+
+static void dec_raw(dec_t *d, void *out, size_t n) {
+  if (d->bad || d->n - d->off < n) {
+    d->bad = 1;
+    memset(out, 0, n);
+    return;
+  }
+  memcpy(out, d->p + d->off, n);
+  d->off += n;
+}
+
+static char *dec_str(dec_t *d) {
+  uint32_t n;
+  char *s;
+  dec_raw(d, &n, 4);
+  if (d->bad || !n) return NULL;
+  if (d->n - d->off < n - 1) {
+    d->bad = 1;
+    return NULL;
+  }
+  s = fx_strndup((const char *)d->p + d->off, n - 1);
+  d->off += n - 1;
+  return s;
+}
+
+static void obs_list_free(void *p);
+
+/* The list encoded in p[0..n), NULL when empty; *bad = 1 when malformed
+ * (what could be read is returned). */
+static tobs_t *obs_decode(const void *p, size_t n, int *bad) {
+  dec_t d = {p, n, 0, 0};
+  tobs_t *head = NULL, **tail = &head;
+  while (d.off < d.n && !d.bad) {
+    tobs_t *o = fx_calloc(1, sizeof(*o));
+    unsigned char fl[2];
+    uint32_t u;
+    uint64_t v;
+    dec_raw(&d, &u, 4);
+    o->run = (int)u;
+    dec_raw(&d, fl, 2);
+    o->confirmed = fl[0];
+    o->status = (msg_status_t)fl[1];
+    dec_raw(&d, &o->size, 8);
+    dec_raw(&d, &o->bytes, 8);
+    dec_raw(&d, &u, 4);
+    o->attempts = (int)u;
+    dec_raw(&d, &u, 4);
+    o->http_status = (int)u;
+    dec_raw(&d, &v, 8);
+    o->at_ms = (int64_t)v;
+    dec_raw(&d, &v, 8);
+    o->rec_at_ms = (int64_t)v;
+    o->reason = dec_str(&d);
+    o->code = dec_str(&d);
+    o->message = dec_str(&d);
+    o->etag = dec_str(&d);
+    o->segment = dec_str(&d);
+    *tail = o;
+    tail = &o->next;
+  }
+  *bad = d.bad;
+  return head;
+}
+
 static void run_free(trun_t *r) {
   if (!r) return;
   hmap_release(&r->segs, NULL);
@@ -361,7 +516,7 @@ static void task_free(void *p) {
   if (!tk) return;
   for (i = 0; i < tk->n_runs; i++) run_free(tk->runs[i]);
   fx_free(tk->runs);
-  hmap_release(&tk->keys, obs_list_free);
+  adj_release(&tk->adj);
   if (tk->has_def) {
     msg_loc_release(&tk->src);
     msg_loc_release(&tk->dst);
@@ -371,10 +526,25 @@ static void task_free(void *p) {
   fx_free(tk);
 }
 
-tally_t *tally_new(const tally_opts_t *opts) {
-  tally_t *t = fx_calloc(1, sizeof(*t));
+tally_t *tally_open(const tally_opts_t *opts, char *errbuf) {
+  failidx_t *idx = failidx_open(opts ? opts->state_dir : NULL, errbuf);
+  tally_t *t;
+  if (!idx) return NULL;
+  t = fx_calloc(1, sizeof(*t));
+  t->idx = idx;
+  fbuf_init(&t->vb, 0);
   t->window_ms = (opts && opts->rate_window_ms > 0) ? opts->rate_window_ms : 30000;
   t->join = resjoin_new();
+  return t;
+}
+
+tally_t *tally_new(const tally_opts_t *opts) {
+  char eb[FERRY_ERRLEN];
+  tally_t *t = tally_open(opts, eb);
+  if (!t) {
+    fprintf(stderr, "tally: %s\n", eb);
+    abort();
+  }
   return t;
 }
 
@@ -382,6 +552,8 @@ void tally_destroy(tally_t *t) {
   if (!t) return;
   hmap_release(&t->tasks, task_free);
   resjoin_destroy(t->join);
+  failidx_close(t->idx);
+  fbuf_release(&t->vb);
   fx_free(t->incomplete);
   fx_free(t);
 }
@@ -395,6 +567,8 @@ static ttask_t *task_get(tally_t *t, const char *name, int create) {
   tk = fx_calloc(1, sizeof(*tk));
   tk->name = fx_strdup(name);
   tk->base = 1;
+  tk->id = t->next_id++;
+  tk->agg_valid = 1;   /* no keys: nothing to adjust */
   hmap_put(&t->tasks, name, tk);
   return tk;
 }
@@ -405,6 +579,8 @@ static trun_t *run_find(const ttask_t *tk, int run) {
     if (tk->runs[i]->run == run) return tk->runs[i];
   return NULL;
 }
+
+static tally_kind_t run_kind(const ttask_t *tk, int run, int *retry_of);
 
 static trun_t *run_get(ttask_t *tk, int run) {
   trun_t *r = run_find(tk, run);
@@ -417,6 +593,9 @@ static trun_t *run_get(ttask_t *tk, int run) {
     tk->runs[i] = tk->runs[i - 1];
   tk->runs[i] = r;
   tk->n_runs++;
+  /* A run without a record changes no other run's kind (run_kind), and has
+   * no counted observation yet: the adjustment stays right. */
+  r->kind = run_kind(tk, run, &r->kretry_of);
   return r;
 }
 
@@ -452,36 +631,67 @@ static int later_record(const ttask_t *tk, int run) {
   return 0;
 }
 
-/* Drops observations of runs before the base: no view reads them. */
-static void prune_keys(ttask_t *tk) {
-  size_t i = 0, n_dead = 0, k;
-  char **dead = NULL;
-  hent_t *e;
-  for (e = hmap_first(&tk->keys, &i); e; e = hmap_next(&tk->keys, e, &i)) {
-    tobs_t *head = e->val, *prev = NULL, *o, *next;
-    for (o = head; o; o = next) {
-      next = o->next;
-      if (o->run < tk->base) {
-        if (prev)
-          prev->next = next;
-        else
-          head = next;
-        obs_free(o);
-      } else {
-        prev = o;
-      }
-    }
-    e->val = head;
-    if (!head) {
-      dead = fx_realloc(dead, (n_dead + 1) * sizeof(*dead));
-      dead[n_dead++] = e->key;
-    }
-  }
-  for (k = 0; k < n_dead; k++) hmap_del(&tk->keys, dead[k]);
-  fx_free(dead);
+static void idx_error(tally_t *t, ttask_t *tk) {
+  tally_set_incomplete(t, failidx_error(t->idx));
+  if (tk) tk->agg_valid = 0;
 }
 
-static void update_base(ttask_t *tk) {
+/* Every run's kind again; a change, like a new base, changes which
+ * observations the task's figures take (key_obs): the adjustment is then
+ * summed again from the index when next needed. */
+static void refresh_kinds(ttask_t *tk) {
+  size_t i;
+  for (i = 0; i < tk->n_runs; i++) {
+    trun_t *r = tk->runs[i];
+    int ro;
+    tally_kind_t k = run_kind(tk, r->run, &ro);
+    if (k != r->kind || ro != r->kretry_of) {
+      r->kind = k;
+      r->kretry_of = ro;
+      /* Only counted outcomes of this run took its kind into the sum: a
+       * retry's record before its results costs no pass. */
+      if (r->has_obs) tk->agg_valid = 0;
+    }
+  }
+}
+
+static int prune_cb(void *arg, const char *key, const void *v, size_t n, fbuf_t *repl,
+                    int *replace) {
+  ttask_t *tk = arg;
+  tobs_t *head, *prev = NULL, *o, *next;
+  int bad, changed = 0;
+  (void)key;
+  head = obs_decode(v, n, &bad);
+  for (o = head; o; o = next) {
+    next = o->next;
+    if (o->run < tk->base) {
+      if (prev)
+        prev->next = next;
+      else
+        head = next;
+      obs_free(o);
+      changed = 1;
+    } else {
+      prev = o;
+    }
+  }
+  if (changed) {
+    *replace = 1;
+    if (head)
+      obs_encode(head, repl);
+    else
+      tk->n_keys--;
+  }
+  obs_list_free(head);
+  return 0;
+}
+
+/* Drops observations of runs before the base: no view reads them. */
+static void prune_keys(tally_t *t, ttask_t *tk) {
+  if (tk->n_keys && failidx_scan(t->idx, tk->id, NULL, prune_cb, tk) < 0) idx_error(t, tk);
+}
+
+static void update_base(tally_t *t, ttask_t *tk) {
   int base = 1;
   size_t i;
   for (i = 0; i < tk->n_runs; i++) {
@@ -493,7 +703,12 @@ static void update_base(ttask_t *tk) {
   }
   if (base > tk->base) {
     tk->base = base;
-    prune_keys(tk);
+    tk->agg_valid = 0;
+    prune_keys(t, tk);
+    if (!tk->n_keys) {   /* a new full run before its results: nothing to sum */
+      adj_release(&tk->adj);
+      tk->agg_valid = 1;
+    }
   }
 }
 
@@ -556,7 +771,8 @@ ferry_err_t tally_add_task(tally_t *t, const msg_task_t *m, char *errbuf) {
     tk->def_ms = m->updated_ms;
   }
   if (m->updated_ms > tk->updated_ms) tk->updated_ms = m->updated_ms;
-  update_base(tk);
+  update_base(t, tk);
+  refresh_kinds(tk);
   return FERRY_OK;
 }
 
@@ -578,12 +794,10 @@ static void obs_fill(tobs_t *o, const msg_outcome_t *oc, const char *segment) {
   o->http_status = oc->http_status;
 }
 
-/* The observation of key in run, created (and the key too) when absent. */
-static tobs_t *obs_get(ttask_t *tk, const char *key, int run) {
-  hent_t *e = hmap_find(&tk->keys, key);
+/* The observation of run in the list *head, created when absent. */
+static tobs_t *obs_get(tobs_t **head, int run) {
   tobs_t *prev = NULL, *o, *n;
-  if (!e) e = hmap_put(&tk->keys, key, NULL);
-  for (o = e->val; o && o->run > run; o = o->next) prev = o;
+  for (o = *head; o && o->run > run; o = o->next) prev = o;
   if (o && o->run == run) return o;
   n = fx_calloc(1, sizeof(*n));
   n->run = run;
@@ -591,8 +805,44 @@ static tobs_t *obs_get(ttask_t *tk, const char *key, int run) {
   if (prev)
     prev->next = n;
   else
-    e->val = n;
+    *head = n;
   return n;
+}
+
+static void key_contrib(ttask_t *tk, const tobs_t *list, int64_t sign);
+
+/* A key's observations, loaded from the index to be changed and stored
+ * again with kstore: NULL when none (*exists = 0). While the adjustment is
+ * kept, the key's share is taken out here and put back by kstore. */
+static tobs_t *kload(tally_t *t, ttask_t *tk, const char *key, int *exists) {
+  tobs_t *head;
+  int r, bad = 0;
+  *exists = 0;
+  if (!tk->n_keys) return NULL;
+  r = failidx_get(t->idx, tk->id, key, &t->vb);
+  if (r < 0) idx_error(t, tk);
+  if (r <= 0) return NULL;
+  *exists = 1;
+  head = obs_decode(t->vb.p, t->vb.len, &bad);
+  if (bad) {
+    tally_set_incomplete(t, "reporter state: an index entry is malformed");
+    tk->agg_valid = 0;
+  }
+  if (tk->agg_valid) key_contrib(tk, head, -1);
+  return head;
+}
+
+/* Stores head (NULL: removes the key) and frees it. */
+static void kstore(tally_t *t, ttask_t *tk, const char *key, tobs_t *head, int exists) {
+  if (tk->agg_valid) key_contrib(tk, head, +1);
+  obs_encode(head, &t->vb);
+  if (failidx_put(t->idx, tk->id, key, t->vb.p, t->vb.len) < 0)
+    idx_error(t, tk);
+  else if (head && !exists)
+    tk->n_keys++;
+  else if (!head && exists)
+    tk->n_keys--;
+  obs_list_free(head);
 }
 
 static void add_sample(tally_t *t, ttask_t *tk, const msg_result_t *m,
@@ -624,7 +874,7 @@ static void add_sample(tally_t *t, ttask_t *tk, const msg_result_t *m,
 /* The object of a part range takes verdict v (FO_COPIED, FO_FAILED with
  * outcome fail, FO_ABORTED with outcome fail): it is counted once, on its
  * first verdict, and a verdict of higher rank replaces the counted one. */
-static void fan_decide(ttask_t *tk, trun_t *r, tfan_t *f, const msg_result_t *m, int v,
+static void fan_decide(tally_t *t, ttask_t *tk, trun_t *r, tfan_t *f, const msg_result_t *m, int v,
                        const msg_outcome_t *fail) {
   msg_outcome_t oc;
   int retry_of;
@@ -662,11 +912,16 @@ static void fan_decide(ttask_t *tk, trun_t *r, tfan_t *f, const msg_result_t *m,
   if (m->run < tk->base) return;
   /* Per key, as for a whole object (tally_add_result). */
   kind = run_kind(tk, m->run, &retry_of);
-  if (failing(oc.status) || kind == TALLY_KIND_RETRY || hmap_find(&tk->keys, oc.key)) {
-    tobs_t *ob = obs_get(tk, oc.key, m->run);
+  {
+    int exists;
+    tobs_t *head = kload(t, tk, oc.key, &exists), *ob;
+    if (!failing(oc.status) && kind != TALLY_KIND_RETRY && !exists) return;
+    ob = obs_get(&head, m->run);
     obs_fill(ob, &oc, m->segment);
     ob->confirmed = 1;
+    r->has_obs = 1;
     ob->at_ms = ob->rec_at_ms ? ob->rec_at_ms : m->finished_ms;
+    kstore(t, tk, oc.key, head, exists);
   }
 }
 
@@ -711,7 +966,7 @@ static ferry_err_t add_range_result(tally_t *t, ttask_t *tk, trun_t *r,
     if (m->finished_ms > tk->updated_ms) tk->updated_ms = m->finished_ms;
     add_sample(t, tk, m, v != FO_OPEN && f->state == FO_OPEN, add);
   }
-  if (v > f->state) fan_decide(tk, r, f, m, v, fail);
+  if (v > f->state) fan_decide(t, tk, r, f, m, v, fail);
   return FERRY_OK;
 }
 
@@ -792,7 +1047,8 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
   kind = run_kind(tk, m->run, &retry_of);
   for (i = 0; i < m->n_outcomes; i++) {
     const msg_outcome_t *o = &m->outcomes[i];
-    tobs_t *ob;
+    tobs_t *ob, *head;
+    int exists, keep;
     if (o->status == ST_SKIPPED)
       rc_add(&r->skipped_by, tally_outcome_label(o), 1);
     else if (failing(o->status))
@@ -800,22 +1056,27 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
     if (m->run < tk->base) continue;   /* superseded: counters only */
     /* Failures are always kept; copies and skips only where they can change
      * a failure: in retries, and for keys already known. That keeps a full
-     * run's millions of copies out of memory. */
-    if (!failing(o->status) && kind != TALLY_KIND_RETRY &&
-        !hmap_find(&tk->keys, o->key))
-      continue;
-    ob = obs_get(tk, o->key, m->run);
+     * run's millions of copies out of the index (and off its lookups while
+     * no key failed). */
+    keep = failing(o->status) || kind == TALLY_KIND_RETRY;
+    if (!keep && !tk->n_keys) continue;
+    head = kload(t, tk, o->key, &exists);
+    if (!keep && !exists) continue;
+    ob = obs_get(&head, m->run);
     obs_fill(ob, o, m->segment);
     ob->confirmed = 1;
+    r->has_obs = 1;
     ob->at_ms = ob->rec_at_ms ? ob->rec_at_ms : m->finished_ms;
+    kstore(t, tk, o->key, head, exists);
   }
   return FERRY_OK;
 }
 
 ferry_err_t tally_add_failed(tally_t *t, const msg_failed_t *m, char *errbuf) {
   ttask_t *tk;
-  tobs_t *ob;
+  tobs_t *ob, *head;
   const char *key;
+  int exists;
   if (!m->task || !*m->task)
     return ferry_seterr(errbuf, FERRY_ERR_INVALID, "failed.task: missing");
   if (m->run < 1)
@@ -835,7 +1096,8 @@ ferry_err_t tally_add_failed(tally_t *t, const msg_failed_t *m, char *errbuf) {
    * the key counts as failed is the counted result's word: the record may
    * come from a worker that died before its result, the segment then being
    * done again, perhaps successfully, by another. */
-  ob = obs_get(tk, key, m->run);
+  head = kload(t, tk, key, &exists);
+  ob = obs_get(&head, m->run);
   if (m->at_ms >= ob->rec_at_ms) {
     ob->rec_at_ms = m->at_ms;
     if (!ob->confirmed) obs_fill(ob, &m->outcome, m->segment);
@@ -845,6 +1107,7 @@ ferry_err_t tally_add_failed(tally_t *t, const msg_failed_t *m, char *errbuf) {
     const char *etag = m->outcome.etag ? m->outcome.etag : m->obj.etag;
     if (etag) set_str(&ob->etag, etag);
   }
+  kstore(t, tk, key, head, exists);
   return FERRY_OK;
 }
 
@@ -896,7 +1159,7 @@ ferry_err_t tally_feed(tally_t *t, tally_src_t src, const void *value,
 
 size_t tally_tracked_keys(const tally_t *t, const char *task) {
   const ttask_t *tk = hmap_get(&t->tasks, task);
-  return tk ? tk->keys.n : 0;
+  return tk ? tk->n_keys : 0;
 }
 
 static int str_ptr_cmp(const void *a, const void *b) {
@@ -1058,21 +1321,6 @@ static void finish_eta(tally_figures_t *f) {
                            f->objects_per_s, f->done_bytes_per_s);
 }
 
-/* Contribution of one observation to the view: sign +1 adds, -1 removes. */
-static void obs_apply(tally_figures_t *f, rcount_t *rs, rcount_t *rf,
-                      const tobs_t *o, int sign) {
-  if (o->status == ST_COPIED) {
-    f->copied = sat_add(f->copied, sign);
-    f->bytes_copied = sat_add(f->bytes_copied, sign * (int64_t)o->bytes);
-  } else if (o->status == ST_SKIPPED) {
-    f->skipped = sat_add(f->skipped, sign);
-    rc_add(rs, obs_label(o), sign);
-  } else {
-    f->failed = sat_add(f->failed, sign);
-    rc_add(rf, obs_label(o), sign);
-  }
-}
-
 /* Per-run kinds, indexed like tk->runs. */
 static void run_kinds(const ttask_t *tk, tally_kind_t *kinds, int *retry_of) {
   size_t i;
@@ -1080,20 +1328,15 @@ static void run_kinds(const ttask_t *tk, tally_kind_t *kinds, int *retry_of) {
     kinds[i] = run_kind(tk, tk->runs[i]->run, &retry_of[i]);
 }
 
-static int is_retry_of_base(const ttask_t *tk, const tally_kind_t *kinds,
-                            const int *retry_of, int run) {
-  size_t i;
-  for (i = 0; i < tk->n_runs; i++)
-    if (tk->runs[i]->run == run)
-      return kinds[i] == TALLY_KIND_RETRY && retry_of[i] == tk->base;
-  return 0;
+static int is_retry_of_base(const ttask_t *tk, int run) {
+  const trun_t *r = run_find(tk, run);
+  return r && r->kind == TALLY_KIND_RETRY && r->kretry_of == tk->base;
 }
 
 /* For key's observations: the base run's (confirmed) and the latest
  * confirmed retry of the base after it and before run upto; either may be
  * NULL. */
-static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
-                    const int *retry_of, const tobs_t *list, int upto,
+static void key_obs(const ttask_t *tk, const tobs_t *list, int upto,
                     const tobs_t **of, const tobs_t **ol) {
   const tobs_t *o;
   *of = *ol = NULL;
@@ -1102,7 +1345,7 @@ static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
     if (o->run == tk->base) {
       *of = o;
     } else if (o->run > tk->base && !*ol &&
-               is_retry_of_base(tk, kinds, retry_of, o->run)) {
+               is_retry_of_base(tk, o->run)) {
       *ol = o;
     }
   }
@@ -1112,14 +1355,47 @@ static void key_obs(const ttask_t *tk, const tally_kind_t *kinds,
  * run whose latest outcome over the base run and its retries before run
  * upto is a failure. The view's failed count, the export and the lister's
  * --retry-failed all come from here. Returns that outcome, or NULL. */
-static const tobs_t *key_still_failed(const ttask_t *tk, const tally_kind_t *kinds,
-                                      const int *retry_of, const tobs_t *list,
-                                      int upto) {
+static const tobs_t *key_still_failed(const ttask_t *tk, const tobs_t *list, int upto) {
   const tobs_t *of, *ol, *eff;
-  key_obs(tk, kinds, retry_of, list, upto, &of, &ol);
+  key_obs(tk, list, upto, &of, &ol);
   if (!of) return NULL;
   eff = ol ? ol : of;
   return failing(eff->status) ? eff : NULL;
+}
+
+/* A key's share in the adjustment (adj_t): its base-run outcome replaced by
+ * its latest retry outcome, the same choice as key_still_failed. */
+static void key_contrib(ttask_t *tk, const tobs_t *list, int64_t sign) {
+  const tobs_t *of, *ol;
+  key_obs(tk, list, INT32_MAX, &of, &ol);
+  if (!of || !ol) return;
+  adj_obs(&tk->adj, of, -sign);
+  adj_obs(&tk->adj, ol, sign);
+}
+
+static int agg_cb(void *arg, const char *key, const void *v, size_t n, fbuf_t *repl,
+                  int *replace) {
+  ttask_t *tk = arg;
+  int bad;
+  tobs_t *head = obs_decode(v, n, &bad);
+  (void)key;
+  (void)repl;
+  (void)replace;
+  key_contrib(tk, head, +1);
+  obs_list_free(head);
+  return 0;
+}
+
+/* The adjustment summed again over the task's keys when a change of kinds
+ * or base made it stale: one pass over the index. */
+static void ensure_agg(tally_t *t, ttask_t *tk) {
+  if (tk->agg_valid) return;
+  adj_release(&tk->adj);
+  if (tk->n_keys && failidx_scan(t->idx, tk->id, NULL, agg_cb, tk) < 0) {
+    tally_set_incomplete(t, failidx_error(t->idx));
+    return;
+  }
+  tk->agg_valid = 1;
 }
 
 static void figures_steal_reasons(tally_figures_t *f, rcount_t *rs, rcount_t *rf) {
@@ -1203,15 +1479,15 @@ ferry_err_t tally_view(const tally_t *t, const char *task, int64_t now_ms,
   }
   run_figures(tk, xb, f, &rs, &rf);
   {
-    size_t it = 0;
-    hent_t *e;
-    for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
-      const tobs_t *of, *ol;
-      key_obs(tk, kinds, retry_of, e->val, INT32_MAX, &of, &ol);
-      if (!of || !ol) continue;
-      obs_apply(f, &rs, &rf, of, -1);
-      obs_apply(f, &rs, &rf, ol, +1);
-    }
+    /* The view is a snapshot, but the adjustment is a cache it may refresh. */
+    ttask_t *mtk = (ttask_t *)tk;
+    ensure_agg((tally_t *)t, mtk);
+    f->copied = sat_add(f->copied, mtk->adj.copied);
+    f->skipped = sat_add(f->skipped, mtk->adj.skipped);
+    f->failed = sat_add(f->failed, mtk->adj.failed);
+    f->bytes_copied = sat_add(f->bytes_copied, mtk->adj.bytes_copied);
+    for (i = 0; i < mtk->adj.n_sk; i++) rc_add(&rs, mtk->adj.sk[i].reason, mtk->adj.sk[i].n);
+    for (i = 0; i < mtk->adj.n_fl; i++) rc_add(&rf, mtk->adj.fl[i].reason, mtk->adj.fl[i].n);
   }
   figures_steal_reasons(f, &rs, &rf);
   remaining(f);
@@ -1627,10 +1903,6 @@ void tally_fmt_time_ms(char *buf, size_t n, int64_t ms) {
   snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
-static int row_cmp(const void *a, const void *b) {
-  return strcmp(((const tally_failed_row_t *)a)->key, ((const tally_failed_row_t *)b)->key);
-}
-
 int tally_label_permanent(const char *label) {
   static const char *const perm[] = {"vanished",   "access-denied", "no-such-bucket",
                                      "credentials", "signature",    "http-403",
@@ -1642,16 +1914,18 @@ int tally_label_permanent(const char *label) {
   return 0;
 }
 
+/* The row of key at outcome o, with copies of its strings. */
 static void row_fill(tally_failed_row_t *r, const char *key, const tobs_t *o) {
-  r->key = key;
+  char *reason = fx_strdup(o->reason);
+  r->key = fx_strdup(key);
   r->size = o->size;
   r->status = o->status;
-  r->label = obs_label(o);
-  r->reason = o->reason;
-  r->code = o->code;
-  r->message = o->message;
-  r->segment = o->segment;
-  r->etag = o->etag;
+  r->reason = reason;
+  r->label = o->status == ST_FAILED && reason ? reason : obs_label(o);
+  r->code = fx_strdup(o->code);
+  r->message = fx_strdup(o->message);
+  r->segment = fx_strdup(o->segment);
+  r->etag = fx_strdup(o->etag);
   r->run = o->run;
   r->attempts = o->attempts;
   r->http_status = o->http_status;
@@ -1659,103 +1933,59 @@ static void row_fill(tally_failed_row_t *r, const char *key, const tobs_t *o) {
   r->permanent = tally_label_permanent(r->label);
 }
 
+void tally_failed_rows_free(tally_failed_row_t *rows, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    fx_free((char *)rows[i].key);
+    fx_free((char *)rows[i].reason);
+    fx_free((char *)rows[i].code);
+    fx_free((char *)rows[i].message);
+    fx_free((char *)rows[i].segment);
+    fx_free((char *)rows[i].etag);
+  }
+  fx_free(rows);
+}
+
+typedef struct sf_arg {
+  const ttask_t *tk;
+  int upto;
+  tally_failed_row_t *rows;
+  size_t n, cap;
+} sf_arg_t;
+
+static int sf_cb(void *arg, const char *key, const void *v, size_t n, fbuf_t *repl,
+                 int *replace) {
+  sf_arg_t *a = arg;
+  int bad;
+  tobs_t *head = obs_decode(v, n, &bad);
+  const tobs_t *eff = key_still_failed(a->tk, head, a->upto);
+  (void)repl;
+  (void)replace;
+  if (eff) {
+    if (a->n == a->cap) {
+      a->cap = a->cap ? a->cap * 2 : 64;
+      a->rows = fx_realloc(a->rows, a->cap * sizeof(*a->rows));
+    }
+    row_fill(&a->rows[a->n++], key, eff);
+  }
+  obs_list_free(head);
+  return 0;
+}
+
 size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
                           tally_failed_row_t **rows) {
   const ttask_t *tk = hmap_get(&t->tasks, task);
-  tally_kind_t *kinds;
-  int *retry_of;
-  size_t n = 0, it = 0;
-  hent_t *e;
+  sf_arg_t a;
   *rows = NULL;
-  if (!tk || !tk->keys.n) return 0;
-  if (upto_run <= 0) upto_run = INT32_MAX;
-  kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
-  retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
-  run_kinds(tk, kinds, retry_of);
-  *rows = fx_calloc(tk->keys.n, sizeof(**rows));
-  for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
-    const tobs_t *eff = key_still_failed(tk, kinds, retry_of, e->val, upto_run);
-    if (eff) row_fill(&(*rows)[n++], e->key, eff);
-  }
-  fx_free(kinds);
-  fx_free(retry_of);
-  if (!n) {
-    fx_free(*rows);
-    *rows = NULL;
-  } else {
-    qsort(*rows, n, sizeof(**rows), row_cmp);
-  }
-  return n;
-}
-
-/* A row of a chunk of the streamed export: the key and its outcome, both
- * borrowed from the tally while its lock is held. */
-typedef struct xrow {
-  const char *key;
-  const tobs_t *o;
-} xrow_t;
-
-static int xrow_cmp(const void *a, const void *b) {
-  return strcmp(((const xrow_t *)a)->key, ((const xrow_t *)b)->key);
-}
-
-/* A max-heap of rows by key: the chunk being selected keeps the smallest. */
-static void heap_swap(xrow_t *h, size_t i, size_t j) {
-  xrow_t x = h[i];
-  h[i] = h[j];
-  h[j] = x;
-}
-
-static void heap_up(xrow_t *h, size_t i) {
-  while (i && strcmp(h[(i - 1) / 2].key, h[i].key) < 0) {
-    heap_swap(h, i, (i - 1) / 2);
-    i = (i - 1) / 2;
-  }
-}
-
-static void heap_down(xrow_t *h, size_t n, size_t i) {
-  for (;;) {
-    size_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && strcmp(h[l].key, h[m].key) > 0) m = l;
-    if (r < n && strcmp(h[r].key, h[m].key) > 0) m = r;
-    if (m == i) return;
-    heap_swap(h, i, m);
-    i = m;
-  }
-}
-
-/*
- * The still-failed keys of tk after `after` (all when NULL), the cap
- * smallest, into rows sorted by key; returns how many. One pass over the
- * task's keys; memory O(cap) whatever their number.
- */
-static size_t select_failed(const ttask_t *tk, const char *after, xrow_t *rows,
-                            size_t cap) {
-  tally_kind_t *kinds = fx_calloc(tk->n_runs + 1, sizeof(*kinds));
-  int *retry_of = fx_calloc(tk->n_runs + 1, sizeof(*retry_of));
-  size_t it = 0, n = 0;
-  hent_t *e;
-  run_kinds(tk, kinds, retry_of);
-  for (e = hmap_first(&tk->keys, &it); e; e = hmap_next(&tk->keys, e, &it)) {
-    const tobs_t *eff;
-    if (after && strcmp(e->key, after) <= 0) continue;
-    if (n == cap && strcmp(e->key, rows[0].key) >= 0) continue;
-    /* the one definition of "still failed", as tally_still_failed */
-    if (!(eff = key_still_failed(tk, kinds, retry_of, e->val, INT32_MAX))) continue;
-    if (n < cap) {
-      rows[n].key = e->key;
-      rows[n].o = eff;
-      heap_up(rows, n++);
-    } else {
-      rows[0].key = e->key;
-      rows[0].o = eff;
-      heap_down(rows, n, 0);
-    }
-  }
-  fx_free(kinds);
-  fx_free(retry_of);
-  qsort(rows, n, sizeof(*rows), xrow_cmp);
-  return n;
+  if (!tk || !tk->n_keys) return 0;
+  memset(&a, 0, sizeof(a));
+  a.tk = tk;
+  a.upto = upto_run <= 0 ? INT32_MAX : upto_run;
+  /* The index is in key order: the rows come sorted. */
+  if (failidx_scan(t->idx, tk->id, NULL, sf_cb, &a) < 0)
+    tally_set_incomplete((tally_t *)t, failidx_error(t->idx));
+  *rows = a.rows;
+  return a.n;
 }
 
 static void jset_opt(json_t *o, const char *k, const char *s) {
@@ -1831,34 +2061,60 @@ void tally_export_free(tally_export_t *x) {
 
 size_t tally_export_rows(const tally_export_t *x) { return x->rows; }
 
+typedef struct xp_arg {
+  const ttask_t *tk;
+  tally_export_t *x;
+  fbuf_t *out;
+  size_t start, max_rows, max_bytes, n;
+} xp_arg_t;
+
+static int xp_cb(void *arg, const char *key, const void *v, size_t n, fbuf_t *repl,
+                 int *replace) {
+  xp_arg_t *a = arg;
+  int bad;
+  tobs_t *head = obs_decode(v, n, &bad);
+  /* the one definition of "still failed", as tally_still_failed */
+  const tobs_t *eff = key_still_failed(a->tk, head, INT32_MAX);
+  (void)repl;
+  (void)replace;
+  if (eff) {
+    export_row(a->out, a->x->fmt, key, eff);
+    a->n++;
+    fx_free(a->x->after);
+    a->x->after = fx_strdup(key);
+  }
+  obs_list_free(head);
+  return a->n >= a->max_rows || (a->n && a->out->len - a->start >= a->max_bytes);
+}
+
 int tally_export_next(tally_export_t *x, const tally_t *t, size_t max_rows,
                       size_t max_bytes, fbuf_t *out) {
   const ttask_t *tk;
-  xrow_t *rows;
-  size_t n, i = 0, start = out->len;
+  xp_arg_t a;
+  int r;
   if (x->done) return 0;
   if (!x->started && x->fmt == TALLY_EXPORT_CSV)
     fbuf_adds(out, "key,size,status,reason,http_status,code,message,attempts,"
                    "last_attempt,run,segment,etag\n");
   x->started = 1;
   tk = hmap_get(&t->tasks, x->task);
-  if (!tk || !tk->keys.n || !max_rows) {
+  if (!tk || !tk->n_keys || !max_rows) {
     x->done = 1;
     return 1;
   }
-  rows = fx_calloc(FERRY_MIN(max_rows, tk->keys.n), sizeof(*rows));
-  n = select_failed(tk, x->after, rows, FERRY_MIN(max_rows, tk->keys.n));
-  while (i < n && (i == 0 || out->len - start < max_bytes)) {
-    export_row(out, x->fmt, rows[i].key, rows[i].o);
-    i++;
-  }
-  if (i) {
-    fx_free(x->after);
-    x->after = fx_strdup(rows[i - 1].key);
-  }
-  x->rows += i;
-  if (n < max_rows && i == n) x->done = 1;
-  fx_free(rows);
+  memset(&a, 0, sizeof(a));
+  a.tk = tk;
+  a.x = x;
+  a.out = out;
+  a.start = out->len;
+  a.max_rows = max_rows;
+  a.max_bytes = max_bytes;
+  /* A walk of the index from the cursor, in key order: a chunk costs about
+   * its own rows, not a pass over every key. */
+  r = failidx_scan(t->idx, tk->id, x->after, xp_cb, &a);
+  if (r < 0) tally_set_incomplete((tally_t *)t, failidx_error(t->idx));
+  if (r <= 0) x->done = 1;
+  x->rows += a.n;
   return 1;
 }
 

@@ -1,6 +1,7 @@
 /*
  * tally.h: the reporter's state — per-task and per-run status built from the
- * tasks, results and failed topics — as pure functions over memory.
+ * tasks, results and failed topics — in memory, with the failed keys in an
+ * on-disk index (failidx.h).
  *
  * Records may arrive in any order across the three topics, more than once
  * (at-least-once delivery, a replay from the beginning after a restart), and
@@ -8,10 +9,12 @@
  * once, by (task, segment id, run); the first result of a key counts. The
  * rules (base run, retries, what is kept per key) are in docs/reporter.md.
  *
- * Memory grows with the number of segments (one id per counted result) and
- * of failed objects (one entry per key that failed in a run that still
- * matters, plus the retry outcomes of those keys), never with the number of
- * objects copied or skipped in a full run.
+ * Memory grows with the number of segments (one id per counted result),
+ * never with the number of failed objects nor of objects copied or skipped:
+ * per key, the outcomes of keys that failed in a run that still matters and
+ * the retry outcomes of those keys are kept on disk (failidx.h) in a
+ * directory of their own under tally_opts_t.state_dir, and the counters the
+ * retries change are summed in memory as keys change.
  *
  * Time is always passed in (now_ms, Unix ms), so every figure is a function
  * of the records and the clock given: unit-testable without sleeping.
@@ -62,11 +65,16 @@ const char *tally_outcome_label(const msg_outcome_t *o);
 
 typedef struct tally_opts {
   int64_t rate_window_ms;     /* window of the rates; default 30000 */
+  const char *state_dir;      /* where the key index's directory is made
+                                 (reporter.state_dir); NULL: $TMPDIR or /tmp */
 } tally_opts_t;
 
 typedef struct tally tally_t;
 
-/* New, empty tally; opts may be NULL (defaults). */
+/* New, empty tally; opts may be NULL (defaults). NULL when its key index
+ * cannot be made (errbuf says why). */
+tally_t *tally_open(const tally_opts_t *opts, char *errbuf);
+/* The same, aborting on failure: for tests. */
 tally_t *tally_new(const tally_opts_t *opts);
 void tally_destroy(tally_t *t);
 
@@ -202,7 +210,7 @@ void tally_fmt_duration(fbuf_t *out, int64_t s);
 /* ---------- still-failed objects ---------- */
 
 /* One still-failed object: its key and its latest outcome. Strings are
- * borrowed from the tally (valid until its next add or destroy). */
+ * owned by the array (tally_failed_rows_free). */
 typedef struct tally_failed_row {
   const char *key;
   uint64_t size;
@@ -220,11 +228,13 @@ typedef struct tally_failed_row {
  * and ferry-lister --retry-failed: every key of the base run (the latest
  * full run) whose latest outcome over the base run and the retries of it
  * before run upto_run is a failure (docs/reporter.md). upto_run <= 0: every
- * run. *rows is a new array sorted by key (fx_free; NULL when none); returns
- * its length. Pure.
+ * run. *rows is a new array sorted by key (tally_failed_rows_free; NULL
+ * when none); returns its length. Memory: the rows (one pass over the
+ * task's keys on disk).
  */
 size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
                           tally_failed_row_t **rows);
+void tally_failed_rows_free(tally_failed_row_t *rows, size_t n);
 
 /* 1 when a failure labelled so will fail again however often it is
  * retried, until someone fixes its cause: "vanished" (source deleted),
@@ -259,7 +269,8 @@ void tally_export_failed(const tally_t *t, const char *task,
  * guards t during each call only; between calls t may change. Every key is
  * written at most once and in key order, with its outcome as of the call
  * that writes it; a key that fails after the cursor passed it is not
- * written. Memory O(max_rows); one pass over the task's keys per call.
+ * written. Memory O(max_rows); a call walks the key index from the cursor
+ * to its last row (keys no longer failed in between included).
  */
 typedef struct tally_export tally_export_t;
 tally_export_t *tally_export_new(const char *task, tally_export_fmt_t fmt);

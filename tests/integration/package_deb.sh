@@ -20,7 +20,7 @@ DEB=$(ls "$FERRY_RUN"/pkg/ferry_*.deb)
 VER=$("$BUILD/ferry-worker" --version | cut -d' ' -f2)
 [ "${DEB##*/}" = "ferry_${VER}_amd64.deb" ] || fail "package name ${DEB##*/}, want ferry_${VER}_amd64.deb"
 deps=$(dpkg-deb -f "$DEB" Depends)
-for lib in librdkafka1 libcurl4 libssl3 libjansson4 libconfig9 libexpat1 libisal2 libmicrohttpd12; do
+for lib in librdkafka1 libcurl4 libssl3 libjansson4 libconfig9 libexpat1 libisal2 libmicrohttpd12 liblmdb0; do
   [[ "$deps" == *"$lib"* ]] || fail "Depends lacks $lib: $deps"
 done
 apt-get install --simulate --no-install-recommends "$DEB" >"$FERRY_RUN/apt.log" 2>&1 ||

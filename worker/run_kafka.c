@@ -489,7 +489,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       LOG_INFO(FAC, "event=stopping in_flight=%zu", w.n_runs);
     }
     /* Outside every worker.windows window the worker counts as full. */
-    room = !worker_stop && !w.fatal && has_room(&w, max_segs, (size_t)xc.concurrency * 4) &&
+    room = !worker_stop && !w.fatal && has_room(&w, max_segs, (size_t)FERRY_MAX(xc.concurrency, xc.concurrency_max) * 4) &&
            wwin_open(&win, &conf->worker.windows);
     /* Start fetched segments while there is room. */
     while (room && w.n_pending) {
@@ -498,7 +498,7 @@ int worker_run_kafka(const ferry_conf_t *conf) {
       w.n_pending--;
       take(&w, m);
       bus_msg_destroy(m);
-      room = has_room(&w, max_segs, (size_t)xc.concurrency * 4);
+      room = has_room(&w, max_segs, (size_t)FERRY_MAX(xc.concurrency, xc.concurrency_max) * 4);
     }
     busy = xfer_pending(w.e) > 0;
     /* The consumer is polled on every turn, full or not, so rebalances and

@@ -101,7 +101,7 @@ int worker_run_file(const ferry_conf_t *conf, const char *path) {
   worker_install_signals();
   /* Enough queued objects to keep every transfer slot busy, few enough that
    * memory stays flat however long the file is. */
-  max_inflight = (size_t)xc.concurrency * 4;
+  max_inflight = (size_t)FERRY_MAX(xc.concurrency, xc.concurrency_max) * 4;
   for (;;) {
     while (!worker_stop && xfer_pending(e) < max_inflight &&
            (n = getline(&line, &cap, f)) >= 0) {

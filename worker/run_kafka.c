@@ -531,7 +531,7 @@ static int take_pending(kworker_t *w, kloop_t *L, int room) {
     w->n_pending--;
     take(w, m);
     bus_msg_destroy(m);
-    room = has_room(w, L->max_segs, (size_t)L->xc.concurrency * 4);
+    room = has_room(w, L->max_segs, (size_t)FERRY_MAX(L->xc.concurrency, L->xc.concurrency_max) * 4);
   }
   return room;
 }
@@ -576,7 +576,7 @@ static int kw_turn(kworker_t *w, kloop_t *L) {
   }
   /* Outside every worker.windows window the worker counts as full. */
   room = !worker_stop && !w->fatal &&
-         has_room(w, L->max_segs, (size_t)L->xc.concurrency * 4) &&
+         has_room(w, L->max_segs, (size_t)FERRY_MAX(L->xc.concurrency, L->xc.concurrency_max) * 4) &&
          wwin_open(&L->win, &conf->worker.windows);
   room = take_pending(w, L, room);
   busy = xfer_pending(w->e) > 0;

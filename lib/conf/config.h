@@ -63,6 +63,8 @@ typedef struct conf_kafka {
 typedef struct conf_worker {
   char *id; /* resolved: configured, else "hostname-pid" */
   long concurrency;
+  long concurrency_max;     /* > concurrency: adaptive up to this; 0 = fixed */
+  long store_down_max_s;    /* a store down this long fails its objects; 0 = never */
   long max_host_conns;
   uint64_t buffer_size;
   uint64_t small_object_threshold;

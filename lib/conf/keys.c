@@ -245,6 +245,28 @@ static const ckey_t worker_keys[] = {
      .doc = "Requests a worker runs at once; a streamed copy (object or part) holds two, "
             "its GET's and its PUT's. Memory is about concurrency / 2 x buffer_size "
             "(docs/worker.md, \"Memory\")."},
+    {.name = "concurrency_max",
+     .type = KT_INT,
+     AT(conf_worker_t, concurrency_max),
+     .def = "0",
+     .min = 1,
+     .max = 4096,
+     .flags = KF_ZERO_OK,
+     .doc = "Above concurrency: the requests at once adapt between 2 and this, starting at "
+            "concurrency: grown while completions/s rise, halved on 503/SlowDown and "
+            "errors, within the memory of concurrency (docs/worker.md, \"Adaptive "
+            "concurrency\"). 0 (or at most concurrency): fixed at concurrency."},
+    {.name = "store_down_max_s",
+     .type = KT_DUR_S,
+     AT(conf_worker_t, store_down_max_s),
+     .def = "3600",
+     .min = 1,
+     .max = 604800,
+     .flags = KF_ZERO_OK,
+     .doc = "A store that fails every request is marked down and probed until it answers; "
+            "objects waiting for it keep their attempts. Down for longer than this, they "
+            "fail (reason store-down). 0 = wait for ever (docs/worker.md, \"Stores "
+            "down\")."},
     {.name = "max_host_conns",
      .type = KT_INT,
      AT(conf_worker_t, max_host_conns),

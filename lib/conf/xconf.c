@@ -5,6 +5,8 @@ void xfer_conf_from_config(xfer_conf_t *x, const ferry_conf_t *c) {
   const conf_worker_t *w = &c->worker;
   xfer_conf_defaults(x);
   x->concurrency = (int)w->concurrency;
+  x->concurrency_max = (int)w->concurrency_max;
+  x->store_down_max_s = w->store_down_max_s;
   x->max_host_conns = w->max_host_conns;
   x->buffer_size = (size_t)w->buffer_size;
   x->small_threshold = w->small_object_threshold;

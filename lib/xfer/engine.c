@@ -53,6 +53,7 @@ void xfer_conf_defaults(xfer_conf_t *c) {
   c->backoff_max_ms = 20000;
   c->stall_timeout_s = 30;
   c->complete_timeout_s = 600;
+  c->store_down_max_s = 3600;
 }
 
 static store_t *find_store(xfer_engine_t *e, const char *name) {
@@ -107,6 +108,7 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   backoff_rng_seed(&e->rng, e->rng);
   tl_init(&e->tasks);
   xfer_set_limits(e, conf->qps_limit, conf->bandwidth_limit);
+  adapt_init(e);
   return e;
 }
 
@@ -169,6 +171,7 @@ static void count_req(xfer_engine_t *e, const xreq_t *x, CURLcode cc) {
   if (status >= 200 && status < 600) cls = (int)(status / 100) - 2;
   for (i = 0; i < e->n_stores; i++)
     if (e->stores[i] == s) e->req_counts[i][cls]++;
+  adapt_note(e, s, status, cc);
 }
 
 size_t xfer_pending(const xfer_engine_t *e) { return e->n_queued + e->n_active; }
@@ -339,6 +342,7 @@ static int64_t start_ready(xfer_engine_t *e) {
     unit_t *u = *pp;
     int need = u->pair ? pair_slots(u->pair) : 1;
     int tokens = u->pair ? 2 : 1;
+    int gate;
     job_t *j = u->job;
     if (j->finishing && !unit_survives_failure(u)) {
       /* The job failed meanwhile (or the worker shuts down): drop the
@@ -354,11 +358,33 @@ static int64_t start_ready(xfer_engine_t *e) {
       pp = &u->next;
       continue;
     }
-    if (e->slots_used + need > e->conf.concurrency) break;
+    /* A store down: wait for it (or its probe); down too long: fail. */
+    gate = adapt_gate(e, u, now, &wake);
+    if (gate == 0) {
+      prev = u;
+      pp = &u->next;
+      continue;
+    }
+    if (gate < 0) {
+      *pp = u->next;
+      if (e->ready_tail == u) e->ready_tail = prev;
+      if (!j->finishing)
+        set_fail(j, ST_FAILED, "store-down", NULL,
+                 "a store of the object was down for longer than worker.store_down_max_s");
+      j->finishing = 1;
+      unit_drop(e, u);
+      continue;
+    }
+    if (e->slots_used + need > adapt_cap(e)) {
+      adapt_full(e);
+      break;
+    }
+    if (!adapt_mem_ok(e, u, need)) break;
     {
       int worker_short = 0;
       int64_t w = tl_take_requests(j->lim, &e->qps, (uint64_t)tokens, now, &worker_short);
       if (w > 0) {
+        adapt_held(e);
         if (!wake || now + w < wake) wake = now + w;
         if (worker_short) break;
         /* Only this task waits for its tokens: the others go first. */
@@ -371,6 +397,7 @@ static int64_t start_ready(xfer_engine_t *e) {
     *pp = u->next;
     if (e->ready_tail == u) e->ready_tail = prev;
     e->slots_used += need;
+    if (gate == 2) adapt_started(e, u, now);
     if (u->pair) {
       if (pair_start_get(e, u->pair) != FERRY_OK) {
         e->slots_used -= need;
@@ -432,12 +459,13 @@ static void job_no_key(xfer_engine_t *e, job_t *j) {
            "prefix and the destination prefix is empty)");
 }
 
-/* Starts queued jobs while fewer than `concurrency` jobs are active. */
+/* Starts queued jobs while fewer jobs are active than transfers may run
+ * (`concurrency`, or the adaptive limit). */
 static void start_jobs(xfer_engine_t *e) {
   job_t *j, **pp = &e->queue_head, *prev = NULL;
   int64_t now = ferry_now_us();
   tl_pass_jobs(&e->tasks);
-  while (e->n_active < (size_t)e->conf.concurrency &&
+  while (e->n_active < (size_t)adapt_cap(e) &&
          (j = next_startable(e, &pp, &prev, now)) != NULL) {
     j->next = e->active;
     j->prev = NULL;
@@ -461,6 +489,7 @@ static void start_jobs(xfer_engine_t *e) {
       queue_single(e, j, RQ_HEAD_DST, 0);
     }
   }
+  if (e->queue_head && e->n_active >= (size_t)adapt_cap(e)) adapt_full(e);
 }
 
 void xfer_submit(xfer_engine_t *e, const msg_segment_t *seg, size_t index, xfer_done_cb *cb,
@@ -638,6 +667,7 @@ size_t xfer_run(xfer_engine_t *e, int timeout_ms) {
     bw = bw_release(e);
     apply_pauses(e);
     apply_unpauses(e);
+    adapt_tick(e);
     if (xfer_pending(e) == 0) {
       /* Idle: the kept rings go back to the system until work comes. */
       bufpool_trim(&e->rings);
@@ -736,6 +766,7 @@ void xfer_engine_destroy(xfer_engine_t *e) {
   bufpool_release(&e->rings);
   kvlist_release(&e->class_map);
   tl_release(&e->tasks);
+  adapt_release(e);
   fx_free(e);
 }
 

@@ -18,6 +18,10 @@
 
 typedef struct xfer_conf {
   int concurrency;               /* HTTP transfers at once (default 32) */
+  int concurrency_max;           /* > concurrency: adapt the transfers at once up to this
+                                  * (xfer/inflight.h); else fixed at concurrency */
+  long store_down_max_s;         /* a store down (xfer/storedown.h) this long fails the
+                                  * objects waiting for it ("store-down"); 0 = never */
   long max_host_conns;           /* per-host connection cap (default 64) */
   size_t buffer_size;            /* streaming buffer per transfer (default 256 KiB) */
   uint64_t small_threshold;      /* objects up to this are buffered whole (default 1 MiB) */
@@ -132,5 +136,11 @@ enum { XFER_RC_2XX, XFER_RC_3XX, XFER_RC_4XX, XFER_RC_5XX, XFER_RC_ERROR, XFER_R
 size_t xfer_store_count(const xfer_engine_t *e);
 const char *xfer_store_name(const xfer_engine_t *e, size_t i);
 void xfer_get_req_counts(const xfer_engine_t *e, size_t i, uint64_t out[XFER_RC__N]);
+
+/* Transfers the engine may run at once now: concurrency, or the adaptive
+ * limit (concurrency_max). */
+int xfer_inflight_limit(const xfer_engine_t *e);
+/* 1 while store i (as xfer_store_name) is down (xfer/storedown.h). */
+int xfer_store_down(const xfer_engine_t *e, size_t i);
 
 #endif

@@ -23,8 +23,10 @@
 #include "xfer/backoff.h"
 #include "xfer/bufpool.h"
 #include "xfer/engine.h"
+#include "xfer/inflight.h"
 #include "xfer/policy.h"
 #include "xfer/ratelimit.h"
+#include "xfer/storedown.h"
 #include "xfer/tasklimit.h"
 
 #define FAC "xfer"
@@ -230,6 +232,13 @@ struct xfer_engine {
   uint64_t (*req_counts)[XFER_RC__N];  /* per store (n_stores), for /metrics */
   char **completing;                /* part ranges: uploads a job of ours completes */
   size_t n_completing, cap_completing;
+  /* engine_adapt.c */
+  int adaptive;                     /* concurrency_max > concurrency */
+  inflight_t inflight;              /* the adaptive limit */
+  int64_t inflight_log_us;          /* its last change logged */
+  int inflight_logged;              /* the value logged then */
+  size_t other_ring_bytes;          /* rings not from the pool (small objects) */
+  storedown_t *down;                /* per store (n_stores) */
 };
 
 /* engine.c: requests and scheduling. */
@@ -244,6 +253,19 @@ ferry_err_t xreq_setup(xfer_engine_t *e, xreq_t *x, store_t *s, store_req_t *r,
                        curl_off_t body_len);
 void xreq_start(xfer_engine_t *e, xreq_t *x);
 void schedule(xfer_engine_t *e, unit_t *u);
+
+/* engine_adapt.c: the adaptive limit and stores found down. */
+void adapt_init(xfer_engine_t *e);
+void adapt_release(xfer_engine_t *e);
+int adapt_cap(const xfer_engine_t *e);
+void adapt_note(xfer_engine_t *e, const store_t *s, long status, CURLcode cc);
+int adapt_mem_ok(xfer_engine_t *e, const unit_t *u, int need);
+void adapt_full(xfer_engine_t *e);
+void adapt_held(xfer_engine_t *e);
+int adapt_gate(xfer_engine_t *e, const unit_t *u, int64_t now, int64_t *wake);
+void adapt_started(xfer_engine_t *e, const unit_t *u, int64_t now);
+void adapt_tick(xfer_engine_t *e);
+int adapt_holds(const xfer_engine_t *e, const job_t *j);
 
 /* engine_job.c: jobs, outcomes, single requests. */
 void set_copied(job_t *j, const char *reason);

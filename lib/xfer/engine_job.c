@@ -532,6 +532,7 @@ void job_on_req(xfer_engine_t *e, xreq_t *x, CURLcode cc) {
   store_error_from_response(&err, cc == CURLE_OK ? (int)status : 0, &x->rhdrs, x->body.p,
                             x->body.len, cc, x->curl_err);
   store_error_name_store(&err, kind == RQ_HEAD_SRC ? j->src : j->dst);
+  if (err.retryable && adapt_holds(e, j)) j->req_attempts--;  /* the store's outage */
   xreq_free(e, x);
   job_on_req_failed(e, j, kind, status, &err);
 }

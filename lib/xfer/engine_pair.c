@@ -61,13 +61,14 @@ static void pair_ring_take(xfer_engine_t *e, pair_t *p) {
   } else {
     p->ring = fx_malloc(p->cap);
     p->ring_pooled = 0;
+    e->other_ring_bytes += p->cap;  /* the adaptive limit's memory budget */
   }
 }
 
 static void pair_ring_give(xfer_engine_t *e, pair_t *p) {
   if (!p->ring) return;
   if (p->ring_pooled) bufpool_put(&e->rings, p->ring);
-  else fx_free(p->ring);
+  else fx_free(p->ring), e->other_ring_bytes -= p->cap;
   p->ring = NULL;
   p->ring_pooled = 0;
 }
@@ -428,6 +429,7 @@ void pair_end(xfer_engine_t *e, pair_t *p, int ok, const store_error_t *err, int
   j->units--;
   p->attempts++;
   j->attempts_total++;
+  if (!ok && retryable && adapt_holds(e, j)) p->attempts--;  /* the store's outage */
   attempts = p->attempts;
   if (ok) {
     if (p->part >= 0) {

@@ -30,6 +30,16 @@ static void requests(fbuf_t *out, const xfer_engine_t *e) {
   }
 }
 
+static void stores_down(fbuf_t *out, const xfer_engine_t *e) {
+  size_t i;
+  prom_head(out, "ferry_worker_store_down", "gauge",
+            "1 while the store is down: no new request but a probe (docs/worker.md).");
+  for (i = 0; i < xfer_store_count(e); i++) {
+    const char *l[] = {"store", xfer_store_name(e, i), NULL};
+    prom_u64(out, "ferry_worker_store_down", l, (uint64_t)xfer_store_down(e, i));
+  }
+}
+
 void xmetrics_render(const xmetrics_t *m, const xfer_engine_t *e, fbuf_t *out) {
   xfer_stats_t st;
   const char *info[] = {"id", m->worker_id, "version", m->version, NULL};
@@ -54,6 +64,10 @@ void xmetrics_render(const xmetrics_t *m, const xfer_engine_t *e, fbuf_t *out) {
           st.bytes_out);
   gauge(out, "ferry_worker_objects_in_flight", "Objects queued or being copied.",
         (double)xfer_pending(e));
+  gauge(out, "ferry_worker_requests_in_flight_limit",
+        "Requests the engine may run at once now (concurrency, or the adaptive limit).",
+        (double)xfer_inflight_limit(e));
+  stores_down(out, e);
   gauge(out, "ferry_worker_segments_in_flight", "Segments taken and not yet committed.",
         (double)m->segments_in_flight);
   gauge(out, "ferry_worker_assigned_partitions", "Segments partitions assigned to it.",

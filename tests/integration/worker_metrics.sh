@@ -36,6 +36,9 @@ assert_eq "$(val 'ferry_worker_objects_total{status="failed"}')" 0 "failed objec
 [ "$(val 'ferry_worker_requests_total{store="dst",status="4xx"}')" -ge 30 ] ||
   fail "destination 4xx: the 30 HEADs of objects not there yet answer 404"
 [ "$(val ferry_worker_assigned_partitions)" -eq 4 ] || fail "assigned partitions"
+# The fixed concurrency (no concurrency_max) is the limit; no store is down.
+assert_eq "$(val ferry_worker_requests_in_flight_limit)" 16 "in-flight limit"
+assert_eq "$(val 'ferry_worker_store_down{store="dst"}')" 0 "destination down"
 [ "$(val 'ferry_worker_info{id="wm",version="'"$("$FERRY_BIN/ferry-worker" --version | cut -d' ' -f2)"'"}')" = 1 ] ||
   fail "ferry_worker_info"
 age=$(val ferry_worker_loop_age_seconds)

@@ -17,7 +17,9 @@ s3_start src ferry-src
 CONF="$FERRY_RUN/ferry.conf"
 # Port 1 on loopback: nothing listens there, every request is refused.
 write_conf "$CONF" "$FERRY_S3_SRC" "http://127.0.0.1:1"
-sed -i 's|max_attempts = 4;|max_attempts = 1;|; s|segment_max_objects = 100;|segment_max_objects = 1000;|' "$CONF"
+# store_down_max_s = 1: a destination refusing everything is a store down,
+# waited for (up to an hour by default) before its objects fail.
+sed -i 's|max_attempts = 4;|max_attempts = 1; store_down_max_s = 1;|; s|segment_max_objects = 100;|segment_max_objects = 1000;|' "$CONF"
 sed -i 's|^kafka = {|kafka = { consumer_properties = ["session.timeout.ms=6000", "heartbeat.interval.ms=500"];|' "$CONF"
 sed -i 's|^  \$extra||' "$CONF"
 

@@ -4,6 +4,7 @@
  */
 #include "bus/bus.h"
 #include "bus/busint.h"
+#include "bus/segplace.h"
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -604,6 +605,14 @@ static int refused_error(rd_kafka_resp_err_t e) {
   }
 }
 
+static int32_t seg_partitioner(const rd_kafka_topic_t *rkt, const void *key, size_t key_len,
+                               int32_t partition_cnt, void *rkt_opaque, void *msg_opaque) {
+  (void)rkt;
+  (void)rkt_opaque;
+  (void)msg_opaque;
+  return segplace_partition(key, key_len, partition_cnt);
+}
+
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   bus_producer_t *p = opaque;
   bus_delivery_t d;
@@ -729,6 +738,10 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
       bus_producer_destroy(p);
       return NULL;
     }
+    /* Segments go round-robin over the partitions the broker reports, not
+     * by key hash, so that a few segments reach as many workers
+     * (bus/segplace.h). */
+    if (t == BUS_SEGMENTS) rd_kafka_topic_conf_set_partitioner_cb(tc, seg_partitioner);
     p->rkt[t] = rd_kafka_topic_new(p->rk, name, tc);
     if (!p->rkt[t]) {
       ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka topic %s: %s", name,

@@ -439,10 +439,11 @@ static const ckey_t lister_keys[] = {
     {.name = "segment_max_bytes",
      .type = KT_SIZE,
      AT(conf_lister_t, segment_max_bytes),
-     .def = "1G",
+     .def = "32M",
      .min = 1 * MiB,
      .max = 1 * TiB,
-     .doc = "A segment is closed once its objects add up to this size."},
+     .doc = "A segment is closed once its objects add up to this size; a segment is one "
+            "worker's work, so this bounds how long one host holds it."},
     {.name = "checkpoint_pages",
      .type = KT_INT,
      AT(conf_lister_t, checkpoint_pages),

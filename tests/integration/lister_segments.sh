@@ -63,13 +63,13 @@ conf "$R/b.conf" 1000 37 '"1M"'
 cmp -s "$R/a.jsonl" "$R/b.jsonl" || fail "page size changed the segments"
 ok "page size does not change the segments"
 
-# Default limits; --run.
+# Large limits (1000 objects, 1G); --run.
 conf "$R/c.conf" 1000 1000 '"1G"'
 "$L" -c "$R/c.conf" -t t --segments-to "$R/c.jsonl" --run 7 2>/dev/null
 $U check "$R/c.jsonl" "$R/keys.txt" 1000 1073741824 7
 [ "$(wc -l <"$R/c.jsonl")" = 3 ] || fail "expected 3 segments of <= 1000"
 grep -q '"dst":{"store":"dst","bucket":"ferry-dst","prefix":"copy/"}' "$R/c.jsonl" || fail "dst"
-ok "default limits: 3 segments, run 7"
+ok "limits 1000 / 1G: 3 segments, run 7"
 
 # 2. Filters: include obj/0*, exclude *5.bin, relative to the prefix.
 python3 - "$R/keys.txt" >"$R/fkeys.txt" <<'PY'

@@ -169,7 +169,8 @@ function makeRng(seed) {
 
 /* ------------------------------------------------------------------ CRC state
  * objects: "bucket\nkey" -> {crc, size, etag, mp}; uploads: id -> {b, k, state,
- * parts: Map(n -> {crc, size, etag})}. Persisted as an append-only JSON-lines
+ * parts: Map(n -> {crc, size, etag, up})}, up the part's number upstream
+ * (upstreamPartNumber). Persisted as an append-only JSON-lines
  * journal (one record per change, compacted at start-up), so a change costs
  * one small append and a killed proxy loses nothing already answered. */
 
@@ -188,7 +189,7 @@ function applyRecord(r) {
     case 'part': {
       let u = uploads.get(r.u);
       if (!u) { u = { b: r.b, k: r.k, state: 'open', at: 0, parts: new Map() }; uploads.set(r.u, u); }
-      u.parts.set(r.n, { crc: r.crc, size: r.size, etag: r.etag });
+      u.parts.set(r.n, { crc: r.crc, size: r.size, etag: r.etag, up: r.up || r.n });
       break;
     }
     case 'upclose': {
@@ -234,7 +235,8 @@ function loadState() {
   for (const [id, u] of uploads) {
     out.push(JSON.stringify({ t: 'up', u: id, b: u.b, k: u.k, s: u.state, at: u.at }));
     for (const [n, p] of u.parts) {
-      out.push(JSON.stringify({ t: 'part', u: id, b: u.b, k: u.k, n, crc: p.crc, size: p.size, etag: p.etag }));
+      out.push(JSON.stringify({ t: 'part', u: id, b: u.b, k: u.k, n, crc: p.crc, size: p.size, etag: p.etag,
+        up: p.up }));
     }
   }
   const tmp = `${journalPath}.tmp`;
@@ -691,11 +693,37 @@ function upstreamQuery(ctx) {
   }).join('&');
 }
 
+/* Parts atomic, as in S3, OSS and COS: an UploadPart replaces the part only
+ * once it has succeeded, and a Complete takes each part as last completed.
+ * s3rver writes a part in place into a file named by its number (truncated
+ * first), and its Complete concatenates those files as they are: a part
+ * uploaded again while another upload of it is in flight, or a cut upload
+ * of a part already there, left zeros or a short part in the object (two
+ * workers continuing one upload after a rebalance, as ferry's design allows).
+ * So each UploadPart goes upstream under a number of its own, n * 1e6 + a
+ * counter (s3rver sorts the numbers, so the order holds), recorded when it
+ * succeeds, and the Complete's part numbers are rewritten to those. */
+let partSeq = Math.floor(Math.random() * 1e6);
+function upstreamPartNumber(n) {
+  partSeq = (partSeq + 1) % 1e6;
+  return n * 1e6 + partSeq;
+}
+
+function completeBodyUpstream(ctx, buf) {
+  const u = uploads.get(ctx.qmap.get('uploadId'));
+  if (!u) return buf; /* an upload made behind the proxy's back */
+  return Buffer.from(buf.toString('utf8').replace(/(<PartNumber>\s*)(\d+)(\s*<\/PartNumber>)/g, (m, a, n, z) => {
+    const p = u.parts.get(parseInt(n, 10));
+    return p && p.up ? `${a}${p.up}${z}` : m;
+  }));
+}
+
 function upstreamPath(ctx) {
   if (D === 's3' || !ctx.bucket) return ctx.rawPath + (ctx.rawQuery ? `?${ctx.rawQuery}` : '');
   const b = encodeURIComponent(upBucket(ctx.bucket));
   const rest = ctx.keyRaw ? `/${ctx.keyRaw}` : '';
-  const q = upstreamQuery(ctx);
+  let q = upstreamQuery(ctx);
+  if (ctx.upPart) q = q.replace(/(^|&)partNumber=[^&]*/, `$1partNumber=${ctx.upPart}`);
   return `/${b}${rest}${q ? `?${q}` : ''}`;
 }
 
@@ -895,6 +923,10 @@ function forward(ctx, req, res, rule) {
   }
   let reqDone = false;
   let reqBody = null;
+  if (dialectual && ctx.op === 'upload-part') {
+    const n = parseInt(ctx.qmap.get('partNumber'), 10);
+    if (n >= 1 && n <= 10000) ctx.upPart = upstreamPartNumber(n);
+  }
 
   const upReq = http.request({ host: opt.upHost, port: opt.upPort, method: req.method,
     path: upstreamPath(ctx), headers: upstreamHeaders(ctx, req), agent });
@@ -913,7 +945,12 @@ function forward(ctx, req, res, rule) {
       stats.bytes_in += buf.length;
       reqBody = buf;
       reqDone = true;
-      upReq.end(buf);
+      const out = ctx.op === 'complete' ? completeBodyUpstream(ctx, buf) : buf;
+      if (out !== buf) {
+        upReq.setHeader('content-length', String(out.length));
+        upReq.removeHeader('content-md5');
+      }
+      upReq.end(out);
     });
   } else {
     const up = (chunk) => {
@@ -965,7 +1002,7 @@ function forward(ctx, req, res, rule) {
           const v = crc.toString();
           const u = ctx.qmap.get('uploadId');
           journal({ t: 'part', u, b: ctx.bucket, k: ctx.key, n: parseInt(ctx.qmap.get('partNumber'), 10),
-            crc: v, size: crc.length, etag });
+            crc: v, size: crc.length, etag, up: ctx.upPart });
           headers[CRC_HEADER] = v;
         } else if ((ctx.op === 'get' || ctx.op === 'head') && ok) {
           const o = knownCrc(ctx.bucket, ctx.key, upRes.headers.etag);
@@ -983,7 +1020,7 @@ function forward(ctx, req, res, rule) {
           if (m) journal({ t: 'up', u: xmlUnescape(m[1]), b: ctx.bucket, k: ctx.key, at: Date.now() });
         } else if (ctx.op === 'complete' && body) {
           const text = body.toString('utf8');
-          if (ok && !/<Error>/.test(text)) completeDone(ctx, reqBody, text, headers);
+          if (ok && !/<Error>/.test(text)) completeDone(ctx, reqBody, text, headers, body.measured);
         }
       }
       if (dialectual && ctx.op === 'delete' && ctx.method === 'POST' && ok && ctx.bucket && reqBody) {
@@ -1024,6 +1061,11 @@ function forward(ctx, req, res, rule) {
         if (ok && urlListing) b = Buffer.from(encodeListing(b.toString('utf8')));
         if (ok && ctx.op === 'list' && opt.fakeEtags) {
           b = Buffer.from(b.toString('utf8').replace(/<ETag>([^<]*)<\/ETag>/g, (m, e) => `<ETag>${fakeEtagList(e)}</ETag>`));
+        }
+        if (ok && ctx.op === 'complete' && dialectual && !/<Error>/.test(b.toString('utf8'))) {
+          /* the CRC of what s3rver assembled, read back (completeDone) */
+          measureObject(ctx, (m) => { b.measured = m; send(Readable.from([b]), b); });
+          return;
         }
         send(Readable.from([b]), b);
       });
@@ -1066,9 +1108,32 @@ function bodyDigest(ctx, req, rule) {
   return d;
 }
 
-/* CompleteMultipartUpload succeeded upstream: combine the part CRCs in part
- * number order (what s3rver assembles), if every listed part is known. */
-function completeDone(ctx, reqBody, respText, headers) {
+/* The CRC-64 and size of an object as the upstream serves it (GET, read
+ * through), or null. */
+function measureObject(ctx, cb) {
+  const c = new Crc64();
+  let done = false;
+  const fin = (m) => { if (!done) { done = true; cb(m); } };
+  const r = http.request({ host: opt.upHost, port: opt.upPort, method: 'GET', agent,
+    path: `/${encodeURIComponent(upBucket(ctx.bucket))}/${ctx.keyRaw}`,
+    headers: { host: `${opt.upHost}:${opt.upPort}` } }, (up) => {
+    if (up.statusCode !== 200) { up.resume(); fin(null); return; }
+    up.on('data', (d) => c.update(d));
+    up.on('end', () => fin({ crc: c.toString(), size: c.length }));
+    up.on('error', () => fin(null));
+  });
+  r.on('error', () => fin(null));
+  r.end();
+}
+
+/* CompleteMultipartUpload succeeded upstream. OSS and COS give the CRC-64
+ * of the object they stored, so the header is that of the bytes s3rver
+ * assembled, read back (measured): s3rver's parts are plain files, written
+ * in place and not checked at Complete, so a part being uploaded again
+ * (truncated, half written) or left half written by a cut upload is
+ * assembled as it is on disk, and a CRC combined from the parts' recorded
+ * CRCs would vouch for bytes that are not there. */
+function completeDone(ctx, reqBody, respText, headers, measured) {
   const id = ctx.qmap.get('uploadId');
   const u = uploads.get(id);
   const nums = [];
@@ -1087,10 +1152,13 @@ function completeDone(ctx, reqBody, respText, headers) {
     acc = crc64Combine(acc, BigInt(p.crc), p.size);
     size += p.size;
   }
-  if (all) {
-    const v = acc.toString();
-    journal({ t: 'obj', b: ctx.bucket, k: ctx.key, crc: v, size, etag, mp: true });
-    headers[CRC_HEADER] = v;
+  if (measured) {
+    if (all && (measured.crc !== acc.toString() || measured.size !== size)) {
+      log(`complete ${ctx.bucket}/${ctx.key} upload ${id}: assembled ${measured.size} bytes crc ${measured.crc}, ` +
+        `the parts as uploaded ${size} bytes crc ${acc} (a part rewritten or cut on disk)`);
+    }
+    journal({ t: 'obj', b: ctx.bucket, k: ctx.key, crc: measured.crc, size: measured.size, etag, mp: true });
+    headers[CRC_HEADER] = measured.crc;
   } else {
     journal({ t: 'del', b: ctx.bucket, k: ctx.key });
   }

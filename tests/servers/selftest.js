@@ -258,6 +258,32 @@ if (phase === 'main') {
       check(g.content.equals(MP_DATA), 'multipart body differs');
     });
 
+    test(`${tag}: parts are atomic: a part uploaded again, still in flight, is not what Complete takes`, async () => {
+      /* Two workers on one upload (ferry after a rebalance): a part is
+       * uploaded again while the other Completes. S3, OSS and COS take the
+       * part as last completed; s3rver alone truncated its file in place. */
+      const name = `${tag}/mp/atomic.bin`;
+      const p1 = pattern(256 * 1024, 11);
+      const p2 = pattern(1000, 12);
+      const init = await c.initMultipartUpload(name);
+      const r1 = await c._uploadPart(name, init.uploadId, 1, partData(p1));
+      const r2 = await c._uploadPart(name, init.uploadId, 2, partData(p2));
+      const again = new Readable({ read() {} });
+      again.push(p1.subarray(0, 64 * 1024));
+      const inflight = c._uploadPart(name, init.uploadId, 1, { stream: again, size: p1.length })
+        .then(() => 'done', () => 'cut');
+      await new Promise((res) => setTimeout(res, 500));
+      const done = await c.completeMultipartUpload(name, init.uploadId,
+        [{ number: 1, etag: r1.etag }, { number: 2, etag: r2.etag }]);
+      const want = Buffer.concat([p1, p2]);
+      eq(done.res.headers['x-oss-hash-crc64ecma'], crc64(want).toString(), 'complete crc');
+      const g = await c.get(name);
+      eq(g.content.length, want.length, 'object size');
+      check(g.content.equals(want), 'object differs from the parts as completed');
+      again.destroy(new Error('cut by the test'));
+      await inflight;
+    });
+
     test(`${tag}: upload part returns the part CRC; abort, then the upload is gone`, async () => {
       const name = `${tag}/mp/aborted.bin`;
       const init = await c.initMultipartUpload(name);

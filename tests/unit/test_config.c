@@ -253,7 +253,7 @@ static void test_defaults_and_empty(void **state) {
   assert_non_null(strchr(c->worker.id, '-')); /* hostname-pid */
   assert_int_equal(c->lister.page_size, 1000);
   assert_int_equal(c->lister.segment_max_objects, 1000);
-  assert_int_equal(c->lister.segment_max_bytes, 1 << 30);
+  assert_int_equal(c->lister.segment_max_bytes, 32 << 20);
   assert_true(c->lister.fanout_threshold == 4ULL << 30);
   assert_string_equal(c->reporter.listen, "127.0.0.1:8080");
   assert_int_equal(c->reporter.refresh_s, 5);

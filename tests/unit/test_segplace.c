@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "bus/segplace.h"
-#include "xfer/segmenter.h"
+#include "plan/segmenter.h"
 
 static int32_t place(const char *key, int32_t n) {
   return segplace_partition(key, strlen(key), n);

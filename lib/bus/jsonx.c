@@ -4,6 +4,7 @@
 #include "bus/jsonx.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -223,4 +224,82 @@ ferry_err_t jx_load(const char *buf, size_t len, const char *what,
   }
   *root = r;
   return FERRY_OK;
+}
+
+/* Where each part starts: parts holding as many items as fit, greedily. */
+static ferry_err_t plan_parts(const jx_parts_spec_t *s, size_t max_len, size_t head_len,
+                              size_t *first, size_t *n_parts, char *errbuf) {
+  size_t i, used = max_len + 1; /* forces a new part at the first item */
+  *n_parts = 0;
+  for (i = 0; i < s->n_items; i++) {
+    size_t len = s->item_len(s->msg, i);
+    if (!len || head_len + len > max_len) {
+      const char *k = s->item_key(s->msg, i);
+      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                          "%s of segment %s: the %s of key \"%.200s\" alone needs %zu bytes, "
+                          "more than the limit of %zu",
+                          s->what, s->segment, s->item, k ? k : "?", head_len + len, max_len);
+    }
+    if (used + 1 + len > max_len) { /* +1: the comma between two items */
+      first[(*n_parts)++] = i;
+      used = head_len + len;
+    } else {
+      used += 1 + len;
+    }
+  }
+  first[*n_parts] = s->n_items;
+  return FERRY_OK;
+}
+
+ferry_err_t jx_encode_parts(const jx_parts_spec_t *s, size_t max_len, char ***out, size_t *n,
+                            char *errbuf) {
+  char *whole, *head;
+  size_t *first, n_parts = 0, i, head_len;
+  ferry_err_t e;
+  *out = NULL;
+  *n = 0;
+  if (s->n_items == 0 && s->none_when_empty) return FERRY_OK;
+  if (!(whole = s->slice(s->msg, 0, s->n_items, 0, 0)))
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "%s of segment %s cannot be encoded",
+                        s->what, s->segment);
+  if (strlen(whole) <= max_len || s->n_items == 0) {
+    if (strlen(whole) > max_len) {
+      e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                       "%s of segment %s is %zu bytes, more than the limit of %zu", s->what,
+                       s->segment, strlen(whole), max_len);
+      fx_free(whole);
+      return e;
+    }
+    *out = fx_calloc(1, sizeof(**out));
+    (*out)[0] = whole;
+    *n = 1;
+    return FERRY_OK;
+  }
+  fx_free(whole);
+  /* The fields around the items, with part numbers as long as they can get
+   * (there are never more parts than items). */
+  head = s->slice(s->msg, 0, 0, (int)FERRY_MIN(s->n_items, INT_MAX),
+                  (int)FERRY_MIN(s->n_items, INT_MAX));
+  head_len = head ? strlen(head) : 0;
+  fx_free(head);
+  first = fx_calloc(s->n_items + 1, sizeof(*first));
+  e = plan_parts(s, max_len, head_len, first, &n_parts, errbuf);
+  if (!e) {
+    *out = fx_calloc(n_parts, sizeof(**out));
+    for (i = 0; i < n_parts && !e; i++) {
+      (*out)[i] = s->slice(s->msg, first[i], first[i + 1] - first[i], (int)i + 1, (int)n_parts);
+      if (!(*out)[i] || strlen((*out)[i]) > max_len)
+        e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                         "%s of segment %s: part %zu of %zu does not fit in %zu bytes", s->what,
+                         s->segment, i + 1, n_parts, max_len);
+    }
+    if (e) {
+      msg_parts_free(*out, n_parts);
+      *out = NULL;
+    } else {
+      *n = n_parts;
+    }
+  }
+  fx_free(first);
+  return e;
 }

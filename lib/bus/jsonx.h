@@ -49,4 +49,29 @@ ferry_err_t jx_get_arr(json_t *o, const char *path, const char *name, json_t **c
 ferry_err_t jx_load(const char *buf, size_t len, const char *what, json_t **root,
                     char *eb);
 
+/*
+ * A message with a list of items (a result's outcomes, an audit's records)
+ * encoded as parts of at most max_len bytes each, for topics with a message
+ * limit: one message (parts 0, 0) when it fits, else parts 1..n, each with
+ * the message's other fields and a consecutive slice of the items, in order.
+ */
+typedef struct jx_parts_spec {
+  const void *msg;
+  size_t n_items;
+  /* msg with items [first, first + cnt) as part `part` of `parts` (0, 0: whole). */
+  char *(*slice)(const void *msg, size_t first, size_t cnt, int part, int parts);
+  size_t (*item_len)(const void *msg, size_t i);  /* encoded length, 0 = cannot */
+  const char *(*item_key)(const void *msg, size_t i);  /* for errors */
+  const char *what;      /* "result", "audit" */
+  const char *item;      /* "outcome", "record" */
+  const char *segment;   /* the segment id, for errors */
+  int none_when_empty;   /* no items: nothing to send (*n = 0) */
+} jx_parts_spec_t;
+
+/* On FERRY_OK *out is a new array of *n strings (msg_parts_free).
+ * FERRY_ERR_INVALID when the message cannot be encoded or one item alone with
+ * the other fields is longer than max_len (naming its key). */
+ferry_err_t jx_encode_parts(const jx_parts_spec_t *s, size_t max_len, char ***out, size_t *n,
+                            char *errbuf);
+
 #endif

@@ -214,75 +214,22 @@ static char *encode_slice(const msg_result_t *r, size_t first, size_t cnt, int p
   return msg_result_encode(&p);
 }
 
+static char *slice_result(const void *m, size_t first, size_t cnt, int part, int parts) {
+  return encode_slice(m, first, cnt, part, parts);
+}
+static size_t result_item_len(const void *m, size_t i) {
+  return outcome_len(&((const msg_result_t *)m)->outcomes[i]);
+}
+static const char *result_item_key(const void *m, size_t i) {
+  return ((const msg_result_t *)m)->outcomes[i].key;
+}
+
 ferry_err_t msg_result_encode_parts(const msg_result_t *r, size_t max_len, char ***out,
                                     size_t *n, char *errbuf) {
-  char *whole = encode_slice(r, 0, r->n_outcomes, 0, 0), *head;
-  size_t *first, n_parts = 0, i, used, head_len;
-  ferry_err_t e = FERRY_OK;
-  *out = NULL;
-  *n = 0;
-  if (!whole)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "result of segment %s cannot be encoded",
-                        r->segment ? r->segment : "?");
-  if (strlen(whole) <= max_len || r->n_outcomes < 2) {
-    if (strlen(whole) > max_len) {
-      e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                       "result of segment %s is %zu bytes, more than the limit of %zu",
-                       r->segment, strlen(whole), max_len);
-      fx_free(whole);
-      return e;
-    }
-    *out = fx_calloc(1, sizeof(**out));
-    (*out)[0] = whole;
-    *n = 1;
-    return FERRY_OK;
-  }
-  fx_free(whole);
-  /* The fields around the outcomes, with part numbers as long as they can
-   * get (there are never more parts than outcomes). */
-  head = encode_slice(r, 0, 0, (int)FERRY_MIN(r->n_outcomes, INT_MAX),
-                      (int)FERRY_MIN(r->n_outcomes, INT_MAX));
-  head_len = head ? strlen(head) : 0;
-  fx_free(head);
-  first = fx_calloc(r->n_outcomes + 1, sizeof(*first));
-  used = max_len + 1; /* forces a new part at the first outcome */
-  for (i = 0; i < r->n_outcomes && !e; i++) {
-    size_t len = outcome_len(&r->outcomes[i]);
-    if (!len || head_len + len > max_len) {
-      e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                       "result of segment %s: the outcome of key \"%.200s\" alone needs "
-                       "%zu bytes, more than the limit of %zu",
-                       r->segment, r->outcomes[i].key ? r->outcomes[i].key : "?",
-                       head_len + len, max_len);
-      break;
-    }
-    /* +1 for the comma between two outcomes. */
-    if (used + 1 + len > max_len) {
-      first[n_parts++] = i;
-      used = head_len + len;
-    } else {
-      used += 1 + len;
-    }
-  }
-  first[n_parts] = r->n_outcomes;
-  if (!e) {
-    *out = fx_calloc(n_parts, sizeof(**out));
-    for (i = 0; i < n_parts && !e; i++) {
-      (*out)[i] = encode_slice(r, first[i], first[i + 1] - first[i], (int)i + 1, (int)n_parts);
-      if (!(*out)[i] || strlen((*out)[i]) > max_len)
-        e = ferry_seterr(errbuf, FERRY_ERR_INVALID,
-                         "result of segment %s: part %zu of %zu does not fit in %zu bytes",
-                         r->segment, i + 1, n_parts, max_len);
-    }
-    if (e) {
-      msg_parts_free(*out, n_parts);
-      *out = NULL;
-    } else {
-      *n = n_parts;
-    }
-  }
-  fx_free(first);
-  return e;
+  jx_parts_spec_t s = {r,           r->n_outcomes, slice_result, result_item_len,
+                       result_item_key, "result",  "outcome",    r->segment ? r->segment : "?",
+                       0};
+  return jx_encode_parts(&s, max_len, out, n, errbuf);
 }
 
 char *msg_failed_encode(const msg_failed_t *f) {

@@ -58,6 +58,8 @@ async function click(page, name, action) {
 }
 
 async function create(page, spec) {
+  // The form folds away under its "New task" summary: open it as a user would.
+  if (!(await page.$eval('#new-task', (d) => d.open))) await page.click('#new-task > summary');
   await page.select('#new-source-store', spec.srcStore);
   await page.select('#new-dest-store', spec.dstStore);
   for (const [id, v] of Object.entries({ '#new-name': spec.name, '#new-source-bucket': spec.srcBucket,
@@ -68,8 +70,8 @@ async function create(page, spec) {
     if (v) await page.type(id, String(v));
   }
   await page.$eval('#new-error', (e) => { e.textContent = ''; });
-  await page.click('#new-form [type=submit]');
-  await until(page, `create ${spec.name}: an answer`, 60, () =>
+  await page.click('#new-submit');
+  await until(page, `create ${spec.name}: an answer (status "${await page.$eval('#new-status', (e) => e.textContent)}")`, 60, () =>
     document.getElementById('new-error').textContent ||
     /created/.test(document.getElementById('new-status').textContent));
   return page.$eval('#new-error', (e) => e.textContent);
@@ -81,6 +83,11 @@ async function main() {
   try {
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.log('page error: ' + e.message));
+    page.on('console', (m) => console.log('page console: ' + m.text()));
+    // Every action's request and answer, for the log of a failed run.
+    page.on('response', (r) => {
+      if (r.request().method() !== 'GET') console.log(`http: ${r.request().method()} ${r.url()} -> ${r.status()}`);
+    });
     await page.goto(URL_, { waitUntil: 'networkidle0' });
 
     // Log in with the operator token.

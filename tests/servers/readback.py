@@ -117,7 +117,7 @@ def check(o):
         if not k.startswith(o.cos_prefix) or k[len(o.cos_prefix):] not in src:
             diffs.append(f'{json.dumps(k, ensure_ascii=False)}: only at the destination')
 
-    checked = bytes_read = mp = 0
+    checked = bytes_read = src_read = mp = 0
     for key, size in src.items():
         dkey = o.cos_prefix + key
         if dkey not in dst:
@@ -146,8 +146,10 @@ def check(o):
         # header itself (enable_crc) and raises InconsistentError.
         try:
             sbody = oss.get_object(key).read()
-            if str(crc64(sbody)) != src_crc:
-                diff(key, 'CRC-64 of the source bytes', src_crc, str(crc64(sbody)))
+            src_read += len(sbody)
+            scrc = str(crc64(sbody))
+            if scrc != src_crc:
+                diff(key, 'CRC-64 of the source bytes', src_crc, scrc)
         except oss2.exceptions.InconsistentError as e:
             diff(key, 'oss2 CRC-64 check of the source bytes', src_crc, str(e))
         dbody = cos.get_object(Bucket=o.cos_bucket, Key=dkey)['Body'].get_raw_stream().read()
@@ -162,7 +164,8 @@ def check(o):
     for line in diffs:
         print(f'DIFF {line}')
     print(f'readback.py: {checked} objects ({mp} multipart at the source), {bytes_read} bytes read with '
-          f'qcloud_cos {cos_version()} (oss2 {oss2.__version__}), {len(diffs)} differences')
+          f'qcloud_cos {cos_version()} ({src_read} source bytes with oss2 {oss2.__version__}), '
+          f'{len(diffs)} differences')
     return not diffs
 
 

@@ -12,7 +12,7 @@ no() { echo "FAIL: $*" >&2; bad=1; }
 # Files name no work items: a reader of a clone cannot look them up (upstream
 # projects' issue numbers are facts about those projects and stay).
 hits=$(grep -rnE '[Ii]ssue #?[0-9]+' README.md docs conf compose lib worker lister reporter \
-         devbroker scripts tests bench --exclude-dir=node_modules --include='*.md' --include='*.c' --include='*.h' \
+         devbroker scripts tests bench --exclude-dir=node_modules --exclude-dir=.venv --include='*.md' --include='*.c' --include='*.h' \
          --include='*.sh' --include='*.js' --include='*.py' --include='*.conf' --include='*.yml' \
          --include='*.service' 2>/dev/null | grep -viE 'upstream issue|librdkafka issue' || true)
 [ -z "$hits" ] || no "work items named in the project's files:"$'\n'"$hits"

@@ -6,8 +6,16 @@
 # ali-oss and cos-nodejs-sdk-v5 list both sides (paged) and read back every
 # object: key, size, Content-Type, user metadata and the stores' CRC-64
 # headers must agree, and the bytes the COS SDK reads must have the
-# source's CRC-64 (tests/servers/readback.js).
+# source's CRC-64 (tests/servers/readback.js). The official Python SDKs
+# (oss2, cos-python-sdk-v5) then do the same read-back
+# (tests/servers/readback.py). Last, one destination object is overwritten
+# behind the proxies with other bytes of the same size, type and metadata:
+# both readers must fail on it.
 source "$(dirname "$0")/../lib/itest.sh"
+
+# The Python SDKs' virtualenv (scripts/deps.sh makes it).
+PY="${FERRY_PYSDK_VENV:-$FERRY_SRC/tests/servers/.venv}/bin/python"
+[ -x "$PY" ] || fail "$PY not found: scripts/deps.sh installs the Python SDKs (tests/servers/requirements-sdk.txt)"
 
 s3_start main ferry-src ferry-dst-1250000000
 proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIferrytest --sk oss-secret-0123 --region cn-hangzhou
@@ -16,6 +24,7 @@ export OSS_AK=LTAIferrytest OSS_SK=oss-secret-0123 COS_AK=AKIDferrytest COS_SK=c
 export FERRY_OSS_ACCESS_KEY=$OSS_AK FERRY_OSS_SECRET_KEY=$OSS_SK
 export FERRY_COS_ACCESS_KEY=$COS_AK FERRY_COS_SECRET_KEY=$COS_SK
 RB="$FERRY_SRC/tests/servers/readback.js"
+RBPY="$FERRY_SRC/tests/servers/readback.py"
 CONF="$FERRY_RUN/ferry.conf"
 cat >"$CONF" <<CONF
 kafka = { brokers = "127.0.0.1:1"; };
@@ -50,4 +59,36 @@ node "$RB" check --oss "$FERRY_PROXY_OSS" --oss-bucket ferry-src --cos "$FERRY_P
   --cos-bucket ferry-dst-1250000000 --cos-prefix copy/ --expect "$total" >"$FERRY_RUN/check.out" 2>&1 ||
   { cat "$FERRY_RUN/check.out" >&2; fail "the official SDKs read back something other than the source"; }
 ok "$(tail -1 "$FERRY_RUN/check.out")"
+
+CHECK_ARGS=(--oss "$FERRY_PROXY_OSS" --oss-bucket ferry-src --cos "$FERRY_PROXY_COS"
+            --cos-bucket ferry-dst-1250000000 --cos-prefix copy/ --expect "$total")
+"$PY" "$RBPY" check "${CHECK_ARGS[@]}" >"$FERRY_RUN/check-py.out" 2>&1 ||
+  { cat "$FERRY_RUN/check-py.out" >&2; fail "the official Python SDKs read back something other than the source"; }
+grep -q "^readback.py: $total objects .* 0 differences" "$FERRY_RUN/check-py.out" ||
+  fail "readback.py: $(tail -1 "$FERRY_RUN/check-py.out")"
+ok "$(tail -1 "$FERRY_RUN/check-py.out")"
+
+# Damage one destination object directly in s3rver: same size, Content-Type
+# and user metadata, one byte different, so only the bytes (and the CRC-64
+# the COS proxy no longer vouches for) tell. Both readers must fail on it,
+# and on nothing else.
+victim=mid/3mb.bin
+vurl="$FERRY_S3_MAIN/ferry-dst-1250000000/copy/$victim"
+curl -sf "$vurl" -o "$FERRY_RUN/victim" || fail "reading $victim from s3rver"
+printf '\xff' | dd of="$FERRY_RUN/victim" bs=1 seek=1000 conv=notrunc status=none
+vhead=()
+while IFS= read -r h; do vhead+=(-H "$h"); done < <(curl -sfI "$vurl" | tr -d '\r' | grep -i '^\(content-type\|x-amz-meta-[^:]*\):')
+curl -sf -X PUT "${vhead[@]}" --data-binary @"$FERRY_RUN/victim" "$vurl" >/dev/null || fail "overwriting $victim in s3rver"
+for reader in node python; do
+  out="$FERRY_RUN/damaged-$reader.out"
+  rc=0
+  if [ $reader = node ]; then node "$RB" check "${CHECK_ARGS[@]}" >"$out" 2>&1 || rc=$?
+  else "$PY" "$RBPY" check "${CHECK_ARGS[@]}" >"$out" 2>&1 || rc=$?; fi
+  [ $rc = 1 ] || { cat "$out" >&2; fail "the $reader reader exited $rc on a damaged destination, expected 1"; }
+  grep -q "^DIFF \"$victim\": CRC-64 of the bytes read back" "$out" ||
+    { cat "$out" >&2; fail "the $reader reader did not find the damaged bytes of $victim"; }
+  others=$(grep '^DIFF' "$out" | grep -vc "^DIFF \"$victim\"" || true)
+  [ "$others" = 0 ] || { cat "$out" >&2; fail "the $reader reader found $others differences besides $victim"; }
+  ok "the $reader reader fails on the damaged $victim: $(grep -c '^DIFF' "$out") differences, all on it"
+done
 echo "sdk_readback: all passed"

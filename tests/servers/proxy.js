@@ -796,6 +796,24 @@ function encodeListing(xml) {
   return out;
 }
 
+/* OSS lists each object's <Type> (Normal, Multipart, ...), which oss2 requires;
+ * Multipart for an object the proxy saw completed from parts and that s3rver
+ * still serves in that version, as on HEAD. */
+function ossListingTypes(bucket, xml) {
+  return xml.replace(/<Contents>([\s\S]*?)<\/Contents>/g, (m, inner) => {
+    if (/<Type>/.test(inner)) return m;
+    const key = (inner.match(/<Key>([^<]*)<\/Key>/) || [])[1];
+    const etag = (inner.match(/<ETag>([^<]*)<\/ETag>/) || [])[1];
+    const o = key !== undefined ? objects.get(okey(bucket || '', xmlUnescape(key))) : null;
+    const mp = !!(o && o.mp && etag !== undefined && stripEtag(xmlUnescape(etag)) === o.etag);
+    return `<Contents>${inner}<Type>${mp ? 'Multipart' : 'Normal'}</Type></Contents>`;
+  });
+}
+
+function stripS3Namespace(xml) {
+  return xml.replace(/(<List[A-Za-z]*Result)\s+xmlns="http:\/\/(?:s3\.amazonaws\.com\/doc|doc\.s3\.amazonaws\.com)\/2006-03-01\/?"/, '$1');
+}
+
 /* ------------------------------------------------------------------ body pumping */
 
 /* Copies src (upstream response or a buffered body) to res, applying the
@@ -915,7 +933,8 @@ function forward(ctx, req, res, rule) {
   /* small request bodies whose content the proxy needs */
   const bufferReq = dialectual && (ctx.op === 'complete' || (ctx.op === 'delete' && ctx.method === 'POST'));
   const urlListing = dialectual && ctx.op === 'list' && ctx.qmap.get('encoding-type') === 'url';
-  const bufferRes = (dialectual && (ctx.op === 'complete' || ctx.op === 'initiate')) || urlListing ||
+  /* listings are buffered in the oss/cos dialects to drop s3rver's xmlns (below) */
+  const bufferRes = (dialectual && (ctx.op === 'complete' || ctx.op === 'initiate' || ctx.op === 'list')) ||
     (ctx.op === 'list' && !!opt.fakeEtags);
   const digest = bodyDigest(ctx, req, rule);
   if (digest && digest.invalid) {
@@ -1058,7 +1077,11 @@ function forward(ctx, req, res, rule) {
       bufferStream(upRes, SMALL_LIMIT, (err, buf) => {
         if (err) { destroySocket(res.socket, true); return; }
         let b = buf;
+        if (ok && D === 'oss' && ctx.op === 'list') b = Buffer.from(ossListingTypes(ctx.bucket, b.toString('utf8')));
         if (ok && urlListing) b = Buffer.from(encodeListing(b.toString('utf8')));
+        /* OSS and COS answer a listing without the S3 namespace; oss2 looks its
+         * elements up by bare name and finds nothing in a namespaced one. */
+        if (ok && dialectual && ctx.op === 'list') b = Buffer.from(stripS3Namespace(b.toString('utf8')));
         if (ok && ctx.op === 'list' && opt.fakeEtags) {
           b = Buffer.from(b.toString('utf8').replace(/<ETag>([^<]*)<\/ETag>/g, (m, e) => `<ETag>${fakeEtagList(e)}</ETag>`));
         }

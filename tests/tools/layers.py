@@ -48,7 +48,7 @@ EXTERNAL = {
     "expat.h": {"store"},
     "isa-l/": {"core"},
     "openssl/": {"core", "store", "xfer", "report"},
-    "jansson.h": {"web", "bus", "plan", "report"},
+    "jansson.h": {"web", "bus", "plan", "report", "conf"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

@@ -74,6 +74,8 @@ static void usage(FILE *f) {
           "                         task's destination prefix (by killed workers)\n"
           "      --older-than D     with --cleanup: only uploads initiated more than D\n"
           "                         ago (\"30m\", \"2h\", seconds; default 24h; 0 = all)\n"
+          "      --resume-only      go on with the task's unfinished listing; exit 0 doing\n"
+          "                         nothing when its latest run is finished (the master)\n"
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
           "The console (docs/lister.md, \"Master\"):\n"
           "      --serve            run the master: applies the control topic's commands,\n"
@@ -287,6 +289,7 @@ static const struct option opts[] = {
     {"bandwidth", required_argument, NULL, 309},
     {"schedule", required_argument, NULL, 310},
     {"wait-ack", required_argument, NULL, 311},
+    {"resume-only", no_argument, NULL, 312},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 256},
     {NULL, 0, NULL, 0}};
@@ -321,6 +324,7 @@ int main(int argc, char **argv) {
       break;
     case 'l': level = optarg; break;
     case 'I': lo.incremental = 1; break;
+    case 312: lo.resume_only = 1; break;
     case 'E': lo.estimate = 1; break;
     case 'D': lo.dry_run = 1; break;
     case 'V': lo.verify = 1; break;

@@ -186,7 +186,7 @@ static const char *child_conf(master_t *m, mtask_t *t, char *path, size_t n, cha
   return path;
 }
 
-/* mode: NULL (a listing), "--retry-failed", or "--cleanup". */
+/* mode: NULL (a listing), "--resume-only", "--retry-failed", or "--cleanup". */
 static pid_t spawn(master_t *m, mtask_t *t, const char *mode) {
   char path[512], eb[FERRY_ERRLEN];
   const char *cf = child_conf(m, t, path, sizeof(path), eb);
@@ -224,8 +224,12 @@ static pid_t spawn(master_t *m, mtask_t *t, const char *mode) {
   return pid;
 }
 
-static void start_listing(master_t *m, mtask_t *t, int retry) {
-  pid_t p = spawn(m, t, retry ? "--retry-failed" : NULL);
+/* resume: a listing started again (taking over, or after another lister
+ * held the task) only goes on with an unfinished run: the lister that held
+ * the task may finish it before this one gets the lease, and a plain
+ * listing would then start the whole run over. */
+static void start_listing(master_t *m, mtask_t *t, int retry, int resume) {
+  pid_t p = spawn(m, t, retry ? "--retry-failed" : resume ? "--resume-only" : NULL);
   t->list_pid = p > 0 ? p : 0;
   t->list_retry = retry;
   t->respawn_at = 0;
@@ -288,7 +292,7 @@ static void timers(master_t *m) {
     if (t->respawn_at && now >= t->respawn_at && !t->list_pid) {
       t->respawn_at = 0;
       if ((t->st.state == CTLS_RUNNING || t->st.state == CTLS_PAUSED) && still_listing(m, t))
-        start_listing(m, t, t->list_retry);
+        start_listing(m, t, t->list_retry, 1);
     }
     if (t->cleanup_at && now >= t->cleanup_at && !t->cleanup_pid) {
       pid_t p = spawn(m, t, "--cleanup");
@@ -396,7 +400,7 @@ static const char *do_task_cmd(master_t *m, const msg_control_t *c, mtask_t *t, 
       t->st.state = CTLS_RUNNING;
       t->st.run++;
       put_state(m, t, c->by, c->id);
-      start_listing(m, t, c->cmd == CTL_RETRY);
+      start_listing(m, t, c->cmd == CTL_RETRY, 0);
       if (!t->list_pid) {
         snprintf(err, n, "task \"%s\": the listing could not be started (see the master's "
                  "log)", c->task);
@@ -564,7 +568,7 @@ static void respawn(master_t *m) {
     if ((t->st.state == CTLS_RUNNING || t->st.state == CTLS_PAUSED) && !t->list_pid &&
         t->tasks_state && strcmp(t->tasks_state, "listing") == 0) {
       LOG_INFO(FAC, "task=%s msg=\"resuming its listing\"", FLOG_V(t->st.task));
-      start_listing(m, t, t->tasks_retry);
+      start_listing(m, t, t->tasks_retry, 1);
     }
   }
 }

@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "lister/console.h"
 #include "lister/lister.h"
+#include "lister/mstate.h"
 
 #define FAC "master"
 #define RESPAWN_MS 5000       /* a child refused (another holds the task): again after */
@@ -350,91 +351,34 @@ static const char *do_create(master_t *m, const msg_control_t *c, char *err, siz
   return NULL;
 }
 
-static const char *check_limits(const ctl_limits_t *l, char *err, size_t n) {
-  size_t i;
-  char eb[FERRY_ERRLEN];
-  conf_window_t w;
-  uint64_t bw;
-  if (l->qps > 1000000) {
-    snprintf(err, n, "limits.qps: %" PRIu64 " is out of range 1..1000000 (0 = unlimited)",
-             l->qps);
-    return err;
-  }
-  if (l->bandwidth && (l->bandwidth < 1024 || l->bandwidth > 1024ULL * 1024 * 1024 * 1024)) {
-    snprintf(err, n, "limits.bandwidth: %" PRIu64 " is out of range 1K..1T (0 = unlimited)",
-             l->bandwidth);
-    return err;
-  }
-  for (i = 0; i < l->n_schedule; i++)
-    if (conf_parse_bwsched(l->schedule[i], &w, &bw, eb)) {
-      snprintf(err, n, "limits.schedule[%zu]: %s", i, eb);
-      return err;
-    }
-  return NULL;
-}
-
-/* Every command but create. */
+/* Every command but create (the rules: mstate.c). */
 static const char *do_task_cmd(master_t *m, const msg_control_t *c, mtask_t *t, char *err,
                                size_t n) {
-  ctl_state_t s = t->st.state;
-  if (s == CTLS_CANCELLED) {
-    snprintf(err, n, "task \"%s\" is cancelled", c->task);
-    return err;
+  ctl_state_t s = t->st.state, next;
+  if (mstate_apply(c->cmd, c->task, s, t->list_pid != 0, &next, err, n)) return err;
+  if (c->cmd == CTL_LIMITS) {
+    if (mstate_check_limits(&c->limits, err, n)) return err;
+    ctl_limits_release(&t->st.limits);
+    ctl_limits_copy(&t->st.limits, &c->limits);
   }
-  switch (c->cmd) {
-    case CTL_START:
-    case CTL_RETRY:
-      if (s == CTLS_PAUSED) {
-        snprintf(err, n, "task \"%s\" is paused: resume it first", c->task);
-        return err;
-      }
-      if (c->cmd == CTL_RETRY && s == CTLS_CREATED) {
-        snprintf(err, n, "task \"%s\" was never started: nothing to retry", c->task);
-        return err;
-      }
-      if (t->list_pid) {
-        snprintf(err, n, "a listing of task \"%s\" is at work (pid %d)", c->task,
-                 (int)t->list_pid);
-        return err;
-      }
-      t->st.state = CTLS_RUNNING;
-      t->st.run++;
-      put_state(m, t, c->by, c->id);
-      start_listing(m, t, c->cmd == CTL_RETRY, 0);
-      if (!t->list_pid) {
-        snprintf(err, n, "task \"%s\": the listing could not be started (see the master's "
-                 "log)", c->task);
-        return err;
-      }
-      return NULL;
-    case CTL_PAUSE:
-    case CTL_RESUME:
-      if (s == CTLS_CREATED) {
-        snprintf(err, n, "task \"%s\" was never started", c->task);
-        return err;
-      }
-      if (s != (c->cmd == CTL_PAUSE ? CTLS_PAUSED : CTLS_RUNNING)) {
-        t->st.state = c->cmd == CTL_PAUSE ? CTLS_PAUSED : CTLS_RUNNING;
-        put_state(m, t, c->by, c->id);
-      }
-      return NULL;
-    case CTL_CANCEL:
-      if (t->list_pid) kill(t->list_pid, SIGTERM);
-      t->respawn_at = 0;
-      t->st.state = CTLS_CANCELLED;
-      put_state(m, t, c->by, c->id);
-      if (s != CTLS_CREATED) t->cleanup_at = ferry_mono_ms() + CLEANUP_DELAY_MS;
-      return NULL;
-    case CTL_LIMITS:
-      if (check_limits(&c->limits, err, n)) return err;
-      ctl_limits_release(&t->st.limits);
-      ctl_limits_copy(&t->st.limits, &c->limits);
-      put_state(m, t, c->by, c->id);
-      return NULL;
-    default:
-      snprintf(err, n, "unknown command");
+  if (c->cmd == CTL_START || c->cmd == CTL_RETRY) t->st.run++;
+  if (c->cmd == CTL_CANCEL) {
+    if (t->list_pid) kill(t->list_pid, SIGTERM);
+    t->respawn_at = 0;
+    if (s != CTLS_CREATED) t->cleanup_at = ferry_mono_ms() + CLEANUP_DELAY_MS;
+  }
+  t->st.state = next;
+  if (next != s || c->cmd == CTL_LIMITS || c->cmd == CTL_START || c->cmd == CTL_RETRY)
+    put_state(m, t, c->by, c->id);
+  if (c->cmd == CTL_START || c->cmd == CTL_RETRY) {
+    start_listing(m, t, c->cmd == CTL_RETRY, 0);
+    if (!t->list_pid) {
+      snprintf(err, n, "task \"%s\": the listing could not be started (see the master's "
+               "log)", c->task);
       return err;
+    }
   }
+  return NULL;
 }
 
 static void apply(master_t *m, const msg_control_t *c) {

@@ -5,7 +5,8 @@
 #  2. --submit of a bad spec is refused (exit 2) with the config loader's own
 #     message; of a config task's name, refused ("the config wins").
 #  3. A good spec created and started: a worker copies every object.
-#  4. pause / resume / cancel write taskstate as documented; commands on a
+#  4. retry-failed runs a --retry-failed child;
+#     pause / resume / cancel write taskstate as documented; commands on a
 #     cancelled task are refused; a command to an unknown task is refused.
 #  5. No master: a command exits 1 after --wait-ack.
 #  6. Failover: two masters; the acting one and its listing child are killed
@@ -101,19 +102,27 @@ wait_for 60 "c1 listed" grep -q "task c1 run 1 (list): listed 70 objects" "$FERR
 node "$TOOLS/compare.js" "$FERRY_S3_SRC" ferry-src "$FERRY_S3_DST" ferry-c1 || fail "c1: destination differs"
 ok "c1 created, started (child lister), copied by a worker: destination equals the source"
 
+# retry-failed: a child with --retry-failed; nothing failed, so nothing to retry.
+assert_eq "$(cmd --retry c1)" 0 "retry c1"
+assert_eq "$(state c1)" "running console 2" "c1 after retry"
+retry_ended() { sed -n '/task=c1 .*mode=retry-failed/,$p' "$FERRY_RUN/m1.log" | grep -q 'task=c1 pid=[0-9]* msg="listing ended" exit=0'; }
+wait_for 60 "c1's retry child" retry_ended
+grep -q "task c1: .*nothing to retry" "$FERRY_RUN/m1.log" || { tail -20 "$FERRY_RUN/m1.log"; fail "c1's retry said nothing"; }
+ok "retry-failed: run 2 in taskstate, a --retry-failed child (nothing to retry), exit 0"
+
 # 4. pause / resume / limits / cancel.
 assert_eq "$(cmd --pause c1)" 0 "pause"
-assert_eq "$(state c1)" "paused console 1" "paused"
+assert_eq "$(state c1)" "paused console 2" "paused"
 assert_eq "$(cmd --start c1)" 2 "start while paused"
 assert_eq "$(cmd --resume c1)" 0 "resume"
-assert_eq "$(state c1)" "running console 1" "resumed"
+assert_eq "$(state c1)" "running console 2" "resumed"
 assert_eq "$(cmd --limits c1 --qps 5000000)" 2 "limits out of range"
 grep -q "limits.qps" "$FERRY_RUN/cmd.out" || { cat "$FERRY_RUN/cmd.out"; fail "limits message"; }
 assert_eq "$(cmd --limits c1 --qps 20 --bandwidth 10M --schedule 08:00-19:00=1M)" 0 "limits"
 kcat -b "$FERRY_BROKERS" -C -t ferry.taskstate -o -1 -e -q | grep -q '"limits":{"qps":20,"bandwidth":10485760,"schedule":\["08:00-19:00=1M"\]}' ||
   fail "limits not in taskstate"
 assert_eq "$(cmd --cancel c1)" 0 "cancel"
-assert_eq "$(state c1)" "cancelled console 1" "cancelled"
+assert_eq "$(state c1)" "cancelled console 2" "cancelled"
 assert_eq "$(cmd --resume c1)" 2 "resume of a cancelled task"
 grep -qF 'task "c1" is cancelled' "$FERRY_RUN/cmd.out" || { cat "$FERRY_RUN/cmd.out"; fail "cancelled message"; }
 assert_eq "$(cmd --start nosuch)" 2 "unknown task"

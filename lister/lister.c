@@ -658,6 +658,12 @@ static int run_plan(lrun_t *r, ferry_err_t *e, char *eb) {
     }
     return RUN_FAIL;
   }
+  if (r->opts->resume_only && !r->plan.resume) {
+    /* Decided under the lease: the lister that held it has finished. */
+    fprintf(stderr, "ferry-lister: task %s: --resume-only: no unfinished listing to resume; "
+            "nothing done\n", r->def.task);
+    return LISTER_EXIT_OK;
+  }
   if (r->kind == LISTPLAN_RETRY) {
     lretry_release(&r->rs);
     if ((*e = lretry_load(&r->bc, kafka_timeout(r), r->def.task, r->plan.run, &r->rs, eb)))

@@ -44,6 +44,8 @@ typedef struct lister_opts {
   double src_rate;          /* --src-rate: bytes/s one worker reads; 0 = default */
   double dst_rate;          /* --dst-rate: bytes/s one worker writes; 0 = default */
   double request_ms;        /* --request-ms: overhead per request; 0 = default */
+  int resume_only;          /* --resume-only: go on with an unfinished listing, never
+                               start a new run (the master's respawned children) */
 } lister_opts_t;
 
 /* Runs the lister; returns an exit status above. conf borrowed. */

@@ -11,6 +11,8 @@
  *   ferry-lister -c CONF -t TASK --dry-run [--incremental] [--out FILE]
  *   ferry-lister -c CONF -t TASK --verify [--out FILE]
  *   ferry-lister -c CONF -t TASK --cleanup [--older-than DURATION]
+ *   ferry-lister -c CONF --serve                    (the console's master)
+ *   ferry-lister -c CONF --submit SPEC.json | --start T | --pause T | ...
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,12 +24,25 @@
 #include "bus/msg.h"
 #include "conf/config.h"
 #include "core/log.h"
+#include "lister/console.h"
 #include "lister/lister.h"
 #include "lister/ops.h"
 
 static void on_signal(int sig) {
   (void)sig;
   lister_stop = 1;
+}
+
+/* The handler only sets a flag: the lister stops after the current page
+ * and records where it is; the master stops serving. */
+static void set_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
 }
 
 static void usage(FILE *f) {
@@ -59,7 +74,17 @@ static void usage(FILE *f) {
           "                         task's destination prefix (by killed workers)\n"
           "      --older-than D     with --cleanup: only uploads initiated more than D\n"
           "                         ago (\"30m\", \"2h\", seconds; default 24h; 0 = all)\n"
+          "      --resume-only      go on with the task's unfinished listing; exit 0 doing\n"
+          "                         nothing when its latest run is finished (the master)\n"
           "      --log-level LEVEL  error|warn|info|debug|trace (default: the config's)\n"
+          "The console (docs/lister.md, \"Master\"):\n"
+          "      --serve            run the master: applies the control topic's commands,\n"
+          "                         runs listings; one acts, others wait as standbys\n"
+          "      --submit SPEC      create a task from SPEC (JSON, fields of a tasks entry)\n"
+          "      --start T | --pause T | --resume T | --cancel T | --retry T\n"
+          "      --limits T [--qps N] [--bandwidth SIZE] [--schedule HH:MM-HH:MM=SIZE ...]\n"
+          "      --wait-ack S       wait S seconds for the master's ack (default 30)\n"
+          "      (commands exit 0 applied, 2 refused (the reason printed), 1 no ack)\n"
           "  -h, --help\n"
           "      --version          print the version and exit\n"
           "Exit status: 0 all published and delivered (--retry-failed: also nothing\n"
@@ -141,39 +166,146 @@ static int parse_numeric(int opt, const char *arg, lister_opts_t *lo) {
   return 0;
 }
 
+/* The console's options into cc; n_cmds counts the commands given. 0, or
+ * 2 (exit status) on a bad value. */
+static int console_opt(int opt, const char *arg, console_cmd_t *cc, int *n_cmds) {
+  static const ctl_cmd_t cmds[] = {CTL_CREATE, CTL_START, CTL_PAUSE, CTL_RESUME,
+                                   CTL_CANCEL, CTL_RETRY, CTL_LIMITS};
+  char eb[FERRY_ERRLEN];
+  char *end;
+  if (opt >= 301 && opt <= 307) {
+    (*n_cmds)++;
+    cc->cmd = cmds[opt - 301];
+    if (opt == 301) cc->spec_file = arg;
+    else cc->task = arg;
+    return 0;
+  }
+  if (opt == 308) {
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || *arg == '-') {
+      fprintf(stderr, "ferry-lister: --qps: \"%s\" is not a number of requests/s\n", arg);
+      return 2;
+    }
+    cc->limits.qps = v;
+  } else if (opt == 309) {
+    if (conf_parse_size(arg, &cc->limits.bandwidth, eb)) {
+      fprintf(stderr, "ferry-lister: --bandwidth: %s\n", eb);
+      return 2;
+    }
+  } else if (opt == 310) {
+    conf_window_t w;
+    uint64_t bw;
+    if (conf_parse_bwsched(arg, &w, &bw, eb)) {
+      fprintf(stderr, "ferry-lister: --schedule: %s\n", eb);
+      return 2;
+    }
+    cc->limits.schedule = fx_realloc(cc->limits.schedule,
+                                     (cc->limits.n_schedule + 1) * sizeof(char *));
+    cc->limits.schedule[cc->limits.n_schedule++] = (char *)arg;
+  } else if (opt == 311) {
+    long v;
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 86400) {
+      fprintf(stderr, "ferry-lister: --wait-ack: \"%s\" is not a number of seconds\n", arg);
+      return 2;
+    }
+    cc->wait_s = (int)v;
+  }
+  return 0;
+}
+
+/* --serve and the console commands. */
+static int console_main(const char *conf_path, const char *level, int serve,
+                        console_cmd_t *cc, int n_cmds, const lister_opts_t *lo, int cleanup) {
+  ferry_conf_t *conf;
+  int rc;
+  int limits_opts = cc->limits.qps || cc->limits.bandwidth || cc->limits.n_schedule;
+  if (serve + n_cmds != 1 || lo->task || cleanup || lo->segments_to || lo->retry_failed ||
+      lo->from_list || lo->estimate || lo->dry_run || lo->verify || lo->incremental) {
+    fprintf(stderr, "ferry-lister: --serve and the console commands (--submit, --start, "
+            "--pause, --resume, --cancel, --retry, --limits) go alone, one at a time, "
+            "without -t\n");
+    fx_free(cc->limits.schedule);
+    return 2;
+  }
+  if (limits_opts && cc->cmd != CTL_LIMITS) {
+    fprintf(stderr, "ferry-lister: --qps, --bandwidth and --schedule go with --limits T\n");
+    fx_free(cc->limits.schedule);
+    return 2;
+  }
+  conf = conf_load_or_exit(conf_path, 0);
+  if (level && flog_set_level_str(level)) {
+    fprintf(stderr, "ferry-lister: --log-level: unknown level \"%s\"\n", level);
+    conf_destroy(conf);
+    fx_free(cc->limits.schedule);
+    return 2;
+  }
+  if (serve) {
+    set_signals();
+    flog_set_service("master");
+    rc = lister_master(conf);
+  } else {
+    signal(SIGPIPE, SIG_IGN);
+    rc = lister_command(conf, cc);
+  }
+  conf_destroy(conf);
+  fx_free(cc->limits.schedule);
+  return rc;
+}
+
+static const struct option opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"task", required_argument, NULL, 't'},
+    {"segments-to", required_argument, NULL, 's'},
+    {"retry-failed", no_argument, NULL, 'r'},
+    {"from-list", required_argument, NULL, 'f'},
+    {"run", required_argument, NULL, 'n'},
+    {"cleanup", no_argument, NULL, 'C'},
+    {"older-than", required_argument, NULL, 'G'},
+    {"log-level", required_argument, NULL, 'l'},
+    {"incremental", no_argument, NULL, 'I'},
+    {"estimate", no_argument, NULL, 'E'},
+    {"dry-run", no_argument, NULL, 'D'},
+    {"verify", no_argument, NULL, 'V'},
+    {"out", required_argument, NULL, 'o'},
+    {"workers", required_argument, NULL, 'W'},
+    {"src-rate", required_argument, NULL, 'S'},
+    {"dst-rate", required_argument, NULL, 'T'},
+    {"request-ms", required_argument, NULL, 'Q'},
+    {"rate-from-json", required_argument, NULL, 'J'},
+    {"rate-workers", required_argument, NULL, 'M'},
+    {"serve", no_argument, NULL, 300},
+    {"submit", required_argument, NULL, 301},
+    {"start", required_argument, NULL, 302},
+    {"pause", required_argument, NULL, 303},
+    {"resume", required_argument, NULL, 304},
+    {"cancel", required_argument, NULL, 305},
+    {"retry", required_argument, NULL, 306},
+    {"limits", required_argument, NULL, 307},
+    {"qps", required_argument, NULL, 308},
+    {"bandwidth", required_argument, NULL, 309},
+    {"schedule", required_argument, NULL, 310},
+    {"wait-ack", required_argument, NULL, 311},
+    {"resume-only", no_argument, NULL, 312},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 256},
+    {NULL, 0, NULL, 0}};
+
 int main(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"config", required_argument, NULL, 'c'},
-      {"task", required_argument, NULL, 't'},
-      {"segments-to", required_argument, NULL, 's'},
-      {"retry-failed", no_argument, NULL, 'r'},
-      {"from-list", required_argument, NULL, 'f'},
-      {"run", required_argument, NULL, 'n'},
-      {"cleanup", no_argument, NULL, 'C'},
-      {"older-than", required_argument, NULL, 'G'},
-      {"log-level", required_argument, NULL, 'l'},
-      {"incremental", no_argument, NULL, 'I'},
-      {"estimate", no_argument, NULL, 'E'},
-      {"dry-run", no_argument, NULL, 'D'},
-      {"verify", no_argument, NULL, 'V'},
-      {"out", required_argument, NULL, 'o'},
-      {"workers", required_argument, NULL, 'W'},
-      {"src-rate", required_argument, NULL, 'S'},
-      {"dst-rate", required_argument, NULL, 'T'},
-      {"request-ms", required_argument, NULL, 'Q'},
-      {"rate-from-json", required_argument, NULL, 'J'},
-      {"rate-workers", required_argument, NULL, 'M'},
-      {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, 256},
-      {NULL, 0, NULL, 0}};
   lister_opts_t lo;
+  console_cmd_t cc;
+  int serve = 0, n_cmds = 0;
   const char *conf_path = NULL, *level = NULL;
   ferry_conf_t *conf;
-  struct sigaction sa;
   int opt, rc, cleanup = 0, older_set = 0;
   int64_t older_than_ms = 24LL * 3600 * 1000;
 
   memset(&lo, 0, sizeof(lo));
+  memset(&cc, 0, sizeof(cc));
+  cc.cmd = CTL_CMD__COUNT;
   flog_set_service("lister");
   while ((opt = getopt_long(argc, argv, "c:t:h", opts, NULL)) != -1) {
     switch (opt) {
@@ -192,6 +324,7 @@ int main(int argc, char **argv) {
       break;
     case 'l': level = optarg; break;
     case 'I': lo.incremental = 1; break;
+    case 312: lo.resume_only = 1; break;
     case 'E': lo.estimate = 1; break;
     case 'D': lo.dry_run = 1; break;
     case 'V': lo.verify = 1; break;
@@ -207,9 +340,16 @@ int main(int argc, char **argv) {
       older_set = 1;
       break;
     }
+    case 300: serve = 1; break;
     case 'h': usage(stdout); return 0;
     case 256: printf("ferry-lister %s (messages v%d)\n", ferry_version(), MSG_VERSION); return 0;
-    default: usage(stderr); return 2;
+    default:
+      if (opt >= 301 && opt <= 311) {
+        if (console_opt(opt, optarg, &cc, &n_cmds)) return 2;
+        break;
+      }
+      usage(stderr);
+      return 2;
     }
   }
   if (optind < argc) {
@@ -217,6 +357,7 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  if (serve || n_cmds) return console_main(conf_path, level, serve, &cc, n_cmds, &lo, cleanup);
   if (!lo.task) {
     fprintf(stderr, "ferry-lister: no task: pass -t TASK\n");
     usage(stderr);
@@ -238,14 +379,7 @@ int main(int argc, char **argv) {
     return 2;
   }
 
-  /* The handler only sets a flag: the lister stops after the current page
-   * and records where it is. */
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  set_signals();
 
   rc = cleanup ? lister_cleanup(conf, lo.task, older_than_ms) : lister_run(conf, &lo);
   conf_destroy(conf);

@@ -174,8 +174,8 @@ static ferry_err_t await_answer(bus_lease_t *l, int wait_ms, char *errbuf) {
   return e;
 }
 
-ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int connect_ms,
-                              int wait_ms, bus_lease_t **out, char *errbuf) {
+static ferry_err_t lease_open(const bus_conf_t *c, const char *group, int connect_ms,
+                              int wait_ms, int keep, bus_lease_t **out, char *errbuf) {
   bus_lease_t *l = fx_calloc(1, sizeof(*l));
   ferry_err_t e;
   *out = NULL;
@@ -187,12 +187,22 @@ ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int connec
   if (connect_ms <= 0) connect_ms = 30000;
   e = start(l, c, connect_ms, errbuf);
   if (!e) e = await_answer(l, wait_ms, errbuf);
-  if (!e && bus_lease_held(l)) {
+  if (!e && (keep || bus_lease_held(l))) {
     *out = l;
     return FERRY_OK;
   }
   lease_free(l);
   return e;
+}
+
+ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int connect_ms,
+                              int wait_ms, bus_lease_t **out, char *errbuf) {
+  return lease_open(c, group, connect_ms, wait_ms, 0, out, errbuf);
+}
+
+ferry_err_t bus_lease_join(const bus_conf_t *c, const char *group, int connect_ms,
+                           int wait_ms, bus_lease_t **out, char *errbuf) {
+  return lease_open(c, group, connect_ms, wait_ms, 1, out, errbuf);
 }
 
 int bus_lease_held(bus_lease_t *l) {

@@ -47,6 +47,13 @@ typedef struct bus_lease bus_lease_t;
 ferry_err_t bus_lease_acquire(const bus_conf_t *c, const char *group, int connect_ms,
                               int wait_ms, bus_lease_t **out, char *errbuf);
 
+/* As bus_lease_acquire, but a member that does not get the lease stays in
+ * the group as a standby: *out is set either way, and bus_lease_held turns
+ * 1 once the group hands the lease over (the holder left, or died a session
+ * timeout ago). The console's master waits so. */
+ferry_err_t bus_lease_join(const bus_conf_t *c, const char *group, int connect_ms,
+                           int wait_ms, bus_lease_t **out, char *errbuf);
+
 /* 1 while held; 0 once lost (the group gave the partition to another member,
  * e.g. after this process could not reach the coordinator for a session). */
 int bus_lease_held(bus_lease_t *l);

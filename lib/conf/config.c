@@ -1631,6 +1631,20 @@ ferry_conf_t *conf_load_ex(const char *path, unsigned flags, fbuf_t *errors,
   return conf;
 }
 
+ferry_conf_t *conf_load_cfg(config_t *cfg, const char *name, unsigned flags,
+                            fbuf_t *errors, fbuf_t *warnings) {
+  ctx_t c;
+  ferry_conf_t *conf;
+  memset(&c, 0, sizeof(c));
+  c.name = name;
+  c.flags = flags;
+  c.errors = errors;
+  c.warnings = warnings;
+  conf = load(&c, cfg, 1);
+  ctx_release(&c);
+  return conf;
+}
+
 ferry_conf_t *conf_load(const char *path, fbuf_t *errors, fbuf_t *warnings) {
   return conf_load_ex(path, 0, errors, warnings);
 }

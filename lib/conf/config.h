@@ -199,6 +199,37 @@ int conf_task_filter(const task_conf_t *t, const char *key_rel, uint64_t size,
  * or "SESSION_TOKEN". Returns a new string. */
 char *conf_env_name(const char *store_name, const char *what);
 
+/*
+ * Console task specs (spec.c; docs/lister.md "Master"). A spec is a JSON
+ * object with the fields of a `tasks` entry, same names and value forms as
+ * the file ({"name":"logs","source":"oss:b/p","qps_limit":100,
+ * "include":["*.log"]}). It is checked by the loader itself: base's file
+ * (base->path) is read again with its `tasks` replaced by the spec alone,
+ * so stores, worker defaults and every check are the file's, and the
+ * messages are the loader's, for the spec as tasks[0], without the
+ * FILE:LINE part ("tasks[0].destination: unknown store \"x\" ...").
+ * A spec whose name is a task of base is refused:
+ * "task \"X\" is defined in the config file; the config wins".
+ *
+ * conf_load_spec: a new config whose only task (tasks[0]) is the spec's,
+ * or NULL with one line per problem appended to errors. Credentials are
+ * not read (CONF_SKIP_CREDENTIALS): base already has them.
+ */
+ferry_conf_t *conf_load_spec(const ferry_conf_t *base, const char *spec, fbuf_t *errors);
+/* Writes base's file with the spec appended to its tasks to path (created
+ * 0600, must not exist; the file's @includes expanded, inline secrets
+ * included): the config of a listing the master runs for a console task.
+ * Validate the spec with conf_load_spec first. */
+ferry_err_t conf_write_with_spec(const ferry_conf_t *base, const char *spec,
+                                 const char *path, char *errbuf);
+
+/* The spec of config task t, as a create would carry it (new compact JSON
+ * text; dates in UTC ISO form). */
+char *conf_task_spec(const task_conf_t *t);
+/* The spec's bandwidth_schedule entries (*out new, each entry new; NULL
+ * when none), unchecked: conf_parse_bwsched checks them. */
+size_t conf_spec_schedule(const char *spec, char ***out);
+
 /* The reference tables: every key as a path ("log_level", "kafka.brokers",
  * "stores[].name"), and the generated markdown reference (appended to out)
  * that docs/config.md carries between its GENERATED markers. */

@@ -127,4 +127,10 @@ ferry_err_t conf_check_nonempty(const char *s, char *errbuf);
  * "at least 1M"); config.c. */
 void conf_range_str(char *out, size_t n, const ckey_t *k);
 
+/* Loads an already parsed tree (spec.c builds one around a console task
+ * spec): the same checks and messages as conf_load, name standing for the
+ * file where a setting has none. */
+ferry_conf_t *conf_load_cfg(config_t *cfg, const char *name, unsigned flags,
+                            fbuf_t *errors, fbuf_t *warnings);
+
 #endif

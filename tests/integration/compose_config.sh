@@ -281,7 +281,7 @@ U="$C/systemd"
 fails_before=$fails
 # unit_value FILE KEY: the last KEY= line's value.
 unit_value() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
-for u in ferry-worker@.service ferry-reporter.service ferry-lister@.service; do
+for u in ferry-worker@.service ferry-reporter.service ferry-lister@.service ferry-master.service; do
   f="$U/$u"
   [ -f "$f" ] || continue
   for kv in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes KillSignal=SIGTERM; do
@@ -302,7 +302,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   # verify checks that ExecStart is executable: point it at the built binary,
   # or /bin/true for one not built yet. Templates are verified as instances.
   mkdir -p "$T/units"
-  for u in ferry-worker@.service ferry-reporter.service ferry-lister@.service; do
+  for u in ferry-worker@.service ferry-reporter.service ferry-lister@.service ferry-master.service; do
     sed -E "s|^(ExecStart=)/usr/local/bin/(ferry-[a-z]+)|\1$FERRY_BIN/\2|" "$U/$u" >"$T/units/$u"
     exe="$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$T/units/$u")"
     [ -x "$exe" ] || sed -i "s|^ExecStart=[^ ]*|ExecStart=/bin/true|" "$T/units/$u"
@@ -311,12 +311,12 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   ln -s ferry-lister@.service "$T/units/ferry-lister@photos-2024.service"
   vrc=0
   (cd "$T/units" && SYSTEMD_LOG_COLOR=0 systemd-analyze verify --man=no ./ferry-worker@1.service \
-     ./ferry-reporter.service ./ferry-lister@photos-2024.service) >"$T/verify" 2>&1 || vrc=$?
+     ./ferry-reporter.service ./ferry-lister@photos-2024.service ./ferry-master.service) >"$T/verify" 2>&1 || vrc=$?
   # verify exits 0 on unknown keys; any message is a finding.
   if [ "$vrc" -ne 0 ] || [ -s "$T/verify" ]; then
     fail "systemd-analyze verify:"; sed 's/^/    /' "$T/verify" >&2
   else
-    ok "systemd-analyze verify: ferry-worker@1, ferry-reporter, ferry-lister@photos-2024"
+    ok "systemd-analyze verify: ferry-worker@1, ferry-reporter, ferry-lister@photos-2024, ferry-master"
   fi
 else
   skip "systemd-analyze not found: units not verified"
@@ -324,7 +324,7 @@ fi
 
 # The units' commands, with their specifiers expanded.
 for spec in "ferry-worker@.service 1 $T/env.example" "ferry-reporter.service - " \
-            "ferry-lister@.service photos-2024 $T/env.example"; do
+            "ferry-lister@.service photos-2024 $T/env.example" "ferry-master.service - $T/env.example"; do
   read -r u inst envfile <<<"$spec"
   line="$(sed -n 's/^ExecStart=[-@:+!]*//p' "$U/$u")"
   [ -n "$line" ] || { fail "$u: no ExecStart"; continue; }

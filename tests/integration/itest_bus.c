@@ -589,6 +589,30 @@ static void test_lease(void **state) {
   bus_conf_release(&c);
 }
 
+/* bus_lease_join: a member that does not get the lease stays a standby
+ * and is handed it when the holder leaves (the console's masters). */
+static void test_lease_join(void **state) {
+  bus_conf_t c;
+  bus_lease_t *a = NULL, *b = NULL;
+  char eb[FERRY_ERRLEN] = "";
+  int64_t deadline;
+  (void)state;
+  conf_for(&c, NULL);
+  assert_int_equal(bus_lease_join(&c, "itest.lease.join", 10000, 30000, &a, eb), FERRY_OK);
+  assert_non_null(a);
+  assert_true(bus_lease_held(a));
+  assert_int_equal(bus_lease_join(&c, "itest.lease.join", 10000, 30000, &b, eb), FERRY_OK);
+  assert_non_null(b);               /* kept as a standby */
+  assert_false(bus_lease_held(b));
+  assert_true(bus_lease_held(a));
+  bus_lease_release(a);
+  deadline = now_ms() + 30000;
+  while (!bus_lease_held(b) && now_ms() < deadline) usleep(100 * 1000);
+  assert_true(bus_lease_held(b));
+  bus_lease_release(b);
+  bus_conf_release(&c);
+}
+
 /* Unreachable brokers: a clear error within the connect time, no lease. */
 static void test_lease_unreachable(void **state) {
   bus_conf_t c;
@@ -702,6 +726,7 @@ int main(void) {
       cmocka_unit_test(test_dlq),
       cmocka_unit_test(test_delivery_failure_reported),
       cmocka_unit_test(test_lease),
+      cmocka_unit_test(test_lease_join),
       cmocka_unit_test(test_lease_unreachable),
   };
   flog_set_level(FLOG_WARN);

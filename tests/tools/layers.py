@@ -49,7 +49,7 @@ EXTERNAL = {
     "expat.h": {"store"},
     "isa-l/": {"core"},
     "openssl/": {"core", "store", "xfer", "report"},
-    "jansson.h": {"web", "bus", "plan", "report"},
+    "jansson.h": {"web", "bus", "plan", "report", "conf"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

@@ -43,7 +43,12 @@ rc=0
 # it); `scripts/test.sh -L kafka -LE known_defect` runs one suite alone.
 # known_defect: tests that show an open ferry defect, run by hand.
 PLAIN_ARGS=("$@") ASAN_ARGS=("$@")
-[ $# -eq 0 ] && PLAIN_ARGS=(-LE 'fault|wan|kafka|s3real|known_defect') ASAN_ARGS=(-LE 'wan|kafka|s3real|known_defect')
+# The integration tests run once, in the ASan+UBSan build; the plain build
+# runs the unit tests, the lint, the valgrind smoke set, the console's
+# browser test and the integration tests labelled plain (CMakeLists.txt:
+# FERRY_PLAIN_TOO, whose checks are about the optimized build).
+[ $# -eq 0 ] && PLAIN_ARGS=(-L '^(unit|lint|valgrind|plain|console)$' -LE 'fault|wan|kafka|s3real|known_defect') \
+  ASAN_ARGS=(-LE 'wan|kafka|s3real|known_defect|console')
 REAL_CI='^(kafka\.features|s3real\.strict)$'
 # A test that fails is run once more, alone, before the build counts as
 # failed: whole fleets on a 2-CPU machine running three tests at once have

@@ -122,34 +122,61 @@ static int is(const char *seg, size_t len, const char *lit) {
   return strlen(lit) == len && memcmp(seg, lit, len) == 0;
 }
 
-tallyweb_route_t tallyweb_route(const char *path, char **task) {
+static const char *const VERBS[] = {"start", "pause", "resume", "cancel", "retry-failed",
+                                    "limits", NULL};
+
+tallyweb_route_t tallyweb_route_verb(const char *path, char **task, const char **verb) {
   const char *seg[MAX_SEGS];
   size_t len[MAX_SEGS];
-  int n;
+  int n, i;
   *task = NULL;
+  *verb = NULL;
   if (!path) return TALLYWEB_NOT_FOUND;
   n = split(path, seg, len);
   if (n < 1) return TALLYWEB_NOT_FOUND;
   if (n == 1 && (len[0] == 0 || is(seg[0], len[0], "index.html"))) return TALLYWEB_PAGE;
   if (n == 1 && is(seg[0], len[0], "metrics")) return TALLYWEB_METRICS;
+  if (n == 1 && is(seg[0], len[0], "login")) return TALLYWEB_LOGIN;
+  if (n == 1 && is(seg[0], len[0], "logout")) return TALLYWEB_LOGOUT;
+  if (n == 1 && is(seg[0], len[0], "fleet")) return TALLYWEB_FLEET;
+  if (n == 2 && is(seg[0], len[0], "task") && len[1])
+    return tallyweb_url_decode(seg[1], len[1], task) ? TALLYWEB_BAD_PATH : TALLYWEB_TASK_PAGE;
   if (!is(seg[0], len[0], "api")) return TALLYWEB_NOT_FOUND;
   if (n == 2 && is(seg[1], len[1], "reporter")) return TALLYWEB_REPORTER;
+  if (n == 2 && is(seg[1], len[1], "session")) return TALLYWEB_SESSION;
+  if (n == 2 && is(seg[1], len[1], "stores")) return TALLYWEB_STORES;
+  if (n == 2 && is(seg[1], len[1], "workers")) return TALLYWEB_WORKERS;
   if (n < 2 || !is(seg[1], len[1], "tasks")) return TALLYWEB_NOT_FOUND;
   if (n == 2 || (n == 3 && len[2] == 0)) return TALLYWEB_TASKS;
   if (len[2] == 0) return TALLYWEB_NOT_FOUND;
   {
-    tallyweb_route_t r;
+    tallyweb_route_t r = TALLYWEB_NOT_FOUND;
     if (n == 3)
       r = TALLYWEB_TASK;
     else if (n == 4 && is(seg[3], len[3], "failed.csv"))
       r = TALLYWEB_FAILED_CSV;
     else if (n == 4 && is(seg[3], len[3], "failed.jsonl"))
       r = TALLYWEB_FAILED_JSONL;
-    else
-      return TALLYWEB_NOT_FOUND;
-    if (tallyweb_url_decode(seg[2], len[2], task)) return TALLYWEB_BAD_PATH;
+    else if (n == 4 && is(seg[3], len[3], "actions"))
+      r = TALLYWEB_ACTIONS;
+    else if (n == 4)
+      for (i = 0; VERBS[i]; i++)
+        if (is(seg[3], len[3], VERBS[i])) {
+          r = TALLYWEB_ACTION;
+          *verb = VERBS[i];
+        }
+    if (r == TALLYWEB_NOT_FOUND) return r;
+    if (tallyweb_url_decode(seg[2], len[2], task)) {
+      *verb = NULL;
+      return TALLYWEB_BAD_PATH;
+    }
     return r;
   }
+}
+
+tallyweb_route_t tallyweb_route(const char *path, char **task) {
+  const char *verb;
+  return tallyweb_route_verb(path, task, &verb);
 }
 
 /* ---------- shared figures ---------- */

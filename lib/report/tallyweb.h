@@ -55,7 +55,16 @@ typedef enum tallyweb_route {
   TALLYWEB_FAILED_CSV,        /* /api/tasks/{name}/failed.csv */
   TALLYWEB_FAILED_JSONL,      /* /api/tasks/{name}/failed.jsonl */
   TALLYWEB_REPORTER,          /* /api/reporter: tallyweb_stats_json */
-  TALLYWEB_METRICS            /* /metrics */
+  TALLYWEB_METRICS,           /* /metrics */
+  TALLYWEB_LOGIN,             /* /login (POST: a token; sets the session cookie) */
+  TALLYWEB_LOGOUT,            /* /logout (POST) */
+  TALLYWEB_SESSION,           /* /api/session: who is logged in, the CSRF token */
+  TALLYWEB_STORES,            /* /api/stores: the configured stores' names */
+  TALLYWEB_ACTION,            /* /api/tasks/{name}/{verb} (POST): *verb as in the path */
+  TALLYWEB_ACTIONS,           /* /api/tasks/{name}/actions: commands and acks */
+  TALLYWEB_TASK_PAGE,         /* /task/{name} */
+  TALLYWEB_FLEET,             /* /fleet */
+  TALLYWEB_WORKERS            /* /api/workers */
 } tallyweb_route_t;
 
 /*
@@ -65,6 +74,9 @@ typedef enum tallyweb_route {
  * "..", "//" and the like are simply unknown (TALLYWEB_NOT_FOUND).
  */
 tallyweb_route_t tallyweb_route(const char *path, char **task);
+/* tallyweb_route, and for TALLYWEB_ACTION *verb (static): "start", "pause",
+ * "resume", "cancel", "retry-failed" or "limits"; else NULL. */
+tallyweb_route_t tallyweb_route_verb(const char *path, char **task, const char **verb);
 
 /* ---------- rendering ---------- */
 

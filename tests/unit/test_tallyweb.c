@@ -188,13 +188,36 @@ static void test_routes(void **state) {
       {"/api/tasks/demo/../../../etc/passwd", TALLYWEB_NOT_FOUND, NULL},
       {"/index.htm", TALLYWEB_NOT_FOUND, NULL},
       {"/favicon.ico", TALLYWEB_NOT_FOUND, NULL},
+      /* The console's routes. */
+      {"/login", TALLYWEB_LOGIN, NULL},
+      {"/logout", TALLYWEB_LOGOUT, NULL},
+      {"/login/", TALLYWEB_NOT_FOUND, NULL},
+      {"/api/session", TALLYWEB_SESSION, NULL},
+      {"/api/stores", TALLYWEB_STORES, NULL},
+      {"/api/workers", TALLYWEB_WORKERS, NULL},
+      {"/fleet", TALLYWEB_FLEET, NULL},
+      {"/task/a%2Fb", TALLYWEB_TASK_PAGE, "a/b"},
+      {"/task/", TALLYWEB_NOT_FOUND, NULL},
+      {"/task/%zz", TALLYWEB_BAD_PATH, NULL},
+      {"/api/tasks/demo/actions", TALLYWEB_ACTIONS, "demo"},
+      {"/api/tasks/demo/pause", TALLYWEB_ACTION, "demo"},
+      {"/api/tasks/demo/retry-failed", TALLYWEB_ACTION, "demo"},
+      {"/api/tasks/demo/limits", TALLYWEB_ACTION, "demo"},
+      {"/api/tasks/demo/delete", TALLYWEB_NOT_FOUND, NULL},
+      {"/api/tasks/demo/pause/x", TALLYWEB_NOT_FOUND, NULL},
+      {"/api/tasks/%zz/pause", TALLYWEB_BAD_PATH, NULL},
   };
   size_t i;
   (void)state;
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *task = (char *)"unset";
-    tallyweb_route_t r = tallyweb_route(cases[i].path, &task);
+    const char *verb = "unset";
+    tallyweb_route_t r = tallyweb_route_verb(cases[i].path, &task, &verb);
     if (r != cases[i].r) fail_msg("%s: route %d, want %d", cases[i].path, r, cases[i].r);
+    if (r == TALLYWEB_ACTION)
+      assert_string_equal(verb, strrchr(cases[i].path, '/') + 1);
+    else
+      assert_null(verb);
     if (cases[i].task) {
       assert_non_null(task);
       assert_string_equal(task, cases[i].task);

@@ -23,7 +23,7 @@
 #define ADMIN_TIMEOUT_MS 15000
 
 static const char *const suffixes[BUS_TOPIC__COUNT] = {
-    "tasks", "segments", "results", "failed", "dlq", "workers", "audit"};
+    "tasks", "segments", "results", "failed", "dlq", "workers", "audit", "control", "taskstate"};
 
 /* ---------- configuration ---------- */
 
@@ -115,6 +115,8 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
   case BUS_DLQ: return BUS_DLQ_PARTITIONS;
   case BUS_WORKERS: return BUS_WORKERS_PARTITIONS;
   case BUS_AUDIT: return BUS_AUDIT_PARTITIONS;
+  case BUS_CONTROL: return BUS_CONTROL_PARTITIONS;
+  case BUS_TASKSTATE: return BUS_TASKSTATE_PARTITIONS;
   case BUS_TOPIC__COUNT: break;
   }
   return 1;
@@ -336,7 +338,7 @@ static const char *const heartbeats[] = {"retention.ms", BUS_WORKERS_RETENTION_M
 
 static ferry_err_t new_topic_config(rd_kafka_NewTopic_t *nt, bus_topic_t t, const char *name,
                                     char *errbuf) {
-  const char *const *kv = t == BUS_TASKS     ? compacted
+  const char *const *kv = t == BUS_TASKS || t == BUS_TASKSTATE ? compacted
                           : t == BUS_WORKERS ? heartbeats
                                              : keep_forever;
   for (; *kv; kv += 2)
@@ -559,7 +561,8 @@ ferry_err_t bus_topics_check(bus_conf_t *c, char *errbuf) {
   if ((e = bus_topics_describe(c, cfg, errbuf))) return e;
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
     char *name = bus_topic_name(c, (bus_topic_t)t);
-    topiccfg_kind_t kind = t == BUS_TASKS ? TOPICCFG_COMPACTED : TOPICCFG_KEEP;
+    topiccfg_kind_t kind =
+        t == BUS_TASKS || t == BUS_TASKSTATE ? TOPICCFG_COMPACTED : TOPICCFG_KEEP;
     char warn[512];
     c->topic_max[t] = topiccfg_max_message(&cfg[t]);
     if (t == BUS_WORKERS) {

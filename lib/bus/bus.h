@@ -34,7 +34,7 @@
 #include "core/ferry.h"
 #include "core/kv.h"
 
-/* The seven topics; names are topic_prefix + suffix ("ferry.segments"). */
+/* The nine topics; names are topic_prefix + suffix ("ferry.segments"). */
 typedef enum bus_topic {
   BUS_TASKS = 0,     /* compacted (cleanup.policy=compact), key: task name */
   BUS_SEGMENTS,      /* key: segment id; zstd; segments_partitions partitions */
@@ -43,6 +43,8 @@ typedef enum bus_topic {
   BUS_DLQ,           /* key: the original key */
   BUS_WORKERS,       /* worker heartbeats, key: worker id; kept 1 hour */
   BUS_AUDIT,         /* what workers wrote, for tasks with audit on; key: "TASK/SEGMENT" */
+  BUS_CONTROL,       /* the console's commands and the master's acks, key: task name */
+  BUS_TASKSTATE,     /* the master's table of tasks, compacted, key: task name */
   BUS_TOPIC__COUNT
 } bus_topic_t;
 
@@ -54,6 +56,9 @@ typedef enum bus_topic {
 #define BUS_DLQ_PARTITIONS 1
 #define BUS_WORKERS_PARTITIONS 1
 #define BUS_AUDIT_PARTITIONS 8
+/* One partition each: every reader sees the commands and states in one order. */
+#define BUS_CONTROL_PARTITIONS 1
+#define BUS_TASKSTATE_PARTITIONS 1
 /* Heartbeats are only of use for seconds: the workers topic keeps an hour. */
 #define BUS_WORKERS_RETENTION_MS "3600000"
 #define BUS_DEFAULT_SEGMENTS_PARTITIONS 64
@@ -99,7 +104,7 @@ char *bus_topic_name(const bus_conf_t *c, bus_topic_t t);
 int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t);
 
 /*
- * Creates the seven topics with their partition counts (tasks compacted,
+ * Creates the nine topics with their partition counts (tasks compacted,
  * workers kept BUS_WORKERS_RETENTION_MS)
  * through the Admin API. Topics that already exist count as success (their
  * partition count is left alone; a mismatch is logged). Only missing topics

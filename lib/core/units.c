@@ -183,16 +183,48 @@ ferry_err_t conf_parse_window(const char *s, conf_window_t *out, char *errbuf) {
   return FERRY_OK;
 }
 
+static int window_has(const conf_window_t *x, int minute_of_day) {
+  if (x->start_min < x->end_min)
+    return minute_of_day >= x->start_min && minute_of_day < x->end_min;
+  return minute_of_day >= x->start_min || minute_of_day < x->end_min;
+}
+
 int conf_windows_allow(const conf_windows_t *w, int minute_of_day) {
   size_t i;
   if (!w || w->n == 0) return 1;
-  for (i = 0; i < w->n; i++) {
-    const conf_window_t *x = &w->v[i];
-    if (x->start_min < x->end_min) {
-      if (minute_of_day >= x->start_min && minute_of_day < x->end_min) return 1;
-    } else if (minute_of_day >= x->start_min || minute_of_day < x->end_min) {
-      return 1;
-    }
-  }
+  for (i = 0; i < w->n; i++)
+    if (window_has(&w->v[i], minute_of_day)) return 1;
   return 0;
+}
+
+ferry_err_t conf_parse_bwsched(const char *s, conf_window_t *win, uint64_t *bw, char *errbuf) {
+  char w[16], eb[FERRY_ERRLEN];
+  const char *eq = strchr(s, '=');
+  size_t n = eq ? (size_t)(eq - s) : 0;
+  if (!eq || n >= sizeof(w))
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "\"%.60s\": expected \"HH:MM-HH:MM=SIZE\" (e.g. \"08:00-19:00=10M\", "
+                        "0 = unlimited)",
+                        s);
+  memcpy(w, s, n);
+  w[n] = '\0';
+  if (conf_parse_window(w, win, eb) != FERRY_OK)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%.60s\": %s", s, eb);
+  if (conf_parse_size(eq + 1, bw, eb) != FERRY_OK)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "\"%.60s\": %s", s, eb);
+  return FERRY_OK;
+}
+
+uint64_t conf_bwsched_at(const char *const *sched, size_t n, int minute_of_day,
+                         uint64_t otherwise) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    conf_window_t w;
+    uint64_t bw;
+    char eb[FERRY_ERRLEN];
+    if (sched[i] && conf_parse_bwsched(sched[i], &w, &bw, eb) == FERRY_OK &&
+        window_has(&w, minute_of_day))
+      return bw;
+  }
+  return otherwise;
 }

@@ -40,4 +40,12 @@ ferry_err_t conf_parse_window(const char *s, conf_window_t *out, char *errbuf);
  * there are none. */
 int conf_windows_allow(const conf_windows_t *w, int minute_of_day);
 
+/* A bandwidth schedule entry, "HH:MM-HH:MM=SIZE" (SIZE as conf_parse_size;
+ * 0 = unlimited), as a task's bandwidth_schedule lists them. */
+ferry_err_t conf_parse_bwsched(const char *s, conf_window_t *win, uint64_t *bw, char *errbuf);
+/* The bandwidth a schedule gives at minute_of_day: the first entry whose
+ * window holds it (invalid entries are passed over), else otherwise. */
+uint64_t conf_bwsched_at(const char *const *sched, size_t n, int minute_of_day,
+                         uint64_t otherwise);
+
 #endif

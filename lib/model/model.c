@@ -126,6 +126,12 @@ void msg_heartbeat_release(msg_heartbeat_t *h) {
   fx_free(h->instance);
   for (i = 0; h->tasks && i < h->n_tasks; i++) fx_free(h->tasks[i].task);
   fx_free(h->tasks);
+  fx_free(h->host);
+  for (i = 0; h->parts && i < h->n_parts; i++) {
+    fx_free(h->parts[i].topic);
+    fx_free(h->parts[i].partitions);
+  }
+  fx_free(h->parts);
   memset(h, 0, sizeof(*h));
 }
 

@@ -195,6 +195,13 @@ typedef struct msg_hb_task {
   int held;              /* the task's own limit holds it back on this worker */
 } msg_hb_task_t;
 
+/* The partitions of one topic assigned to a worker, in its heartbeat. */
+typedef struct msg_hb_parts {
+  char *topic;
+  int32_t *partitions;   /* owned */
+  size_t n;
+} msg_hb_parts_t;
+
 /* ferry.workers value: every worker says every every_ms which tasks it is
  * working on (docs/messages.md); workers share a task's fleet-wide limits
  * among those working on it (docs/worker.md, "Limits"). */
@@ -206,6 +213,12 @@ typedef struct msg_heartbeat {
   int leaving;           /* the worker is stopping: forget it now */
   msg_hb_task_t *tasks;  /* owned */
   size_t n_tasks;
+  /* Optional, for the fleet view (absent in heartbeats of older workers). */
+  char *host;            /* host name, may be NULL */
+  msg_hb_parts_t *parts; /* the partitions assigned to it, by topic; owned */
+  size_t n_parts;
+  int has_rate;          /* member "rate": objects and bytes per second */
+  double objects_s, bytes_s;  /* over the last seconds (docs/messages.md) */
 } msg_heartbeat_t;
 
 void msg_loc_release(msg_loc_t *l);

@@ -76,8 +76,8 @@ KG=("${KC[@]}" -X session.timeout.ms=3000 -X heartbeat.interval.ms=300)
 # --- metadata -------------------------------------------------------------
 "${KC[@]}" -L >"$RUN/meta"
 n=$(grep -c '^  topic "ferry\.' "$RUN/meta" || true)
-[ "$n" -eq 7 ] || { cat "$RUN/meta"; fail "$n ferry topics, want 7"; }
-for t in tasks:1 segments:$PARTS results:4 failed:4 dlq:1 workers:1; do
+[ "$n" -eq 9 ] || { cat "$RUN/meta"; fail "$n ferry topics, want 9"; }
+for t in tasks:1 segments:$PARTS results:4 failed:4 dlq:1 workers:1 control:1 taskstate:1; do
   grep -q "^  topic \"ferry.${t%%:*}\" with ${t##*:} partitions:" "$RUN/meta" ||
     { cat "$RUN/meta"; fail "topic ferry.${t%%:*} should have ${t##*:} partitions"; }
 done

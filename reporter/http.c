@@ -57,6 +57,7 @@ struct http {
 typedef struct snap {
   tallyweb_stats_t st;
   tally_view_t *views;
+  json_t **ctl;     /* each view's taskstate JSON, or NULL */
   size_t n;
 } snap_t;
 
@@ -72,23 +73,63 @@ static void stats_locked(const http_t *h, tallyweb_stats_t *st, int64_t now) {
   st->now_ms = now;
 }
 
+/* The tally's task names and those the console knows of (a task created
+ * and not started yet has no tally records), sorted, without duplicates. */
+static size_t names_locked(const http_t *h, const char ***out) {
+  const char **a, **b;
+  size_t na = tally_task_names(h->t, &a), nb = 0, i = 0, k = 0, n = 0;
+  if (!h->hc.console) {
+    *out = a;
+    return na;
+  }
+  nb = console_task_names(h->hc.console, &b);
+  *out = fx_calloc(na + nb + 1, sizeof(**out));
+  while (i < na || k < nb) {
+    int c = i == na ? 1 : k == nb ? -1 : strcmp(a[i], b[k]);
+    (*out)[n++] = c <= 0 ? a[i] : b[k];
+    if (c <= 0) i++;
+    if (c >= 0) k++;
+  }
+  fx_free(a);
+  fx_free(b);
+  return n;
+}
+
 static void snap_take(const http_t *h, snap_t *s) {
   const char **names;
   size_t i;
   int64_t now = ferry_wall_ms();
   pthread_mutex_lock(h->lock);
   stats_locked(h, &s->st, now);
-  s->n = tally_task_names(h->t, &names);
+  s->n = names_locked(h, &names);
   s->views = fx_calloc(s->n + 1, sizeof(*s->views));
-  for (i = 0; i < s->n; i++) tally_view(h->t, names[i], now, &s->views[i]);
+  s->ctl = fx_calloc(s->n + 1, sizeof(*s->ctl));
+  for (i = 0; i < s->n; i++) {
+    tally_view(h->t, names[i], now, &s->views[i]);
+    if (h->hc.console) {
+      s->views[i].ctl_state = console_state(h->hc.console, names[i]);
+      s->ctl[i] = console_task_json(h->hc.console, names[i]);
+    }
+  }
   pthread_mutex_unlock(h->lock);
   fx_free(names);
 }
 
 static void snap_release(snap_t *s) {
   size_t i;
-  for (i = 0; i < s->n; i++) tally_view_release(&s->views[i]);
+  for (i = 0; i < s->n; i++) {
+    tally_view_release(&s->views[i]);
+    json_decref(s->ctl[i]);
+  }
   fx_free(s->views);
+  fx_free(s->ctl);
+}
+
+/* A task's JSON: the tally's view with the console's "taskstate". */
+static json_t *task_json(const tally_view_t *v, json_t *ctl) {
+  json_t *j = tally_view_json(v);
+  json_object_set(j, "taskstate", ctl ? ctl : json_null());
+  return j;
 }
 
 /* ---------- handlers ---------- */
@@ -118,6 +159,11 @@ static enum MHD_Result get_metrics(const http_t *h, struct MHD_Connection *c) {
   fbuf_init(&b, 0);
   tallyweb_metrics(s.views, s.n, &s.st, &b);
   snap_release(&s);
+  if (h->hc.console) {
+    pthread_mutex_lock(h->lock);
+    console_metrics(h->hc.console, ferry_wall_ms(), &b);
+    pthread_mutex_unlock(h->lock);
+  }
   return httpd_send_text(c, "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
 }
 
@@ -126,7 +172,7 @@ static enum MHD_Result get_tasks(const http_t *h, struct MHD_Connection *c) {
   json_t *a = json_array();
   size_t i;
   snap_take(h, &s);
-  for (i = 0; i < s.n; i++) json_array_append_new(a, tally_view_json(&s.views[i]));
+  for (i = 0; i < s.n; i++) json_array_append_new(a, task_json(&s.views[i], s.ctl[i]));
   snap_release(&s);
   return httpd_send_json(c, MHD_HTTP_OK, a);
 }
@@ -137,7 +183,7 @@ static enum MHD_Result get_reporter(const http_t *h, struct MHD_Connection *c) {
   size_t n;
   pthread_mutex_lock(h->lock);
   stats_locked(h, &st, ferry_wall_ms());
-  n = tally_task_names(h->t, &names);
+  n = names_locked(h, &names);
   pthread_mutex_unlock(h->lock);
   fx_free(names);
   return httpd_send_json(c, MHD_HTTP_OK, tallyweb_stats_json(&st, n));
@@ -147,15 +193,17 @@ static enum MHD_Result get_task(const http_t *h, struct MHD_Connection *c,
                                 const char *task) {
   tally_view_t v;
   ferry_err_t e;
-  json_t *j;
+  json_t *j, *ctl = NULL;
   pthread_mutex_lock(h->lock);
   e = tally_view(h->t, task, ferry_wall_ms(), &v);
+  if (h->hc.console) ctl = console_task_json(h->hc.console, task);
   pthread_mutex_unlock(h->lock);
-  if (e == FERRY_ERR_NOTFOUND) {
+  if (e == FERRY_ERR_NOTFOUND && !ctl) {
     tally_view_release(&v);
     return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
   }
-  j = tally_view_json(&v);
+  j = task_json(&v, ctl);
+  json_decref(ctl);
   tally_view_release(&v);
   return httpd_send_json(c, MHD_HTTP_OK, j);
 }
@@ -405,16 +453,20 @@ static enum MHD_Result get_stores(const http_t *h, struct MHD_Connection *c) {
   return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "stores", a));
 }
 
-static enum MHD_Result get_locked_json(const http_t *h, struct MHD_Connection *c,
-                                       http_json_fn fn, const char *task, const char *key) {
+/* GET /api/tasks/{name}/actions (task) or /api/workers (NULL). */
+static enum MHD_Result get_console(const http_t *h, struct MHD_Connection *c,
+                                   const char *task) {
   json_t *a = NULL;
-  if (fn) {
+  if (h->hc.console) {
     pthread_mutex_lock(h->lock);
-    a = fn(h->hc.cls, task);
+    a = task ? console_actions_json(h->hc.console, task)
+             : console_workers_json(h->hc.console, ferry_wall_ms());
     pthread_mutex_unlock(h->lock);
   }
   if (!a) a = json_array();
-  return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:o}", key, a));
+  if (task) return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:s, s:o}", "task", task,
+                                                             "actions", a));
+  return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "workers", a));
 }
 
 /* POST /api/tasks (create) and /api/tasks/{name}/{verb}. */
@@ -496,8 +548,8 @@ static enum MHD_Result route_get(http_t *h, struct MHD_Connection *c, const char
   case TALLYWEB_FAILED_JSONL: return get_failed(h, c, url, task, TALLY_EXPORT_JSONL);
   case TALLYWEB_SESSION: return get_session(h, c, res);
   case TALLYWEB_STORES: return get_stores(h, c);
-  case TALLYWEB_ACTIONS: return get_locked_json(h, c, h->hc.actions_log, task, "actions");
-  case TALLYWEB_WORKERS: return get_locked_json(h, c, h->hc.workers, NULL, "workers");
+  case TALLYWEB_ACTIONS: return get_console(h, c, task);
+  case TALLYWEB_WORKERS: return get_console(h, c, NULL);
   default: return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
   }
 }

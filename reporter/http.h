@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 
+#include "report/console.h"
 #include "report/tally.h"
 #include "core/ferry.h"
 #include "reporter/feed.h"
@@ -34,10 +35,6 @@ typedef struct http http_t;
 typedef unsigned (*http_action_fn)(void *cls, const char *task, const char *verb,
                                    const json_t *body, const char *by, char id[17],
                                    char *errbuf);
-/* The commands and acks of task (GET /api/tasks/{name}/actions), or the
- * workers' last heartbeats (GET /api/workers, task NULL): new references.
- * Called on the server's thread holding the lock. */
-typedef json_t *(*http_json_fn)(void *cls, const char *task);
 
 typedef struct http_conf {
   const char *listen;
@@ -47,9 +44,9 @@ typedef struct http_conf {
   const char *const *stores;     /* the configured stores' names (GET /api/stores) */
   size_t n_stores;
   http_action_fn action;         /* NULL: actions answer 503 */
-  http_json_fn actions_log;      /* NULL: an empty list */
-  http_json_fn workers;          /* NULL: an empty list */
   void *cls;
+  console_t *console;            /* task states, action log, workers (under the
+                                    lock); NULL: none */
 } http_conf_t;
 
 /*

@@ -31,7 +31,9 @@
 
 #include "bus/bus.h"
 #include "conf/busconf.h"
+#include "bus/control.h"
 #include "bus/msg.h"
+#include "report/console.h"
 #include "report/tally.h"
 #include "conf/config.h"
 #include "core/log.h"
@@ -420,6 +422,23 @@ static int mode_export_audit(const bus_conf_t *bc, const opts_t *o, int64_t dead
 /* --watch screen: on a terminal the block is redrawn in place (like
  * rclone -P), with the status page's address under it; otherwise one line
  * per task per refresh, or compact JSON. */
+/* The console's task states (taskstate), under the --watch screen. */
+static const console_t *watch_console;
+
+static void states_text(fbuf_t *b) {
+  fbuf_t st;
+  if (!watch_console) return;
+  fbuf_init(&st, 0);
+  if (view_lock) pthread_mutex_lock(view_lock);
+  console_states_text(watch_console, &st);
+  if (view_lock) pthread_mutex_unlock(view_lock);
+  if (st.len) {
+    fbuf_adds(b, "\ntask states:\n");
+    fbuf_add(b, st.p, st.len);
+  }
+  fbuf_release(&st);
+}
+
 static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
   fbuf_t b;
   int64_t now = ferry_wall_ms();
@@ -434,6 +453,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
     size_t i;
     fbuf_init(&scr, 0);
     render(t, o, now, 0, &scr);
+    states_text(&scr);
     if (url) fbuf_addf(&scr, "\nstatus page %s\n", url);
     fbuf_adds(&b, "\033[H");
     for (i = 0; i < scr.len; i++) {
@@ -455,6 +475,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
     }
     if (o->task && !n) fbuf_addf(&b, "%s: pending\n", o->task);
     fx_free(names);
+    states_text(&b);
   }
   if (put_out(&b)) stop = 1;   /* stdout closed: nobody is watching */
   fbuf_release(&b);
@@ -721,11 +742,73 @@ static int web_prepare(const opts_t *o, const ferry_conf_t *conf, web_setup_t *w
   return EX_OK;
 }
 
+/* ---------- actions: commands to the control topic ---------- */
+
+/* The producer of the console's commands; used by the HTTP server's thread
+ * only (sends, and serves the delivery reports while it waits for them). */
+typedef struct ctl_sender {
+  bus_producer_t *p;
+  console_t *cs;
+  pthread_mutex_t *lock;
+  int done;
+  ferry_err_t err;
+  char why[256];
+} ctl_sender_t;
+
+static void ctl_delivered(const bus_delivery_t *d, void *ctx) {
+  ctl_sender_t *s = ctx;
+  s->done = 1;
+  s->err = d->err;
+  snprintf(s->why, sizeof(s->why), "%s", d->error ? d->error : "");
+}
+
+/* http_action_fn: the command, sent and stored (acks=all) before the 202. */
+static unsigned ctl_action(void *cls, const char *task, const char *verb, const json_t *body,
+                           const char *by, char id[17], char *errbuf) {
+  ctl_sender_t *s = cls;
+  msg_control_t m;
+  char *text;
+  ferry_err_t e;
+  pthread_mutex_lock(s->lock);
+  e = console_command(s->cs, task, verb, body, by, ferry_wall_ms(), &m, errbuf);
+  pthread_mutex_unlock(s->lock);
+  if (e) return 400;
+  text = msg_control_encode(&m);
+  if (!text) {
+    msg_control_release(&m);
+    ferry_seterr(errbuf, FERRY_ERR_INVALID, "the command cannot be encoded (a string that is "
+                 "not UTF-8?)");
+    return 400;
+  }
+  s->done = 0;
+  s->err = FERRY_OK;
+  e = bus_producer_send(s->p, BUS_CONTROL, task, text, strlen(text), NULL, errbuf);
+  fx_free(text);
+  if (e == FERRY_ERR_INVALID) {
+    msg_control_release(&m);
+    return 400;   /* larger than the topic takes */
+  }
+  if (!e) e = bus_producer_flush(s->p, 15000, errbuf);
+  if (!e && (!s->done || s->err))
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "the command was not stored in Kafka: %s",
+                     s->why[0] ? s->why : "no delivery report");
+  if (e) {
+    LOG_WARN(FAC, "task=%s cmd=%s msg=\"command not sent\" reason=%s", FLOG_V(task), verb,
+             FLOG_Q(errbuf));
+    msg_control_release(&m);
+    return 503;
+  }
+  snprintf(id, 17, "%s", m.id);
+  msg_control_release(&m);
+  return 202;
+}
+
 /* Starts the HTTP server of the default mode and --watch on --listen, or
  * else reporter.listen; *out stays NULL when there is none to start. From
  * then on the feed changes the tally only under lock. */
 static int start_http(const opts_t *o, const web_setup_t *w, const tally_t *t, feed_t *f,
-                      pthread_mutex_t *lock, http_t **out) {
+                      console_t *cs, ctl_sender_t *sender, pthread_mutex_t *lock,
+                      http_t **out) {
   char eb[FERRY_ERRLEN];
   http_conf_t hc;
   *out = NULL;
@@ -740,6 +823,13 @@ static int start_http(const opts_t *o, const web_setup_t *w, const tally_t *t, f
   hc.stores = w->stores;
   hc.n_stores = w->n_stores;
   hc.behind_proxy = w->behind_proxy;
+  if (cs && feed_has_console(f)) hc.console = cs;
+  if (hc.console && sender->p) {
+    sender->cs = cs;
+    sender->lock = lock;
+    hc.action = ctl_action;
+    hc.cls = sender;
+  }
   *out = http_new(&hc, t, f, lock, eb);
   if (*out) return EX_OK;
   /* --watch is often run beside the reporter that already serves
@@ -761,6 +851,8 @@ int main(int argc, char **argv) {
   feed_t *f;
   http_t *h = NULL;
   web_setup_t web;
+  console_t *cs = NULL;
+  ctl_sender_t sender;
   pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
   char eb[FERRY_ERRLEN];
   struct sigaction sa;
@@ -776,6 +868,7 @@ int main(int argc, char **argv) {
   conf = conf_load_or_exit(o.config, CONF_SKIP_CREDENTIALS);   /* exit 2 on errors */
   if (log_level) flog_set_level_str(log_level);
   memset(&web, 0, sizeof(web));
+  memset(&sender, 0, sizeof(sender));
   /* The server's settings are checked before anything starts: a refused
    * one is a configuration error (exit 2). */
   if (!o.once && !o.export_task && (o.watch || !o.wait) &&
@@ -819,7 +912,19 @@ int main(int argc, char **argv) {
     tally_opts_t to = {0, conf->reporter.state_dir};
     t = tally_open(&to, eb);
   }
-  f = t ? feed_new(&bc, t, eb) : NULL;
+  /* The console's state, and a producer for its commands, where a page is
+   * served (a --watch shows the states too). */
+  if (web.listen && *web.listen) {
+    cs = console_new();
+    sender.p = bus_producer_new(&bc, ctl_delivered, &sender, eb);
+    if (!sender.p)
+      LOG_WARN(FAC, "msg=\"no producer for the control topic: actions answer 503\" reason=%s",
+               FLOG_Q(eb));
+  } else if (o.watch) {
+    cs = console_new();
+  }
+  f = t ? feed_new(&bc, t, cs, eb) : NULL;
+  if (f && feed_has_console(f)) watch_console = cs;
   if (!f) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
     rc = EX_ERR;
@@ -828,18 +933,20 @@ int main(int argc, char **argv) {
   } else if (o.export_task) {
     rc = mode_export(f, t, &o, deadline);
   } else if (o.watch || o.wait) {
-    rc = o.watch ? start_http(&o, &web, t, f, &lock, &h) : EX_OK;
+    rc = o.watch ? start_http(&o, &web, t, f, cs, &sender, &lock, &h) : EX_OK;
     if (rc == EX_OK)
       rc = mode_follow(f, t, &o, deadline, conf->reporter.refresh_s,
                        h ? http_url(h) : NULL);
   } else {
-    rc = start_http(&o, &web, t, f, &lock, &h);
+    rc = start_http(&o, &web, t, f, cs, &sender, &lock, &h);
     if (rc == EX_OK) rc = mode_serve(f, t, conf->reporter.refresh_s);
   }
   if (rc >= 130) rc = EX_ERR;   /* interrupted before the answer */
   http_destroy(h);   /* first: its thread reads the tally and the feed */
   web_release(&web);
+  if (sender.p) bus_producer_destroy(sender.p);
   feed_destroy(f);
+  console_free(cs);
   tally_destroy(t);
   bus_conf_release(&bc);
   conf_destroy(conf);

@@ -423,8 +423,9 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
   size_t i;
   fbuf_adds(out, "<tr class=\"task\" data-task=\"");
   tallyweb_html_escape(out, v->task);
-  fbuf_addf(out, "\" data-state=\"%s\"><td><div class=\"name\">",
-            tally_state_str(f->state));
+  fbuf_addf(out, "\" data-state=\"%s\"", tally_state_str(f->state));
+  if (v->ctl_state) fbuf_addf(out, " data-ctl-state=\"%s\"", v->ctl_state);
+  fbuf_adds(out, "><td><div class=\"name\">");
   tallyweb_html_escape(out, v->task);
   fbuf_adds(out, "</div>");
   if (v->has_def) {
@@ -434,12 +435,15 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
     loc_text(out, &v->dst);
     fbuf_adds(out, "</div>");
   }
+  fbuf_addf(out, "</td><td class=\"state\">%s", tally_state_str(f->state));
+  if (v->ctl_state)
+    fbuf_addf(out, " <span class=\"ctl %s\" data-testid=\"ctl-state\">%s</span>",
+              v->ctl_state, v->ctl_state);
   fbuf_addf(out,
-            "</td><td class=\"state\">%s</td><td class=\"progress\">"
+            "</td><td class=\"progress\">"
             "<div class=\"bar\" data-percent=\"%.1f\"><div class=\"fill %s\" "
             "style=\"width: %.1f%%;\"></div></div><span class=\"pct\">",
-            tally_state_str(f->state), p, tallyweb_state_color(f->state),
-            p > 100 ? 100.0 : p);
+            p, tallyweb_state_color(f->state), p > 100 ? 100.0 : p);
   if (f->totals_known)
     fbuf_addf(out, "%.1f%%", p);
   else
@@ -473,24 +477,70 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
     }
     fbuf_adds(out, "</div>");
   }
-  fbuf_adds(out, "</td><td class=\"links\">");
-  if (f->failed) {
-    /* The name is %-escaped for the URL, then (harmlessly: only '%' and
-     * unreserved bytes remain) HTML-escaped for the attribute. */
-    fbuf_t u;
+  /* The name is %-escaped for the URL, then (harmlessly: only '%' and
+   * unreserved bytes remain) HTML-escaped for the attribute. */
+  {
+    fbuf_t u, a;
+    static const char *const verbs[][2] = {
+        {"start", "Start"}, {"retry-failed", "Retry failed"}, {"pause", "Pause"},
+        {"resume", "Resume"}, {"cancel", "Cancel"}};
+    size_t k;
     fbuf_init(&u, 0);
+    fbuf_init(&a, 0);
     tallyweb_url_escape(&u, v->task);
-    fbuf_adds(out, "<a class=\"csv\" href=\"api/tasks/");
-    tallyweb_html_escape(out, fbuf_str(&u));
-    fbuf_adds(out, "/failed.csv\">CSV</a> <a class=\"jsonl\" href=\"api/tasks/");
-    tallyweb_html_escape(out, fbuf_str(&u));
-    fbuf_adds(out, "/failed.jsonl\">JSONL</a>");
+    tallyweb_html_escape(&a, fbuf_str(&u));   /* the URL segment */
+    fbuf_reset(&u);
+    tallyweb_html_escape(&u, v->task);        /* the data-task value */
+    fbuf_addf(out, "</td><td class=\"links\"><a class=\"csv\" data-action=\"export-csv\" "
+                   "data-task=\"%s\" href=\"api/tasks/%s/failed.csv\">CSV</a> "
+                   "<a class=\"jsonl\" data-action=\"export-jsonl\" data-task=\"%s\" "
+                   "href=\"api/tasks/%s/failed.jsonl\">JSONL</a></td>"
+                   "<td class=\"actions\"><a class=\"details\" data-action=\"details\" "
+                   "data-task=\"%s\" href=\"task/%s\">Details</a>",
+              fbuf_str(&u), fbuf_str(&a), fbuf_str(&u), fbuf_str(&a), fbuf_str(&u),
+              fbuf_str(&a));
+    for (k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
+      fbuf_addf(out, " <button type=\"button\" class=\"op\" data-action=\"%s\" "
+                     "data-task=\"%s\">%s</button>",
+                verbs[k][0], fbuf_str(&u), verbs[k][1]);
+    fbuf_addf(out, "<div class=\"action-msg\" data-task=\"%s\" role=\"status\"></div>",
+              fbuf_str(&u));
     fbuf_release(&u);
-  } else {
-    fbuf_adds(out, "—");
+    fbuf_release(&a);
   }
   fbuf_adds(out, "</td></tr>\n");
 }
+
+/* The console's controls above the table: who is logged in and the login
+ * form (which also works without the script), and the "New task" form for
+ * an operator (filled and sent by the script). Ids are stable for a
+ * browser test (docs/reporter.md, "The page"). */
+#define CONSOLE_HTML                                                                     \
+  "<nav><a href=\"fleet\" id=\"nav-fleet\">Fleet</a></nav>\n"                           \
+  "<div id=\"session\"><span id=\"session-who\"></span> "                                \
+  "<form id=\"login-form\" method=\"post\" action=\"login\">"                             \
+  "<input type=\"password\" name=\"token\" id=\"login-token\" placeholder=\"token\" "       \
+  "autocomplete=\"current-password\"> <button type=\"submit\" id=\"login-submit\">Log "    \
+  "in</button></form> <button type=\"button\" id=\"logout\" hidden>Log out</button> "       \
+  "<span id=\"login-error\" role=\"alert\"></span></div>\n"                               \
+  "<details id=\"new-task\" class=\"op\"><summary>New task</summary>"                       \
+  "<form id=\"new-form\">"                                                                \
+  "<label>Name <input id=\"new-name\" required></label>"                                  \
+  "<fieldset><legend>Source</legend><select id=\"new-source-store\"></select> "           \
+  "<input id=\"new-source-bucket\" placeholder=\"bucket\" required> "                     \
+  "<input id=\"new-source-prefix\" placeholder=\"prefix/\"></fieldset>"                   \
+  "<fieldset><legend>Destination</legend><select id=\"new-dest-store\"></select> "        \
+  "<input id=\"new-dest-bucket\" placeholder=\"bucket\" required> "                       \
+  "<input id=\"new-dest-prefix\" placeholder=\"prefix/\"></fieldset>"                     \
+  "<label>Same name <select id=\"new-same-name\"><option>skip-if-same</option>"          \
+  "<option>skip</option><option>overwrite</option></select></label> "                     \
+  "<label>QPS limit <input id=\"new-qps-limit\" placeholder=\"0 = unlimited\"></label> "   \
+  "<label>Bandwidth limit <input id=\"new-bandwidth-limit\" placeholder=\"e.g. 100M\">"    \
+  "</label> <label>Include <input id=\"new-include\" placeholder=\"*.jpg, *.png\"></label> " \
+  "<label>Exclude <input id=\"new-exclude\" placeholder=\"tmp/*\"></label> "                \
+  "<button type=\"submit\" id=\"new-submit\">Create</button>"                             \
+  "<div id=\"new-error\" role=\"alert\"></div><div id=\"new-status\" role=\"status\"></div>" \
+  "</form></details>\n"
 
 void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
                    fbuf_t *out) {
@@ -506,8 +556,9 @@ void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *
             "<link rel=\"icon\" href=\"data:,\">\n"
             "<title>ferry — migration status</title>\n<style>");
   fbuf_adds(out, PAGE_CSS);
-  fbuf_adds(out, "</style></head>\n<body>\n<h1>ferry — migration status</h1>\n"
-                 "<div id=\"reporter\">");
+  fbuf_adds(out, "</style></head>\n<body>\n<h1>ferry — migration status</h1>\n");
+  fbuf_adds(out, CONSOLE_HTML);
+  fbuf_adds(out, "<div id=\"reporter\">");
   fbuf_addf(out, "%s · %" PRIu64 " records read",
             s->caught_up ? "caught up" : "catching up", s->records);
   if (s->lag >= 0) fbuf_addf(out, " · lag %" PRId64, s->lag);
@@ -515,10 +566,10 @@ void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *
   fbuf_adds(out,
             "</div>\n<table><thead><tr><th>Task</th><th>State</th><th>Progress</th>"
             "<th>Objects</th><th>Bytes</th><th>Rate</th><th>ETA</th><th>Failed</th>"
-            "<th>Failed list</th></tr></thead>\n<tbody id=\"tasks\">\n");
+            "<th>Export failed</th><th>Actions</th></tr></thead>\n<tbody id=\"tasks\">\n");
   for (i = 0; i < n; i++) page_row(out, &views[i]);
   if (!n)
-    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"9\">No tasks yet.</td></tr>\n");
+    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"10\">No tasks yet.</td></tr>\n");
   fbuf_addf(out, "</tbody></table>\n<p id=\"updated\">as of %s; refreshes every 2 s</p>\n"
                  "<script>",
             when);
@@ -541,7 +592,7 @@ static void csp_make(void) {
   EVP_EncodeBlock(b64, md, (int)mdlen);
   snprintf(csp, sizeof(csp),
            "default-src 'none'; script-src 'sha256-%s'; style-src 'unsafe-inline'; "
-           "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+           "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; "
            "frame-ancestors 'none'",
            (const char *)b64);
 }

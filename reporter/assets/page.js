@@ -4,6 +4,10 @@
   var COLORS = {'completed': 'green', 'completed-with-failures': 'yellow',
                 'running': 'blue', 'listing-failed': 'red'};
   var refreshes = 0;
+  var VERBS = [['start', 'Start'], ['retry-failed', 'Retry failed'], ['pause', 'Pause'],
+               ['resume', 'Resume'], ['cancel', 'Cancel']];
+  var csrf = null;      /* the session's CSRF token (api/session) */
+  var msgs = {};        /* task -> the last action's message, kept across refreshes */
   function bytes(b) {
     var u = 0;
     b = b > 0 ? b : 0;
@@ -43,15 +47,24 @@
     return t.listed_objects ? 100 * t.done_objects / t.listed_objects : 0;
   }
   function row(t) {
-    var tr = el('tr', 'task'), td, bar, fill, p = percent(t);
+    var tr = el('tr', 'task'), td, bar, fill, p = percent(t), a, msg;
+    var ctl = t.taskstate ? t.taskstate.state : null;
     tr.setAttribute('data-task', t.task);
     tr.setAttribute('data-state', t.state);
+    if (ctl) tr.setAttribute('data-ctl-state', ctl);
     td = el('td');
     td.appendChild(el('div', 'name', t.task));
     if (t.src && t.dst)
       td.appendChild(el('div', 'route', loc(t.src) + ' → ' + loc(t.dst)));
     tr.appendChild(td);
-    tr.appendChild(el('td', 'state', t.state));
+    td = el('td', 'state', t.state);
+    if (ctl) {
+      a = el('span', 'ctl ' + ctl, ctl);
+      a.setAttribute('data-testid', 'ctl-state');
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(a);
+    }
+    tr.appendChild(td);
     td = el('td', 'progress');
     bar = el('div', 'bar');
     bar.setAttribute('data-percent', p.toFixed(1));
@@ -77,16 +90,33 @@
       td.appendChild(el('div', 'reasons', reasons(t.failed_by_reason)));
     tr.appendChild(td);
     td = el('td', 'links');
-    if (t.failed) {
-      ['csv', 'jsonl'].forEach(function (f, i) {
-        var a = el('a', f, f.toUpperCase());
-        a.href = 'api/tasks/' + seg(t.task) + '/failed.' + f;
-        if (i) td.appendChild(document.createTextNode(' '));
-        td.appendChild(a);
-      });
-    } else {
-      td.textContent = '—';
-    }
+    ['csv', 'jsonl'].forEach(function (f, i) {
+      var a = el('a', f, f.toUpperCase());
+      a.href = 'api/tasks/' + seg(t.task) + '/failed.' + f;
+      a.setAttribute('data-action', 'export-' + f);
+      a.setAttribute('data-task', t.task);
+      if (i) td.appendChild(document.createTextNode(' '));
+      td.appendChild(a);
+    });
+    tr.appendChild(td);
+    td = el('td', 'actions');
+    a = el('a', 'details', 'Details');
+    a.href = 'task/' + seg(t.task);
+    a.setAttribute('data-action', 'details');
+    a.setAttribute('data-task', t.task);
+    td.appendChild(a);
+    VERBS.forEach(function (v) {
+      var b = el('button', 'op', v[1]);
+      b.type = 'button';
+      b.setAttribute('data-action', v[0]);
+      b.setAttribute('data-task', t.task);
+      td.appendChild(document.createTextNode(' '));
+      td.appendChild(b);
+    });
+    msg = el('div', 'action-msg', msgs[t.task] || '');
+    msg.setAttribute('data-task', t.task);
+    msg.setAttribute('role', 'status');
+    td.appendChild(msg);
     tr.appendChild(td);
     return tr;
   }
@@ -96,7 +126,7 @@
     if (!tasks.length) {
       tr = el('tr');
       td = el('td', 'empty', 'No tasks yet.');
-      td.colSpan = 9;
+      td.colSpan = 10;
       tr.appendChild(td);
       body.appendChild(tr);
     }
@@ -130,5 +160,143 @@
                       '): the figures may be old';
     });
   }
+  /* ---- the console: session, actions, new task ---- */
+  function post(u, body) {
+    var h = {'Content-Type': 'application/json'};
+    if (csrf) h['X-CSRF-Token'] = csrf;
+    return fetch(u, {method: 'POST', headers: h, credentials: 'same-origin',
+                     referrerPolicy: 'same-origin', cache: 'no-store',
+                     body: body === undefined ? '' : JSON.stringify(body)})
+        .then(function (r) {
+          return r.json().catch(function () { return {}; }).then(function (j) {
+            if (!r.ok) throw new Error(j.error || 'HTTP ' + r.status);
+            return j;
+          });
+        });
+  }
+  function session(s) {
+    var who = document.getElementById('session-who');
+    var form = document.getElementById('login-form');
+    var out = document.getElementById('logout');
+    csrf = s.csrf || null;
+    document.body.setAttribute('data-role', s.role);
+    document.body.className = 'role-' + s.role;
+    who.textContent = s.name ? s.name + ' (' + s.role + ')' : '';
+    form.hidden = !!s.name;
+    out.hidden = !s.name;
+  }
+  function loadSession() {
+    return get('api/session').then(session).catch(function () {});
+  }
+  /* Polls the task's action log until the master's ack of command id. */
+  function awaitAck(task, id, done) {
+    var tries = 0;
+    function once() {
+      get('api/tasks/' + seg(task) + '/actions').then(function (r) {
+        var a = r.actions.filter(function (x) { return x.id === id; })[0];
+        if (a && a.ack) return done(a.ack);
+        if (++tries < 60) setTimeout(once, 1000);
+        else done(null);
+      }).catch(function () { if (++tries < 60) setTimeout(once, 1000); else done(null); });
+    }
+    once();
+  }
+  function say(task, text, bad) {
+    var els = document.querySelectorAll('.action-msg'), i;
+    msgs[task] = text;
+    for (i = 0; i < els.length; i++) {
+      if (els[i].getAttribute('data-task') !== task) continue;
+      els[i].textContent = text;
+      els[i].className = 'action-msg' + (bad ? ' bad' : '');
+    }
+  }
+  function act(b) {
+    var task = b.getAttribute('data-task'), v = b.getAttribute('data-action');
+    /* Cancel is for good: a second click within 5 s confirms it. */
+    if (v === 'cancel' && b.getAttribute('data-armed') !== '1') {
+      b.setAttribute('data-armed', '1');
+      b.textContent = 'Really cancel?';
+      setTimeout(function () {
+        b.removeAttribute('data-armed');
+        b.textContent = 'Cancel';
+      }, 5000);
+      return;
+    }
+    say(task, v + ': sending…');
+    post('api/tasks/' + seg(task) + '/' + v).then(function (r) {
+      say(task, v + ': sent, waiting for the master…');
+      awaitAck(task, r.id, function (ack) {
+        if (!ack) say(task, v + ': no answer from the master yet', true);
+        else if (ack.ok) say(task, v + ': done');
+        else say(task, v + ': refused: ' + ack.error, true);
+      });
+    }).catch(function (e) { say(task, v + ': ' + e.message, true); });
+  }
+  function list(s) {
+    return s.split(/[\n,]/).map(function (x) { return x.trim(); })
+        .filter(function (x) { return x; });
+  }
+  function val(id) { return document.getElementById(id).value.trim(); }
+  function where(store, bucket, prefix) {
+    return val(store) + ':' + val(bucket) + (val(prefix) ? '/' + val(prefix) : '');
+  }
+  function create(ev) {
+    var err = document.getElementById('new-error');
+    var st = document.getElementById('new-status');
+    var spec = {name: val('new-name'),
+                source: where('new-source-store', 'new-source-bucket', 'new-source-prefix'),
+                destination: where('new-dest-store', 'new-dest-bucket', 'new-dest-prefix'),
+                same_name: val('new-same-name')};
+    ev.preventDefault();
+    if (val('new-qps-limit')) spec.qps_limit = Number(val('new-qps-limit'));
+    if (val('new-bandwidth-limit')) spec.bandwidth_limit = val('new-bandwidth-limit');
+    if (list(val('new-include')).length) spec.include = list(val('new-include'));
+    if (list(val('new-exclude')).length) spec.exclude = list(val('new-exclude'));
+    err.textContent = '';
+    st.textContent = 'sending…';
+    post('api/tasks', spec).then(function (r) {
+      st.textContent = 'sent, waiting for the master…';
+      awaitAck(spec.name, r.id, function (ack) {
+        st.textContent = '';
+        if (!ack) err.textContent = 'no answer from the master yet';
+        else if (ack.ok) st.textContent = 'task ' + spec.name + ' created';
+        else err.textContent = ack.error;
+      });
+    }).catch(function (e) { st.textContent = ''; err.textContent = e.message; });
+  }
+  function stores() {
+    get('api/stores').then(function (r) {
+      ['new-source-store', 'new-dest-store'].forEach(function (id) {
+        var s = document.getElementById(id);
+        while (s.firstChild) s.removeChild(s.firstChild);
+        r.stores.forEach(function (n) {
+          var o = el('option', '', n);
+          o.value = n;
+          s.appendChild(o);
+        });
+      });
+    }).catch(function () {});
+  }
+  document.getElementById('tasks').addEventListener('click', function (ev) {
+    var b = ev.target;
+    if (b.tagName === 'BUTTON' && b.getAttribute('data-action')) act(b);
+  });
+  document.getElementById('login-form').addEventListener('submit', function (ev) {
+    var t = document.getElementById('login-token');
+    ev.preventDefault();
+    post('login', {token: t.value}).then(function (s) {
+      t.value = '';
+      document.getElementById('login-error').textContent = '';
+      session(s);
+    }).catch(function (e) {
+      document.getElementById('login-error').textContent = e.message;
+    });
+  });
+  document.getElementById('logout').addEventListener('click', function () {
+    post('logout').then(loadSession, loadSession);
+  });
+  document.getElementById('new-form').addEventListener('submit', create);
+  loadSession();
+  stores();
   setInterval(refresh, 2000);
 })();

@@ -423,7 +423,11 @@ for t in tasks:
     assert t["task"] in r["text"], (t["task"], r["text"])
     for reason in t["failed_by_reason"]:
         assert reason in r["text"], (t["task"], reason)
-    assert len(r["links"]) == (2 if t["failed"] else 0), (t["task"], r["links"])
+    # The failed list as CSV and JSON lines (empty when nothing failed), the
+    # task's own page.
+    assert len(r["links"]) == 3, (t["task"], r["links"])
+    assert r["links"][0].endswith("/failed.csv") and r["links"][1].endswith("/failed.jsonl")
+    assert r["links"][2].startswith("task/"), r["links"]
 for name, color in expect.items():
     assert rows[name]["color"] == color, (name, rows[name])
 if mode == "js":

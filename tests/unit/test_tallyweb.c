@@ -386,9 +386,18 @@ static void test_page(void **state) {
   char *row;
   (void)state;
   fbuf_init(&b, 0);
+  {
+    size_t i;
+    for (i = 0; i < n; i++)
+      if (strcmp(v[i].task, "demo") == 0) v[i].ctl_state = "paused";   /* from taskstate */
+  }
   tallyweb_page(v, n, &st, &b);
   s = fbuf_str(&b);
   assert_true(strncmp(s, "<!DOCTYPE html>", 15) == 0);
+  /* The console's controls, by their stable ids. */
+  assert_has(s, "<form id=\"login-form\" method=\"post\" action=\"login\">");
+  assert_has(s, "id=\"new-source-store\"");
+  assert_has(s, "id=\"new-submit\"");
   assert_has(s, "</html>\n");
   /* Record text is never markup: one script element, the page's own. */
   assert_int_equal(count(s, "<script"), 1);
@@ -404,7 +413,15 @@ static void test_page(void **state) {
   assert_has(row, "data-state=\"completed\"");
   assert_has(row, "class=\"fill green\" style=\"width: 100.0%;\"");
   assert_has(row, "4 / 4");
-  assert_has(row, "<td class=\"links\">—");   /* nothing failed: no links */
+  /* The exports even when nothing failed (a header), the task's page, the
+   * actions (shown to operators by the script). */
+  assert_has(row, "data-action=\"export-csv\" data-task=\"clean\" "
+                  "href=\"api/tasks/clean/failed.csv\"");
+  assert_has(row, "data-action=\"details\" data-task=\"clean\" href=\"task/clean\"");
+  assert_has(row, "<button type=\"button\" class=\"op\" data-action=\"pause\" "
+                  "data-task=\"clean\">Pause</button>");
+  assert_has(row, "<div class=\"action-msg\" data-task=\"clean\"");
+  assert_lacks(row, "data-ctl-state");   /* no taskstate record */
   free(row);
 
   row = row_of(s, "demo");
@@ -416,6 +433,8 @@ static void test_page(void **state) {
   assert_has(row, "b&lt;src&gt;");   /* the route, escaped */
   assert_has(row, "href=\"api/tasks/demo/failed.csv\"");
   assert_has(row, "href=\"api/tasks/demo/failed.jsonl\"");
+  assert_has(row, "data-state=\"completed-with-failures\" data-ctl-state=\"paused\"");
+  assert_has(row, "<span class=\"ctl paused\" data-testid=\"ctl-state\">paused</span>");
   free(row);
 
   row = row_of(s, "a&quot;b\\c\nd&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#39;");
@@ -427,6 +446,9 @@ static void test_page(void **state) {
   assert_has(row,
              "href=\"api/tasks/a%22b%5Cc%0Ad%3Cscript%3Ealert%281%29%3C%2Fscript%3E%26%27"
              "/failed.csv\"");
+  /* The buttons carry the name HTML-escaped. */
+  assert_has(row, "data-action=\"cancel\" "
+                  "data-task=\"a&quot;b\\c\nd&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#39;\"");
   free(row);
 
   fbuf_reset(&b);

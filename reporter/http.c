@@ -469,6 +469,57 @@ static enum MHD_Result get_console(const http_t *h, struct MHD_Connection *c,
   return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "workers", a));
 }
 
+/* GET /task/{name}: the task's own page. */
+static enum MHD_Result get_task_page(const http_t *h, struct MHD_Connection *c,
+                                     const char *task) {
+  tally_view_t v;
+  tallyweb_stats_t st;
+  json_t *ctl = NULL, *acts = NULL;
+  fbuf_t charts, b;
+  ferry_err_t e;
+  int64_t now = ferry_wall_ms();
+  fbuf_init(&charts, 0);
+  pthread_mutex_lock(h->lock);
+  stats_locked(h, &st, now);
+  e = tally_view(h->t, task, now, &v);
+  if (h->hc.console) {
+    ctl = console_task_json(h->hc.console, task);
+    acts = console_actions_json(h->hc.console, task);
+    v.ctl_state = console_state(h->hc.console, task);
+  }
+  if (h->hc.series) series_svg(h->hc.series, task, now, &charts);
+  pthread_mutex_unlock(h->lock);
+  if (e == FERRY_ERR_NOTFOUND && !ctl && !json_array_size(acts)) {
+    tally_view_release(&v);
+    json_decref(acts);
+    fbuf_release(&charts);
+    return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
+  }
+  fbuf_init(&b, 0);
+  tallyweb_task_page(&v, ctl, acts, fbuf_str(&charts), &st, &b);
+  tally_view_release(&v);
+  json_decref(ctl);
+  json_decref(acts);
+  fbuf_release(&charts);
+  return httpd_send_text(c, "text/html; charset=utf-8", &b, page_headers());
+}
+
+/* GET /fleet. */
+static enum MHD_Result get_fleet(const http_t *h, struct MHD_Connection *c) {
+  tallyweb_stats_t st;
+  json_t *w = NULL;
+  fbuf_t b;
+  int64_t now = ferry_wall_ms();
+  pthread_mutex_lock(h->lock);
+  stats_locked(h, &st, now);
+  if (h->hc.console) w = console_workers_json(h->hc.console, now);
+  pthread_mutex_unlock(h->lock);
+  fbuf_init(&b, 0);
+  tallyweb_fleet_page(w, &st, &b);
+  json_decref(w);
+  return httpd_send_text(c, "text/html; charset=utf-8", &b, page_headers());
+}
+
 /* POST /api/tasks (create) and /api/tasks/{name}/{verb}. */
 static enum MHD_Result post_action(http_t *h, struct MHD_Connection *c, const httpd_req_t *rq,
                                    const char *task, const char *verb,
@@ -550,6 +601,8 @@ static enum MHD_Result route_get(http_t *h, struct MHD_Connection *c, const char
   case TALLYWEB_STORES: return get_stores(h, c);
   case TALLYWEB_ACTIONS: return get_console(h, c, task);
   case TALLYWEB_WORKERS: return get_console(h, c, NULL);
+  case TALLYWEB_TASK_PAGE: return get_task_page(h, c, task);
+  case TALLYWEB_FLEET: return get_fleet(h, c);
   default: return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
   }
 }

@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "report/console.h"
+#include "report/series.h"
 #include "report/tally.h"
 #include "core/ferry.h"
 #include "reporter/feed.h"
@@ -47,6 +48,7 @@ typedef struct http_conf {
   void *cls;
   console_t *console;            /* task states, action log, workers (under the
                                     lock); NULL: none */
+  const series_t *series;        /* the tasks' charts (under the lock); NULL: none */
 } http_conf_t;
 
 /*

@@ -34,6 +34,7 @@
 #include "bus/control.h"
 #include "bus/msg.h"
 #include "report/console.h"
+#include "report/series.h"
 #include "report/tally.h"
 #include "conf/config.h"
 #include "core/log.h"
@@ -742,6 +743,19 @@ static int web_prepare(const opts_t *o, const ferry_conf_t *conf, web_setup_t *w
   return EX_OK;
 }
 
+/* ---------- the tasks' charts ---------- */
+
+/* The series the page's task pages chart, fed by the feed (under its lock). */
+static series_t *web_series;
+
+static void on_result(void *ctx, const void *value, size_t len, int64_t ts_ms) {
+  char eb[FERRY_ERRLEN];
+  (void)ctx;
+  /* The tally took the record: it decodes. */
+  if (series_add_result(web_series, value, len, ts_ms, eb))
+    LOG_DEBUG(FAC, "msg=\"result not charted\" reason=%s", FLOG_Q(eb));
+}
+
 /* ---------- actions: commands to the control topic ---------- */
 
 /* The producer of the console's commands; used by the HTTP server's thread
@@ -824,6 +838,7 @@ static int start_http(const opts_t *o, const web_setup_t *w, const tally_t *t, f
   hc.n_stores = w->n_stores;
   hc.behind_proxy = w->behind_proxy;
   if (cs && feed_has_console(f)) hc.console = cs;
+  hc.series = web_series;
   if (hc.console && sender->p) {
     sender->cs = cs;
     sender->lock = lock;
@@ -925,6 +940,10 @@ int main(int argc, char **argv) {
   }
   f = t ? feed_new(&bc, t, cs, eb) : NULL;
   if (f && feed_has_console(f)) watch_console = cs;
+  if (f && web.listen && *web.listen) {
+    web_series = series_new();
+    feed_on_result(f, on_result, NULL);
+  }
   if (!f) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
     rc = EX_ERR;
@@ -947,6 +966,7 @@ int main(int argc, char **argv) {
   if (sender.p) bus_producer_destroy(sender.p);
   feed_destroy(f);
   console_free(cs);
+  series_free(web_series);
   tally_destroy(t);
   bus_conf_release(&bc);
   conf_destroy(conf);

@@ -104,6 +104,20 @@ void tallyweb_metrics(const tally_view_t *views, size_t n, const tallyweb_stats_
 void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
                    fbuf_t *out);
 
+/*
+ * A task's own page (/task/{name}): its state (with the console's
+ * taskstate, may be NULL), figures and ETA, its runs, charts_html (the
+ * series' inline SVG, series.h), its exports and its action log (actions:
+ * console_actions_json's array, may be NULL). Links are relative to
+ * /task/. No script: it reloads itself every 10 s (meta refresh).
+ */
+void tallyweb_task_page(const tally_view_t *v, const json_t *taskstate, const json_t *actions,
+                        const char *charts_html, const tallyweb_stats_t *s, fbuf_t *out);
+/* The fleet view (/fleet): a row per worker of workers
+ * (console_workers_json's array): host, tasks, partitions, rate, last heard.
+ * Reloads itself every 5 s. */
+void tallyweb_fleet_page(const json_t *workers, const tallyweb_stats_t *s, fbuf_t *out);
+
 /* The Content-Security-Policy for the page: nothing but its own inline
  * script (by SHA-256 hash) and style, and fetches to the same origin.
  * Static; computed once. */

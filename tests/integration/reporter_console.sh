@@ -8,7 +8,8 @@
 # task without results is listed), the page and /metrics
 # (ferry_taskstate); heartbeats with and without the fleet fields in
 # /api/workers; /api/stores names the stores only; a restarted reporter
-# rebuilds all of it from the topics; --watch shows the states.
+# rebuilds all of it from the topics; the task's own page (charts from
+# results, runs, action log) and the fleet view; --watch shows the states.
 #
 # Environment: FERRY_BIN (build directory). FERRY_KEEP_RUN=1 keeps the run
 # directory.
@@ -163,11 +164,11 @@ jq -nc --argjson at "$NOW" --argjson spec "$SPEC" \
     limits:{qps:500,bandwidth:10485760,schedule:["08:00-19:00=10M"]},updated_ms:$at,
     by:"operator:alice",cmd:"0123456789abcdef"}' | pub taskstate logs
 jq -nc --argjson at "$NOW" \
-  '{v:1,worker:"w-new",instance:"1-a",at_ms:$at,every_ms:1000,
+  '{v:1,worker:"w-new",instance:"1-a",at_ms:$at,every_ms:60000,
     tasks:[{task:"logs",objects:3,held:false}],host:"host-a",
     parts:[{topic:"ferry.segments.logs",partitions:[0,3]}],rate:{objects_s:12.5,bytes_s:1048576}}' |
   pub workers w-new
-jq -nc --argjson at "$NOW" '{v:1,worker:"w-old",instance:"2-b",at_ms:$at,every_ms:1000,tasks:[]}' |
+jq -nc --argjson at "$NOW" '{v:1,worker:"w-old",instance:"2-b",at_ms:$at,every_ms:60000,tasks:[]}' |
   pub workers w-old
 for _ in $(seq 1 100); do
   get api/tasks/logs/actions | jq -e '.actions[0].ack != null' >/dev/null 2>&1 &&
@@ -217,6 +218,40 @@ for _ in $(seq 1 50); do
 done
 get api/workers | jq -e '.workers | length == 1' >/dev/null || fail "a leaving worker stays"
 
+# --- the task's own page and the fleet view ------------------------------------------
+# result NAME SEGMENT N NFAILED REASON: N objects, the first NFAILED failed.
+result() {
+  jq -nc --arg t "$1" --arg seg "$2" --argjson n "$3" --argjson nf "$4" --arg r "$5" --argjson st "$NOW" \
+    '{v:1, task:$t, segment:$seg, run:1, worker:"w-new", n_objects:$n, n_copied:($n-$nf),
+      n_skipped:0, n_failed:$nf, bytes:(($n-$nf)*1000), started_ms:$st, finished_ms:($st+1000),
+      outcomes:[range(0;$nf) | {key:"k\(.)", size:1000, status:"failed", reason:$r, bytes:0,
+                                attempts:3, duration_ms:10, http_status:403}]}'
+}
+{ result logs 1-000001 30 2 access-denied; result logs 1-000002 30 0 -; } | pub results logs
+for _ in $(seq 1 100); do
+  get api/tasks/logs | jq -e '.done_objects == 60' >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -s -o "$RUN/task.html" -w '%{http_code}' "${URL}task/logs" >"$RUN/code"
+[ "$(cat "$RUN/code")" = 200 ] || fail "GET /task/logs: $(cat "$RUN/code")"
+for want in '<h1 id="task-name">logs</h1>' '<svg id="chart-objects"' '<svg id="chart-bytes"' \
+            '<svg id="chart-failures"' 'access-denied' '<table id="runs">' 'data-run="1"' \
+            "data-id=\"$CREATE_ID\" data-cmd=\"create\" data-result=\"refused\"" \
+            'refused: tasks[logs].source' 'data-testid="ctl-state">paused</span>' \
+            'id="task-eta"' 'qps 500 · bandwidth 10.0 MiB/s' 'href="../api/tasks/logs/failed.csv"'; do
+  grep -qF -- "$want" "$RUN/task.html" || { sed 's/></>\n</g' "$RUN/task.html" | head -80 >&2; fail "/task/logs lacks $want"; }
+done
+curl -s -o "$RUN/evil.html" -w '%{http_code}' "${URL}task/a%2Fb%20%3Cc%3E" >"$RUN/code"
+[ "$(cat "$RUN/code")" = 200 ] || fail "GET the hostile task's page: $(cat "$RUN/code")"
+grep -qF '<h1 id="task-name">a/b &lt;c&gt;</h1>' "$RUN/evil.html" || fail "the hostile name on its page"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${URL}task/nosuch")" = 404 ] || fail "/task/nosuch: want 404"
+get fleet >"$RUN/fleet.html"
+grep -qF '<tr class="worker" data-worker="w-new" data-stale="false"><td>w-new</td><td class="host">host-a</td>' "$RUN/fleet.html" ||
+  fail "/fleet: no row for w-new"
+grep -qF 'ferry.segments.logs: 0,3' "$RUN/fleet.html" || fail "/fleet: partitions"
+grep -qF '1.0 MiB/s · 12.5 obj/s' "$RUN/fleet.html" || fail "/fleet: rate"
+ok "/task/logs: state, limits, ETA, runs, charts (objects/s, bytes/s, failures by reason), action log; /fleet: host, partitions, rate"
+
 # --- a restarted reporter rebuilds it from the topics -----------------------------------
 stop_pid "$REP_PID"; REP_PID=""
 start_reporter "$RUN/reporter2.log"
@@ -227,6 +262,9 @@ done
 get api/tasks/logs/actions | jq -S . >"$RUN/actions2.json"
 jq -S . "$RUN/actions.json" | diff - "$RUN/actions2.json" >&2 || fail "the action log after a restart differs"
 get api/tasks/logs | jq -e '.taskstate.state == "paused"' >/dev/null || fail "taskstate after a restart"
+get task/logs >"$RUN/task2.html"
+grep -qF 'access-denied' "$RUN/task2.html" && grep -qF '<svg id="chart-failures"' "$RUN/task2.html" ||
+  fail "the charts after a restart"
 stop_pid "$REP_PID"; REP_PID=""
 ok "a restarted reporter has the same action log and states"
 

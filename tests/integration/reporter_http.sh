@@ -150,6 +150,9 @@ ok "published 4 tasks (one with a hostile name) and their results"
 start_reporter() {
   local log="$1"
   shift
+  # Made before the background start: its own redirection may come after
+  # the first look below (a missing file fails sed, and with pipefail the test).
+  : >"$log"
   "$REPORTER" -c "$RUN/ferry.conf" "$@" >"$RUN/reporter.out" 2>"$log" &
   REP_PID=$!
   URL=""

@@ -23,7 +23,7 @@
 
 /* The reader's figures, beside the tasks: how far the reporter has read. */
 typedef struct tallyweb_stats {
-  uint64_t records;     /* records read from the three topics */
+  uint64_t records;     /* records read from the topics */
   uint64_t rejected;    /* of which undecodable or invalid */
   uint64_t duplicates;  /* results recognized as duplicates */
   int64_t lag;          /* records not read yet behind the partitions' ends; -1 unknown */

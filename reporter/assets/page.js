@@ -182,7 +182,7 @@
     document.body.setAttribute('data-role', s.role);
     document.body.className = 'role-' + s.role;
     who.textContent = s.name ? s.name + ' (' + s.role + ')' : '';
-    form.hidden = !!s.name;
+    form.hidden = !!s.name || !s.tokens;   /* no tokens configured: nobody can log in */
     out.hidden = !s.name;
   }
   function loadSession() {

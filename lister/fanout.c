@@ -11,7 +11,7 @@
 #include "core/log.h"
 #include "lister/lister.h"
 #include "xfer/backoff.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 #define FAC "lister"
 

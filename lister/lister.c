@@ -742,6 +742,7 @@ static int run_open(lrun_t *r, ferry_err_t *e, char *eb) {
   }
   lout_set_limits(r->out, r->t->qps_limit, r->t->bandwidth_limit);
   lout_set_audit(r->out, r->t->audit);
+  lout_set_copy(r->out, &r->t->storage_class_map, r->t->record_source_etag);
   /* An incremental run copies objects known to differ: overwrite them. */
   r->seg = seg_new(r->def.task, r->plan.run, &r->def.src, &r->def.dst,
                    r->kind == LISTPLAN_INCREMENTAL ? POLICY_OVERWRITE : r->def.policy,

@@ -12,7 +12,7 @@
 #include "lister/scan.h"
 #include "lister/source.h"
 #include "plan/estimate.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 #include "plan/syncdiff.h"
 
 #define FAC "lister"

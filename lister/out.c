@@ -38,6 +38,9 @@ struct lout {
   /* both */
   uint64_t seg_sent, seg_delivered;
   int has_limits;          /* stamped on every segment */
+  int has_copy;            /* the task's copy settings, stamped likewise */
+  kvlist_t class_map;
+  int record_src_etag;
   uint64_t qps_limit, bandwidth_limit;
   int audit;               /* stamped on every segment */
 };
@@ -92,6 +95,7 @@ void lout_destroy(lout_t *o) {
   if (!o) return;
   if (o->p) bus_producer_destroy(o->p);
   if (o->own_file && o->f) fclose(o->f);
+  kvlist_release(&o->class_map);
   fx_free(o->path);
   fx_free(o);
 }
@@ -226,6 +230,13 @@ void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth) {
 
 void lout_set_audit(lout_t *o, int audit) { o->audit = audit; }
 
+void lout_set_copy(lout_t *o, const kvlist_t *class_map, int record_src_etag) {
+  kvlist_release(&o->class_map);
+  kvlist_copy(&o->class_map, class_map);
+  o->record_src_etag = record_src_etag;
+  o->has_copy = 1;
+}
+
 ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf) {
   msg_segment_t c = *s;  /* shallow: the limits stamped, the rest borrowed */
   if (o->failed) return failed(o, errbuf);
@@ -235,6 +246,11 @@ ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf) {
     c.bandwidth_limit = o->bandwidth_limit;
   }
   if (o->audit) c.audit = 1;
+  if (o->has_copy) {
+    c.has_copy = 1;
+    c.class_map = o->class_map; /* borrowed: c is not released */
+    c.record_src_etag = o->record_src_etag;
+  }
   return put_segment(o, &c, 0, errbuf);
 }
 

@@ -47,6 +47,9 @@ ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf);
 void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth);
 /* The task's audit switch, stamped on every segment (member "audit"). */
 void lout_set_audit(lout_t *o, int audit);
+/* The task's storage class map and record_source_etag, stamped on every
+ * segment so that workers apply the task's settings, not their own. */
+void lout_set_copy(lout_t *o, const kvlist_t *class_map, int record_src_etag);
 
 /* Sends a task record (Kafka only; a file drops it). */
 ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf);

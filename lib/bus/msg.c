@@ -9,6 +9,7 @@
  */
 #include "bus/msg.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -117,6 +118,25 @@ static const char *policy_or_null(msg_policy_t p) {
 }
 
 
+/* The task's copy settings: {"class_map": ["SRC=DST", ...], "record_source_etag": b}. */
+static json_t *enc_copy(const msg_segment_t *s) {
+  json_t *o = json_object(), *m = json_array();
+  size_t i;
+  int bad = 0;
+  for (i = 0; i < s->class_map.n; i++) {
+    char *kv = fx_asprintf("%s=%s", s->class_map.v[i].name, s->class_map.v[i].value);
+    bad |= json_array_append_new(m, json_string(kv));
+    fx_free(kv);
+  }
+  bad |= jx_put(o, "class_map", m);
+  bad |= jx_put(o, "record_source_etag", json_boolean(s->record_src_etag));
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
 char *msg_segment_encode(const msg_segment_t *s) {
   json_t *o = json_object(), *a = json_array();
   size_t i;
@@ -135,6 +155,7 @@ char *msg_segment_encode(const msg_segment_t *s) {
     bad |= jx_put(o, "limits", l);
   }
   if (s->audit) bad |= jx_put(o, "audit", json_true());
+  if (s->has_copy) bad |= jx_put(o, "copy", enc_copy(s));
   for (i = 0; i < s->n_objs && !bad; i++) {
     json_t *ob = enc_obj(&s->objs[i]);
     bad |= ob ? json_array_append_new(a, ob) : -1;
@@ -432,6 +453,51 @@ static ferry_err_t dec_outcome(json_t *o, const char *path, msg_outcome_t *oc,
   return FERRY_OK;
 }
 
+/* A storage class name as the config accepts it (letters, digits, '_',
+ * '-'; "*" alone as a source): the value goes into a request header. */
+static int class_ok(const char *s, size_t n, int is_src) {
+  size_t i;
+  if (is_src && n == 1 && s[0] == '*') return 1;
+  if (n == 0) return !is_src;
+  for (i = 0; i < n; i++)
+    if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-') return 0;
+  return 1;
+}
+
+/* "copy": the task's storage class map ("SRC=DST", at most 64 entries) and
+ * its record_source_etag switch. */
+static ferry_err_t dec_copy(json_t *r, msg_segment_t *s, char *eb) {
+  const char *P = "segment.copy";
+  json_t *c, *m, *v;
+  size_t i;
+  ferry_err_t e;
+  TRY(jx_get_obj(r, "segment", "copy", &c, eb));
+  TRY(jx_get_arr(c, P, "class_map", &m, eb));
+  if (json_array_size(m) > 64)
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.class_map: more than 64 entries", P);
+  s->has_copy = 1;
+  for (i = 0; i < json_array_size(m); i++) {
+    const char *x, *eq;
+    v = json_array_get(m, i);
+    x = json_is_string(v) ? json_string_value(v) : NULL;
+    eq = x ? strchr(x, '=') : NULL;
+    if (!x || !eq || json_string_length(v) > 129 || memchr(x, '\0', json_string_length(v)) ||
+        !class_ok(x, (size_t)(eq - x), 1) || !class_ok(eq + 1, strlen(eq + 1), 0))
+      return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.class_map[%zu]: not \"SRC=DST\"", P, i);
+    {
+      char *name = fx_strndup(x, (size_t)(eq - x));
+      kvlist_add(&s->class_map, name, eq + 1);
+      fx_free(name);
+    }
+  }
+  v = jx_member(c, "record_source_etag");
+  if (!v || !json_is_boolean(v))
+    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.record_source_etag: %s", P,
+                        v ? "not a boolean" : "missing");
+  s->record_src_etag = json_is_true(v);
+  return FERRY_OK;
+}
+
 static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
   const char *P = "segment";
   json_t *a, *rg;
@@ -471,6 +537,7 @@ static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
       return ferry_seterr(eb, FERRY_ERR_PARSE, "segment.audit: not a boolean");
     s->audit = json_is_true(jx_member(r, "audit"));
   }
+  if (jx_member(r, "copy")) TRY(dec_copy(r, s, eb));
   if (jx_member(r, "range")) {
     const char *RP = "segment.range";
     int64_t first, last;

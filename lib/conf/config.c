@@ -30,7 +30,7 @@
 #include "core/enc.h"
 
 #include "bus/bus.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 /* ------------------------------------------------------------------------ */
 /* Loader context and messages                                               */
@@ -519,7 +519,7 @@ static void add_kv(ctx_t *c, const ckey_t *k, const config_setting_t *s, const c
       goto out;
     }
   if (k->flags & KF_CLASSMAP) {
-    /* The rule of policy_class_map_parse (xfer/policy.h), which the worker
+    /* The rule of policy_class_map_parse (policy/policy.h), which the worker
      * applies to this list: DST may be empty (omit the class header). */
     if (!policy_class_name_ok(name, 1) || (*val && !policy_class_name_ok(val, 0))) {
       cerr(c, s, path,

@@ -82,7 +82,7 @@ typedef struct conf_worker {
   long shutdown_timeout_s;
   conf_windows_t windows;
   kvlist_t storage_class_map; /* "SRC=DST" pairs as policy_class_map_parse takes them;
-                                 pass to policy_class_map (xfer/policy.h) */
+                                 pass to policy_class_map (policy/policy.h) */
   int record_source_etag;
   char *metrics_listen; /* "host:port" of the worker's /metrics; NULL = none */
 } conf_worker_t;

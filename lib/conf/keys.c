@@ -631,7 +631,9 @@ static const ckey_t task_keys[] = {
      .type = KT_BOOL,
      AT(task_raw_t, t.record_source_etag),
      .defdoc = "`worker.record_source_etag`",
-     .doc = "Overrides worker.record_source_etag for this task."},
+     .doc = "Overrides worker.record_source_etag for this task. Written into the task's "
+            "segments by the lister, with storage_class_map: workers need no entry for the "
+            "task."},
     {.name = "audit",
      .type = KT_BOOL,
      AT(task_raw_t, t.audit),

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/ferry.h"
+#include "core/kv.h"
 
 /* Same-name policy at the destination. */
 typedef enum msg_policy {
@@ -78,6 +79,12 @@ typedef struct msg_segment {
   int audit;             /* the task's audit switch (member "audit", written
                             only when 1): workers publish what they wrote
                             to the audit topic (bus/audit.h) */
+  /* The task's own copy settings (member "copy", written by listers since
+   * tasks carry them in their records; a segment without it leaves the
+   * worker to its own worker.storage_class_map and record_source_etag). */
+  int has_copy;
+  kvlist_t class_map;          /* storage class SRC -> DST, "*" for the rest */
+  int record_src_etag;         /* write the source ETag as user metadata */
 } msg_segment_t;
 
 typedef enum msg_status {

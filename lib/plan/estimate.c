@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 void est_init(est_t *e, const est_params_t *p) {
   memset(e, 0, sizeof(*e));

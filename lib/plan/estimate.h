@@ -46,7 +46,7 @@ typedef struct est_params {
   double task_qps;              /* the task's fleet-wide qps_limit, 0 = none */
   double task_bw;               /* the task's fleet-wide bandwidth_limit, 0 = none */
   int head_dst;                 /* 1: the same-name policy HEADs the destination */
-  store_type_t dst_type;        /* multipart rules (xfer/policy.h) */
+  store_type_t dst_type;        /* multipart rules (policy/policy.h) */
   uint64_t multipart_threshold;
   uint64_t part_size;
   double measured_ops;          /* per worker, objects/s; 0 = unknown */

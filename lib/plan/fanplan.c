@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 int fanout_wanted(uint64_t threshold, uint64_t size) {
   return threshold > 0 && size >= threshold;

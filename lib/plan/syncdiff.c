@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 static const char *const names[SD_KINDS] = {"same", "missing", "size", "crc64",
                                             "etag", "newer", "extra"};

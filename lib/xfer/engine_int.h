@@ -24,7 +24,7 @@
 #include "xfer/bufpool.h"
 #include "xfer/engine.h"
 #include "xfer/inflight.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 #include "xfer/ratelimit.h"
 #include "xfer/storedown.h"
 #include "xfer/tasklimit.h"

@@ -230,8 +230,9 @@ ferry_err_t dst_headers(job_t *j, store_req_t *r, char *errbuf) {
   xfer_engine_t *e = j->e;
   kvlist_init(&hdrs);
   policy_meta_opts_t opts;
-  opts.class_map = e->conf.storage_class_map;
-  opts.record_src_etag = e->conf.record_source_etag;
+  /* The task's own settings, carried in its segments, win over the worker's. */
+  opts.class_map = j->seg->has_copy ? &j->seg->class_map : e->conf.storage_class_map;
+  opts.record_src_etag = j->seg->has_copy ? j->seg->record_src_etag : e->conf.record_source_etag;
   if (!j->have_src_head) {
     kvlist_release(&hdrs);
     return FERRY_OK;

@@ -7,8 +7,8 @@
       PUTs N small objects under PREFIX (anonymous, s3rver accepts it), plus
       keys with odd characters when --odd, plus 12 objects of 300-700 KiB and
       one of 1.5 MiB when --big; prints every key written (one JSON string per
-      line, so keys holding newlines stay one line). 8 at a time, each PUT
-      tried 3 times.
+      line, so keys holding newlines stay one line). Written by
+      tests/tools/fill.js (seq, oddset, bigset), the tests' one filler.
   ops_util.py delete ENDPOINT BUCKET KEY
   ops_util.py csv FILE COLUMN [WHERE_COLUMN=VALUE]
       prints COLUMN of every row (one JSON string per line, sorted).
@@ -24,12 +24,12 @@
 
 Exit status 1 with a one-line FAIL message on an error.
 """
-import concurrent.futures
 import csv
 import http.client
 import json
+import os
+import subprocess
 import sys
-import threading
 import urllib.parse
 
 
@@ -65,57 +65,21 @@ def put(endpoint, bucket, key, size, seed):
         fail(f"PUT {key}: HTTP {st} {b[:200]!r}")
 
 
-# No control characters other than tab: s3rver ignores encoding-type=url (so
-# raw \x01 breaks its XML), and its continuation token loses a "\n" (the
-# key is listed twice).
-ODD = [
-    "with space.txt", "plus+sign.txt", "percent%20lit.txt", "hash#frag.txt",
-    "q?mark&amp=1.txt", "tilde~quote'\"<>.txt", "unicode/数据/ファイル/файл-ü.txt",
-    "emoji-😀.txt", "a/b/c/d/e/f/g/h/i/j/deep.txt", "semi;colon,comma=eq@at$dollar.txt",
-    "back\\slash.txt", "tab\there.txt",
-    "trailing-dot.", "caret^pipe|brace{}[]`.txt", "x" * 200 + "/" + "y" * 200 + ".bin",
-]
-
-
 def fill(endpoint, bucket, prefix, n, odd, big):
-    u = urllib.parse.urlparse(endpoint)
-    keys = [f"{prefix}obj/{i % 37:02d}/key-{i:06d}.bin" for i in range(n)]
+    """The listing tests' dataset, written by tests/tools/fill.js (the one
+    bucket filler of the tests); prints every key as a JSON string."""
+    specs = [f"seq:{n}:{prefix}"]
     if odd:
-        keys += [prefix + "odd/" + k for k in ODD]
-    sizes = {}
+        specs.append(f"oddset:{prefix}")
     if big:
-        for j in range(12):
-            sizes[f"{prefix}obj/big-{j:02d}.bin"] = (300 + 37 * j) * 1024
-        sizes[f"{prefix}obj/huge.bin"] = 1536 * 1024
-        keys += sorted(sizes)
-    local = threading.local()
-
-    def put(item):
-        i, k = item
-        if k in sizes:
-            body = bytes([i % 251]) * sizes[k]
-        else:
-            body = (f"{k}|{i}|" * (1 + i % 5)).encode()
-        path = "/" + bucket + "/" + urllib.parse.quote(k, safe="/~")
-        for _ in range(3):
-            try:
-                if not hasattr(local, "conn"):
-                    local.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-                local.conn.request("PUT", path, body=body,
-                                   headers={"Content-Type": "application/octet-stream"})
-                r = local.conn.getresponse()
-                r.read()
-                return k, r.status
-            except (http.client.HTTPException, OSError):
-                local.conn.close()
-                del local.conn
-        return k, 0
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as ex:
-        for k, status in ex.map(put, enumerate(keys)):
-            if status != 200:
-                fail(f"PUT {k!r}: HTTP {status}")
-            print(json.dumps(k))
+        specs.append(f"bigset:{prefix}")
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "fill.js")
+    r = subprocess.run(["node", tool, endpoint, bucket, "--keys"] + specs,
+                       stdout=subprocess.PIPE, check=False)
+    if r.returncode != 0:
+        fail(f"fill.js exited {r.returncode}")
+    sys.stdout.write(r.stdout.decode())
+    sys.stdout.flush()
 
 
 def delete(endpoint, bucket, key):

@@ -32,10 +32,11 @@ LAYERS = {
     "store": ["core"],
     "web": ["core"],
     "bus": ["model"],
-    "xfer": ["model", "store", "web"],
-    "plan": ["model", "store", "xfer"],  # xfer/policy.h: the engine's part sizes
+    "policy": ["model", "store"],
+    "xfer": ["model", "store", "web", "policy"],
+    "plan": ["model", "store", "policy"],
     "report": ["bus", "web"],
-    "conf": ["bus", "xfer", "store"],
+    "conf": ["bus", "xfer", "store", "policy"],
 }
 SERVICES = ["lister", "worker", "reporter", "devbroker"]
 

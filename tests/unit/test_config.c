@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "conf/config.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 #define FIX(name) FIXTURES_DIR "/config/" name
 #define DOCS FIXTURES_DIR "/../../docs/config.md"

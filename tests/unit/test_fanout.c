@@ -17,7 +17,7 @@
 #include "bus/msg.h"
 #include "report/tally.h"
 #include "plan/fanplan.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 #include "plan/segmenter.h"
 
 #define MiB (1024ull * 1024)

@@ -713,6 +713,46 @@ static void test_segment_limits(void **state) {
                 "segment.limits.bandwidth: missing");
 }
 
+/* A segment's copy settings: optional; class names checked (they become
+ * a request header's value). */
+static void test_segment_copy(void **state) {
+  msg_segment_t s = ex_segment(), d;
+  char eb[FERRY_ERRLEN], *j;
+  const char *seg = "{\"v\":1,\"task\":\"t\",\"id\":\"1-1\",\"run\":1,\"src\":{\"store\":\"a\","
+                    "\"bucket\":\"b\"},\"dst\":{\"store\":\"a\",\"bucket\":\"c\"},\"policy\":\"skip\","
+                    "\"objs\":[{\"key\":\"k\",\"size\":1,\"mtime\":-1}],\"copy\":";
+  char bad[1024];
+  (void)state;
+  j = msg_segment_encode(&s);
+  assert_null(strstr(j, "copy"));
+  fx_free(j);
+  s.has_copy = 1;
+  kvlist_init(&s.class_map);
+  kvlist_add(&s.class_map, "*", "STANDARD_IA");
+  kvlist_add(&s.class_map, "Archive", "");
+  s.record_src_etag = 1;
+  j = msg_segment_encode(&s);
+  assert_non_null(strstr(j, "\"copy\":{\"class_map\":[\"*=STANDARD_IA\",\"Archive=\"],"
+                            "\"record_source_etag\":true}"));
+  assert_int_equal(msg_segment_decode(j, strlen(j), &d, eb), FERRY_OK);
+  assert_int_equal(d.has_copy, 1);
+  assert_int_equal(d.record_src_etag, 1);
+  assert_int_equal(d.class_map.n, 2);
+  assert_string_equal(d.class_map.v[0].name, "*");
+  assert_string_equal(d.class_map.v[0].value, "STANDARD_IA");
+  assert_string_equal(d.class_map.v[1].name, "Archive");
+  assert_string_equal(d.class_map.v[1].value, "");
+  msg_segment_release(&d);
+  fx_free(j);
+  kvlist_release(&s.class_map);
+  snprintf(bad, sizeof(bad), "%s{\"class_map\":[\"A=B\\r\\nX-Evil: 1\"],\"record_source_etag\":false}}", seg);
+  expect_reject(K_SEGMENT, bad, "segment.copy.class_map[0]: not \"SRC=DST\"");
+  snprintf(bad, sizeof(bad), "%s{\"class_map\":[\"=B\"],\"record_source_etag\":false}}", seg);
+  expect_reject(K_SEGMENT, bad, "segment.copy.class_map[0]");
+  snprintf(bad, sizeof(bad), "%s{\"class_map\":[]}}", seg);
+  expect_reject(K_SEGMENT, bad, "segment.copy.record_source_etag: missing");
+}
+
 static void test_enum_names(void **state) {
   msg_policy_t p;
   msg_status_t s;
@@ -1291,6 +1331,7 @@ int main(void) {
       cmocka_unit_test(test_result_parts_decode_bad),
       cmocka_unit_test(test_heartbeat),
       cmocka_unit_test(test_segment_limits),
+      cmocka_unit_test(test_segment_copy),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

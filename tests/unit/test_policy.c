@@ -1,4 +1,4 @@
-/* Unit tests for lib/xfer/policy: part sizing, same-name decision, metadata
+/* Unit tests for lib/policy/policy: part sizing, same-name decision, metadata
  * mapping and destination limits. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 #define MIB POLICY_MIB
 #define GIB POLICY_GIB

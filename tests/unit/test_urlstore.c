@@ -11,7 +11,7 @@
 
 #include "store/client.h"
 #include "store/request.h"
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 static void test_conf(void **state) {
   store_conf_t c;

@@ -10,8 +10,8 @@
  *
  * Pure functions over memory; thread-safe.
  */
-#ifndef FERRY_XFER_POLICY_H
-#define FERRY_XFER_POLICY_H
+#ifndef FERRY_POLICY_POLICY_H
+#define FERRY_POLICY_POLICY_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* policy.c: store limits, part sizing, same-name decision, metadata mapping. */
-#include "xfer/policy.h"
+#include "policy/policy.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -8,6 +8,7 @@
                ['resume', 'Resume'], ['cancel', 'Cancel']];
   var csrf = null;      /* the session's CSRF token (api/session) */
   var msgs = {};        /* task -> the last action's message, kept across refreshes */
+  var armed = {};       /* task -> until when its Cancel waits for the confirming click */
   function bytes(b) {
     var u = 0;
     b = b > 0 ? b : 0;
@@ -110,6 +111,7 @@
       b.type = 'button';
       b.setAttribute('data-action', v[0]);
       b.setAttribute('data-task', t.task);
+      if (v[0] === 'cancel' && armed[t.task] > Date.now()) arm(b, true);
       td.appendChild(document.createTextNode(' '));
       td.appendChild(b);
     });
@@ -188,16 +190,23 @@
   function loadSession() {
     return get('api/session').then(session).catch(function () {});
   }
-  /* Polls the task's action log until the master's ack of command id. */
-  function awaitAck(task, id, done) {
+  /* Polls the task's action log until the master's ack of command id: every
+   * second for a minute, then every 5 s up to 10 minutes (a master taking
+   * over); waiting(s) is told after 30 s, done(null) at the end. */
+  function awaitAck(task, id, done, waiting) {
     var tries = 0;
+    function again() {
+      tries++;
+      if (tries === 30 && waiting) waiting();
+      if (tries >= 168) return done(null);
+      setTimeout(once, tries < 60 ? 1000 : 5000);
+    }
     function once() {
       get('api/tasks/' + seg(task) + '/actions').then(function (r) {
         var a = r.actions.filter(function (x) { return x.id === id; })[0];
         if (a && a.ack) return done(a.ack);
-        if (++tries < 60) setTimeout(once, 1000);
-        else done(null);
-      }).catch(function () { if (++tries < 60) setTimeout(once, 1000); else done(null); });
+        again();
+      }).catch(again);
     }
     once();
   }
@@ -210,26 +219,36 @@
       els[i].className = 'action-msg' + (bad ? ' bad' : '');
     }
   }
+  /* Cancel is for good: a second click within 5 s confirms it. The armed
+   * state is kept by task, as the rows are redrawn every 2 s. */
+  function arm(b, on) {
+    b.setAttribute('data-armed', on ? '1' : '0');
+    b.textContent = on ? 'Really cancel?' : 'Cancel';
+  }
   function act(b) {
     var task = b.getAttribute('data-task'), v = b.getAttribute('data-action');
-    /* Cancel is for good: a second click within 5 s confirms it. */
-    if (v === 'cancel' && b.getAttribute('data-armed') !== '1') {
-      b.setAttribute('data-armed', '1');
-      b.textContent = 'Really cancel?';
+    if (v === 'cancel' && !(armed[task] > Date.now())) {
+      armed[task] = Date.now() + 5000;
+      arm(b, true);
       setTimeout(function () {
-        b.removeAttribute('data-armed');
-        b.textContent = 'Cancel';
+        var x = document.querySelectorAll('button[data-action="cancel"]'), i;
+        for (i = 0; i < x.length; i++)
+          if (x[i].getAttribute('data-task') === task && !(armed[task] > Date.now())) arm(x[i], false);
       }, 5000);
       return;
+    }
+    if (v === 'cancel') {
+      delete armed[task];
+      arm(b, false);
     }
     say(task, v + ': sending…');
     post('api/tasks/' + seg(task) + '/' + v).then(function (r) {
       say(task, v + ': sent, waiting for the master…');
       awaitAck(task, r.id, function (ack) {
-        if (!ack) say(task, v + ': no answer from the master yet', true);
+        if (!ack) say(task, v + ': no answer from the master', true);
         else if (ack.ok) say(task, v + ': done');
         else say(task, v + ': refused: ' + ack.error, true);
-      });
+      }, function () { say(task, v + ': sent, still waiting for the master…'); });
     }).catch(function (e) { say(task, v + ': ' + e.message, true); });
   }
   function list(s) {
@@ -258,10 +277,10 @@
       st.textContent = 'sent, waiting for the master…';
       awaitAck(spec.name, r.id, function (ack) {
         st.textContent = '';
-        if (!ack) err.textContent = 'no answer from the master yet';
+        if (!ack) err.textContent = 'no answer from the master';
         else if (ack.ok) st.textContent = 'task ' + spec.name + ' created';
         else err.textContent = ack.error;
-      });
+      }, function () { st.textContent = 'sent, still waiting for the master…'; });
     }).catch(function (e) { st.textContent = ''; err.textContent = e.message; });
   }
   function stores() {

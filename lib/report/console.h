@@ -68,7 +68,7 @@ uint64_t console_rejected(const console_t *c);
 uint64_t console_dropped(const console_t *c);
 
 /*
- * The control command of a console action (docs/reporter.md, "Actions"):
+ * The control command of a console action (docs/reporter.md, "The console"):
  * verb "create" | "start" | "retry-failed" | "pause" | "resume" | "cancel"
  * | "limits"; body the request's JSON object (may be NULL): for create the
  * task spec, whose "name" must be task; for limits {"qps": N, "bandwidth":

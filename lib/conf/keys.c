@@ -514,7 +514,7 @@ static const ckey_t reporter_keys[] = {
      .def = "",
      .flags = KF_EMPTY_NULL,
      .doc = "File of access tokens, NAME:ROLE:SECRET one a line (# comments), beside or "
-            "instead of `tokens_env`; read at start. Refused when readable by group or "
+            "instead of `tokens_env`; read at start. Warned about when readable by group or "
             "others."},
     {.name = "tls_cert",
      .type = KT_STR,
@@ -528,7 +528,8 @@ static const ckey_t reporter_keys[] = {
      AT(conf_reporter_t, tls_key),
      .def = "",
      .flags = KF_EMPTY_NULL,
-     .doc = "PEM private key file of `tls_cert`. Refused when readable by group or others."},
+     .doc = "PEM private key file of `tls_cert`. Warned about when readable by group or "
+            "others (a container's secret may have to be)."},
     {.name = "behind_proxy",
      .type = KT_BOOL,
      AT(conf_reporter_t, behind_proxy),

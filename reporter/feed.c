@@ -14,10 +14,13 @@
 #define FAC "reporter"
 #define BATCH 1000
 
-static const bus_topic_t topics[] = {BUS_TASKS, BUS_RESULTS, BUS_FAILED};
+/* The tally's three, then the console's (when the feed has a console). */
+static const bus_topic_t topics[] = {BUS_TASKS, BUS_RESULTS, BUS_FAILED,
+                                     BUS_TASKSTATE, BUS_CONTROL, BUS_WORKERS};
 static const tally_src_t srcs[] = {TALLY_SRC_TASKS, TALLY_SRC_RESULTS,
                                    TALLY_SRC_FAILED};
 #define N_TOPICS (sizeof(topics) / sizeof(topics[0]))
+#define N_TALLY_TOPICS (sizeof(srcs) / sizeof(srcs[0]))
 
 typedef struct fpart {
   size_t topic;        /* index into topics[] */
@@ -29,6 +32,10 @@ typedef struct fpart {
 struct feed {
   bus_consumer_t *c;
   tally_t *t;
+  console_t *cs;           /* NULL: the tally's topics only */
+  size_t n_topics;
+  feed_result_fn *on_result;
+  void *on_result_ctx;
   char *names[N_TOPICS];
   fpart_t *parts;
   size_t n_parts;
@@ -56,26 +63,37 @@ static char *own_group_id(void) {
                      (long long)ferry_wall_ms());
 }
 
-feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
+feed_t *feed_new(const bus_conf_t *c, tally_t *t, console_t *cs, char *errbuf) {
   feed_t *f = fx_calloc(1, sizeof(*f));
   bus_conf_t own = *c;
   bus_part_mark_t *marks = NULL;
   size_t n_marks = 0, i, k;
   own.group_id = own_group_id();
-  LOG_INFO(FAC, "client=%s msg=\"reading tasks, results and failed from the beginning\"",
-           FLOG_V(own.group_id));
-  f->c = bus_reader_new(&own, topics, N_TOPICS, &marks, &n_marks, errbuf);
+  f->n_topics = cs ? N_TOPICS : N_TALLY_TOPICS;
+  LOG_INFO(FAC, "client=%s msg=\"reading tasks, results and failed%s from the beginning\"",
+           FLOG_V(own.group_id), cs ? ", taskstate, control and workers" : "");
+  f->c = bus_reader_new(&own, topics, f->n_topics, &marks, &n_marks, errbuf);
+  if (!f->c && cs) {
+    /* Topics of a fleet older than the console: the figures still work. */
+    char eb2[FERRY_ERRLEN];
+    LOG_WARN(FAC, "msg=\"no console state, actions or fleet view\" reason=%s", FLOG_Q(errbuf));
+    f->n_topics = N_TALLY_TOPICS;
+    cs = NULL;
+    f->c = bus_reader_new(&own, topics, f->n_topics, &marks, &n_marks, eb2);
+    if (!f->c) snprintf(errbuf, FERRY_ERRLEN, "%s", eb2);
+  }
   fx_free(own.group_id);
   if (!f->c) {
     fx_free(f);
     return NULL;
   }
+  f->cs = cs;
   f->t = t;
-  for (i = 0; i < N_TOPICS; i++) f->names[i] = bus_topic_name(c, topics[i]);
+  for (i = 0; i < f->n_topics; i++) f->names[i] = bus_topic_name(c, topics[i]);
   f->parts = fx_calloc(n_marks + 1, sizeof(*f->parts));
   for (k = 0; k < n_marks; k++) {
     fpart_t *p = &f->parts[f->n_parts++];
-    for (i = 0; i < N_TOPICS && topics[i] != marks[k].topic; i++)
+    for (i = 0; i < f->n_topics && topics[i] != marks[k].topic; i++)
       ;
     p->topic = i;
     p->partition = marks[k].partition;
@@ -83,15 +101,16 @@ feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf) {
     p->low = marks[k].low;
     p->high = marks[k].high;
     LOG_DEBUG(FAC, "mark topic=%s partition=%d low=%" PRId64 " high=%" PRId64,
-              FLOG_V(i < N_TOPICS ? f->names[i] : "?"), (int)p->partition, p->low,
+              FLOG_V(i < f->n_topics ? f->names[i] : "?"), (int)p->partition, p->low,
               p->high);
-    if (p->low > 0) {
+    /* The console's topics forget by design (retention, compaction). */
+    if (p->low > 0 && i < N_TALLY_TOPICS) {
       /* ferry never deletes records: the broker's retention did. */
       char why[256];
       snprintf(why, sizeof(why),
                "%s[%d] starts at offset %" PRId64 ": the broker deleted the records before it "
                "(retention.ms / retention.bytes of the topic)",
-               i < N_TOPICS ? f->names[i] : "?", (int)p->partition, p->low);
+               i < f->n_topics ? f->names[i] : "?", (int)p->partition, p->low);
       mark_incomplete(f, why);
     }
   }
@@ -103,7 +122,7 @@ void feed_destroy(feed_t *f) {
   size_t i;
   if (!f) return;
   bus_consumer_destroy(f->c);
-  for (i = 0; i < N_TOPICS; i++) fx_free(f->names[i]);
+  for (i = 0; i < f->n_topics; i++) fx_free(f->names[i]);
   fx_free(f->parts);
   fx_free(f);
 }
@@ -128,6 +147,13 @@ int feed_caught_up(const feed_t *f) {
 }
 
 void feed_set_lock(feed_t *f, pthread_mutex_t *lock) { f->lock = lock; }
+
+void feed_on_result(feed_t *f, feed_result_fn *fn, void *ctx) {
+  f->on_result = fn;
+  f->on_result_ctx = ctx;
+}
+
+int feed_has_console(const feed_t *f) { return f->cs != NULL; }
 
 void feed_stats(const feed_t *f, feed_stats_t *out) {
   size_t i;
@@ -159,9 +185,9 @@ static void handle_locked(feed_t *f, const bus_msg_t *m) {
   char eb[FERRY_ERRLEN];
   ferry_err_t e;
   fpart_t *p;
-  for (i = 0; i < N_TOPICS; i++)
+  for (i = 0; i < f->n_topics; i++)
     if (strcmp(m->topic, f->names[i]) == 0) break;
-  if (i == N_TOPICS) return;   /* not subscribed: cannot happen */
+  if (i == f->n_topics) return;   /* not subscribed: cannot happen */
   p = part_find(f, i, m->partition);
   if (!p) {   /* a partition added since the mark */
     f->parts = fx_realloc(f->parts, (f->n_parts + 1) * sizeof(*f->parts));
@@ -172,7 +198,16 @@ static void handle_locked(feed_t *f, const bus_msg_t *m) {
   }
   if (m->offset + 1 > p->next) p->next = m->offset + 1;
   f->records++;
-  e = tally_feed(f->t, srcs[i], m->value, m->len, NULL, eb);
+  if (i >= N_TALLY_TOPICS) {
+    e = topics[i] == BUS_TASKSTATE
+            ? console_feed_taskstate(f->cs, m->key, m->key_len, m->value, m->len, eb)
+        : topics[i] == BUS_CONTROL ? console_feed_control(f->cs, m->value, m->len, eb)
+                                   : console_feed_heartbeat(f->cs, m->value, m->len, eb);
+  } else {
+    e = tally_feed(f->t, srcs[i], m->value, m->len, NULL, eb);
+    if (!e && topics[i] == BUS_RESULTS && f->on_result)
+      f->on_result(f->on_result_ctx, m->value, m->len, m->timestamp_ms);
+  }
   if (e) {
     f->rejected++;
     LOG_ERROR(FAC, "rejected topic=%s partition=%d offset=%" PRId64 " err=%s reason=%s",

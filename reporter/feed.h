@@ -24,14 +24,25 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
+#include "report/console.h"
 #include "report/tally.h"
 
 typedef struct feed feed_t;
 
 /* New feed into t (borrowed; must outlive the feed), marking where every
- * partition ends now; c's group id is replaced by the feed's own. NULL with
- * errbuf on error (FERRY_ERR_NOTFOUND: a topic does not exist). */
-feed_t *feed_new(const bus_conf_t *c, tally_t *t, char *errbuf);
+ * partition ends now; c's group id is replaced by the feed's own. With cs
+ * (borrowed, may be NULL) it also reads taskstate, control and workers into
+ * it — unless one of them does not exist (a fleet older than the console:
+ * warned, read without them). NULL with errbuf on error
+ * (FERRY_ERR_NOTFOUND: a topic does not exist). */
+feed_t *feed_new(const bus_conf_t *c, tally_t *t, console_t *cs, char *errbuf);
+/* Whether the console's topics are read. */
+int feed_has_console(const feed_t *f);
+
+/* Called (under the lock, as the tally's changes) with every results
+ * record the tally accepted and its Kafka timestamp (-1 unknown). */
+typedef void feed_result_fn(void *ctx, const void *value, size_t len, int64_t ts_ms);
+void feed_on_result(feed_t *f, feed_result_fn *fn, void *ctx);
 void feed_destroy(feed_t *f);
 
 /* From now on, every change to the tally (and to the figures feed_stats

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "report/tallyweb.h"
@@ -34,11 +35,20 @@
 #define EXPORT_CHUNK_BYTES ((size_t)1 << 20)
 #define EXPORT_BLOCK ((size_t)64 << 10)        /* libmicrohttpd's read size */
 
+/* Login sessions: how many at once, and for how long. */
+#define MAX_SESSIONS 256
+#define SESSION_TTL_MS ((int64_t)12 * 3600 * 1000)
+#define SESSION_COOKIE "ferry_session"
+#define MAX_BODY ((size_t)64 << 10)
+
 struct http {
   httpd_t *d;
   const tally_t *t;
   const feed_t *feed;
   pthread_mutex_t *lock;
+  http_conf_t hc;
+  const char *scheme;           /* as the browser sees us: https with TLS or a proxy */
+  auth_sessions_t *sessions;    /* the server's thread only */
   _Atomic int exports;   /* failed-list responses not yet finished */
 };
 
@@ -47,6 +57,7 @@ struct http {
 typedef struct snap {
   tallyweb_stats_t st;
   tally_view_t *views;
+  json_t **ctl;     /* each view's taskstate JSON, or NULL */
   size_t n;
 } snap_t;
 
@@ -62,23 +73,63 @@ static void stats_locked(const http_t *h, tallyweb_stats_t *st, int64_t now) {
   st->now_ms = now;
 }
 
+/* The tally's task names and those the console knows of (a task created
+ * and not started yet has no tally records), sorted, without duplicates. */
+static size_t names_locked(const http_t *h, const char ***out) {
+  const char **a, **b;
+  size_t na = tally_task_names(h->t, &a), nb = 0, i = 0, k = 0, n = 0;
+  if (!h->hc.console) {
+    *out = a;
+    return na;
+  }
+  nb = console_task_names(h->hc.console, &b);
+  *out = fx_calloc(na + nb + 1, sizeof(**out));
+  while (i < na || k < nb) {
+    int c = i == na ? 1 : k == nb ? -1 : strcmp(a[i], b[k]);
+    (*out)[n++] = c <= 0 ? a[i] : b[k];
+    if (c <= 0) i++;
+    if (c >= 0) k++;
+  }
+  fx_free(a);
+  fx_free(b);
+  return n;
+}
+
 static void snap_take(const http_t *h, snap_t *s) {
   const char **names;
   size_t i;
   int64_t now = ferry_wall_ms();
   pthread_mutex_lock(h->lock);
   stats_locked(h, &s->st, now);
-  s->n = tally_task_names(h->t, &names);
+  s->n = names_locked(h, &names);
   s->views = fx_calloc(s->n + 1, sizeof(*s->views));
-  for (i = 0; i < s->n; i++) tally_view(h->t, names[i], now, &s->views[i]);
+  s->ctl = fx_calloc(s->n + 1, sizeof(*s->ctl));
+  for (i = 0; i < s->n; i++) {
+    tally_view(h->t, names[i], now, &s->views[i]);
+    if (h->hc.console) {
+      s->views[i].ctl_state = console_state(h->hc.console, names[i]);
+      s->ctl[i] = console_task_json(h->hc.console, names[i]);
+    }
+  }
   pthread_mutex_unlock(h->lock);
   fx_free(names);
 }
 
 static void snap_release(snap_t *s) {
   size_t i;
-  for (i = 0; i < s->n; i++) tally_view_release(&s->views[i]);
+  for (i = 0; i < s->n; i++) {
+    tally_view_release(&s->views[i]);
+    json_decref(s->ctl[i]);
+  }
   fx_free(s->views);
+  fx_free(s->ctl);
+}
+
+/* A task's JSON: the tally's view with the console's "taskstate". */
+static json_t *task_json(const tally_view_t *v, json_t *ctl) {
+  json_t *j = tally_view_json(v);
+  json_object_set(j, "taskstate", ctl ? ctl : json_null());
+  return j;
 }
 
 /* ---------- handlers ---------- */
@@ -108,6 +159,11 @@ static enum MHD_Result get_metrics(const http_t *h, struct MHD_Connection *c) {
   fbuf_init(&b, 0);
   tallyweb_metrics(s.views, s.n, &s.st, &b);
   snap_release(&s);
+  if (h->hc.console) {
+    pthread_mutex_lock(h->lock);
+    console_metrics(h->hc.console, ferry_wall_ms(), &b);
+    pthread_mutex_unlock(h->lock);
+  }
   return httpd_send_text(c, "text/plain; version=0.0.4; charset=utf-8", &b, NULL);
 }
 
@@ -116,7 +172,7 @@ static enum MHD_Result get_tasks(const http_t *h, struct MHD_Connection *c) {
   json_t *a = json_array();
   size_t i;
   snap_take(h, &s);
-  for (i = 0; i < s.n; i++) json_array_append_new(a, tally_view_json(&s.views[i]));
+  for (i = 0; i < s.n; i++) json_array_append_new(a, task_json(&s.views[i], s.ctl[i]));
   snap_release(&s);
   return httpd_send_json(c, MHD_HTTP_OK, a);
 }
@@ -127,7 +183,7 @@ static enum MHD_Result get_reporter(const http_t *h, struct MHD_Connection *c) {
   size_t n;
   pthread_mutex_lock(h->lock);
   stats_locked(h, &st, ferry_wall_ms());
-  n = tally_task_names(h->t, &names);
+  n = names_locked(h, &names);
   pthread_mutex_unlock(h->lock);
   fx_free(names);
   return httpd_send_json(c, MHD_HTTP_OK, tallyweb_stats_json(&st, n));
@@ -137,15 +193,17 @@ static enum MHD_Result get_task(const http_t *h, struct MHD_Connection *c,
                                 const char *task) {
   tally_view_t v;
   ferry_err_t e;
-  json_t *j;
+  json_t *j, *ctl = NULL;
   pthread_mutex_lock(h->lock);
   e = tally_view(h->t, task, ferry_wall_ms(), &v);
+  if (h->hc.console) ctl = console_task_json(h->hc.console, task);
   pthread_mutex_unlock(h->lock);
-  if (e == FERRY_ERR_NOTFOUND) {
+  if (e == FERRY_ERR_NOTFOUND && !ctl) {
     tally_view_release(&v);
     return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
   }
-  j = tally_view_json(&v);
+  j = task_json(&v, ctl);
+  json_decref(ctl);
   tally_view_release(&v);
   return httpd_send_json(c, MHD_HTTP_OK, j);
 }
@@ -245,35 +303,352 @@ static enum MHD_Result get_failed(http_t *h, struct MHD_Connection *c, const cha
   return ret;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  int get) {
+/* ---------- who is asking ---------- */
+
+static const char *header(struct MHD_Connection *c, const char *name) {
+  return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* The decision on one request (web/auth.h), with the session looked up. */
+static void gate(http_t *h, struct MHD_Connection *c, const httpd_req_t *rq, int action,
+                 auth_result_t *res, char sname[AUTH_NAME_MAX]) {
+  auth_req_t ar;
+  char sid[AUTH_ID_LEN + 8], csrf[AUTH_ID_LEN + 1];
+  const char *sent_csrf = header(c, "X-CSRF-Token");
+  memset(&ar, 0, sizeof(ar));
+  ar.action = action;
+  /* Behind a proxy every request comes from the proxy's address: nobody
+   * counts as local. */
+  ar.loopback = !h->hc.behind_proxy && auth_is_loopback(rq->client);
+  ar.have_tokens = h->hc.tokens && h->hc.tokens->n > 0;
+  ar.bearer = auth_bearer(header(c, MHD_HTTP_HEADER_AUTHORIZATION));
+  ar.bearer_tok = ar.have_tokens ? auth_tokens_find(h->hc.tokens, ar.bearer) : NULL;
+  if (auth_cookie_get(header(c, MHD_HTTP_HEADER_COOKIE), SESSION_COOKIE, sid, sizeof(sid)) &&
+      auth_session_get(h->sessions, sid, ferry_wall_ms(), sname, &ar.session_role, csrf)) {
+    ar.session_name = sname;
+    ar.csrf_ok = sent_csrf && auth_str_eq(sent_csrf, csrf);
+  }
+  ar.origin = header(c, "Origin");
+  ar.referer = header(c, "Referer");
+  ar.scheme = h->scheme;
+  ar.host = header(c, MHD_HTTP_HEADER_HOST);
+  auth_decide(&ar, res);
+  if (res->status)
+    /* The token's name at most, never a secret. */
+    LOG_INFO(FAC, "path=%s method=%s status=%u token=%s msg=%s", FLOG_Q(rq->url), rq->method,
+             res->status, FLOG_V(res->name ? res->name : "-"), FLOG_Q(res->msg));
+}
+
+static enum MHD_Result send_denied(struct MHD_Connection *c, const auth_result_t *res) {
+  json_t *j = json_object();
+  json_object_set_new(j, "error", json_string(res->msg));
+  if (res->status == MHD_HTTP_UNAUTHORIZED) {
+    fbuf_t b;
+    char *s = json_dumps(j, JSON_COMPACT);
+    static const char *hdrs[] = {"WWW-Authenticate", "Bearer realm=\"ferry\"", NULL};
+    json_decref(j);
+    fbuf_init(&b, 0);
+    fbuf_adds(&b, s ? s : "{}");
+    fbuf_addc(&b, '\n');
+    free(s);
+    return httpd_send_buf(c, res->status, "application/json; charset=utf-8", &b, NULL, hdrs);
+  }
+  return httpd_send_json(c, res->status, j);
+}
+
+/* POST /login: {"token": "..."} or token=... (a form); sets the session
+ * cookie. A form gets a redirect to the page, a script the session. */
+static enum MHD_Result post_login(http_t *h, struct MHD_Connection *c, const httpd_req_t *rq) {
+  char secret[512], id[AUTH_ID_LEN + 1], csrf[AUTH_ID_LEN + 1], *cookie;
+  const char *ctype = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+  const char *origin = header(c, "Origin");
+  int form = ctype && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0;
+  const auth_token_t *tok = NULL;
+  enum MHD_Result ret;
+  struct MHD_Response *r;
+  json_t *j;
+  if (origin && strcmp(origin, "null") != 0 &&
+      !auth_same_origin(origin, 0, h->scheme, header(c, MHD_HTTP_HEADER_HOST)))
+    return httpd_send_error(c, MHD_HTTP_FORBIDDEN,
+                            "cross-site request refused: the Origin is not this server", NULL);
+  secret[0] = '\0';
+  if (form) {
+    if (!auth_form_get(rq->body, "token", secret, sizeof(secret))) secret[0] = '\0';
+  } else {
+    json_t *b = json_loads(rq->body, 0, NULL);
+    const char *s = json_string_value(json_object_get(b, "token"));
+    if (s && strlen(s) < sizeof(secret)) snprintf(secret, sizeof(secret), "%s", s);
+    json_decref(b);
+  }
+  if (secret[0] && h->hc.tokens) tok = auth_tokens_find(h->hc.tokens, secret);
+  memset(secret, 0, sizeof(secret));
+  if (!tok) {
+    LOG_INFO(FAC, "path=/login status=401 msg=\"unknown token\"");
+    return httpd_send_error(c, MHD_HTTP_UNAUTHORIZED, "unknown token", NULL);
+  }
+  if (auth_session_new(h->sessions, tok, ferry_wall_ms(), id, csrf))
+    return httpd_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "no randomness for a session",
+                            NULL);
+  LOG_INFO(FAC, "msg=\"logged in\" token=%s role=%s", FLOG_V(tok->name),
+           auth_role_str(tok->role));
+  cookie = fx_asprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
+                       SESSION_COOKIE, id, (int)(SESSION_TTL_MS / 1000),
+                       strcmp(h->scheme, "https") == 0 ? "; Secure" : "");
+  if (form) {
+    r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    httpd_common_headers(r);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/");
+    ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+    MHD_destroy_response(r);
+  } else {
+    fbuf_t b;
+    char *s;
+    const char *hdrs[] = {MHD_HTTP_HEADER_SET_COOKIE, cookie, NULL};
+    j = json_pack("{s:s, s:s, s:s}", "name", tok->name, "role", auth_role_str(tok->role),
+                  "csrf", csrf);
+    s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    fbuf_init(&b, 0);
+    fbuf_adds(&b, s ? s : "{}");
+    fbuf_addc(&b, '\n');
+    free(s);
+    ret = httpd_send_buf(c, MHD_HTTP_OK, "application/json; charset=utf-8", &b, NULL, hdrs);
+  }
+  fx_free(cookie);
+  return ret;
+}
+
+static enum MHD_Result post_logout(http_t *h, struct MHD_Connection *c) {
+  char sid[AUTH_ID_LEN + 8];
+  const char *hdrs[] = {MHD_HTTP_HEADER_SET_COOKIE,
+                        SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", NULL};
+  fbuf_t b;
+  if (auth_cookie_get(header(c, MHD_HTTP_HEADER_COOKIE), SESSION_COOKIE, sid, sizeof(sid)))
+    auth_session_end(h->sessions, sid);
+  fbuf_init(&b, 0);
+  fbuf_adds(&b, "{\"ok\":true}\n");
+  return httpd_send_buf(c, MHD_HTTP_OK, "application/json; charset=utf-8", &b, NULL, hdrs);
+}
+
+/* GET /api/session: who this request is (the page shows its buttons for an
+ * operator) and the session's CSRF token. */
+static enum MHD_Result get_session(http_t *h, struct MHD_Connection *c,
+                                   const auth_result_t *res) {
+  char sid[AUTH_ID_LEN + 8], csrf[AUTH_ID_LEN + 1];
+  json_t *j = json_object();
+  json_object_set_new(j, "name", res->name ? json_string(res->name) : json_null());
+  json_object_set_new(j, "role", json_string(auth_role_str(res->role)));
+  if (auth_cookie_get(header(c, MHD_HTTP_HEADER_COOKIE), SESSION_COOKIE, sid, sizeof(sid)) &&
+      auth_session_get(h->sessions, sid, ferry_wall_ms(), NULL, NULL, csrf))
+    json_object_set_new(j, "csrf", json_string(csrf));
+  json_object_set_new(j, "tokens", json_boolean(h->hc.tokens && h->hc.tokens->n > 0));
+  return httpd_send_json(c, MHD_HTTP_OK, j);
+}
+
+static enum MHD_Result get_stores(const http_t *h, struct MHD_Connection *c) {
+  json_t *a = json_array();
+  size_t i;
+  for (i = 0; i < h->hc.n_stores; i++) json_array_append_new(a, json_string(h->hc.stores[i]));
+  return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "stores", a));
+}
+
+/* GET /api/tasks/{name}/actions (task) or /api/workers (NULL). */
+static enum MHD_Result get_console(const http_t *h, struct MHD_Connection *c,
+                                   const char *task) {
+  json_t *a = NULL;
+  if (h->hc.console) {
+    pthread_mutex_lock(h->lock);
+    a = task ? console_actions_json(h->hc.console, task)
+             : console_workers_json(h->hc.console, ferry_wall_ms());
+    pthread_mutex_unlock(h->lock);
+  }
+  if (!a) a = json_array();
+  if (task) return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:s, s:o}", "task", task,
+                                                             "actions", a));
+  return httpd_send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "workers", a));
+}
+
+/* GET /task/{name}: the task's own page. */
+static enum MHD_Result get_task_page(const http_t *h, struct MHD_Connection *c,
+                                     const char *task) {
+  tally_view_t v;
+  tallyweb_stats_t st;
+  json_t *ctl = NULL, *acts = NULL;
+  fbuf_t charts, b;
+  ferry_err_t e;
+  int64_t now = ferry_wall_ms();
+  fbuf_init(&charts, 0);
+  pthread_mutex_lock(h->lock);
+  stats_locked(h, &st, now);
+  e = tally_view(h->t, task, now, &v);
+  if (h->hc.console) {
+    ctl = console_task_json(h->hc.console, task);
+    acts = console_actions_json(h->hc.console, task);
+    v.ctl_state = console_state(h->hc.console, task);
+  }
+  if (h->hc.series) series_svg(h->hc.series, task, now, &charts);
+  pthread_mutex_unlock(h->lock);
+  if (e == FERRY_ERR_NOTFOUND && !ctl && !json_array_size(acts)) {
+    tally_view_release(&v);
+    json_decref(acts);
+    fbuf_release(&charts);
+    return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "no such task", task);
+  }
+  fbuf_init(&b, 0);
+  tallyweb_task_page(&v, ctl, acts, fbuf_str(&charts), &st, &b);
+  tally_view_release(&v);
+  json_decref(ctl);
+  json_decref(acts);
+  fbuf_release(&charts);
+  return httpd_send_text(c, "text/html; charset=utf-8", &b, page_headers());
+}
+
+/* GET /fleet. */
+static enum MHD_Result get_fleet(const http_t *h, struct MHD_Connection *c) {
+  tallyweb_stats_t st;
+  json_t *w = NULL;
+  fbuf_t b;
+  int64_t now = ferry_wall_ms();
+  pthread_mutex_lock(h->lock);
+  stats_locked(h, &st, now);
+  if (h->hc.console) w = console_workers_json(h->hc.console, now);
+  pthread_mutex_unlock(h->lock);
+  fbuf_init(&b, 0);
+  tallyweb_fleet_page(w, &st, &b);
+  json_decref(w);
+  return httpd_send_text(c, "text/html; charset=utf-8", &b, page_headers());
+}
+
+/* POST /api/tasks (create) and /api/tasks/{name}/{verb}. */
+static enum MHD_Result post_action(http_t *h, struct MHD_Connection *c, const httpd_req_t *rq,
+                                   const char *task, const char *verb,
+                                   const auth_result_t *res) {
+  char eb[FERRY_ERRLEN], id[17], by[AUTH_NAME_MAX + 16];
+  json_error_t je;
+  json_t *body = NULL;
+  unsigned status;
+  const char *name = task;
+  if (rq->body_len) {
+    body = json_loadb(rq->body, rq->body_len, 0, &je);
+    if (!json_is_object(body)) {
+      json_decref(body);
+      return httpd_send_error(c, MHD_HTTP_BAD_REQUEST, "the body is not a JSON object", task);
+    }
+  }
+  if (!task) {   /* create: the task is the spec's name */
+    name = json_string_value(json_object_get(body, "name"));
+    if (!name || !*name) {
+      json_decref(body);
+      return httpd_send_error(c, MHD_HTTP_BAD_REQUEST,
+                              "the task spec has no \"name\" (a string)", NULL);
+    }
+  }
+  if (!h->hc.action) {
+    json_decref(body);
+    return httpd_send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "this reporter cannot send commands", name);
+  }
+  snprintf(by, sizeof(by), "%s:%s", auth_role_str(res->role), res->name);
+  eb[0] = '\0';
+  id[0] = '\0';
+  status = h->hc.action(h->hc.cls, name, verb, body, by, id, eb);
+  if (status == MHD_HTTP_ACCEPTED) {
+    json_t *j = json_pack("{s:s, s:s, s:s}", "id", id, "cmd", verb, "task", name);
+    LOG_INFO(FAC, "task=%s cmd=%s id=%s by=%s msg=\"command sent\"", FLOG_V(name), verb, id,
+             FLOG_V(by));
+    json_decref(body);
+    return httpd_send_json(c, MHD_HTTP_ACCEPTED, j);
+  }
+  {
+    enum MHD_Result ret = httpd_send_error(c, status, eb[0] ? eb : "refused", name);
+    json_decref(body);
+    return ret;
+  }
+}
+
+/* A page route without credentials from afar: a login form (no script). */
+static enum MHD_Result send_login_page(struct MHD_Connection *c, const auth_result_t *res) {
+  fbuf_t b;
+  fbuf_init(&b, 0);
+  fbuf_adds(&b, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<title>ferry: log in</title></head><body><h1>ferry</h1><p>");
+  tallyweb_html_escape(&b, res->msg);
+  fbuf_adds(&b, "</p><form method=\"post\" action=\"/login\" id=\"login-form\">"
+                "<label>Token <input type=\"password\" name=\"token\" id=\"login-token\" "
+                "autocomplete=\"current-password\"></label> "
+                "<button type=\"submit\" id=\"login-submit\">Log in</button></form>"
+                "</body></html>\n");
+  return httpd_send_buf(c, res->status, "text/html; charset=utf-8", &b, NULL, page_headers());
+}
+
+static int is_page(tallyweb_route_t r) {
+  return r == TALLYWEB_PAGE || r == TALLYWEB_TASK_PAGE || r == TALLYWEB_FLEET;
+}
+
+static enum MHD_Result route_get(http_t *h, struct MHD_Connection *c, const char *url,
+                                 tallyweb_route_t r, const char *task,
+                                 const auth_result_t *res) {
+  switch (r) {
+  case TALLYWEB_PAGE: return get_page(h, c);
+  case TALLYWEB_METRICS: return get_metrics(h, c);
+  case TALLYWEB_TASKS: return get_tasks(h, c);
+  case TALLYWEB_REPORTER: return get_reporter(h, c);
+  case TALLYWEB_TASK: return get_task(h, c, task);
+  case TALLYWEB_FAILED_CSV: return get_failed(h, c, url, task, TALLY_EXPORT_CSV);
+  case TALLYWEB_FAILED_JSONL: return get_failed(h, c, url, task, TALLY_EXPORT_JSONL);
+  case TALLYWEB_SESSION: return get_session(h, c, res);
+  case TALLYWEB_STORES: return get_stores(h, c);
+  case TALLYWEB_ACTIONS: return get_console(h, c, task);
+  case TALLYWEB_WORKERS: return get_console(h, c, NULL);
+  case TALLYWEB_TASK_PAGE: return get_task_page(h, c, task);
+  case TALLYWEB_FLEET: return get_fleet(h, c);
+  default: return httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
+  }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const httpd_req_t *rq) {
   http_t *h = cls;
-  char *task = NULL;
+  char *task = NULL, sname[AUTH_NAME_MAX];
+  const char *verb = NULL;
   tallyweb_route_t r;
   enum MHD_Result ret;
-  r = tallyweb_route(url, &task);
-  LOG_DEBUG(FAC, "path=%s route=%d", FLOG_Q(url), (int)r);
+  auth_result_t res;
+  int post_route;
+  r = tallyweb_route_verb(rq->url, &task, &verb);
+  LOG_DEBUG(FAC, "path=%s route=%d", FLOG_Q(rq->url), (int)r);
+  post_route = r == TALLYWEB_LOGIN || r == TALLYWEB_LOGOUT || r == TALLYWEB_ACTION ||
+               r == TALLYWEB_TASKS;
   if (r == TALLYWEB_NOT_FOUND) {
     ret = httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL);
   } else if (r == TALLYWEB_BAD_PATH) {
     ret = httpd_send_error(c, MHD_HTTP_BAD_REQUEST, "bad %-escape in the path", NULL);
-  } else if (!get) {
+  } else if (rq->post && post_route) {
+    if (r == TALLYWEB_LOGIN) {
+      ret = post_login(h, c, rq);
+    } else if (r == TALLYWEB_LOGOUT) {
+      ret = post_logout(h, c);
+    } else {
+      gate(h, c, rq, 1, &res, sname);
+      ret = res.status ? send_denied(c, &res)
+                       : post_action(h, c, rq, task, r == TALLYWEB_TASKS ? "create" : verb,
+                                     &res);
+    }
+  } else if (r == TALLYWEB_LOGIN || r == TALLYWEB_LOGOUT || r == TALLYWEB_ACTION) {
+    static const char *allow[] = {"Allow", "POST", NULL};
+    fbuf_t b;
+    fbuf_init(&b, 0);
+    fbuf_adds(&b, "{\"error\":\"method not allowed: POST only\"}\n");
+    ret = httpd_send_buf(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json; charset=utf-8", &b,
+                         NULL, allow);
+  } else if (!rq->get) {
     ret = httpd_send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", NULL);
   } else {
-    switch (r) {
-    case TALLYWEB_PAGE: ret = get_page(h, c); break;
-    case TALLYWEB_METRICS: ret = get_metrics(h, c); break;
-    case TALLYWEB_TASKS: ret = get_tasks(h, c); break;
-    case TALLYWEB_REPORTER: ret = get_reporter(h, c); break;
-    case TALLYWEB_TASK: ret = get_task(h, c, task); break;
-    case TALLYWEB_FAILED_CSV:
-      ret = get_failed(h, c, url, task, TALLY_EXPORT_CSV);
-      break;
-    case TALLYWEB_FAILED_JSONL:
-      ret = get_failed(h, c, url, task, TALLY_EXPORT_JSONL);
-      break;
-    default: ret = httpd_send_error(c, MHD_HTTP_NOT_FOUND, "not found", NULL); break;
-    }
+    gate(h, c, rq, 0, &res, sname);
+    if (res.status)
+      ret = is_page(r) ? send_login_page(c, &res) : send_denied(c, &res);
+    else
+      ret = route_get(h, c, rq->url, r, task, &res);
   }
   fx_free(task);
   return ret;
@@ -281,14 +656,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 /* ---------- life cycle ---------- */
 
-http_t *http_new(const char *listen, const tally_t *t, const feed_t *f,
+http_t *http_new(const http_conf_t *hc, const tally_t *t, const feed_t *f,
                  pthread_mutex_t *lock, char *errbuf) {
   http_t *h = fx_calloc(1, sizeof(*h));
+  httpd_opts_t o;
   h->t = t;
   h->feed = f;
   h->lock = lock;
-  h->d = httpd_new("reporter", listen, on_request, h, errbuf);
+  h->hc = *hc;
+  h->scheme = hc->tls_cert || hc->behind_proxy ? "https" : "http";
+  h->sessions = auth_sessions_new(MAX_SESSIONS, SESSION_TTL_MS);
+  memset(&o, 0, sizeof(o));
+  o.req = on_request;
+  o.max_body = MAX_BODY;
+  o.tls_cert = hc->tls_cert;
+  o.tls_key = hc->tls_key;
+  h->d = httpd_new_ex("reporter", hc->listen, &o, h, errbuf);
   if (!h->d) {
+    auth_sessions_free(h->sessions);
     fx_free(h);
     return NULL;
   }
@@ -298,6 +683,7 @@ http_t *http_new(const char *listen, const tally_t *t, const feed_t *f,
 void http_destroy(http_t *h) {
   if (!h) return;
   httpd_destroy(h->d);
+  auth_sessions_free(h->sessions);
   fx_free(h);
 }
 

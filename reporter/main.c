@@ -25,16 +25,23 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "bus/bus.h"
 #include "conf/busconf.h"
+#include "bus/control.h"
 #include "bus/msg.h"
+#include "report/console.h"
+#include "report/series.h"
 #include "report/tally.h"
 #include "conf/config.h"
 #include "core/log.h"
 #include "reporter/audit_export.h"
 #include "reporter/feed.h"
 #include "reporter/http.h"
+#include "web/auth.h"
 #include "web/httpd.h"
 
 #define FAC "reporter"
@@ -416,6 +423,23 @@ static int mode_export_audit(const bus_conf_t *bc, const opts_t *o, int64_t dead
 /* --watch screen: on a terminal the block is redrawn in place (like
  * rclone -P), with the status page's address under it; otherwise one line
  * per task per refresh, or compact JSON. */
+/* The console's task states (taskstate), under the --watch screen. */
+static const console_t *watch_console;
+
+static void states_text(fbuf_t *b) {
+  fbuf_t st;
+  if (!watch_console) return;
+  fbuf_init(&st, 0);
+  if (view_lock) pthread_mutex_lock(view_lock);
+  console_states_text(watch_console, &st);
+  if (view_lock) pthread_mutex_unlock(view_lock);
+  if (st.len) {
+    fbuf_adds(b, "\ntask states:\n");
+    fbuf_add(b, st.p, st.len);
+  }
+  fbuf_release(&st);
+}
+
 static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
   fbuf_t b;
   int64_t now = ferry_wall_ms();
@@ -430,6 +454,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
     size_t i;
     fbuf_init(&scr, 0);
     render(t, o, now, 0, &scr);
+    states_text(&scr);
     if (url) fbuf_addf(&scr, "\nstatus page %s\n", url);
     fbuf_adds(&b, "\033[H");
     for (i = 0; i < scr.len; i++) {
@@ -451,6 +476,7 @@ static void draw(const tally_t *t, const opts_t *o, int tty, const char *url) {
     }
     if (o->task && !n) fbuf_addf(&b, "%s: pending\n", o->task);
     fx_free(names);
+    states_text(&b);
   }
   if (put_out(&b)) stop = 1;   /* stdout closed: nobody is watching */
   fbuf_release(&b);
@@ -586,18 +612,240 @@ static int mode_serve(feed_t *f, const tally_t *t, long refresh_s) {
   return rc;
 }
 
+/* ---------- the console's access: tokens, TLS, where it listens ---------- */
+
+/* What the HTTP server is started with, read before anything else starts. */
+typedef struct web_setup {
+  const char *listen;         /* NULL or "": no server */
+  auth_tokens_t tokens;
+  char *tls_cert, *tls_key;   /* PEM text */
+  int behind_proxy;
+  const char **stores;
+  size_t n_stores;
+} web_setup_t;
+
+/* The whole of a small file (at most 1 MiB) as a string, or NULL with errbuf
+ * naming key and path. Warns when a secret file is readable by others. */
+static char *read_small(const char *key, const char *path, int secret, char *errbuf) {
+  FILE *fp = fopen(path, "rb");
+  struct stat st;
+  char *buf;
+  size_t n;
+  if (!fp || fstat(fileno(fp), &st) != 0) {
+    ferry_seterr(errbuf, FERRY_ERR_IO, "%s: %s: %s", key, path, strerror(errno));
+    if (fp) fclose(fp);
+    return NULL;
+  }
+  if (st.st_size > (1 << 20)) {
+    fclose(fp);
+    ferry_seterr(errbuf, FERRY_ERR_INVALID, "%s: %s: larger than 1 MiB", key, path);
+    return NULL;
+  }
+  if (secret && (st.st_mode & 077))
+    LOG_WARN(FAC, "key=%s path=%s msg=\"readable by group or others: chmod 600\"", key,
+             FLOG_V(path));
+  buf = fx_malloc((size_t)st.st_size + 1);
+  n = fread(buf, 1, (size_t)st.st_size, fp);
+  fclose(fp);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* 1 when every address host resolves to is a loopback one. */
+static int listen_is_loopback(const char *listen) {
+  char *host = NULL, eb[FERRY_ERRLEN];
+  int port, loop = 1;
+  struct addrinfo hints, *ai = NULL, *p;
+  if (httpd_parse_listen(listen, &host, &port, eb)) return 0;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai) loop = 0;
+  for (p = ai; p && loop; p = p->ai_next) loop = auth_is_loopback(p->ai_addr);
+  if (ai) freeaddrinfo(ai);
+  fx_free(host);
+  return loop;
+}
+
+static void web_release(web_setup_t *w) {
+  auth_tokens_release(&w->tokens);
+  if (w->tls_key) memset(w->tls_key, 0, strlen(w->tls_key));
+  fx_free(w->tls_key);
+  fx_free(w->tls_cert);
+  fx_free(w->stores);
+}
+
+/* Reads the console's settings: EX_OK, EX_USAGE (a setting refused) or
+ * EX_ERR (a file that cannot be read), with errbuf saying why. */
+static int web_prepare(const opts_t *o, const ferry_conf_t *conf, web_setup_t *w, char *eb) {
+  const conf_reporter_t *rc = &conf->reporter;
+  size_t i;
+  memset(w, 0, sizeof(*w));
+  w->listen = o->listen ? o->listen : rc->listen;
+  w->behind_proxy = rc->behind_proxy;
+  if (!w->listen || !*w->listen) return EX_OK;
+  if (!rc->tls_cert != !rc->tls_key) {
+    snprintf(eb, FERRY_ERRLEN, "reporter.tls_cert and reporter.tls_key go together: "
+                    "give both or neither");
+    return EX_USAGE;
+  }
+  if (!listen_is_loopback(w->listen) && !rc->tls_cert && !rc->behind_proxy) {
+    snprintf(eb, FERRY_ERRLEN, "%s \"%s\" is not a loopback address: the status page and its "
+            "actions would go over the network in clear. Set reporter.tls_cert and "
+            "reporter.tls_key (HTTPS), or reporter.behind_proxy = true when a TLS-terminating "
+            "reverse proxy forwards to it (docs/security.md)",
+            o->listen ? "--listen" : "reporter.listen", w->listen);
+    return EX_USAGE;
+  }
+  if (rc->tokens_env) {
+    const char *v = getenv(rc->tokens_env);
+    if (!v || !*v) {
+      snprintf(eb, FERRY_ERRLEN, "reporter.tokens_env: the environment variable %s is "
+                      "not set", rc->tokens_env);
+      return EX_USAGE;
+    }
+    char *what = fx_asprintf("reporter.tokens_env (%s)", rc->tokens_env);
+    ferry_err_t e = auth_tokens_parse(&w->tokens, v, what, eb);
+    fx_free(what);
+    if (e) {
+            return EX_USAGE;
+    }
+  }
+  if (rc->tokens_file) {
+    char *text = read_small("reporter.tokens_file", rc->tokens_file, 1, eb);
+    ferry_err_t e;
+    if (!text) {
+            return EX_ERR;
+    }
+    e = auth_tokens_parse(&w->tokens, text, "reporter.tokens_file", eb);
+    memset(text, 0, strlen(text));
+    fx_free(text);
+    if (e) {
+            return EX_USAGE;
+    }
+  }
+  if (rc->tls_cert) {
+    if (!(w->tls_cert = read_small("reporter.tls_cert", rc->tls_cert, 0, eb)) ||
+        !(w->tls_key = read_small("reporter.tls_key", rc->tls_key, 1, eb))) {
+            return EX_ERR;
+    }
+  }
+  for (i = 0; i < w->tokens.n; i++)
+    LOG_INFO(FAC, "msg=\"console token\" token=%s role=%s", FLOG_V(w->tokens.v[i].name),
+             auth_role_str(w->tokens.v[i].role));
+  if (!w->tokens.n && !listen_is_loopback(w->listen))
+    LOG_WARN(FAC, "listen=%s msg=\"no tokens (reporter.tokens_env, reporter.tokens_file): "
+                  "whoever reaches this address sees the status, and nobody can act\"",
+             FLOG_V(w->listen));
+  w->stores = fx_calloc(conf->n_stores + 1, sizeof(*w->stores));
+  for (i = 0; i < conf->n_stores; i++) w->stores[i] = conf->stores[i].name;
+  w->n_stores = conf->n_stores;
+  return EX_OK;
+}
+
+/* ---------- the tasks' charts ---------- */
+
+/* The series the page's task pages chart, fed by the feed (under its lock). */
+static series_t *web_series;
+
+static void on_result(void *ctx, const void *value, size_t len, int64_t ts_ms) {
+  char eb[FERRY_ERRLEN];
+  (void)ctx;
+  /* The tally took the record: it decodes. */
+  if (series_add_result(web_series, value, len, ts_ms, eb))
+    LOG_DEBUG(FAC, "msg=\"result not charted\" reason=%s", FLOG_Q(eb));
+}
+
+/* ---------- actions: commands to the control topic ---------- */
+
+/* The producer of the console's commands; used by the HTTP server's thread
+ * only (sends, and serves the delivery reports while it waits for them). */
+typedef struct ctl_sender {
+  bus_producer_t *p;
+  console_t *cs;
+  pthread_mutex_t *lock;
+  int done;
+  ferry_err_t err;
+  char why[256];
+} ctl_sender_t;
+
+static void ctl_delivered(const bus_delivery_t *d, void *ctx) {
+  ctl_sender_t *s = ctx;
+  s->done = 1;
+  s->err = d->err;
+  snprintf(s->why, sizeof(s->why), "%s", d->error ? d->error : "");
+}
+
+/* http_action_fn: the command, sent and stored (acks=all) before the 202. */
+static unsigned ctl_action(void *cls, const char *task, const char *verb, const json_t *body,
+                           const char *by, char id[17], char *errbuf) {
+  ctl_sender_t *s = cls;
+  msg_control_t m;
+  char *text;
+  ferry_err_t e;
+  pthread_mutex_lock(s->lock);
+  e = console_command(s->cs, task, verb, body, by, ferry_wall_ms(), &m, errbuf);
+  pthread_mutex_unlock(s->lock);
+  if (e) return 400;
+  text = msg_control_encode(&m);
+  if (!text) {
+    msg_control_release(&m);
+    ferry_seterr(errbuf, FERRY_ERR_INVALID, "the command cannot be encoded (a string that is "
+                 "not UTF-8?)");
+    return 400;
+  }
+  s->done = 0;
+  s->err = FERRY_OK;
+  e = bus_producer_send(s->p, BUS_CONTROL, task, text, strlen(text), NULL, errbuf);
+  fx_free(text);
+  if (e == FERRY_ERR_INVALID) {
+    msg_control_release(&m);
+    return 400;   /* larger than the topic takes */
+  }
+  if (!e) e = bus_producer_flush(s->p, 15000, errbuf);
+  if (!e && (!s->done || s->err))
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "the command was not stored in Kafka: %s",
+                     s->why[0] ? s->why : "no delivery report");
+  if (e) {
+    LOG_WARN(FAC, "task=%s cmd=%s msg=\"command not sent\" reason=%s", FLOG_V(task), verb,
+             FLOG_Q(errbuf));
+    msg_control_release(&m);
+    return 503;
+  }
+  snprintf(id, 17, "%s", m.id);
+  msg_control_release(&m);
+  return 202;
+}
+
 /* Starts the HTTP server of the default mode and --watch on --listen, or
  * else reporter.listen; *out stays NULL when there is none to start. From
  * then on the feed changes the tally only under lock. */
-static int start_http(const opts_t *o, const ferry_conf_t *conf, const tally_t *t,
-                      feed_t *f, pthread_mutex_t *lock, http_t **out) {
-  const char *listen = o->listen ? o->listen : conf->reporter.listen;
+static int start_http(const opts_t *o, const web_setup_t *w, const tally_t *t, feed_t *f,
+                      console_t *cs, ctl_sender_t *sender, pthread_mutex_t *lock,
+                      http_t **out) {
   char eb[FERRY_ERRLEN];
+  http_conf_t hc;
   *out = NULL;
-  if (!listen || !*listen) return EX_OK;
+  if (!w->listen || !*w->listen) return EX_OK;
   feed_set_lock(f, lock);
   view_lock = lock;
-  *out = http_new(listen, t, f, lock, eb);
+  memset(&hc, 0, sizeof(hc));
+  hc.listen = w->listen;
+  hc.tokens = &w->tokens;
+  hc.tls_cert = w->tls_cert;
+  hc.tls_key = w->tls_key;
+  hc.stores = w->stores;
+  hc.n_stores = w->n_stores;
+  hc.behind_proxy = w->behind_proxy;
+  if (cs && feed_has_console(f)) hc.console = cs;
+  hc.series = web_series;
+  if (hc.console && sender->p) {
+    sender->cs = cs;
+    sender->lock = lock;
+    hc.action = ctl_action;
+    hc.cls = sender;
+  }
+  *out = http_new(&hc, t, f, lock, eb);
   if (*out) return EX_OK;
   /* --watch is often run beside the reporter that already serves
    * reporter.listen: there the terminal view matters, not a second page. */
@@ -617,6 +865,9 @@ int main(int argc, char **argv) {
   tally_t *t;
   feed_t *f;
   http_t *h = NULL;
+  web_setup_t web;
+  console_t *cs = NULL;
+  ctl_sender_t sender;
   pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
   char eb[FERRY_ERRLEN];
   struct sigaction sa;
@@ -631,8 +882,27 @@ int main(int argc, char **argv) {
 
   conf = conf_load_or_exit(o.config, CONF_SKIP_CREDENTIALS);   /* exit 2 on errors */
   if (log_level) flog_set_level_str(log_level);
+  memset(&web, 0, sizeof(web));
+  memset(&sender, 0, sizeof(sender));
+  /* The server's settings are checked before anything starts: a refused
+   * one is a configuration error (exit 2). */
+  if (!o.once && !o.export_task && (o.watch || !o.wait) &&
+      (rc = web_prepare(&o, conf, &web, eb)) != EX_OK) {
+    web_release(&web);
+    memset(&web, 0, sizeof(web));
+    /* As when the address cannot be bound: a --watch beside the serving
+     * reporter wants its terminal view, not a page. */
+    if (o.watch && !o.listen) {
+      LOG_WARN(FAC, "msg=\"no status page from this --watch\" reason=%s", FLOG_Q(eb));
+    } else {
+      fprintf(stderr, "ferry-reporter: %s\n", eb);
+      conf_destroy(conf);
+      return rc;
+    }
+  }
   if (bus_conf_from_kafka(&bc, &conf->kafka, eb) || bus_topics_check(&bc, eb)) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
+    web_release(&web);
     bus_conf_release(&bc);
     conf_destroy(conf);
     return EX_ERR;
@@ -657,7 +927,23 @@ int main(int argc, char **argv) {
     tally_opts_t to = {0, conf->reporter.state_dir};
     t = tally_open(&to, eb);
   }
-  f = t ? feed_new(&bc, t, eb) : NULL;
+  /* The console's state, and a producer for its commands, where a page is
+   * served (a --watch shows the states too). */
+  if (web.listen && *web.listen) {
+    cs = console_new();
+    sender.p = bus_producer_new(&bc, ctl_delivered, &sender, eb);
+    if (!sender.p)
+      LOG_WARN(FAC, "msg=\"no producer for the control topic: actions answer 503\" reason=%s",
+               FLOG_Q(eb));
+  } else if (o.watch) {
+    cs = console_new();
+  }
+  f = t ? feed_new(&bc, t, cs, eb) : NULL;
+  if (f && feed_has_console(f)) watch_console = cs;
+  if (f && web.listen && *web.listen) {
+    web_series = series_new();
+    feed_on_result(f, on_result, NULL);
+  }
   if (!f) {
     fprintf(stderr, "ferry-reporter: %s\n", eb);
     rc = EX_ERR;
@@ -666,17 +952,21 @@ int main(int argc, char **argv) {
   } else if (o.export_task) {
     rc = mode_export(f, t, &o, deadline);
   } else if (o.watch || o.wait) {
-    rc = o.watch ? start_http(&o, conf, t, f, &lock, &h) : EX_OK;
+    rc = o.watch ? start_http(&o, &web, t, f, cs, &sender, &lock, &h) : EX_OK;
     if (rc == EX_OK)
       rc = mode_follow(f, t, &o, deadline, conf->reporter.refresh_s,
                        h ? http_url(h) : NULL);
   } else {
-    rc = start_http(&o, conf, t, f, &lock, &h);
+    rc = start_http(&o, &web, t, f, cs, &sender, &lock, &h);
     if (rc == EX_OK) rc = mode_serve(f, t, conf->reporter.refresh_s);
   }
   if (rc >= 130) rc = EX_ERR;   /* interrupted before the answer */
   http_destroy(h);   /* first: its thread reads the tally and the feed */
+  web_release(&web);
+  if (sender.p) bus_producer_destroy(sender.p);
   feed_destroy(f);
+  console_free(cs);
+  series_free(web_series);
   tally_destroy(t);
   bus_conf_release(&bc);
   conf_destroy(conf);

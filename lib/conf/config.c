@@ -1410,6 +1410,10 @@ void conf_destroy(ferry_conf_t *c) {
   kvlist_release(&c->worker.storage_class_map);
   fx_free(c->reporter.listen);
   fx_free(c->reporter.state_dir);
+  fx_free(c->reporter.tokens_env);
+  fx_free(c->reporter.tokens_file);
+  fx_free(c->reporter.tls_cert);
+  fx_free(c->reporter.tls_key);
   fx_free(c->worker.metrics_listen);
   for (i = 0; i < c->n_tasks; i++) task_release(&c->tasks[i]);
   fx_free(c->tasks);

@@ -100,6 +100,11 @@ typedef struct conf_reporter {
   char *listen; /* "host:port"; NULL = no HTTP server */
   long refresh_s;
   char *state_dir; /* parent of the key index's directory; NULL = $TMPDIR or /tmp */
+  char *tokens_env;  /* variable holding "name:role:secret,..."; NULL = none */
+  char *tokens_file; /* file of such entries (one a line); NULL = none */
+  char *tls_cert;    /* PEM certificate (chain) file: HTTPS; NULL = HTTP */
+  char *tls_key;     /* its PEM private key file */
+  int behind_proxy;  /* a TLS-terminating reverse proxy forwards to listen */
 } conf_reporter_t;
 
 /* One task (`tasks = ( { name = ...; ... } )`). Values are effective: where the

@@ -497,6 +497,46 @@ static const ckey_t reporter_keys[] = {
             "directory of its own, removed at exit; rebuilt from the topics at every start); "
             "\"\" = $TMPDIR, else /tmp. Disk: about 300 MB per million failed keys "
             "(docs/reporter.md, \"Memory\")."},
+    {.name = "tokens_env",
+     .type = KT_STR,
+     AT(conf_reporter_t, tokens_env),
+     .def = "",
+     .flags = KF_EMPTY_NULL,
+     .check = conf_check_envname,
+     .doc = "Environment variable holding the console's access tokens, "
+            "\"NAME:ROLE:SECRET,...\" (ROLE viewer or operator; SECRET at least 16 "
+            "characters). Viewing from another host then needs a token, and every action an "
+            "operator's (docs/security.md, \"The status page and its actions\"). Logs name "
+            "a token, never its secret."},
+    {.name = "tokens_file",
+     .type = KT_STR,
+     AT(conf_reporter_t, tokens_file),
+     .def = "",
+     .flags = KF_EMPTY_NULL,
+     .doc = "File of access tokens, NAME:ROLE:SECRET one a line (# comments), beside or "
+            "instead of `tokens_env`; read at start. Warned about when readable by group or "
+            "others."},
+    {.name = "tls_cert",
+     .type = KT_STR,
+     AT(conf_reporter_t, tls_cert),
+     .def = "",
+     .flags = KF_EMPTY_NULL,
+     .doc = "PEM certificate (with its chain) file: the status server speaks HTTPS only. "
+            "Goes with `tls_key`."},
+    {.name = "tls_key",
+     .type = KT_STR,
+     AT(conf_reporter_t, tls_key),
+     .def = "",
+     .flags = KF_EMPTY_NULL,
+     .doc = "PEM private key file of `tls_cert`. Warned about when readable by group or "
+            "others (a container's secret may have to be)."},
+    {.name = "behind_proxy",
+     .type = KT_BOOL,
+     AT(conf_reporter_t, behind_proxy),
+     .def = "false",
+     .doc = "true: a TLS-terminating reverse proxy forwards to `listen` (it must pass the "
+            "Host header). No client then counts as local: with tokens, every view needs "
+            "one. A `listen` address other than loopback needs this or `tls_cert`."},
 };
 
 static const ckey_t task_keys[] = {

@@ -171,6 +171,10 @@ typedef struct tally_view {
   size_t n_runs;
   char *incomplete;           /* owned: why the figures may miss records (the
                                  broker deleted some), NULL when complete */
+  const char *ctl_state;      /* the console's state of the task (taskstate
+                                 topic, report/console.h), static; NULL when
+                                 none. The tally leaves it NULL: the
+                                 reporter sets it for the page */
 } tally_view_t;
 
 /* Fills *out (uninitialized on entry) with task's status at now_ms.

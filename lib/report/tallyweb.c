@@ -122,34 +122,61 @@ static int is(const char *seg, size_t len, const char *lit) {
   return strlen(lit) == len && memcmp(seg, lit, len) == 0;
 }
 
-tallyweb_route_t tallyweb_route(const char *path, char **task) {
+static const char *const VERBS[] = {"start", "pause", "resume", "cancel", "retry-failed",
+                                    "limits", NULL};
+
+tallyweb_route_t tallyweb_route_verb(const char *path, char **task, const char **verb) {
   const char *seg[MAX_SEGS];
   size_t len[MAX_SEGS];
-  int n;
+  int n, i;
   *task = NULL;
+  *verb = NULL;
   if (!path) return TALLYWEB_NOT_FOUND;
   n = split(path, seg, len);
   if (n < 1) return TALLYWEB_NOT_FOUND;
   if (n == 1 && (len[0] == 0 || is(seg[0], len[0], "index.html"))) return TALLYWEB_PAGE;
   if (n == 1 && is(seg[0], len[0], "metrics")) return TALLYWEB_METRICS;
+  if (n == 1 && is(seg[0], len[0], "login")) return TALLYWEB_LOGIN;
+  if (n == 1 && is(seg[0], len[0], "logout")) return TALLYWEB_LOGOUT;
+  if (n == 1 && is(seg[0], len[0], "fleet")) return TALLYWEB_FLEET;
+  if (n == 2 && is(seg[0], len[0], "task") && len[1])
+    return tallyweb_url_decode(seg[1], len[1], task) ? TALLYWEB_BAD_PATH : TALLYWEB_TASK_PAGE;
   if (!is(seg[0], len[0], "api")) return TALLYWEB_NOT_FOUND;
   if (n == 2 && is(seg[1], len[1], "reporter")) return TALLYWEB_REPORTER;
+  if (n == 2 && is(seg[1], len[1], "session")) return TALLYWEB_SESSION;
+  if (n == 2 && is(seg[1], len[1], "stores")) return TALLYWEB_STORES;
+  if (n == 2 && is(seg[1], len[1], "workers")) return TALLYWEB_WORKERS;
   if (n < 2 || !is(seg[1], len[1], "tasks")) return TALLYWEB_NOT_FOUND;
   if (n == 2 || (n == 3 && len[2] == 0)) return TALLYWEB_TASKS;
   if (len[2] == 0) return TALLYWEB_NOT_FOUND;
   {
-    tallyweb_route_t r;
+    tallyweb_route_t r = TALLYWEB_NOT_FOUND;
     if (n == 3)
       r = TALLYWEB_TASK;
     else if (n == 4 && is(seg[3], len[3], "failed.csv"))
       r = TALLYWEB_FAILED_CSV;
     else if (n == 4 && is(seg[3], len[3], "failed.jsonl"))
       r = TALLYWEB_FAILED_JSONL;
-    else
-      return TALLYWEB_NOT_FOUND;
-    if (tallyweb_url_decode(seg[2], len[2], task)) return TALLYWEB_BAD_PATH;
+    else if (n == 4 && is(seg[3], len[3], "actions"))
+      r = TALLYWEB_ACTIONS;
+    else if (n == 4)
+      for (i = 0; VERBS[i]; i++)
+        if (is(seg[3], len[3], VERBS[i])) {
+          r = TALLYWEB_ACTION;
+          *verb = VERBS[i];
+        }
+    if (r == TALLYWEB_NOT_FOUND) return r;
+    if (tallyweb_url_decode(seg[2], len[2], task)) {
+      *verb = NULL;
+      return TALLYWEB_BAD_PATH;
+    }
     return r;
   }
+}
+
+tallyweb_route_t tallyweb_route(const char *path, char **task) {
+  const char *verb;
+  return tallyweb_route_verb(path, task, &verb);
 }
 
 /* ---------- shared figures ---------- */
@@ -396,8 +423,9 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
   size_t i;
   fbuf_adds(out, "<tr class=\"task\" data-task=\"");
   tallyweb_html_escape(out, v->task);
-  fbuf_addf(out, "\" data-state=\"%s\"><td><div class=\"name\">",
-            tally_state_str(f->state));
+  fbuf_addf(out, "\" data-state=\"%s\"", tally_state_str(f->state));
+  if (v->ctl_state) fbuf_addf(out, " data-ctl-state=\"%s\"", v->ctl_state);
+  fbuf_adds(out, "><td><div class=\"name\">");
   tallyweb_html_escape(out, v->task);
   fbuf_adds(out, "</div>");
   if (v->has_def) {
@@ -407,12 +435,15 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
     loc_text(out, &v->dst);
     fbuf_adds(out, "</div>");
   }
+  fbuf_addf(out, "</td><td class=\"state\">%s", tally_state_str(f->state));
+  if (v->ctl_state)
+    fbuf_addf(out, " <span class=\"ctl %s\" data-testid=\"ctl-state\">%s</span>",
+              v->ctl_state, v->ctl_state);
   fbuf_addf(out,
-            "</td><td class=\"state\">%s</td><td class=\"progress\">"
+            "</td><td class=\"progress\">"
             "<div class=\"bar\" data-percent=\"%.1f\"><div class=\"fill %s\" "
             "style=\"width: %.1f%%;\"></div></div><span class=\"pct\">",
-            tally_state_str(f->state), p, tallyweb_state_color(f->state),
-            p > 100 ? 100.0 : p);
+            p, tallyweb_state_color(f->state), p > 100 ? 100.0 : p);
   if (f->totals_known)
     fbuf_addf(out, "%.1f%%", p);
   else
@@ -446,24 +477,70 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
     }
     fbuf_adds(out, "</div>");
   }
-  fbuf_adds(out, "</td><td class=\"links\">");
-  if (f->failed) {
-    /* The name is %-escaped for the URL, then (harmlessly: only '%' and
-     * unreserved bytes remain) HTML-escaped for the attribute. */
-    fbuf_t u;
+  /* The name is %-escaped for the URL, then (harmlessly: only '%' and
+   * unreserved bytes remain) HTML-escaped for the attribute. */
+  {
+    fbuf_t u, a;
+    static const char *const verbs[][2] = {
+        {"start", "Start"}, {"retry-failed", "Retry failed"}, {"pause", "Pause"},
+        {"resume", "Resume"}, {"cancel", "Cancel"}};
+    size_t k;
     fbuf_init(&u, 0);
+    fbuf_init(&a, 0);
     tallyweb_url_escape(&u, v->task);
-    fbuf_adds(out, "<a class=\"csv\" href=\"api/tasks/");
-    tallyweb_html_escape(out, fbuf_str(&u));
-    fbuf_adds(out, "/failed.csv\">CSV</a> <a class=\"jsonl\" href=\"api/tasks/");
-    tallyweb_html_escape(out, fbuf_str(&u));
-    fbuf_adds(out, "/failed.jsonl\">JSONL</a>");
+    tallyweb_html_escape(&a, fbuf_str(&u));   /* the URL segment */
+    fbuf_reset(&u);
+    tallyweb_html_escape(&u, v->task);        /* the data-task value */
+    fbuf_addf(out, "</td><td class=\"links\"><a class=\"csv\" data-action=\"export-csv\" "
+                   "data-task=\"%s\" href=\"api/tasks/%s/failed.csv\">CSV</a> "
+                   "<a class=\"jsonl\" data-action=\"export-jsonl\" data-task=\"%s\" "
+                   "href=\"api/tasks/%s/failed.jsonl\">JSONL</a></td>"
+                   "<td class=\"actions\"><a class=\"details\" data-action=\"details\" "
+                   "data-task=\"%s\" href=\"task/%s\">Details</a>",
+              fbuf_str(&u), fbuf_str(&a), fbuf_str(&u), fbuf_str(&a), fbuf_str(&u),
+              fbuf_str(&a));
+    for (k = 0; k < sizeof(verbs) / sizeof(verbs[0]); k++)
+      fbuf_addf(out, " <button type=\"button\" class=\"op\" data-action=\"%s\" "
+                     "data-task=\"%s\">%s</button>",
+                verbs[k][0], fbuf_str(&u), verbs[k][1]);
+    fbuf_addf(out, "<div class=\"action-msg\" data-task=\"%s\" role=\"status\"></div>",
+              fbuf_str(&u));
     fbuf_release(&u);
-  } else {
-    fbuf_adds(out, "—");
+    fbuf_release(&a);
   }
   fbuf_adds(out, "</td></tr>\n");
 }
+
+/* The console's controls above the table: who is logged in and the login
+ * form (which also works without the script), and the "New task" form for
+ * an operator (filled and sent by the script). Ids are stable for a
+ * browser test (docs/reporter.md, "The page"). */
+#define CONSOLE_HTML                                                                     \
+  "<nav><a href=\"fleet\" id=\"nav-fleet\">Fleet</a></nav>\n"                           \
+  "<div id=\"session\"><span id=\"session-who\"></span> "                                \
+  "<form id=\"login-form\" method=\"post\" action=\"login\">"                             \
+  "<input type=\"password\" name=\"token\" id=\"login-token\" placeholder=\"token\" "       \
+  "autocomplete=\"current-password\"> <button type=\"submit\" id=\"login-submit\">Log "    \
+  "in</button></form> <button type=\"button\" id=\"logout\" hidden>Log out</button> "       \
+  "<span id=\"login-error\" role=\"alert\"></span></div>\n"                               \
+  "<details id=\"new-task\" class=\"op\"><summary>New task</summary>"                       \
+  "<form id=\"new-form\">"                                                                \
+  "<label>Name <input id=\"new-name\" required></label>"                                  \
+  "<fieldset><legend>Source</legend><select id=\"new-source-store\"></select> "           \
+  "<input id=\"new-source-bucket\" placeholder=\"bucket\" required> "                     \
+  "<input id=\"new-source-prefix\" placeholder=\"prefix/\"></fieldset>"                   \
+  "<fieldset><legend>Destination</legend><select id=\"new-dest-store\"></select> "        \
+  "<input id=\"new-dest-bucket\" placeholder=\"bucket\" required> "                       \
+  "<input id=\"new-dest-prefix\" placeholder=\"prefix/\"></fieldset>"                     \
+  "<label>Same name <select id=\"new-same-name\"><option>skip-if-same</option>"          \
+  "<option>skip</option><option>overwrite</option></select></label> "                     \
+  "<label>QPS limit <input id=\"new-qps-limit\" placeholder=\"0 = unlimited\"></label> "   \
+  "<label>Bandwidth limit <input id=\"new-bandwidth-limit\" placeholder=\"e.g. 100M\">"    \
+  "</label> <label>Include <input id=\"new-include\" placeholder=\"*.jpg, *.png\"></label> " \
+  "<label>Exclude <input id=\"new-exclude\" placeholder=\"tmp/*\"></label> "                \
+  "<button type=\"submit\" id=\"new-submit\">Create</button>"                             \
+  "<div id=\"new-error\" role=\"alert\"></div><div id=\"new-status\" role=\"status\"></div>" \
+  "</form></details>\n"
 
 void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
                    fbuf_t *out) {
@@ -479,8 +556,9 @@ void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *
             "<link rel=\"icon\" href=\"data:,\">\n"
             "<title>ferry — migration status</title>\n<style>");
   fbuf_adds(out, PAGE_CSS);
-  fbuf_adds(out, "</style></head>\n<body>\n<h1>ferry — migration status</h1>\n"
-                 "<div id=\"reporter\">");
+  fbuf_adds(out, "</style></head>\n<body>\n<h1>ferry — migration status</h1>\n");
+  fbuf_adds(out, CONSOLE_HTML);
+  fbuf_adds(out, "<div id=\"reporter\">");
   fbuf_addf(out, "%s · %" PRIu64 " records read",
             s->caught_up ? "caught up" : "catching up", s->records);
   if (s->lag >= 0) fbuf_addf(out, " · lag %" PRId64, s->lag);
@@ -488,15 +566,241 @@ void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *
   fbuf_adds(out,
             "</div>\n<table><thead><tr><th>Task</th><th>State</th><th>Progress</th>"
             "<th>Objects</th><th>Bytes</th><th>Rate</th><th>ETA</th><th>Failed</th>"
-            "<th>Failed list</th></tr></thead>\n<tbody id=\"tasks\">\n");
+            "<th>Export failed</th><th>Actions</th></tr></thead>\n<tbody id=\"tasks\">\n");
   for (i = 0; i < n; i++) page_row(out, &views[i]);
   if (!n)
-    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"9\">No tasks yet.</td></tr>\n");
+    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"10\">No tasks yet.</td></tr>\n");
   fbuf_addf(out, "</tbody></table>\n<p id=\"updated\">as of %s; refreshes every 2 s</p>\n"
                  "<script>",
             when);
   fbuf_adds(out, PAGE_JS);
   fbuf_adds(out, "</script>\n</body></html>\n");
+}
+
+/* ---------- a task's page and the fleet ---------- */
+
+static void utc(fbuf_t *out, int64_t ms) {
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tmv;
+  char s[32];
+  gmtime_r(&secs, &tmv);
+  strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S", &tmv);
+  fbuf_adds(out, s);
+}
+
+static void head(fbuf_t *out, const char *title, int refresh_s) {
+  fbuf_addf(out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            "<meta http-equiv=\"refresh\" content=\"%d\">\n<link rel=\"icon\" href=\"data:,\">\n"
+            "<title>ferry — ",
+            refresh_s);
+  tallyweb_html_escape(out, title);
+  fbuf_adds(out, "</title>\n<style>");
+  fbuf_adds(out, PAGE_CSS);
+  fbuf_adds(out, "</style></head>\n<body>\n");
+}
+
+static const char *jstr(const json_t *o, const char *k) {
+  const char *s = json_string_value(json_object_get(o, k));
+  return s ? s : "";
+}
+
+static void action_rows(fbuf_t *out, const json_t *actions) {
+  size_t i;
+  fbuf_adds(out, "<table id=\"actions\"><thead><tr><th>When (UTC)</th><th>Action</th>"
+                 "<th>By</th><th>Result</th></tr></thead><tbody>\n");
+  for (i = json_array_size(actions); i-- > 0;) {   /* newest first */
+    const json_t *a = json_array_get(actions, i), *ack = json_object_get(a, "ack");
+    fbuf_adds(out, "<tr class=\"action\" data-id=\"");
+    tallyweb_html_escape(out, jstr(a, "id"));
+    fbuf_adds(out, "\" data-cmd=\"");
+    tallyweb_html_escape(out, jstr(a, "cmd"));
+    fbuf_addf(out, "\" data-result=\"%s\"><td>",
+              !json_is_object(ack) ? "waiting"
+              : json_is_true(json_object_get(ack, "ok")) ? "ok" : "refused");
+    utc(out, json_integer_value(json_object_get(a, "at_ms")));
+    fbuf_adds(out, "</td><td>");
+    tallyweb_html_escape(out, jstr(a, "cmd"));
+    fbuf_adds(out, "</td><td>");
+    tallyweb_html_escape(out, jstr(a, "by"));
+    fbuf_adds(out, "</td><td>");
+    if (!json_is_object(ack)) {
+      fbuf_adds(out, "waiting for the master");
+    } else if (json_is_true(json_object_get(ack, "ok"))) {
+      fbuf_adds(out, "done");
+    } else {
+      fbuf_adds(out, "<span class=\"bad\">refused: ");
+      tallyweb_html_escape(out, jstr(ack, "error"));
+      fbuf_adds(out, "</span>");
+    }
+    fbuf_adds(out, "</td></tr>\n");
+  }
+  if (!json_array_size(actions))
+    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"4\">No actions.</td></tr>\n");
+  fbuf_adds(out, "</tbody></table>\n");
+}
+
+static void run_rows(fbuf_t *out, const tally_view_t *v) {
+  size_t i;
+  fbuf_adds(out, "<table id=\"runs\"><thead><tr><th>Run</th><th>Kind</th><th>Objects</th>"
+                 "<th>Copied</th><th>Skipped</th><th>Failed</th><th>Bytes copied</th>"
+                 "</tr></thead><tbody>\n");
+  for (i = 0; i < v->n_runs; i++) {
+    const tally_run_view_t *r = &v->runs[i];
+    fbuf_addf(out, "<tr class=\"run\" data-run=\"%d\"><td>%d", r->run, r->run);
+    if (r->retry_of) fbuf_addf(out, " (retry of %d)", r->retry_of);
+    fbuf_addf(out, "</td><td>%s</td><td class=\"num\">%" PRIu64 " / ", tally_kind_str(r->kind),
+              r->f.done_objects);
+    if (r->f.totals_known)
+      fbuf_addf(out, "%" PRIu64, r->f.total_objects);
+    else
+      fbuf_adds(out, "?");
+    fbuf_addf(out, "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">%" PRIu64
+                   "</td><td class=\"num\">%" PRIu64 "</td><td class=\"num\">",
+              r->f.copied, r->f.skipped, r->f.failed);
+    tally_fmt_bytes(out, (double)r->f.bytes_copied);
+    fbuf_adds(out, "</td></tr>\n");
+  }
+  if (!v->n_runs) fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"7\">No runs yet.</td></tr>\n");
+  fbuf_adds(out, "</tbody></table>\n");
+}
+
+void tallyweb_task_page(const tally_view_t *v, const json_t *taskstate, const json_t *actions,
+                        const char *charts_html, const tallyweb_stats_t *s, fbuf_t *out) {
+  const tally_figures_t *f = &v->f;
+  fbuf_t u, a;
+  const json_t *lim = json_object_get(taskstate, "limits");
+  head(out, v->task, 10);
+  fbuf_init(&u, 0);
+  fbuf_init(&a, 0);
+  tallyweb_url_escape(&u, v->task);
+  tallyweb_html_escape(&a, fbuf_str(&u));
+  fbuf_adds(out, "<nav><a href=\"../\" id=\"nav-home\">All tasks</a> · "
+                 "<a href=\"../fleet\" id=\"nav-fleet\">Fleet</a></nav>\n<h1 id=\"task-name\">");
+  tallyweb_html_escape(out, v->task);
+  fbuf_addf(out, "</h1>\n<dl id=\"task-summary\"><dt>State</dt><dd id=\"task-state\" "
+                 "data-state=\"%s\">%s",
+            tally_state_str(f->state), tally_state_str(f->state));
+  if (json_is_object(taskstate)) {
+    fbuf_addf(out, " <span class=\"ctl %s\" data-testid=\"ctl-state\">%s</span>",
+              jstr(taskstate, "state"), jstr(taskstate, "state"));
+  }
+  fbuf_adds(out, "</dd>");
+  if (v->has_def) {
+    fbuf_adds(out, "<dt>Route</dt><dd id=\"task-route\">");
+    loc_text(out, &v->src);
+    fbuf_adds(out, " → ");
+    loc_text(out, &v->dst);
+    fbuf_adds(out, "</dd>");
+  }
+  fbuf_addf(out, "<dt>Objects</dt><dd id=\"task-objects\">%" PRIu64 " / ", f->done_objects);
+  if (f->totals_known)
+    fbuf_addf(out, "%" PRIu64, f->total_objects);
+  else
+    fbuf_adds(out, "?");
+  fbuf_addf(out, " (copied %" PRIu64 ", skipped %" PRIu64 ", failed %" PRIu64 ")</dd>"
+                 "<dt>Bytes</dt><dd id=\"task-bytes\">",
+            f->copied, f->skipped, f->failed);
+  tally_fmt_bytes(out, (double)f->done_bytes);
+  fbuf_adds(out, " / ");
+  if (f->totals_known)
+    tally_fmt_bytes(out, (double)f->total_bytes);
+  else
+    fbuf_adds(out, "?");
+  fbuf_adds(out, "</dd><dt>Rate</dt><dd id=\"task-rate\">");
+  tally_fmt_bytes(out, rate2(f->bytes_per_s));
+  fbuf_addf(out, "/s · %.1f obj/s</dd><dt>ETA</dt><dd id=\"task-eta\">", rate2(f->objects_per_s));
+  tally_fmt_duration(out, f->eta_s);
+  fbuf_adds(out, "</dd>");
+  if (json_is_object(lim)) {
+    size_t i;
+    fbuf_addf(out, "<dt>Limits</dt><dd id=\"task-limits\">qps %" JSON_INTEGER_FORMAT
+                   " · bandwidth ",
+              json_integer_value(json_object_get(lim, "qps")));
+    if (json_integer_value(json_object_get(lim, "bandwidth")) > 0) {
+      tally_fmt_bytes(out, (double)json_integer_value(json_object_get(lim, "bandwidth")));
+      fbuf_adds(out, "/s");
+    } else {
+      fbuf_adds(out, "unlimited");
+    }
+    for (i = 0; i < json_array_size(json_object_get(lim, "schedule")); i++) {
+      fbuf_adds(out, i ? ", " : " · schedule ");
+      tallyweb_html_escape(out, json_string_value(json_array_get(json_object_get(lim, "schedule"), i)));
+    }
+    fbuf_adds(out, "</dd>");
+  }
+  fbuf_addf(out, "</dl>\n<p id=\"exports\"><a data-action=\"export-csv\" href=\"../api/tasks/%s/"
+                 "failed.csv\">Export failed (CSV)</a> · <a data-action=\"export-jsonl\" "
+                 "href=\"../api/tasks/%s/failed.jsonl\">Export failed (JSONL)</a></p>\n"
+                 "<h2>Over the last 24 hours</h2>\n<section id=\"charts\">",
+            fbuf_str(&a), fbuf_str(&a));
+  fbuf_adds(out, charts_html ? charts_html : "");
+  fbuf_adds(out, "</section>\n<h2>Runs</h2>\n");
+  run_rows(out, v);
+  fbuf_adds(out, "<h2>Actions</h2>\n");
+  action_rows(out, actions);
+  fbuf_adds(out, "<p id=\"updated\">as of ");
+  utc(out, s->now_ms);
+  fbuf_adds(out, " UTC; reloads every 10 s</p>\n</body></html>\n");
+  fbuf_release(&u);
+  fbuf_release(&a);
+}
+
+void tallyweb_fleet_page(const json_t *workers, const tallyweb_stats_t *s, fbuf_t *out) {
+  size_t i, k, j;
+  head(out, "fleet", 5);
+  fbuf_addf(out, "<nav><a href=\"./\" id=\"nav-home\">All tasks</a></nav>\n<h1>ferry — fleet"
+                 "</h1>\n<p id=\"fleet-count\">%zu workers</p>\n<table id=\"workers\"><thead><tr>"
+                 "<th>Worker</th><th>Host</th><th>Tasks (objects in hand)</th><th>Partitions</th>"
+                 "<th>Rate</th><th>Last heard</th></tr></thead><tbody>\n",
+            json_array_size(workers));
+  for (i = 0; i < json_array_size(workers); i++) {
+    const json_t *w = json_array_get(workers, i), *ts = json_object_get(w, "tasks"),
+                 *ps = json_object_get(w, "parts"), *rate = json_object_get(w, "rate");
+    int stale = json_is_true(json_object_get(w, "stale"));
+    fbuf_adds(out, "<tr class=\"worker\" data-worker=\"");
+    tallyweb_html_escape(out, jstr(w, "worker"));
+    fbuf_addf(out, "\" data-stale=\"%s\"><td>", stale ? "true" : "false");
+    tallyweb_html_escape(out, jstr(w, "worker"));
+    fbuf_adds(out, "</td><td class=\"host\">");
+    tallyweb_html_escape(out, json_is_string(json_object_get(w, "host")) ? jstr(w, "host") : "—");
+    fbuf_adds(out, "</td><td class=\"tasks\">");
+    for (k = 0; k < json_array_size(ts); k++) {
+      const json_t *t = json_array_get(ts, k);
+      if (k) fbuf_adds(out, ", ");
+      tallyweb_html_escape(out, jstr(t, "task"));
+      fbuf_addf(out, " (%" JSON_INTEGER_FORMAT "%s)", json_integer_value(json_object_get(t, "objects")),
+                json_is_true(json_object_get(t, "held")) ? ", held" : "");
+    }
+    fbuf_adds(out, "</td><td class=\"parts\">");
+    for (k = 0; k < json_array_size(ps); k++) {
+      const json_t *p = json_array_get(ps, k), *pa = json_object_get(p, "partitions");
+      if (k) fbuf_adds(out, "; ");
+      tallyweb_html_escape(out, jstr(p, "topic"));
+      fbuf_adds(out, ":");
+      for (j = 0; j < json_array_size(pa); j++)
+        fbuf_addf(out, "%s%" JSON_INTEGER_FORMAT, j ? "," : " ",
+                  json_integer_value(json_array_get(pa, j)));
+    }
+    if (!json_array_size(ps)) fbuf_adds(out, "—");
+    fbuf_adds(out, "</td><td class=\"num rate\">");
+    if (json_is_object(rate)) {
+      tally_fmt_bytes(out, json_number_value(json_object_get(rate, "bytes_s")));
+      fbuf_addf(out, "/s · %.1f obj/s", json_number_value(json_object_get(rate, "objects_s")));
+    } else {
+      fbuf_adds(out, "—");
+    }
+    fbuf_adds(out, "</td><td class=\"num heard\">");
+    tally_fmt_duration(out, json_integer_value(json_object_get(w, "age_ms")) / 1000);
+    fbuf_addf(out, " ago%s</td></tr>\n", stale ? " <span class=\"bad\">(stale)</span>" : "");
+  }
+  if (!json_array_size(workers))
+    fbuf_adds(out, "<tr><td class=\"empty\" colspan=\"6\">No worker heard from in the last "
+                   "hour.</td></tr>\n");
+  fbuf_adds(out, "</tbody></table>\n<p id=\"updated\">as of ");
+  utc(out, s->now_ms);
+  fbuf_adds(out, " UTC; reloads every 5 s</p>\n</body></html>\n");
 }
 
 static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
@@ -514,7 +818,7 @@ static void csp_make(void) {
   EVP_EncodeBlock(b64, md, (int)mdlen);
   snprintf(csp, sizeof(csp),
            "default-src 'none'; script-src 'sha256-%s'; style-src 'unsafe-inline'; "
-           "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+           "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; "
            "frame-ancestors 'none'",
            (const char *)b64);
 }

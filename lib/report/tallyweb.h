@@ -23,7 +23,7 @@
 
 /* The reader's figures, beside the tasks: how far the reporter has read. */
 typedef struct tallyweb_stats {
-  uint64_t records;     /* records read from the three topics */
+  uint64_t records;     /* records read from the topics */
   uint64_t rejected;    /* of which undecodable or invalid */
   uint64_t duplicates;  /* results recognized as duplicates */
   int64_t lag;          /* records not read yet behind the partitions' ends; -1 unknown */
@@ -55,7 +55,16 @@ typedef enum tallyweb_route {
   TALLYWEB_FAILED_CSV,        /* /api/tasks/{name}/failed.csv */
   TALLYWEB_FAILED_JSONL,      /* /api/tasks/{name}/failed.jsonl */
   TALLYWEB_REPORTER,          /* /api/reporter: tallyweb_stats_json */
-  TALLYWEB_METRICS            /* /metrics */
+  TALLYWEB_METRICS,           /* /metrics */
+  TALLYWEB_LOGIN,             /* /login (POST: a token; sets the session cookie) */
+  TALLYWEB_LOGOUT,            /* /logout (POST) */
+  TALLYWEB_SESSION,           /* /api/session: who is logged in, the CSRF token */
+  TALLYWEB_STORES,            /* /api/stores: the configured stores' names */
+  TALLYWEB_ACTION,            /* /api/tasks/{name}/{verb} (POST): *verb as in the path */
+  TALLYWEB_ACTIONS,           /* /api/tasks/{name}/actions: commands and acks */
+  TALLYWEB_TASK_PAGE,         /* /task/{name} */
+  TALLYWEB_FLEET,             /* /fleet */
+  TALLYWEB_WORKERS            /* /api/workers */
 } tallyweb_route_t;
 
 /*
@@ -65,6 +74,9 @@ typedef enum tallyweb_route {
  * "..", "//" and the like are simply unknown (TALLYWEB_NOT_FOUND).
  */
 tallyweb_route_t tallyweb_route(const char *path, char **task);
+/* tallyweb_route, and for TALLYWEB_ACTION *verb (static): "start", "pause",
+ * "resume", "cancel", "retry-failed" or "limits"; else NULL. */
+tallyweb_route_t tallyweb_route_verb(const char *path, char **task, const char **verb);
 
 /* ---------- rendering ---------- */
 
@@ -91,6 +103,20 @@ void tallyweb_metrics(const tally_view_t *views, size_t n, const tallyweb_stats_
  */
 void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
                    fbuf_t *out);
+
+/*
+ * A task's own page (/task/{name}): its state (with the console's
+ * taskstate, may be NULL), figures and ETA, its runs, charts_html (the
+ * series' inline SVG, series.h), its exports and its action log (actions:
+ * console_actions_json's array, may be NULL). Links are relative to
+ * /task/. No script: it reloads itself every 10 s (meta refresh).
+ */
+void tallyweb_task_page(const tally_view_t *v, const json_t *taskstate, const json_t *actions,
+                        const char *charts_html, const tallyweb_stats_t *s, fbuf_t *out);
+/* The fleet view (/fleet): a row per worker of workers
+ * (console_workers_json's array): host, tasks, partitions, rate, last heard.
+ * Reloads itself every 5 s. */
+void tallyweb_fleet_page(const json_t *workers, const tallyweb_stats_t *s, fbuf_t *out);
 
 /* The Content-Security-Policy for the page: nothing but its own inline
  * script (by SHA-256 hash) and style, and fetches to the same origin.

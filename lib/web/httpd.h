@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sys/socket.h>
 
 #include "core/buf.h"
 #include "core/ferry.h"
@@ -40,9 +41,35 @@ ferry_err_t httpd_parse_listen(const char *listen, char **host, int *port, char 
  * (FERRY_ERR_IO). Logs "listening URL" with the port actually bound. */
 httpd_t *httpd_new(const char *what, const char *listen, httpd_handler_fn fn, void *cls,
                    char *errbuf);
+/* A request as httpd_new_ex's handler sees it. */
+typedef struct httpd_req {
+  const char *method;
+  const char *url;        /* the path as sent, not decoded */
+  int get;                /* GET or HEAD */
+  int post;               /* POST: body holds what came (NUL-terminated) */
+  const char *body;
+  size_t body_len;
+  const struct sockaddr *client;   /* the peer's address, or NULL */
+} httpd_req_t;
+
+typedef enum MHD_Result (*httpd_req_fn)(void *cls, struct MHD_Connection *c,
+                                        const httpd_req_t *r);
+
+typedef struct httpd_opts {
+  httpd_req_fn req;       /* answers every request; POST bodies are read first */
+  size_t max_body;        /* a POST body above this is refused with 413 */
+  const char *tls_cert;   /* PEM text of the certificate (chain) and its key: */
+  const char *tls_key;    /* both set, the server speaks HTTPS only */
+} httpd_opts_t;
+
+/* httpd_new with POST (bodies of at most o->max_body bytes) and optionally
+ * HTTPS. errbuf also when libmicrohttpd was built without TLS or refuses
+ * the certificate or key. */
+httpd_t *httpd_new_ex(const char *what, const char *listen, const httpd_opts_t *o, void *cls,
+                      char *errbuf);
 /* Stops the server (waits for a request in progress). Accepts NULL. */
 void httpd_destroy(httpd_t *h);
-/* "http://127.0.0.1:8080/" with the bound port; borrowed. */
+/* "http://127.0.0.1:8080/" (https with TLS) with the bound port; borrowed. */
 const char *httpd_url(const httpd_t *h);
 
 /* Largest body httpd_send_text and httpd_send_json send; more is a 500. */

@@ -150,6 +150,9 @@ ok "published 4 tasks (one with a hostile name) and their results"
 start_reporter() {
   local log="$1"
   shift
+  # Made before the background start: its own redirection may come after
+  # the first look below (a missing file fails sed, and with pipefail the test).
+  : >"$log"
   "$REPORTER" -c "$RUN/ferry.conf" "$@" >"$RUN/reporter.out" 2>"$log" &
   REP_PID=$!
   URL=""
@@ -311,6 +314,12 @@ done
 for m in POST PUT DELETE PATCH OPTIONS; do
   for p in "" api/tasks api/tasks/done metrics; do
     code=$(get "$p" "$RUN/err.json" -X "$m" -D "$RUN/err.hdr" -d 'x=1')
+    # POST /api/tasks creates a task: an action, which needs an operator's
+    # token (reporter_auth.sh).
+    if [ "$m/$p" = POST/api/tasks ]; then
+      [ "$code" = 401 ] || fail "POST /api/tasks without a token gave $code, want 401"
+      continue
+    fi
     [ "$code" = 405 ] || fail "$m /$p gave $code, want 405"
     grep -qi '^allow: GET, HEAD' "$RUN/err.hdr" || fail "$m /$p: no Allow header"
   done
@@ -417,7 +426,11 @@ for t in tasks:
     assert t["task"] in r["text"], (t["task"], r["text"])
     for reason in t["failed_by_reason"]:
         assert reason in r["text"], (t["task"], reason)
-    assert len(r["links"]) == (2 if t["failed"] else 0), (t["task"], r["links"])
+    # The failed list as CSV and JSON lines (empty when nothing failed), the
+    # task's own page.
+    assert len(r["links"]) == 3, (t["task"], r["links"])
+    assert r["links"][0].endswith("/failed.csv") and r["links"][1].endswith("/failed.jsonl")
+    assert r["links"][2].startswith("task/"), r["links"]
 for name, color in expect.items():
     assert rows[name]["color"] == color, (name, rows[name])
 if mode == "js":

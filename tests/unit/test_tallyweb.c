@@ -188,13 +188,36 @@ static void test_routes(void **state) {
       {"/api/tasks/demo/../../../etc/passwd", TALLYWEB_NOT_FOUND, NULL},
       {"/index.htm", TALLYWEB_NOT_FOUND, NULL},
       {"/favicon.ico", TALLYWEB_NOT_FOUND, NULL},
+      /* The console's routes. */
+      {"/login", TALLYWEB_LOGIN, NULL},
+      {"/logout", TALLYWEB_LOGOUT, NULL},
+      {"/login/", TALLYWEB_NOT_FOUND, NULL},
+      {"/api/session", TALLYWEB_SESSION, NULL},
+      {"/api/stores", TALLYWEB_STORES, NULL},
+      {"/api/workers", TALLYWEB_WORKERS, NULL},
+      {"/fleet", TALLYWEB_FLEET, NULL},
+      {"/task/a%2Fb", TALLYWEB_TASK_PAGE, "a/b"},
+      {"/task/", TALLYWEB_NOT_FOUND, NULL},
+      {"/task/%zz", TALLYWEB_BAD_PATH, NULL},
+      {"/api/tasks/demo/actions", TALLYWEB_ACTIONS, "demo"},
+      {"/api/tasks/demo/pause", TALLYWEB_ACTION, "demo"},
+      {"/api/tasks/demo/retry-failed", TALLYWEB_ACTION, "demo"},
+      {"/api/tasks/demo/limits", TALLYWEB_ACTION, "demo"},
+      {"/api/tasks/demo/delete", TALLYWEB_NOT_FOUND, NULL},
+      {"/api/tasks/demo/pause/x", TALLYWEB_NOT_FOUND, NULL},
+      {"/api/tasks/%zz/pause", TALLYWEB_BAD_PATH, NULL},
   };
   size_t i;
   (void)state;
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *task = (char *)"unset";
-    tallyweb_route_t r = tallyweb_route(cases[i].path, &task);
+    const char *verb = "unset";
+    tallyweb_route_t r = tallyweb_route_verb(cases[i].path, &task, &verb);
     if (r != cases[i].r) fail_msg("%s: route %d, want %d", cases[i].path, r, cases[i].r);
+    if (r == TALLYWEB_ACTION)
+      assert_string_equal(verb, strrchr(cases[i].path, '/') + 1);
+    else
+      assert_null(verb);
     if (cases[i].task) {
       assert_non_null(task);
       assert_string_equal(task, cases[i].task);
@@ -363,9 +386,18 @@ static void test_page(void **state) {
   char *row;
   (void)state;
   fbuf_init(&b, 0);
+  {
+    size_t i;
+    for (i = 0; i < n; i++)
+      if (strcmp(v[i].task, "demo") == 0) v[i].ctl_state = "paused";   /* from taskstate */
+  }
   tallyweb_page(v, n, &st, &b);
   s = fbuf_str(&b);
   assert_true(strncmp(s, "<!DOCTYPE html>", 15) == 0);
+  /* The console's controls, by their stable ids. */
+  assert_has(s, "<form id=\"login-form\" method=\"post\" action=\"login\">");
+  assert_has(s, "id=\"new-source-store\"");
+  assert_has(s, "id=\"new-submit\"");
   assert_has(s, "</html>\n");
   /* Record text is never markup: one script element, the page's own. */
   assert_int_equal(count(s, "<script"), 1);
@@ -381,7 +413,15 @@ static void test_page(void **state) {
   assert_has(row, "data-state=\"completed\"");
   assert_has(row, "class=\"fill green\" style=\"width: 100.0%;\"");
   assert_has(row, "4 / 4");
-  assert_has(row, "<td class=\"links\">—");   /* nothing failed: no links */
+  /* The exports even when nothing failed (a header), the task's page, the
+   * actions (shown to operators by the script). */
+  assert_has(row, "data-action=\"export-csv\" data-task=\"clean\" "
+                  "href=\"api/tasks/clean/failed.csv\"");
+  assert_has(row, "data-action=\"details\" data-task=\"clean\" href=\"task/clean\"");
+  assert_has(row, "<button type=\"button\" class=\"op\" data-action=\"pause\" "
+                  "data-task=\"clean\">Pause</button>");
+  assert_has(row, "<div class=\"action-msg\" data-task=\"clean\"");
+  assert_lacks(row, "data-ctl-state");   /* no taskstate record */
   free(row);
 
   row = row_of(s, "demo");
@@ -393,6 +433,8 @@ static void test_page(void **state) {
   assert_has(row, "b&lt;src&gt;");   /* the route, escaped */
   assert_has(row, "href=\"api/tasks/demo/failed.csv\"");
   assert_has(row, "href=\"api/tasks/demo/failed.jsonl\"");
+  assert_has(row, "data-state=\"completed-with-failures\" data-ctl-state=\"paused\"");
+  assert_has(row, "<span class=\"ctl paused\" data-testid=\"ctl-state\">paused</span>");
   free(row);
 
   row = row_of(s, "a&quot;b\\c\nd&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#39;");
@@ -404,6 +446,9 @@ static void test_page(void **state) {
   assert_has(row,
              "href=\"api/tasks/a%22b%5Cc%0Ad%3Cscript%3Ealert%281%29%3C%2Fscript%3E%26%27"
              "/failed.csv\"");
+  /* The buttons carry the name HTML-escaped. */
+  assert_has(row, "data-action=\"cancel\" "
+                  "data-task=\"a&quot;b\\c\nd&lt;script&gt;alert(1)&lt;/script&gt;&amp;&#39;\"");
   free(row);
 
   fbuf_reset(&b);

@@ -354,7 +354,7 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
   rd_kafka_NewTopic_t *newt[BUS_TOPIC__COUNT];
   size_t n_new = 0, i;
   int t, j;
-  ferry_err_t e;
+  ferry_err_t e = FERRY_OK; /* every topic there: nothing to create */
   rd_kafka_resp_err_t err;
 
   if (!(rk = admin_client(c, errbuf))) return FERRY_ERR_CONFIG;

@@ -741,6 +741,7 @@ static int run_open(lrun_t *r, ferry_err_t *e, char *eb) {
     return RUN_FAIL;
   }
   lout_set_limits(r->out, r->t->qps_limit, r->t->bandwidth_limit);
+  lout_set_schedule(r->out, r->t->bandwidth_schedule.v, r->t->bandwidth_schedule.n);
   lout_set_audit(r->out, r->t->audit);
   /* An incremental run copies objects known to differ: overwrite them. */
   r->seg = seg_new(r->def.task, r->plan.run, &r->def.src, &r->def.dst,

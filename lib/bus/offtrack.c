@@ -1,4 +1,4 @@
-/* offtrack.c: commit points per partition. */
+/* offtrack.c: commit points per topic and partition. */
 #include "bus/offtrack.h"
 
 #include <string.h>
@@ -8,6 +8,7 @@
 void offtrack_init(offtrack_t *t) { memset(t, 0, sizeof(*t)); }
 
 static void part_release(offtrack_part_t *p) {
+  fx_free(p->topic);
   fx_free(p->offs);
   fx_free(p->done);
 }
@@ -19,11 +20,15 @@ void offtrack_release(offtrack_t *t) {
   memset(t, 0, sizeof(*t));
 }
 
-static offtrack_part_t *find(offtrack_t *t, int32_t partition, int create) {
+static int same(const offtrack_part_t *p, const char *topic, int32_t partition) {
+  return p->partition == partition && strcmp(p->topic, topic ? topic : "") == 0;
+}
+
+static offtrack_part_t *find(offtrack_t *t, const char *topic, int32_t partition, int create) {
   size_t i;
   offtrack_part_t *p;
   for (i = 0; i < t->n; i++)
-    if (t->parts[i].partition == partition) return &t->parts[i];
+    if (same(&t->parts[i], topic, partition)) return &t->parts[i];
   if (!create) return NULL;
   if (t->n == t->cap) {
     t->cap = t->cap ? t->cap * 2 : 8;
@@ -31,6 +36,7 @@ static offtrack_part_t *find(offtrack_t *t, int32_t partition, int create) {
   }
   p = &t->parts[t->n++];
   memset(p, 0, sizeof(*p));
+  p->topic = fx_strdup(topic ? topic : "");
   p->partition = partition;
   p->committable = -1;
   p->committed = -1;
@@ -39,8 +45,8 @@ static offtrack_part_t *find(offtrack_t *t, int32_t partition, int create) {
 
 #define AT(p, k) (((p)->head + (k)) % (p)->cap)
 
-void offtrack_add(offtrack_t *t, int32_t partition, int64_t offset) {
-  offtrack_part_t *p = find(t, partition, 1);
+void offtrack_add(offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
+  offtrack_part_t *p = find(t, topic, partition, 1);
   if (p->n && offset <= p->offs[AT(p, p->n - 1)]) {
     /* Rewound (redelivery after a rebalance): start over. */
     p->n = 0;
@@ -67,8 +73,8 @@ void offtrack_add(offtrack_t *t, int32_t partition, int64_t offset) {
   p->n++;
 }
 
-void offtrack_done(offtrack_t *t, int32_t partition, int64_t offset) {
-  offtrack_part_t *p = find(t, partition, 0);
+void offtrack_done(offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
   size_t k;
   if (!p) return;
   for (k = 0; k < p->n; k++) {
@@ -85,10 +91,10 @@ void offtrack_done(offtrack_t *t, int32_t partition, int64_t offset) {
   }
 }
 
-void offtrack_drop(offtrack_t *t, int32_t partition) {
+void offtrack_drop(offtrack_t *t, const char *topic, int32_t partition) {
   size_t i;
   for (i = 0; i < t->n; i++) {
-    if (t->parts[i].partition == partition) {
+    if (same(&t->parts[i], topic, partition)) {
       part_release(&t->parts[i]);
       t->parts[i] = t->parts[t->n - 1];
       t->n--;
@@ -97,18 +103,21 @@ void offtrack_drop(offtrack_t *t, int32_t partition) {
   }
 }
 
-int offtrack_next_commit(offtrack_t *t, size_t i, int32_t *partition, int64_t *next_offset) {
+int offtrack_next_commit(offtrack_t *t, size_t i, const char **topic, int32_t *partition,
+                         int64_t *next_offset) {
   offtrack_part_t *p;
   if (i >= t->n) return 0;
   p = &t->parts[i];
   if (p->committable < 0 || p->committable == p->committed) return 0;
+  *topic = p->topic;
   *partition = p->partition;
   *next_offset = p->committable;
   return 1;
 }
 
-void offtrack_committed(offtrack_t *t, int32_t partition, int64_t next_offset) {
-  offtrack_part_t *p = find(t, partition, 0);
+void offtrack_committed(offtrack_t *t, const char *topic, int32_t partition,
+                        int64_t next_offset) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
   if (p) p->committed = next_offset;
 }
 

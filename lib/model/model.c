@@ -82,6 +82,8 @@ void msg_segment_release(msg_segment_t *s) {
   for (i = 0; s->objs && i < s->n_objs; i++) msg_obj_release(&s->objs[i]);
   fx_free(s->objs);
   fx_free(s->range.upload_id);
+  for (i = 0; s->schedule && i < s->n_schedule; i++) fx_free(s->schedule[i]);
+  fx_free(s->schedule);
   memset(s, 0, sizeof(*s));
 }
 

@@ -216,9 +216,18 @@ static void publish_metrics(const kworker_t *w, wmetrics_t *wm, const wwin_t *wi
   wmetrics_publish(wm, &m, w->e);
 }
 
+/* A parked partition not assigned back: its runs in flight finish but are
+ * never committed (its new owner redoes them). */
+static void runs_revoked(const char *topic, int32_t partition, void *ctx) {
+  kworker_t *w = ctx;
+  segrun_t *r;
+  for (r = w->runs; r; r = r->next)
+    if (r->partition == partition && strcmp(r->topic, topic) == 0) r->revoked = 1;
+}
+
 static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, void *ctx) {
   kworker_t *w = ctx;
-  size_t i;
+  size_t i, readopted = 0;
   for (i = 0; i < n; i++) {
     const char *tp = parts[i].topic;
     int legacy = strcmp(tp, w->seg_topic) == 0;
@@ -226,6 +235,9 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
     if (ev == BUS_ASSIGNED) {
       w->assigned++;
       w->assigned_legacy += legacy;
+      /* Assigned back: its segments in flight here go on and are committed
+       * here; the consumer's re-reads of them are passed over (take). */
+      readopted += offtrack_unpark(&w->ot, tp, parts[i].partition);
     } else {
       segrun_t *r;
       w->assigned--;
@@ -246,9 +258,15 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
           }
         }
       }
-      offtrack_drop(&w->ot, tp, parts[i].partition);
-      for (r = w->runs; r; r = r->next)
-        if (r->partition == parts[i].partition && strcmp(r->topic, tp) == 0) r->revoked = 1;
+      if (ev == BUS_REVOKED) {
+        /* Kept until the assignment that follows: the eager protocol
+         * revokes everything, and most partitions come straight back. */
+        offtrack_park(&w->ot, tp, parts[i].partition);
+      } else {
+        offtrack_drop(&w->ot, tp, parts[i].partition);
+        for (r = w->runs; r; r = r->next)
+          if (r->partition == parts[i].partition && strcmp(r->topic, tp) == 0) r->revoked = 1;
+      }
       /* Fetched but not started: the partition's new owner reads them. */
       {
         size_t k, j = 0;
@@ -265,6 +283,12 @@ static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, 
   }
   if (w->assigned < 0) w->assigned = 0;
   if (w->assigned_legacy < 0) w->assigned_legacy = 0;
+  if (ev == BUS_ASSIGNED) {
+    /* Revoked partitions not given back: their runs are not committed. */
+    size_t dropped = offtrack_drop_parked(&w->ot, runs_revoked, w);
+    if (readopted || dropped)
+      LOG_INFO(FAC, "event=rebalance-kept partitions=%zu given_away=%zu", readopted, dropped);
+  }
   LOG_INFO(FAC, "event=rebalance kind=%s partitions=%zu assigned=%d",
            ev == BUS_ASSIGNED ? "assigned" : ev == BUS_REVOKED ? "revoked" : "lost", n,
            w->assigned);
@@ -595,6 +619,12 @@ static void take(kworker_t *w, bus_msg_t *m) {
   msg_segment_t seg;
   segrun_t *r;
   size_t i;
+  if (offtrack_taken(&w->ot, m->topic, m->partition, m->offset)) {
+    /* Taken before a rebalance that gave its partition back: it runs here. */
+    LOG_DEBUG(FAC, "event=retaken-skipped topic=%s partition=%d offset=%" PRId64,
+              FLOG_V(m->topic), (int)m->partition, m->offset);
+    return;
+  }
   offtrack_add(&w->ot, m->topic, m->partition, m->offset);
   if (!m->value || msg_segment_decode(m->value, m->len, &seg, errbuf) != FERRY_OK) {
     dlq_tok_t *tok = tok_new(NULL, m->topic, m->partition, m->offset);

@@ -40,6 +40,7 @@ static offtrack_part_t *find(offtrack_t *t, const char *topic, int32_t partition
   p->partition = partition;
   p->committable = -1;
   p->committed = -1;
+  p->last_added = -1;
   return p;
 }
 
@@ -71,6 +72,7 @@ void offtrack_add(offtrack_t *t, const char *topic, int32_t partition, int64_t o
   p->offs[AT(p, p->n)] = offset;
   p->done[AT(p, p->n)] = 0;
   p->n++;
+  p->last_added = offset;
 }
 
 void offtrack_done(offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
@@ -108,7 +110,7 @@ int offtrack_next_commit(offtrack_t *t, size_t i, const char **topic, int32_t *p
   offtrack_part_t *p;
   if (i >= t->n) return 0;
   p = &t->parts[i];
-  if (p->committable < 0 || p->committable == p->committed) return 0;
+  if (p->parked || p->committable < 0 || p->committable == p->committed) return 0;
   *topic = p->topic;
   *partition = p->partition;
   *next_offset = p->committable;
@@ -119,6 +121,44 @@ void offtrack_committed(offtrack_t *t, const char *topic, int32_t partition,
                         int64_t next_offset) {
   offtrack_part_t *p = find(t, topic, partition, 0);
   if (p) p->committed = next_offset;
+}
+
+void offtrack_park(offtrack_t *t, const char *topic, int32_t partition) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
+  if (p) p->parked = 1;
+}
+
+int offtrack_unpark(offtrack_t *t, const char *topic, int32_t partition) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
+  if (!p || !p->parked) return 0;
+  p->parked = 0;
+  return 1;
+}
+
+size_t offtrack_drop_parked(offtrack_t *t, void (*cb)(const char *topic, int32_t partition,
+                                                       void *ctx), void *ctx) {
+  size_t i = 0, n = 0;
+  while (i < t->n) {
+    if (!t->parts[i].parked) {
+      i++;
+      continue;
+    }
+    if (cb) cb(t->parts[i].topic, t->parts[i].partition, ctx);
+    part_release(&t->parts[i]);
+    t->parts[i] = t->parts[t->n - 1];
+    t->n--;
+    n++;
+  }
+  return n;
+}
+
+int offtrack_taken(const offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
+  size_t i;
+  for (i = 0; i < t->n; i++)
+    if (same(&t->parts[i], topic, partition))
+      return !t->parts[i].parked && t->parts[i].last_added >= 0 &&
+             offset <= t->parts[i].last_added;
+  return 0;
 }
 
 size_t offtrack_inflight(const offtrack_t *t) {

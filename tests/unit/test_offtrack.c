@@ -100,12 +100,50 @@ static void test_topics_apart(void **state) {
   offtrack_release(&t);
 }
 
+static void count_cb(const char *topic, int32_t partition, void *ctx) {
+  (void)topic;
+  (void)partition;
+  (*(int *)ctx)++;
+}
+
+/* A rebalance that gives a partition straight back: its messages in flight
+ * stay tracked and are committed here, its re-reads are passed over; one
+ * not given back is dropped. */
+static void test_park(void **state) {
+  offtrack_t t;
+  int dropped = 0;
+  (void)state;
+  offtrack_init(&t);
+  offtrack_add(&t, T, 0, 10);
+  offtrack_add(&t, T, 0, 11);
+  offtrack_add(&t, T, 1, 5);
+  offtrack_done(&t, T, 0, 10);
+  assert_int_equal(next(&t, 0), 11);
+  offtrack_committed(&t, T, 0, 11);
+  offtrack_park(&t, T, 0);
+  offtrack_park(&t, T, 1);
+  offtrack_done(&t, T, 0, 11);                 /* finishes while parked */
+  assert_int_equal(next(&t, 0), -1);           /* but no commit while parked */
+  assert_int_equal(offtrack_taken(&t, T, 0, 11), 0);
+  assert_int_equal(offtrack_unpark(&t, T, 0), 1);
+  assert_int_equal(offtrack_unpark(&t, T, 0), 0);
+  assert_int_equal(next(&t, 0), 12);
+  assert_int_equal(offtrack_taken(&t, T, 0, 11), 1);   /* re-read after the rebalance */
+  assert_int_equal(offtrack_taken(&t, T, 0, 12), 0);
+  assert_int_equal(offtrack_drop_parked(&t, count_cb, &dropped), 1);   /* partition 1 */
+  assert_int_equal(dropped, 1);
+  assert_int_equal(offtrack_taken(&t, T, 1, 5), 0);
+  assert_int_equal(t.n, 1);
+  offtrack_release(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_out_of_order),
       cmocka_unit_test(test_partitions_and_drop),
       cmocka_unit_test(test_rewind),
       cmocka_unit_test(test_topics_apart),
+      cmocka_unit_test(test_park),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

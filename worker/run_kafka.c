@@ -212,6 +212,13 @@ static void publish_metrics(const kworker_t *w, wmetrics_t *wm, const wwin_t *wi
   m.limit_qps = (double)w->conf->worker.qps_limit;
   m.limit_bytes_per_s = (double)w->conf->worker.bandwidth_limit;
   m.paused_by_window = win->state == 0;
+  {
+    size_t k;
+    for (k = 0; k < w->tc.n; k++) {
+      m.tasks_paused += w->tc.v[k].state == CTLS_PAUSED;
+      m.tasks_cancelled += w->tc.v[k].state == CTLS_CANCELLED;
+    }
+  }
   m.started_unix_s = started;
   wmetrics_publish(wm, &m, w->e);
 }

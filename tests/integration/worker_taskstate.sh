@@ -15,7 +15,7 @@
 source "$(dirname "$0")/../lib/itest.sh"
 source "$FERRY_SRC/tests/lib/faults.sh"
 fault_setup --task t --task u --task c
-fault_conf worker.concurrency=8
+fault_conf worker.concurrency=8 worker.metrics_listen='"127.0.0.1:0"' 
 # Three tasks by prefix, each held back by its own limit.
 D="cos:$FAULT_DST_BUCKET"
 sed -i "s|^tasks = .*|tasks = ( { name = \"t\"; source = \"oss:$FAULT_SRC_BUCKET/small/\"; destination = \"$D/t/\"; qps_limit = 15; },\n  { name = \"u\"; source = \"oss:$FAULT_SRC_BUCKET/large/\"; destination = \"$D/u/\"; qps_limit = 10; },\n  { name = \"c\"; source = \"oss:$FAULT_SRC_BUCKET/c/\"; destination = \"$D/c/\"; qps_limit = 4; bandwidth_limit = \"2M\"; } );|" "$CONF"
@@ -56,6 +56,9 @@ t2=$(dst_count t/) u2=$(dst_count u/)
 [ "$t1" = "$t2" ] || fail "task t paused, yet $((t2 - t1)) of its objects were written in 5 s"
 [ "$u2" -gt "$u1" ] || fail "task u did not go on while t was paused ($u1 -> $u2)"
 ok "t paused at $t1 of 150 objects: none written in 5 s while u went $u1 -> $u2"
+URL=$(sed -n 's/.* listening \(http[^ ]*\) .*server=worker-metrics.*/\1/p' "$FERRY_RUN/w1.log" | head -1)
+[ -n "$URL" ] || fail "no metrics listener"
+assert_eq "$(curl -fsS "${URL}metrics" | awk '$1 == "ferry_worker_tasks_paused" { print $2 }')" 1 "ferry_worker_tasks_paused"
 
 # The heartbeat's fleet view: host, partitions by topic, rate over 10 s.
 "${KC[@]}" -C -t ferry.workers -o beginning -e -q >"$FERRY_RUN/hb.jsonl" 2>/dev/null

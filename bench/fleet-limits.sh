@@ -77,7 +77,13 @@ workers() {
     "$FERRY_BIN/ferry-worker" -c "$1" --id "lw$i" >"$FERRY_RUN/lw$i-$2.log" 2>&1 & W+=($!); track_pid $!
   done
   for _ in $(seq 1 60); do
-    n=$(grep -lE "event=rebalance kind=assigned.* assigned=$((PARTS / WORKERS))( |$)" "$FERRY_RUN"/lw*-"$2".log 2>/dev/null | wc -l || true)
+    # At least its share of the legacy topic's partitions (the tasks'
+    # segments topics add theirs to the count).
+    n=0
+    for f in "$FERRY_RUN"/lw*-"$2".log; do
+      a=$(grep -oE "event=rebalance kind=assigned.* assigned=[0-9]+" "$f" 2>/dev/null | tail -1 | grep -oE "[0-9]+$" || true)
+      [ "${a:-0}" -ge $((PARTS / WORKERS)) ] && n=$((n + 1))
+    done
     [ "$n" -ge "$WORKERS" ] && break
     sleep 0.5
   done

@@ -1,7 +1,8 @@
 /*
  * results.c: ferry-bench-results, a BENCH-ONLY stand-in for the workers'
  * reporting side (bench/scale.sh): it reads a task run's segments from the
- * segments topic (bus_scan, from the beginning to the high watermark) and
+ * task's segments topic (<prefix>segments.<task>; the legacy segments topic
+ * when that one does not exist) (bus_scan, from the beginning to the high watermark) and
  * publishes, for each, the result a worker would publish had it copied every
  * object: n_copied = n_objects, bytes = the sum of the sizes, no outcomes.
  * Same codec (msg_result_encode) and producer (bus_producer_send, key = task)
@@ -189,9 +190,16 @@ int main(int argc, char **argv) {
     }
     free(line);
     fclose(f);
-  } else if (bus_scan(&bc, BUS_SEGMENTS, 30000, on_segment, &x, NULL, eb)) {
-    fprintf(stderr, "ferry-bench-results: %s\n", eb);
-    return 1;
+  } else {
+    char *topic = bus_segments_topic(&bc, x.task);
+    ferry_err_t e = topic ? bus_scan_named(&bc, topic, 30000, on_segment, &x, NULL, eb)
+                          : FERRY_ERR_NOTFOUND;
+    if (e == FERRY_ERR_NOTFOUND) e = bus_scan(&bc, BUS_SEGMENTS, 30000, on_segment, &x, NULL, eb);
+    fx_free(topic);
+    if (e) {
+      fprintf(stderr, "ferry-bench-results: %s\n", eb);
+      return 1;
+    }
   }
   if (x.err || bus_producer_flush(x.prod, 120000, eb) || x.failed) {
     fprintf(stderr, "ferry-bench-results: %s (%" PRIu64 " deliveries failed)\n",

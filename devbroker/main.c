@@ -45,10 +45,13 @@ static void on_signal(int sig) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: ferry-devbroker [--brokers N] [--bootstrap-file F] "
-          "[--partitions P] [--topic-prefix PREFIX] [--log-level L]\n"
+          "[--partitions P] [--task NAME]... [--topic-prefix PREFIX] [--log-level L]\n"
           "  --brokers N          mock brokers (default 1)\n"
           "  --bootstrap-file F   also write the bootstrap list to F\n"
           "  --partitions P       partitions of the segments topic (default %d)\n"
+          "  --task NAME          also create task NAME's segments topic with P partitions\n"
+          "                       (others are created on first use with 4: the mock\n"
+          "                       cluster has no CreateTopics)\n"
           "  --topic-prefix X     topic name prefix (default \"ferry.\")\n"
           "  --log-level L        error|warn|info|debug|trace (default info)\n"
           "  --exit-with-parent   stop when the parent process dies (tests)\n"
@@ -173,6 +176,8 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 typedef struct args {
   int n_brokers, partitions;
   const char *bootstrap_file;
+  const char *tasks[64];   /* --task: segments topics made beforehand */
+  int n_tasks;
 } args_t;
 
 /* Reads the options into a and bc; -1 to go on, else the exit status. */
@@ -182,6 +187,7 @@ static int parse_args(int argc, char **argv, args_t *a, bus_conf_t *bc) {
       {"bootstrap-file", required_argument, NULL, 'f'},
       {"partitions", required_argument, NULL, 'p'},
       {"topic-prefix", required_argument, NULL, 't'},
+      {"task", required_argument, NULL, 'T'},
       {"log-level", required_argument, NULL, 'l'},
       {"exit-with-parent", no_argument, NULL, 'e'},
       {"help", no_argument, NULL, 'h'},
@@ -196,6 +202,14 @@ static int parse_args(int argc, char **argv, args_t *a, bus_conf_t *bc) {
     case 'f': a->bootstrap_file = optarg; break;
     case 'p':
       if (parse_int("--partitions", optarg, 1, 10000, &a->partitions)) return 1;
+      break;
+    case 'T':
+      if (!bus_task_name_ok(optarg) || a->n_tasks == 64) {
+        fprintf(stderr, "ferry-devbroker: --task \"%s\": not a task name, or more than 64\n",
+                optarg);
+        return 2;
+      }
+      a->tasks[a->n_tasks++] = optarg;
       break;
     case 't':
       fx_free(bc->topic_prefix);
@@ -241,7 +255,7 @@ static void install_signals(void) {
 
 /* Starts the mock cluster with ferry's topics; 0, or -1 (said on stderr).
  * *rk and *mc are set as far as they were made, for the caller to free. */
-static int start_cluster(const bus_conf_t *bc, int n_brokers, rd_kafka_t **rk,
+static int start_cluster(const bus_conf_t *bc, int n_brokers, const args_t *a, rd_kafka_t **rk,
                          rd_kafka_mock_cluster_t **mc) {
   char errstr[512];
   int t;
@@ -278,6 +292,17 @@ static int start_cluster(const bus_conf_t *bc, int n_brokers, rd_kafka_t **rk,
     LOG_INFO(FAC, "topic=%s partitions=%d", FLOG_V(name), np);
     fx_free(name);
   }
+  for (t = 0; t < a->n_tasks; t++) {
+    char *name = bus_segments_topic(bc, a->tasks[t]);
+    rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(*mc, name, bc->segments_partitions, 1);
+    if (err) {
+      fprintf(stderr, "ferry-devbroker: topic %s: %s\n", name, rd_kafka_err2str(err));
+      fx_free(name);
+      return -1;
+    }
+    LOG_INFO(FAC, "topic=%s partitions=%d", FLOG_V(name), bc->segments_partitions);
+    fx_free(name);
+  }
   return 0;
 }
 
@@ -308,7 +333,7 @@ static void serve(rd_kafka_t *rk, rd_kafka_mock_cluster_t *mc, int n_brokers, wa
 }
 
 int main(int argc, char **argv) {
-  args_t a = {1, BUS_DEFAULT_SEGMENTS_PARTITIONS, NULL};
+  args_t a = {1, BUS_DEFAULT_SEGMENTS_PARTITIONS, NULL, {NULL}, 0};
   int rc = 1;
   char errbuf[FERRY_ERRLEN];
   bus_conf_t bc;
@@ -330,7 +355,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   install_signals();
-  if (start_cluster(&bc, a.n_brokers, &rk, &mc)) goto out;
+  if (start_cluster(&bc, a.n_brokers, &a, &rk, &mc)) goto out;
   bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
   if (a.bootstrap_file) {
     if (write_atomic(a.bootstrap_file, bootstraps)) goto out;

@@ -747,6 +747,7 @@ static int run_open(lrun_t *r, ferry_err_t *e, char *eb) {
     return RUN_FAIL;
   }
   lout_set_limits(r->out, r->t->qps_limit, r->t->bandwidth_limit);
+  lout_set_schedule(r->out, r->t->bandwidth_schedule.v, r->t->bandwidth_schedule.n);
   lout_set_audit(r->out, r->t->audit);
   lout_set_copy(r->out, &r->t->storage_class_map, r->t->record_source_etag);
   /* An incremental run copies objects known to differ: overwrite them. */

@@ -25,6 +25,8 @@ struct lout {
   char *path;
   /* kafka */
   bus_producer_t *p;
+  const bus_conf_t *bc;    /* borrowed: creates the tasks' segments topics */
+  char *topic_task;        /* the task whose segments topic is known to exist */
   int timeout_ms;          /* delivery timeout, for waits without reports */
   uint64_t next_seq;       /* sends so far (seq of the next one) */
   uint64_t done_upto;      /* every seq below it is reported */
@@ -42,6 +44,8 @@ struct lout {
   kvlist_t class_map;
   int record_src_etag;
   uint64_t qps_limit, bandwidth_limit;
+  char **schedule;         /* borrowed */
+  size_t n_schedule;
   int audit;               /* stamped on every segment */
 };
 
@@ -83,6 +87,7 @@ lout_t *lout_file(const char *path, char *errbuf) {
 lout_t *lout_kafka(const bus_conf_t *c, char *errbuf) {
   lout_t *o = fx_calloc(1, sizeof(*o));
   o->timeout_ms = c->delivery_timeout_ms > 0 ? c->delivery_timeout_ms : 300000;
+  o->bc = c;
   o->p = bus_producer_new(c, on_delivery, o, errbuf);
   if (!o->p) {
     fx_free(o);
@@ -97,6 +102,7 @@ void lout_destroy(lout_t *o) {
   if (o->own_file && o->f) fclose(o->f);
   kvlist_release(&o->class_map);
   fx_free(o->path);
+  fx_free(o->topic_task);
   fx_free(o);
 }
 
@@ -108,18 +114,22 @@ static ferry_err_t failed(lout_t *o, char *errbuf) {
   return ferry_seterr(errbuf, o->failed, "%s", o->failmsg);
 }
 
-/* One Kafka send with its sequence number; the value is copied. */
-static ferry_err_t send1(lout_t *o, bus_topic_t topic, const char *key, const char *value,
-                         size_t len, char *errbuf) {
+/* One Kafka send with its sequence number; the value is copied. A segment
+ * (task not NULL) goes to the task's segments topic, anything else to topic. */
+static ferry_err_t send1(lout_t *o, bus_topic_t topic, const char *task, const char *key,
+                         const char *value, size_t len, char *errbuf) {
   uint64_t seq = o->next_seq;
   size_t slot = (size_t)(seq % RING);
   ferry_err_t e;
   o->done[slot] = 0;
-  o->is_seg[slot] = topic == BUS_SEGMENTS;
+  o->is_seg[slot] = task != NULL;
   o->len[slot] = len;
   o->next_seq++;
   o->inflight_bytes += len;
-  e = bus_producer_send(o->p, topic, key, value, len, (void *)(uintptr_t)seq, errbuf);
+  /* A segment goes to its task's own topic (docs/architecture.md, "Tasks
+   * side by side"). */
+  e = task ? bus_producer_send_segment(o->p, task, key, value, len, (void *)(uintptr_t)seq, errbuf)
+           : bus_producer_send(o->p, topic, key, value, len, (void *)(uintptr_t)seq, errbuf);
   if (e) {
     /* No report will come for it: count it as reported. */
     o->next_seq--;
@@ -208,8 +218,16 @@ static ferry_err_t put_segment(lout_t *o, const msg_segment_t *s, int depth,
     return e;
   }
   if (o->p) {
-    e = make_room(o, len, errbuf);
-    if (!e) e = send1(o, BUS_SEGMENTS, s->id, json, len, errbuf);
+    if (!o->topic_task || strcmp(o->topic_task, s->task) != 0) {
+      /* The task's first segment: its topic is created (and checked) first. */
+      e = bus_segments_topic_ensure(o->bc, s->task, errbuf);
+      if (!e) {
+        fx_free(o->topic_task);
+        o->topic_task = fx_strdup(s->task);
+      }
+    }
+    if (!e) e = make_room(o, len, errbuf);
+    if (!e) e = send1(o, BUS_SEGMENTS, s->task, s->id, json, len, errbuf);
   } else {
     if (fwrite(json, 1, len, o->f) != len || fputc('\n', o->f) == EOF)
       e = ferry_seterr(errbuf, FERRY_ERR_IO, "--segments-to %s: %s", o->path,
@@ -228,6 +246,11 @@ void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth) {
   o->bandwidth_limit = bandwidth;
 }
 
+void lout_set_schedule(lout_t *o, char **schedule, size_t n) {
+  o->schedule = schedule;
+  o->n_schedule = n;
+}
+
 void lout_set_audit(lout_t *o, int audit) { o->audit = audit; }
 
 void lout_set_copy(lout_t *o, const kvlist_t *class_map, int record_src_etag) {
@@ -244,6 +267,8 @@ ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf) {
     c.has_limits = 1;
     c.qps_limit = o->qps_limit;
     c.bandwidth_limit = o->bandwidth_limit;
+    c.schedule = o->schedule;
+    c.n_schedule = o->n_schedule;
   }
   if (o->audit) c.audit = 1;
   if (o->has_copy) {
@@ -272,7 +297,7 @@ ferry_err_t lout_task(lout_t *o, const msg_task_t *rec, char *errbuf) {
     return e;
   }
   e = make_room(o, strlen(json), errbuf);
-  if (!e) e = send1(o, BUS_TASKS, rec->task, json, strlen(json), errbuf);
+  if (!e) e = send1(o, BUS_TASKS, NULL, rec->task, json, strlen(json), errbuf);
   fx_free(json);
   return e;
 }

@@ -45,6 +45,9 @@ ferry_err_t lout_segment(lout_t *o, const msg_segment_t *s, char *errbuf);
 /* The task's own limits, written into every segment from now on (workers
  * take a task's limits from its segments, not from their config). */
 void lout_set_limits(lout_t *o, uint64_t qps, uint64_t bandwidth);
+/* The task's bandwidth_schedule (borrowed: must outlive o), written into
+ * every segment from now on as limits.schedule. */
+void lout_set_schedule(lout_t *o, char **schedule, size_t n);
 /* The task's audit switch, stamped on every segment (member "audit"). */
 void lout_set_audit(lout_t *o, int audit);
 /* The task's storage class map and record_source_etag, stamped on every

@@ -30,6 +30,24 @@ void wfleet_destroy(wfleet_t *f);
  * this worker's share of them go to the engine first. */
 void wfleet_segment(wfleet_t *f, xfer_engine_t *e, const msg_segment_t *seg);
 
+/* The task's live limits from the master's taskstate record (have = 1), or
+ * back to those of its segments (have = 0): fleet-wide qps and bandwidth,
+ * 0 = unlimited; this worker's share goes to the engine at once. */
+void wfleet_task_limits(wfleet_t *f, xfer_engine_t *e, const char *task, int have, uint64_t qps,
+                        uint64_t bw);
+
+/* The local minute of the day (0..1439), by which schedules are read. */
+int wfleet_minute(void);
+
+/* Once a minute: the bandwidth of the tasks whose segments carry a
+ * schedule, read again at the new minute. */
+void wfleet_minute_tick(wfleet_t *f, xfer_engine_t *e);
+
+/* A segments partition assigned (on = 1) or taken away: named in the
+ * heartbeat's `parts`, with `host` and `rate` (objects and bytes per
+ * second over the last 10 s) for the fleet view. */
+void wfleet_assign(wfleet_t *f, const char *topic, int32_t partition, int on);
+
 /* The consumer group changed: this worker's partitions of the segments
  * topic (for the estimate used while peers are not heard yet). */
 void wfleet_partitions(wfleet_t *f, int assigned, int total);

@@ -1,8 +1,9 @@
 /*
  * run_kafka.c: the worker as a consumer-group member.
  *
- * Segments come from the segments topic; each one's objects go to the copy
- * engine. When a segment's last object ends, its result (and one failed
+ * Segments come from the tasks' segments topics (one per task, and the
+ * legacy segments topic of older listers), taken from every topic in turn;
+ * each one's objects go to the copy engine. When a segment's last object ends, its result (and one failed
  * record per failed object) is produced; once every one of those is
  * delivered, the segment's offset is marked finished, and the partition's
  * commit advances over the finished prefix only (offtrack). A crash at any
@@ -23,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bus/bus.h"
+#include "bus/control.h"
 #include "conf/busconf.h"
 #include "bus/offtrack.h"
 #include "core/log.h"
@@ -32,6 +35,7 @@
 #include "worker/fleet.h"
 #include "worker/metrics.h"
 #include "worker/segrun.h"
+#include "worker/taskctl.h"
 #include "worker/window.h"
 #include "worker/worker.h"
 #include "xfer/engine.h"
@@ -45,6 +49,21 @@
  * to this many times segments_in_flight of them may be taken (memory). */
 #define HELD_SEGS_FACTOR 4
 #define MAX_TASK_STATS 256
+/* The taskstate reader is opened again this often while it cannot be. */
+#define TASKSTATE_RETRY_MS 30000
+/* Taskstate records read per loop turn at most (the rest next turn). */
+#define TASKSTATE_BATCH 256
+
+/* A segments topic the worker reads, and why it holds it (stops reading
+ * it): the topic is held while any reason stands. */
+typedef struct wtopic {
+  char *topic;
+  char *task;              /* of a task's topic; NULL for the legacy one */
+  int flow;                /* its task's limit holds it back and held
+                              segments are at their bound */
+  int paused;              /* its task is paused (taskstate) */
+  int applied;             /* what the consumer was last told */
+} wtopic_t;
 
 typedef struct kworker {
   const ferry_conf_t *conf;
@@ -54,11 +73,18 @@ typedef struct kworker {
   xfer_engine_t *e;
   wfleet_t *fleet;         /* each task's own limits, shared with the fleet */
   offtrack_t ot;
-  char *seg_topic;
+  char *seg_topic;         /* the legacy segments topic */
   segrun_t *runs;          /* segments being copied or published */
   size_t n_runs;
-  int assigned;            /* segments partitions assigned to us */
-  int total_parts;         /* partitions of the segments topic */
+  int assigned;            /* segments partitions assigned to us (every topic) */
+  int assigned_legacy;     /* ... of the legacy segments topic */
+  int total_parts;         /* partitions of the legacy segments topic */
+  wtopic_t *topics;        /* segments topics seen (bus_consumer_hold_topic) */
+  taskctl_t tc;            /* the master's task states (taskstate topic) */
+  bus_consumer_t *ts_reader;   /* reads taskstate whole, outside the group */
+  int64_t ts_retry_ms;
+  int ts_minute;           /* local minute of day the live limits were set for */
+  size_t n_topics;
   bus_msg_t **pending;     /* fetched, not yet taken (FIFO) */
   size_t n_pending, cap_pending;
   int abandoning;          /* shutdown: publish nothing more */
@@ -70,13 +96,16 @@ typedef struct kworker {
  * a dead-lettered message (finished when its DLQ copy is delivered). */
 typedef struct dlq_tok {
   segrun_t *run;         /* NULL for a DLQ send */
+  char *topic;           /* of a DLQ send */
   int32_t partition;
   int64_t offset;
 } dlq_tok_t;
 
-static dlq_tok_t *tok_new(segrun_t *run, int32_t partition, int64_t offset) {
+static dlq_tok_t *tok_new(segrun_t *run, const char *topic, int32_t partition,
+                          int64_t offset) {
   dlq_tok_t *t = fx_calloc(1, sizeof(*t));
   t->run = run;
+  t->topic = topic ? fx_strdup(topic) : NULL;
   t->partition = partition;
   t->offset = offset;
   return t;
@@ -91,8 +120,35 @@ static void run_unlink(kworker_t *w, segrun_t *r) {
   }
 }
 
+static wtopic_t *topic_get(kworker_t *w, const char *topic) {
+  size_t i;
+  for (i = 0; i < w->n_topics; i++)
+    if (strcmp(w->topics[i].topic, topic) == 0) return &w->topics[i];
+  w->topics = fx_realloc(w->topics, (w->n_topics + 1) * sizeof(*w->topics));
+  memset(&w->topics[w->n_topics], 0, sizeof(*w->topics));
+  w->topics[w->n_topics].topic = fx_strdup(topic);
+  {
+    const char *task = bus_segments_topic_task(w->bc.topic_prefix, topic);
+    w->topics[w->n_topics].task = task ? fx_strdup(task) : NULL;
+  }
+  return &w->topics[w->n_topics++];
+}
+
+/* Tells the consumer what changed. */
+static void topics_apply(kworker_t *w) {
+  size_t i;
+  for (i = 0; i < w->n_topics; i++) {
+    wtopic_t *t = &w->topics[i];
+    int want = t->flow || t->paused;
+    if (want == t->applied) continue;
+    bus_consumer_hold_topic(w->cons, t->topic, want);
+    t->applied = want;
+  }
+}
+
 static void run_finish(kworker_t *w, segrun_t *r) {
-  if (!r->revoked && !r->delivery_failed) offtrack_done(&w->ot, r->partition, r->offset);
+  if (!r->revoked && !r->delivery_failed)
+    offtrack_done(&w->ot, r->topic, r->partition, r->offset);
   run_unlink(w, r);
   w->segs_done++;
   segrun_destroy(r);
@@ -115,15 +171,18 @@ static void on_delivery(const bus_delivery_t *d, void *ctx) {
   if (!tok) return;
   r = tok->run;
   if (!r) {
-    if (d->err == FERRY_OK) offtrack_done(&w->ot, tok->partition, tok->offset);
+    if (d->err == FERRY_OK) offtrack_done(&w->ot, tok->topic, tok->partition, tok->offset);
     else {
-      LOG_ERROR(FAC, "event=dlq-undelivered partition=%d offset=%" PRId64 " error=%s",
-                (int)tok->partition, tok->offset, FLOG_Q(d->error));
+      LOG_ERROR(FAC, "event=dlq-undelivered topic=%s partition=%d offset=%" PRId64 " error=%s",
+                FLOG_V(tok->topic ? tok->topic : "-"), (int)tok->partition, tok->offset,
+                FLOG_Q(d->error));
       w->fatal = 1;
     }
+    fx_free(tok->topic);
     fx_free(tok);
     return;
   }
+  fx_free(tok->topic);
   fx_free(tok);
   if (d->err != FERRY_OK && d->refused && !r->dead_lettered) {
     /* About this message only: the worker goes on with other segments. */
@@ -153,52 +212,97 @@ static void publish_metrics(const kworker_t *w, wmetrics_t *wm, const wwin_t *wi
   m.limit_qps = (double)w->conf->worker.qps_limit;
   m.limit_bytes_per_s = (double)w->conf->worker.bandwidth_limit;
   m.paused_by_window = win->state == 0;
+  {
+    size_t k;
+    for (k = 0; k < w->tc.n; k++) {
+      m.tasks_paused += w->tc.v[k].state == CTLS_PAUSED;
+      m.tasks_cancelled += w->tc.v[k].state == CTLS_CANCELLED;
+    }
+  }
   m.started_unix_s = started;
   wmetrics_publish(wm, &m, w->e);
 }
 
+/* A parked partition not assigned back: its runs in flight finish but are
+ * never committed (its new owner redoes them). */
+static void runs_revoked(const char *topic, int32_t partition, void *ctx) {
+  kworker_t *w = ctx;
+  segrun_t *r;
+  for (r = w->runs; r; r = r->next)
+    if (r->partition == partition && strcmp(r->topic, topic) == 0) r->revoked = 1;
+}
+
 static void on_rebalance(bus_rebalance_t ev, const bus_part_t *parts, size_t n, void *ctx) {
   kworker_t *w = ctx;
-  size_t i;
+  size_t i, readopted = 0;
   for (i = 0; i < n; i++) {
+    const char *tp = parts[i].topic;
+    int legacy = strcmp(tp, w->seg_topic) == 0;
+    wfleet_assign(w->fleet, tp, parts[i].partition, ev == BUS_ASSIGNED);
     if (ev == BUS_ASSIGNED) {
       w->assigned++;
+      w->assigned_legacy += legacy;
+      /* Assigned back: its segments in flight here go on and are committed
+       * here; the consumer's re-reads of them are passed over (take). */
+      readopted += offtrack_unpark(&w->ot, tp, parts[i].partition);
     } else {
       segrun_t *r;
       w->assigned--;
+      w->assigned_legacy -= legacy;
       /* Commit what is finished while we still own it, then forget. */
       {
         size_t k;
         for (k = 0; k < w->ot.n; k++) {
+          const char *ct;
           int32_t p;
           int64_t o;
           if (w->ot.parts[k].partition == parts[i].partition &&
-              offtrack_next_commit(&w->ot, k, &p, &o) && ev == BUS_REVOKED) {
+              strcmp(w->ot.parts[k].topic, tp) == 0 &&
+              offtrack_next_commit(&w->ot, k, &ct, &p, &o) && ev == BUS_REVOKED) {
             char errbuf[FERRY_ERRLEN];
-            if (bus_consumer_commit(w->cons, w->seg_topic, p, o, errbuf) == FERRY_OK)
-              offtrack_committed(&w->ot, p, o);
+            if (bus_consumer_commit(w->cons, ct, p, o, errbuf) == FERRY_OK)
+              offtrack_committed(&w->ot, ct, p, o);
           }
         }
       }
-      offtrack_drop(&w->ot, parts[i].partition);
-      for (r = w->runs; r; r = r->next)
-        if (r->partition == parts[i].partition) r->revoked = 1;
+      if (ev == BUS_REVOKED) {
+        /* Kept until the assignment that follows: the eager protocol
+         * revokes everything, and most partitions come straight back. */
+        offtrack_park(&w->ot, tp, parts[i].partition);
+      } else {
+        offtrack_drop(&w->ot, tp, parts[i].partition);
+        for (r = w->runs; r; r = r->next)
+          if (r->partition == parts[i].partition && strcmp(r->topic, tp) == 0) r->revoked = 1;
+      }
       /* Fetched but not started: the partition's new owner reads them. */
       {
         size_t k, j = 0;
         for (k = 0; k < w->n_pending; k++) {
-          if (w->pending[k]->partition == parts[i].partition) bus_msg_destroy(w->pending[k]);
-          else w->pending[j++] = w->pending[k];
+          if (w->pending[k]->partition == parts[i].partition &&
+              strcmp(w->pending[k]->topic, tp) == 0)
+            bus_msg_destroy(w->pending[k]);
+          else
+            w->pending[j++] = w->pending[k];
         }
         w->n_pending = j;
       }
     }
   }
   if (w->assigned < 0) w->assigned = 0;
+  if (w->assigned_legacy < 0) w->assigned_legacy = 0;
+  if (ev == BUS_ASSIGNED) {
+    /* Revoked partitions not given back: their runs are not committed. */
+    size_t dropped = offtrack_drop_parked(&w->ot, runs_revoked, w);
+    if (readopted || dropped)
+      LOG_INFO(FAC, "event=rebalance-kept partitions=%zu given_away=%zu", readopted, dropped);
+  }
   LOG_INFO(FAC, "event=rebalance kind=%s partitions=%zu assigned=%d",
            ev == BUS_ASSIGNED ? "assigned" : ev == BUS_REVOKED ? "revoked" : "lost", n,
            w->assigned);
-  wfleet_partitions(w->fleet, w->assigned, w->total_parts);
+  /* The estimate of the fleet's size while heartbeats are not heard: the
+   * roundrobin assignor deals every topic's partitions alike, so the legacy
+   * topic's share stands for all. */
+  wfleet_partitions(w->fleet, w->assigned_legacy, w->total_parts);
 }
 
 static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED || s == ST_VANISHED; }
@@ -208,7 +312,7 @@ static int is_failure(msg_status_t s) { return s == ST_FAILED || s == ST_CHANGED
 static void send_keyed(kworker_t *w, segrun_t *r, bus_topic_t topic, const char *key,
                        const char *json, const char *what) {
   char errbuf[FERRY_ERRLEN];
-  dlq_tok_t *tok = tok_new(r, 0, 0);
+  dlq_tok_t *tok = tok_new(r, NULL, 0, 0);
   ferry_err_t e = json ? bus_producer_send(w->prod, topic, key, json, strlen(json),
                                            tok, errbuf)
                        : ferry_seterr(errbuf, FERRY_ERR_INVALID, "%s not encodable", what);
@@ -317,11 +421,11 @@ static void dead_letter(kworker_t *w, segrun_t *r) {
   char *json = msg_segment_encode(&r->seg);
   char *why = fx_asprintf("segment %s (task %s, run %d): its result cannot be published: %s",
                           r->seg.id, r->seg.task, r->seg.run, r->refused);
-  dlq_tok_t *tok = tok_new(r, 0, 0);
+  dlq_tok_t *tok = tok_new(r, NULL, 0, 0);
   r->dead_lettered = 1;
   w->dlq++;
   r->pending = 1;
-  if (!json || bus_dlq_send(w->prod, w->seg_topic, r->partition, r->offset, r->seg.id,
+  if (!json || bus_dlq_send(w->prod, r->topic, r->partition, r->offset, r->seg.id,
                             strlen(r->seg.id), json, strlen(json), why, tok, errbuf)) {
     LOG_ERROR(FAC, "event=dlq-failed segment=%s error=%s", FLOG_V(r->seg.id),
               FLOG_Q(json ? errbuf : "segment not encodable"));
@@ -404,14 +508,133 @@ static void on_outcome(void *opaque, const msg_segment_t *seg, size_t index,
   }
 }
 
+/* ---- the master's task states (taskstate topic, docs/worker.md) ---- */
+
+/* The task's live limits (taskstate, its schedule at this minute) to the
+ * fleet share, or back to its segments' own when it has no record. */
+static void task_limits(kworker_t *w, const char *task) {
+  uint64_t q = 0, b = 0;
+  int have = taskctl_limits_at(&w->tc, task, wfleet_minute(), &q, &b);
+  wfleet_task_limits(w->fleet, w->e, task, have, q, b);
+}
+
+/* Acts on the task's entry: paused (its topic held, its objects not
+ * started), cancelled (its objects in the engine end skipped), limits. */
+static void task_apply(kworker_t *w, const char *task) {
+  const taskctl_entry_t *en = taskctl_find(&w->tc, task);
+  int paused = taskctl_paused(&w->tc, task);
+  char *topic = bus_segments_topic(&w->bc, task);
+  if (topic) {
+    wtopic_t *t = topic_get(w, topic);
+    if (t->paused != paused)
+      LOG_INFO(FAC, "event=%s task=%s topic=%s", paused ? "task-paused" : "task-resumed",
+               FLOG_V(task), FLOG_V(topic));
+    t->paused = paused;
+    fx_free(topic);
+  }
+  xfer_task_pause(w->e, task, paused);
+  if (en && en->state == CTLS_CANCELLED) {
+    size_t n = xfer_task_cancel(w->e, task);
+    LOG_INFO(FAC, "event=task-cancelled task=%s run=%d objects=%zu", FLOG_V(task), en->run, n);
+  }
+  task_limits(w, task);
+  topics_apply(w);
+}
+
+/* Reads what taskstate has now (a bounded batch per turn). A record that
+ * does not decode is logged and skipped: the table is the master's, and a
+ * worker goes on with what it knows. */
+static void read_taskstate(kworker_t *w) {
+  char errbuf[FERRY_ERRLEN];
+  int i;
+  if (!w->ts_reader) {
+    bus_topic_t t = BUS_TASKSTATE;
+    if (ferry_mono_ms() < w->ts_retry_ms) return;
+    w->ts_retry_ms = ferry_mono_ms() + TASKSTATE_RETRY_MS;
+    w->ts_reader = bus_reader_new(&w->bc, &t, 1, NULL, NULL, errbuf);
+    if (!w->ts_reader) {
+      LOG_WARN(FAC, "event=taskstate-unread error=%s msg=\"pause, cancel and live limits "
+               "from the master are not seen until the taskstate topic can be read\"",
+               FLOG_Q(errbuf));
+      return;
+    }
+  }
+  for (i = 0; i < TASKSTATE_BATCH; i++) {
+    bus_msg_t *m = NULL;
+    msg_taskstate_t rec;
+    ferry_err_t e = bus_consumer_poll(w->ts_reader, 0, &m, errbuf);
+    if (e == FERRY_ERR_KAFKA) {
+      LOG_WARN(FAC, "event=taskstate-unread error=%s", FLOG_Q(errbuf));
+      bus_consumer_destroy(w->ts_reader);
+      w->ts_reader = NULL;
+      return;
+    }
+    if (e != FERRY_OK) break;
+    if (!m->value) {
+      /* A tombstone: the task's record is gone, its segments rule again. */
+      char *task = m->key ? fx_strndup(m->key, m->key_len) : NULL;
+      if (task && taskctl_forget(&w->tc, task)) task_apply(w, task);
+      fx_free(task);
+    } else if (msg_taskstate_decode(m->value, m->len, &rec, errbuf) != FERRY_OK) {
+      LOG_WARN(FAC, "event=taskstate-bad partition=%d offset=%" PRId64 " error=%s "
+               "msg=\"record skipped\"", (int)m->partition, m->offset, FLOG_Q(errbuf));
+    } else {
+      if (taskctl_apply(&w->tc, &rec)) {
+        LOG_INFO(FAC, "event=taskstate task=%s state=%s run=%d", FLOG_V(rec.task),
+                 ctl_state_str(rec.state), rec.run);
+        task_apply(w, rec.task);
+      }
+      msg_taskstate_release(&rec);
+    }
+    bus_msg_destroy(m);
+  }
+}
+
+/* A schedule moves with the clock: the limits again each minute. */
+static void minute_tick(kworker_t *w) {
+  int minute = wfleet_minute();
+  size_t k;
+  if (minute == w->ts_minute) return;
+  w->ts_minute = minute;
+  wfleet_minute_tick(w->fleet, w->e);
+  for (k = 0; k < w->tc.n; k++) task_limits(w, w->tc.v[k].task);
+}
+
+/* A segment of a cancelled task: every object ends skipped, reason
+ * "cancelled", without a request; its result is published as usual so the
+ * reporter accounts every listed object. */
+static void cancel_segment(kworker_t *w, segrun_t *r) {
+  size_t i;
+  for (i = 0; i < r->seg.n_objs; i++) {
+    msg_outcome_t o;
+    memset(&o, 0, sizeof(o));
+    o.key = r->seg.objs[i].key;
+    o.size = r->seg.objs[i].size;
+    o.status = ST_SKIPPED;
+    o.reason = (char *)"cancelled";
+    o.message = (char *)"the task was cancelled";
+    w->objs_done++;
+    if (segrun_add(r, &o)) {
+      publish(w, r);
+      return;
+    }
+  }
+}
+
 static void take(kworker_t *w, bus_msg_t *m) {
   char errbuf[FERRY_ERRLEN];
   msg_segment_t seg;
   segrun_t *r;
   size_t i;
-  offtrack_add(&w->ot, m->partition, m->offset);
+  if (offtrack_taken(&w->ot, m->topic, m->partition, m->offset)) {
+    /* Taken before a rebalance that gave its partition back: it runs here. */
+    LOG_DEBUG(FAC, "event=retaken-skipped topic=%s partition=%d offset=%" PRId64,
+              FLOG_V(m->topic), (int)m->partition, m->offset);
+    return;
+  }
+  offtrack_add(&w->ot, m->topic, m->partition, m->offset);
   if (!m->value || msg_segment_decode(m->value, m->len, &seg, errbuf) != FERRY_OK) {
-    dlq_tok_t *tok = tok_new(NULL, m->partition, m->offset);
+    dlq_tok_t *tok = tok_new(NULL, m->topic, m->partition, m->offset);
     const char *why = m->value ? errbuf : "empty message";
     LOG_ERROR(FAC, "event=poison topic=%s partition=%d offset=%" PRId64 " error=%s",
               FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(why));
@@ -419,6 +642,7 @@ static void take(kworker_t *w, bus_msg_t *m) {
     if (bus_dlq_send(w->prod, m->topic, m->partition, m->offset, m->key, m->key_len,
                      m->value ? m->value : "", m->len, why, tok, errbuf) != FERRY_OK) {
       LOG_ERROR(FAC, "event=dlq-failed error=%s", FLOG_Q(errbuf));
+      fx_free(tok->topic);
       fx_free(tok);
       w->fatal = 1;
     }
@@ -426,6 +650,8 @@ static void take(kworker_t *w, bus_msg_t *m) {
   }
   r = segrun_new(&seg, w->conf->worker.id);
   r->opaque = w;
+  r->topic = fx_strdup(m->topic);
+  topic_get(w, m->topic);
   r->partition = m->partition;
   r->offset = m->offset;
   r->next = w->runs;
@@ -435,39 +661,59 @@ static void take(kworker_t *w, bus_msg_t *m) {
     publish(w, r);
     return;
   }
+  if (taskctl_cancelled(&w->tc, r->seg.task, r->seg.run)) {
+    cancel_segment(w, r);
+    return;
+  }
   wfleet_segment(w->fleet, w->e, &r->seg);
   for (i = 0; i < r->seg.n_objs; i++) xfer_submit(w->e, &r->seg, i, on_outcome, r);
 }
 
 /* Is there room for another segment? Segments and objects of tasks their
- * own limit holds back count apart, within HELD_SEGS_FACTOR times more. */
+ * own limit holds back count apart, within HELD_SEGS_FACTOR times more:
+ * at that bound the topics of those tasks (and the legacy topic, where any
+ * task's segments may come) are held, and the other tasks' topics are still
+ * read, so a limited task's backlog never keeps another task waiting. */
 static int has_room(kworker_t *w, size_t max_segs, size_t max_objs) {
   xfer_task_stat_t st[MAX_TASK_STATS];
-  size_t n = xfer_tasks(w->e, st, MAX_TASK_STATS), i, runs = w->n_runs, objs = xfer_pending(w->e);
+  size_t n = xfer_tasks(w->e, st, MAX_TASK_STATS), i, k, runs = w->n_runs,
+         objs = xfer_pending(w->e);
   segrun_t *r;
-  if (w->n_runs >= max_segs * (1 + HELD_SEGS_FACTOR)) return 0;
+  int full;
   for (i = 0; i < n && i < MAX_TASK_STATS; i++) {
     if (!st[i].held) continue;
     objs -= st[i].jobs < objs ? st[i].jobs : objs;
     for (r = w->runs; r; r = r->next)
       if (runs && strcmp(r->seg.task, st[i].task) == 0) runs--;
   }
+  full = w->n_runs - runs >= max_segs * HELD_SEGS_FACTOR;
+  for (k = 0; k < w->n_topics; k++) {
+    wtopic_t *t = &w->topics[k];
+    int flow = 0;
+    if (full && !t->task) flow = 1;
+    for (i = 0; full && t->task && i < n && i < MAX_TASK_STATS; i++)
+      if (st[i].held && strcmp(st[i].task, t->task) == 0) flow = 1;
+    t->flow = flow;
+  }
+  topics_apply(w);
   return runs < max_segs && objs < max_objs;
 }
 
 static void commit_ready(kworker_t *w) {
   size_t i;
   for (i = 0; i < w->ot.n; i++) {
+    const char *t;
     int32_t p;
     int64_t o;
     char errbuf[FERRY_ERRLEN];
-    if (!offtrack_next_commit(&w->ot, i, &p, &o)) continue;
-    if (bus_consumer_commit(w->cons, w->seg_topic, p, o, errbuf) == FERRY_OK) {
-      offtrack_committed(&w->ot, p, o);
-      LOG_DEBUG(FAC, "event=commit partition=%d offset=%" PRId64, (int)p, o);
+    if (!offtrack_next_commit(&w->ot, i, &t, &p, &o)) continue;
+    if (bus_consumer_commit(w->cons, t, p, o, errbuf) == FERRY_OK) {
+      offtrack_committed(&w->ot, t, p, o);
+      LOG_DEBUG(FAC, "event=commit topic=%s partition=%d offset=%" PRId64, FLOG_V(t), (int)p,
+                o);
     } else {
-      LOG_WARN(FAC, "event=commit-failed partition=%d offset=%" PRId64 " error=%s",
-               (int)p, o, FLOG_Q(errbuf));
+      LOG_WARN(FAC, "event=commit-failed topic=%s partition=%d offset=%" PRId64 " error=%s",
+               FLOG_V(t), (int)p, o, FLOG_Q(errbuf));
     }
   }
 }
@@ -596,6 +842,8 @@ static int kw_turn(kworker_t *w, kloop_t *L) {
     LOG_ERROR(FAC, "event=consumer-fatal error=%s", FLOG_Q(errbuf));
     w->fatal = 1;
   }
+  read_taskstate(w);
+  minute_tick(w);
   wfleet_turn(w->fleet, w->e, w->fatal ? NULL : w->prod);
   if (busy) xfer_run(w->e, 50);
   else if (!room) bus_producer_poll(w->prod, 50);
@@ -624,6 +872,7 @@ static void kw_release(kworker_t *w, kloop_t *L) {
   fx_free(w->pending);
   wd_beat(L->wd, "leave-group");
   bus_consumer_destroy(w->cons);   /* leaves the group */
+  bus_consumer_destroy(w->ts_reader);
   wd_stop(L->wd);
   /* The producer first: destroying it reports its unsent messages as failed,
    * and those reports (on_delivery) reach the runs they belong to. Freed the
@@ -641,6 +890,13 @@ static void kw_release(kworker_t *w, kloop_t *L) {
   wmetrics_stop(L->wm);   /* before the engine it reads */
   xfer_engine_destroy(w->e);
   offtrack_release(&w->ot);
+  taskctl_release(&w->tc);
+  while (w->n_topics) {
+    wtopic_t *t = &w->topics[--w->n_topics];
+    fx_free(t->topic);
+    fx_free(t->task);
+  }
+  fx_free(w->topics);
   fx_free(w->seg_topic);
   bus_conf_release(&w->bc);
 }
@@ -655,6 +911,8 @@ int worker_run_kafka(const ferry_conf_t *conf) {
   L.win = (wwin_t)WWIN_INIT;
   w.conf = conf;
   offtrack_init(&w.ot);
+  taskctl_init(&w.tc);
+  w.ts_minute = -1;
   if (bus_conf_from_kafka(&w.bc, &conf->kafka, errbuf) != FERRY_OK) {
     fprintf(stderr, "ferry-worker: %s\n", errbuf);
     return 1;

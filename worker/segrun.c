@@ -33,6 +33,7 @@ void segrun_destroy(segrun_t *r) {
   while (r->n_audit) msg_audit_rec_release(&r->audit[--r->n_audit]);
   fx_free(r->audit);
   fx_free(r->refused);
+  fx_free(r->topic);
   fx_free(r);
 }
 

@@ -20,7 +20,8 @@ typedef struct segrun {
   size_t remaining;
   msg_result_t result;
   void *opaque;          /* the driver's */
-  int32_t partition;     /* Kafka position of the segment message */
+  char *topic;           /* Kafka position of the segment message (topic owned) */
+  int32_t partition;
   int64_t offset;
   int pending;           /* deliveries not yet reported */
   int delivery_failed;

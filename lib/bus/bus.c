@@ -122,6 +122,48 @@ int bus_topic_partitions(const bus_conf_t *c, bus_topic_t t) {
   return 1;
 }
 
+/* ---------- a segments topic per task ---------- */
+
+int bus_task_name_ok(const char *task) {
+  size_t n = 0;
+  if (!task) return 0;
+  for (; task[n]; n++) {
+    char ch = task[n];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          ch == '.' || ch == '_' || ch == '-'))
+      return 0;
+  }
+  return n >= 1 && n <= 64;
+}
+
+char *bus_segments_topic(const bus_conf_t *c, const char *task) {
+  if (!bus_task_name_ok(task)) return NULL;
+  return fx_asprintf("%s%s.%s", c->topic_prefix ? c->topic_prefix : "",
+                     bus_topic_suffix(BUS_SEGMENTS), task);
+}
+
+const char *bus_segments_topic_task(const char *prefix, const char *topic) {
+  size_t pl = prefix ? strlen(prefix) : 0, sl = strlen("segments.");
+  if (!topic || strncmp(topic, prefix ? prefix : "", pl) != 0 ||
+      strncmp(topic + pl, "segments.", sl) != 0 || !topic[pl + sl])
+    return NULL;
+  return topic + pl + sl;
+}
+
+char *bus_segments_regex(const bus_conf_t *c) {
+  const char *p = c->topic_prefix ? c->topic_prefix : "";
+  char *esc = fx_malloc(2 * strlen(p) + 1), *q = esc, *re;
+  /* A prefix is [a-zA-Z0-9._-]: only '.' means something in a regex. */
+  for (; *p; p++) {
+    if (*p == '.') *q++ = '\\';
+    *q++ = *p;
+  }
+  *q = 0;
+  re = fx_asprintf("^%ssegments\\..+$", esc);
+  fx_free(esc);
+  return re;
+}
+
 /* ---------- librdkafka plumbing ---------- */
 
 static void consumer_note_lost(const rd_kafka_t *rk, const char *what);
@@ -253,11 +295,13 @@ static int ms_left(int64_t deadline) {
 
 /* ---------- topic creation ---------- */
 
-/* 1 when md shows every ferry topic with partitions that all have a leader. */
-static int topics_known(const bus_conf_t *c, const struct rd_kafka_metadata *md) {
+/* 1 when md shows every ferry topic (or only the one named `only`) with
+ * partitions that all have a leader. */
+static int topics_known(const bus_conf_t *c, const struct rd_kafka_metadata *md,
+                        const char *only) {
   int t, j, p, found;
-  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-    char *name = bus_topic_name(c, (bus_topic_t)t);
+  for (t = 0; t < (only ? 1 : BUS_TOPIC__COUNT); t++) {
+    char *name = only ? fx_strdup(only) : bus_topic_name(c, (bus_topic_t)t);
     found = 0;
     for (j = 0; j < md->topic_cnt && !found; j++) {
       const rd_kafka_metadata_topic_t *mt = &md->topics[j];
@@ -282,8 +326,8 @@ static int topics_known(const bus_conf_t *c, const struct rd_kafka_metadata *md)
  * broker, bootstrapped with that broker alone, so that its metadata comes
  * from it. Not fatal after 30 s: a send that still fails is reported.
  */
-static void wait_topics_everywhere(const bus_conf_t *c,
-                                   const struct rd_kafka_metadata *md) {
+static void wait_topics_everywhere(const bus_conf_t *c, const struct rd_kafka_metadata *md,
+                                   const char *only) {
   int b;
   for (b = 0; b < md->broker_cnt; b++) {
     char addr[300], errstr[512], eb[FERRY_ERRLEN];
@@ -301,7 +345,7 @@ static void wait_topics_everywhere(const bus_conf_t *c,
     }
     while (!known && ms_left(deadline) > 0) {
       if (rd_kafka_metadata(rk, 1, NULL, &m, META_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        known = topics_known(c, m);
+        known = topics_known(c, m, only);
         rd_kafka_metadata_destroy(m);
       }
       if (!known) nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
@@ -438,7 +482,7 @@ ferry_err_t bus_topics_create(const bus_conf_t *c, char *errbuf) {
     if (ev) rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_queue_destroy(q);
-    if (!e) wait_topics_everywhere(c, md);
+    if (!e) wait_topics_everywhere(c, md, NULL);
   }
 out:
   rd_kafka_NewTopic_destroy_array(newt, n_new);
@@ -489,8 +533,8 @@ static const char *no_controller(rd_kafka_t *rk) {
                  "has no DescribeConfigs";
 }
 
-/* DescribeConfigs of the topics through rk. */
-static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT]) {
+/* DescribeConfigs of the n topics names[] through rk (n <= BUS_TOPIC__COUNT). */
+static void describe_names(rd_kafka_t *rk, char *const *names, int n, topiccfg_t *out) {
   rd_kafka_ConfigResource_t *res[BUS_TOPIC__COUNT];
   rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
@@ -498,9 +542,9 @@ static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BU
   char errstr[256];
   const char *why;
   int t;
-  memset(out, 0, sizeof(*out) * BUS_TOPIC__COUNT);
+  memset(out, 0, sizeof(*out) * (size_t)n);
   if ((why = no_controller(rk)) != NULL) {
-    for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    for (t = 0; t < n; t++) {
       out[t].state = strstr(why, "controller") ? TOPICCFG_UNSUPPORTED : TOPICCFG_UNKNOWN;
       snprintf(out[t].detail, sizeof(out[t].detail), "%s", why);
     }
@@ -508,18 +552,16 @@ static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BU
     rd_kafka_queue_destroy(q);
     return;
   }
-  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-    char *name = bus_topic_name(c, (bus_topic_t)t);
-    res[t] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
-    fx_free(name);
+  for (t = 0; t < n; t++) {
+    res[t] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, names[t]);
   }
   rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, errstr, sizeof(errstr));
-  rd_kafka_DescribeConfigs(rk, res, BUS_TOPIC__COUNT, opt, q);
+  rd_kafka_DescribeConfigs(rk, res, (size_t)n, opt, q);
   ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
   if (!ev || rd_kafka_event_error(ev)) {
     rd_kafka_resp_err_t err = ev ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR__TIMED_OUT;
     const char *es = ev ? rd_kafka_event_error_string(ev) : "no answer";
-    for (t = 0; t < BUS_TOPIC__COUNT; t++) {
+    for (t = 0; t < n; t++) {
       out[t].state = err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE ? TOPICCFG_UNSUPPORTED
                      : err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
                              err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED
@@ -528,21 +570,27 @@ static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BU
       snprintf(out[t].detail, sizeof(out[t].detail), "DescribeConfigs: %s", es);
     }
   } else {
-    size_t n = 0, i;
+    size_t n_got = 0, i;
     const rd_kafka_ConfigResource_t **got =
-        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n);
-    for (i = 0; i < n; i++)
-      for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-        char *name = bus_topic_name(c, (bus_topic_t)t);
-        if (strcmp(name, rd_kafka_ConfigResource_name(got[i])) == 0)
+        rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev), &n_got);
+    for (i = 0; i < n_got; i++)
+      for (t = 0; t < n; t++)
+        if (strcmp(names[t], rd_kafka_ConfigResource_name(got[i])) == 0)
           describe_one(got[i], &out[t]);
-        fx_free(name);
-      }
   }
   if (ev) rd_kafka_event_destroy(ev);
   rd_kafka_AdminOptions_destroy(opt);
   rd_kafka_queue_destroy(q);
-  rd_kafka_ConfigResource_destroy_array(res, BUS_TOPIC__COUNT);
+  rd_kafka_ConfigResource_destroy_array(res, (size_t)n);
+}
+
+/* DescribeConfigs of ferry's topics through rk. */
+static void describe_with(rd_kafka_t *rk, const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT]) {
+  char *names[BUS_TOPIC__COUNT];
+  int t;
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) names[t] = bus_topic_name(c, (bus_topic_t)t);
+  describe_names(rk, names, BUS_TOPIC__COUNT, out);
+  for (t = 0; t < BUS_TOPIC__COUNT; t++) fx_free(names[t]);
 }
 
 ferry_err_t bus_topics_describe(const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__COUNT],
@@ -580,11 +628,135 @@ ferry_err_t bus_topics_check(bus_conf_t *c, char *errbuf) {
   return FERRY_OK;
 }
 
+/* CreateTopics of one segments topic; FERRY_OK also when it exists, or
+ * when the broker has no Admin API (*unsupported set: the broker creates it
+ * on first use). */
+static ferry_err_t create_one(rd_kafka_t *rk, const bus_conf_t *c, const char *name,
+                              int *unsupported, char *errbuf) {
+  char errstr[512];
+  rd_kafka_NewTopic_t *nt;
+  rd_kafka_queue_t *q;
+  rd_kafka_AdminOptions_t *opt;
+  rd_kafka_event_t *ev;
+  ferry_err_t e = FERRY_OK;
+  const char *why = no_controller(rk);
+  /* librdkafka's mock cluster (ferry-devbroker) names no controller and has
+   * no CreateTopics: asking would only wait out the request timeout (15 s,
+   * seen on every task's first listing). */
+  if (why && strstr(why, "controller")) {
+    *unsupported = 1;
+    return FERRY_OK;
+  }
+  nt = rd_kafka_NewTopic_new(name, c->segments_partitions, c->replication_factor, errstr,
+                             sizeof(errstr));
+  if (!nt) return ferry_seterr(errbuf, FERRY_ERR_CONFIG, "topic %s: %s", name, errstr);
+  if ((e = new_topic_config(nt, BUS_SEGMENTS, name, errbuf))) {
+    rd_kafka_NewTopic_destroy(nt);
+    return e;
+  }
+  q = rd_kafka_queue_new(rk);
+  opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(opt, ADMIN_TIMEOUT_MS / 2, errstr, sizeof(errstr));
+  rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, errstr, sizeof(errstr));
+  rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
+  ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+  if (!ev) {
+    e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "kafka CreateTopics %s: no answer", name);
+  } else if (rd_kafka_event_error(ev)) {
+    rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
+    /* librdkafka's mock cluster (ferry-devbroker) has no Admin API; it
+     * creates a topic when a producer first asks for it. */
+    if (err == RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE || no_controller(rk)) *unsupported = 1;
+    else
+      e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka CreateTopics %s: %s", name,
+                       rd_kafka_event_error_string(ev));
+  } else {
+    size_t cnt = 0;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
+    rd_kafka_resp_err_t te = cnt ? rd_kafka_topic_result_error(tr[0]) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (te == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      LOG_INFO(FAC, "topic=%s partitions=%d msg=\"created\"", FLOG_V(name),
+               c->segments_partitions);
+    } else if (te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      const char *es = rd_kafka_topic_result_error_string(tr[0]);
+      e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka create topic %s: %s", name,
+                       es && *es ? es : rd_kafka_err2str(te));
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  rd_kafka_AdminOptions_destroy(opt);
+  rd_kafka_queue_destroy(q);
+  rd_kafka_NewTopic_destroy(nt);
+  return e;
+}
+
+ferry_err_t bus_segments_topic_ensure(const bus_conf_t *c, const char *task, char *errbuf) {
+  char *name = bus_segments_topic(c, task);
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_t *rk;
+  rd_kafka_resp_err_t err;
+  topiccfg_t cfg;
+  ferry_err_t e = FERRY_OK;
+  int j, found = 0, unsupported = 0;
+  if (!name)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                        "task name \"%s\": not usable in a Kafka topic name (letters, digits, "
+                        "'.', '_', '-', at most 64)", task ? task : "");
+  if (!(rk = admin_client(c, errbuf))) {
+    fx_free(name);
+    return FERRY_ERR_CONFIG;
+  }
+  /* All topics: asking for this one alone would let the broker create it
+   * with its own defaults. */
+  err = rd_kafka_metadata(rk, 1, NULL, &md, META_TIMEOUT_MS);
+  if (err) {
+    e = ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka metadata from %s: %s", c->brokers,
+                     rd_kafka_err2str(err));
+    goto out;
+  }
+  for (j = 0; j < md->topic_cnt; j++)
+    if (strcmp(md->topics[j].topic, name) == 0 && !md->topics[j].err) found = 1;
+  if (!found) {
+    if ((e = create_one(rk, c, name, &unsupported, errbuf))) goto out;
+    if (unsupported)
+      LOG_INFO(FAC, "topic=%s msg=\"the broker has no CreateTopics (ferry-devbroker): it "
+               "creates the topic on first use, with its default partition count\"",
+               FLOG_V(name));
+    else
+      wait_topics_everywhere(c, md, name);
+  }
+  /* The retention check of bus_topics_check, for this topic. */
+  describe_names(rk, &name, 1, &cfg);
+  if (cfg.state == TOPICCFG_KNOWN) {
+    e = topiccfg_check(name, TOPICCFG_KEEP, &cfg, 0, errbuf);
+  } else if (cfg.state != TOPICCFG_MISSING) {
+    char warn[512];
+    topiccfg_unchecked(name, TOPICCFG_KEEP, &cfg, warn, sizeof(warn));
+    if (cfg.state == TOPICCFG_UNSUPPORTED) LOG_INFO(FAC, "event=topic-unchecked msg=%s", FLOG_Q(warn));
+    else LOG_WARN(FAC, "event=topic-unchecked msg=%s", FLOG_Q(warn));
+  }
+out:
+  if (md) rd_kafka_metadata_destroy(md);
+  rd_kafka_destroy(rk);
+  fx_free(name);
+  return e;
+}
+
 /* ---------- producer ---------- */
+
+/* A task's segments topic handle (bus_producer_send_segment). */
+typedef struct task_rkt {
+  char *task;
+  rd_kafka_topic_t *rkt;
+} task_rkt_t;
 
 struct bus_producer {
   rd_kafka_t *rk;
   rd_kafka_topic_t *rkt[BUS_TOPIC__COUNT];
+  char *prefix;                    /* topic_prefix, for the tasks' topics */
+  task_rkt_t *tasks;               /* the tasks' segments topics sent to */
+  size_t n_tasks;
   bus_delivery_cb *cb;
   void *ctx;
   int outstanding;      /* sends accepted and not yet reported */
@@ -683,6 +855,20 @@ size_t bus_producer_max_value(const bus_producer_t *p, bus_topic_t topic, size_t
   return lim > key_len + TOPICCFG_OVERHEAD ? lim - key_len - TOPICCFG_OVERHEAD : 0;
 }
 
+/* A segments topic's settings: zstd on segments only (they are the bulk of
+ * what is produced; the other topics follow the producer's
+ * compression.type), and placed round-robin over the partitions the broker
+ * reports, not by key hash, so that a few segments reach as many workers
+ * (bus/segplace.h). */
+static ferry_err_t segments_conf(rd_kafka_topic_conf_t *tc, char *errbuf) {
+  char errstr[512];
+  if (rd_kafka_topic_conf_set(tc, "compression.type", "zstd", errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK)
+    return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka zstd: %s", errstr);
+  rd_kafka_topic_conf_set_partitioner_cb(tc, seg_partitioner);
+  return FERRY_OK;
+}
+
 bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
                                  void *ctx, char *errbuf) {
   /* Defaults a config may change; then invariants it may not. */
@@ -727,24 +913,16 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
     ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka producer: %s", errstr);
     return NULL;
   }
+  p->prefix = fx_strdup(c->topic_prefix ? c->topic_prefix : "");
   for (t = 0; t < BUS_TOPIC__COUNT; t++) {
     char *name = bus_topic_name(c, (bus_topic_t)t);
     rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(p->rk);
-    /* zstd on segments only: they are the bulk of what is produced; the other
-     * topics follow the producer's compression.type. */
-    if (t == BUS_SEGMENTS &&
-        rd_kafka_topic_conf_set(tc, "compression.type", "zstd", errstr,
-                                sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+    if (t == BUS_SEGMENTS && segments_conf(tc, errbuf)) {
       rd_kafka_topic_conf_destroy(tc);
       fx_free(name);
-      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka zstd: %s", errstr);
       bus_producer_destroy(p);
       return NULL;
     }
-    /* Segments go round-robin over the partitions the broker reports, not
-     * by key hash, so that a few segments reach as many workers
-     * (bus/segplace.h). */
-    if (t == BUS_SEGMENTS) rd_kafka_topic_conf_set_partitioner_cb(tc, seg_partitioner);
     p->rkt[t] = rd_kafka_topic_new(p->rk, name, tc);
     if (!p->rkt[t]) {
       ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka topic %s: %s", name,
@@ -769,39 +947,41 @@ void bus_producer_destroy(bus_producer_t *p) {
   }
   for (t = 0; t < BUS_TOPIC__COUNT; t++)
     if (p->rkt[t]) rd_kafka_topic_destroy(p->rkt[t]);
+  while (p->n_tasks) {
+    task_rkt_t *tr = &p->tasks[--p->n_tasks];
+    rd_kafka_topic_destroy(tr->rkt);
+    fx_free(tr->task);
+  }
+  fx_free(p->tasks);
+  fx_free(p->prefix);
   rd_kafka_destroy(p->rk);
   fx_free(p);
 }
 
 /* produce with headers (n_hdr name/value pairs) or without. */
-static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key,
-                           size_t klen, const void *value, size_t len,
-                           rd_kafka_headers_t *hdrs, size_t hdr_len, void *opaque,
-                           char *errbuf) {
+static ferry_err_t produce_to(bus_producer_t *p, rd_kafka_topic_t *rkt, size_t limit,
+                              const void *key, size_t klen, const void *value, size_t len,
+                              rd_kafka_headers_t *hdrs, size_t hdr_len, void *opaque,
+                              char *errbuf) {
   int64_t deadline = ferry_mono_ms() + p->queue_wait_ms;
   rd_kafka_resp_err_t err;
-  if ((unsigned)topic >= BUS_TOPIC__COUNT) {
-    if (hdrs) rd_kafka_headers_destroy(hdrs);
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka send: bad topic %d",
-                        (int)topic);
-  }
-  if (len + klen + hdr_len + TOPICCFG_OVERHEAD > p->limit[topic]) {
+  if (len + klen + hdr_len + TOPICCFG_OVERHEAD > limit) {
     if (hdrs) rd_kafka_headers_destroy(hdrs);
     return ferry_seterr(errbuf, FERRY_ERR_INVALID,
                         "kafka send to %s: a message of %zu bytes exceeds the topic's limit "
                         "of %zu (max.message.bytes, message.max.bytes)",
-                        rd_kafka_topic_name(p->rkt[topic]), len + klen, p->limit[topic]);
+                        rd_kafka_topic_name(rkt), len + klen, limit);
   }
   for (;;) {
     if (hdrs) {
-      err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt[topic]),
+      err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt),
                               RD_KAFKA_V_KEY(key, klen),
                               RD_KAFKA_V_VALUE((void *)value, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                               RD_KAFKA_V_HEADERS(hdrs),
                               RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     } else {
-      err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(p->rkt[topic]),
+      err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt),
                               RD_KAFKA_V_KEY(key, klen),
                               RD_KAFKA_V_VALUE((void *)value, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -812,7 +992,7 @@ static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key
       if (hdrs) rd_kafka_headers_destroy(hdrs);
       return ferry_seterr(errbuf, FERRY_ERR_TIMEOUT,
                           "kafka send to %s: local queue stayed full",
-                          rd_kafka_topic_name(p->rkt[topic]));
+                          rd_kafka_topic_name(rkt));
     }
     /* Serving delivery reports frees queue space. */
     rd_kafka_poll(p->rk, 100);
@@ -825,13 +1005,64 @@ static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key
       rd_kafka_fatal_error(p->rk, fatal, sizeof(fatal));
       return ferry_seterr(errbuf, FERRY_ERR_KAFKA,
                           "kafka send to %s: producer fatal error: %s",
-                          rd_kafka_topic_name(p->rkt[topic]), fatal);
+                          rd_kafka_topic_name(rkt), fatal);
     }
     return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka send to %s: %s",
-                        rd_kafka_topic_name(p->rkt[topic]), rd_kafka_err2str(err));
+                        rd_kafka_topic_name(rkt), rd_kafka_err2str(err));
   }
   p->outstanding++;
   return FERRY_OK;
+}
+
+static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key,
+                           size_t klen, const void *value, size_t len,
+                           rd_kafka_headers_t *hdrs, size_t hdr_len, void *opaque,
+                           char *errbuf) {
+  if ((unsigned)topic >= BUS_TOPIC__COUNT) {
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka send: bad topic %d",
+                        (int)topic);
+  }
+  return produce_to(p, p->rkt[topic], p->limit[topic], key, klen, value, len, hdrs, hdr_len,
+                    opaque, errbuf);
+}
+
+ferry_err_t bus_producer_send_segment(bus_producer_t *p, const char *task, const char *key,
+                                      const void *value, size_t len, void *opaque,
+                                      char *errbuf) {
+  task_rkt_t *tr = NULL;
+  size_t i;
+  for (i = 0; i < p->n_tasks && !tr; i++)
+    if (strcmp(p->tasks[i].task, task) == 0) tr = &p->tasks[i];
+  if (!tr) {
+    char *name;
+    rd_kafka_topic_conf_t *tc;
+    rd_kafka_topic_t *rkt;
+    if (!bus_task_name_ok(task))
+      return ferry_seterr(errbuf, FERRY_ERR_INVALID,
+                          "kafka send: task name \"%s\" not usable in a topic name", task);
+    tc = rd_kafka_default_topic_conf_dup(p->rk);
+    if (segments_conf(tc, errbuf)) {
+      rd_kafka_topic_conf_destroy(tc);
+      return FERRY_ERR_KAFKA;
+    }
+    name = fx_asprintf("%s%s.%s", p->prefix, bus_topic_suffix(BUS_SEGMENTS), task);
+    rkt = rd_kafka_topic_new(p->rk, name, tc);
+    if (!rkt) {
+      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka topic %s: %s", name,
+                   rd_kafka_err2str(rd_kafka_last_error()));
+      fx_free(name);
+      return FERRY_ERR_KAFKA;
+    }
+    fx_free(name);
+    p->tasks = fx_realloc(p->tasks, (p->n_tasks + 1) * sizeof(*p->tasks));
+    tr = &p->tasks[p->n_tasks++];
+    tr->task = fx_strdup(task);
+    tr->rkt = rkt;
+  }
+  /* Created like the segments topic: its limit is the segments topic's. */
+  return produce_to(p, tr->rkt, p->limit[BUS_SEGMENTS], key, key ? strlen(key) : 0, value, len,
+                    NULL, 0, opaque, errbuf);
 }
 
 ferry_err_t bus_producer_send(bus_producer_t *p, bus_topic_t topic,
@@ -904,6 +1135,15 @@ typedef struct held_part {
   rd_kafka_queue_t *q;
 } held_part_t;
 
+/* A topic of the held partitions: read in turn with the others. */
+typedef struct held_topic {
+  char *topic;
+  int hold;                   /* bus_consumer_hold_topic: not read */
+  size_t *parts;              /* indexes into held[] */
+  size_t n_parts;
+  size_t rr;                  /* where the next read in this topic starts */
+} held_topic_t;
+
 struct bus_consumer {
   rd_kafka_t *rk;
   bus_rebalance_cb *cb;
@@ -915,7 +1155,9 @@ struct bus_consumer {
   unsigned flags;             /* BUS_CONSUMER_* */
   held_part_t *held;          /* BUS_CONSUMER_HELD: every partition ever assigned */
   size_t n_held, cap_held;
-  size_t rr;                  /* where the next read starts (fairness) */
+  held_topic_t *topics;       /* the topics of held[], and those held before assignment */
+  size_t n_topics;
+  size_t rr;                  /* the topic the next read starts at (fairness) */
   atomic_uint_fast64_t lost;  /* bus_consumer_lost */
 };
 
@@ -950,6 +1192,23 @@ static void log_error_obj(const char *what, rd_kafka_error_t *e) {
   if (!e) return;
   LOG_ERROR(FAC, "%s err=%s", what, FLOG_Q(rd_kafka_error_string(e)));
   rd_kafka_error_destroy(e);
+}
+
+static held_topic_t *held_topic(bus_consumer_t *c, const char *topic) {
+  size_t i;
+  for (i = 0; i < c->n_topics; i++)
+    if (strcmp(c->topics[i].topic, topic) == 0) return &c->topics[i];
+  c->topics = fx_realloc(c->topics, (c->n_topics + 1) * sizeof(*c->topics));
+  memset(&c->topics[c->n_topics], 0, sizeof(*c->topics));
+  c->topics[c->n_topics].topic = fx_strdup(topic);
+  return &c->topics[c->n_topics++];
+}
+
+void bus_consumer_hold_topic(bus_consumer_t *c, const char *topic, int on) {
+  held_topic_t *t = held_topic(c, topic);
+  if (t->hold != !!on)
+    LOG_DEBUG(FAC, "event=%s topic=%s", on ? "hold-topic" : "read-topic", FLOG_V(topic));
+  t->hold = !!on;
 }
 
 static held_part_t *held_find(bus_consumer_t *c, const char *topic, int32_t partition) {
@@ -987,6 +1246,11 @@ static void held_mark(bus_consumer_t *c, const rd_kafka_topic_partition_list_t *
       h->topic = fx_strdup(parts->elems[i].topic);
       h->partition = parts->elems[i].partition;
       h->q = q;
+      {
+        held_topic_t *t = held_topic(c, h->topic);
+        t->parts = fx_realloc(t->parts, (t->n_parts + 1) * sizeof(*t->parts));
+        t->parts[t->n_parts++] = c->n_held - 1;
+      }
     }
     if (h) h->assigned = on;
   }
@@ -1039,7 +1303,20 @@ bus_consumer_t *bus_consumer_new_ex(const bus_conf_t *c, const bus_topic_t *topi
       "partition.assignment.strategy", "roundrobin",
       "queued.min.messages", "8",
       "queued.max.messages.kbytes", "8192", NULL, NULL};
-  const char *const *base = (flags & BUS_CONSUMER_HELD) ? base_held : base_plain;
+  /* The same, for a consumer of the segments topics: a task's new topic is
+   * seen within seconds (librdkafka's default looks every 5 minutes). */
+  static const char *const seg_plain[] = {
+      "auto.offset.reset", "earliest",
+      "partition.assignment.strategy", "roundrobin",
+      "topic.metadata.refresh.interval.ms", "3000", NULL, NULL};
+  static const char *const seg_held[] = {
+      "auto.offset.reset", "earliest",
+      "partition.assignment.strategy", "roundrobin",
+      "queued.min.messages", "8",
+      "queued.max.messages.kbytes", "8192",
+      "topic.metadata.refresh.interval.ms", "3000", NULL, NULL};
+  int segs = 0;
+  const char *const *base;
   const char *forced[] = {"enable.auto.commit", "false",
                           "enable.auto.offset.store", "false",
                           "group.id", c->group_id, NULL, NULL};
@@ -1059,6 +1336,9 @@ bus_consumer_t *bus_consumer_new_ex(const bus_conf_t *c, const bus_topic_t *topi
     ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka consumer: %zu topics", n);
     return NULL;
   }
+  for (i = 0; i < n; i++) segs |= topics[i] == BUS_SEGMENTS;
+  base = (flags & BUS_CONSUMER_HELD) ? (segs ? seg_held : base_held)
+                                     : (segs ? seg_plain : base_plain);
   conf = make_conf(c, base, "consumer", &c->consumer, managed_consumer, forced,
                    errbuf);
   if (!conf) return NULL;
@@ -1100,6 +1380,12 @@ bus_consumer_t *bus_consumer_new_ex(const bus_conf_t *c, const bus_topic_t *topi
       char *name = bus_topic_name(c, topics[i]);
       rd_kafka_topic_partition_list_add(sub, name, RD_KAFKA_PARTITION_UA);
       fx_free(name);
+      if (topics[i] == BUS_SEGMENTS) {
+        /* Every task's own segments topic too. */
+        char *re = bus_segments_regex(c);
+        rd_kafka_topic_partition_list_add(sub, re, RD_KAFKA_PARTITION_UA);
+        fx_free(re);
+      }
     }
   }
   err = rd_kafka_subscribe(bc->rk, sub);
@@ -1132,6 +1418,12 @@ void bus_consumer_destroy(bus_consumer_t *c) {
     fx_free(h->topic);
   }
   fx_free(c->held);
+  while (c->n_topics) {
+    held_topic_t *t = &c->topics[--c->n_topics];
+    fx_free(t->topic);
+    fx_free(t->parts);
+  }
+  fx_free(c->topics);
   rd_kafka_destroy(c->rk);
   fx_free(c->prefix);
   fx_free(c);
@@ -1209,9 +1501,16 @@ static int take_message(bus_consumer_t *c, rd_kafka_message_t *m, bus_msg_t **ou
       rd_kafka_message_destroy(m);
       return -1;
     }
-    LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=%s",
-             FLOG_V(m->rkt ? rd_kafka_topic_name(m->rkt) : "-"), m->partition,
-             FLOG_Q(rd_kafka_message_errstr(m)));
+    if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && m->rkt &&
+        rd_kafka_topic_name(m->rkt)[0] == '^')
+      /* The tasks' segments topics regex matching none yet (no task
+       * listed): normal until the first listing. */
+      LOG_DEBUG(FAC, "consumer topic=%s msg=\"no topic matches yet\"",
+                FLOG_V(rd_kafka_topic_name(m->rkt)));
+    else
+      LOG_WARN(FAC, "consumer topic=%s partition=%" PRId32 " err=%s",
+               FLOG_V(m->rkt ? rd_kafka_topic_name(m->rkt) : "-"), m->partition,
+               FLOG_Q(rd_kafka_message_errstr(m)));
     rd_kafka_message_destroy(m);
     return 0;
   }
@@ -1231,19 +1530,27 @@ static int take_message(bus_consumer_t *c, rd_kafka_message_t *m, bus_msg_t **ou
 }
 
 /* One message from the held partition queues, if one waits: round robin
- * over the assigned partitions. Same returns as take_message, 0 for none. */
+ * over the topics not held (a task's segments topic each), then over the
+ * topic's assigned partitions, so that a task with a long backlog does not
+ * keep the others waiting. Same returns as take_message, 0 for none. */
 static int read_held(bus_consumer_t *c, bus_msg_t **out, char *errbuf) {
-  size_t k;
-  for (k = 0; k < c->n_held; k++) {
-    held_part_t *h = &c->held[(c->rr + k) % c->n_held];
-    rd_kafka_message_t *m;
-    int r;
-    if (!h->assigned) continue;
-    m = rd_kafka_consume_queue(h->q, 0);
-    if (!m) continue;
-    c->rr = (c->rr + k + 1) % c->n_held;
-    r = take_message(c, m, out, errbuf);
-    if (r != 0) return r;
+  size_t kt, kp;
+  for (kt = 0; kt < c->n_topics; kt++) {
+    size_t ti = (c->rr + kt) % c->n_topics;
+    held_topic_t *t = &c->topics[ti];
+    if (t->hold) continue;
+    for (kp = 0; kp < t->n_parts; kp++) {
+      held_part_t *h = &c->held[t->parts[(t->rr + kp) % t->n_parts]];
+      rd_kafka_message_t *m;
+      int r;
+      if (!h->assigned) continue;
+      m = rd_kafka_consume_queue(h->q, 0);
+      if (!m) continue;
+      t->rr = (t->rr + kp + 1) % t->n_parts;
+      c->rr = (ti + 1) % c->n_topics;
+      r = take_message(c, m, out, errbuf);
+      if (r != 0) return r;
+    }
   }
   return 0;
 }

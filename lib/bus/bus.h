@@ -135,6 +135,40 @@ ferry_err_t bus_topics_describe(const bus_conf_t *c, topiccfg_t out[BUS_TOPIC__C
  */
 ferry_err_t bus_topics_check(bus_conf_t *c, char *errbuf);
 
+/* ---------- a segments topic per task ---------- */
+
+/*
+ * Each task's segments go to a topic of their own, <prefix>segments.<task>
+ * (docs/architecture.md, "Tasks side by side"): a partition is a FIFO with
+ * in-order commits, so a small task's segments behind a big task's backlog
+ * in shared partitions would wait for it. Workers read every such topic
+ * (the consumer's regex) and the legacy <prefix>segments (segments of older
+ * listers), taking from every topic in turn.
+ */
+/* 1 when task is a task name (letters, digits, '.', '_', '-'; 1 to 64
+ * characters): then <prefix>segments.<task> is a valid topic name. */
+int bus_task_name_ok(const char *task);
+/* "<prefix>segments.<task>"; new string (fx_free); NULL when the task name
+ * is not valid. */
+char *bus_segments_topic(const bus_conf_t *c, const char *task);
+/* The task of a per-task segments topic name (borrowed from topic), or NULL
+ * when topic is not one (the legacy segments topic included). */
+const char *bus_segments_topic_task(const char *prefix, const char *topic);
+/* The regex matching every per-task segments topic, "^<prefix>segments\..+$"
+ * with the prefix's dots escaped; new string (fx_free). */
+char *bus_segments_regex(const bus_conf_t *c);
+/*
+ * Makes sure the task's segments topic exists as the segments topic does:
+ * bus.segments_partitions partitions, nothing deleted (retention.ms -1,
+ * retention.bytes -1, cleanup.policy delete), then runs the retention check
+ * of bus_topics_check on it. A broker without the Admin API (ferry-devbroker:
+ * librdkafka's mock cluster) creates the topic itself on first use, with its
+ * default partition count: logged, not an error. FERRY_ERR_CONFIG when the
+ * topic's settings would delete records, FERRY_ERR_KAFKA when it cannot be
+ * created, FERRY_ERR_INVALID for a bad task name. Blocks up to about 30 s.
+ */
+ferry_err_t bus_segments_topic_ensure(const bus_conf_t *c, const char *task, char *errbuf);
+
 /* ---------- producer ---------- */
 
 typedef struct bus_producer bus_producer_t;
@@ -179,6 +213,15 @@ void bus_producer_destroy(bus_producer_t *p);
 ferry_err_t bus_producer_send(bus_producer_t *p, bus_topic_t topic,
                               const char *key, const void *value, size_t len,
                               void *opaque, char *errbuf);
+/*
+ * bus_producer_send to the task's own segments topic (bus_segments_topic),
+ * zstd-compressed and placed by the segment partitioner (bus/segplace.h),
+ * as on the segments topic. The topic's size limit is the segments topic's.
+ * FERRY_ERR_INVALID also for a bad task name.
+ */
+ferry_err_t bus_producer_send_segment(bus_producer_t *p, const char *task, const char *key,
+                                      const void *value, size_t len, void *opaque,
+                                      char *errbuf);
 /* The largest value a send to topic with a key of key_len bytes may carry
  * (the topic's limit less key and TOPICCFG_OVERHEAD). */
 size_t bus_producer_max_value(const bus_producer_t *p, bus_topic_t topic, size_t key_len);
@@ -244,7 +287,11 @@ typedef void bus_rebalance_cb(bus_rebalance_t ev, const bus_part_t *parts,
                               size_t n, void *ctx);
 
 /*
- * New consumer in group c->group_id, subscribed to topics[0..n). The
+ * New consumer in group c->group_id, subscribed to topics[0..n). With
+ * BUS_SEGMENTS among them it is also subscribed to every task's segments
+ * topic (bus_segments_regex), and refreshes its metadata every few seconds
+ * (topic.metadata.refresh.interval.ms 3000, overridable) so that a task's
+ * new topic is read soon after its lister created it. The
  * assignment strategy is roundrobin (the eager protocol: every rebalance
  * revokes the whole assignment first) unless partition.assignment.strategy
  * says otherwise; the cooperative protocol is handled too, but librdkafka
@@ -268,6 +315,14 @@ bus_consumer_t *bus_consumer_new(const bus_conf_t *c, const bus_topic_t *topics,
 bus_consumer_t *bus_consumer_new_ex(const bus_conf_t *c, const bus_topic_t *topics,
                                     size_t n, bus_rebalance_cb *cb, void *ctx,
                                     unsigned flags, char *errbuf);
+/*
+ * BUS_CONSUMER_HELD: on = 1 holds every partition of topic (assigned now or
+ * later): bus_consumer_poll_ex takes none of its messages, which wait in
+ * librdkafka's queues and in Kafka (a paused task); on = 0 reads it again.
+ * A held consumer reads round robin over its topics first, then over each
+ * topic's partitions, so that every task's segments are taken in turn.
+ */
+void bus_consumer_hold_topic(bus_consumer_t *c, const char *topic, int on);
 /* Leaves the group (the callback sees BUS_REVOKED for what is left, and may
  * commit), then destroys. Accepts NULL. */
 void bus_consumer_destroy(bus_consumer_t *c);

@@ -152,6 +152,13 @@ char *msg_segment_encode(const msg_segment_t *s) {
     json_t *l = json_object();
     bad |= jx_put_u64(l, "qps", s->qps_limit);
     bad |= jx_put_u64(l, "bandwidth", s->bandwidth_limit);
+    if (s->n_schedule) {
+      json_t *sa = json_array();
+      size_t k;
+      for (k = 0; k < s->n_schedule; k++)
+        bad |= !s->schedule[k] || json_array_append_new(sa, json_string(s->schedule[k]));
+      bad |= jx_put(l, "schedule", sa);
+    }
     bad |= jx_put(o, "limits", l);
   }
   if (s->audit) bad |= jx_put(o, "audit", json_true());
@@ -531,6 +538,24 @@ static ferry_err_t dec_segment(json_t *r, msg_segment_t *s, char *eb) {
     s->has_limits = 1;
     TRY(jx_get_u64(l, "segment.limits", "qps", &s->qps_limit, eb));
     TRY(jx_get_u64(l, "segment.limits", "bandwidth", &s->bandwidth_limit, eb));
+    if (jx_member(l, "schedule")) {
+      json_t *sa = jx_member(l, "schedule");
+      size_t k, n;
+      if (!json_is_array(sa) || json_array_size(sa) > 96)
+        return ferry_seterr(eb, FERRY_ERR_PARSE,
+                            "segment.limits.schedule: not an array of at most 96 entries");
+      n = json_array_size(sa);
+      s->schedule = n ? fx_calloc(n, sizeof(*s->schedule)) : NULL;
+      for (k = 0; k < n; k++) {
+        json_t *v = json_array_get(sa, k);
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            memchr(json_string_value(v), '\0', json_string_length(v)))
+          return ferry_seterr(eb, FERRY_ERR_PARSE,
+                              "segment.limits.schedule[%zu]: not a non-empty string", k);
+        s->schedule[k] = fx_strdup(json_string_value(v));
+        s->n_schedule = k + 1;
+      }
+    }
   }
   if (jx_member(r, "audit")) {
     if (!json_is_boolean(jx_member(r, "audit")))

@@ -1,4 +1,4 @@
-/* offtrack.c: commit points per partition. */
+/* offtrack.c: commit points per topic and partition. */
 #include "bus/offtrack.h"
 
 #include <string.h>
@@ -8,6 +8,7 @@
 void offtrack_init(offtrack_t *t) { memset(t, 0, sizeof(*t)); }
 
 static void part_release(offtrack_part_t *p) {
+  fx_free(p->topic);
   fx_free(p->offs);
   fx_free(p->done);
 }
@@ -19,11 +20,15 @@ void offtrack_release(offtrack_t *t) {
   memset(t, 0, sizeof(*t));
 }
 
-static offtrack_part_t *find(offtrack_t *t, int32_t partition, int create) {
+static int same(const offtrack_part_t *p, const char *topic, int32_t partition) {
+  return p->partition == partition && strcmp(p->topic, topic ? topic : "") == 0;
+}
+
+static offtrack_part_t *find(offtrack_t *t, const char *topic, int32_t partition, int create) {
   size_t i;
   offtrack_part_t *p;
   for (i = 0; i < t->n; i++)
-    if (t->parts[i].partition == partition) return &t->parts[i];
+    if (same(&t->parts[i], topic, partition)) return &t->parts[i];
   if (!create) return NULL;
   if (t->n == t->cap) {
     t->cap = t->cap ? t->cap * 2 : 8;
@@ -31,16 +36,18 @@ static offtrack_part_t *find(offtrack_t *t, int32_t partition, int create) {
   }
   p = &t->parts[t->n++];
   memset(p, 0, sizeof(*p));
+  p->topic = fx_strdup(topic ? topic : "");
   p->partition = partition;
   p->committable = -1;
   p->committed = -1;
+  p->last_added = -1;
   return p;
 }
 
 #define AT(p, k) (((p)->head + (k)) % (p)->cap)
 
-void offtrack_add(offtrack_t *t, int32_t partition, int64_t offset) {
-  offtrack_part_t *p = find(t, partition, 1);
+void offtrack_add(offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
+  offtrack_part_t *p = find(t, topic, partition, 1);
   if (p->n && offset <= p->offs[AT(p, p->n - 1)]) {
     /* Rewound (redelivery after a rebalance): start over. */
     p->n = 0;
@@ -65,10 +72,11 @@ void offtrack_add(offtrack_t *t, int32_t partition, int64_t offset) {
   p->offs[AT(p, p->n)] = offset;
   p->done[AT(p, p->n)] = 0;
   p->n++;
+  p->last_added = offset;
 }
 
-void offtrack_done(offtrack_t *t, int32_t partition, int64_t offset) {
-  offtrack_part_t *p = find(t, partition, 0);
+void offtrack_done(offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
   size_t k;
   if (!p) return;
   for (k = 0; k < p->n; k++) {
@@ -85,10 +93,10 @@ void offtrack_done(offtrack_t *t, int32_t partition, int64_t offset) {
   }
 }
 
-void offtrack_drop(offtrack_t *t, int32_t partition) {
+void offtrack_drop(offtrack_t *t, const char *topic, int32_t partition) {
   size_t i;
   for (i = 0; i < t->n; i++) {
-    if (t->parts[i].partition == partition) {
+    if (same(&t->parts[i], topic, partition)) {
       part_release(&t->parts[i]);
       t->parts[i] = t->parts[t->n - 1];
       t->n--;
@@ -97,19 +105,60 @@ void offtrack_drop(offtrack_t *t, int32_t partition) {
   }
 }
 
-int offtrack_next_commit(offtrack_t *t, size_t i, int32_t *partition, int64_t *next_offset) {
+int offtrack_next_commit(offtrack_t *t, size_t i, const char **topic, int32_t *partition,
+                         int64_t *next_offset) {
   offtrack_part_t *p;
   if (i >= t->n) return 0;
   p = &t->parts[i];
-  if (p->committable < 0 || p->committable == p->committed) return 0;
+  if (p->parked || p->committable < 0 || p->committable == p->committed) return 0;
+  *topic = p->topic;
   *partition = p->partition;
   *next_offset = p->committable;
   return 1;
 }
 
-void offtrack_committed(offtrack_t *t, int32_t partition, int64_t next_offset) {
-  offtrack_part_t *p = find(t, partition, 0);
+void offtrack_committed(offtrack_t *t, const char *topic, int32_t partition,
+                        int64_t next_offset) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
   if (p) p->committed = next_offset;
+}
+
+void offtrack_park(offtrack_t *t, const char *topic, int32_t partition) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
+  if (p) p->parked = 1;
+}
+
+int offtrack_unpark(offtrack_t *t, const char *topic, int32_t partition) {
+  offtrack_part_t *p = find(t, topic, partition, 0);
+  if (!p || !p->parked) return 0;
+  p->parked = 0;
+  return 1;
+}
+
+size_t offtrack_drop_parked(offtrack_t *t, void (*cb)(const char *topic, int32_t partition,
+                                                       void *ctx), void *ctx) {
+  size_t i = 0, n = 0;
+  while (i < t->n) {
+    if (!t->parts[i].parked) {
+      i++;
+      continue;
+    }
+    if (cb) cb(t->parts[i].topic, t->parts[i].partition, ctx);
+    part_release(&t->parts[i]);
+    t->parts[i] = t->parts[t->n - 1];
+    t->n--;
+    n++;
+  }
+  return n;
+}
+
+int offtrack_taken(const offtrack_t *t, const char *topic, int32_t partition, int64_t offset) {
+  size_t i;
+  for (i = 0; i < t->n; i++)
+    if (same(&t->parts[i], topic, partition))
+      return !t->parts[i].parked && t->parts[i].last_added >= 0 &&
+             offset <= t->parts[i].last_added;
+  return 0;
 }
 
 size_t offtrack_inflight(const offtrack_t *t) {

@@ -213,6 +213,20 @@ static ferry_err_t scan_read(scan_t *s, char *errbuf) {
 ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
                      bus_scan_cb *cb, void *ctx, bus_scan_stats_t *stats,
                      char *errbuf) {
+  char *name;
+  ferry_err_t e;
+  if (stats) memset(stats, 0, sizeof(*stats));
+  if ((unsigned)t >= BUS_TOPIC__COUNT)
+    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka scan: bad topic %d", (int)t);
+  name = bus_topic_name(c, t);
+  e = bus_scan_named(c, name, timeout_ms, cb, ctx, stats, errbuf);
+  fx_free(name);
+  return e;
+}
+
+ferry_err_t bus_scan_named(const bus_conf_t *c, const char *topic, int timeout_ms,
+                           bus_scan_cb *cb, void *ctx, bus_scan_stats_t *stats,
+                           char *errbuf) {
   char errstr[512];
   rd_kafka_conf_t *conf;
   rd_kafka_topic_partition_list_t *assign = NULL;
@@ -222,8 +236,6 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
 
   if (stats) memset(stats, 0, sizeof(*stats));
   if (timeout_ms <= 0) timeout_ms = 30000;
-  if ((unsigned)t >= BUS_TOPIC__COUNT)
-    return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka scan: bad topic %d", (int)t);
   if (!(conf = make_conf(c, errbuf))) return FERRY_ERR_CONFIG;
   memset(&s, 0, sizeof(s));
   s.c = c;
@@ -236,7 +248,7 @@ ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
     rd_kafka_conf_destroy(conf);
     return ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka consumer: %s", errstr);
   }
-  s.topic = bus_topic_name(c, t);
+  s.topic = fx_strdup(topic);
   if ((e = scan_partitions(&s, errbuf))) goto out;
   if (stats) stats->partitions = s.np;
   s.ps = fx_calloc((size_t)s.np, sizeof(*s.ps));

@@ -38,5 +38,9 @@ typedef struct bus_scan_stats {
 ferry_err_t bus_scan(const bus_conf_t *c, bus_topic_t t, int timeout_ms,
                      bus_scan_cb *cb, void *ctx, bus_scan_stats_t *stats,
                      char *errbuf);
+/* bus_scan of the topic named topic (a task's segments topic). */
+ferry_err_t bus_scan_named(const bus_conf_t *c, const char *topic, int timeout_ms,
+                           bus_scan_cb *cb, void *ctx, bus_scan_stats_t *stats,
+                           char *errbuf);
 
 #endif

@@ -1389,6 +1389,7 @@ static void task_release(task_conf_t *t) {
   kvlist_release(&t->storage_class_map);
   strv_release(&t->include);
   strv_release(&t->exclude);
+  strv_release(&t->bandwidth_schedule);
   memset(t, 0, sizeof(*t));
 }
 

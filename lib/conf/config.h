@@ -116,6 +116,7 @@ typedef struct task_conf {
   msg_policy_t same_name;
   uint64_t qps_limit;         /* fleet-wide requests/s, 0 = unlimited */
   uint64_t bandwidth_limit;   /* fleet-wide bytes/s, 0 = unlimited */
+  conf_strv_t bandwidth_schedule; /* "HH:MM-HH:MM=SIZE": the bandwidth by local time */
   kvlist_t storage_class_map; /* the task's own, else a copy of the worker's */
   conf_strv_t include;        /* globs on the key relative to the source prefix */
   conf_strv_t exclude;

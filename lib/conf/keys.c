@@ -5,6 +5,7 @@
  * from them, so the two cannot drift. A new key goes here.
  */
 #include "conf/confint.h"
+#include "core/units.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -539,6 +540,13 @@ static const ckey_t reporter_keys[] = {
             "one. A `listen` address other than loopback needs this or `tls_cert`."},
 };
 
+/* A bandwidth_schedule entry: "HH:MM-HH:MM=SIZE" (conf_parse_bwsched). */
+static ferry_err_t check_bwsched(const char *s, char *errbuf) {
+  conf_window_t win;
+  uint64_t bw;
+  return conf_parse_bwsched(s, &win, &bw, errbuf);
+}
+
 static const ckey_t task_keys[] = {
     {.name = "name",
      .type = KT_STR,
@@ -587,6 +595,15 @@ static const ckey_t task_keys[] = {
      .doc = "Bytes per second of this task over the whole fleet (bytes read from the "
             "source, the same as written); 0 = unlimited. Other tasks are not affected. "
             "Written into the task's segments by the lister."},
+    {.name = "bandwidth_schedule",
+     .type = KT_STRLIST,
+     AT(task_raw_t, t.bandwidth_schedule),
+     .check = check_bwsched,
+     .doc = "Bandwidth of this task over the fleet by local time of the worker host, "
+            "e.g. [\"08:00-19:00=10M\", \"19:00-08:00=0\"]: the first window holding "
+            "the time gives the bytes per second (0 = unlimited); outside every window, "
+            "bandwidth_limit. Written into the task's segments by the lister "
+            "(limits.schedule); workers evaluate it every minute."},
     {.name = "storage_class_map",
      .type = KT_KVLIST,
      AT(task_raw_t, t.storage_class_map),

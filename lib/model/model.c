@@ -83,6 +83,8 @@ void msg_segment_release(msg_segment_t *s) {
   fx_free(s->objs);
   fx_free(s->range.upload_id);
   kvlist_release(&s->class_map);
+  for (i = 0; s->schedule && i < s->n_schedule; i++) fx_free(s->schedule[i]);
+  fx_free(s->schedule);
   memset(s, 0, sizeof(*s));
 }
 

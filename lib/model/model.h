@@ -76,6 +76,11 @@ typedef struct msg_segment {
   int has_limits;
   uint64_t qps_limit;          /* requests/s, to source and destination */
   uint64_t bandwidth_limit;    /* bytes/s */
+  char **schedule;             /* limits.schedule: "HH:MM-HH:MM=SIZE" entries (the
+                                  task's bandwidth_schedule), owned; the first
+                                  window holding the local time gives the
+                                  bandwidth, else bandwidth_limit */
+  size_t n_schedule;
   int audit;             /* the task's audit switch (member "audit", written
                             only when 1): workers publish what they wrote
                             to the audit topic (bus/audit.h) */

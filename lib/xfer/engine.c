@@ -140,7 +140,8 @@ size_t xfer_tasks(const xfer_engine_t *e, xfer_task_stat_t *out, size_t max) {
     const tl_task_t *k = e->tasks.v[i];
     out[i].task = k->name;
     out[i].jobs = k->jobs;
-    out[i].held = tl_limited(k) && tl_held(k, now);
+    out[i].held = k->paused || (tl_limited(k) && tl_held(k, now));
+    out[i].paused = k->paused;
     out[i].qps = k->qps_rate;
     out[i].bandwidth = k->bw_rate;
     out[i].requests = k->requests;
@@ -698,6 +699,65 @@ again:
     pair_on_done(e, x->pair->get ? x->pair->get : x, CURLE_ABORTED_BY_CALLBACK);
     goto again;
   }
+}
+
+void xfer_task_pause(xfer_engine_t *e, const char *task, int on) {
+  tl_get(&e->tasks, task, ferry_now_us())->paused = !!on;
+}
+
+static int job_of(const job_t *j, const char *task) {
+  return j->lim && strcmp(j->lim->name, task) == 0;
+}
+
+size_t xfer_task_cancel(xfer_engine_t *e, const char *task) {
+  job_t *j, **pp = &e->queue_head, *prev = NULL, *next;
+  xreq_t *x;
+  size_t n = 0;
+  /* Queued: never started, they end without a request. */
+  while (*pp) {
+    j = *pp;
+    if (!job_of(j, task)) {
+      prev = j;
+      pp = &j->next;
+      continue;
+    }
+    *pp = j->next;
+    if (e->queue_tail == j) e->queue_tail = prev;
+    e->n_queued--;
+    j->next = e->active;
+    j->prev = NULL;
+    if (e->active) e->active->prev = j;
+    e->active = j;
+    e->n_active++;
+    j->start_us = ferry_now_us();
+    set_fail(j, ST_SKIPPED, "cancelled", NULL, "the task was cancelled before the copy");
+    j->finishing = 1;
+    n++;
+  }
+  for (j = e->active; j; j = j->next) {
+    if (!job_of(j, task)) continue;
+    if (!j->finishing) {
+      set_fail(j, ST_SKIPPED, "cancelled", NULL, "the task was cancelled mid-copy");
+      n++;
+    }
+    j->finishing = 1;
+  }
+  /* Running transfers of the task are cut. */
+again:
+  for (x = e->running; x; x = x->run_next) {
+    if (!x->pair || x->pair->failed || !job_of(x->pair->job, task)) continue;
+    x->pair->failed = 1;
+    pair_on_done(e, x->pair->get ? x->pair->get : x, CURLE_ABORTED_BY_CALLBACK);
+    goto again;
+  }
+  /* Jobs with no unit left end now (a started upload is aborted first);
+   * the others end when their last unit does. */
+  for (j = e->active; j; j = next) {
+    next = j->next;
+    if (job_of(j, task) && j->units == 0 && j->phase != PH_ABORT)
+      job_fail(e, j, j->out.status, j->out.reason, NULL, NULL);
+  }
+  return n;
 }
 
 void xfer_abandon_all(xfer_engine_t *e, int timeout_ms, int keep_uploads) {

@@ -96,11 +96,23 @@ void xfer_set_limits(xfer_engine_t *e, double qps, double bandwidth);
  * the tokens saved. The worker's limits (xfer_set_limits) apply on top. */
 void xfer_task_limits(xfer_engine_t *e, const char *task, double qps, double bandwidth);
 
+/* Pauses (on = 1) or resumes a task: none of its queued objects starts while
+ * paused; those running finish. */
+void xfer_task_pause(xfer_engine_t *e, const char *task, int on);
+
+/* Cancels a task's objects in the engine: queued ones end skipped, reason
+ * "cancelled", without a request; running ones are cut (their transfers
+ * stopped, a multipart upload they started aborted) and end skipped,
+ * reason "cancelled". Callbacks fire as objects end (some at once, some in
+ * later xfer_run calls, after their aborts). Returns the objects affected. */
+size_t xfer_task_cancel(xfer_engine_t *e, const char *task);
+
 /* What the engine knows of one task. */
 typedef struct xfer_task_stat {
   const char *task;          /* borrowed: valid until the engine is destroyed */
   size_t jobs;               /* objects submitted, not finished */
-  int held;                  /* its own limit holds it back now */
+  int held;                  /* its own limit holds it back now, or it is paused */
+  int paused;                /* xfer_task_pause */
   uint64_t qps, bandwidth;   /* limits in force, 0 = unlimited */
   uint64_t requests, bytes;  /* spent so far */
 } xfer_task_stat_t;

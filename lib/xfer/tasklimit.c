@@ -66,6 +66,7 @@ void tl_pass_jobs(tl_table_t *t) {
 }
 
 int tl_may_start_job(tl_task_t *k, int64_t now_us) {
+  if (k->paused) return 0;
   if (tl_limited(k)) {
     if (tl_held(k, now_us)) return 0;
     if (k->qps_rate && rl_available(&k->qps, now_us) <= k->started) return 0;

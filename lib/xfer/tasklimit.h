@@ -42,6 +42,7 @@ typedef struct tl_task {
                                 last pass over the waiting requests */
   int64_t bw_until_us;       /* a transfer waits for the task's bytes until then */
   unsigned started;          /* objects started in the current start pass */
+  int paused;                /* the task is paused: none of its objects starts */
   uint64_t requests, bytes;  /* spent so far */
 } tl_task_t;
 
@@ -77,7 +78,8 @@ int tl_held(const tl_task_t *k, int64_t now_us);
 void tl_pass_requests(tl_table_t *t);
 void tl_pass_jobs(tl_table_t *t);
 
-/* May one more queued object of the task start now? Unlimited tasks: yes.
+/* May one more queued object of the task start now? Never while paused.
+ * Unlimited tasks: yes.
  * A limited one: not while held, and only while its request bucket holds
  * more tokens than objects started in this pass and its byte bucket has
  * some. Counts a yes in started. */

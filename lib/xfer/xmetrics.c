@@ -81,4 +81,9 @@ void xmetrics_render(const xmetrics_t *m, const xfer_engine_t *e, fbuf_t *out) {
   gauge(out, "ferry_worker_paused_by_window",
         "1 outside every worker.windows window (no new segment is taken).",
         m->paused_by_window);
+  gauge(out, "ferry_worker_tasks_paused",
+        "Tasks the master's taskstate says are paused (none of their objects starts).",
+        m->tasks_paused);
+  gauge(out, "ferry_worker_tasks_cancelled",
+        "Tasks the master's taskstate says are cancelled.", m->tasks_cancelled);
 }

@@ -20,6 +20,7 @@ typedef struct xmetrics {
   int assigned_partitions, total_partitions;
   double limit_qps, limit_bytes_per_s;   /* in force on this worker; 0 = none */
   int paused_by_window;                  /* outside worker.windows */
+  int tasks_paused, tasks_cancelled;     /* tasks in that state (taskstate) */
   double started_unix_s;
 } xmetrics_t;
 

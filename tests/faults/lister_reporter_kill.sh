@@ -28,14 +28,14 @@ wait_until 120 cps || fail "the lister made no checkpoint"
 kill -KILL "$L1" "$R2"
 wait "$L1" 2>/dev/null || true
 wait "$R2" 2>/dev/null || true
-listed_then=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q 2>/dev/null | wc -l)
+listed_then=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments.t -o beginning -e -q 2>/dev/null | wc -l)
 ok "lister and reporter r2 killed after $(checkpoints) checkpoints, $listed_then segments published"
 R2=$(rep r2b)
 fault_lister || { cat "$FERRY_RUN/lister.log"; fail "resumed lister exited $?"; }
 grep -q 'resuming run 1 after its checkpoint' "$FERRY_RUN/lister.log" || { cat "$FERRY_RUN/lister.log"; fail "the lister did not resume"; }
 fault_wait 240
 fault_check completed
-published=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q 2>/dev/null | wc -l)
+published=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments.t -o beginning -e -q 2>/dev/null | wc -l)
 segs=$(jget j.segments <"$FERRY_RUN/status.json")
 [ "$published" -ge "$segs" ] || fail "$published segment messages for $segs segments"
 

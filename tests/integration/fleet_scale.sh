@@ -5,7 +5,7 @@
 # with nothing missing and nothing counted twice.
 source "$(dirname "$0")/../lib/itest.sh"
 
-devbroker_start --brokers 3 --partitions 12
+devbroker_start --brokers 3 --partitions 12 --task t
 DEVBROKER_PID=$(tail -1 "$FERRY_RUN/pids")
 s3_start src ferry-src
 s3_start dst ferry-dst

@@ -51,7 +51,8 @@ tasks = (
 CONF
 chmod 600 "$R/k.conf"
 
-segments() { kcat -b "$BR" -C -t ferry.segments -o beginning -e -q -f '%s\n' 2>/dev/null; }
+# Task t's segments, on its own topic (docs/architecture.md, "Tasks side by side").
+segments() { kcat -b "$BR" -C -t ferry.segments.t -o beginning -e -q -f '%s\n' 2>/dev/null; }
 tasks() { kcat -b "$BR" -C -t ferry.tasks -o beginning -e -q -f '%k\t%s\n' 2>/dev/null; }
 run_only() { python3 -c '
 import json, sys
@@ -72,7 +73,7 @@ read -r run state objs bytes segs kind rof _ < <($U task "$R/tasks.txt" t)
 want_bytes=$(python3 -c 'import json,sys; print(sum(o["size"] for l in open(sys.argv[1]) for o in json.loads(l)["objs"]))' "$R/s1.jsonl")
 [ "$bytes" = "$want_bytes" ] || fail "listed_bytes $bytes != $want_bytes"
 grep -c '"state":"listing"' "$R/tasks.txt" | grep -qv '^0$' || fail "no progress records"
-ok "run 1: $NKEYS objects in $NSEG segments on ferry.segments; task record listed with totals"
+ok "run 1: $NKEYS objects in $NSEG segments on ferry.segments.t; task record listed with totals"
 grep -q '"checkpoint"' "$R/tasks.txt" || fail "no checkpoint in progress records"
 if grep -qi 'S3RVER' "$R/tasks.txt"; then fail "a credential in the tasks topic"; fi
 

@@ -31,7 +31,7 @@ chmod 600 "$FERRY_RUN/slow.conf"
 grep -q "$FERRY_PROXY_SLOW" "$FERRY_RUN/slow.conf" || fail "slow.conf"
 
 # seg_ids RUN: "segment ids (sorted, one line each)" of run RUN
-seg_ids() { kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q -f '%s\n' 2>/dev/null |
+seg_ids() { kcat -b "$FERRY_BROKERS" -C -t ferry.segments.t -o beginning -e -q -f '%s\n' 2>/dev/null |
   node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const k=[];for(const l of s.split('\n'))if(l){const g=JSON.parse(l);if(g.run===+process.argv[1])k.push(g.id)}console.log(k.sort().join(' '))})" "$1"; }
 runs_started() { kcat -b "$FERRY_BROKERS" -C -t ferry.tasks -o beginning -e -q -f '%s\n' 2>/dev/null |
   node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const r=new Set();for(const l of s.split('\n'))if(l){const x=JSON.parse(l);if(x.task==='t')r.add(x.run+':'+(x.kind||'list'))}console.log([...r].sort().join(' '))})"; }

@@ -255,7 +255,7 @@ grep -q "run 3 (incremental): listed 1 objects" "$R/k3.err" || { cat "$R/k3.err"
 kcat -C -b "$FERRY_BROKERS" -t ferry.tasks -e -q -f '%k\t%s\n' >"$R/tasks.txt"
 read -r run state objs _ segs kind retry_of _ < <($LU task "$R/tasks.txt" t)
 assert_eq "$run $state $objs $segs $kind $retry_of" "3 listed 1 1 incremental 0" "task record"
-kcat -C -b "$FERRY_BROKERS" -t ferry.segments -e -q -f '%k\t%s\n' | grep '^3-' >"$R/segs3.txt"
+kcat -C -b "$FERRY_BROKERS" -t ferry.segments.t -e -q -f '%k\t%s\n' | grep '^3-' >"$R/segs3.txt"
 assert_eq "$(wc -l <"$R/segs3.txt")" 1 "run 3 segments"
 grep -q '"policy":"overwrite"' "$R/segs3.txt" && grep -q '"key":"data/obj/05/key-000005.bin"' "$R/segs3.txt" \
   || { cat "$R/segs3.txt"; fail "run 3 segment"; }

@@ -53,7 +53,8 @@ tasks = (
 CONF
 chmod 600 "$R/r.conf"
 
-segments() { kcat -b "$BR" -C -t ferry.segments -o beginning -e -q -f '%s\n' 2>/dev/null; }
+# A task's segments, on its own topic.
+segments() { kcat -b "$BR" -C -t "ferry.segments.$1" -o beginning -e -q -f '%s\n' 2>/dev/null; }
 tasks() { kcat -b "$BR" -C -t ferry.tasks -o beginning -e -q -f '%k\t%s\n' 2>/dev/null; }
 of_task() { python3 -c '
 import json, sys
@@ -92,7 +93,7 @@ check_resumed() {  # task
   "$L" -c "$R/r.conf" -t "$task" 2>"$R/$task-2.err" || { cat "$R/$task-2.err"; fail "$task: resume"; }
   grep -q "resuming run 1 after its checkpoint ($segs segments" "$R/$task-2.err" ||
     { cat "$R/$task-2.err"; fail "$task: did not resume"; }
-  segments | of_task "$task" >"$R/$task.jsonl"
+  segments "$task" | of_task "$task" >"$R/$task.jsonl"
   $U resume "$R/$task.jsonl" "$R/keys.txt" "$cp" "$MAXDUP"
   # The distinct segments are exactly the uninterrupted listing's, ids included.
   python3 - "$R/$task.jsonl" "$R/ref.jsonl" <<'PY'

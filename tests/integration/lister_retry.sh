@@ -22,7 +22,7 @@ status() { "$REP" -c "$CONF" --task t --once --json | json "$1"; }
 runs() { kcat -b "$FERRY_BROKERS" -C -t ferry.tasks -o beginning -e -q -f '%s\n' 2>/dev/null |
   node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{let m=0;for(const l of s.split('\n'))if(l){const r=JSON.parse(l);if(r.task==='t'&&r.run>m)m=r.run}console.log(m)})"; }
 
-run_keys() { kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q -f '%s\n' 2>/dev/null |
+run_keys() { kcat -b "$FERRY_BROKERS" -C -t ferry.segments.t -o beginning -e -q -f '%s\n' 2>/dev/null |
   node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const k=[];for(const l of s.split('\n'))if(l){const g=JSON.parse(l);if(g.run===+process.argv[1])for(const o of g.objs)k.push(o.key)}console.log(k.sort().join(' '))})" "$1"; }
 
 node "$TOOLS/fill.js" "$FERRY_S3_SRC" ferry-src small:60:1:4

@@ -87,7 +87,8 @@ CONF
 conf "$R/c1.conf" 1
 conf "$R/c4.conf" $SHARDS
 
-segments() { kcat -b "$BR" -C -t ferry.segments -o beginning -e -q -f '%s\n' 2>/dev/null; }
+# The segments of the tasks named, each on its own topic.
+segments() { local t; for t in "$@"; do kcat -b "$BR" -C -t "ferry.segments.$t" -o beginning -e -q -f '%s\n' 2>/dev/null; done; }
 tasks() { kcat -b "$BR" -C -t ferry.tasks -o beginning -e -q -f '%k\t%s\n' 2>/dev/null; }
 of_task() { python3 -c '
 import json, sys
@@ -119,7 +120,7 @@ print(last or "")' "$1"; }
 "$L" -c "$R/c1.conf" -t one 2>"$R/one.err" || { cat "$R/one.err"; fail "one listing"; }
 "$L" -c "$R/c4.conf" -t a --log-level info 2>"$R/a.err" || { cat "$R/a.err"; fail "sharded listing"; }
 grep -q 'msg="shard plan" shards=4' "$R/a.err" || { cat "$R/a.err"; fail "no 4-shard plan"; }
-segments >"$R/all.jsonl"
+segments one a >"$R/all.jsonl"
 of_task one <"$R/all.jsonl" >"$R/one.jsonl"
 of_task a <"$R/all.jsonl" >"$R/a.jsonl"
 N=$(same_keys "$R/one.jsonl" "$R/a.jsonl")
@@ -182,7 +183,7 @@ assert not all(s["done"] for s in r["shards"]), "every shard done already"' "$R/
   "$L" -c "$R/c4.conf" -t "$task" 2>"$R/$task-2.err" || { cat "$R/$task-2.err"; fail "$task: resume"; }
   grep -q "resuming run 1 in its $SHARDS shards" "$R/$task-2.err" ||
     { cat "$R/$task-2.err"; fail "$task: did not resume in shards"; }
-  segments | of_task "$task" >"$R/$task.jsonl"
+  segments "$task" | of_task "$task" >"$R/$task.jsonl"
   # Per shard: keys published twice all sort after that shard's checkpoint
   # and number at most one shard's checkpoint interval (2 x checkpoint_pages
   # pages at most), plus the straddling segment and its queue of two.

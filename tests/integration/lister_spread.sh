@@ -3,9 +3,12 @@
 # segment_max_bytes 1M are 8 segments; over a segments topic of 4 partitions
 # they land 2 on each (round-robin placement, bus/segplace.h, not a hash of
 # the key), and with 4 workers (one partition each) every worker copies some.
+# The task's segments topic is made with the broker (--task t) so that the
+# group is settled before the lister starts: each worker holds one partition
+# of it and one of the legacy segments topic.
 source "$(dirname "$0")/../lib/itest.sh"
 
-devbroker_start --partitions 4
+devbroker_start --partitions 4 --task t
 s3_start src ferry-src
 s3_start dst ferry-dst
 CONF="$FERRY_RUN/ferry.conf"
@@ -19,20 +22,20 @@ declare -A PID
 for w in w1 w2 w3 w4; do
   "$FERRY_BIN/ferry-worker" -c "$CONF" --id "$w" >"$FERRY_RUN/$w.log" 2>&1 & PID[$w]=$!; track_pid $!
 done
-# Every worker holds one partition before anything is published (the mock
+# Every worker holds one partition of each topic before anything is published (the mock
 # cluster takes seconds to settle a group of four).
 settled() {
   local w
   for w in w1 w2 w3 w4; do
-    [ "$(grep 'event=rebalance' "$FERRY_RUN/$w.log" | tail -1 | grep -o 'assigned=[0-9]*')" = assigned=1 ] || return 1
+    [ "$(grep 'event=rebalance' "$FERRY_RUN/$w.log" | tail -1 | grep -o 'assigned=[0-9]*')" = assigned=2 ] || return 1
   done
 }
 for i in $(seq 1 300); do settled && break; sleep 0.2; done
-settled || { grep -h 'event=rebalance' "$FERRY_RUN"/w?.log; fail "the four workers did not get one partition each"; }
-ok "4 workers, one partition each"
+settled || { grep -h 'event=rebalance' "$FERRY_RUN"/w?.log; fail "the four workers did not get one partition of each topic"; }
+ok "4 workers, one partition of ferry.segments.t each"
 
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t t 2>"$FERRY_RUN/lister.log" || { tail "$FERRY_RUN/lister.log"; fail "lister exited $?"; }
-kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q -f '%p\n' | sort | uniq -c >"$FERRY_RUN/per_part"
+kcat -b "$FERRY_BROKERS" -C -t ferry.segments.t -o beginning -e -q -f '%p\n' | sort | uniq -c >"$FERRY_RUN/per_part"
 assert_eq "$(awk '{print $1}' "$FERRY_RUN/per_part" | tr '\n' ' ')" "2 2 2 2 " "segments per partition ($(tr -s ' \n' ' ' <"$FERRY_RUN/per_part"))"
 ok "8 segments, 2 on each of the 4 partitions"
 

@@ -85,7 +85,7 @@ rc=0; "$L" -c "$C" -t t 2>"$R/l.err" || rc=$?
 assert_eq "$rc" 1 "lister rc with bad lines"
 grep -q "run 1 (list): listed 7 objects, 14005300 bytes" "$R/l.err" || { cat "$R/l.err"; fail "lister totals"; }
 grep -q "3 entries not published" "$R/l.err" || fail "bad lines count"
-kcat -C -b "$FERRY_BROKERS" -t ferry.segments -e -q >"$R/segs"
+kcat -C -b "$FERRY_BROKERS" -t ferry.segments.t -e -q >"$R/segs"
 grep -q '"src":{"store":"urls","bucket":"'"$R"'/list.txt","prefix":""}' "$R/segs" || { head -c 600 "$R/segs"; fail "segment source"; }
 grep -q '"dst_key":"u/renamed/see me.jpg"' "$R/segs" || fail "dst_key in the segment"
 "$FERRY_BIN/ferry-worker" -c "$C" --id w1 >"$R/w1.log" 2>&1 & W1=$!; track_pid $W1

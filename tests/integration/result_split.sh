@@ -35,7 +35,7 @@ for (let i = 0; i < 1000; i++) {
 u.pool(keys, 16, k => u.put('$FERRY_S3_SRC', 'ferry-src', k, Buffer.from('v'))).then(() => console.log('filled', keys.length));
 "
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t t >"$FERRY_RUN/lister.log" 2>&1 || { cat "$FERRY_RUN/lister.log"; fail "lister"; }
-nsegs=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q | wc -l)
+nsegs=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments.t -o beginning -e -q | wc -l)
 [ "$nsegs" -eq 1 ] || fail "expected the 1000 objects in one segment, got $nsegs messages"
 
 "$FERRY_BIN/ferry-worker" -c "$CONF" --id w1 >"$FERRY_RUN/w1.log" 2>&1 & W1=$!; track_pid $W1

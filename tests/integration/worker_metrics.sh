@@ -35,7 +35,12 @@ assert_eq "$(val 'ferry_worker_objects_total{status="failed"}')" 0 "failed objec
 [ "$(val 'ferry_worker_requests_total{store="dst",status="2xx"}')" -ge 30 ] || fail "destination 2xx requests"
 [ "$(val 'ferry_worker_requests_total{store="dst",status="4xx"}')" -ge 30 ] ||
   fail "destination 4xx: the 30 HEADs of objects not there yet answer 404"
-[ "$(val ferry_worker_assigned_partitions)" -eq 4 ] || fail "assigned partitions"
+# 4 of the legacy ferry.segments and 4 of task t's ferry.segments.t (made by
+# the mock on first use with its default of 4).
+[ "$(val ferry_worker_assigned_partitions)" -eq 8 ] || fail "assigned partitions"
+# No taskstate record: no task paused or cancelled.
+assert_eq "$(val ferry_worker_tasks_paused)" 0 "tasks paused"
+assert_eq "$(val ferry_worker_tasks_cancelled)" 0 "tasks cancelled"
 # The fixed concurrency (no concurrency_max) is the limit; no store is down.
 assert_eq "$(val ferry_worker_requests_in_flight_limit)" 16 "in-flight limit"
 assert_eq "$(val 'ferry_worker_store_down{store="dst"}')" 0 "destination down"

@@ -33,7 +33,8 @@ dump() {
   for f in "$KDIR"/node1/data/"$1"-*/*.log; do files+=("$f"); done
   _kafka_java kafka.tools.DumpLogSegments --files "$(IFS=,; echo "${files[*]}")" 2>&1
 }
-for topic in ferry.segments ferry.results ferry.tasks; do
+# ferry.segments.t: task t's segments (docs/architecture.md, "Tasks side by side").
+for topic in ferry.segments.t ferry.results ferry.tasks; do
   dump "$topic" >"$FERRY_RUN/dump-$topic.txt"
   batches=$(grep -c "baseOffset:" "$FERRY_RUN/dump-$topic.txt" || true)
   [ "$batches" -gt 0 ] || fail "$topic: no batches in the brokers' logs"
@@ -41,15 +42,15 @@ for topic in ferry.segments ferry.results ferry.tasks; do
   [ "$noid" = 0 ] || fail "$topic: $noid of $batches batches without a producer id: the idempotent producer is off"
   ok "$topic: $batches batches, every one from an idempotent producer (producer id and sequence set)"
 done
-nz=$(grep "baseOffset:" "$FERRY_RUN/dump-ferry.segments.txt" | grep -vc "compresscodec: zstd" || true)
-[ "$nz" = 0 ] || fail "ferry.segments: $nz batches not zstd-compressed ($(grep -o 'compresscodec: [a-z]*' "$FERRY_RUN/dump-ferry.segments.txt" | sort | uniq -c | tr '\n' ' '))"
-ok "ferry.segments: every batch zstd-compressed"
+nz=$(grep "baseOffset:" "$FERRY_RUN/dump-ferry.segments.t.txt" | grep -vc "compresscodec: zstd" || true)
+[ "$nz" = 0 ] || fail "ferry.segments.t: $nz batches not zstd-compressed ($(grep -o 'compresscodec: [a-z]*' "$FERRY_RUN/dump-ferry.segments.t.txt" | sort | uniq -c | tr '\n' ' '))"
+ok "ferry.segments.t: every batch zstd-compressed"
 
 # The group's committed offsets against the log end offsets.
 kafka_admin org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --describe --group ferry-workers \
   >"$FERRY_RUN/group.txt" 2>&1 || fail "consumer-groups --describe failed: $(cat "$FERRY_RUN/group.txt")"
-rows=$(awk '$2 == "ferry.segments"' "$FERRY_RUN/group.txt")
-[ -n "$rows" ] || fail "group ferry-workers has no committed offsets on ferry.segments: $(cat "$FERRY_RUN/group.txt")"
+rows=$(awk '$2 == "ferry.segments.t"' "$FERRY_RUN/group.txt")
+[ -n "$rows" ] || fail "group ferry-workers has no committed offsets on ferry.segments.t: $(cat "$FERRY_RUN/group.txt")"
 lagging=$(echo "$rows" | awk '$4 == "-" || $4 != $5 {print $3": committed "$4" end "$5}')
 [ -z "$lagging" ] || fail "segments partitions whose committed offset is not the end: $lagging"
 ok "group ferry-workers committed the end of all $(echo "$rows" | wc -l) segments partitions"

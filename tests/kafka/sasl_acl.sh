@@ -69,6 +69,7 @@ mk() {
 }
 mk ferry.tasks 1 --config cleanup.policy=compact
 mk ferry.segments 8
+mk ferry.segments.t 8     # task t's own segments topic
 mk ferry.results 4
 mk ferry.failed 4
 mk ferry.dlq 1

@@ -34,7 +34,8 @@ ferry.tasks cleanup.policy=compact
 ferry.workers retention.ms=3600000
 EOF
 )
-for t in segments results failed dlq; do
+# ferry.segments.t: task t's own segments topic, made as the segments topic.
+for t in segments segments.t results failed dlq; do
   want+=$'\n'"ferry.$t cleanup.policy=delete"$'\n'"ferry.$t retention.bytes=-1"$'\n'"ferry.$t retention.ms=-1"
 done
 want=$(sort <<<"$want")
@@ -47,11 +48,11 @@ kafka_admin org.apache.kafka.tools.TopicCommand --describe >"$FERRY_RUN/topics.t
 layout=$(awk '$1 == "Topic:" && $2 ~ /^ferry\./ && /PartitionCount:/ {
   for (i = 3; i <= NF; i++) { if ($i == "PartitionCount:") p = $(i + 1); if ($i == "ReplicationFactor:") r = $(i + 1) }
   print $2, p, r }' "$FERRY_RUN/topics.txt" | sort)
-want=$(printf '%s\n' "ferry.dlq 1 3" "ferry.failed 4 3" "ferry.results 4 3" "ferry.segments 8 3" \
+want=$(printf '%s\n' "ferry.dlq 1 3" "ferry.failed 4 3" "ferry.results 4 3" "ferry.segments 8 3" "ferry.segments.t 8 3" \
   "ferry.tasks 1 3" "ferry.workers 1 3")
 [ "$layout" = "$want" ] || fail "partitions/replication differ:
 $(diff <(echo "$want") <(echo "$layout"))"
-ok "kafka-topics: partition counts (segments = kafka.segments_partitions = 8) and replication 3"
+ok "kafka-topics: partition counts (segments and segments.t = kafka.segments_partitions = 8) and replication 3"
 
 # 2. Pre-created topics with a short retention, under another prefix.
 SCONF="$FERRY_RUN/short.conf"

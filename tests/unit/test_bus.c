@@ -51,6 +51,39 @@ static void test_names(void **state) {
   bus_conf_release(NULL);
 }
 
+/* A task's segments topic, and the regex the workers subscribe with. */
+static void test_task_topics(void **state) {
+  bus_conf_t c;
+  char *n;
+  char long_name[70];
+  (void)state;
+  bus_conf_init(&c);
+  n = bus_segments_topic(&c, "logs-2024_v1.2");
+  assert_string_equal(n, "ferry.segments.logs-2024_v1.2");
+  assert_string_equal(bus_segments_topic_task(c.topic_prefix, n), "logs-2024_v1.2");
+  fx_free(n);
+  assert_null(bus_segments_topic_task("ferry.", "ferry.segments"));
+  assert_null(bus_segments_topic_task("ferry.", "ferry.segments."));
+  assert_null(bus_segments_topic_task("ferry.", "other.segments.x"));
+  assert_null(bus_segments_topic(&c, "a/b"));
+  assert_null(bus_segments_topic(&c, ""));
+  assert_null(bus_segments_topic(&c, NULL));
+  memset(long_name, 'a', 65);
+  long_name[65] = 0;
+  assert_null(bus_segments_topic(&c, long_name));
+  long_name[64] = 0;
+  assert_int_equal(bus_task_name_ok(long_name), 1);
+  n = bus_segments_regex(&c);
+  assert_string_equal(n, "^ferry\\.segments\\..+$");
+  fx_free(n);
+  fx_free(c.topic_prefix);
+  c.topic_prefix = fx_strdup("a.b-c_");
+  n = bus_segments_regex(&c);
+  assert_string_equal(n, "^a\\.b-c_segments\\..+$");
+  fx_free(n);
+  bus_conf_release(&c);
+}
+
 static void test_conf_check(void **state) {
   bus_conf_t c;
   char eb[FERRY_ERRLEN];
@@ -212,6 +245,7 @@ static void test_from_kafka_section(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
+      cmocka_unit_test(test_task_topics),
       cmocka_unit_test(test_conf_check),
       cmocka_unit_test(test_bad_properties),
       cmocka_unit_test(test_good_properties),

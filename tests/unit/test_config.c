@@ -990,6 +990,30 @@ static void test_windows(void **state) {
   assert_int_equal(conf_parse_window("09:60-10:00", &w[0], eb), FERRY_ERR_INVALID);
 }
 
+/* tasks[].bandwidth_schedule: each entry checked by conf_parse_bwsched,
+ * the error naming the key and the entry. */
+static void test_bandwidth_schedule(void **state) {
+  ferry_conf_t *c;
+  const char *ok =
+      "stores = ( { name = \"s\"; type = \"s3\"; endpoint = \"http://127.0.0.1:1\"; } );\n"
+      "tasks = ( { name = \"t\"; source = \"s:a\"; destination = \"s:b\"; "
+      "bandwidth_schedule = [ \"08:00-19:00=10M\", \"19:00-08:00=0\" ]; } );\n";
+  const char *bad =
+      "stores = ( { name = \"s\"; type = \"s3\"; endpoint = \"http://127.0.0.1:1\"; } );\n"
+      "tasks = ( { name = \"t\"; source = \"s:a\"; destination = \"s:b\"; "
+      "bandwidth_schedule = [ \"08:00-19:00\" ]; } );\n";
+  (void)state;
+  setenv("FERRY_S_ACCESS_KEY", "ak", 1);
+  setenv("FERRY_S_SECRET_KEY", "sk", 1);
+  c = load_str(ok);
+  if (!c) fail_msg("%s", fbuf_str(&errs));
+  assert_int_equal(c->tasks[0].bandwidth_schedule.n, 2);
+  assert_string_equal(c->tasks[0].bandwidth_schedule.v[0], "08:00-19:00=10M");
+  conf_destroy(c);
+  assert_null(load_str(bad));
+  assert_has(&errs, "bandwidth_schedule");
+}
+
 static void test_parse_location(void **state) {
   conf_loc_t l;
   char eb[FERRY_ERRLEN];
@@ -1355,6 +1379,7 @@ int main(void) {
       cmocka_unit_test(test_parse_duration),
       cmocka_unit_test(test_parse_time),
       cmocka_unit_test(test_windows),
+      cmocka_unit_test_setup_teardown(test_bandwidth_schedule, setup, teardown),
       cmocka_unit_test(test_parse_location),
       cmocka_unit_test(test_helpers),
       cmocka_unit_test(test_kafka_brokers),

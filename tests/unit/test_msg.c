@@ -711,6 +711,26 @@ static void test_segment_limits(void **state) {
                 "\"dst\":{\"store\":\"a\",\"bucket\":\"c\"},\"policy\":\"skip\",\"objs\":[{\"key\":\"k\",\"size\":1,\"mtime\":-1}],"
                 "\"limits\":{\"qps\":1}}",
                 "segment.limits.bandwidth: missing");
+  /* The task's bandwidth_schedule, carried as limits.schedule. */
+  {
+    char *sched[] = {"08:00-19:00=10M", "19:00-08:00=0"};
+    s.schedule = sched;
+    s.n_schedule = 2;
+    j = msg_segment_encode(&s);
+    assert_non_null(strstr(j, "\"limits\":{\"qps\":8,\"bandwidth\":0,\"schedule\":[\"08:00-19:00=10M\",\"19:00-08:00=0\"]}"));
+    assert_int_equal(msg_segment_decode(j, strlen(j), &d, eb), FERRY_OK);
+    assert_int_equal(d.n_schedule, 2);
+    assert_string_equal(d.schedule[1], "19:00-08:00=0");
+    msg_segment_release(&d);
+    fx_free(j);
+    s.schedule = NULL;
+    s.n_schedule = 0;
+  }
+  expect_reject(K_SEGMENT,
+                "{\"v\":1,\"task\":\"t\",\"id\":\"1-1\",\"run\":1,\"src\":{\"store\":\"a\",\"bucket\":\"b\"},"
+                "\"dst\":{\"store\":\"a\",\"bucket\":\"c\"},\"policy\":\"skip\",\"objs\":[{\"key\":\"k\",\"size\":1,\"mtime\":-1}],"
+                "\"limits\":{\"qps\":1,\"bandwidth\":0,\"schedule\":[\"\"]}}",
+                "segment.limits.schedule[0]: not a non-empty string");
 }
 
 /* A segment's copy settings: optional; class names checked (they become

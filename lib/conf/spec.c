@@ -301,6 +301,8 @@ char *conf_task_spec(const task_conf_t *t) {
   fx_free(kv);
   if (t->include.n) put_strv(o, "include", t->include.v, t->include.n);
   if (t->exclude.n) put_strv(o, "exclude", t->exclude.v, t->exclude.n);
+  if (t->bandwidth_schedule.n)
+    put_strv(o, "bandwidth_schedule", t->bandwidth_schedule.v, t->bandwidth_schedule.n);
   if (t->min_size) json_object_set_new(o, "min_size", json_integer((json_int_t)t->min_size));
   if (t->max_size) json_object_set_new(o, "max_size", json_integer((json_int_t)t->max_size));
   put_time(o, "modified_after", t->modified_after);

@@ -252,7 +252,8 @@ static void test_task_spec_round_trip(void **state) {
   write_file(path, STORES "tasks = ( { name = \"t1\"; source = \"src:b/in/\"; "
                           "destination = \"dst:c/out/\"; same_name = \"skip\"; "
                           "qps_limit = 7; exclude = [ \"*.tmp\" ]; max_size = 6000000000L; "
-                          "modified_before = \"2025-03-01T10:00:00Z\"; audit = true; } );\n");
+                          "modified_before = \"2025-03-01T10:00:00Z\"; audit = true; "
+                          "bandwidth_schedule = [ \"08:00-19:00=10M\" ]; } );\n");
   c = conf_load(path, NULL, NULL);
   assert_non_null(c);
   spec = conf_task_spec(&c->tasks[0]);
@@ -272,7 +273,12 @@ static void test_task_spec_round_trip(void **state) {
   assert_int_equal(r->tasks[0].modified_before, c->tasks[0].modified_before);
   assert_string_equal(r->tasks[0].exclude.v[0], "*.tmp");
   assert_true(r->tasks[0].audit);
-  assert_int_equal(conf_spec_schedule(spec, &sched), 0);
+  /* A config task's schedule travels in its spec (the master's live limits). */
+  assert_int_equal(r->tasks[0].bandwidth_schedule.n, 1);
+  assert_int_equal(conf_spec_schedule(spec, &sched), 1);
+  fx_free(sched[0]);
+  fx_free(sched);
+  assert_int_equal(conf_spec_schedule("{}", &sched), 0);
   assert_int_equal(conf_spec_schedule("{\"bandwidth_schedule\":[\"08:00-19:00=10M\"]}", &sched),
                    1);
   assert_string_equal(sched[0], "08:00-19:00=10M");

@@ -540,7 +540,16 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
   "<label>Exclude <input id=\"new-exclude\" placeholder=\"tmp/*\"></label> "                \
   "<button type=\"submit\" id=\"new-submit\">Create</button>"                             \
   "<div id=\"new-error\" role=\"alert\"></div><div id=\"new-status\" role=\"status\"></div>" \
-  "</form></details>\n"
+  "</form></details>\n"                                                                   \
+  "<details id=\"limits-task\" class=\"op\"><summary>Limits</summary>"                     \
+  "<form id=\"limits-form\"><label>Task <input id=\"limits-name\" required></label> "       \
+  "<label>QPS <input id=\"limits-qps\" placeholder=\"unchanged; 0 = unlimited\"></label> "  \
+  "<label>Bandwidth <input id=\"limits-bandwidth\" placeholder=\"e.g. 50M; 0 = unlimited\">" \
+  "</label> <label>Schedule <input id=\"limits-schedule\" "                                \
+  "placeholder=\"08:00-19:00=10M, 19:00-08:00=0\"></label> "                               \
+  "<button type=\"submit\" id=\"limits-submit\">Set</button>"                              \
+  "<div id=\"limits-error\" role=\"alert\"></div><div id=\"limits-status\" "                \
+  "role=\"status\"></div></form></details>\n"
 
 void tallyweb_page(const tally_view_t *views, size_t n, const tallyweb_stats_t *s,
                    fbuf_t *out) {

@@ -5,7 +5,7 @@
                 'running': 'blue', 'listing-failed': 'red'};
   var refreshes = 0;
   var VERBS = [['start', 'Start'], ['retry-failed', 'Retry failed'], ['pause', 'Pause'],
-               ['resume', 'Resume'], ['cancel', 'Cancel']];
+               ['resume', 'Resume'], ['cancel', 'Cancel'], ['limits', 'Limits']];
   var csrf = null;      /* the session's CSRF token (api/session) */
   var msgs = {};        /* task -> the last action's message, kept across refreshes */
   var armed = {};       /* task -> until when its Cancel waits for the confirming click */
@@ -227,6 +227,13 @@
   }
   function act(b) {
     var task = b.getAttribute('data-task'), v = b.getAttribute('data-action');
+    /* Limits: the form above the table (it outlives the table's redraws). */
+    if (v === 'limits') {
+      document.getElementById('limits-name').value = task;
+      document.getElementById('limits-task').open = true;
+      document.getElementById('limits-bandwidth').focus();
+      return;
+    }
     if (v === 'cancel' && !(armed[task] > Date.now())) {
       armed[task] = Date.now() + 5000;
       arm(b, true);
@@ -315,6 +322,27 @@
     post('logout').then(loadSession, loadSession);
   });
   document.getElementById('new-form').addEventListener('submit', create);
+  /* Live limits: fields left empty keep the task's current values. */
+  document.getElementById('limits-form').addEventListener('submit', function (ev) {
+    var err = document.getElementById('limits-error');
+    var st = document.getElementById('limits-status');
+    var task = val('limits-name'), lim = {};
+    ev.preventDefault();
+    if (val('limits-qps')) lim.qps = Number(val('limits-qps'));
+    if (val('limits-bandwidth')) lim.bandwidth = val('limits-bandwidth');
+    if (val('limits-schedule')) lim.schedule = list(val('limits-schedule'));
+    err.textContent = '';
+    st.textContent = 'sending…';
+    post('api/tasks/' + seg(task) + '/limits', {limits: lim}).then(function (r) {
+      st.textContent = 'sent, waiting for the master…';
+      awaitAck(task, r.id, function (ack) {
+        st.textContent = '';
+        if (!ack) err.textContent = 'no answer from the master yet';
+        else if (ack.ok) st.textContent = 'limits of ' + task + ' set';
+        else err.textContent = ack.error;
+      });
+    }).catch(function (e) { st.textContent = ''; err.textContent = e.message; });
+  });
   loadSession();
   stores();
   setInterval(refresh, 2000);

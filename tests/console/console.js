@@ -169,6 +169,25 @@ async function main() {
     step(`big paused at ${p2} objects: nothing more done in 8 s`);
     await click(page, 'big', 'resume');
     await actionDone(page, 'big', 'resume', 60);
+    // Live limits from the page: big's bandwidth raised to 2 MiB/s and a schedule.
+    await click(page, 'big', 'limits');
+    await until(page, 'the Limits form open for big', 10, () =>
+      document.getElementById('limits-task').open && document.getElementById('limits-name').value === 'big');
+    await page.type('#limits-bandwidth', '2M');
+    await page.type('#limits-schedule', '00:00-24:00=3M');
+    await page.click('#limits-submit');
+    await until(page, 'limits of big set', 60, () =>
+      /set/.test(document.getElementById('limits-status').textContent) || document.getElementById('limits-error').textContent);
+    const le = await page.$eval('#limits-error', (e) => e.textContent);
+    if (le) fail('limits of big refused: ' + le);
+    await until(page, 'big\'s new limits in the API', 30, async () => {
+      const r = await fetch('api/tasks', { cache: 'no-store' });
+      const j = await r.json();
+      const t = (Array.isArray(j) ? j : j.tasks).find((x) => x.task === 'big');
+      return t && t.taskstate && t.taskstate.limits.bandwidth === 2097152 &&
+        t.taskstate.limits.schedule[0] === '00:00-24:00=3M';
+    });
+    step('big\'s limits changed live from the page (2 MiB/s, schedule 00:00-24:00=3M)');
     await until(page, 'big completed after resume', 300,
       () => document.querySelector('tr.task[data-task="big"][data-state="completed"] .fill.green'));
     step('big resumed and completed');

@@ -139,7 +139,7 @@ nsegs=$(wc -l <"$FERRY_RUN/ksegs")
 kcat -b "$FERRY_BROKERS" -P -t ferry.segments -K '\t' -l "$FERRY_RUN/kin"
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t sec --log-level trace >"$OUT/kafka-lister.out" 2>"$OUT/kafka-lister.err" \
   || { tail "$OUT/kafka-lister.err"; fail "lister exited $?"; }
-lsegs=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments -o beginning -e -q 2>/dev/null | grep -c '"task":"sec"' || true)
+lsegs=$(kcat -b "$FERRY_BROKERS" -C -t ferry.segments.sec -o beginning -e -q 2>/dev/null | grep -c '"task":"sec"' || true)
 [ "$lsegs" -ge 1 ] || fail "the lister published no segment"
 # Deleted after both listings: a vanished object in each task.
 node -e "require('$TOOLS/s3util').del('$FERRY_S3_MAIN','ferry-src','small/08/obj-000008.bin')"

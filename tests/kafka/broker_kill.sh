@@ -42,10 +42,10 @@ start_worker w1; start_worker w2
 results() { timeout 20 kcat -b "$FERRY_BROKERS" -C -t ferry.results -o beginning -e -q 2>/dev/null | wc -l; }
 for i in $(seq 1 120); do [ "$(results)" -ge 3 ] && break; sleep 1; done
 
-L=$(kafka_leader ferry.segments 0)
-[ -n "$L" ] && [ "$L" -ge 1 ] || fail "no leader for ferry.segments 0"
+L=$(kafka_leader ferry.segments.t 0)   # task t's own segments topic
+[ -n "$L" ] && [ "$L" -ge 1 ] || fail "no leader for ferry.segments.t 0"
 kafka_kill "$L"
-ok "node $L (leader of ferry.segments 0) killed with SIGKILL after $(results) results"
+ok "node $L (leader of ferry.segments.t 0) killed with SIGKILL after $(results) results"
 supervise 30
 kafka_node_start "$L"
 ok "node $L back after 30 s (delivery timeout 10 s); $(results) results"

@@ -74,6 +74,8 @@ mk ferry.results 4
 mk ferry.failed 4
 mk ferry.dlq 1
 mk ferry.audit 8
+mk ferry.control 1
+mk ferry.taskstate 1 --config cleanup.policy=compact
 run_task() {  # run_task CONF TASK BUCKET
   "$FERRY_BIN/ferry-lister" -c "$1" -t "$2" 2>"$FERRY_RUN/lister-$2.log" || fail "lister -t $2 exited $?"
   "$FERRY_BIN/ferry-worker" -c "$1" --id "w-$2" >"$FERRY_RUN/w-$2.log" 2>&1 & local w=$!; track_pid $w

@@ -31,25 +31,26 @@ configs() {
 got=$(configs ferry.)
 want=$(sort <<'EOF'
 ferry.tasks cleanup.policy=compact
+ferry.taskstate cleanup.policy=compact
 ferry.workers retention.ms=3600000
 EOF
 )
 # ferry.segments.t: task t's own segments topic, made as the segments topic.
-for t in segments segments.t results failed dlq; do
+for t in segments segments.t results failed dlq audit control; do
   want+=$'\n'"ferry.$t cleanup.policy=delete"$'\n'"ferry.$t retention.bytes=-1"$'\n'"ferry.$t retention.ms=-1"
 done
 want=$(sort <<<"$want")
 [ "$got" = "$want" ] || fail "topic settings differ from docs/deploy.md:
 $(diff <(echo "$want") <(echo "$got"))"
-ok "kafka-configs: ferry's six topics carry exactly the settings docs/deploy.md documents"
+ok "kafka-configs: ferry's ten topics carry exactly the settings docs/deploy.md documents"
 
 kafka_admin org.apache.kafka.tools.TopicCommand --describe >"$FERRY_RUN/topics.txt" 2>&1 ||
   fail "kafka-topics --describe: $(tail -3 "$FERRY_RUN/topics.txt")"
 layout=$(awk '$1 == "Topic:" && $2 ~ /^ferry\./ && /PartitionCount:/ {
   for (i = 3; i <= NF; i++) { if ($i == "PartitionCount:") p = $(i + 1); if ($i == "ReplicationFactor:") r = $(i + 1) }
   print $2, p, r }' "$FERRY_RUN/topics.txt" | sort)
-want=$(printf '%s\n' "ferry.dlq 1 3" "ferry.failed 4 3" "ferry.results 4 3" "ferry.segments 8 3" "ferry.segments.t 8 3" \
-  "ferry.tasks 1 3" "ferry.workers 1 3")
+want=$(printf '%s\n' "ferry.audit 8 3" "ferry.control 1 3" "ferry.dlq 1 3" "ferry.failed 4 3" "ferry.results 4 3" \
+  "ferry.segments 8 3" "ferry.segments.t 8 3" "ferry.taskstate 1 3" "ferry.tasks 1 3" "ferry.workers 1 3")
 [ "$layout" = "$want" ] || fail "partitions/replication differ:
 $(diff <(echo "$want") <(echo "$layout"))"
 ok "kafka-topics: partition counts (segments and segments.t = kafka.segments_partitions = 8) and replication 3"

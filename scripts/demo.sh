@@ -32,7 +32,7 @@ trap servers_stop EXIT INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "starting the dev broker and two local S3 servers"
-devbroker_start --partitions 8
+devbroker_start --partitions 8 --task demo
 s3_start src ferry-src
 s3_start dst ferry-dst
 echo "kafka: $FERRY_BROKERS   source: $FERRY_S3_SRC   destination: $FERRY_S3_DST   run dir: $FERRY_RUN"

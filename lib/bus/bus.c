@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,7 +754,8 @@ typedef struct task_rkt {
 
 struct bus_producer {
   rd_kafka_t *rk;
-  rd_kafka_topic_t *rkt[BUS_TOPIC__COUNT];
+  rd_kafka_topic_t *rkt[BUS_TOPIC__COUNT];  /* made on first send (topic_handle) */
+  pthread_mutex_t rkt_lock;        /* guards making them */
   char *prefix;                    /* topic_prefix, for the tasks' topics */
   task_rkt_t *tasks;               /* the tasks' segments topics sent to */
   size_t n_tasks;
@@ -878,7 +880,6 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
   char errstr[512];
   rd_kafka_conf_t *conf;
   bus_producer_t *p;
-  int t;
 
   if (bus_conf_check(c, errbuf)) return NULL;
   if (c->delivery_timeout_ms > 0) {
@@ -914,25 +915,12 @@ bus_producer_t *bus_producer_new(const bus_conf_t *c, bus_delivery_cb *cb,
     return NULL;
   }
   p->prefix = fx_strdup(c->topic_prefix ? c->topic_prefix : "");
-  for (t = 0; t < BUS_TOPIC__COUNT; t++) {
-    char *name = bus_topic_name(c, (bus_topic_t)t);
-    rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(p->rk);
-    if (t == BUS_SEGMENTS && segments_conf(tc, errbuf)) {
-      rd_kafka_topic_conf_destroy(tc);
-      fx_free(name);
-      bus_producer_destroy(p);
-      return NULL;
-    }
-    p->rkt[t] = rd_kafka_topic_new(p->rk, name, tc);
-    if (!p->rkt[t]) {
-      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka topic %s: %s", name,
-                   rd_kafka_err2str(rd_kafka_last_error()));
-      fx_free(name);
-      bus_producer_destroy(p);
-      return NULL;
-    }
-    fx_free(name);
-  }
+  /* Topic handles are made on a topic's first send (topic_handle): a handle
+   * makes librdkafka ask for the topic's metadata, and a broker with
+   * auto.create.topics.enable (Kafka's default) then creates a missing topic
+   * with its own defaults (one partition, 7 days' retention) — a worker or
+   * reporter started before the first lister made every topic so. */
+  pthread_mutex_init(&p->rkt_lock, NULL);
   return p;
 }
 
@@ -955,6 +943,7 @@ void bus_producer_destroy(bus_producer_t *p) {
   fx_free(p->tasks);
   fx_free(p->prefix);
   rd_kafka_destroy(p->rk);
+  pthread_mutex_destroy(&p->rkt_lock);
   fx_free(p);
 }
 
@@ -1014,6 +1003,26 @@ static ferry_err_t produce_to(bus_producer_t *p, rd_kafka_topic_t *rkt, size_t l
   return FERRY_OK;
 }
 
+/* The handle of topic, made on its first use; NULL with errbuf set. */
+static rd_kafka_topic_t *topic_handle(bus_producer_t *p, bus_topic_t t, char *errbuf) {
+  rd_kafka_topic_t *h;
+  pthread_mutex_lock(&p->rkt_lock);
+  if (!p->rkt[t]) {
+    char *name = fx_asprintf("%s%s", p->prefix, bus_topic_suffix(t));
+    rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(p->rk);
+    if (t == BUS_SEGMENTS && segments_conf(tc, errbuf)) {
+      rd_kafka_topic_conf_destroy(tc);
+    } else if (!(p->rkt[t] = rd_kafka_topic_new(p->rk, name, tc))) {
+      ferry_seterr(errbuf, FERRY_ERR_KAFKA, "kafka topic %s: %s", name,
+                   rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    fx_free(name);
+  }
+  h = p->rkt[t];
+  pthread_mutex_unlock(&p->rkt_lock);
+  return h;
+}
+
 static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key,
                            size_t klen, const void *value, size_t len,
                            rd_kafka_headers_t *hdrs, size_t hdr_len, void *opaque,
@@ -1022,6 +1031,10 @@ static ferry_err_t produce(bus_producer_t *p, bus_topic_t topic, const void *key
     if (hdrs) rd_kafka_headers_destroy(hdrs);
     return ferry_seterr(errbuf, FERRY_ERR_INVALID, "kafka send: bad topic %d",
                         (int)topic);
+  }
+  if (!topic_handle(p, topic, errbuf)) {
+    if (hdrs) rd_kafka_headers_destroy(hdrs);
+    return FERRY_ERR_KAFKA;
   }
   return produce_to(p, p->rkt[topic], p->limit[topic], key, klen, value, len, hdrs, hdr_len,
                     opaque, errbuf);

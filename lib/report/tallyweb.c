@@ -196,6 +196,23 @@ const char *tallyweb_state_color(tally_state_t s) {
 
 /* Objects done as a percentage of the total, or of what is listed so far
  * while listing; the page's script computes the same (percent()). */
+/* "DONE / TOTAL" of objects or bytes ("?" while the listing goes on). */
+static void objects_done_of(fbuf_t *out, const tally_figures_t *f) {
+  fbuf_addf(out, "%" PRIu64 " / ", f->done_objects);
+  if (f->totals_known)
+    fbuf_addf(out, "%" PRIu64, f->total_objects);
+  else
+    fbuf_adds(out, "?");
+}
+static void bytes_done_of(fbuf_t *out, const tally_figures_t *f) {
+  tally_fmt_bytes(out, (double)f->done_bytes);
+  fbuf_adds(out, " / ");
+  if (f->totals_known)
+    tally_fmt_bytes(out, (double)f->total_bytes);
+  else
+    fbuf_adds(out, "?");
+}
+
 static double percent(const tally_figures_t *f) {
   if (f->totals_known)
     return f->total_objects ? 100.0 * (double)f->done_objects / (double)f->total_objects
@@ -448,21 +465,13 @@ static void page_row(fbuf_t *out, const tally_view_t *v) {
     fbuf_addf(out, "%.1f%%", p);
   else
     fbuf_adds(out, "listing…");
-  fbuf_addf(out, "</span></td><td class=\"num objects\">%" PRIu64 " / ", f->done_objects);
-  if (f->totals_known)
-    fbuf_addf(out, "%" PRIu64, f->total_objects);
-  else
-    fbuf_adds(out, "?");
+  fbuf_adds(out, "</span></td><td class=\"num objects\">");
+  objects_done_of(out, f);
   fbuf_addf(out,
             "<div class=\"detail\">copied %" PRIu64 " · skipped %" PRIu64
             " · failed %" PRIu64 "</div></td><td class=\"num bytes\">",
             f->copied, f->skipped, f->failed);
-  tally_fmt_bytes(out, (double)f->done_bytes);
-  fbuf_adds(out, " / ");
-  if (f->totals_known)
-    tally_fmt_bytes(out, (double)f->total_bytes);
-  else
-    fbuf_adds(out, "?");
+  bytes_done_of(out, f);
   fbuf_adds(out, "</td><td class=\"num rate\">");
   tally_fmt_bytes(out, rate2(f->bytes_per_s));
   fbuf_addf(out, "/s · %.1f obj/s</td><td class=\"num eta\">", rate2(f->objects_per_s));
@@ -703,20 +712,12 @@ void tallyweb_task_page(const tally_view_t *v, const json_t *taskstate, const js
     loc_text(out, &v->dst);
     fbuf_adds(out, "</dd>");
   }
-  fbuf_addf(out, "<dt>Objects</dt><dd id=\"task-objects\">%" PRIu64 " / ", f->done_objects);
-  if (f->totals_known)
-    fbuf_addf(out, "%" PRIu64, f->total_objects);
-  else
-    fbuf_adds(out, "?");
+  fbuf_adds(out, "<dt>Objects</dt><dd id=\"task-objects\">");
+  objects_done_of(out, f);
   fbuf_addf(out, " (copied %" PRIu64 ", skipped %" PRIu64 ", failed %" PRIu64 ")</dd>"
                  "<dt>Bytes</dt><dd id=\"task-bytes\">",
             f->copied, f->skipped, f->failed);
-  tally_fmt_bytes(out, (double)f->done_bytes);
-  fbuf_adds(out, " / ");
-  if (f->totals_known)
-    tally_fmt_bytes(out, (double)f->total_bytes);
-  else
-    fbuf_adds(out, "?");
+  bytes_done_of(out, f);
   fbuf_adds(out, "</dd><dt>Rate</dt><dd id=\"task-rate\">");
   tally_fmt_bytes(out, rate2(f->bytes_per_s));
   fbuf_addf(out, "/s · %.1f obj/s</dd><dt>ETA</dt><dd id=\"task-eta\">", rate2(f->objects_per_s));

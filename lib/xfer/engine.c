@@ -709,6 +709,18 @@ static int job_of(const job_t *j, const char *task) {
   return j->lim && strcmp(j->lim->name, task) == 0;
 }
 
+/* A job just taken off the queue (the caller unlinked it) becomes active,
+ * to be ended at once without a transfer (cancel, shutdown). */
+static void activate_unqueued(xfer_engine_t *e, job_t *j) {
+  e->n_queued--;
+  j->next = e->active;
+  j->prev = NULL;
+  if (e->active) e->active->prev = j;
+  e->active = j;
+  e->n_active++;
+  j->start_us = ferry_now_us();
+}
+
 size_t xfer_task_cancel(xfer_engine_t *e, const char *task) {
   job_t *j, **pp = &e->queue_head, *prev = NULL, *next;
   xreq_t *x;
@@ -723,13 +735,7 @@ size_t xfer_task_cancel(xfer_engine_t *e, const char *task) {
     }
     *pp = j->next;
     if (e->queue_tail == j) e->queue_tail = prev;
-    e->n_queued--;
-    j->next = e->active;
-    j->prev = NULL;
-    if (e->active) e->active->prev = j;
-    e->active = j;
-    e->n_active++;
-    j->start_us = ferry_now_us();
+    activate_unqueued(e, j);
     set_fail(j, ST_SKIPPED, "cancelled", NULL, "the task was cancelled before the copy");
     j->finishing = 1;
     n++;
@@ -768,13 +774,7 @@ void xfer_abandon_all(xfer_engine_t *e, int timeout_ms, int keep_uploads) {
   while (e->queue_head) {
     j = e->queue_head;
     e->queue_head = j->next;
-    e->n_queued--;
-    j->next = e->active;
-    j->prev = NULL;
-    if (e->active) e->active->prev = j;
-    e->active = j;
-    e->n_active++;
-    j->start_us = ferry_now_us();
+    activate_unqueued(e, j);
     set_fail(j, ST_FAILED, "shutdown", NULL, "worker shut down before the copy");
     j->finishing = 1;
   }

@@ -50,7 +50,7 @@ layout=$(awk '$1 == "Topic:" && $2 ~ /^ferry\./ && /PartitionCount:/ {
   for (i = 3; i <= NF; i++) { if ($i == "PartitionCount:") p = $(i + 1); if ($i == "ReplicationFactor:") r = $(i + 1) }
   print $2, p, r }' "$FERRY_RUN/topics.txt" | sort)
 want=$(printf '%s\n' "ferry.audit 8 3" "ferry.control 1 3" "ferry.dlq 1 3" "ferry.failed 4 3" "ferry.results 4 3" \
-  "ferry.segments 8 3" "ferry.segments.t 8 3" "ferry.taskstate 1 3" "ferry.tasks 1 3" "ferry.workers 1 3")
+  "ferry.segments 8 3" "ferry.segments.t 8 3" "ferry.taskstate 1 3" "ferry.tasks 1 3" "ferry.workers 1 3" | sort)
 [ "$layout" = "$want" ] || fail "partitions/replication differ:
 $(diff <(echo "$want") <(echo "$layout"))"
 ok "kafka-topics: partition counts (segments and segments.t = kafka.segments_partitions = 8) and replication 3"

@@ -137,16 +137,13 @@ ferry_err_t jx_get_u64(json_t *o, const char *path, const char *name,
   return FERRY_OK;
 }
 
-/* Unix milliseconds (or seconds): non-negative. */
+/* Unix milliseconds (or seconds): non-negative, as a size is. */
 ferry_err_t jx_get_time(json_t *o, const char *path, const char *name,
                         int64_t *out, char *eb) {
-  json_t *v = jx_member(o, name);
-  if (!v) return jx_missing(eb, path, name);
-  if (!json_is_integer(v) || json_integer_value(v) < 0)
-    return ferry_seterr(eb, FERRY_ERR_PARSE, "%s.%s: not a non-negative integer",
-                        path, name);
-  *out = (int64_t)json_integer_value(v);
-  return FERRY_OK;
+  uint64_t x;
+  ferry_err_t e = jx_get_u64(o, path, name, &x, eb);
+  if (e == FERRY_OK) *out = (int64_t)x;
+  return e;
 }
 
 /* One of names[]; returns its index in *out. */

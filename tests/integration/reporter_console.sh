@@ -13,44 +13,9 @@
 #
 # Environment: FERRY_BIN (build directory). FERRY_KEEP_RUN=1 keeps the run
 # directory.
-set -euo pipefail
-
-: "${FERRY_BIN:?FERRY_BIN must name the build directory}"
-DEVBROKER="$FERRY_BIN/ferry-devbroker"
-REPORTER="$FERRY_BIN/ferry-reporter"
-
-RUN="$(mktemp -d /tmp/ferry-reporter-console.XXXXXX)"
-BROKER_PID=""
-REP_PID=""
-
-stop_pid() {   # stop_pid PID: TERM, up to 5 s, then KILL
-  local p="$1"
-  [ -n "$p" ] || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? f
-  stop_pid "$REP_PID"
-  stop_pid "$BROKER_PID"
-  if [ "$rc" -ne 0 ]; then
-    for f in "$RUN"/*.log; do
-      [ -e "$f" ] || continue
-      echo "--- $f:" >&2
-      tail -n 30 "$f" >&2
-    done
-  fi
-  if [ "${FERRY_KEEP_RUN:-}" = 1 ]; then echo "run directory kept: $RUN" >&2; else rm -rf "$RUN"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+REPTEST_NAME=reporter-console
+# shellcheck source=../lib/reptest.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/reptest.sh"
 
 for c in kcat jq curl openssl; do
   command -v "$c" >/dev/null || fail "$c is not installed (scripts/deps.sh)"

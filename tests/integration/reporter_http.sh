@@ -15,50 +15,16 @@
 # directory (with page.png, the screenshot) and prints where. Starts and
 # stops everything itself (EXIT trap; the broker also gets
 # --exit-with-parent, each Chromium runs in its own process group).
-set -euo pipefail
-
-: "${FERRY_BIN:?FERRY_BIN must name the build directory}"
-DEVBROKER="$FERRY_BIN/ferry-devbroker"
-REPORTER="$FERRY_BIN/ferry-reporter"
-
-RUN="$(mktemp -d /tmp/ferry-reporter-http.XXXXXX)"
-BROKER_PID=""
-REP_PID=""
+REPTEST_NAME=reporter-http
 CHROME_PG=""
 BG_PIDS=()
-
-stop_pid() {   # stop_pid PID: TERM, up to 5 s, then KILL
-  local p="$1"
-  [ -n "$p" ] || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
-
-cleanup() {
-  local rc=$? p
+reptest_stop_more() {
+  local p
   [ -n "$CHROME_PG" ] && kill -KILL -- "-$CHROME_PG" 2>/dev/null || true
-  for p in "${BG_PIDS[@]}" "$REP_PID" "$BROKER_PID"; do stop_pid "$p"; done
-  if [ "$rc" -ne 0 ]; then
-    for f in "$RUN"/*.log; do
-      [ -e "$f" ] || continue
-      echo "--- $f:" >&2
-      tail -n 30 "$f" >&2
-    done
-  fi
-  if [ "${FERRY_KEEP_RUN:-}" = 1 ]; then
-    echo "run directory kept: $RUN" >&2
-  else
-    rm -rf "$RUN"
-  fi
-  exit "$rc"
+  for p in "${BG_PIDS[@]}"; do stop_pid "$p"; done
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { echo "ok - $*"; }
+# shellcheck source=../lib/reptest.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/reptest.sh"
 
 for c in kcat jq python3 curl; do
   command -v "$c" >/dev/null || fail "$c is not installed (scripts/deps.sh)"
@@ -68,7 +34,6 @@ CHROMIUM="$(command -v chromium || true)"
 [ -x "$DEVBROKER" ] || fail "$DEVBROKER not built"
 [ -x "$REPORTER" ] || fail "$REPORTER not built"
 
-st() { rc=0; "$@" || rc=$?; }
 
 # --- bad --listen: exit 2 -----------------------------------------------------
 echo 'kafka = { brokers = "127.0.0.1:1"; };' >"$RUN/dummy.conf"

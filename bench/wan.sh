@@ -34,9 +34,12 @@ SMALL="${BENCH_SMALL:-2000}" LARGE_MB="${BENCH_LARGE_MB:-32}"
 want() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 now() { date +%s.%N; }
 rate_kbit() { wan show | awk -v h="$1" '$1 == h { sub(/rate=/, "", $3); sub(/kbit/, "", $3); print $3 }'; }
-# proxy_cpu NAME: its CPU seconds so far.
+# proxy_cpu NAME: its CPU seconds so far: proxy NAME, or with NAME s3rv_src /
+# s3rv_dst the s3rver behind a region's proxies (one Node thread each too).
 proxy_cpu() {
-  local pid; pid=$(pgrep -f -- "--state-dir $FERRY_RUN/proxy-$1 " | head -1)
+  local pat="--state-dir $FERRY_RUN/proxy-$1 "
+  [[ "$1" != s3rv_* ]] || pat="s3.js 9000 $FERRY_RUN/s3-${1#s3rv_} "
+  local pid; pid=$(pgrep -f -- "$pat" | head -1)
   awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$pid/stat"
 }
 # fwd_cpu: ferry-wanfwd's CPU seconds so far (it moves every packet: near
@@ -88,12 +91,12 @@ verify() {
 RESULT=()
 if want small; then
   wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "small:$SMALL:1:64" >/dev/null
-  snap_cpu oss cos
+  snap_cpu oss cos s3rv_src s3rv_dst
   ferry_run small 1
   fw=$WALL; echo "small: ferry (w1) wall_s=$fw $(report_cpu "$fw")"
   printf '[src]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\nendpoint = https://%s:9444\nregion = us-east-1\nforce_path_style = true\n\n[dst]\ntype = s3\nprovider = Other\naccess_key_id = S3RVER\nsecret_access_key = S3RVER\nendpoint = https://%s:9444\nregion = us-east-1\nforce_path_style = true\n' \
     "$SRC_IP" "$DST_IP" >"$FERRY_RUN/rclone.conf"
-  snap_cpu s3src s3dst
+  snap_cpu s3src s3dst s3rv_src s3rv_dst
   t0=$(now)
   # AWS_CA_BUNDLE (set on some machines) breaks rclone 1.60.1's S3 transport
   # ("unsupported transport"); --ca-cert gives it the test CA.
@@ -109,13 +112,13 @@ if want large || want scaleout; then
   wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "large:4:$LARGE_MB" >/dev/null
   bytes=$((4 * LARGE_MB * 1048576))
   w_kbit=$(rate_kbit w1) d_kbit=$(rate_kbit dst)
-  snap_cpu oss cos
+  snap_cpu oss cos s3rv_src s3rv_dst
   ferry_run large1 1
   u1=$(awk -v b="$bytes" -v w="$WALL" -v k="$w_kbit" 'BEGIN{printf "%.2f", b * 8 / w / (k * 1000)}')
   r1=$(awk -v b="$bytes" -v w="$WALL" 'BEGIN{printf "%.3f", b / w / 1048576}')
   echo "large, 1 host: wall_s=$WALL MiB_s=$r1 narrowest=w1 NIC ${w_kbit} kbit/s util=$u1 $(report_cpu "$WALL")"
   verify large "$FAULT_DST_BUCKET" large1
-  snap_cpu oss cos
+  snap_cpu oss cos s3rv_src s3rv_dst
   ferry_run large4 1 2 3 4
   u4=$(awk -v b="$bytes" -v w="$WALL" -v k="$d_kbit" 'BEGIN{printf "%.2f", b * 8 / w / (k * 1000)}')
   r4=$(awk -v b="$bytes" -v w="$WALL" 'BEGIN{printf "%.3f", b / w / 1048576}')

@@ -153,7 +153,8 @@ static int run_dry(const ferry_conf_t *conf, const task_conf_t *t, const lister_
 
 /* A rate from the reporter's JSON: the task object (--task T --json), or
  * {"tasks": [...]} with the task in it. */
-static int read_rate(const char *path, const char *task, double *ops, double *bps) {
+static int read_rate(const char *path, const char *task, double *ops, double *bps,
+                     const char **how) {
   json_error_t je;
   json_t *root = json_load_file(path, 0, &je), *obj = NULL, *v;
   int rc = -1;
@@ -177,6 +178,24 @@ static int read_rate(const char *path, const char *task, double *ops, double *bp
     goto out;
   }
   *ops = *bps = 0;
+  /* The trial's whole copy span (first result started .. last finished)
+   * first: it is what a finished trial leaves (its 30 s window rates are
+   * null once it stops) and it averages over the trial's mix of sizes; the
+   * window rates only when the span is missing or under a second. */
+  {
+    json_t *fm = json_object_get(obj, "first_ms"), *lm = json_object_get(obj, "last_ms");
+    json_t *dn = json_object_get(obj, "done_objects"), *db = json_object_get(obj, "done_bytes");
+    if (json_is_integer(fm) && json_is_integer(lm) && json_is_integer(dn) && json_is_integer(db) &&
+        json_integer_value(lm) - json_integer_value(fm) >= 1000 && json_integer_value(dn) > 0) {
+      double span = (double)(json_integer_value(lm) - json_integer_value(fm)) / 1000.0;
+      *ops = (double)json_integer_value(dn) / span;
+      *bps = (double)json_integer_value(db) / span;
+      *how = "the trial's copy span, first_ms..last_ms";
+      rc = 0;
+      goto out;
+    }
+  }
+  *how = "the reporter's rate window";
   if ((v = json_object_get(obj, "objects_per_s")) && json_is_number(v)) *ops = json_number_value(v);
   if ((v = json_object_get(obj, "bytes_per_s")) && json_is_number(v)) *bps = json_number_value(v);
   if (!(*ops > 0) && !(*bps > 0)) {
@@ -255,11 +274,12 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
   ferry_err_t e;
   int i, lo = -1, hi = -1, rc = LISTER_EXIT_OK;
   FILE *f = stdout;
+  const char *rate_how = "";
 
   est_params_from(&p, conf, t, o);
   if (o->rate_from_json) {
     double ops, bps, m = o->rate_workers > 0 ? o->rate_workers : 1;
-    if (read_rate(o->rate_from_json, t->name, &ops, &bps)) {
+    if (read_rate(o->rate_from_json, t->name, &ops, &bps, &rate_how)) {
       fx_free(est);
       return LISTER_EXIT_USAGE;
     }
@@ -341,8 +361,9 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
   if (r.t_measured >= 0) {
     est_fmt_duration(a, sizeof(a), r.t_measured);
     rate_str(b, sizeof(b), p.measured_bps);
-    fprintf(f, "measured per worker: %.1f objects/s, %s (from %s) -> %s for %d worker%s\n",
-            p.measured_ops, b, o->rate_from_json, a, p.workers, p.workers == 1 ? "" : "s");
+    fprintf(f, "measured per worker: %.1f objects/s, %s (from %s, %s) -> %s for %d worker%s\n",
+            p.measured_ops, b, o->rate_from_json, rate_how, a, p.workers,
+            p.workers == 1 ? "" : "s");
   }
   est_fmt_duration(a, sizeof(a), r.t_estimate);
   fprintf(f, "estimated duration: %s (bound: %s)\n", a, r.bound);

@@ -113,7 +113,12 @@ grep -qF "  rate of a trial: measured" "$R/e5.out" || fail "--rate-from-json not
 echo '{"tasks":[{"task":"other","objects_per_s":1},{"task":"t","objects_per_s":20,"bytes_per_s":null}]}' >"$R/rate2.json"
 "$L" -c "$C" -t t --estimate --rate-from-json "$R/rate2.json" --rate-workers 2 --workers 4 >"$R/e6.out" 2>/dev/null
 assert_eq "$(val estimate_seconds "$R/e6.out")" 1.375 "measured: 55 / (4 x 20/2)"
-ok "--estimate: 55 objects, histogram, model bounds (requests, transfer, qps), measured rates, inputs labelled"
+# A finished trial: window rates null, its copy span gives the rate (110 objects in 11 s).
+echo '{"task":"t","objects_per_s":null,"bytes_per_s":null,"first_ms":1000,"last_ms":12000,"done_objects":110,"done_bytes":11000000000}' >"$R/rate4.json"
+"$L" -c "$C" -t t --estimate --rate-from-json "$R/rate4.json" >"$R/e7.out" 2>/dev/null || fail "--rate-from-json of a finished trial"
+assert_eq "$(val estimate_seconds "$R/e7.out")" 5.500 "measured over the span: 55 / (110 / 11 s)"
+grep -q "copy span" "$R/e7.out" || fail "the span rate not named"
+ok "--estimate: 55 objects, histogram, model bounds (requests, transfer, qps), measured rates (window and a finished trial's span), inputs labelled"
 
 rc=0; "$L" -c "$C" -t t --estimate --workers 0 2>"$R/x.err" || rc=$?; assert_eq $rc 2 "--workers 0"
 rc=0; "$L" -c "$C" -t t --estimate --verify 2>"$R/x.err" || rc=$?; assert_eq $rc 2 "--estimate --verify"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The WAN bed's benchmarks (scripts/wan.sh, default profile scaled
 # by WAN_SCALE, HTTPS on every store endpoint). Run as root:
-#   bench/wan.sh [small] [large] [scaleout]     (default: all three)
+#   bench/wan.sh [small] [large] [scaleout] [fanout] [estimate]   (default: all)
 #
 #   small:    wan_small_vs_rclone — BENCH_SMALL (2000) objects of 1-64 KiB,
 #             ferry (one worker host, w1, concurrency 32 = its default) wall
@@ -14,6 +14,11 @@
 #             hosts (the inter-cloud link). Goal >= 0.9.
 #   scaleout: scaleout_4_hosts — the large dataset on 4 hosts / on 1 host
 #             (from the two runs above). Goal >= 3.5.
+#   fanout:   fanout4_hosts_vs_single — one BENCH_FANOUT_MB (256) MiB object
+#             at the fan-out threshold, wall time on 4 hosts / on 1. Goal <= 0.35.
+#   estimate: estimate_error — --estimate of a mixed task from a trial's rate
+#             (a sample of other seeds, same four hosts) / the measured wall
+#             time, minus 1. Goal within +-0.20.
 # Beside each figure: the machine's CPU busy share (cpu_busy, 1.00 = both
 # CPUs saturated, by anything), each store proxy's and the forwarder's CPU
 # seconds per wall second (one thread each: near 1.0 means that process, not
@@ -24,13 +29,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export FERRY_SRC="$ROOT" FERRY_BIN="${FERRY_BIN:-$ROOT/build}"
 export WAN_PREFIX="${WAN_PREFIX:-fwb}" WAN_SCALE="${WAN_SCALE:-0.2}"
 export WAN_S3_PROXIES=1 WAN_DST_BUCKETS="rclone-dst"
-export BENCH_PARTS="${BENCH_PARTS:-${*:-small large scaleout}}"   # kept for the re-run on the broker host
+export BENCH_PARTS="${BENCH_PARTS:-${*:-small large scaleout fanout estimate}}"   # kept for the re-run on the broker host
 FAULT=bench_wan
 source "$ROOT/tests/lib/itest.sh"
 source "$ROOT/tests/lib/wan.sh"
 wan_enter "${BENCH_PROFILE:-$ROOT/tests/wan/profiles/default.prof}"
 
-SMALL="${BENCH_SMALL:-2000}" LARGE_MB="${BENCH_LARGE_MB:-32}"
+SMALL="${BENCH_SMALL:-2000}" LARGE_MB="${BENCH_LARGE_MB:-32}" FAN_MB="${BENCH_FANOUT_MB:-256}"
 want() { [[ " $BENCH_PARTS " == *" $1 "* ]]; }
 now() { date +%s.%N; }
 rate_kbit() { wan show | awk -v h="$1" '$1 == h { sub(/rate=/, "", $3); sub(/kbit/, "", $3); print $3 }'; }
@@ -65,10 +70,12 @@ wan_setup
 # worker.concurrency_max=256.
 # shellcheck disable=SC2086
 wan_conf worker.multipart_threshold='"64M"' worker.part_size='"16M"' lister.segment_max_objects=1000 \
-  ${BENCH_SEGMENT_MAX_BYTES:+lister.segment_max_bytes=\"$BENCH_SEGMENT_MAX_BYTES\"} ${BENCH_CONF_EXTRA:-}
+  ${BENCH_SEGMENT_MAX_BYTES:+lister.segment_max_bytes=\"$BENCH_SEGMENT_MAX_BYTES\"} \
+  lister.fanout_threshold="\"${FAN_MB}M\"" ${BENCH_CONF_EXTRA:-}
 # One task per measured run, each into its own prefix of the destination.
 add_task() { sed -i "s|^tasks = ( |tasks = ( { name = \"$1\"; source = \"oss:$FAULT_SRC_BUCKET/$2/\"; destination = \"cos:$FAULT_DST_BUCKET/$1/\"; }, |" "$CONF"; }
-for t in small large1 large4; do add_task "$t" "${t%%[0-9]*}"; done
+for t in small large1 large4 fan1 fan4; do add_task "$t" "${t%%[0-9]*}"; done
+add_task mixt mixt; add_task mix mix
 # ferry_run TASK HOSTS...: workers on those hosts, the task, its wall time in WALL.
 ferry_run() {
   local task="$1"; shift
@@ -126,5 +133,46 @@ if want large || want scaleout; then
   verify large "$FAULT_DST_BUCKET" large4
   want large && RESULT+=("wan_large_link_util_1host=$u1" "wan_large_link_util_4hosts=$u4")
   want scaleout && RESULT+=("scaleout_4_hosts=$(awk -v a="$r4" -v b="$r1" 'BEGIN{printf "%.2f", a / b}')")
+fi
+if want fanout; then
+  # One object at lister.fanout_threshold (BENCH_FANOUT_MB, default 256 MiB;
+  # the issue's 4 GiB scaled with the rates): its part ranges copied by one
+  # host, then by four, each host behind its own NIC cap.
+  wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "key:fan/huge.bin:$((FAN_MB * 1048576))" >/dev/null
+  snap_cpu oss cos s3rv_src s3rv_dst
+  ferry_run fan1 1; f1=$WALL
+  echo "fanout, 1 host: wall_s=$f1 $(report_cpu "$f1")"
+  verify fan "$FAULT_DST_BUCKET" fan1
+  snap_cpu oss cos s3rv_src s3rv_dst
+  ferry_run fan4 1 2 3 4; f4=$WALL
+  echo "fanout, 4 hosts: wall_s=$f4 $(report_cpu "$f4")"
+  verify fan "$FAULT_DST_BUCKET" fan4
+  RESULT+=("fanout4_hosts_vs_single=$(awk -v a="$f4" -v b="$f1" 'BEGIN{printf "%.2f", a / b}')")
+fi
+if want estimate; then
+  # estimate_error: a trial over a sample (mixt: 1/3 of the mix, other
+  # seeds) on four hosts, its reporter view saved; then --estimate of the
+  # task (mix: small 1-64 KiB, medium 5-16 MiB, 64 MiB multipart objects, the
+  # mixed-sizes scenario's kinds scaled) from the trial's rate, against the
+  # task's measured duration (lister start to the reporter seeing it done).
+  mixspecs() {  # PREFIX SEED SMALL MEDIUM BIG
+    awk -v p="$1" -v seed="$2" -v ns="$3" -v nm="$4" -v nb="$5" 'BEGIN { srand(seed)
+      for (i = 0; i < ns; i++) printf "key:%s/s/%04d.bin:%d\n", p, i, 1024 + int(rand() * 63 * 1024)
+      for (i = 0; i < nm; i++) printf "key:%s/m/%03d.bin:%d\n", p, i, 5242880 + int(rand() * 11 * 1048576)
+      for (i = 0; i < nb; i++) printf "key:%s/b/%02d.bin:%d\n", p, i, 67108864 }'
+  }
+  mapfile -t specs < <(mixspecs mixt 7 100 4 1; mixspecs mix 11 300 12 3)
+  wan exec src node "$TOOLS/fill.js" http://127.0.0.1:9000 "$FAULT_SRC_BUCKET" "${specs[@]}" >/dev/null
+  ferry_run mixt 1 2 3 4; echo "estimate: trial wall_s=$WALL"
+  "$FERRY_BIN/ferry-reporter" -c "$CONF" --task mixt --once --json >"$FERRY_RUN/trial.json" || fail "trial view"
+  "$FERRY_BIN/ferry-lister" -c "$CONF" -t mix --estimate --workers 4 --rate-from-json "$FERRY_RUN/trial.json" \
+    --rate-workers 4 >"$FERRY_RUN/estimate.out" 2>>"$FERRY_RUN/lister.log" || fail "--estimate"
+  est=$(sed -n 's/^estimate_seconds=\([^ ]*\).*/\1/p' "$FERRY_RUN/estimate.out")
+  grep '^measured per worker' "$FERRY_RUN/estimate.out" || true
+  snap_cpu oss cos s3rv_src s3rv_dst
+  ferry_run mix 1 2 3 4; mw=$WALL
+  echo "estimate: estimate_s=$est measured_s=$mw $(report_cpu "$mw")"
+  verify mix "$FAULT_DST_BUCKET" mix
+  RESULT+=("estimate_error=$(awk -v e="$est" -v m="$mw" 'BEGIN{printf "%+.2f", e / m - 1}')")
 fi
 echo "RESULT ${RESULT[*]} scale=$WAN_SCALE"

@@ -11,15 +11,38 @@
 # (tests/servers/readback.py). Last, one destination object is overwritten
 # behind the proxies with other bytes of the same size, type and metadata:
 # both readers must fail on it.
+# The proxies stand in front of s3rver; with FERRY_READBACK_UPSTREAM=versitygw
+# in front of a real S3 server (scripts/s3real.sh), which they sign their
+# requests to (tests/s3real/sdk_readback.sh).
 source "$(dirname "$0")/../lib/itest.sh"
 
 # The Python SDKs' virtualenv (scripts/deps.sh makes it).
 PY="${FERRY_PYSDK_VENV:-$FERRY_SRC/tests/servers/.venv}/bin/python"
 [ -x "$PY" ] || fail "$PY not found: scripts/deps.sh installs the Python SDKs (tests/servers/requirements-sdk.txt)"
 
-s3_start main ferry-src ferry-dst-1250000000
-proxy_start oss --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIferrytest --sk oss-secret-0123 --region cn-hangzhou
-proxy_start cos --upstream "$FERRY_S3_MAIN" --dialect cos --ak AKIDferrytest --sk cos-secret-4567
+# upcurl: curl to the store behind the proxies (signed on versitygw).
+case "${FERRY_READBACK_UPSTREAM:-s3rver}" in
+  s3rver)
+    s3_start main ferry-src ferry-dst-1250000000
+    UP=$FERRY_S3_MAIN SIGNED=false
+    upcurl() { curl "$@"; } ;;
+  versitygw)
+    source "$FERRY_SRC/scripts/s3real.sh"
+    s3real_start main ferry-src ferry-dst-1250000000
+    UP=$FERRY_S3R_MAIN SIGNED=true
+    # (the proxies read these; not on their command lines, which
+    # proxy_start keeps in the run directory)
+    export FERRY_PROXY_UPSTREAM_AK="$S3REAL_ACCESS_KEY" FERRY_PROXY_UPSTREAM_SK="$S3REAL_SECRET_KEY"
+    upcurl() {
+      curl --aws-sigv4 aws:amz:us-east-1:s3 --user "$S3REAL_ACCESS_KEY:$S3REAL_SECRET_KEY" \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "$@"
+    } ;;
+  *) fail "FERRY_READBACK_UPSTREAM=$FERRY_READBACK_UPSTREAM: want s3rver or versitygw" ;;
+esac
+proxy_start oss --upstream "$UP" --dialect oss --ak LTAIferrytest --sk oss-secret-0123 --region cn-hangzhou
+proxy_start cos --upstream "$UP" --dialect cos --ak AKIDferrytest --sk cos-secret-4567
+curl -s "$FERRY_PROXY_COS_ADMIN/health" | grep -q "\"upstream_signed\": $SIGNED" ||
+  fail "the COS proxy's upstream signing is not as configured: $(curl -s "$FERRY_PROXY_COS_ADMIN/health")"
 export OSS_AK=LTAIferrytest OSS_SK=oss-secret-0123 COS_AK=AKIDferrytest COS_SK=cos-secret-4567
 export FERRY_OSS_ACCESS_KEY=$OSS_AK FERRY_OSS_SECRET_KEY=$OSS_SK
 export FERRY_COS_ACCESS_KEY=$COS_AK FERRY_COS_SECRET_KEY=$COS_SK
@@ -68,17 +91,17 @@ grep -q "^readback.py: $total objects .* 0 differences" "$FERRY_RUN/check-py.out
   fail "readback.py: $(tail -1 "$FERRY_RUN/check-py.out")"
 ok "$(tail -1 "$FERRY_RUN/check-py.out")"
 
-# Damage one destination object directly in s3rver: same size, Content-Type
+# Damage one destination object directly in the store: same size, Content-Type
 # and user metadata, one byte different, so only the bytes (and the CRC-64
 # the COS proxy no longer vouches for) tell. Both readers must fail on it,
 # and on nothing else.
 victim=mid/3mb.bin
-vurl="$FERRY_S3_MAIN/ferry-dst-1250000000/copy/$victim"
-curl -sf "$vurl" -o "$FERRY_RUN/victim" || fail "reading $victim from s3rver"
+vurl="$UP/ferry-dst-1250000000/copy/$victim"
+upcurl -sf "$vurl" -o "$FERRY_RUN/victim" || fail "reading $victim from the store"
 printf '\xff' | dd of="$FERRY_RUN/victim" bs=1 seek=1000 conv=notrunc status=none
 vhead=()
-while IFS= read -r h; do vhead+=(-H "$h"); done < <(curl -sfI "$vurl" | tr -d '\r' | grep -i '^\(content-type\|x-amz-meta-[^:]*\):')
-curl -sf -X PUT "${vhead[@]}" --data-binary @"$FERRY_RUN/victim" "$vurl" >/dev/null || fail "overwriting $victim in s3rver"
+while IFS= read -r h; do vhead+=(-H "$h"); done < <(upcurl -sfI "$vurl" | tr -d '\r' | grep -i '^\(content-type\|x-amz-meta-[^:]*\):')
+upcurl -sf -X PUT "${vhead[@]}" --data-binary @"$FERRY_RUN/victim" "$vurl" >/dev/null || fail "overwriting $victim in the store"
 for reader in node python; do
   out="$FERRY_RUN/damaged-$reader.out"
   rc=0

@@ -2,7 +2,8 @@
 # ferry judged by clients it did not write: a source set written with the
 # official ali-oss SDK (odd keys, user metadata, Content-Type, a multipart
 # object) is copied OSS -> COS by the whole task (ferry-lister
-# --segments-to, then ferry-worker) through the dialect proxies; then
+# --segments-to in pages of seven keys, then ferry-worker) through the
+# dialect proxies; then
 # ali-oss and cos-nodejs-sdk-v5 list both sides (paged) and read back every
 # object: key, size, Content-Type, user metadata and the stores' CRC-64
 # headers must agree, and the bytes the COS SDK reads must have the
@@ -51,6 +52,8 @@ RBPY="$FERRY_SRC/tests/servers/readback.py"
 CONF="$FERRY_RUN/ferry.conf"
 cat >"$CONF" <<CONF
 kafka = { brokers = "127.0.0.1:1"; };
+# small pages: ferry follows the proxies' continuation tokens past odd keys
+lister = { page_size = 7; };
 stores = (
   { name = "oss"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; region = "cn-hangzhou";
     connect_to = "${FERRY_PROXY_OSS#http://}"; },
@@ -69,13 +72,19 @@ total=$(sed -n 's/^seeded \([0-9]*\) .*/\1/p' "$FERRY_RUN/seed.out")
 
 "$FERRY_BIN/ferry-lister" -c "$CONF" -t sdk --segments-to "$FERRY_RUN/sdk.seg" 2>"$FERRY_RUN/lister.err" ||
   fail "lister: $(tail -3 "$FERRY_RUN/lister.err")"
+# op_count ADMIN OP: requests of that kind a proxy has seen
+op_count() {
+  curl -s "$1/stats" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).by_op['$2']||0))"
+}
+n=$(op_count "$FERRY_PROXY_OSS_ADMIN" list)
+[ "$n" -ge $(((total + 6) / 7)) ] || fail "the lister listed $total keys in $n pages, expected pages of 7"
 "$FERRY_BIN/ferry-worker" -c "$CONF" --segments-from "$FERRY_RUN/sdk.seg" >"$FERRY_RUN/sdk.out" 2>"$FERRY_RUN/worker.err" ||
   fail "worker exited $?: $(grep -m3 '"status":"failed"' "$FERRY_RUN/sdk.out")"
 assert_eq "$(count_status "$FERRY_RUN/sdk.out" copied)" "$total" "copied"
 
 # The destination's multipart object went up in parts (its CRC-64 combined
 # by the COS proxy from ferry's parts, not one PUT).
-n=$(curl -s "$FERRY_PROXY_COS_ADMIN/stats" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>console.log(JSON.parse(s).by_op['upload-part']||0))")
+n=$(op_count "$FERRY_PROXY_COS_ADMIN" upload-part)
 [ "$n" -ge 3 ] || fail "the COS side saw $n UploadPart requests, expected the 13 MiB object in parts"
 
 node "$RB" check --oss "$FERRY_PROXY_OSS" --oss-bucket ferry-src --cos "$FERRY_PROXY_COS" \

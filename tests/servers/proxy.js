@@ -6,9 +6,14 @@
 //                 [--service-host HOST]... [--verbose]
 //                 [--tls-cert CERT.pem --tls-key KEY.pem]
 //                 [--fake-etags kms|plain] [--list-v1-only]
+//                 [--upstream-ak AK --upstream-sk SK [--upstream-region R]]
 //
 // Prints "ready P" on stdout when it listens; stops cleanly on SIGTERM/SIGINT.
 // With --tls-cert/--tls-key it listens with HTTPS (the upstream stays http).
+// With --upstream-ak/--upstream-sk (oss, cos) the upstream is a real S3 server
+// (versitygw): requests to it are signed with AWS SigV4, and the s3rver
+// work-arounds (part renumbering, the emulated Abort/ListParts/
+// ListMultipartUploads) are left out.
 // What it does (details in README.md next to this file):
 //  * dialect oss/cos: checks every request's signature by recomputing it with
 //    the OFFICIAL SDK's own signing code (ali-oss lib/common/signUtils.js,
@@ -33,6 +38,7 @@ const { Crc64, crc64Combine } = require('./crc64');
 const ossSign = require('ali-oss/lib/common/signUtils');
 const COS = require('cos-nodejs-sdk-v5');
 const cosUtil = require('cos-nodejs-sdk-v5/sdk/util');
+const sigv4 = require('./sigv4');
 
 /* ------------------------------------------------------------------ options */
 
@@ -41,7 +47,8 @@ function usage(msg) {
   process.stderr.write('usage: node proxy.js --port P --upstream http://127.0.0.1:PORT ' +
     '--dialect oss|cos|s3 [--ak AK --sk SK] [--region R] [--bucket-map a=b,...] ' +
     '[--state-dir DIR] [--seed N] [--max-skew SEC] [--service-host H]... [--verbose] ' +
-    '[--tls-cert CERT.pem --tls-key KEY.pem] [--fake-etags kms|plain] [--list-v1-only]\n');
+    '[--tls-cert CERT.pem --tls-key KEY.pem] [--fake-etags kms|plain] [--list-v1-only] ' +
+    '[--upstream-ak AK --upstream-sk SK [--upstream-region R]]\n');
   process.exit(2);
 }
 
@@ -49,7 +56,8 @@ function parseArgs(argv) {
   const o = { port: 0, upstream: null, dialect: null, ak: process.env.FERRY_PROXY_AK || null,
     sk: process.env.FERRY_PROXY_SK || null, region: null, bucketMap: new Map(), stateDir: null,
     seed: 1, maxSkew: 900, serviceHosts: [], verbose: false, bind: '127.0.0.1',
-    tlsCert: null, tlsKey: null };
+    tlsCert: null, tlsKey: null, upAk: process.env.FERRY_PROXY_UPSTREAM_AK || null,
+    upSk: process.env.FERRY_PROXY_UPSTREAM_SK || null, upRegion: 'us-east-1' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -79,6 +87,9 @@ function parseArgs(argv) {
       case '--tls-key': o.tlsKey = val(); break;
       case '--fake-etags': o.fakeEtags = val(); break;
       case '--list-v1-only': o.listV1Only = true; break;
+      case '--upstream-ak': o.upAk = val(); break;
+      case '--upstream-sk': o.upSk = val(); break;
+      case '--upstream-region': o.upRegion = val(); break;
       case '--verbose': case '-v': o.verbose = true; break;
       case '--help': case '-h': usage(); break;
       default: usage(`unknown argument '${a}'`);
@@ -99,6 +110,10 @@ function parseArgs(argv) {
   if ((o.fakeEtags || o.listV1Only) && o.dialect === 's3') {
     usage('--fake-etags and --list-v1-only change signed requests: oss or cos dialect only');
   }
+  if (!o.upAk !== !o.upSk) usage('--upstream-ak and --upstream-sk go together');
+  if (o.upAk && o.dialect === 's3') {
+    usage('--upstream-ak/--upstream-sk: oss or cos dialect only (s3 passes the client\'s own signature on)');
+  }
   if (o.dialect !== 's3' && (!o.ak || !o.sk)) {
     process.stderr.write('proxy: warning: no --ak/--sk: signatures are NOT checked ' +
       '(an Authorization header is still required)\n');
@@ -111,6 +126,8 @@ const D = opt.dialect;
 const PFX = D === 'oss' ? 'x-oss-' : D === 'cos' ? 'x-cos-' : 'x-amz-';
 const CRC_HEADER = `${PFX}hash-crc64ecma`;
 const REQID_HEADER = `${PFX}request-id`;
+/* The upstream is a real S3 server (signed requests), not s3rver. */
+const REAL = !!opt.upAk;
 
 function log(msg) {
   if (opt.verbose) process.stderr.write(`proxy[${D}]: ${msg}\n`);
@@ -692,6 +709,23 @@ function upstreamQuery(ctx) {
     return !V2_ONLY_PARAMS.has(name);
   }).join('&');
 }
+function upstreamQueryPairs(ctx) {
+  if (ctx.op !== 'list') return ctx.query;
+  return ctx.query.filter((p) => !(opt.listV1Only && V2_ONLY_PARAMS.has(p.name)))
+    .map((p) => (p.name === 'continuation-token' ? { ...p, value: unwrapToken(p.value) } : p));
+}
+
+/* A real server's ListObjectsV2 continuation token may be the next key in
+ * clear (versitygw's is); OSS's and COS's are opaque URL-safe strings, which
+ * clients pass back URL-decoded or not (oss2 decodes it under
+ * encoding-type=url, ferry does not). So in front of a real server the
+ * proxy hands out base64url of the token and turns it back. */
+function wrapToken(t) { return Buffer.from(t, 'utf8').toString('base64url'); }
+function unwrapToken(t) { return Buffer.from(t, 'base64url').toString('utf8'); }
+function wrapListingTokens(xml) {
+  return xml.replace(/<(NextContinuationToken|ContinuationToken)>([^<]*)<\/\1>/g,
+    (m, tag, text) => `<${tag}>${wrapToken(xmlUnescape(text))}</${tag}>`);
+}
 
 /* Parts atomic, as in S3, OSS and COS: an UploadPart replaces the part only
  * once it has succeeded, and a Complete takes each part as last completed.
@@ -711,7 +745,7 @@ function upstreamPartNumber(n) {
 
 function completeBodyUpstream(ctx, buf) {
   const u = uploads.get(ctx.qmap.get('uploadId'));
-  if (!u) return buf; /* an upload made behind the proxy's back */
+  if (!u || REAL) return buf; /* an upload made behind the proxy's back; a real server's parts are atomic */
   return Buffer.from(buf.toString('utf8').replace(/(<PartNumber>\s*)(\d+)(\s*<\/PartNumber>)/g, (m, a, n, z) => {
     const p = u.parts.get(parseInt(n, 10));
     return p && p.up ? `${a}${p.up}${z}` : m;
@@ -719,6 +753,8 @@ function completeBodyUpstream(ctx, buf) {
 }
 
 function upstreamPath(ctx) {
+  /* signed: the target in S3's canonical form, so what is signed is what is sent */
+  if (REAL) return sigv4.target(ctx.bucket ? upBucket(ctx.bucket) : null, ctx.key, upstreamQueryPairs(ctx));
   if (D === 's3' || !ctx.bucket) return ctx.rawPath + (ctx.rawQuery ? `?${ctx.rawQuery}` : '');
   const b = encodeURIComponent(upBucket(ctx.bucket));
   const rest = ctx.keyRaw ? `/${ctx.keyRaw}` : '';
@@ -756,7 +792,11 @@ function upstreamHeaders(ctx, req) {
       let m = /^\/?([^/]+)\/(.*)$/.exec(s);
       if (D === 'cos') m = /^([^./]+)\.[^/]*\/(.*)$/.exec(s) || m;
       try {
-        if (m) out['x-amz-copy-source'] = `/${upBucket(decodeURIComponent(m[1]))}/${encodeURI(decodeURIComponent(m[2]))}`;
+        /* a real server decodes it as S3 does: every reserved byte encoded */
+        if (m) {
+          const key = decodeURIComponent(m[2]);
+          out['x-amz-copy-source'] = `/${upBucket(decodeURIComponent(m[1]))}/${REAL ? sigv4.keyPath(key) : encodeURI(key)}`;
+        }
       } catch (e) { /* undecodable: s3rver answers without it */ }
       continue;
     }
@@ -766,6 +806,23 @@ function upstreamHeaders(ctx, req) {
   }
   if (D !== 's3') out.host = `${opt.upHost}:${opt.upPort}`;
   return out;
+}
+
+/* A real upstream: x-amz-date, x-amz-content-sha256 (UNSIGNED-PAYLOAD: bodies
+ * stream unhashed) and the SigV4 Authorization over host, content-type and
+ * every x-amz-* header; values signed as UTF-8, the bytes Node forwards (it
+ * holds header bytes as latin1). Without upstream credentials: unchanged. */
+function signUpstream(method, path, headers) {
+  if (!REAL) return headers;
+  headers['x-amz-date'] = sigv4.amzDate();
+  headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+  const toSign = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (k === 'host' || k === 'content-type' || k.startsWith('x-amz-')) toSign[k] = utf8Header(v);
+  }
+  headers.authorization = sigv4.authorization({ method, path, headers: toSign, region: opt.upRegion,
+    ak: opt.upAk, sk: opt.upSk });
+  return headers;
 }
 
 function responseHeaders(ctx, upHeaders) {
@@ -787,11 +844,14 @@ function responseHeaders(ctx, upHeaders) {
 /* ListObjects with encoding-type=url: s3rver ignores it, OSS and COS encode
  * the key-like fields; do it here so clients that decode get the right keys. */
 function encodeListing(xml) {
+  if (/<EncodingType>url<\/EncodingType>/.test(xml)) return xml; /* a store that does it itself */
   const enc = (s) => encodeURIComponent(xmlUnescape(s));
-  let out = xml.replace(/<(Key|Prefix|StartAfter|Delimiter|Marker|NextMarker)>([^<]*)<\/\1>/g,
+  let out = xml.replace(/<(Key|Prefix|StartAfter|Delimiter|Marker|NextMarker|KeyMarker|NextKeyMarker)>([^<]*)<\/\1>/g,
     (m, tag, text) => `<${tag}>${enc(text)}</${tag}>`);
+  /* versitygw ignores the parameter and answers an empty EncodingType */
+  out = out.replace(/<EncodingType\s*\/>|<EncodingType><\/EncodingType>/, '<EncodingType>url</EncodingType>');
   if (!/<EncodingType>/.test(out)) {
-    out = out.replace(/(<ListBucketResult[^>]*>)/, '$1<EncodingType>url</EncodingType>');
+    out = out.replace(/(<List[A-Za-z]*Result[^>]*>)/, '$1<EncodingType>url</EncodingType>');
   }
   return out;
 }
@@ -808,6 +868,12 @@ function ossListingTypes(bucket, xml) {
     const mp = !!(o && o.mp && etag !== undefined && stripEtag(xmlUnescape(etag)) === o.etag);
     return `<Contents>${inner}<Type>${mp ? 'Multipart' : 'Normal'}</Type></Contents>`;
   });
+}
+
+/* OSS and COS list times with milliseconds (oss2 parses exactly
+ * ...T12:34:56.000Z); versitygw sends whole seconds. */
+function listingMillis(xml) {
+  return xml.replace(/<(LastModified|Initiated)>(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)Z<\/\1>/g, '<$1>$2.000Z</$1>');
 }
 
 function stripS3Namespace(xml) {
@@ -932,9 +998,11 @@ function forward(ctx, req, res, rule) {
   const crc = dialectual && ((ctx.op === 'put' && !isCopy) || ctx.op === 'upload-part') ? new Crc64() : null;
   /* small request bodies whose content the proxy needs */
   const bufferReq = dialectual && (ctx.op === 'complete' || (ctx.op === 'delete' && ctx.method === 'POST'));
-  const urlListing = dialectual && ctx.op === 'list' && ctx.qmap.get('encoding-type') === 'url';
-  /* listings are buffered in the oss/cos dialects to drop s3rver's xmlns (below) */
-  const bufferRes = (dialectual && (ctx.op === 'complete' || ctx.op === 'initiate' || ctx.op === 'list')) ||
+  /* a real server answers ListParts and ListMultipartUploads itself */
+  const listing = ctx.op === 'list' || (REAL && (ctx.op === 'list-parts' || ctx.op === 'list-uploads'));
+  const urlListing = dialectual && listing && ctx.qmap.get('encoding-type') === 'url';
+  /* listings are buffered in the oss/cos dialects to drop the S3 xmlns (below) */
+  const bufferRes = (dialectual && (ctx.op === 'complete' || ctx.op === 'initiate' || listing)) ||
     (ctx.op === 'list' && !!opt.fakeEtags);
   const digest = bodyDigest(ctx, req, rule);
   if (digest && digest.invalid) {
@@ -942,13 +1010,14 @@ function forward(ctx, req, res, rule) {
   }
   let reqDone = false;
   let reqBody = null;
-  if (dialectual && ctx.op === 'upload-part') {
+  if (dialectual && ctx.op === 'upload-part' && !REAL) {
     const n = parseInt(ctx.qmap.get('partNumber'), 10);
     if (n >= 1 && n <= 10000) ctx.upPart = upstreamPartNumber(n);
   }
 
+  const upPath = upstreamPath(ctx);
   const upReq = http.request({ host: opt.upHost, port: opt.upPort, method: req.method,
-    path: upstreamPath(ctx), headers: upstreamHeaders(ctx, req), agent });
+    path: upPath, headers: signUpstream(req.method, upPath, upstreamHeaders(ctx, req)), agent });
 
   upReq.on('error', (e) => {
     if (digest && digest.refused) return;
@@ -1034,6 +1103,9 @@ function forward(ctx, req, res, rule) {
           if (opt.fakeEtags === 'kms') headers[KMS_HEADER[0]] = KMS_HEADER[1];
         } else if (ctx.op === 'delete' && ok) {
           journal({ t: 'del', b: ctx.bucket, k: ctx.key });
+        } else if (ctx.op === 'abort' && ok) { /* forwarded to a real server */
+          const u = uploads.get(ctx.qmap.get('uploadId'));
+          if (u) journal({ t: 'upclose', u: ctx.qmap.get('uploadId'), b: u.b, k: u.k, s: 'aborted' });
         } else if (ctx.op === 'initiate' && ok && body) {
           const m = /<UploadId>([^<]+)<\/UploadId>/.exec(body.toString('utf8'));
           if (m) journal({ t: 'up', u: xmlUnescape(m[1]), b: ctx.bucket, k: ctx.key, at: Date.now() });
@@ -1078,10 +1150,11 @@ function forward(ctx, req, res, rule) {
         if (err) { destroySocket(res.socket, true); return; }
         let b = buf;
         if (ok && D === 'oss' && ctx.op === 'list') b = Buffer.from(ossListingTypes(ctx.bucket, b.toString('utf8')));
+        if (ok && REAL && ctx.op === 'list') b = Buffer.from(wrapListingTokens(b.toString('utf8')));
         if (ok && urlListing) b = Buffer.from(encodeListing(b.toString('utf8')));
         /* OSS and COS answer a listing without the S3 namespace; oss2 looks its
          * elements up by bare name and finds nothing in a namespaced one. */
-        if (ok && dialectual && ctx.op === 'list') b = Buffer.from(stripS3Namespace(b.toString('utf8')));
+        if (ok && dialectual && listing) b = Buffer.from(listingMillis(stripS3Namespace(b.toString('utf8'))));
         if (ok && ctx.op === 'list' && opt.fakeEtags) {
           b = Buffer.from(b.toString('utf8').replace(/<ETag>([^<]*)<\/ETag>/g, (m, e) => `<ETag>${fakeEtagList(e)}</ETag>`));
         }
@@ -1137,9 +1210,10 @@ function measureObject(ctx, cb) {
   const c = new Crc64();
   let done = false;
   const fin = (m) => { if (!done) { done = true; cb(m); } };
-  const r = http.request({ host: opt.upHost, port: opt.upPort, method: 'GET', agent,
-    path: `/${encodeURIComponent(upBucket(ctx.bucket))}/${ctx.keyRaw}`,
-    headers: { host: `${opt.upHost}:${opt.upPort}` } }, (up) => {
+  const p = REAL ? sigv4.target(upBucket(ctx.bucket), ctx.key, [])
+    : `/${encodeURIComponent(upBucket(ctx.bucket))}/${ctx.keyRaw}`;
+  const r = http.request({ host: opt.upHost, port: opt.upPort, method: 'GET', agent, path: p,
+    headers: signUpstream('GET', p, { host: `${opt.upHost}:${opt.upPort}` }) }, (up) => {
     if (up.statusCode !== 200) { up.resume(); fin(null); return; }
     up.on('data', (d) => c.update(d));
     up.on('end', () => fin({ crc: c.toString(), size: c.length }));
@@ -1282,7 +1356,7 @@ function admin(ctx, req, res) {
   });
   if (p === '/__proxy/health' || p === '/__proxy') {
     return sendJson(res, 200, { ok: true, dialect: D, port: server.address().port, upstream: opt.upstream,
-      signatures_checked: D !== 's3' && !!(opt.ak && opt.sk) });
+      signatures_checked: D !== 's3' && !!(opt.ak && opt.sk), upstream_signed: REAL });
   }
   if (p === '/__proxy/stats') {
     if (m === 'DELETE') { resetStats(); return sendJson(res, 200, { ok: true }); }
@@ -1389,7 +1463,7 @@ async function handle(req, res) {
   /* s3rver has no AbortMultipartUpload and accepts parts for any upload id:
    * emulate the services' answers for uploads the proxy has seen. */
   const uploadId = ctx.qmap && ctx.qmap.get('uploadId');
-  if (ctx.op === 'abort') {
+  if (ctx.op === 'abort' && !REAL) {
     const u = uploads.get(uploadId);
     if (!u || u.state !== 'open') {
       return sendError(ctx, req, res, 404, 'NoSuchUpload',
@@ -1401,14 +1475,14 @@ async function handle(req, res) {
     res.writeHead(204, { [REQID_HEADER]: ctx.reqId, Date: new Date().toUTCString() });
     return res.end();
   }
-  if (ctx.op === 'list-uploads' && D !== 's3') return listUploads(ctx, req, res);
+  if (ctx.op === 'list-uploads' && D !== 's3' && !REAL) return listUploads(ctx, req, res);
   if ((ctx.op === 'upload-part' || ctx.op === 'complete' || ctx.op === 'list-parts') && uploadId) {
     const u = uploads.get(uploadId);
     if (u && u.state !== 'open') {
       return sendError(ctx, req, res, 404, 'NoSuchUpload',
         `The specified upload does not exist (it was ${u.state}).`, { UploadId: uploadId });
     }
-    if (ctx.op === 'list-parts' && D !== 's3') {
+    if (ctx.op === 'list-parts' && D !== 's3' && !REAL) {
       if (!u) {
         return sendError(ctx, req, res, 404, 'NoSuchUpload',
           'The specified upload does not exist (not initiated through this proxy).', { UploadId: uploadId });

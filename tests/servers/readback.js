@@ -141,9 +141,11 @@ async function cosList(o, c) {
   return out;
 }
 
+/* By name: header order means nothing (versitygw answers in another order
+ * than it was given). */
 function userMeta(headers, pfx) {
   const m = {};
-  for (const [h, v] of Object.entries(headers)) {
+  for (const [h, v] of Object.entries(headers).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     if (h.startsWith(pfx)) m[h.slice(pfx.length)] = v;
   }
   return m;

@@ -159,7 +159,10 @@ L4J
     scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$KAFKA_ADMIN_PASSWORD]"
            --add-scram "SCRAM-SHA-512=[name=ferry,password=$KAFKA_FERRY_PASSWORD]")
   fi
-  local id; id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # A cluster id is 16 random bytes in base64url; one starting with '-' is
+  # taken by the format tool's argument parser for an option (seen: 1 run in 64).
+  local id=-
+  while [ "${id:0:1}" = - ]; do id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; done
   local pids=() rc=0
   for k in 1 2 3; do
     _kafka_write_config "$k" "$sasl" "$KDIR/extra.properties"

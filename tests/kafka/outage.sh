@@ -25,9 +25,12 @@ total=$(node -e "require('$TOOLS/s3util').list('$FERRY_S3_SRC','ferry-src').then
 # units do), each exit status appended to $FERRY_RUN/NAME.exits.
 supervised() {
   local name="$1"; shift
+  # SIGTERM (the test's end) stops the loop and its service with it.
   bash -c 'n="$1" run="$2"; shift 2
+    trap '\''kill -TERM $child 2>/dev/null; wait $child; exit 0'\'' TERM
     while :; do
-      "$@" >>"$run/$n.log" 2>&1; rc=$?
+      "$@" >>"$run/$n.log" 2>&1 & child=$!
+      wait $child; rc=$?
       echo "$rc" >>"$run/$n.exits"
       [ "$rc" = 2 ] && exit 2
       [ -e "$run/stop" ] && exit 0
@@ -56,7 +59,6 @@ cat "$FERRY_RUN"/w*.exits >/dev/null 2>&1 || fail "no worker exited: the outage 
 grep -qx 2 "$FERRY_RUN"/*.exits 2>/dev/null && fail "a service exited 2 (its unit would not restart it)"
 
 task_complete t "$total" ferry-dst
-touch "$FERRY_RUN/stop"
 alive=0
 for x in "--id w1" "--id w2"; do pgrep -f -- "ferry-worker -c $CONF $x\$" >/dev/null && alive=$((alive + 1)); done
 assert_eq "$alive" 2 "workers running after the outage"
@@ -64,5 +66,6 @@ pgrep -f -- "ferry-reporter -c $CONF\$" >/dev/null || fail "the reporter is not 
 for w in w1 w2; do
   grep -q "event=stalled\|AddressSanitizer\|runtime error" "$FERRY_RUN/$w.log" && fail "$w: $(grep -m1 "event=stalled\|AddressSanitizer\|runtime error" "$FERRY_RUN/$w.log")"
 done
+touch "$FERRY_RUN/stop"
 ok "outage of ${CUT_S} s: task complete, $COPIED copied + $SKIPPED skipped = $total; destination equal; worker exits: $(cat "$FERRY_RUN"/w*.exits | wc -l), reporter exits: $(wc -l <"$FERRY_RUN/rep.exits")"
 echo "outage: all passed"

@@ -42,8 +42,7 @@ calc() { awk "BEGIN{printf \"$1\", $2}"; }
 RESULT=()
 
 wan_setup
-wan_conf worker.concurrency=32 worker.multipart_threshold='"64M"' worker.part_size='"16M"' \
-  worker.request_timeout_s="${SIZING_REQUEST_TIMEOUT_S:-900}" lister.segment_max_objects=1000
+wan_conf worker.concurrency=32 worker.multipart_threshold='"64M"' worker.part_size='"16M"' lister.segment_max_objects=1000
 # One task per size, each from its own source prefix into its own destination prefix.
 add_task() { sed -i "s|^tasks = ( |tasks = ( { name = \"$1\"; source = \"oss:$FAULT_SRC_BUCKET/$1/\"; destination = \"cos:$FAULT_DST_BUCKET/$1/\"; same_name = \"overwrite\"; }, |" "$CONF"; }
 

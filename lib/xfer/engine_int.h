@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 #include "core/buf.h"
 #include "core/kv.h"
@@ -202,6 +203,13 @@ struct xfer_engine {
   const xfer_written_t *written;   /* during a done callback only */
   kvlist_t class_map;
   CURLM *multi;
+  /* The multi's sockets in an epoll set (libcurl's socket interface): each
+   * turn hands libcurl only the sockets that are ready, instead of
+   * curl_multi_perform checking every transfer's socket every turn. */
+  int epfd;
+  int64_t curl_timer_us;            /* libcurl's timeout, -1 = none */
+  struct epoll_event *evs;          /* ready at the last wait, n_evs of them */
+  int n_evs;
   store_t **stores;
   size_t n_stores;
   job_t *queue_head, *queue_tail;   /* not started */

@@ -232,7 +232,7 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
     want_pause(e, x);
   if (!p->wait_whole && !p->put_started) {
     /* Handles are never added from inside a callback: the loop starts the
-     * PUT right after curl_multi_perform returns. */
+     * PUT right after libcurl returns. */
     if (!p->put_queued) {
       p->put_queued = 1;
       if (e->n_put_pending == e->cap_put_pending) {

@@ -489,6 +489,16 @@ static void job_no_key(xfer_engine_t *e, job_t *j) {
            "prefix and the destination prefix is empty)");
 }
 
+/* Links a job (off the queue) into the active list: it has started. */
+static void make_active(xfer_engine_t *e, job_t *j) {
+  j->next = e->active;
+  j->prev = NULL;
+  if (e->active) e->active->prev = j;
+  e->active = j;
+  e->n_active++;
+  j->start_us = ferry_now_us();
+}
+
 /* Starts queued jobs while fewer jobs are active than transfers may run
  * (`concurrency`, or the adaptive limit). */
 static void start_jobs(xfer_engine_t *e) {
@@ -497,12 +507,7 @@ static void start_jobs(xfer_engine_t *e) {
   tl_pass_jobs(&e->tasks);
   while (e->n_active < (size_t)adapt_cap(e) &&
          (j = next_startable(e, &pp, &prev, now)) != NULL) {
-    j->next = e->active;
-    j->prev = NULL;
-    if (e->active) e->active->prev = j;
-    e->active = j;
-    e->n_active++;
-    j->start_us = ferry_now_us();
+    make_active(e, j);
     if (!j->src || !j->dst) {
       job_fail(e, j, ST_FAILED, "config", NULL,
                !j->src ? "unknown source store" : "unknown destination store");
@@ -804,12 +809,7 @@ static int job_of(const job_t *j, const char *task) {
  * to be ended at once without a transfer (cancel, shutdown). */
 static void activate_unqueued(xfer_engine_t *e, job_t *j) {
   e->n_queued--;
-  j->next = e->active;
-  j->prev = NULL;
-  if (e->active) e->active->prev = j;
-  e->active = j;
-  e->n_active++;
-  j->start_us = ferry_now_us();
+  make_active(e, j);
 }
 
 size_t xfer_task_cancel(xfer_engine_t *e, const char *task) {

@@ -153,8 +153,13 @@ static int run_dry(const ferry_conf_t *conf, const task_conf_t *t, const lister_
 
 /* A rate from the reporter's JSON: the task object (--task T --json), or
  * {"tasks": [...]} with the task in it. */
+/* A trial's rate from the reporter's JSON: *ops and *bps per busy worker
+ * (*per_worker 1) when the view has the workers' busy time, else the
+ * fleet's over its span or window (*per_worker 0: the caller divides by
+ * --rate-workers). *start_s: how long after its listing began the trial's
+ * first copy did (0 unknown). */
 static int read_rate(const char *path, const char *task, double *ops, double *bps,
-                     const char **how) {
+                     int *per_worker, double *start_s, const char **how) {
   json_error_t je;
   json_t *root = json_load_file(path, 0, &je), *obj = NULL, *v;
   int rc = -1;
@@ -177,7 +182,31 @@ static int read_rate(const char *path, const char *task, double *ops, double *bp
     fprintf(stderr, "ferry-lister: --rate-from-json %s: no task \"%s\" in it\n", path, task);
     goto out;
   }
-  *ops = *bps = 0;
+  *ops = *bps = *start_s = 0;
+  *per_worker = 0;
+  {
+    json_t *fm = json_object_get(obj, "first_ms"), *sm = json_object_get(obj, "started_ms");
+    if (json_is_integer(fm) && json_is_integer(sm) &&
+        json_integer_value(fm) > json_integer_value(sm))
+      *start_s = (double)(json_integer_value(fm) - json_integer_value(sm)) / 1000.0;
+  }
+  /* Each worker's busy time (its first result's start to its last one's
+   * finish, summed over the workers): a trial where one worker copied a
+   * large object while the others idled is not charged their idle time. */
+  {
+    json_t *bm = json_object_get(obj, "worker_busy_ms");
+    json_t *dn = json_object_get(obj, "done_objects"), *db = json_object_get(obj, "done_bytes");
+    if (json_is_integer(bm) && json_integer_value(bm) >= 1000 && json_is_integer(dn) &&
+        json_is_integer(db) && json_integer_value(dn) > 0) {
+      double busy = (double)json_integer_value(bm) / 1000.0;
+      *ops = (double)json_integer_value(dn) / busy;
+      *bps = (double)json_integer_value(db) / busy;
+      *per_worker = 1;
+      *how = "the trial's workers' busy time, worker_busy_ms";
+      rc = 0;
+      goto out;
+    }
+  }
   /* The trial's whole copy span (first result started .. last finished)
    * first: it is what a finished trial leaves (its 30 s window rates are
    * null once it stops) and it averages over the trial's mix of sizes; the
@@ -226,6 +255,10 @@ static void est_params_from(est_params_t *p, const ferry_conf_t *conf, const tas
   p->dst_type = dsc ? dsc->type : STORE_S3;
   p->multipart_threshold = conf->worker.multipart_threshold;
   p->part_size = conf->worker.part_size;
+  p->seg_max_objects = conf->lister.segment_max_objects > 0 ? (uint64_t)conf->lister.segment_max_objects : 0;
+  p->seg_max_bytes = conf->lister.segment_max_bytes;
+  p->fanout_threshold = conf->lister.fanout_threshold;
+  p->partitions = conf->kafka.segments_partitions > 0 ? (int)conf->kafka.segments_partitions : 1;
 }
 
 static void rate_str(char *buf, size_t n, double bps) {
@@ -264,6 +297,17 @@ static void print_inputs(FILE *f, const est_params_t *pp, const lister_opts_t *o
           "(config; 0 / unbounded = none)\n", p.task_qps, a, p.worker_qps, b);
 }
 
+/* The placement line: segments, and the slowest worker's share. */
+static void print_placed(FILE *f, const est_params_t *p, const est_result_t *r) {
+  char a[64], b[64], c[64];
+  est_fmt_duration(a, sizeof(a), r->t_placed);
+  est_fmt_duration(b, sizeof(b), r->t_placed_lo);
+  est_fmt_duration(c, sizeof(c), r->t_placed_hi);
+  fprintf(f, "  slowest worker    %" PRIu64 " segments round-robin over %d partitions, %d worker%s"
+          " = %s (%s .. %s by where the run starts)\n", r->segments, p->partitions, p->workers,
+          p->workers == 1 ? "" : "s", a, b, c);
+}
+
 static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const lister_opts_t *o,
                         lsrc_t *src) {
   est_params_t p;
@@ -275,14 +319,16 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
   int i, lo = -1, hi = -1, rc = LISTER_EXIT_OK;
   FILE *f = stdout;
   const char *rate_how = "";
+  int per_worker = 0;
 
   est_params_from(&p, conf, t, o);
   if (o->rate_from_json) {
     double ops, bps, m = o->rate_workers > 0 ? o->rate_workers : 1;
-    if (read_rate(o->rate_from_json, t->name, &ops, &bps, &rate_how)) {
+    if (read_rate(o->rate_from_json, t->name, &ops, &bps, &per_worker, &p.start_s, &rate_how)) {
       fx_free(est);
       return LISTER_EXIT_USAGE;
     }
+    if (per_worker) m = 1;
     p.measured_ops = ops / m;
     p.measured_bps = bps / m;
   }
@@ -295,6 +341,7 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
   }
   if (e) {
     fprintf(stderr, "ferry-lister: task %s: %s\n", t->name, eb);
+    est_release(est);
     fx_free(est);
     return LISTER_EXIT_FAIL;
   }
@@ -356,6 +403,7 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
   } else {
     fprintf(f, "  qps limit         none\n");
   }
+  if (r.t_placed >= 0 && r.t_measured < 0) print_placed(f, &p, &r);
   est_fmt_duration(a, sizeof(a), r.t_model);
   fprintf(f, "model: %s\n", a);
   if (r.t_measured >= 0) {
@@ -364,12 +412,18 @@ static int run_estimate(const ferry_conf_t *conf, const task_conf_t *t, const li
     fprintf(f, "measured per worker: %.1f objects/s, %s (from %s, %s) -> %s for %d worker%s\n",
             p.measured_ops, b, o->rate_from_json, rate_how, a, p.workers,
             p.workers == 1 ? "" : "s");
+    if (r.t_placed >= 0) print_placed(f, &p, &r);
+  }
+  if (p.start_s > 0) {
+    est_fmt_duration(a, sizeof(a), p.start_s);
+    fprintf(f, "start: %s (measured: the trial's first copy began that long after its listing)\n", a);
   }
   est_fmt_duration(a, sizeof(a), r.t_estimate);
   fprintf(f, "estimated duration: %s (bound: %s)\n", a, r.bound);
   fprintf(f, "estimate_seconds=%.3f objects=%" PRIu64 " bytes=%" PRIu64 " requests=%.0f\n",
           r.t_estimate, est->objects, est->bytes, est->requests);
   if (fflush(f) || ferror(f)) rc = LISTER_EXIT_FAIL;
+  est_release(est);
   fx_free(est);
   return rc;
 }

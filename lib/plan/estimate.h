@@ -21,6 +21,12 @@
  * and that is the estimate; otherwise T_model is. A rate or limit of 0 means
  * "no bound" and drops its term.
  *
+ * With placement on, each worker's share is summed from the segments the
+ * lister's cut gives it (round-robin), its time is the same formula over
+ * that share alone (requests over its P, bytes at its rate, or a measured
+ * rate's objects and bytes), and the slowest worker bounds the task too: a
+ * few large objects on few workers do not run W-wide. start_s is added last.
+ *
  * Pure, no I/O; one owner thread per est_t.
  */
 #ifndef FERRY_XFER_ESTIMATE_H
@@ -51,6 +57,14 @@ typedef struct est_params {
   uint64_t part_size;
   double measured_ops;          /* per worker, objects/s; 0 = unknown */
   double measured_bps;          /* per worker, bytes/s; 0 = unknown */
+  /* Placement; partitions 0 = off (the balanced terms only). The lister's
+   * cut (seg_max_objects, 0 = 1000; seg_max_bytes, 0 = none; objects from
+   * fanout_threshold up, 0 = never, in part ranges of about seg_max_bytes)
+   * and the round-robin of segments over the partitions and of partitions
+   * over the W workers: the slowest worker's share bounds the task. */
+  uint64_t seg_max_objects, seg_max_bytes, fanout_threshold;
+  int partitions;
+  double start_s;               /* before the first copy begins, 0 = none */
 } est_params_t;
 
 typedef struct est {
@@ -60,19 +74,33 @@ typedef struct est {
   uint64_t multipart;           /* objects that go multipart */
   uint64_t count[EST_BUCKETS];
   uint64_t bucket_bytes[EST_BUCKETS];
+  /* Placement (NULL pl = off): per partition objects, bytes, requests of
+   * the segments placed on it; the segment being filled. */
+  double *pl;
+  uint64_t segments;
+  uint64_t seg_n, seg_bytes;
+  double seg_obj, seg_req;
 } est_t;
 
 typedef struct est_result {
   double t_requests, t_transfer, t_qps, t_model;
+  /* The slowest worker's share under placement (< 0 when off), the mean
+   * over the partition the run's first segment lands on, and its lowest
+   * and highest over those starts; with a measured rate it uses the rate. */
+  double t_placed, t_placed_lo, t_placed_hi;
+  uint64_t segments;            /* the cut's segments (placement on) */
   double t_measured;            /* < 0 when no measured rate */
-  double t_estimate;            /* the answer */
+  double t_estimate;            /* the answer: start_s + the slowest bound */
   const char *bound;            /* "request overhead", "transfer", "qps limit",
-                                   "measured rate", "nothing" (static) */
+                                   "measured rate", "slowest worker's share",
+                                   "bandwidth limit", "nothing" (static) */
   double fleet_bps;             /* the transfer term's rate, 0 = unbounded */
   double fleet_qps;             /* the qps term's rate, 0 = unbounded */
 } est_result_t;
 
+/* Placement on (p->partitions > 0) allocates: est_release frees. */
 void est_init(est_t *e, const est_params_t *p);
+void est_release(est_t *e);
 /* Bucket of a size (0..64). */
 int est_bucket(uint64_t size);
 /* The bucket's range [*lo, *hi); *hi is 0 for bucket 64 (no upper end). */

@@ -208,6 +208,12 @@ typedef struct trun {
   uint64_t segs_done, objects, bytes_done, copied, skipped, failed, bytes_copied;
   rcount_t skipped_by, failed_by;
   int64_t first_ms, last_ms;
+  /* Worker id -> twspan_t: each worker's span over its counted results
+   * (first started .. last finished), summed into the busy time a trial's
+   * per-worker rate is taken over (`ferry-lister --rate-from-json`). */
+  hmap_t wk;
+  int64_t start_ms;           /* earliest task-record time of this run (its
+                                 listing began), 0 none */
   /* Fanned-out objects (docs/fanout.md): key -> tfan_t, one per object
    * whose part ranges reported in this run; fo_open of them undecided. */
   hmap_t fo;
@@ -221,6 +227,10 @@ typedef struct trun {
 /* What the part ranges of one object said so far, in rising order of
  * precedence: a later verdict of higher rank replaces a lower one. */
 enum { FO_OPEN = 0, FO_ABORTED, FO_FAILED, FO_COPIED };
+
+typedef struct twspan {
+  int64_t first_ms, last_ms;
+} twspan_t;
 
 typedef struct tfan {
   int state;
@@ -505,6 +515,7 @@ static void run_free(trun_t *r) {
   if (!r) return;
   hmap_release(&r->segs, NULL);
   hmap_release(&r->fo, fan_free);
+  hmap_release(&r->wk, fx_free);
   rc_release(&r->skipped_by);
   rc_release(&r->failed_by);
   fx_free(r);
@@ -597,6 +608,21 @@ static trun_t *run_get(ttask_t *tk, int run) {
    * no counted observation yet: the adjustment stays right. */
   r->kind = run_kind(tk, run, &r->kretry_of);
   return r;
+}
+
+/* A counted result widens its run's span and its worker's. */
+static void note_span(trun_t *r, const msg_result_t *m) {
+  const char *w = m->worker && *m->worker ? m->worker : "?";
+  twspan_t *sp = hmap_get(&r->wk, w);
+  if (!r->first_ms || m->started_ms < r->first_ms) r->first_ms = m->started_ms;
+  if (m->finished_ms > r->last_ms) r->last_ms = m->finished_ms;
+  if (!sp) {
+    sp = fx_calloc(1, sizeof(*sp));
+    sp->first_ms = m->started_ms;
+    hmap_put(&r->wk, w, sp);
+  }
+  if (m->started_ms < sp->first_ms) sp->first_ms = m->started_ms;
+  if (m->finished_ms > sp->last_ms) sp->last_ms = m->finished_ms;
 }
 
 /* A run's kind: its own record says; else the next later record does
@@ -741,6 +767,8 @@ ferry_err_t tally_add_task(tally_t *t, const msg_task_t *m, char *errbuf) {
 
   tk = task_get(t, m->task, 1);
   r = run_get(tk, m->run);
+  if (m->updated_ms > 0 && (!r->start_ms || m->updated_ms < r->start_ms))
+    r->start_ms = m->updated_ms;
   /* The newest record of a run wins; at equal times a final state beats
    * "listing", so a replayed progress record cannot undo the totals. */
   if (!r->has_rec || m->updated_ms > r->rec_ms ||
@@ -961,8 +989,7 @@ static ferry_err_t add_range_result(tally_t *t, ttask_t *tk, trun_t *r,
       f->done += add;
       r->bytes_done += add;
     }
-    if (!r->first_ms || m->started_ms < r->first_ms) r->first_ms = m->started_ms;
-    if (m->finished_ms > r->last_ms) r->last_ms = m->finished_ms;
+    note_span(r, m);
     if (m->finished_ms > tk->updated_ms) tk->updated_ms = m->finished_ms;
     add_sample(t, tk, m, v != FO_OPEN && f->state == FO_OPEN, add);
   }
@@ -1039,8 +1066,7 @@ ferry_err_t tally_add_result(tally_t *t, const msg_result_t *m, int *dup,
   r->failed += m->n_failed;
   r->bytes_copied += m->bytes;
   r->bytes_done += bytes_done;
-  if (!r->first_ms || m->started_ms < r->first_ms) r->first_ms = m->started_ms;
-  if (m->finished_ms > r->last_ms) r->last_ms = m->finished_ms;
+  note_span(r, m);
   if (m->finished_ms > tk->updated_ms) tk->updated_ms = m->finished_ms;
   add_sample(t, tk, m, m->n_objects, bytes_done);
 
@@ -1299,6 +1325,17 @@ static void run_figures(const ttask_t *tk, const trun_t *x, tally_figures_t *f,
   f->bytes_copied = x->bytes_copied;
   f->first_ms = x->first_ms;
   f->last_ms = x->last_ms;
+  f->start_ms = x->start_ms;
+  f->workers = x->wk.n;
+  f->busy_ms = 0;
+  {
+    size_t bi = 0;
+    hent_t *e;
+    for (e = hmap_first(&x->wk, &bi); e; e = hmap_next(&x->wk, e, &bi)) {
+      const twspan_t *sp = e->val;
+      if (sp->last_ms > sp->first_ms) f->busy_ms += sp->last_ms - sp->first_ms;
+    }
+  }
   rc_copy(rs, &x->skipped_by);
   rc_copy(rf, &x->failed_by);
 }
@@ -1611,6 +1648,9 @@ static void figures_json(json_t *o, const tally_figures_t *f) {
   json_object_set_new(o, "eta_s", f->eta_s >= 0 ? json_integer(f->eta_s) : json_null());
   json_object_set_new(o, "first_ms", f->first_ms ? json_integer(f->first_ms) : json_null());
   json_object_set_new(o, "last_ms", f->last_ms ? json_integer(f->last_ms) : json_null());
+  json_object_set_new(o, "started_ms", f->start_ms ? json_integer(f->start_ms) : json_null());
+  json_object_set_new(o, "workers", json_integer((json_int_t)f->workers));
+  json_object_set_new(o, "worker_busy_ms", json_integer(f->busy_ms));
 }
 
 static json_t *jloc(const msg_loc_t *l) {

@@ -146,6 +146,11 @@ typedef struct tally_figures {
   int64_t eta_s;              /* -1 unknown (still listing, no rate), 0 done */
   int64_t first_ms;           /* earliest started_ms of a counted result, 0 none */
   int64_t last_ms;            /* latest finished_ms of a counted result, 0 none */
+  int64_t start_ms;           /* the run's first task record (its listing began), 0 none */
+  size_t workers;             /* workers with a counted result in the run */
+  int64_t busy_ms;            /* sum over those workers of first start .. last
+                                 finish of their results: the worker-time a
+                                 trial's per-worker rate is measured over */
 } tally_figures_t;
 
 typedef struct tally_run_view {

@@ -91,13 +91,19 @@ for w in "objects, bytes, sizes: measured" "workers: 1 (assumed" "source read pe
   "destination write per worker: 100 MiB/s (assumed" "per request: 20.0 ms (assumed" "rate of a trial: none"; do
   grep -qF "  $w" "$R/e1.out" || { cat "$R/e1.out"; fail "--estimate does not label: $w"; }
 done
-"$L" -c "$C" -t t --estimate --workers 5 --request-ms 40 >"$R/e2.out" 2>/dev/null
-assert_eq "$(val estimate_seconds "$R/e2.out")" 0.330 "model: 165 x 0.040 / (5 x 4)"
+# Two workers: the 55 objects are 6 segments of at most 10 (lister.segment_max_objects),
+# round-robin over 64 partitions, so one worker gets 3 of them (30 objects, 90
+# requests) and the other 25: the slowest share, 90 x 0.040 / 4 = 0.9 s, bounds
+# the task, not the balanced 165 x 0.040 / (2 x 4) = 0.825 s.
+"$L" -c "$C" -t t --estimate --workers 2 --request-ms 40 >"$R/e2.out" 2>/dev/null
+assert_eq "$(val estimate_seconds "$R/e2.out")" 0.900 "model: the slowest worker's 90 x 0.040 / 4"
+grep -q "bound: slowest worker's share" "$R/e2.out" || { cat "$R/e2.out"; fail "placement bound named"; }
+grep -qF "6 segments round-robin over 64 partitions, 2 workers" "$R/e2.out" || { cat "$R/e2.out"; fail "placement line"; }
 grep -qF "  per request: 40.0 ms (given: --request-ms)" "$R/e2.out" || fail "--request-ms not labelled given"
-grep -qF "  workers: 5 (given: --workers)" "$R/e2.out" || fail "--workers not labelled given"
+grep -qF "  workers: 2 (given: --workers)" "$R/e2.out" || fail "--workers not labelled given"
 # A slow destination makes the transfer the bound: B / (W x r_dst).
-"$L" -c "$C" -t t --estimate --workers 2 --dst-rate 1K >"$R/e3.out" 2>/dev/null
-exp=$($PY -c "print('%.3f' % ($B / 2048))")
+"$L" -c "$C" -t t --estimate --workers 1 --dst-rate 1K >"$R/e3.out" 2>/dev/null
+exp=$($PY -c "print('%.3f' % ($B / 1024))")
 assert_eq "$(val estimate_seconds "$R/e3.out")" "$exp" "transfer bound"
 grep -q "bound: transfer" "$R/e3.out" || fail "transfer bound named"
 # A fleet-wide qps limit of 10: 165 requests take 16.5 s whatever the fleet.
@@ -112,13 +118,23 @@ grep -q "bound: measured rate" "$R/e5.out" || fail "measured bound named"
 grep -qF "  rate of a trial: measured" "$R/e5.out" || fail "--rate-from-json not labelled measured"
 echo '{"tasks":[{"task":"other","objects_per_s":1},{"task":"t","objects_per_s":20,"bytes_per_s":null}]}' >"$R/rate2.json"
 "$L" -c "$C" -t t --estimate --rate-from-json "$R/rate2.json" --rate-workers 2 --workers 4 >"$R/e6.out" 2>/dev/null
-assert_eq "$(val estimate_seconds "$R/e6.out")" 1.375 "measured: 55 / (4 x 20/2)"
+# 10 objects/s per worker; balanced 55 / (4 x 10) = 1.375 s, but the first
+# worker's share is segments 1 and 5 (20 objects): 2.0 s.
+assert_eq "$(val estimate_seconds "$R/e6.out")" 2.000 "measured, placed: 20 / (20/2)"
 # A finished trial: window rates null, its copy span gives the rate (110 objects in 11 s).
 echo '{"task":"t","objects_per_s":null,"bytes_per_s":null,"first_ms":1000,"last_ms":12000,"done_objects":110,"done_bytes":11000000000}' >"$R/rate4.json"
 "$L" -c "$C" -t t --estimate --rate-from-json "$R/rate4.json" >"$R/e7.out" 2>/dev/null || fail "--rate-from-json of a finished trial"
 assert_eq "$(val estimate_seconds "$R/e7.out")" 5.500 "measured over the span: 55 / (110 / 11 s)"
 grep -q "copy span" "$R/e7.out" || fail "the span rate not named"
-ok "--estimate: 55 objects, histogram, model bounds (requests, transfer, qps), measured rates (window and a finished trial's span), inputs labelled"
+# The workers' busy time (reporter's worker_busy_ms): 110 objects in 22 busy
+# worker-seconds = 5 objects/s per worker, whatever --rate-workers says; the
+# trial's first copy began 1.5 s after its listing, which the estimate adds.
+echo '{"task":"t","first_ms":2500,"last_ms":12000,"started_ms":1000,"workers":4,"worker_busy_ms":22000,"done_objects":110,"done_bytes":11000000000}' >"$R/rate5.json"
+"$L" -c "$C" -t t --estimate --rate-from-json "$R/rate5.json" --rate-workers 4 >"$R/e8.out" 2>/dev/null || fail "--rate-from-json with busy time"
+assert_eq "$(val estimate_seconds "$R/e8.out")" 12.500 "measured over busy time: 55 / 5 + 1.5 s start"
+grep -q "busy time" "$R/e8.out" || { cat "$R/e8.out"; fail "the busy-time rate not named"; }
+grep -q "^start: 1.5 s" "$R/e8.out" || { cat "$R/e8.out"; fail "the start not shown"; }
+ok "--estimate: 55 objects, histogram, model bounds (requests, transfer, qps, the slowest worker's share of the segments), measured rates (window, a finished trial's span, its workers' busy time, its start), inputs labelled"
 
 rc=0; "$L" -c "$C" -t t --estimate --workers 0 2>"$R/x.err" || rc=$?; assert_eq $rc 2 "--workers 0"
 rc=0; "$L" -c "$C" -t t --estimate --verify 2>"$R/x.err" || rc=$?; assert_eq $rc 2 "--estimate --verify"

@@ -139,6 +139,87 @@ static void test_model_bounds(void **state) {
   test_free(e);
 }
 
+#define NEAR(x, v) assert_true((x) > (v) - 0.001 && (x) < (v) + 0.001)
+
+/* The lister's cut and the round-robin placement: the slowest worker's
+ * share bounds a task of a few large objects, not its balanced mean. */
+static void test_placement(void **state) {
+  est_params_t p = params();
+  est_t *e = test_malloc(sizeof(*e));
+  est_result_t r;
+  int i;
+  (void)state;
+  p.workers = 4;
+  p.partitions = 8;
+  p.seg_max_bytes = 32ull << 20;
+  p.multipart_threshold = 1ull << 40;  /* requests do not matter here */
+  p.request_s = 0;
+  p.measured_bps = 1 * MiB;            /* per worker */
+  p.start_s = 5;
+  est_init(e, &p);
+  /* 3 x 64 MiB alone each; 12 x 10 MiB three to a segment; 300 x 32 KiB:
+   * the first 64 fill the last medium segment to exactly 32 MiB, 236 more
+   * make segment 8. Worker i mod 4 (8 partitions): 64 + 30, 64 + 30,
+   * 64 + 32, 30 + 7.375 MiB. */
+  for (i = 0; i < 3; i++) est_add(e, 64ull << 20);
+  for (i = 0; i < 12; i++) est_add(e, 10ull << 20);
+  for (i = 0; i < 300; i++) est_add(e, 32ull << 10);
+  est_compute(e, &r);
+  assert_int_equal(r.segments, 8);
+  NEAR(r.t_placed, 96.0);
+  NEAR(r.t_placed_lo, 96.0);
+  NEAR(r.t_placed_hi, 96.0);
+  NEAR(r.t_measured, 96.0);            /* not the balanced 321.375 / 4 */
+  NEAR(r.t_estimate, 101.0);           /* + the start */
+  assert_string_equal(r.bound, "slowest worker's share");
+  est_release(e);
+
+  /* Where the run starts matters when W does not divide P: 2 segments, 3
+   * partitions, 2 workers: partitions {0,1} or {1,2} go to both workers,
+   * {2,0} to worker 0 alone. */
+  p = params();
+  p.workers = 2;
+  p.partitions = 3;
+  p.seg_max_objects = 1;
+  p.request_s = 0;
+  p.measured_bps = 1 * MiB;
+  est_init(e, &p);
+  est_add(e, 1ull << 20);
+  est_add(e, 1ull << 20);
+  est_compute(e, &r);
+  assert_int_equal(r.segments, 2);
+  NEAR(r.t_placed_lo, 1.0);
+  NEAR(r.t_placed_hi, 2.0);
+  NEAR(r.t_placed, 4.0 / 3);
+  est_release(e);
+
+  /* Fan-out: a 256 MiB object from the threshold up goes in 8 part ranges
+   * of 32 MiB (2 parts of 16 MiB each), two per worker: 64 s, not 256. The
+   * model's own rates (no measurement) place the same way. */
+  p = params();
+  p.workers = 4;
+  p.partitions = 8;
+  p.seg_max_bytes = 32ull << 20;
+  p.fanout_threshold = 256ull << 20;
+  p.request_s = 0;
+  p.src_rate = p.dst_rate = 1 * MiB;
+  est_init(e, &p);
+  est_add(e, 256ull << 20);
+  est_compute(e, &r);
+  assert_int_equal(r.segments, 8);
+  NEAR(r.t_placed, 64.0);
+  NEAR(r.t_model, 64.0);
+  p.fanout_threshold = 0;              /* whole, on one worker */
+  est_release(e);
+  est_init(e, &p);
+  est_add(e, 256ull << 20);
+  est_compute(e, &r);
+  NEAR(r.t_placed, 256.0);
+  assert_string_equal(r.bound, "slowest worker's share");
+  est_release(e);
+  test_free(e);
+}
+
 static void test_measured(void **state) {
   est_params_t p = params();
   est_t *e = test_malloc(sizeof(*e));
@@ -199,6 +280,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buckets),      cmocka_unit_test(test_requests),
       cmocka_unit_test(test_model_bounds), cmocka_unit_test(test_measured),
+      cmocka_unit_test(test_placement),
       cmocka_unit_test(test_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -893,6 +893,55 @@ static void test_eta_math(void **state) {
   tally_destroy(t);
 }
 
+/* A trial where one worker copies a large object for 50 s while three
+ * others finish in 2-5 s: the busy time is the four spans' sum (the
+ * per-worker rate --rate-from-json takes), not four times the task's span;
+ * a worker's overlapping and later results widen its own span only. */
+static void test_worker_busy(void **state) {
+  tally_opts_t o = {10000, NULL};
+  tally_t *t = tally_new(&o);
+  tally_view_t v;
+  msg_result_t r;
+  json_t *j;
+  char *js;
+  (void)state;
+  add_task(t, mk_task("t", 1, 0, "listing", 0, 0, 0, T0 - 3000));
+  add_task(t, mk_task("t", 1, 0, "listed", 40, 40 * OBJ_SIZE, 5, T0 - 1000));
+  r = mk_result("t", "1-1", 1, 1, T0, T0 + 50000, NULL, 0);
+  r.worker = (char *)"big";
+  add_result(t, r);
+  r = mk_result("t", "1-2", 1, 10, T0 + 100, T0 + 2100, NULL, 0);
+  r.worker = (char *)"a";
+  add_result(t, r);
+  r = mk_result("t", "1-3", 1, 10, T0 + 200, T0 + 3200, NULL, 0);
+  r.worker = (char *)"b";
+  add_result(t, r);
+  r = mk_result("t", "1-4", 1, 10, T0 + 500, T0 + 4000, NULL, 0);
+  r.worker = (char *)"c";
+  add_result(t, r);
+  r = mk_result("t", "1-5", 1, 9, T0 + 1000, T0 + 5000, NULL, 0);
+  r.worker = (char *)"c";
+  add_result(t, r);
+  /* A duplicate delivery does not count again, nor widen a span. */
+  r = mk_result("t", "1-2", 1, 10, T0 + 100, T0 + 60000, NULL, 0);
+  r.worker = (char *)"a";
+  assert_int_equal(add_result(t, r), 1);
+  v = view_at(t, "t", T0 + 60000);
+  assert_int_equal(v.f.workers, 4);
+  /* 50 + 2 + 3 + 4.5 s */
+  assert_int_equal(v.f.busy_ms, 50000 + 2000 + 3000 + 4500);
+  assert_int_equal(v.f.start_ms, T0 - 3000);
+  assert_int_equal(v.runs[0].f.busy_ms, 59500);
+  j = tally_view_json(&v);
+  js = json_dumps(j, JSON_COMPACT);
+  assert_non_null(strstr(js, "\"worker_busy_ms\":59500"));
+  assert_non_null(strstr(js, "\"workers\":4"));
+  free(js);
+  json_decref(j);
+  tally_view_release(&v);
+  tally_destroy(t);
+}
+
 static void test_csv_quoting(void **state) {
   static const struct {
     const char *in, *out;
@@ -1347,6 +1396,7 @@ int main(void) {
       cmocka_unit_test(test_rejects),
       cmocka_unit_test(test_retry_of_codec),
       cmocka_unit_test(test_eta_math),
+      cmocka_unit_test(test_worker_busy),
       cmocka_unit_test(test_csv_quoting),
       cmocka_unit_test(test_export),
       cmocka_unit_test(test_export_chunks),

@@ -87,9 +87,21 @@ xfer_engine_t *xfer_engine_new(const xfer_conf_t *conf, const store_conf_t *stor
   if (e->conf.concurrency < 2) e->conf.concurrency = 2;
   if (e->conf.buffer_size < 2 * RECV_CHUNK) e->conf.buffer_size = 2 * RECV_CHUNK;
   if (e->conf.max_attempts < 1) e->conf.max_attempts = 1;
+  /* libcurl copies a PUT's body through an upload buffer of its own, 64 KiB
+   * by default: one read callback and one send() per 64 KiB. A streamed
+   * PUT's is raised to up to 512 KiB, taken from its pair's ring (which
+   * keeps at least two receive chunks), so a pair still holds buffer_size
+   * + 64 KiB: it cut the worker's CPU on large objects by a quarter
+   * (bench/RESULTS.md, "Upload buffer"). */
+  {
+    size_t extra = e->conf.buffer_size - 2 * RECV_CHUNK;
+    if (extra > UPLOAD_EXTRA_MAX) extra = UPLOAD_EXTRA_MAX;
+    e->ring_size = e->conf.buffer_size - extra;
+    e->upload_buf = (long)(CURL_UPLOAD_DEFAULT + extra);
+  }
   /* A pair holds two slots, so at most concurrency / 2 pairs run, each with
    * one ring: the pool never needs to keep more than that. */
-  bufpool_init(&e->rings, e->conf.buffer_size, (size_t)e->conf.concurrency / 2);
+  bufpool_init(&e->rings, e->ring_size, (size_t)e->conf.concurrency / 2);
   kvlist_init(&e->class_map);
   if (conf->storage_class_map) kvlist_copy(&e->class_map, conf->storage_class_map);
   e->conf.storage_class_map = &e->class_map;

@@ -128,12 +128,14 @@ void adapt_held(xfer_engine_t *e) {
 int adapt_mem_ok(xfer_engine_t *e, const unit_t *u, int need) {
   size_t budget, used, cost;
   if (!e->adaptive || e->slots_used + need <= e->conf.concurrency) return 1;
+  /* A streamed pair: its ring and its PUT's upload buffer beyond libcurl's
+   * default (counted in SLOT_OVERHEAD), buffer_size together. */
+  size_t pair_cost = e->rings.size + (size_t)e->upload_buf - CURL_UPLOAD_DEFAULT;
   budget = (size_t)e->conf.concurrency * (e->conf.buffer_size / 2 + SLOT_OVERHEAD);
-  used = (size_t)e->slots_used * SLOT_OVERHEAD + e->rings.live * e->rings.size +
-         e->other_ring_bytes;
+  used = (size_t)e->slots_used * SLOT_OVERHEAD + e->rings.live * pair_cost + e->other_ring_bytes;
   cost = (size_t)need * SLOT_OVERHEAD;
   if (u->pair) cost += u->pair->wait_whole || u->pair->cap > e->rings.size ? u->pair->cap
-                                                                           : e->rings.size;
+                                                                           : pair_cost;
   if (used + cost <= budget) return 1;
   inflight_held(&e->inflight);
   return 0;

@@ -34,6 +34,10 @@
 #define RECV_CHUNK (64 * 1024)
 _Static_assert(TL_MIN_BYTE_BURST >= 2 * RECV_CHUNK, "a held GET must fit a task's byte burst");
 #define SMALL_RECV (16 * 1024)
+/* libcurl's own upload buffer (CURLOPT_UPLOAD_BUFFERSIZE's default), and
+ * how much larger a streamed PUT's may be made (engine.c, xfer_engine_new). */
+#define CURL_UPLOAD_DEFAULT (64 * 1024)
+#define UPLOAD_EXTRA_MAX (448 * 1024)
 #define STALL_CHECK_US 250000  /* stalls are looked for this often */
 
 typedef struct job job_t;
@@ -227,6 +231,8 @@ struct xfer_engine {
   xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
   size_t n_bw_held, cap_bw_held;
   bufpool_t rings;                  /* ring buffers of running pairs */
+  size_t ring_size;                 /* a streamed pair's ring */
+  long upload_buf;                  /* a streamed PUT's libcurl upload buffer */
   ratelimit_t qps;                  /* worker.qps_limit */
   ratelimit_t bw;                   /* worker.bandwidth_limit */
   tl_table_t tasks;                 /* each task's own limits */

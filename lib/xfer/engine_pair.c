@@ -94,7 +94,7 @@ pair_t *pair_new(job_t *j, int part, uint64_t off, uint64_t len) {
   p->off = off;
   p->len = len;
   p->wait_whole = part < 0 && len <= e->conf.small_threshold;
-  p->cap = p->wait_whole ? (size_t)FERRY_MAX(len, 1) : e->conf.buffer_size;
+  p->cap = p->wait_whole ? (size_t)FERRY_MAX(len, 1) : e->ring_size;
   return p;
 }
 
@@ -349,6 +349,7 @@ ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
   if (err) return err;
   curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, put_read_cb);
   curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
+  if (!p->wait_whole) curl_easy_setopt(x->easy, CURLOPT_UPLOAD_BUFFERSIZE, e->upload_buf);
   curl_easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, put_seek_cb);
   curl_easy_setopt(x->easy, CURLOPT_SEEKDATA, x);
   xreq_start(e, x);

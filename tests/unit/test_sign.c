@@ -242,6 +242,37 @@ static void test_oss_v4_keys(void **state) {
   }
 }
 
+/* The signing keys are kept per thread (four at a time): a key served from
+ * there is the one the HMAC chain gives, for each of more secrets and days
+ * than it holds, in any order, and the official vectors above pass whether
+ * they hit it or not (they run twice). */
+static void ref_key(unsigned char k[32], const char *sk, const char *ymd, const char *region) {
+  char ks[128];
+  snprintf(ks, sizeof(ks), "aliyun_v4%s", sk);
+  enc_hmac_sha256(k, ks, strlen(ks), ymd, strlen(ymd));
+  enc_hmac_sha256(k, k, 32, region, strlen(region));
+  enc_hmac_sha256(k, k, 32, "oss", 3);
+  enc_hmac_sha256(k, k, 32, "aliyun_v4_request", 17);
+}
+
+static void test_v4_key_cache(void **state) {
+  static const char *const sks[] = {"sk-a", "sk-b", "sk-c", "sk-d", "sk-e", "sk-a\x1fx"};
+  static const char *const days[] = {"20261207", "20261208"};
+  int round, i, d;
+  (void)state;
+  for (round = 0; round < 3; round++)
+    for (i = 0; i < 6; i++)
+      for (d = 0; d < 2; d++) {
+        int si = round == 1 ? 5 - i : i;
+        unsigned char got[32], want[32];
+        sign_oss_v4_key(got, sks[si], days[d], "cn-hangzhou", "oss");
+        ref_key(want, sks[si], days[d], "cn-hangzhou");
+        assert_memory_equal(got, want, 32);
+      }
+  test_oss_v4_keys(state);
+  test_oss_v4_keys(state);
+}
+
 static void test_oss_v4_vectors(void **state) {
   static const char *const added[] = {"x-oss-date", "x-oss-content-sha256", NULL};
   json_t *g = group("oss_v4"), *v;
@@ -959,6 +990,7 @@ int main(void) {
       cmocka_unit_test(test_oss_v4_additional_rules),
       cmocka_unit_test(test_cos_header_whitelist),
       cmocka_unit_test(test_s3v4_header_rules),
+      cmocka_unit_test(test_v4_key_cache),
   };
   return cmocka_run_group_tests(tests, load_vectors, free_vectors);
 }

@@ -168,7 +168,8 @@ if want estimate; then
   "$FERRY_BIN/ferry-lister" -c "$CONF" -t mix --estimate --workers 4 --rate-from-json "$FERRY_RUN/trial.json" \
     --rate-workers 4 >"$FERRY_RUN/estimate.out" 2>>"$FERRY_RUN/lister.log" || fail "--estimate"
   est=$(sed -n 's/^estimate_seconds=\([^ ]*\).*/\1/p' "$FERRY_RUN/estimate.out")
-  grep '^measured per worker' "$FERRY_RUN/estimate.out" || true
+  grep -E '^measured per worker|^  slowest worker|^start:|^estimated duration' "$FERRY_RUN/estimate.out" || true
+  cp "$FERRY_RUN/trial.json" "$FERRY_RUN/estimate.out" "${BENCH_KEEP:-/tmp}/" 2>/dev/null || true
   snap_cpu oss cos s3rv_src s3rv_dst
   ferry_run mix 1 2 3 4; mw=$WALL
   echo "estimate: estimate_s=$est measured_s=$mw $(report_cpu "$mw")"

@@ -120,16 +120,19 @@ static double min_rate(double a, double b) {
   return a < b ? a : b;
 }
 
-/* One worker's time for its share (objects, bytes, requests): a measured
- * rate's, or the model's requests over its copy slots and bytes at its
- * rate. */
+/* One worker's time for its share (objects, bytes, requests): with a
+ * measured rate, its bytes at the measured bytes/s (its objects at the
+ * objects/s when no bytes/s is known); else the model's requests over its
+ * copy slots and bytes at its rate. A measured pair of rates describes the
+ * trial's mix as a whole: a share of 300 small objects at a mixed trial's
+ * objects/s (which large objects held down) would be charged minutes that
+ * its bytes take seconds, so a share is weighed by its bytes. */
 static double share_time(const est_t *e, const double *w, int measured, double per_worker_bps) {
   const est_params_t *p = &e->p;
   double t = 0, pairs = (double)(p->concurrency / 2);
   if (measured) {
-    if (p->measured_ops > 0) t = w[0] / p->measured_ops;
-    if (p->measured_bps > 0 && w[1] / p->measured_bps > t) t = w[1] / p->measured_bps;
-    return t;
+    if (p->measured_bps > 0) return w[1] / p->measured_bps;
+    return p->measured_ops > 0 ? w[0] / p->measured_ops : 0;
   }
   if (pairs < 1) pairs = 1;
   t = w[2] * p->request_s / pairs;

@@ -23,8 +23,9 @@
  *
  * With placement on, each worker's share is summed from the segments the
  * lister's cut gives it (round-robin), its time is the same formula over
- * that share alone (requests over its P, bytes at its rate, or a measured
- * rate's objects and bytes), and the slowest worker bounds the task too: a
+ * that share alone (requests over its P and bytes at its rate; with a
+ * measured rate, its bytes at the measured bytes/s), and the slowest
+ * worker bounds the task too: a
  * few large objects on few workers do not run W-wide. start_s is added last.
  *
  * Pure, no I/O; one owner thread per est_t.

@@ -155,6 +155,11 @@ static void test_placement(void **state) {
   p.multipart_threshold = 1ull << 40;  /* requests do not matter here */
   p.request_s = 0;
   p.measured_bps = 1 * MiB;            /* per worker */
+  /* A mixed trial's objects/s, held down by its large objects: the
+   * balanced N / (W x o) = 315 / 2 = 157.5 s bounds the task, but a share
+   * is weighed by its bytes, or the worker holding the 236 small objects
+   * would be charged 239 / 0.5 = 478 s for 37 MiB. */
+  p.measured_ops = 0.5;
   p.start_s = 5;
   est_init(e, &p);
   /* 3 x 64 MiB alone each; 12 x 10 MiB three to a segment; 300 x 32 KiB:
@@ -169,8 +174,20 @@ static void test_placement(void **state) {
   NEAR(r.t_placed, 96.0);
   NEAR(r.t_placed_lo, 96.0);
   NEAR(r.t_placed_hi, 96.0);
-  NEAR(r.t_measured, 96.0);            /* not the balanced 321.375 / 4 */
-  NEAR(r.t_estimate, 101.0);           /* + the start */
+  NEAR(r.t_measured, 157.5);
+  NEAR(r.t_estimate, 162.5);           /* + the start */
+  assert_string_equal(r.bound, "measured rate");
+  /* Without the objects/s the busiest share, not the balanced 321.375 / 4,
+   * bounds it. */
+  p.measured_ops = 0;
+  est_release(e);
+  est_init(e, &p);
+  for (i = 0; i < 3; i++) est_add(e, 64ull << 20);
+  for (i = 0; i < 12; i++) est_add(e, 10ull << 20);
+  for (i = 0; i < 300; i++) est_add(e, 32ull << 10);
+  est_compute(e, &r);
+  NEAR(r.t_measured, 96.0);
+  NEAR(r.t_estimate, 101.0);
   assert_string_equal(r.bound, "slowest worker's share");
   est_release(e);
 

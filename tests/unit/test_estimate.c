@@ -141,13 +141,25 @@ static void test_model_bounds(void **state) {
 
 #define NEAR(x, v) assert_true((x) > (v) - 0.001 && (x) < (v) + 0.001)
 
+/* 3 x 64 MiB alone each; 12 x 10 MiB three to a segment; 300 x 32 KiB: the
+ * first 64 fill the last medium segment to exactly 32 MiB, 236 more make
+ * segment 8. Worker i mod 4 (8 partitions): 64 + 30, 64 + 30, 64 + 32,
+ * 30 + 7.375 MiB. */
+static void add_mixed(est_t *e, const est_params_t *p, est_result_t *r) {
+  int i;
+  est_init(e, p);
+  for (i = 0; i < 3; i++) est_add(e, 64ull << 20);
+  for (i = 0; i < 12; i++) est_add(e, 10ull << 20);
+  for (i = 0; i < 300; i++) est_add(e, 32ull << 10);
+  est_compute(e, r);
+}
+
 /* The lister's cut and the round-robin placement: the slowest worker's
  * share bounds a task of a few large objects, not its balanced mean. */
 static void test_placement(void **state) {
   est_params_t p = params();
   est_t *e = test_malloc(sizeof(*e));
   est_result_t r;
-  int i;
   (void)state;
   p.workers = 4;
   p.partitions = 8;
@@ -161,15 +173,7 @@ static void test_placement(void **state) {
    * would be charged 239 / 0.5 = 478 s for 37 MiB. */
   p.measured_ops = 0.5;
   p.start_s = 5;
-  est_init(e, &p);
-  /* 3 x 64 MiB alone each; 12 x 10 MiB three to a segment; 300 x 32 KiB:
-   * the first 64 fill the last medium segment to exactly 32 MiB, 236 more
-   * make segment 8. Worker i mod 4 (8 partitions): 64 + 30, 64 + 30,
-   * 64 + 32, 30 + 7.375 MiB. */
-  for (i = 0; i < 3; i++) est_add(e, 64ull << 20);
-  for (i = 0; i < 12; i++) est_add(e, 10ull << 20);
-  for (i = 0; i < 300; i++) est_add(e, 32ull << 10);
-  est_compute(e, &r);
+  add_mixed(e, &p, &r);
   assert_int_equal(r.segments, 8);
   NEAR(r.t_placed, 96.0);
   NEAR(r.t_placed_lo, 96.0);
@@ -181,11 +185,7 @@ static void test_placement(void **state) {
    * bounds it. */
   p.measured_ops = 0;
   est_release(e);
-  est_init(e, &p);
-  for (i = 0; i < 3; i++) est_add(e, 64ull << 20);
-  for (i = 0; i < 12; i++) est_add(e, 10ull << 20);
-  for (i = 0; i < 300; i++) est_add(e, 32ull << 10);
-  est_compute(e, &r);
+  add_mixed(e, &p, &r);
   NEAR(r.t_measured, 96.0);
   NEAR(r.t_estimate, 101.0);
   assert_string_equal(r.bound, "slowest worker's share");

@@ -901,31 +901,30 @@ static void test_worker_busy(void **state) {
   tally_opts_t o = {10000, NULL};
   tally_t *t = tally_new(&o);
   tally_view_t v;
+  static const struct {
+    const char *seg, *worker;
+    uint64_t n;
+    int64_t from, to;
+    int dup;
+  } rs[] = {
+      {"1-1", "big", 1, 0, 50000, 0}, {"1-2", "a", 10, 100, 2100, 0},
+      {"1-3", "b", 10, 200, 3200, 0},  {"1-4", "c", 10, 500, 4000, 0},
+      {"1-5", "c", 9, 1000, 5000, 0},
+      /* A duplicate delivery does not count again, nor widen a span. */
+      {"1-2", "a", 10, 100, 60000, 1},
+  };
   msg_result_t r;
   json_t *j;
   char *js;
+  size_t i;
   (void)state;
   add_task(t, mk_task("t", 1, 0, "listing", 0, 0, 0, T0 - 3000));
   add_task(t, mk_task("t", 1, 0, "listed", 40, 40 * OBJ_SIZE, 5, T0 - 1000));
-  r = mk_result("t", "1-1", 1, 1, T0, T0 + 50000, NULL, 0);
-  r.worker = (char *)"big";
-  add_result(t, r);
-  r = mk_result("t", "1-2", 1, 10, T0 + 100, T0 + 2100, NULL, 0);
-  r.worker = (char *)"a";
-  add_result(t, r);
-  r = mk_result("t", "1-3", 1, 10, T0 + 200, T0 + 3200, NULL, 0);
-  r.worker = (char *)"b";
-  add_result(t, r);
-  r = mk_result("t", "1-4", 1, 10, T0 + 500, T0 + 4000, NULL, 0);
-  r.worker = (char *)"c";
-  add_result(t, r);
-  r = mk_result("t", "1-5", 1, 9, T0 + 1000, T0 + 5000, NULL, 0);
-  r.worker = (char *)"c";
-  add_result(t, r);
-  /* A duplicate delivery does not count again, nor widen a span. */
-  r = mk_result("t", "1-2", 1, 10, T0 + 100, T0 + 60000, NULL, 0);
-  r.worker = (char *)"a";
-  assert_int_equal(add_result(t, r), 1);
+  for (i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
+    r = mk_result("t", rs[i].seg, 1, rs[i].n, T0 + rs[i].from, T0 + rs[i].to, NULL, 0);
+    r.worker = (char *)rs[i].worker;
+    assert_int_equal(add_result(t, r), rs[i].dup);
+  }
   v = view_at(t, "t", T0 + 60000);
   assert_int_equal(v.f.workers, 4);
   /* 50 + 2 + 3 + 4.5 s */

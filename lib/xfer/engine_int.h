@@ -77,6 +77,7 @@ struct xreq {
   int want_pause;        /* GET: ring nearly full, pause after perform */
   int aborted;           /* a callback asked to stop this transfer */
   int64_t moved_us;      /* last byte moved (or unpaused): the stall clock */
+  curl_off_t ul_seen;    /* bytes of the body sent so far (a PUT's progress) */
   xreq_t *run_prev, *run_next;  /* e->running: the handles in the multi */
 };
 

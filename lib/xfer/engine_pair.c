@@ -247,6 +247,17 @@ static size_t get_write_cb(char *buf, size_t sz, size_t n, void *ud) {
   return len;
 }
 
+static int put_progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow) {
+  xreq_t *x = ud;
+  (void)dltotal, (void)dlnow, (void)ultotal;
+  if (ulnow > x->ul_seen) {
+    x->ul_seen = ulnow;
+    xreq_moved(x);
+  }
+  return 0;
+}
+
 static size_t put_read_cb(char *buf, size_t sz, size_t n, void *ud) {
   xreq_t *x = ud;
   pair_t *p = x->pair;
@@ -349,7 +360,15 @@ ferry_err_t pair_start_put(xfer_engine_t *e, pair_t *p) {
   if (err) return err;
   curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, put_read_cb);
   curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
-  if (!p->wait_whole) curl_easy_setopt(x->easy, CURLOPT_UPLOAD_BUFFERSIZE, e->upload_buf);
+  if (!p->wait_whole) {
+    /* The read callback comes once per upload buffer (512 KiB): a PUT
+     * moving slower than that per stall_timeout_s would look stalled, so
+     * its bytes going out count as progress too. */
+    curl_easy_setopt(x->easy, CURLOPT_UPLOAD_BUFFERSIZE, e->upload_buf);
+    curl_easy_setopt(x->easy, CURLOPT_XFERINFOFUNCTION, put_progress_cb);
+    curl_easy_setopt(x->easy, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(x->easy, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, put_seek_cb);
   curl_easy_setopt(x->easy, CURLOPT_SEEKDATA, x);
   xreq_start(e, x);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The reporter's memory at N failed objects, through a real Apache Kafka
 # cluster (scripts/kafka.sh: three KRaft nodes on loopback, topics replicated
-# 3 times, the brokers' own zstd-compressed logs). bench/reporter_mem.sh
+# 3 times, the brokers' own logs on disk). bench/reporter_mem.sh
 # measures the reporter's tally fed directly; this one measures the whole
 # reporter process reading the topics as in production:
 #   1. ferry-synths3 (bench/synths3.c, BENCH-ONLY) lists N objects;
@@ -18,7 +18,8 @@
 #      (--run 2 --fail-every 2); a cold reporter again must say N/2 failed and
 #      N/2 copied (run 2: retry, N/2 copied, N/2 failed), the export N/2 rows;
 #   5. (RK_HTTP=1) the same reporter serving HTTP: /api/tasks/t must give the
-#      same figures and /api/tasks/t/failed.csv the same N/2 rows.
+#      same figures and /api/tasks/t/failed.csv the same bytes as the last
+#      export (run 1's with RK_RETRY=0).
 # Every reporter start rebuilds its index from the topics (docs/reporter.md,
 # "Memory"): each measured reporter run is a full rebuild.
 #

@@ -79,14 +79,18 @@ static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
 /* --retry-failed: the still-failed set, sorted by key (retry.c), so a redone
  * retry run has the same segment ids. */
 ferry_err_t lrun_replay_failed(lrun_t *r, lretry_t *rs, char *errbuf) {
-  size_t i;
+  size_t i = 0;
   ferry_err_t e = FERRY_OK;
-  for (i = 0; i < rs->n && !e; i++) {
+  msg_obj_t o;
+  while (!e && lretry_next(rs, &o)) {
     if (lister_stop) {
+      msg_obj_release(&o);
       e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
       break;
     }
-    e = replay_one(r, &rs->objs[i], errbuf);
+    e = replay_one(r, &o, errbuf);
+    msg_obj_release(&o);
+    if (!e) i++;
   }
   LOG_INFO(FAC, "task=%s run=%d base_run=%d replayed=%zu", FLOG_V(r->def.task),
            r->plan.run, rs->base_run, i);

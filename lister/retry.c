@@ -1,4 +1,10 @@
-/* retry.c: the still-failed set for --retry-failed, from the reporter's fold. */
+/* retry.c: the still-failed set for --retry-failed, from the reporter's fold.
+ *
+ * Memory does not grow with the failures: the tally keeps its keys on disk
+ * (report/failidx.h), each failed record's message goes to an index of its
+ * own on disk (the newest per key), and the set is walked in chunks of
+ * CHUNK rows, once to count it and once to replay it. Holding it whole
+ * took 0.65 KiB per failure (669 MiB at a million: bench/RESULTS.md). */
 #include "lister/retry.h"
 
 #include <inttypes.h>
@@ -7,26 +13,34 @@
 #include <string.h>
 
 #include "bus/topicscan.h"
-#include "report/tally.h"
 #include "core/log.h"
+#include "report/failidx.h"
+#include "report/tally.h"
 
 #define FAC "lister"
+#define CHUNK 1024
 
-/* A failed record's object, kept for the replay. */
-typedef struct fobj {
-  msg_obj_t o;
-  int64_t at;
-} fobj_t;
+/* What lretry_next walks, open from lretry_load to lretry_release. */
+struct lretry_src {
+  tally_t *t;
+  failidx_t *objs;            /* key -> 8 bytes of at_ms, then the failed record */
+  char *task;
+  int upto;
+  tally_failed_row_t *rows;   /* the chunk being replayed */
+  size_t n_rows, pos;
+  char *after;                /* the last key handed out */
+  fbuf_t val;
+};
 
 typedef struct feed {
   const char *task;
   size_t tl;
-  tally_t *t;
+  lretry_src_t *s;
   tally_src_t src;
-  int upto;
-  fobj_t *objs;           /* failed records' objects (src FAILED) */
-  size_t n, cap;
+  size_t records;             /* failed records kept */
   uint64_t bad;
+  ferry_err_t err;
+  char *eb;
 } feed_t;
 
 static int is_task(const feed_t *f, const bus_msg_t *m) {
@@ -34,19 +48,27 @@ static int is_task(const feed_t *f, const bus_msg_t *m) {
   return m->value && (!m->key || (m->key_len == f->tl && memcmp(m->key, f->task, f->tl) == 0));
 }
 
+/* A failed record of a run before upto: kept when it is the key's newest. */
 static void keep_obj(feed_t *f, const bus_msg_t *m) {
   msg_failed_t x;
   char eb[FERRY_ERRLEN];
   if (msg_failed_decode(m->value, m->len, &x, eb)) return;
-  if (strcmp(x.task, f->task) == 0 && x.run < f->upto && x.obj.key) {
-    if (f->n == f->cap) {
-      f->cap = f->cap ? f->cap * 2 : 64;
-      f->objs = fx_realloc(f->objs, f->cap * sizeof(*f->objs));
+  if (strcmp(x.task, f->task) == 0 && x.run < f->s->upto && x.obj.key && x.obj.key[0]) {
+    fbuf_t *v = &f->s->val;
+    int64_t at = x.at_ms, old = INT64_MIN;
+    int got = failidx_get(f->s->objs, 0, x.obj.key, v);
+    if (got == 1 && v->len >= sizeof(old)) memcpy(&old, v->p, sizeof(old));
+    if (got < 0) {
+      f->err = ferry_seterr(f->eb, FERRY_ERR_IO, "%s", failidx_error(f->s->objs));
+    } else if (got == 0 || at >= old) {
+      fbuf_reset(v);
+      fbuf_add(v, &at, sizeof(at));
+      fbuf_add(v, m->value, m->len);
+      if (failidx_put(f->s->objs, 0, x.obj.key, v->p, v->len))
+        f->err = ferry_seterr(f->eb, FERRY_ERR_IO, "%s", failidx_error(f->s->objs));
+      else if (got == 0)
+        f->records++;
     }
-    f->objs[f->n].o = x.obj;   /* moved out of x */
-    memset(&x.obj, 0, sizeof(x.obj));
-    f->objs[f->n].at = x.at_ms;
-    f->n++;
   }
   msg_failed_release(&x);
 }
@@ -55,22 +77,14 @@ static int on_rec(const bus_msg_t *m, void *ctx) {
   feed_t *f = ctx;
   char eb[FERRY_ERRLEN];
   if (!is_task(f, m)) return 0;
-  if (tally_feed(f->t, f->src, m->value, m->len, NULL, eb)) {
+  if (tally_feed(f->s->t, f->src, m->value, m->len, NULL, eb)) {
     LOG_WARN(FAC, "topic=%s partition=%d offset=%" PRId64 " msg=\"record skipped\" err=%s",
              FLOG_V(m->topic), (int)m->partition, m->offset, FLOG_Q(eb));
     f->bad++;
     return 0;
   }
   if (f->src == TALLY_SRC_FAILED) keep_obj(f, m);
-  return 0;
-}
-
-/* By key, the newest record last. */
-static int fobj_cmp(const void *a, const void *b) {
-  const fobj_t *x = a, *y = b;
-  int c = strcmp(x->o.key, y->o.key);
-  if (c) return c;
-  return x->at < y->at ? -1 : x->at > y->at;
+  return f->err ? 1 : 0;
 }
 
 /* A run before upto that is still at work makes a retry now incomplete. */
@@ -92,43 +106,64 @@ static void check_busy(const tally_t *t, const char *task, int upto, lretry_t *o
   tally_view_release(&v);
 }
 
-/* out->objs: each still-failed row with the object of its newest failed
- * record (both lists sorted by key), or one rebuilt from the outcome. */
-static void join_rows(feed_t *f, const tally_failed_row_t *rows, size_t n, lretry_t *out) {
-  size_t i, j = 0;
-  tally_reason_t *by = NULL;
-  size_t n_by = 0, k;
-  if (f->n) qsort(f->objs, f->n, sizeof(*f->objs), fobj_cmp);
-  out->objs = fx_calloc(n ? n : 1, sizeof(*out->objs));
-  for (i = 0; i < n; i++) {
-    msg_obj_t *o = &out->objs[out->n++];
-    fobj_t *best = NULL;
-    while (j < f->n && strcmp(f->objs[j].o.key, rows[i].key) < 0) j++;
-    while (j < f->n && strcmp(f->objs[j].o.key, rows[i].key) == 0) best = &f->objs[j++];
-    if (best) {
-      *o = best->o;
-      memset(&best->o, 0, sizeof(best->o));
-    } else {
-      o->key = fx_strdup(rows[i].key);
-      o->size = rows[i].size;
-      o->etag = rows[i].etag ? fx_strdup(rows[i].etag) : NULL;
-      o->mtime = -1;
-      out->no_record++;
-    }
-    /* Permanent, and a retry already failed it so: a first retry after the
-     * base run is the operator's to try (the cause may be fixed by now). */
-    if (rows[i].permanent && rows[i].run != out->base_run) out->permanent++;
-    for (k = 0; k < n_by && strcmp(by[k].reason, rows[i].label); k++) {}
-    if (k == n_by) {
-      by = fx_realloc(by, (n_by + 1) * sizeof(*by));
-      by[n_by].reason = (char *)rows[i].label;
-      by[n_by++].n = 0;
-    }
-    by[k].n++;
+/* The next chunk of rows after s->after; 0 at the end. */
+static size_t next_chunk(lretry_src_t *s) {
+  tally_failed_rows_free(s->rows, s->n_rows);
+  s->rows = NULL;
+  s->pos = 0;
+  s->n_rows = tally_still_failed_from(s->t, s->task, s->upto, s->after, CHUNK, &s->rows);
+  if (s->n_rows) {
+    fx_free(s->after);
+    s->after = fx_strdup(s->rows[s->n_rows - 1].key);
   }
-  for (k = 0; k < n_by; k++)
+  return s->n_rows;
+}
+
+static void rewind_src(lretry_src_t *s) {
+  tally_failed_rows_free(s->rows, s->n_rows);
+  s->rows = NULL;
+  s->n_rows = s->pos = 0;
+  fx_free(s->after);
+  s->after = NULL;
+}
+
+/* The counts (n, permanent, no_record, labels): one pass over the set. */
+static void count(lretry_src_t *s, lretry_t *out) {
+  tally_reason_t *by = NULL;
+  size_t n_by = 0, k, i;
+  while (next_chunk(s)) {
+    for (i = 0; i < s->n_rows; i++) {
+      const tally_failed_row_t *row = &s->rows[i];
+      out->n++;
+      if (failidx_get(s->objs, 0, row->key, &s->val) != 1) out->no_record++;
+      /* Permanent, and a retry already failed it so: a first retry after the
+       * base run is the operator's to try (the cause may be fixed by now). */
+      if (row->permanent && row->run != out->base_run) out->permanent++;
+      for (k = 0; k < n_by && strcmp(by[k].reason, row->label); k++) {}
+      if (k == n_by) {
+        by = fx_realloc(by, (n_by + 1) * sizeof(*by));
+        by[n_by].reason = fx_strdup(row->label);
+        by[n_by++].n = 0;
+      }
+      by[k].n++;
+    }
+  }
+  for (k = 0; k < n_by; k++) {
     fbuf_addf(&out->labels, "%s%s %" PRIu64, k ? ", " : "", by[k].reason, by[k].n);
+    fx_free(by[k].reason);
+  }
   fx_free(by);
+  rewind_src(s);
+}
+
+static void src_free(lretry_src_t *s) {
+  if (!s) return;
+  rewind_src(s);
+  if (s->objs) failidx_close(s->objs);
+  if (s->t) tally_destroy(s->t);
+  fbuf_release(&s->val);
+  fx_free(s->task);
+  fx_free(s);
 }
 
 ferry_err_t lretry_load(const bus_conf_t *bc, int timeout_ms, const char *task, int upto_run,
@@ -140,45 +175,73 @@ ferry_err_t lretry_load(const bus_conf_t *bc, int timeout_ms, const char *task, 
                {BUS_RESULTS, TALLY_SRC_RESULTS},
                {BUS_FAILED, TALLY_SRC_FAILED}};
   feed_t f;
-  tally_failed_row_t *rows = NULL;
-  size_t i, n = 0;
+  lretry_src_t *s = fx_calloc(1, sizeof(*s));
+  size_t i;
   ferry_err_t e = FERRY_OK;
   memset(out, 0, sizeof(*out));
   fbuf_init(&out->labels, 0);
-  memset(&f, 0, sizeof(f));
-  f.task = task;
-  f.tl = strlen(task);
-  /* its key index goes to $TMPDIR (docs/reporter.md, "Memory") */
-  f.t = tally_open(NULL, errbuf);
-  if (!f.t) {
+  fbuf_init(&s->val, 0);
+  s->task = fx_strdup(task);
+  s->upto = upto_run;
+  /* both indexes go to $TMPDIR (docs/reporter.md, "Memory") */
+  s->t = tally_open(NULL, errbuf);
+  if (s->t) s->objs = failidx_open(NULL, errbuf);
+  if (!s->t || !s->objs) {
+    src_free(s);
     fbuf_release(&out->labels);
     return FERRY_ERR_IO;
   }
-  f.upto = upto_run;
+  memset(&f, 0, sizeof(f));
+  f.task = task;
+  f.tl = strlen(task);
+  f.s = s;
+  f.eb = errbuf;
   for (i = 0; i < FERRY_ARRAY_LEN(order) && !e; i++) {
     f.src = order[i].src;
     e = bus_scan(bc, order[i].topic, timeout_ms, on_rec, &f, NULL, errbuf);
+    if (!e && f.err) e = f.err;
   }
-  if (!e) {
-    check_busy(f.t, task, upto_run, out);
-    n = tally_still_failed(f.t, task, upto_run, &rows);
-    join_rows(&f, rows, n, out);
-    LOG_INFO(FAC, "task=%s base_run=%d still_failed=%zu permanent=%zu failed_records=%zu "
-             "without_record=%zu skipped_records=%" PRIu64, FLOG_V(task), out->base_run, n,
-             out->permanent, f.n, out->no_record, f.bad);
+  if (e) {
+    src_free(s);
+    fbuf_release(&out->labels);
+    return e;
   }
-  tally_failed_rows_free(rows, n);
-  for (i = 0; i < f.n; i++) msg_obj_release(&f.objs[i].o);
-  fx_free(f.objs);
-  tally_destroy(f.t);
-  return e;
+  out->src = s;
+  check_busy(s->t, task, upto_run, out);
+  count(s, out);
+  LOG_INFO(FAC, "task=%s base_run=%d still_failed=%zu permanent=%zu failed_records=%zu "
+           "without_record=%zu skipped_records=%" PRIu64, FLOG_V(task), out->base_run, out->n,
+           out->permanent, f.records, out->no_record, f.bad);
+  return FERRY_OK;
+}
+
+int lretry_next(lretry_t *r, msg_obj_t *o) {
+  lretry_src_t *s = r->src;
+  const tally_failed_row_t *row;
+  memset(o, 0, sizeof(*o));
+  if (!s) return 0;
+  if (s->pos == s->n_rows && !next_chunk(s)) return 0;
+  row = &s->rows[s->pos++];
+  if (failidx_get(s->objs, 0, row->key, &s->val) == 1 && s->val.len > sizeof(int64_t)) {
+    msg_failed_t x;
+    char eb[FERRY_ERRLEN];
+    if (!msg_failed_decode(s->val.p + sizeof(int64_t), s->val.len - sizeof(int64_t), &x, eb)) {
+      *o = x.obj;   /* moved out of x */
+      memset(&x.obj, 0, sizeof(x.obj));
+      msg_failed_release(&x);
+      return 1;
+    }
+  }
+  o->key = fx_strdup(row->key);
+  o->size = row->size;
+  o->etag = row->etag ? fx_strdup(row->etag) : NULL;
+  o->mtime = -1;
+  return 1;
 }
 
 void lretry_release(lretry_t *r) {
-  size_t i;
   if (!r) return;
-  for (i = 0; i < r->n; i++) msg_obj_release(&r->objs[i]);
-  fx_free(r->objs);
+  src_free(r->src);
   fbuf_release(&r->labels);
   memset(r, 0, sizeof(*r));
 }

@@ -1989,6 +1989,7 @@ void tally_failed_rows_free(tally_failed_row_t *rows, size_t n) {
 typedef struct sf_arg {
   const ttask_t *tk;
   int upto;
+  size_t max;                 /* stop after this many rows */
   tally_failed_row_t *rows;
   size_t n, cap;
 } sf_arg_t;
@@ -2009,23 +2010,29 @@ static int sf_cb(void *arg, const char *key, const void *v, size_t n, fbuf_t *re
     row_fill(&a->rows[a->n++], key, eff);
   }
   obs_list_free(head);
-  return 0;
+  return a->n >= a->max;
+}
+
+size_t tally_still_failed_from(const tally_t *t, const char *task, int upto_run,
+                               const char *after, size_t max, tally_failed_row_t **rows) {
+  const ttask_t *tk = hmap_get(&t->tasks, task);
+  sf_arg_t a;
+  *rows = NULL;
+  if (!tk || !tk->n_keys || !max) return 0;
+  memset(&a, 0, sizeof(a));
+  a.tk = tk;
+  a.upto = upto_run <= 0 ? INT32_MAX : upto_run;
+  a.max = max;
+  /* The index is in key order: the rows come sorted. */
+  if (failidx_scan(t->idx, tk->id, after, sf_cb, &a) < 0)
+    tally_set_incomplete((tally_t *)t, failidx_error(t->idx));
+  *rows = a.rows;
+  return a.n;
 }
 
 size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
                           tally_failed_row_t **rows) {
-  const ttask_t *tk = hmap_get(&t->tasks, task);
-  sf_arg_t a;
-  *rows = NULL;
-  if (!tk || !tk->n_keys) return 0;
-  memset(&a, 0, sizeof(a));
-  a.tk = tk;
-  a.upto = upto_run <= 0 ? INT32_MAX : upto_run;
-  /* The index is in key order: the rows come sorted. */
-  if (failidx_scan(t->idx, tk->id, NULL, sf_cb, &a) < 0)
-    tally_set_incomplete((tally_t *)t, failidx_error(t->idx));
-  *rows = a.rows;
-  return a.n;
+  return tally_still_failed_from(t, task, upto_run, NULL, SIZE_MAX, rows);
 }
 
 static void jset_opt(json_t *o, const char *k, const char *s) {

@@ -243,6 +243,11 @@ typedef struct tally_failed_row {
  */
 size_t tally_still_failed(const tally_t *t, const char *task, int upto_run,
                           tally_failed_row_t **rows);
+/* The same set in chunks, for a reader that must not hold it all: the rows
+ * with keys after `after` (NULL: from the first), at most max of them. The
+ * next chunk starts after the last row's key; 0 rows: the end. */
+size_t tally_still_failed_from(const tally_t *t, const char *task, int upto_run,
+                               const char *after, size_t max, tally_failed_row_t **rows);
 void tally_failed_rows_free(tally_failed_row_t *rows, size_t n);
 
 /* 1 when a failure labelled so will fail again however often it is

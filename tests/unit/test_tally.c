@@ -1321,6 +1321,25 @@ static void test_failures_off_heap(void **state) {
   assert_int_equal(n, 25000);
   assert_string_equal(rows[0].key, "photos/2024/k000000-01.jpg");
   for (i = 1; i < n; i++) assert_true(strcmp(rows[i - 1].key, rows[i].key) < 0);
+  {
+    /* In chunks (ferry-lister --retry-failed): the same rows, each once, in
+     * order, the keys no longer failed between them skipped. */
+    tally_failed_row_t *c;
+    size_t got = 0, k;
+    char *after = NULL;
+    for (;;) {
+      size_t m = tally_still_failed_from(t, "t", 0, after, 999, &c);
+      if (!m) break;
+      assert_true(m <= 999);
+      for (k = 0; k < m; k++) assert_string_equal(c[k].key, rows[got + k].key);
+      got += m;
+      free(after);
+      after = strdup(c[m - 1].key);
+      tally_failed_rows_free(c, m);
+    }
+    free(after);
+    assert_int_equal(got, n);
+  }
   tally_failed_rows_free(rows, n);
   /* Before run 2: every key failed, as run 1 left them. */
   n = tally_still_failed(t, "t", 2, &rows);

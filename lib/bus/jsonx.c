@@ -118,7 +118,7 @@ ferry_err_t jx_get_int_range(json_t *o, const char *path, const char *name,
 
 ferry_err_t jx_get_int(json_t *o, const char *path, const char *name,
                        int lo, int hi, int *out, char *eb) {
-  int64_t x;
+  int64_t x = 0;  /* set on FERRY_OK; GCC -O3 cannot tell */
   ferry_err_t e = jx_get_int_range(o, path, name, lo, hi, &x, eb);
   if (e == FERRY_OK) *out = (int)x;
   return e;
@@ -140,7 +140,7 @@ ferry_err_t jx_get_u64(json_t *o, const char *path, const char *name,
 /* Unix milliseconds (or seconds): non-negative, as a size is. */
 ferry_err_t jx_get_time(json_t *o, const char *path, const char *name,
                         int64_t *out, char *eb) {
-  uint64_t x;
+  uint64_t x = 0;
   ferry_err_t e = jx_get_u64(o, path, name, &x, eb);
   if (e == FERRY_OK) *out = (int64_t)x;
   return e;

@@ -232,6 +232,8 @@ struct xfer_engine {
   xreq_t **bw_held;                 /* GETs paused by the bandwidth limit */
   size_t n_bw_held, cap_bw_held;
   bufpool_t rings;                  /* ring buffers of running pairs */
+  CURL **easy_pool;                 /* finished handles, reset, to reuse */
+  size_t n_easy_pool, cap_easy_pool;
   size_t ring_size;                 /* a streamed pair's ring */
   long upload_buf;                  /* a streamed PUT's libcurl upload buffer */
   ratelimit_t qps;                  /* worker.qps_limit */

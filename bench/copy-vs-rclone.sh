@@ -90,6 +90,14 @@ if [ "$SERVER" = versitygw ]; then
   # shellcheck source=../scripts/s3real.sh
   source "$ROOT/scripts/s3real.sh"
   s3real_fetch || die "could not build versitygw (scripts/s3real.sh fetch)"
+  # The servers' files on tmpfs: on a disk that has seen millions of files
+  # come and go, ext4's inode allocation for new files took most of
+  # versitygw's CPU and set the pace of both tools (bench/RESULTS.md).
+  if [ -z "${S3REAL_DATA:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    S3REAL_DATA="$(mktemp -d /dev/shm/ferry-bench.XXXXXX)"
+    export S3REAL_DATA
+    trap 'servers_stop; rm -rf "$S3REAL_DATA"' EXIT INT TERM
+  fi
   # One random key pair for every server of this run.
   S3REAL_ACCESS_KEY="AKR$(openssl rand -hex 8 | tr '[:lower:]' '[:upper:]')"
   S3REAL_SECRET_KEY="$(openssl rand -hex 20)"
@@ -117,7 +125,7 @@ dst_fresh() {
     wait "$DST_PID" 2>/dev/null || true
     grep -vx "$DST_PID" "$FERRY_RUN/pids" >"$FERRY_RUN/pids.tmp" || true
     mv "$FERRY_RUN/pids.tmp" "$FERRY_RUN/pids"
-    rm -rf "$FERRY_RUN/s3-dst$DST_N" "$FERRY_RUN/s3r-dst$DST_N"
+    rm -rf "$FERRY_RUN/s3-dst$DST_N" "${S3REAL_DATA:-$FERRY_RUN}/s3r-dst$DST_N"
   fi
   local try
   for try in 1 2 3; do

@@ -12,6 +12,8 @@
 #                                      exports FERRY_S3R_<NAME>=http://127.0.0.1:PORT,
 #                                      S3REAL_ACCESS_KEY and S3REAL_SECRET_KEY (random
 #                                      per test run; the only accepted pair)
+#   Its objects live in ${S3REAL_DATA:-$FERRY_RUN}/s3r-NAME (a benchmark puts
+#   them on tmpfs: see bench/copy-vs-rclone.sh).
 FERRY_SRC="${FERRY_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 FERRY_TESTBED_CACHE="${FERRY_TESTBED_CACHE:-/var/cache/ferry-testbed}"
 # shellcheck source=../tests/kafka/versions.env
@@ -35,7 +37,7 @@ s3real_fetch() {
 s3real_start() {
   local name="$1"; shift
   s3real_fetch || return 1
-  local dir="$FERRY_RUN/s3r-$name" port b
+  local dir="${S3REAL_DATA:-$FERRY_RUN}/s3r-$name" port b
   if [ -z "${S3REAL_ACCESS_KEY:-}" ]; then
     S3REAL_ACCESS_KEY="AKR$(openssl rand -hex 8 | tr '[:lower:]' '[:upper:]')"
     S3REAL_SECRET_KEY="$(openssl rand -hex 20)"
@@ -44,16 +46,33 @@ s3real_start() {
   mkdir -p "$dir"
   # posix backend: each directory under the root is a bucket.
   for b in "$@"; do mkdir -p "$dir/$b"; done
-  port="$(free_port)"
-  ROOT_ACCESS_KEY_ID="$S3REAL_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3REAL_SECRET_KEY" \
-    "$S3REAL_BIN" --port "127.0.0.1:$port" --quiet posix "$dir" >"$FERRY_RUN/s3r-$name.log" 2>&1 &
-  track_pid $!
-  local i
-  for i in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/" && break
-    sleep 0.1
+  # --keep-alive: versitygw closes every connection after one response unless
+  # told (its default); OSS, COS and S3 keep them open, and so must the bed.
+  # The free port may be taken before the server binds it (other servers
+  # start on this machine too): then another one, up to five.
+  local try pid i
+  for try in 1 2 3 4 5; do
+    port="$(free_port)"
+    ROOT_ACCESS_KEY_ID="$S3REAL_ACCESS_KEY" ROOT_SECRET_ACCESS_KEY="$S3REAL_SECRET_KEY" \
+      "$S3REAL_BIN" --port "127.0.0.1:$port" --keep-alive --quiet posix "$dir" >"$FERRY_RUN/s3r-$name.log" 2>&1 &
+    pid=$!
+    track_pid "$pid"
+    # Up when it answers and is still alive (a server of someone else's on
+    # the port would answer too).
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      curl -s -o /dev/null "http://127.0.0.1:$port/" && break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null && curl -s -o /dev/null "http://127.0.0.1:$port/"; then break; fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    if [ "$try" = 5 ] || ! grep -q "address already in use" "$FERRY_RUN/s3r-$name.log"; then
+      cat "$FERRY_RUN/s3r-$name.log" >&2
+      return 1
+    fi
+    echo "s3real $name: port $port was taken, trying another" >&2
   done
-  curl -s -o /dev/null "http://127.0.0.1:$port/" || { cat "$FERRY_RUN/s3r-$name.log" >&2; return 1; }
   local var; var="FERRY_S3R_$(echo "$name" | tr '[:lower:]-' '[:upper:]_')"
   export "$var=http://127.0.0.1:$port"
 }

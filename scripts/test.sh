@@ -49,7 +49,7 @@ PLAIN_ARGS=("$@") ASAN_ARGS=("$@")
 # FERRY_PLAIN_TOO, whose checks are about the optimized build).
 [ $# -eq 0 ] && PLAIN_ARGS=(-L '^(unit|lint|valgrind|plain|console)$' -LE 'fault|wan|kafka|s3real|known_defect') \
   ASAN_ARGS=(-LE 'wan|kafka|s3real|known_defect|console')
-REAL_CI='^(kafka\.features|s3real\.(strict|sdk_readback))$'
+REAL_CI='^(kafka\.features|s3real\.(strict|sdk_readback|fanout_damaged))$'
 # A test that fails is run once more, alone, before the build counts as
 # failed: whole fleets on a 2-CPU machine running three tests at once have
 # timing-sensitive checks. A test that passes only on the rerun is named in

@@ -225,8 +225,10 @@ typedef struct trun {
 } trun_t;
 
 /* What the part ranges of one object said so far, in rising order of
- * precedence: a later verdict of higher rank replaces a lower one. */
-enum { FO_OPEN = 0, FO_ABORTED, FO_FAILED, FO_COPIED };
+ * precedence: a later verdict of higher rank replaces a lower one. A range
+ * that found bytes damaged ("integrity") outranks a sibling's "copied": the
+ * upload may have been completed with its damaged part (docs/fanout.md). */
+enum { FO_OPEN = 0, FO_ABORTED, FO_FAILED, FO_COPIED, FO_CORRUPT };
 
 typedef struct twspan {
   int64_t first_ms, last_ms;
@@ -965,7 +967,9 @@ static ferry_err_t add_range_result(tally_t *t, ttask_t *tk, trun_t *r,
   int v = FO_OPEN;
   for (i = 0; i < m->n_outcomes && !fail; i++)
     if (failing(m->outcomes[i].status)) fail = &m->outcomes[i];
-  if (m->n_copied)
+  if (fail && fail->reason && !strcmp(fail->reason, "integrity"))
+    v = FO_CORRUPT;
+  else if (m->n_copied)
     v = FO_COPIED;
   else if (fail)
     v = fail->reason && !strcmp(fail->reason, "upload-aborted") ? FO_ABORTED : FO_FAILED;

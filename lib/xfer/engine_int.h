@@ -326,6 +326,7 @@ void resume_on_uploads(xfer_engine_t *e, job_t *j, xreq_t *x);
 void resume_check_done(xfer_engine_t *e, pair_t *p);
 void range_start(xfer_engine_t *e, job_t *j);
 void completing_del(xfer_engine_t *e, job_t *j);
+void range_poison(xfer_engine_t *e, job_t *j);
 void range_parts_done(xfer_engine_t *e, job_t *j);
 void range_on_list(xfer_engine_t *e, job_t *j, xreq_t *x);
 void range_verify(xfer_engine_t *e, job_t *j);

@@ -423,6 +423,17 @@ static void job_on_req_failed(xfer_engine_t *e, job_t *j, rq_kind_t kind, long s
       job_retry_single(e, j, kind, err);
       return;
     }
+    if (j->is_range && err->http_status == 404 && j->out.reason &&
+        !strcmp(j->out.reason, "integrity")) {
+      /* Completed by another range before this abort: the object may hold
+       * the damaged part. It stays failed ("integrity" outranks a sibling's
+       * "copied": docs/fanout.md). */
+      LOG_WARN(FAC, "event=damaged-upload-completed key=%s upload_id=%s code=%s: another range "
+               "completed the upload before its abort; the object is reported failed",
+               FLOG_Q(j->dst_key), FLOG_V(j->upload_id), FLOG_V(err->code[0] ? err->code : "-"));
+      job_finish(e, j);
+      return;
+    }
     /* Could not abort: say so. The next copy of the key continues it
      * (or aborts it); else it is left for `--cleanup`. */
     LOG_WARN(FAC, "event=abort-failed key=%s upload_id=%s http=%d", FLOG_Q(j->dst_key),

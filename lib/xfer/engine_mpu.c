@@ -328,6 +328,13 @@ static void completing_add(xfer_engine_t *e, job_t *j) {
   j->completing = 1;
 }
 
+/* A range that found one of its parts stored damaged holds the upload as
+ * its completer would, so that no sibling range of this engine completes it
+ * before the range's abort (engine_pair.c, pair_integrity). */
+void range_poison(xfer_engine_t *e, job_t *j) {
+  if (!j->completing && j->upload_id && !completing_has(e, j->upload_id)) completing_add(e, j);
+}
+
 void completing_del(xfer_engine_t *e, job_t *j) {
   size_t i;
   j->completing = 0;

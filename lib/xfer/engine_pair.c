@@ -588,6 +588,23 @@ static void pair_integrity(xfer_engine_t *e, pair_t *p, int status, const char *
   store_error_t err;
   pair_cut(e, p);
   p->failed = 1;
+  if (j->is_range && !j->finishing) {
+    /* A part of a shared upload stored damaged is listed like any other
+     * until a retry replaces it, and another range seeing every part may
+     * complete the upload with it meanwhile; where the stores give no
+     * CRC-64 nothing after that would notice. So the range fails at once
+     * and aborts the upload; this engine's sibling ranges leave it alone. */
+    char msg[FERRY_ERRLEN];
+    snprintf(msg, sizeof(msg), "%s (part %d of a shared upload: the upload is aborted)", why,
+             p->part + 1);
+    LOG_WARN(FAC, "event=part-damaged key=%s part=%d upload_id=%s: %s", FLOG_Q(j->obj->key),
+             p->part + 1, FLOG_V(j->upload_id), why);
+    range_poison(e, j);
+    set_fail(j, ST_FAILED, "integrity", NULL, msg);
+    j->finishing = 1;
+    pair_end(e, p, 0, NULL, 0);
+    return;
+  }
   if (!j->finishing && p->attempts + 1 < e->conf.max_attempts) {
     store_error_clear(&err);
     err.http_status = status;

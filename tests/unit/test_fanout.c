@@ -292,6 +292,37 @@ static void test_tally_redelivery_decides(void **state) {
   tally_destroy(t);
 }
 
+/* A range that found one of its parts stored damaged ("integrity") decides
+ * the object whatever its siblings said: another range may have completed
+ * the upload with the damaged part (docs/fanout.md, "Failures"). */
+static void test_tally_damaged_part_outranks_copied(void **state) {
+  int order;
+  (void)state;
+  for (order = 0; order < 2; order++) {
+    tally_t *t = tally_new(NULL);
+    tally_view_t v;
+    char eb[FERRY_ERRLEN];
+    msg_task_t m = mk_task(1, 0, 1, 100, 2);
+    assert_int_equal(tally_add_task(t, &m, eb), FERRY_OK);
+    if (order == 0) {
+      range_result(t, 1, "1-000002", 3, 4, 'c', NULL, 50, 0);
+      range_result(t, 1, "1-000001", 1, 2, 'f', "integrity", 0, 0);
+    } else {
+      range_result(t, 1, "1-000001", 1, 2, 'f', "integrity", 0, 0);
+      range_result(t, 1, "1-000002", 3, 4, 'c', NULL, 50, 0);
+    }
+    v = view(t);
+    assert_int_equal(v.f.state, TALLY_COMPLETED_FAILURES);
+    assert_int_equal(v.f.copied, 0);
+    assert_int_equal(v.f.failed, 1);
+    assert_int_equal(v.f.done_objects, 1);
+    assert_int_equal(v.f.n_failed_by, 1);
+    assert_string_equal(v.f.failed_by[0].reason, "integrity");
+    tally_view_release(&v);
+    tally_destroy(t);
+  }
+}
+
 static void test_tally_failed_then_retry(void **state) {
   tally_t *t = tally_new(NULL);
   tally_view_t v;
@@ -352,6 +383,7 @@ int main(void) {
       cmocka_unit_test(test_segments),
       cmocka_unit_test(test_tally_copied_once),
       cmocka_unit_test(test_tally_redelivery_decides),
+      cmocka_unit_test(test_tally_damaged_part_outranks_copied),
       cmocka_unit_test(test_tally_failed_then_retry),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -722,6 +722,26 @@ static int pair_put_answer(xfer_engine_t *e, pair_t *p, xreq_t *x, long status) 
     pair_end(e, p, 0, NULL, 0);
     return -1;
   }
+  if (!h.has_crc64 && (store_conf(j->dst)->type == STORE_OSS || store_conf(j->dst)->type == STORE_COS)) {
+    /* OSS and COS answer every write with its CRC-64, and ferry sends them
+     * no Content-MD5 nor hashes with MD5: without it nothing checks what
+     * was stored, so the copy fails (closed), naming the header. Asking
+     * again would not make it appear. */
+    const char *why = store_conf(j->dst)->type == STORE_OSS
+                          ? "the destination answered without x-oss-hash-crc64ecma: what it stored cannot be checked"
+                          : "the destination answered without x-cos-hash-crc64ecma: what it stored cannot be checked";
+    store_head_release(&h);
+    if (j->is_range) {
+      pair_integrity(e, p, (int)status, why);  /* aborts the shared upload */
+      return -1;
+    }
+    pair_cut(e, p);
+    p->failed = 1;
+    set_fail(j, ST_FAILED, "integrity", NULL, why);
+    j->finishing = 1;
+    pair_end(e, p, 0, NULL, 0);
+    return -1;
+  }
   bad = pair_put_digest_bad(p, &x->rhdrs, &h);
   if (bad) {
     store_head_release(&h);

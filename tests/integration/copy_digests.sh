@@ -12,20 +12,27 @@
 #     multipart parts (no CRC-64 on either side): refused, retried, copied
 #     intact; never "copied" with the damage (before: parts were stored
 #     damaged and reported copied).
+#  4. A COS destination (the cos proxy) whose answers lack
+#     x-cos-hash-crc64ecma (a rule removes it from PUT and UploadPart
+#     answers): nothing checks what was stored, so every object fails as
+#     `integrity` naming the header, at once (no retry), and the multipart
+#     upload is aborted (before: all reported copied, unchecked).
 source "$(dirname "$0")/../lib/itest.sh"
 
-s3_start main ferry-src ferry-dst
+s3_start main ferry-src ferry-dst ferry-dst-1250000000
 proxy_start osskms --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIferrytest --sk oss-secret-0123 \
   --region cn-hangzhou --fake-etags kms
 proxy_start osslie --upstream "$FERRY_S3_MAIN" --dialect oss --ak LTAIferrytest --sk oss-secret-0123 \
   --region cn-hangzhou --fake-etags plain
 proxy_start s3d --upstream "$FERRY_S3_MAIN" --dialect s3
+proxy_start cosd --upstream "$FERRY_S3_MAIN" --dialect cos --ak AKIDferrytest --sk cos-secret-4567
 W="$FERRY_BIN/ferry-worker"
 L="$FERRY_BIN/ferry-lister"
 CONF="$FERRY_RUN/ferry.conf"
 export FERRY_OSSKMS_ACCESS_KEY=LTAIferrytest FERRY_OSSKMS_SECRET_KEY=oss-secret-0123
 export FERRY_OSSLIE_ACCESS_KEY=LTAIferrytest FERRY_OSSLIE_SECRET_KEY=oss-secret-0123
 export FERRY_S3D_ACCESS_KEY=S3RVER FERRY_S3D_SECRET_KEY=S3RVER
+export FERRY_COSD_ACCESS_KEY=AKIDferrytest FERRY_COSD_SECRET_KEY=cos-secret-4567
 cat >"$CONF" <<CONF
 kafka = { brokers = "127.0.0.1:1"; };
 stores = (
@@ -33,14 +40,17 @@ stores = (
     connect_to = "${FERRY_PROXY_OSSKMS#http://}"; },
   { name = "osslie"; type = "oss"; endpoint = "http://oss-cn-hangzhou.aliyuncs.com"; region = "cn-hangzhou";
     connect_to = "${FERRY_PROXY_OSSLIE#http://}"; },
-  { name = "s3d"; type = "s3"; endpoint = "$FERRY_PROXY_S3D"; region = "us-east-1"; path_style = true; }
+  { name = "s3d"; type = "s3"; endpoint = "$FERRY_PROXY_S3D"; region = "us-east-1"; path_style = true; },
+  { name = "cosd"; type = "cos"; endpoint = "http://cos.ap-guangzhou.myqcloud.com"; region = "ap-guangzhou";
+    connect_to = "${FERRY_PROXY_COSD#http://}"; }
 );
 worker = { concurrency = 8; multipart_threshold = "12M"; part_size = "5M"; small_object_threshold = "256K";
            max_attempts = 4; backoff_base_ms = 20; backoff_max_ms = 200; };
 tasks = (
   { name = "kms"; source = "osskms:ferry-src"; destination = "s3d:ferry-dst/kms/"; },
   { name = "lie"; source = "osslie:ferry-src"; destination = "s3d:ferry-dst/lie/"; },
-  { name = "dmg"; source = "osskms:ferry-src"; destination = "s3d:ferry-dst/dmg/"; }
+  { name = "dmg"; source = "osskms:ferry-src"; destination = "s3d:ferry-dst/dmg/"; },
+  { name = "nocrc"; source = "osskms:ferry-src"; destination = "cosd:ferry-dst-1250000000/nocrc/"; }
 );
 CONF
 chmod 600 "$CONF"
@@ -100,5 +110,24 @@ n=$(grep -c 'event=retry op=copy key="big/13mb.bin".*code=DigestMismatch' "$FERR
 assert_eq "$n" "2" "dmg: damaged parts retried"
 same dmg/
 ok "bytes damaged on the way into S3 (single PUTs and 2 parts): refused, retried, all $total copied intact"
+
+# 4. No CRC-64 in the COS destination's answers.
+for op in put upload-part; do
+  curl -sf -XPOST "$FERRY_PROXY_COSD_ADMIN/faults" \
+    -d "{\"match\":{\"op\":\"$op\",\"key_prefix\":\"nocrc/\"},\"action\":\"header\",\"name\":\"x-cos-hash-crc64ecma\",\"remove\":true}" \
+    >/dev/null || fail "nocrc: fault rule for $op"
+done
+"$L" -c "$CONF" -t nocrc --segments-to "$FERRY_RUN/nocrc.seg" 2>"$FERRY_RUN/nocrc-lister.err" || fail "lister nocrc"
+rc=0
+"$W" -c "$CONF" --segments-from "$FERRY_RUN/nocrc.seg" >"$FERRY_RUN/nocrc.out" 2>"$FERRY_RUN/nocrc.err" || rc=$?
+[ "$rc" != 0 ] || fail "nocrc: the worker exited 0"
+assert_eq "$(count_status "$FERRY_RUN/nocrc.out" copied)" "0" "nocrc: copied"
+assert_eq "$(grep -c '"reason":"integrity".*without x-cos-hash-crc64ecma' "$FERRY_RUN/nocrc.out")" "$total" "nocrc: failed as integrity, naming the header"
+grep -q '"key":"big/13mb.bin".*"attempts":1,' "$FERRY_RUN/nocrc.out" ||
+  ! grep -q 'event=retry op=copy key="big/13mb.bin"' "$FERRY_RUN/nocrc.err" || fail "nocrc: the multipart copy was retried"
+grep -q 'event=retry' "$FERRY_RUN/nocrc.err" && fail "nocrc: an object was retried: $(grep -m1 'event=retry' "$FERRY_RUN/nocrc.err")"
+ups=$(curl -s "$FERRY_PROXY_COSD_ADMIN/uploads" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);console.log(j.open+' '+j.aborted)})")
+assert_eq "$ups" "0 1" "nocrc: uploads open and aborted"
+ok "COS destination without its CRC-64: all $total failed as integrity naming the header, none retried"
 
 echo "copy_digests: all passed"

@@ -331,9 +331,13 @@ function validateRule(r) {
   if (rule.side === 'request' && r.action !== 'corrupt') throw new Error("side 'request' is for corrupt only");
   if (r.action === 'header') {
     if (typeof r.name !== 'string' || !/^[A-Za-z0-9-]+$/.test(r.name)) throw new Error('header: name must be a header name');
-    if (typeof r.value !== 'string' || /[\r\n]/.test(r.value)) throw new Error('header: value must be a one-line string');
     rule.name = r.name.toLowerCase();
-    rule.value = r.value;
+    if (r.remove === true) {
+      rule.remove = true;
+    } else {
+      if (typeof r.value !== 'string' || /[\r\n]/.test(r.value)) throw new Error('header: value must be a one-line string (or remove: true)');
+      rule.value = r.value;
+    }
   }
   if (r.action === 'status' && (!Number.isInteger(rule.status) || rule.status < 200 || rule.status > 599)) {
     throw new Error('status must be an HTTP status 200..599');
@@ -1135,8 +1139,11 @@ function forward(ctx, req, res, rule) {
         return;
       }
       if (body) { headers['content-length'] = String(body.length); }
-      /* the answer is forwarded with one header set to the rule's value */
-      if (rule && rule.action === 'header') headers[rule.name] = rule.value;
+      /* the answer is forwarded with one header set to the rule's value, or without it */
+      if (rule && rule.action === 'header') {
+        if (rule.remove) delete headers[rule.name];
+        else headers[rule.name] = rule.value;
+      }
       res.writeHead(status, headers);
       if (ctx.method === 'HEAD' || status === 204 || status === 304) {
         src.resume();

@@ -166,6 +166,13 @@ static ferry_err_t fan_out(lrun_t *r, msg_obj_t *o, char *errbuf) {
   return r->kind == LISTPLAN_LIST ? lrun_checkpoint(r, errbuf) : FERRY_OK;
 }
 
+/* What is pending goes out as a segment now. */
+ferry_err_t lrun_flush(lrun_t *r, char *errbuf) {
+  msg_segment_t *pending = NULL;
+  seg_flush(r->seg, &pending);
+  return emit(r, pending, errbuf);
+}
+
 /* Every object goes through here: into the segment being filled, or fanned
  * out when it is huge. */
 ferry_err_t lrun_add_obj(lrun_t *r, msg_obj_t *o, char *errbuf) {

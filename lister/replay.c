@@ -59,7 +59,25 @@ static void refresh(lrun_t *r, msg_obj_t *o, char *errbuf) {
   }
 }
 
-static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
+/* An object that failed as "integrity" may have left bytes known to be
+ * wrong at the destination (a PUT answered with another digest, a Complete
+ * with another CRC): a "skip" policy would now find it and skip it as
+ * `exists`, and it would leave the failed list. It goes in segments of its
+ * own that say `overwrite`. */
+static ferry_err_t add_overwriting(lrun_t *r, msg_obj_t *o, char *errbuf) {
+  msg_policy_t keep = r->def.policy;
+  ferry_err_t e;
+  if ((e = lrun_flush(r, errbuf))) return e;
+  r->def.policy = POLICY_OVERWRITE;
+  seg_set_policy(r->seg, POLICY_OVERWRITE);
+  e = lrun_add_obj(r, o, errbuf);
+  if (!e) e = lrun_flush(r, errbuf);
+  r->def.policy = keep;
+  seg_set_policy(r->seg, keep);
+  return e;
+}
+
+static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, int integrity, char *errbuf) {
   const char *prefix = r->t->src.prefix ? r->t->src.prefix : "";
   msg_segment_t *ready = NULL;
   ferry_err_t e;
@@ -72,6 +90,7 @@ static ferry_err_t replay_one(lrun_t *r, msg_obj_t *o, char *errbuf) {
   if (!lrun_key_ok(r, o->key)) return FERRY_OK;
   refresh(r, o, errbuf);
   (void)ready;
+  if (integrity && r->def.policy != POLICY_OVERWRITE) return add_overwriting(r, o, errbuf);
   e = lrun_add_obj(r, o, errbuf);
   return e;
 }
@@ -88,7 +107,7 @@ ferry_err_t lrun_replay_failed(lrun_t *r, lretry_t *rs, char *errbuf) {
       e = ferry_seterr(errbuf, FERRY_ERR_TIMEOUT, "interrupted by a signal");
       break;
     }
-    e = replay_one(r, &o, errbuf);
+    e = replay_one(r, &o, rs->last_integrity, errbuf);
     msg_obj_release(&o);
     if (!e) i++;
   }
@@ -119,7 +138,7 @@ ferry_err_t lrun_replay_file(lrun_t *r, listfile_t *lf, char *errbuf) {
       break;
     }
     if (eof) break;
-    e = replay_one(r, &o, errbuf);
+    e = replay_one(r, &o, 0, errbuf);
     msg_obj_release(&o);
     if (e) break;
   }

@@ -219,9 +219,11 @@ int lretry_next(lretry_t *r, msg_obj_t *o) {
   lretry_src_t *s = r->src;
   const tally_failed_row_t *row;
   memset(o, 0, sizeof(*o));
+  r->last_integrity = 0;
   if (!s) return 0;
   if (s->pos == s->n_rows && !next_chunk(s)) return 0;
   row = &s->rows[s->pos++];
+  r->last_integrity = row->reason && !strcmp(row->reason, "integrity");
   if (failidx_get(s->objs, 0, row->key, &s->val) == 1 && s->val.len > sizeof(int64_t)) {
     msg_failed_t x;
     char eb[FERRY_ERRLEN];

@@ -26,6 +26,9 @@ typedef struct lretry {
                              the result's outcome) */
   char busy[320];         /* non-empty: a run is still in progress; why */
   lretry_src_t *src;      /* what lretry_next walks; owned */
+  int last_integrity;     /* the object lretry_next gave last failed as
+                             "integrity": the destination may hold bytes
+                             known to be wrong (replay.c) */
 } lretry_t;
 
 /*

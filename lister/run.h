@@ -62,6 +62,7 @@ typedef struct lrun {
 /* lister.c: what the listings and replays share. */
 ferry_err_t lrun_checkpoint(lrun_t *r, char *errbuf);
 ferry_err_t lrun_add_obj(lrun_t *r, msg_obj_t *o, char *errbuf);
+ferry_err_t lrun_flush(lrun_t *r, char *errbuf);
 int lrun_key_ok(lrun_t *r, const char *key);
 ferry_err_t lrun_retry_wait(lrun_t *r, const char *what, int attempt,
                             const store_error_t *err, char *errbuf);

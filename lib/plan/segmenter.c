@@ -77,6 +77,8 @@ void seg_destroy(seg_t *seg) {
   fx_free(seg);
 }
 
+void seg_set_policy(seg_t *seg, msg_policy_t policy) { seg->policy = policy; }
+
 void seg_resume(seg_t *seg, uint64_t published) {
   seg->seq = published;
 }

@@ -62,6 +62,9 @@ ferry_err_t seg_add_obj(seg_t *seg, const msg_obj_t *o, msg_segment_t **out_read
 /* At the end of the listing: *out receives the last, partly filled segment
  * (new), or NULL when nothing is pending. */
 void seg_flush(seg_t *seg, msg_segment_t **out);
+/* The same-name policy of the segments cut from now on (flush first: the
+ * pending objects would take it too). */
+void seg_set_policy(seg_t *seg, msg_policy_t policy);
 
 /* Hands out the next segment id ("<id_prefix><run>-<seq>", new string)
  * without a segment: a part range of a fanned-out object (docs/fanout.md),

@@ -457,7 +457,11 @@ void range_on_verify(xfer_engine_t *e, job_t *j, long status, xreq_t *x) {
       snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %llu "
                "bytes, not %llu", (unsigned long long)h.size, (unsigned long long)j->obj->size);
       why = msg;
-    } else if (h.has_crc64 && j->obj->has_crc64 && h.crc64 != j->obj->crc64) {
+    } else if (h.has_crc64 && (j->obj->has_crc64 || (j->have_src_head && j->src_head.has_crc64)) &&
+               h.crc64 != (j->obj->has_crc64 ? j->obj->crc64 : j->src_head.crc64)) {
+      /* The source's CRC from the listing, or from the HEAD a multipart
+       * copy made (a bucket listing carries none): an older object of the
+       * same size and part count left at the destination is told apart. */
       why = "destination CRC64 differs from the source's";
     } else if (dash && atoi(dash + 1) > 0 && atoi(dash + 1) != j->n_parts) {
       snprintf(msg, sizeof(msg), "the upload is gone and the destination object has %d "

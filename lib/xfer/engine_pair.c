@@ -147,6 +147,22 @@ static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
     set_fail(j, ST_FAILED, "range", NULL, "ranged GET did not answer 206");
     return -2;
   }
+  if (status == 206) {
+    /* The bytes must be those asked for: a server or cache answering
+     * another range of the same length would be stitched in unnoticed
+     * where no CRC-64 covers the whole object (S3, URL sources). */
+    const char *cr = kvlist_get(&p->get->rhdrs, "Content-Range");
+    unsigned long long a = 0, b = 0;
+    if (!cr || sscanf(cr, "bytes %llu-%llu/", &a, &b) != 2 || a != p->off ||
+        b != p->off + p->len - 1) {
+      char msg[256];
+      snprintf(msg, sizeof(msg), "ranged GET for bytes %llu-%llu answered Content-Range '%.80s'",
+               (unsigned long long)p->off, (unsigned long long)(p->off + p->len - 1),
+               cr ? cr : "(none)");
+      set_fail(j, ST_FAILED, "range", NULL, msg);
+      return -2;
+    }
+  }
   if (head_parse(e, j, 1, &p->get->rhdrs, &h, 0)) {
     store_head_release(&h);
     return -2;

@@ -17,6 +17,10 @@
 #     answers): nothing checks what was stored, so every object fails as
 #     `integrity` naming the header, at once (no retry), and the multipart
 #     upload is aborted (before: all reported copied, unchecked).
+#  5. A ranged GET of a multipart copy answered with another Content-Range
+#     (the source proxy rewrites it once): the object fails as `range`
+#     naming it, its upload aborted; the others are copied (before: the
+#     answer was taken for the range asked for).
 source "$(dirname "$0")/../lib/itest.sh"
 
 s3_start main ferry-src ferry-dst ferry-dst-1250000000
@@ -50,7 +54,8 @@ tasks = (
   { name = "kms"; source = "osskms:ferry-src"; destination = "s3d:ferry-dst/kms/"; },
   { name = "lie"; source = "osslie:ferry-src"; destination = "s3d:ferry-dst/lie/"; },
   { name = "dmg"; source = "osskms:ferry-src"; destination = "s3d:ferry-dst/dmg/"; },
-  { name = "nocrc"; source = "osskms:ferry-src"; destination = "cosd:ferry-dst-1250000000/nocrc/"; }
+  { name = "nocrc"; source = "osskms:ferry-src"; destination = "cosd:ferry-dst-1250000000/nocrc/"; },
+  { name = "rng"; source = "osskms:ferry-src"; destination = "s3d:ferry-dst/rng/"; }
 );
 CONF
 chmod 600 "$CONF"
@@ -129,5 +134,19 @@ grep -q 'event=retry' "$FERRY_RUN/nocrc.err" && fail "nocrc: an object was retri
 ups=$(curl -s "$FERRY_PROXY_COSD_ADMIN/uploads" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const j=JSON.parse(s);console.log(j.open+' '+j.aborted)})")
 assert_eq "$ups" "0 1" "nocrc: uploads open and aborted"
 ok "COS destination without its CRC-64: all $total failed as integrity naming the header, none retried"
+
+# 5. Another range than asked for.
+curl -sf -XDELETE "$FERRY_PROXY_S3D_ADMIN/faults" >/dev/null || true
+curl -sf -XPOST "$FERRY_PROXY_OSSKMS_ADMIN/faults" \
+  -d '{"match":{"op":"get","key_prefix":"big/"},"action":"header","name":"Content-Range","value":"bytes 1-5242880/13631488","count":1}' \
+  >/dev/null || fail "rng: fault rule"
+"$L" -c "$CONF" -t rng --segments-to "$FERRY_RUN/rng.seg" 2>"$FERRY_RUN/rng-lister.err" || fail "lister rng"
+rc=0
+"$W" -c "$CONF" --segments-from "$FERRY_RUN/rng.seg" >"$FERRY_RUN/rng.out" 2>"$FERRY_RUN/rng.err" || rc=$?
+[ "$rc" != 0 ] || fail "rng: the worker exited 0"
+assert_eq "$(count_status "$FERRY_RUN/rng.out" copied)" "$((total - 1))" "rng: copied"
+grep -q '"key":"big/13mb.bin".*"reason":"range".*answered Content-Range' "$FERRY_RUN/rng.out" ||
+  fail "rng: big/13mb.bin not failed as range: $(grep big/13mb "$FERRY_RUN/rng.out")"
+ok "a ranged GET answered with another Content-Range: the object failed as range, $((total - 1)) others copied"
 
 echo "copy_digests: all passed"

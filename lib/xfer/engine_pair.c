@@ -177,6 +177,15 @@ static int pair_validate_get(xfer_engine_t *e, pair_t *p) {
     store_head_release(&h);
     return -2;
   }
+  if ((!j->obj->etag || !j->obj->etag[0]) && j->obj->mtime > 0 && h.mtime > 0 &&
+      (int64_t)h.mtime != j->obj->mtime) {
+    /* No ETag to hold the object still (a URL without one, or a weak
+     * one): its Last-Modified, as the listing's HEAD saw it, must not move,
+     * or the parts of a multipart copy could come from two versions. */
+    set_fail(j, ST_CHANGED, "changed", NULL, "source Last-Modified differs from the listing's");
+    store_head_release(&h);
+    return -2;
+  }
   if (clen && strtoull(clen, NULL, 10) != p->len) {
     set_fail(j, ST_CHANGED, "changed", NULL, "source size differs from listing");
     store_head_release(&h);

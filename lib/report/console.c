@@ -319,7 +319,8 @@ json_t *console_workers_json(console_t *c, int64_t now_ms) {
   json_t *a = json_array();
   size_t i, k, j;
   forget_old(c, now_ms);
-  qsort(c->workers, c->n_workers, sizeof(*c->workers), cmp_worker);
+  /* No heartbeat yet: the array is NULL, which qsort may not be given. */
+  if (c->n_workers > 1) qsort(c->workers, c->n_workers, sizeof(*c->workers), cmp_worker);
   for (i = 0; i < c->n_workers; i++) {
     const msg_heartbeat_t *h = &c->workers[i].hb;
     json_t *o = json_object(), *ts = json_array(), *ps = json_array();

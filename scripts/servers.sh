@@ -54,10 +54,14 @@ s3_start() {
     # only has in its legacy provider: without it every truncated page is a 500.
     node --openssl-legacy-provider "$FERRY_SRC/tests/servers/s3.js" "$port" "$dir" "$@" \
       >"$FERRY_RUN/s3-$name.log" 2>&1 &
-    track_pid $!
-    for i in $(seq 1 200); do
+    local pid=$!
+    track_pid "$pid"
+    # Until it is ready or has died (EADDRINUSE); a loaded machine once took
+    # longer than the 20 s this used to wait for either.
+    for i in $(seq 1 600); do
       grep -q "^ready" "$FERRY_RUN/s3-$name.log" 2>/dev/null && break 2
       grep -q EADDRINUSE "$FERRY_RUN/s3-$name.log" 2>/dev/null && break
+      kill -0 "$pid" 2>/dev/null || { sleep 0.2; break; }
       sleep 0.1
     done
     if [ "$try" = 5 ] || ! grep -q EADDRINUSE "$FERRY_RUN/s3-$name.log" 2>/dev/null; then

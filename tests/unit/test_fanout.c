@@ -216,6 +216,22 @@ static tally_view_t view(tally_t *t) {
   return v;
 }
 
+/* The task's object figures: its state, copied, failed and done objects,
+ * and (reason non-NULL) its one failure reason. */
+static void expect_objects(tally_t *t, tally_state_t state, uint64_t copied, uint64_t failed,
+                           uint64_t done, const char *reason) {
+  tally_view_t v = view(t);
+  assert_int_equal(v.f.state, state);
+  assert_int_equal(v.f.copied, copied);
+  assert_int_equal(v.f.failed, failed);
+  assert_int_equal(v.f.done_objects, done);
+  if (reason) {
+    assert_int_equal(v.f.n_failed_by, 1);
+    assert_string_equal(v.f.failed_by[0].reason, reason);
+  }
+  tally_view_release(&v);
+}
+
 static void test_tally_copied_once(void **state) {
   tally_t *t = tally_new(NULL);
   tally_view_t v;
@@ -300,7 +316,6 @@ static void test_tally_damaged_part_outranks_copied(void **state) {
   (void)state;
   for (order = 0; order < 2; order++) {
     tally_t *t = tally_new(NULL);
-    tally_view_t v;
     char eb[FERRY_ERRLEN];
     msg_task_t m = mk_task(1, 0, 1, 100, 2);
     assert_int_equal(tally_add_task(t, &m, eb), FERRY_OK);
@@ -311,14 +326,7 @@ static void test_tally_damaged_part_outranks_copied(void **state) {
       range_result(t, 1, "1-000001", 1, 2, 'f', "integrity", 0, 0);
       range_result(t, 1, "1-000002", 3, 4, 'c', NULL, 50, 0);
     }
-    v = view(t);
-    assert_int_equal(v.f.state, TALLY_COMPLETED_FAILURES);
-    assert_int_equal(v.f.copied, 0);
-    assert_int_equal(v.f.failed, 1);
-    assert_int_equal(v.f.done_objects, 1);
-    assert_int_equal(v.f.n_failed_by, 1);
-    assert_string_equal(v.f.failed_by[0].reason, "integrity");
-    tally_view_release(&v);
+    expect_objects(t, TALLY_COMPLETED_FAILURES, 0, 1, 1, "integrity");
     tally_destroy(t);
   }
 }
